@@ -1,0 +1,45 @@
+package dev.pgferry.messages;
+
+/**
+ * Machine-readable reason of a failure, as it travels in status events and HTTP responses.
+ * Each constant says whether retrying the same work can help by default.
+ */
+public enum ErrorCode {
+    /** The request message could not be read or is not valid. */
+    INVALID_REQUEST(false),
+    /** The source server could not be reached (DNS, connection refused, timeout). */
+    SOURCE_UNREACHABLE(true),
+    /** The target server could not be reached. */
+    TARGET_UNREACHABLE(true),
+    /** Wrong user name or password (SQLSTATE class 28). */
+    AUTH_FAILED(false),
+    /** A database named in the request does not exist (SQLSTATE 3D000). */
+    DATABASE_MISSING(false),
+    /** The user lacks a privilege the step needs (SQLSTATE 42501). */
+    PERMISSION_DENIED(false),
+    /** The target database already holds tables that the migration would overwrite. */
+    TARGET_NOT_EMPTY(false),
+    /** A precondition of the chosen method does not hold. */
+    PRECONDITION_FAILED(false),
+    /** pg_dump of the source schema failed. */
+    SCHEMA_DUMP_FAILED(false),
+    /** pg_restore into the target failed. */
+    SCHEMA_RESTORE_FAILED(false),
+    /** Copying table data failed. */
+    COPY_FAILED(true),
+    /** A password reference (env:NAME, file:PATH) could not be resolved. */
+    SECRET_UNRESOLVED(false),
+    /** An unexpected error inside pgferry; the message says what happened. */
+    INTERNAL(false);
+
+    private final boolean retriableByDefault;
+
+    ErrorCode(boolean retriableByDefault) {
+        this.retriableByDefault = retriableByDefault;
+    }
+
+    /** Whether a failure with this code is worth retrying when no SQLSTATE says otherwise. */
+    public boolean retriableByDefault() {
+        return retriableByDefault;
+    }
+}

@@ -1,0 +1,56 @@
+package dev.pgferry.messages;
+
+import java.time.Clock;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * Stamps events for one emitter: a migration, a database ({@code null} at migration level), a worker id and an
+ * attempt, with time taken from the injected clock. Immutable and thread-safe.
+ */
+public record EventSource(String migrationId, String dbname, String workerId, int attempt, Clock clock) {
+
+    public EventSource {
+        Objects.requireNonNull(migrationId, "migrationId");
+        Objects.requireNonNull(workerId, "workerId");
+        Objects.requireNonNull(clock, "clock");
+    }
+
+    public StatusEvent.MigrationAccepted accepted(MigrationRequest r) {
+        return new StatusEvent.MigrationAccepted(migrationId, dbname, workerId, attempt, clock.instant(),
+                r.source().describe(), r.target().describe(), r.method());
+    }
+
+    public StatusEvent.MigrationPlanned planned(List<String> databases) {
+        return new StatusEvent.MigrationPlanned(migrationId, dbname, workerId, attempt, clock.instant(), databases);
+    }
+
+    public StatusEvent.MigrationFailed migrationFailed(Failure error) {
+        return new StatusEvent.MigrationFailed(migrationId, dbname, workerId, attempt, clock.instant(), error);
+    }
+
+    public StatusEvent.TaskStarted started(Method method) {
+        return new StatusEvent.TaskStarted(migrationId, dbname, workerId, attempt, clock.instant(), method);
+    }
+
+    public StatusEvent.PhaseChanged phase(Phase phase) {
+        return new StatusEvent.PhaseChanged(migrationId, dbname, workerId, attempt, clock.instant(), phase);
+    }
+
+    public StatusEvent.TaskProgress progress(int tablesDone, int tablesTotal, long rows, long bytes) {
+        return new StatusEvent.TaskProgress(migrationId, dbname, workerId, attempt, clock.instant(),
+                tablesDone, tablesTotal, rows, bytes);
+    }
+
+    public StatusEvent.TaskWarning warning(String message) {
+        return new StatusEvent.TaskWarning(migrationId, dbname, workerId, attempt, clock.instant(), message);
+    }
+
+    public StatusEvent.TaskDone done(Method method) {
+        return new StatusEvent.TaskDone(migrationId, dbname, workerId, attempt, clock.instant(), method);
+    }
+
+    public StatusEvent.TaskFailed failed(Failure error) {
+        return new StatusEvent.TaskFailed(migrationId, dbname, workerId, attempt, clock.instant(), error);
+    }
+}

@@ -1,0 +1,74 @@
+package dev.pgferry.messages;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonProperty;
+
+import java.time.Instant;
+import java.util.List;
+
+/**
+ * The aggregated status of one migration, in the shape {@code avn service migration-status} prints:
+ * {@code {"migration": {"status", "method", "error"}, "migration_detail": [{"dbname", "method", "status", "error"}]}}
+ * plus {@code migration_id} and progress fields. Immutable.
+ */
+public record MigrationStatus(
+        @JsonProperty("migration_id") String migrationId,
+        @JsonProperty("migration") Overall migration,
+        @JsonProperty("migration_detail") List<DatabaseStatus> migrationDetail,
+        @JsonProperty("source") String source,
+        @JsonProperty("target") String target,
+        @JsonProperty("updated_at") Instant updatedAt) {
+
+    public MigrationStatus {
+        migrationDetail = List.copyOf(migrationDetail);
+    }
+
+    /** Whether nothing more will change without a new request. */
+    public boolean isFinal() {
+        return migration.status() == State.DONE || migration.status() == State.FAILED;
+    }
+
+    /** Status of a migration or of one database. */
+    public enum State {
+        PENDING, RUNNING, DONE, FAILED;
+
+        @com.fasterxml.jackson.annotation.JsonValue
+        public String wireName() {
+            return name().toLowerCase(java.util.Locale.ROOT);
+        }
+
+        @com.fasterxml.jackson.annotation.JsonCreator
+        public static State parse(String s) {
+            return valueOf(s.toUpperCase(java.util.Locale.ROOT));
+        }
+    }
+
+    /** The overall line. {@code method} is empty when databases used different methods; {@code error} is null when none. */
+    public record Overall(
+            @JsonProperty("status") State status,
+            @JsonProperty("method") String method,
+            @JsonProperty("error") String error) {
+    }
+
+    /** One database's row. */
+    @JsonInclude(JsonInclude.Include.ALWAYS)
+    public record DatabaseStatus(
+            @JsonProperty("dbname") String dbname,
+            @JsonProperty("method") String method,
+            @JsonProperty("status") State status,
+            @JsonProperty("error") String error,
+            @JsonProperty("error_code") ErrorCode errorCode,
+            @JsonProperty("phase") Phase phase,
+            @JsonProperty("attempt") int attempt,
+            @JsonProperty("worker_id") String workerId,
+            @JsonProperty("tables_done") int tablesDone,
+            @JsonProperty("tables_total") int tablesTotal,
+            @JsonProperty("rows_copied") long rowsCopied,
+            @JsonProperty("bytes_copied") long bytesCopied,
+            @JsonProperty("warnings") List<String> warnings) {
+
+        public DatabaseStatus {
+            warnings = List.copyOf(warnings == null ? List.of() : warnings);
+        }
+    }
+}

@@ -1,0 +1,40 @@
+package dev.pgferry.messages;
+
+import com.fasterxml.jackson.annotation.JsonProperty;
+
+import java.util.Objects;
+
+/**
+ * The work for one source database of one migration. Its Kafka key is {@link #key()} so that every message about
+ * one database lands in one partition, in order.
+ */
+public record MigrationTask(
+        @JsonProperty("schema_version") Integer schemaVersion,
+        @JsonProperty("migration_id") String migrationId,
+        @JsonProperty("dbname") String dbname,
+        @JsonProperty("request") MigrationRequest request) {
+
+    public MigrationTask {
+        schemaVersion = schemaVersion == null ? MigrationRequest.SCHEMA_VERSION : schemaVersion;
+        if (schemaVersion != MigrationRequest.SCHEMA_VERSION) {
+            throw new IllegalArgumentException("unknown schema_version " + schemaVersion);
+        }
+        Objects.requireNonNull(request, "request is required");
+        migrationId = migrationId == null ? request.migrationId() : migrationId;
+        if (!migrationId.equals(request.migrationId())) {
+            throw new IllegalArgumentException("task migration_id differs from its request's");
+        }
+        if (dbname == null || dbname.isEmpty()) {
+            throw new IllegalArgumentException("dbname is required");
+        }
+    }
+
+    public static MigrationTask of(MigrationRequest request, String dbname) {
+        return new MigrationTask(MigrationRequest.SCHEMA_VERSION, request.migrationId(), dbname, request);
+    }
+
+    /** The Kafka key: migration id and database. */
+    public String key() {
+        return migrationId + "/" + dbname;
+    }
+}

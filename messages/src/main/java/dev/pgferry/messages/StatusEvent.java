@@ -1,0 +1,104 @@
+package dev.pgferry.messages;
+
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.annotation.JsonSubTypes;
+import com.fasterxml.jackson.annotation.JsonTypeInfo;
+
+import java.time.Instant;
+import java.util.List;
+
+/**
+ * One state transition of a migration or of one of its databases. Every event carries the migration id, the
+ * database ({@code null} for migration-level events), the worker id (or {@code coordinator}), the attempt and a
+ * timestamp. The coordinator's status view is a fold over these events (see {@code StatusFold}); events of an
+ * attempt older than the newest seen for that database are ignored there.
+ */
+@JsonTypeInfo(use = JsonTypeInfo.Id.NAME, property = "type")
+@JsonSubTypes({
+        @JsonSubTypes.Type(value = StatusEvent.MigrationAccepted.class, name = "migration_accepted"),
+        @JsonSubTypes.Type(value = StatusEvent.MigrationPlanned.class, name = "migration_planned"),
+        @JsonSubTypes.Type(value = StatusEvent.MigrationFailed.class, name = "migration_failed"),
+        @JsonSubTypes.Type(value = StatusEvent.TaskStarted.class, name = "task_started"),
+        @JsonSubTypes.Type(value = StatusEvent.PhaseChanged.class, name = "phase_changed"),
+        @JsonSubTypes.Type(value = StatusEvent.TaskProgress.class, name = "task_progress"),
+        @JsonSubTypes.Type(value = StatusEvent.TaskWarning.class, name = "task_warning"),
+        @JsonSubTypes.Type(value = StatusEvent.TaskDone.class, name = "task_done"),
+        @JsonSubTypes.Type(value = StatusEvent.TaskFailed.class, name = "task_failed"),
+})
+@JsonInclude(JsonInclude.Include.NON_NULL)
+@JsonIgnoreProperties(value = "schema_version", allowGetters = true)
+public sealed interface StatusEvent {
+
+    @JsonProperty("schema_version")
+    default int schemaVersion() {
+        return MigrationRequest.SCHEMA_VERSION;
+    }
+
+    @JsonProperty("migration_id")
+    String migrationId();
+
+    @JsonProperty("dbname")
+    String dbname();
+
+    @JsonProperty("worker_id")
+    String workerId();
+
+    @JsonProperty("attempt")
+    int attempt();
+
+    @JsonProperty("timestamp")
+    Instant timestamp();
+
+    /** The coordinator accepted a request. Connection details are given without passwords. */
+    record MigrationAccepted(String migrationId, String dbname, String workerId, int attempt, Instant timestamp,
+                             @JsonProperty("source") String source, @JsonProperty("target") String target,
+                             @JsonProperty("method") Method method) implements StatusEvent {
+    }
+
+    /** The coordinator listed the source and published one task per database. */
+    record MigrationPlanned(String migrationId, String dbname, String workerId, int attempt, Instant timestamp,
+                            @JsonProperty("databases") List<String> databases) implements StatusEvent {
+        public MigrationPlanned {
+            databases = List.copyOf(databases);
+        }
+    }
+
+    /** The whole migration failed before any task ran (bad request, unreachable source, wrong credentials). */
+    record MigrationFailed(String migrationId, String dbname, String workerId, int attempt, Instant timestamp,
+                           @JsonProperty("error") Failure error) implements StatusEvent {
+    }
+
+    /** A worker took the task of one database. */
+    record TaskStarted(String migrationId, String dbname, String workerId, int attempt, Instant timestamp,
+                       @JsonProperty("method") Method method) implements StatusEvent {
+    }
+
+    /** A database entered a new phase. */
+    record PhaseChanged(String migrationId, String dbname, String workerId, int attempt, Instant timestamp,
+                        @JsonProperty("phase") Phase phase) implements StatusEvent {
+    }
+
+    /** How far the data copy of one database is. */
+    record TaskProgress(String migrationId, String dbname, String workerId, int attempt, Instant timestamp,
+                        @JsonProperty("tables_done") int tablesDone, @JsonProperty("tables_total") int tablesTotal,
+                        @JsonProperty("rows_copied") long rowsCopied, @JsonProperty("bytes_copied") long bytesCopied)
+            implements StatusEvent {
+    }
+
+    /** Something the user should know that does not stop the database (e.g. a role whose password was not copied). */
+    record TaskWarning(String migrationId, String dbname, String workerId, int attempt, Instant timestamp,
+                       @JsonProperty("message") String message) implements StatusEvent {
+    }
+
+    /** One database finished. */
+    record TaskDone(String migrationId, String dbname, String workerId, int attempt, Instant timestamp,
+                    @JsonProperty("method") Method method) implements StatusEvent {
+    }
+
+    /** One database failed; the others go on. */
+    record TaskFailed(String migrationId, String dbname, String workerId, int attempt, Instant timestamp,
+                      @JsonProperty("error") Failure error) implements StatusEvent {
+    }
+}

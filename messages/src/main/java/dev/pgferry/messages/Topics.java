@@ -1,0 +1,42 @@
+package dev.pgferry.messages;
+
+/**
+ * The Kafka protocol of pgferry: topic names, keys, writers, and what a crash between two steps leaves behind.
+ *
+ * <table>
+ * <caption>Topics</caption>
+ * <tr><th>topic</th><th>key</th><th>value</th><th>writer</th><th>reader</th></tr>
+ * <tr><td>{@value #REQUESTS}</td><td>migration id</td><td>{@link MigrationRequest}</td><td>users: CLI
+ *     {@code submit}, the coordinator's {@code POST /migrations}, any producer</td><td>coordinator (group
+ *     {@value #COORDINATOR_GROUP})</td></tr>
+ * <tr><td>{@value #TASKS}</td><td>{@code migration_id/dbname} ({@link MigrationTask#key()})</td>
+ *     <td>{@link MigrationTask}</td><td>coordinator</td><td>workers (group {@value #WORKER_GROUP})</td></tr>
+ * <tr><td>{@value #STATUS}</td><td>migration id, so that all events of one migration (and so of each of its
+ *     databases) stay ordered</td><td>{@link StatusEvent}</td><td>coordinator (migration-level events) and workers
+ *     (database events)</td><td>coordinator, CLI: each folds the whole topic from the beginning</td></tr>
+ * <tr><td>{@value #DEAD_LETTERS}</td><td>the original key</td><td>the original bytes, unchanged; headers
+ *     {@code pgferry.reason} and {@code pgferry.source.topic}</td><td>coordinator, workers</td><td>operators</td></tr>
+ * </table>
+ *
+ * <p>Crash cases. The coordinator commits a request's offset only after its accepted and planned events and all
+ * its tasks are written: a crash in between makes it handle the request again, which republishes the same tasks
+ * (same keys); a worker that finds the database already migrated by this migration redoes it cleanly (the target
+ * database carries a marker comment while in progress), so a duplicate task never duplicates rows. A worker commits
+ * a task's offset only after that task's final status event is written: a worker killed mid-task leaves the task
+ * to the next worker of the group, which starts a new attempt.
+ */
+public final class Topics {
+    public static final String REQUESTS = "pgferry.requests";
+    public static final String TASKS = "pgferry.tasks";
+    public static final String STATUS = "pgferry.status";
+    public static final String DEAD_LETTERS = "pgferry.dead-letters";
+    public static final String COORDINATOR_GROUP = "pgferry-coordinator";
+    public static final String WORKER_GROUP = "pgferry-workers";
+    /** Partitions of the tasks topic: the most workers that can run tasks at once. */
+    public static final int TASK_PARTITIONS = 12;
+    public static final String REASON_HEADER = "pgferry.reason";
+    public static final String SOURCE_TOPIC_HEADER = "pgferry.source.topic";
+
+    private Topics() {
+    }
+}

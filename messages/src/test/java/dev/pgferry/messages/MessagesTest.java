@@ -1,0 +1,127 @@
+package dev.pgferry.messages;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import org.junit.jupiter.api.Test;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class MessagesTest {
+    private static final Clock CLOCK = Clock.fixed(Instant.parse("2026-11-27T10:00:00Z"), ZoneOffset.UTC);
+
+    private static byte[] bytes(String s) {
+        return s.getBytes(StandardCharsets.UTF_8);
+    }
+
+    @Test
+    void requestRoundTripsWithSnakeCaseNamesAndDefaults() throws Exception {
+        MigrationRequest r = Json.readRequest(bytes("""
+                {"source": {"host": "src", "user": "u", "password": "pw-src"},
+                 "target": {"host": "dst", "port": 6543, "dbname": "defaultdb", "user": "v", "password_ref": "env:PW"},
+                 "ignore_dbs": ["x"], "skip_tables": ["s.t"]}"""));
+
+        assertThat(r.schemaVersion()).isEqualTo(1);
+        assertThat(r.migrationId()).startsWith("m-");
+        assertThat(r.method()).isEqualTo(Method.AUTO);
+        assertThat(r.source().port()).isEqualTo(5432);
+        assertThat(r.source().dbname()).isEqualTo("postgres");
+        assertThat(r.target().sslmode()).isEqualTo("prefer");
+        JsonNode json = Json.mapper().readTree(Json.write(r));
+        assertThat(json.get("migration_id").asText()).isEqualTo(r.migrationId());
+        assertThat(json.get("target").get("password_ref").asText()).isEqualTo("env:PW");
+        assertThat(json.get("ignore_dbs").get(0).asText()).isEqualTo("x");
+        assertThat(json.get("method").asText()).isEqualTo("auto");
+        assertThat(Json.readRequest(Json.write(r))).isEqualTo(r);
+    }
+
+    @Test
+    void rejectsUnknownFieldsWrongTypesAndVersionsWithoutQuotingInput() {
+        assertThatThrownBy(() -> Json.readRequest(bytes("{\"source\": {\"host\": \"h\", \"user\": \"u\"}, \"target\": "
+                + "{\"host\": \"h\", \"user\": \"u\"}, \"ignore_db\": []}")))
+                .isInstanceOf(MigrationException.class).hasMessageContaining("ignore_db")
+                .extracting(e -> ((MigrationException) e).code()).isEqualTo(ErrorCode.INVALID_REQUEST);
+        assertThatThrownBy(() -> Json.readRequest(bytes("{\"schema_version\": 7}")))
+                .hasMessageContaining("unknown schema_version 7");
+        assertThatThrownBy(() -> Json.readRequest(bytes("{\"source\": {\"host\": \"h\", \"user\": \"u\", "
+                + "\"port\": \"secret-value\"}, \"target\": {\"host\": \"h\", \"user\": \"u\"}}")))
+                .hasMessageContaining("port").hasMessageNotContaining("secret-value");
+        assertThatThrownBy(() -> Json.readRequest(bytes("{not json")))
+                .hasMessage("invalid message: malformed JSON");
+        assertThatThrownBy(() -> Json.readRequest(bytes("{\"target\": {\"host\": \"h\", \"user\": \"u\"}}")))
+                .hasMessageContaining("source is required");
+        assertThatThrownBy(() -> Json.readRequest(new byte[Json.MAX_MESSAGE_BYTES + 1]))
+                .hasMessageContaining("exceeds the limit");
+    }
+
+    @Test
+    void connectionNeverShowsItsPassword() {
+        Connection c = Connection.fromUri("postgres://alice:p%40ss-Word1@db.example:5433/app?sslmode=require");
+
+        assertThat(c.password()).isEqualTo("p@ss-Word1");
+        assertThat(c.port()).isEqualTo(5433);
+        assertThat(c.dbname()).isEqualTo("app");
+        assertThat(c.toString()).doesNotContain("p@ss").contains("password=***");
+        assertThat(c.describe()).isEqualTo("alice@db.example:5433/app");
+        assertThatThrownBy(() -> Connection.fromUri("postgres://alice:hunter2@h/db?bogus=1"))
+                .hasMessageContaining("bogus").hasMessageNotContaining("hunter2");
+        assertThatThrownBy(() -> Connection.fromUri("mysql://alice:hunter2@h/db"))
+                .hasMessageNotContaining("hunter2");
+        assertThatThrownBy(() -> Connection.fromUri("postgres://h/db"))
+                .hasMessageContaining("user is required");
+    }
+
+    @Test
+    void tablePatternsMatchTableSchemaAndDatabaseForms() {
+        MigrationRequest r = MigrationRequest.of(Connection.fromUri("postgres://u@a"), Connection.fromUri("postgres://u@b"),
+                Method.DUMP, List.of(), List.of("logs", "app.public.audit", "\"we.ird\".t"), List.of());
+
+        assertThat(r.copiesTable("app", "public", "logs")).isFalse();
+        assertThat(r.copiesTable("app", "public", "audit")).isFalse();
+        assertThat(r.copiesTable("other", "public", "audit")).isTrue();
+        assertThat(r.copiesTable("app", "we.ird", "t")).isFalse();
+        assertThat(r.ignores("template0")).isTrue();
+        assertThatThrownBy(() -> TablePattern.parse("a.b.c.d")).hasMessageContaining("db.schema.table");
+
+        MigrationRequest only = MigrationRequest.of(Connection.fromUri("postgres://u@a"), Connection.fromUri("postgres://u@b"),
+                Method.DUMP, List.of(), List.of(), List.of("public.keep"));
+        assertThat(only.copiesTable("app", "public", "keep")).isTrue();
+        assertThat(only.copiesTable("app", "public", "other")).isFalse();
+    }
+
+    @Test
+    void statusEventsRoundTripWithTypeAndHeaderFields() throws Exception {
+        EventSource src = new EventSource("m-1", "app", "worker-1", 2, CLOCK);
+        StatusEvent failed = src.failed(new Failure(ErrorCode.COPY_FAILED, "57P01", "source went away", true));
+
+        JsonNode json = Json.mapper().readTree(Json.write(failed));
+
+        assertThat(json.get("type").asText()).isEqualTo("task_failed");
+        assertThat(json.get("schema_version").asInt()).isEqualTo(1);
+        assertThat(json.get("migration_id").asText()).isEqualTo("m-1");
+        assertThat(json.get("worker_id").asText()).isEqualTo("worker-1");
+        assertThat(json.get("attempt").asInt()).isEqualTo(2);
+        assertThat(json.get("timestamp").asText()).isEqualTo("2026-11-27T10:00:00Z");
+        assertThat(json.get("error").get("code").asText()).isEqualTo("COPY_FAILED");
+        assertThat(Json.readEvent(Json.write(failed))).isEqualTo(failed);
+        StatusEvent planned = new EventSource("m-1", null, "coordinator", 1, CLOCK).planned(List.of("a", "b"));
+        assertThat(Json.readEvent(Json.write(planned))).isEqualTo(planned);
+        StatusEvent phase = src.phase(Phase.POST_DATA);
+        assertThat(Json.mapper().readTree(Json.write(phase)).get("phase").asText()).isEqualTo("post-data");
+    }
+
+    @Test
+    void taskKeyKeepsOneDatabaseInOnePartition() {
+        MigrationRequest r = MigrationRequest.of(Connection.fromUri("postgres://u@a"), Connection.fromUri("postgres://u@b"),
+                Method.AUTO, List.of(), List.of(), List.of());
+        MigrationTask t = MigrationTask.of(r, "sales");
+
+        assertThat(t.key()).isEqualTo(r.migrationId() + "/sales");
+        assertThat(Json.readTask(Json.write(t))).isEqualTo(t);
+    }
+}

@@ -1,0 +1,105 @@
+package dev.pgferry.pg;
+
+import dev.pgferry.messages.Connection;
+import dev.pgferry.messages.ErrorCode;
+import dev.pgferry.messages.MigrationException;
+import org.postgresql.PGProperty;
+
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
+import java.sql.DriverManager;
+import java.sql.SQLException;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Properties;
+
+/**
+ * Opens connections to one side of a migration. Every connection gets {@code application_name = pgferry/<role>}
+ * and a fixed {@code search_path} of {@code pg_catalog} (all our SQL names schemas explicitly), and the password
+ * is resolved only here. Connection failures become {@link MigrationException}s that name the server but never
+ * the password. Thread-safe.
+ */
+public final class PgConnector {
+    private static final int CONNECT_TIMEOUT_SECONDS = 10;
+
+    private final Connection conn;
+    private final Side side;
+    private final String applicationName;
+    private final Secrets secrets;
+
+    public PgConnector(Connection conn, Side side, String role, Secrets secrets) {
+        this.conn = conn;
+        this.side = side;
+        this.applicationName = "pgferry/" + role;
+        this.secrets = secrets;
+    }
+
+    public Connection connection() {
+        return conn;
+    }
+
+    public Side side() {
+        return side;
+    }
+
+    /** Opens a connection to the bootstrap database. */
+    public java.sql.Connection open() {
+        return open(conn.dbname());
+    }
+
+    /** Opens a connection to {@code dbname} on this server. */
+    public java.sql.Connection open(String dbname) {
+        Connection target = conn.withDbname(dbname);
+        Properties props = new Properties();
+        PGProperty.USER.set(props, conn.user());
+        String password = secrets.password(conn);
+        if (password != null) {
+            PGProperty.PASSWORD.set(props, password);
+        }
+        PGProperty.APPLICATION_NAME.set(props, applicationName);
+        PGProperty.SSL_MODE.set(props, conn.sslmode());
+        PGProperty.CONNECT_TIMEOUT.set(props, CONNECT_TIMEOUT_SECONDS);
+        PGProperty.TCP_KEEP_ALIVE.set(props, true);
+        PGProperty.OPTIONS.set(props, "-c search_path=pg_catalog");
+        String url = "jdbc:postgresql://" + hostForUrl(conn.host()) + ":" + conn.port() + "/"
+                + URLEncoder.encode(dbname, StandardCharsets.UTF_8).replace("+", "%20");
+        try {
+            return DriverManager.getConnection(url, props);
+        } catch (SQLException e) {
+            String state = e.getSQLState();
+            ErrorCode code = SqlStates.codeFor(state, side.unreachable());
+            String hint = switch (code) {
+                case AUTH_FAILED -> "; check the user name and password";
+                case DATABASE_MISSING -> "; check the database name";
+                default -> state == null || state.startsWith("08") ? "; check host, port and that the server accepts connections" : "";
+            };
+            throw new MigrationException(code, state, "cannot connect to " + side.label() + " " + target.describe()
+                    + ": " + SqlStates.firstLine(e.getMessage()) + hint,
+                    SqlStates.retriable(state) && code != ErrorCode.AUTH_FAILED, null);
+        }
+    }
+
+    private static String hostForUrl(String host) {
+        return host.contains(":") && !host.startsWith("[") ? "[" + host + "]" : host;
+    }
+
+    /**
+     * The environment and arguments for {@code pg_dump}/{@code pg_restore} against {@code dbname}: the password
+     * goes in {@code PGPASSWORD} of the child's environment only, never on its command line.
+     */
+    public Map<String, String> libpqEnv(String dbname) {
+        Map<String, String> env = new LinkedHashMap<>();
+        env.put("PGHOST", conn.host());
+        env.put("PGPORT", Integer.toString(conn.port()));
+        env.put("PGUSER", conn.user());
+        env.put("PGDATABASE", dbname);
+        env.put("PGSSLMODE", conn.sslmode());
+        env.put("PGAPPNAME", applicationName);
+        env.put("PGCONNECT_TIMEOUT", Integer.toString(CONNECT_TIMEOUT_SECONDS));
+        String password = secrets.password(conn);
+        if (password != null) {
+            env.put("PGPASSWORD", password);
+        }
+        return env;
+    }
+}

@@ -1,0 +1,54 @@
+package dev.pgferry.pg;
+
+import dev.pgferry.messages.ErrorCode;
+import dev.pgferry.messages.MigrationException;
+
+import java.sql.SQLException;
+import java.util.Set;
+
+/**
+ * Turns PostgreSQL errors into {@link MigrationException}s. Whether an error is worth retrying is decided by its
+ * SQLSTATE alone, never by its message text: connection errors (class 08), admin shutdown (57P01..57P03),
+ * serialization failures (40001) and deadlocks (40P01) are retriable; authentication (28), syntax and access
+ * (42), data (22) and constraint (23) errors are not.
+ */
+public final class SqlStates {
+    private static final Set<String> RETRIABLE_STATES = Set.of("57P01", "57P02", "57P03", "40001", "40P01", "53300");
+
+    private SqlStates() {
+    }
+
+    public static boolean retriable(String sqlstate) {
+        return sqlstate != null && (sqlstate.startsWith("08") || RETRIABLE_STATES.contains(sqlstate));
+    }
+
+    /** The error code a SQLSTATE implies, or the given fallback. */
+    public static ErrorCode codeFor(String sqlstate, ErrorCode fallback) {
+        if (sqlstate == null) {
+            return fallback;
+        }
+        if (sqlstate.startsWith("28")) {
+            return ErrorCode.AUTH_FAILED;
+        }
+        return switch (sqlstate) {
+            case "3D000" -> ErrorCode.DATABASE_MISSING;
+            case "42501" -> ErrorCode.PERMISSION_DENIED;
+            default -> fallback;
+        };
+    }
+
+    /** Wraps a SQL error raised while doing {@code what}; the message keeps PostgreSQL's own words. */
+    public static MigrationException wrap(ErrorCode fallback, String what, SQLException e) {
+        String state = e.getSQLState();
+        String message = what + ": " + firstLine(e.getMessage()) + (state != null ? " (SQLSTATE " + state + ")" : "");
+        return new MigrationException(codeFor(state, fallback), state, message, retriable(state), e);
+    }
+
+    static String firstLine(String s) {
+        if (s == null) {
+            return "unknown error";
+        }
+        int nl = s.indexOf('\n');
+        return nl < 0 ? s : s.substring(0, nl);
+    }
+}
