@@ -1,0 +1,88 @@
+package dev.pgferry.broker;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A real single-node Kafka broker in a child JVM, for the single-machine default: its crashes, heap and logs stay
+ * out of the parent, and it can be killed and restarted. Data persists under {@code dataDir}; both output streams
+ * go to {@code dataDir/broker.log}; readiness is a file the child writes once the broker accepts connections.
+ * Not thread-safe: one owner, which must {@link #close()} it.
+ */
+public final class ChildBroker implements AutoCloseable {
+    private static final long READY_TIMEOUT_MS = 120_000;
+
+    private final Process process;
+    private final String bootstrapServers;
+    private final Path log;
+
+    private ChildBroker(Process process, String bootstrapServers, Path log) {
+        this.process = process;
+        this.bootstrapServers = bootstrapServers;
+        this.log = log;
+    }
+
+    /** Starts the broker on {@code port} (0: any free port), retrying with new ports up to three times. */
+    public static ChildBroker start(Path dataDir, int port) throws IOException, InterruptedException {
+        Files.createDirectories(dataDir);
+        Path log = dataDir.resolve("broker.log");
+        Path ready = dataDir.resolve("broker.ready");
+        String lastExit = "";
+        for (int attempt = 1; attempt <= 3; attempt++) {
+            Files.deleteIfExists(ready);
+            int brokerPort = port > 0 ? port : BrokerConfig.freePort();
+            List<String> cmd = new ArrayList<>();
+            cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+            cmd.addAll(List.of("-Xmx256m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Dpgferry.role=broker",
+                    "-cp", System.getProperty("java.class.path"), BrokerMain.class.getName(),
+                    dataDir.toAbsolutePath().toString(), Integer.toString(brokerPort),
+                    Integer.toString(BrokerConfig.freePort()), ready.toAbsolutePath().toString()));
+            Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
+                    .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
+            long deadline = System.currentTimeMillis() + READY_TIMEOUT_MS;
+            while (System.currentTimeMillis() < deadline && p.isAlive() && !Files.exists(ready)) {
+                Thread.sleep(50);
+            }
+            if (Files.exists(ready)) {
+                return new ChildBroker(p, Files.readString(ready).trim(), log);
+            }
+            if (p.isAlive()) {
+                p.destroyForcibly().waitFor();
+                throw new IOException("Kafka broker did not become ready within " + READY_TIMEOUT_MS / 1000
+                        + " s; see " + log);
+            }
+            lastExit = "exit code " + p.exitValue();
+        }
+        throw new IOException("Kafka broker did not start (" + lastExit + "); see " + log);
+    }
+
+    public String bootstrapServers() {
+        return bootstrapServers;
+    }
+
+    public Path log() {
+        return log;
+    }
+
+    public Process process() {
+        return process;
+    }
+
+    /** Stops the broker (SIGTERM, then SIGKILL after 30 s). */
+    @Override
+    public void close() {
+        process.destroy();
+        try {
+            if (!process.waitFor(30, TimeUnit.SECONDS)) {
+                process.destroyForcibly().waitFor();
+            }
+        } catch (InterruptedException e) {
+            process.destroyForcibly();
+            Thread.currentThread().interrupt();
+        }
+    }
+}

@@ -1,0 +1,141 @@
+package dev.pgferry.bus;
+
+import dev.pgferry.messages.Json;
+import dev.pgferry.messages.StatusEvent;
+import dev.pgferry.messages.Topics;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.errors.TopicExistsException;
+import org.apache.kafka.common.header.internals.RecordHeader;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.nio.charset.StandardCharsets;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One process's connection to the pgferry topics (see {@link Topics}): client settings, topic creation and a
+ * producer whose sends are synchronous, so that "written" means acknowledged by the broker. Thread-safe (the
+ * Kafka producer is).
+ */
+public final class Bus implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(Bus.class);
+
+    private final String bootstrapServers;
+    private final KafkaProducer<String, byte[]> producer;
+
+    public Bus(String bootstrapServers, String clientId) {
+        this.bootstrapServers = bootstrapServers;
+        Map<String, Object> p = new HashMap<>();
+        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+        p.put(ProducerConfig.CLIENT_ID_CONFIG, clientId + "-producer");
+        p.put(ProducerConfig.ACKS_CONFIG, "all");
+        p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
+        p.put(ProducerConfig.LINGER_MS_CONFIG, 0);
+        p.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, 2 * Json.MAX_MESSAGE_BYTES);
+        this.producer = new KafkaProducer<>(p, new StringSerializer(), new ByteArraySerializer());
+    }
+
+    public String bootstrapServers() {
+        return bootstrapServers;
+    }
+
+    /** Settings for a consumer of this bus; offsets are committed by the caller, never automatically. */
+    public Map<String, Object> consumerProps(String groupId, String clientId) {
+        Map<String, Object> c = new HashMap<>();
+        c.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+        if (groupId != null) {
+            c.put(ConsumerConfig.GROUP_ID_CONFIG, groupId);
+        }
+        c.put(ConsumerConfig.CLIENT_ID_CONFIG, clientId);
+        c.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+        c.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        c.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class);
+        c.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class);
+        c.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        return c;
+    }
+
+    /** Creates the pgferry topics that do not exist yet. Safe to call from every process at start. */
+    public void ensureTopics() {
+        Map<String, Object> a = Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+        try (Admin admin = Admin.create(a)) {
+            Set<String> existing = admin.listTopics().names().get(60, TimeUnit.SECONDS);
+            // The status topic is replayed to rebuild every view: it must never lose events to retention.
+            Map<String, String> keepForever = Map.of("retention.ms", "-1", "retention.bytes", "-1");
+            List<NewTopic> wanted = List.of(
+                    new NewTopic(Topics.REQUESTS, 3, (short) -1).configs(keepForever),
+                    new NewTopic(Topics.TASKS, Topics.TASK_PARTITIONS, (short) -1),
+                    new NewTopic(Topics.STATUS, 3, (short) -1).configs(keepForever),
+                    new NewTopic(Topics.DEAD_LETTERS, 1, (short) -1).configs(keepForever));
+            List<NewTopic> missing = wanted.stream().filter(t -> !existing.contains(t.name())).toList();
+            if (missing.isEmpty()) {
+                return;
+            }
+            try {
+                admin.createTopics(missing).all().get(60, TimeUnit.SECONDS);
+            } catch (ExecutionException e) {
+                if (!(e.getCause() instanceof TopicExistsException)) {
+                    throw e;
+                }
+            }
+            LOG.info("created topics {}", missing.stream().map(NewTopic::name).toList());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while creating topics", e);
+        } catch (Exception e) {
+            throw new IllegalStateException("cannot create the pgferry topics on " + bootstrapServers + ": " + e, e);
+        }
+    }
+
+    /** Sends and waits for the broker's acknowledgement. */
+    public void send(String topic, String key, byte[] value) {
+        send(new ProducerRecord<>(topic, key, value));
+    }
+
+    private void send(ProducerRecord<String, byte[]> record) {
+        try {
+            producer.send(record).get(2, TimeUnit.MINUTES);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while writing to " + record.topic(), e);
+        } catch (Exception e) {
+            throw new IllegalStateException("cannot write to " + record.topic() + ": " + e, e);
+        }
+    }
+
+    /** Publishes a status event, keyed by migration id so that one migration's events stay in order. */
+    public void publish(StatusEvent event) {
+        send(Topics.STATUS, event.migrationId(), Json.write(event));
+    }
+
+    /** Moves a message that cannot be handled to the dead-letter topic, bytes unchanged, with the reason. */
+    public void deadLetter(ConsumerRecord<String, byte[]> record, String reason) {
+        ProducerRecord<String, byte[]> dead = new ProducerRecord<>(Topics.DEAD_LETTERS, null, record.key(), record.value(),
+                List.of(new RecordHeader(Topics.REASON_HEADER, reason.getBytes(StandardCharsets.UTF_8)),
+                        new RecordHeader(Topics.SOURCE_TOPIC_HEADER, record.topic().getBytes(StandardCharsets.UTF_8))));
+        send(dead);
+        LOG.warn("moved message at {}-{}@{} to {}: {}", record.topic(), record.partition(), record.offset(),
+                Topics.DEAD_LETTERS, reason);
+    }
+
+    @Override
+    public void close() {
+        producer.close();
+    }
+}

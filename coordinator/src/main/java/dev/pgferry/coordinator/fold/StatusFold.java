@@ -1,0 +1,168 @@
+package dev.pgferry.coordinator.fold;
+
+import dev.pgferry.messages.Failure;
+import dev.pgferry.messages.Method;
+import dev.pgferry.messages.MigrationStatus;
+import dev.pgferry.messages.MigrationStatus.DatabaseStatus;
+import dev.pgferry.messages.MigrationStatus.Overall;
+import dev.pgferry.messages.MigrationStatus.State;
+import dev.pgferry.messages.Phase;
+import dev.pgferry.messages.StatusEvent;
+
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.stream.Collectors;
+
+/**
+ * The status view: a pure fold over status events, so that replaying the status topic from the beginning
+ * rebuilds exactly the same view. Events from an attempt older than the newest seen for a database are ignored
+ * (a worker thought dead must not overwrite its successor's status). Thread-safe: all methods synchronize.
+ */
+public final class StatusFold {
+    private final Map<String, MigrationState> migrations = new LinkedHashMap<>();
+
+    /** Applies one event. */
+    public synchronized void apply(StatusEvent event) {
+        MigrationState m = migrations.computeIfAbsent(event.migrationId(), MigrationState::new);
+        m.updatedAt = max(m.updatedAt, event.timestamp());
+        if (event instanceof StatusEvent.MigrationAccepted a) {
+            m.source = a.source();
+            m.target = a.target();
+        } else if (event instanceof StatusEvent.MigrationPlanned p) {
+            m.planned = true;
+            p.databases().forEach(db -> m.rows.computeIfAbsent(db, Row::new));
+        } else if (event instanceof StatusEvent.MigrationFailed f) {
+            m.error = f.error();
+        } else {
+            applyToDatabase(m, event);
+        }
+    }
+
+    private static void applyToDatabase(MigrationState m, StatusEvent event) {
+        if (event.dbname() == null) {
+            return;
+        }
+        Row row = m.rows.computeIfAbsent(event.dbname(), Row::new);
+        if (event.attempt() < row.attempt) {
+            return;
+        }
+        if (event.attempt() > row.attempt) {
+            row.startAttempt(event.attempt());
+        }
+        row.workerId = event.workerId();
+        if (event instanceof StatusEvent.TaskStarted s) {
+            row.state = State.RUNNING;
+            row.method = s.method();
+        } else if (event instanceof StatusEvent.PhaseChanged p) {
+            row.state = State.RUNNING;
+            row.phase = p.phase();
+        } else if (event instanceof StatusEvent.TaskProgress p) {
+            row.tablesDone = p.tablesDone();
+            row.tablesTotal = p.tablesTotal();
+            row.rowsCopied = p.rowsCopied();
+            row.bytesCopied = p.bytesCopied();
+        } else if (event instanceof StatusEvent.TaskWarning w) {
+            row.warnings.add(w.message());
+        } else if (event instanceof StatusEvent.TaskDone d) {
+            row.state = State.DONE;
+            row.method = d.method();
+            row.error = null;
+        } else if (event instanceof StatusEvent.TaskFailed f) {
+            row.state = State.FAILED;
+            row.error = f.error();
+        }
+    }
+
+    /** The view of one migration, if any event of it was seen. */
+    public synchronized Optional<MigrationStatus> view(String migrationId) {
+        return Optional.ofNullable(migrations.get(migrationId)).map(MigrationState::toStatus);
+    }
+
+    /** Every migration, oldest first. */
+    public synchronized List<MigrationStatus> all() {
+        return migrations.values().stream().map(MigrationState::toStatus).toList();
+    }
+
+    private static Instant max(Instant a, Instant b) {
+        return a == null || (b != null && b.isAfter(a)) ? b : a;
+    }
+
+    /** Mutable state of one migration; guarded by the fold's lock. */
+    private static final class MigrationState {
+        final String id;
+        final Map<String, Row> rows = new LinkedHashMap<>();
+        String source;
+        String target;
+        boolean planned;
+        Failure error;
+        Instant updatedAt;
+
+        MigrationState(String id) {
+            this.id = id;
+        }
+
+        MigrationStatus toStatus() {
+            List<DatabaseStatus> detail = rows.values().stream().map(Row::toStatus).toList();
+            return new MigrationStatus(id, overall(detail), detail, source, target, updatedAt);
+        }
+
+        private Overall overall(List<DatabaseStatus> detail) {
+            List<String> methods = detail.stream().map(DatabaseStatus::method).filter(s -> s != null).distinct().toList();
+            String method = methods.size() == 1 ? methods.get(0) : "";
+            if (error != null) {
+                return new Overall(State.FAILED, method, error.message());
+            }
+            if (!planned || detail.stream().anyMatch(d -> d.status() == State.PENDING || d.status() == State.RUNNING)) {
+                return new Overall(State.RUNNING, method, null);
+            }
+            List<DatabaseStatus> failed = detail.stream().filter(d -> d.status() == State.FAILED).toList();
+            if (failed.isEmpty()) {
+                return new Overall(State.DONE, method, null);
+            }
+            String summary = failed.size() + " of " + detail.size() + " databases failed: "
+                    + failed.stream().map(d -> d.dbname() + ": " + d.error()).collect(Collectors.joining("; "));
+            return new Overall(State.FAILED, method, summary);
+        }
+    }
+
+    /** Mutable state of one database row; guarded by the fold's lock. */
+    private static final class Row {
+        final String dbname;
+        int attempt;
+        State state = State.PENDING;
+        Method method;
+        Failure error;
+        Phase phase;
+        String workerId;
+        int tablesDone;
+        int tablesTotal;
+        long rowsCopied;
+        long bytesCopied;
+        List<String> warnings = new ArrayList<>();
+
+        Row(String dbname) {
+            this.dbname = dbname;
+        }
+
+        void startAttempt(int newAttempt) {
+            attempt = newAttempt;
+            state = State.RUNNING;
+            error = null;
+            phase = null;
+            tablesDone = 0;
+            rowsCopied = 0;
+            bytesCopied = 0;
+            warnings = new ArrayList<>();
+        }
+
+        DatabaseStatus toStatus() {
+            return new DatabaseStatus(dbname, method == null ? null : method.wireName(), state,
+                    error == null ? null : error.message(), error == null ? null : error.code(), phase, attempt,
+                    workerId, tablesDone, tablesTotal, rowsCopied, bytesCopied, warnings);
+        }
+    }
+}

@@ -1,0 +1,121 @@
+package dev.pgferry.coordinator.intake;
+
+import dev.pgferry.bus.Bus;
+import dev.pgferry.messages.EventSource;
+import dev.pgferry.messages.Json;
+import dev.pgferry.messages.MigrationException;
+import dev.pgferry.messages.MigrationRequest;
+import dev.pgferry.messages.MigrationTask;
+import dev.pgferry.messages.Topics;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.WakeupException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.slf4j.MDC;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Turns each request on {@value Topics#REQUESTS} into an accepted event, a planned event and one task per
+ * database, then commits the request's offset. A request that cannot be read goes to the dead-letter topic (with a
+ * failed event when its migration id can be read); a request whose servers cannot be reached ends as a failed
+ * migration. Either way the intake goes on with the next request. Runs on its own thread.
+ */
+public final class RequestIntake implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(RequestIntake.class);
+    static final String WORKER_ID = "coordinator";
+
+    private final Bus bus;
+    private final SourceCatalog catalog;
+    private final Clock clock;
+    private final KafkaConsumer<String, byte[]> consumer;
+    private final Thread thread;
+    private volatile boolean running = true;
+
+    public RequestIntake(Bus bus, SourceCatalog catalog, Clock clock) {
+        this.bus = bus;
+        this.catalog = catalog;
+        this.clock = clock;
+        Map<String, Object> props = bus.consumerProps(Topics.COORDINATOR_GROUP, "pgferry-coordinator-intake");
+        props.put("max.poll.records", 1);
+        this.consumer = new KafkaConsumer<>(props);
+        this.thread = new Thread(this::run, "request-intake");
+    }
+
+    public RequestIntake start() {
+        thread.start();
+        return this;
+    }
+
+    private void run() {
+        try {
+            consumer.subscribe(List.of(Topics.REQUESTS));
+            while (running) {
+                for (ConsumerRecord<String, byte[]> record : consumer.poll(Duration.ofMillis(500))) {
+                    handle(record);
+                    consumer.commitSync(Map.of(new TopicPartition(record.topic(), record.partition()),
+                            new OffsetAndMetadata(record.offset() + 1)));
+                }
+            }
+        } catch (WakeupException e) {
+            // closing
+        } catch (RuntimeException e) {
+            LOG.error("request intake stopped", e);
+        } finally {
+            consumer.close();
+        }
+    }
+
+    /** Handles one request message; never throws for a bad request. */
+    void handle(ConsumerRecord<String, byte[]> record) {
+        MigrationRequest request;
+        try {
+            request = Json.readRequest(record.value());
+        } catch (MigrationException e) {
+            bus.deadLetter(record, e.getMessage());
+            String id = Json.peekMigrationId(record.value());
+            if (id != null) {
+                bus.publish(new EventSource(id, null, WORKER_ID, 1, clock).migrationFailed(e.toFailure()));
+            }
+            return;
+        }
+        MDC.put("migration", request.migrationId());
+        try {
+            EventSource events = new EventSource(request.migrationId(), null, WORKER_ID, 1, clock);
+            bus.publish(events.accepted(request));
+            List<String> databases;
+            try {
+                databases = catalog.plan(request);
+            } catch (MigrationException e) {
+                LOG.warn("migration {} failed before planning: {}", request.migrationId(), e.getMessage());
+                bus.publish(events.migrationFailed(e.toFailure()));
+                return;
+            }
+            bus.publish(events.planned(databases));
+            for (String db : databases) {
+                MigrationTask task = MigrationTask.of(request, db);
+                bus.send(Topics.TASKS, task.key(), Json.write(task));
+            }
+            LOG.info("migration {}: published {} tasks", request.migrationId(), databases.size());
+        } finally {
+            MDC.remove("migration");
+        }
+    }
+
+    @Override
+    public void close() {
+        running = false;
+        consumer.wakeup();
+        try {
+            thread.join(10_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

@@ -1,0 +1,68 @@
+package dev.pgferry.coordinator.intake;
+
+import dev.pgferry.messages.ErrorCode;
+import dev.pgferry.messages.MigrationException;
+import dev.pgferry.messages.MigrationRequest;
+import dev.pgferry.pg.PgConnector;
+import dev.pgferry.pg.Secrets;
+import dev.pgferry.pg.Side;
+import dev.pgferry.pg.SqlStates;
+
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Plans a migration: checks that the target can be reached and lists the source's databases that are migrated
+ * (connectable, not templates, not ignored, ours to connect to). Stateless.
+ */
+public final class SourceCatalog {
+    private final Secrets secrets;
+
+    public SourceCatalog(Secrets secrets) {
+        this.secrets = secrets;
+    }
+
+    /** The databases to migrate, sorted by name. */
+    public List<String> plan(MigrationRequest request) {
+        if (sameServer(request)) {
+            throw new MigrationException(ErrorCode.INVALID_REQUEST, "source and target are the same server ("
+                    + request.source().describe() + "); migrating a server onto itself would destroy its data");
+        }
+        PgConnector target = new PgConnector(request.target(), Side.TARGET, "coordinator", secrets);
+        try (Connection c = target.open(); Statement s = c.createStatement()) {
+            s.execute("SELECT 1");
+        } catch (SQLException e) {
+            throw SqlStates.wrap(ErrorCode.TARGET_UNREACHABLE, "checking target " + request.target().describe(), e);
+        }
+        PgConnector source = new PgConnector(request.source(), Side.SOURCE, "coordinator", secrets);
+        List<String> databases = new ArrayList<>();
+        try (Connection c = source.open(); Statement s = c.createStatement();
+             ResultSet rs = s.executeQuery("SELECT datname FROM pg_catalog.pg_database"
+                     + " WHERE datallowconn AND NOT datistemplate"
+                     + " AND pg_catalog.has_database_privilege(datname, 'CONNECT') ORDER BY datname")) {
+            while (rs.next()) {
+                String db = rs.getString(1);
+                if (!request.ignores(db)) {
+                    databases.add(db);
+                }
+            }
+        } catch (SQLException e) {
+            throw SqlStates.wrap(ErrorCode.SOURCE_UNREACHABLE, "listing databases of source " + request.source().describe(), e);
+        }
+        return databases;
+    }
+
+    private static boolean sameServer(MigrationRequest r) {
+        return canonicalHost(r.source().host()).equals(canonicalHost(r.target().host()))
+                && r.source().port().equals(r.target().port());
+    }
+
+    private static String canonicalHost(String host) {
+        String h = host.toLowerCase(java.util.Locale.ROOT);
+        return h.equals("localhost") || h.equals("::1") || h.equals("[::1]") || h.startsWith("127.") ? "loopback" : h;
+    }
+}
