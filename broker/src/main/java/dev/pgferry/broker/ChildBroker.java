@@ -37,7 +37,7 @@ public final class ChildBroker implements AutoCloseable {
             int brokerPort = port > 0 ? port : BrokerConfig.freePort();
             List<String> cmd = new ArrayList<>();
             cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-            cmd.addAll(List.of("-Xmx256m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Dpgferry.role=broker",
+            cmd.addAll(List.of("-Xmx256m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Dlogback.configurationFile=logback-broker.xml",
                     "-cp", System.getProperty("java.class.path"), BrokerMain.class.getName(),
                     dataDir.toAbsolutePath().toString(), Integer.toString(brokerPort),
                     Integer.toString(BrokerConfig.freePort()), ready.toAbsolutePath().toString()));

@@ -21,12 +21,17 @@ public final class EmbeddedKafka implements AutoCloseable {
         this.bootstrapServers = bootstrapServers;
     }
 
-    /** Starts a broker with its data under {@code dataDir}. */
+    /** Starts a broker with its data under {@code dataDir} on a free port. */
     public static EmbeddedKafka start(Path dataDir) {
+        return start(dataDir, 0);
+    }
+
+    /** Starts a broker with its data under {@code dataDir} on {@code port} (0: a free port). */
+    public static EmbeddedKafka start(Path dataDir, int port) {
         KafkaServerControl.neutralizeExit();
         RuntimeException last = null;
         for (int attempt = 1; attempt <= 3; attempt++) {
-            BrokerConfig config = new BrokerConfig(dataDir, BrokerConfig.freePort(), BrokerConfig.freePort());
+            BrokerConfig config = new BrokerConfig(dataDir, port > 0 ? port : BrokerConfig.freePort(), BrokerConfig.freePort());
             KafkaRaftServer server = null;
             try {
                 server = KafkaServerControl.formatAndStart(config);

@@ -1,0 +1,51 @@
+package dev.pgferry.cli;
+
+import dev.pgferry.cli.local.LocalPostgres;
+import dev.pgferry.cli.local.SampleData;
+import dev.pgferry.messages.Connection;
+import dev.pgferry.messages.Method;
+import dev.pgferry.messages.MigrationRequest;
+import dev.pgferry.messages.MigrationStatus;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.Callable;
+
+@Command(name = "demo", mixinStandardHelpOptions = true,
+        description = "For a first look with no servers at hand: starts two throw-away local PostgreSQL servers,"
+                + " fills the source with a small sample, migrates it like `migrate` does, prints the result and"
+                + " removes the servers.")
+final class DemoCommand implements Callable<Integer> {
+    @Option(names = "--data-dir", defaultValue = "./.pgferry", description = "Working data (default: ${DEFAULT-VALUE}).")
+    Path dataDir;
+
+    @Option(names = "--rows", defaultValue = "20000", description = "Rows in the largest sample table (default: ${DEFAULT-VALUE}).")
+    int rows;
+
+    @Option(names = "--json", description = "Print the final status as JSON.")
+    boolean json;
+
+    @Override
+    public Integer call() throws Exception {
+        Path work = dataDir.toAbsolutePath().resolve("demo");
+        String password = "demo-" + UUID.randomUUID().toString().substring(0, 8);
+        System.err.println("pgferry demo: starting two local PostgreSQL servers under " + work);
+        try (LocalPostgres source = LocalPostgres.start(LocalPostgres.defaultBinDir(), work, password);
+             LocalPostgres target = LocalPostgres.start(LocalPostgres.defaultBinDir(), work, password)) {
+            SampleData.create(source, rows);
+            System.err.println("pgferry demo: source 127.0.0.1:" + source.port() + " holds databases "
+                    + SampleData.DATABASES + "; target is 127.0.0.1:" + target.port());
+            MigrationRequest request = MigrationRequest.of(
+                    new Connection(source.host(), source.port(), "postgres", "postgres", password, null, "disable"),
+                    new Connection(target.host(), target.port(), "postgres", "postgres", password, null, "disable"),
+                    Method.AUTO, List.of(), List.of(), List.of());
+            try (SingleMachine local = new SingleMachine(dataDir, 2, 2, -1)) {
+                MigrationStatus status = local.migrate(request, System.err);
+                return Exits.report(status, json, System.out);
+            }
+        }
+    }
+}

@@ -1,0 +1,21 @@
+package dev.pgferry.cli;
+
+import dev.pgferry.cli.render.StatusTable;
+import dev.pgferry.messages.Json;
+import dev.pgferry.messages.MigrationStatus;
+
+import java.io.PrintStream;
+
+/** How the CLI ends a migration: the status as a table or JSON, and the exit code. */
+final class Exits {
+    static final int DONE = 0;
+    static final int FAILED = 1;
+
+    private Exits() {
+    }
+
+    static int report(MigrationStatus status, boolean json, PrintStream out) {
+        out.println(json ? Json.writePretty(status) : StatusTable.render(status));
+        return status.migration().status() == MigrationStatus.State.DONE ? DONE : FAILED;
+    }
+}

@@ -1,0 +1,45 @@
+package dev.pgferry.cli;
+
+import dev.pgferry.messages.MigrationRequest;
+import dev.pgferry.messages.MigrationStatus;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+
+@Command(name = "migrate", mixinStandardHelpOptions = true,
+        description = "Migrate every database of the source server to the target on this machine: starts an embedded"
+                + " Kafka broker, a coordinator and workers, shows live progress, prints the final status."
+                + " Exits 0 when every database is done, 1 when any failed.")
+final class MigrateCommand implements Callable<Integer> {
+    @Mixin
+    RequestOptions request;
+
+    @Option(names = "--json", description = "Print the final status as JSON.")
+    boolean json;
+
+    @Option(names = "--data-dir", defaultValue = "./.pgferry", description = "Broker data (default: ${DEFAULT-VALUE}).")
+    Path dataDir;
+
+    @Option(names = "--workers", defaultValue = "2", description = "Worker count (default: ${DEFAULT-VALUE}).")
+    int workers;
+
+    @Option(names = "--jobs", defaultValue = "2", description = "Tables copied at once per worker (default: ${DEFAULT-VALUE}).")
+    int jobs;
+
+    @Option(names = "--http-port", defaultValue = "-1", description = "Also serve the HTTP API on this port (default: off).")
+    int httpPort;
+
+    @Override
+    public Integer call() throws Exception {
+        MigrationRequest r = request.toRequest();
+        System.err.println("pgferry: migrating " + r.source().describe() + " -> " + r.target().describe()
+                + " (migration " + r.migrationId() + ")");
+        try (SingleMachine local = new SingleMachine(dataDir, workers, jobs, httpPort)) {
+            MigrationStatus status = local.migrate(r, System.err);
+            return Exits.report(status, json, System.out);
+        }
+    }
+}

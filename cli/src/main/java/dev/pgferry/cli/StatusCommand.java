@@ -1,0 +1,42 @@
+package dev.pgferry.cli;
+
+import dev.pgferry.bus.Bus;
+import dev.pgferry.messages.MigrationStatus;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.util.Optional;
+import java.util.concurrent.Callable;
+
+@Command(name = "status", mixinStandardHelpOptions = true,
+        description = "Print a migration's status, folded from the status topic. Exit 0 done, 1 failed, 3 running, 4 unknown id.")
+final class StatusCommand implements Callable<Integer> {
+    @Parameters(index = "0", paramLabel = "ID")
+    String migrationId;
+
+    @Option(names = "--bootstrap-servers", required = true, paramLabel = "HOST:PORT")
+    String bootstrapServers;
+
+    @Option(names = "--wait", description = "Block until the migration is done or failed.")
+    boolean await;
+
+    @Option(names = "--json", description = "Print the status as JSON.")
+    boolean json;
+
+    @Override
+    public Integer call() throws Exception {
+        try (Bus bus = new Bus(bootstrapServers, "pgferry-status")) {
+            if (await) {
+                return Exits.report(MigrationWatcher.await(bus, migrationId, System.err), json, System.out);
+            }
+            Optional<MigrationStatus> status = MigrationWatcher.current(bus, migrationId);
+            if (status.isEmpty()) {
+                System.err.println("pgferry: no migration " + migrationId);
+                return 4;
+            }
+            int rc = Exits.report(status.get(), json, System.out);
+            return status.get().isFinal() ? rc : 3;
+        }
+    }
+}

@@ -1,0 +1,35 @@
+package dev.pgferry.cli;
+
+import dev.pgferry.bus.Bus;
+import dev.pgferry.pg.Secrets;
+import dev.pgferry.worker.runtime.Worker;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.time.Clock;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+
+@Command(name = "worker", mixinStandardHelpOptions = true,
+        description = "Run a worker: takes one database task at a time from the group. Start more processes to go faster.")
+final class WorkerCommand implements Callable<Integer> {
+    @Option(names = "--bootstrap-servers", required = true, paramLabel = "HOST:PORT")
+    String bootstrapServers;
+
+    @Option(names = "--jobs", defaultValue = "2", description = "Tables copied at once (default: ${DEFAULT-VALUE}).")
+    int jobs;
+
+    @Override
+    public Integer call() throws Exception {
+        CountDownLatch stop = new CountDownLatch(1);
+        try (Bus bus = new Bus(bootstrapServers, "pgferry-worker")) {
+            bus.ensureTopics();
+            try (Worker w = new Worker(bus, Worker.newWorkerId(), Clock.systemUTC(), Secrets.system(), jobs).start()) {
+                Runtime.getRuntime().addShutdownHook(new Thread(stop::countDown));
+                System.err.println("pgferry worker " + w.workerId() + ": Kafka " + bootstrapServers);
+                stop.await();
+            }
+        }
+        return 0;
+    }
+}

@@ -1,0 +1,170 @@
+package dev.pgferry.cli.local;
+
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+/**
+ * A throw-away PostgreSQL cluster started with {@code initdb}/{@code pg_ctl} on a free loopback port, with
+ * password (SCRAM) authentication for user {@code postgres} and {@code wal_level=logical}. PostgreSQL refuses to
+ * run as root, so as root the server programs run as the {@code postgres} OS user through {@code runuser}.
+ * Used by {@code pgferry demo} and by the integration tests. {@link #close()} stops it and deletes its files.
+ */
+public final class LocalPostgres implements AutoCloseable {
+    private final Path binDir;
+    private final Path dir;
+    private final int port;
+    private final String password;
+
+    private LocalPostgres(Path binDir, Path dir, int port, String password) {
+        this.binDir = binDir;
+        this.dir = dir;
+        this.port = port;
+        this.password = password;
+    }
+
+    /** The server programs: $PGFERRY_PG_SERVER_BIN, else Debian's PostgreSQL 15, else the newest under /usr/lib/postgresql. */
+    public static Path defaultBinDir() {
+        String env = System.getenv("PGFERRY_PG_SERVER_BIN");
+        if (env != null && !env.isBlank()) {
+            return Path.of(env);
+        }
+        Path debian15 = Path.of("/usr/lib/postgresql/15/bin");
+        if (Files.isExecutable(debian15.resolve("initdb"))) {
+            return debian15;
+        }
+        try (Stream<Path> versions = Files.list(Path.of("/usr/lib/postgresql"))) {
+            return versions.map(p -> p.resolve("bin")).filter(p -> Files.isExecutable(p.resolve("initdb")))
+                    .max(Comparator.comparing(p -> Integer.parseInt(p.getParent().getFileName().toString())))
+                    .orElseThrow();
+        } catch (IOException | RuntimeException e) {
+            throw new IllegalStateException("no PostgreSQL server programs found: install postgresql-15 or set"
+                    + " PGFERRY_PG_SERVER_BIN to the directory holding initdb and pg_ctl");
+        }
+    }
+
+    /** Starts a new cluster under a fresh directory inside {@code parent}. */
+    public static LocalPostgres start(Path binDir, Path parent, String password) throws IOException, InterruptedException {
+        Files.createDirectories(parent);
+        Path dir = Files.createTempDirectory(parent, "pg-");
+        boolean root = "root".equals(System.getProperty("user.name"));
+        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path pwfile = dir.resolve("pwfile");
+        Files.writeString(pwfile, password + "\n", StandardCharsets.UTF_8);
+        if (root) {
+            run(List.of("chown", "-R", "postgres:postgres", dir.toString()), dir, false);
+            // PostgreSQL must be able to traverse every parent directory.
+            for (Path p = parent.toAbsolutePath(); p != null; p = p.getParent()) {
+                if (!p.toString().equals("/")) {
+                    Files.setPosixFilePermissions(p, addExec(Files.getPosixFilePermissions(p)));
+                }
+            }
+        }
+        Path data = dir.resolve("data");
+        run(List.of(binDir.resolve("initdb").toString(), "-D", data.toString(), "-U", "postgres", "-A", "scram-sha-256",
+                "--pwfile=" + pwfile, "-E", "UTF8", "--locale=C", "--no-sync"), dir, root);
+        Files.deleteIfExists(pwfile);
+        IOException last = null;
+        for (int attempt = 0; attempt < 3; attempt++) {
+            int port = freePort();
+            try {
+                run(List.of(binDir.resolve("pg_ctl").toString(), "-D", data.toString(), "-l", dir.resolve("server.log").toString(),
+                        "-w", "-t", "60", "-o", "-p " + port + " -k " + dir + " -c listen_addresses=127.0.0.1"
+                                + " -c wal_level=logical -c fsync=off -c max_connections=100"
+                                + " -c max_replication_slots=10 -c max_wal_senders=10",
+                        "start"), dir, root);
+                return new LocalPostgres(binDir, dir, port, password);
+            } catch (IOException e) {
+                last = e;
+            }
+        }
+        throw last;
+    }
+
+    private static java.util.Set<java.nio.file.attribute.PosixFilePermission> addExec(
+            java.util.Set<java.nio.file.attribute.PosixFilePermission> perms) {
+        var out = java.util.EnumSet.copyOf(perms);
+        out.add(java.nio.file.attribute.PosixFilePermission.OTHERS_EXECUTE);
+        return out;
+    }
+
+    private static void run(List<String> cmd, Path dir, boolean asPostgres) throws IOException, InterruptedException {
+        List<String> full = new ArrayList<>();
+        if (asPostgres) {
+            full.addAll(List.of("runuser", "-u", "postgres", "--"));
+        }
+        full.addAll(cmd);
+        Path out = Files.createTempFile("pgferry-pgctl", ".out");
+        try {
+            Process p = new ProcessBuilder(full).directory(dir.toFile()).redirectErrorStream(true)
+                    .redirectOutput(out.toFile()).start();
+            if (!p.waitFor(120, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+                throw new IOException(String.join(" ", cmd) + " timed out");
+            }
+            if (p.exitValue() != 0) {
+                throw new IOException(cmd.get(0) + " failed (exit " + p.exitValue() + "): " + Files.readString(out));
+            }
+        } finally {
+            Files.deleteIfExists(out);
+        }
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            return s.getLocalPort();
+        }
+    }
+
+    public int port() {
+        return port;
+    }
+
+    public String host() {
+        return "127.0.0.1";
+    }
+
+    public String password() {
+        return password;
+    }
+
+    /** A connection URI for {@code dbname}, with the password (for local, throw-away clusters). */
+    public String uri(String dbname) {
+        return "postgres://postgres:" + java.net.URLEncoder.encode(password, StandardCharsets.UTF_8) + "@127.0.0.1:"
+                + port + "/" + dbname;
+    }
+
+    public String jdbcUrl(String dbname) {
+        return "jdbc:postgresql://127.0.0.1:" + port + "/" + java.net.URLEncoder.encode(dbname, StandardCharsets.UTF_8)
+                .replace("+", "%20");
+    }
+
+    public Path serverLog() {
+        return dir.resolve("server.log");
+    }
+
+    /** Stops the server immediately (fast shutdown) and deletes its files. */
+    @Override
+    public void close() {
+        try {
+            run(List.of(binDir.resolve("pg_ctl").toString(), "-D", dir.resolve("data").toString(), "-m", "fast", "-w", "stop"),
+                    dir, "root".equals(System.getProperty("user.name")));
+        } catch (IOException | InterruptedException e) {
+            // already stopped
+        }
+        try (Stream<Path> files = Files.walk(dir)) {
+            files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (IOException e) {
+            // a leftover temp directory holds nothing of value
+        }
+    }
+}

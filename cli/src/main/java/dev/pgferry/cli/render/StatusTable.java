@@ -1,0 +1,79 @@
+package dev.pgferry.cli.render;
+
+import dev.pgferry.messages.MigrationStatus;
+import dev.pgferry.messages.MigrationStatus.DatabaseStatus;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/** Renders a {@link MigrationStatus} as the text tables the CLI prints. Stateless. */
+public final class StatusTable {
+    private StatusTable() {
+    }
+
+    public static String render(MigrationStatus s) {
+        StringBuilder out = new StringBuilder();
+        out.append("migration ").append(s.migrationId());
+        if (s.source() != null) {
+            out.append(": ").append(s.source()).append(" -> ").append(s.target());
+        }
+        out.append("\n\n");
+        out.append(table(List.of("STATUS", "METHOD", "ERROR"), List.<List<String>>of(List.of(
+                s.migration().status().wireName(), nz(s.migration().method()), String.valueOf(s.migration().error())))));
+        out.append('\n');
+        List<List<String>> rows = new ArrayList<>();
+        for (DatabaseStatus d : s.migrationDetail()) {
+            rows.add(List.of(d.dbname(), nz(d.method()), d.status().wireName(),
+                    d.phase() == null ? "" : d.phase().wireName(),
+                    d.tablesTotal() == 0 ? "" : d.tablesDone() + "/" + d.tablesTotal(),
+                    Long.toString(d.rowsCopied()), String.valueOf(d.error())));
+        }
+        out.append(table(List.of("DBNAME", "METHOD", "STATUS", "PHASE", "TABLES", "ROWS", "ERROR"), rows));
+        for (DatabaseStatus d : s.migrationDetail()) {
+            for (String w : d.warnings()) {
+                out.append("warning: ").append(d.dbname()).append(": ").append(w).append('\n');
+            }
+        }
+        return out.toString();
+    }
+
+    /** One line per database, for live progress. */
+    public static String progressLine(DatabaseStatus d) {
+        int width = 20;
+        int filled = d.tablesTotal() == 0 ? 0 : width * d.tablesDone() / d.tablesTotal();
+        String bar = d.status() == MigrationStatus.State.DONE ? "#".repeat(width)
+                : "#".repeat(filled) + ".".repeat(width - filled);
+        return String.format("  %-24s [%s] %-8s %-9s %s rows", d.dbname(), bar, d.status().wireName(),
+                d.phase() == null ? "" : d.phase().wireName(), d.rowsCopied());
+    }
+
+    private static String nz(String s) {
+        return s == null ? "" : s;
+    }
+
+    static String table(List<String> header, List<List<String>> rows) {
+        int[] w = new int[header.size()];
+        for (int i = 0; i < w.length; i++) {
+            w[i] = header.get(i).length();
+            for (List<String> r : rows) {
+                w[i] = Math.max(w[i], r.get(i).length());
+            }
+        }
+        StringBuilder sb = new StringBuilder();
+        line(sb, header, w);
+        List<String> rule = new ArrayList<>();
+        for (int width : w) {
+            rule.add("=".repeat(width));
+        }
+        line(sb, rule, w);
+        rows.forEach(r -> line(sb, r, w));
+        return sb.toString();
+    }
+
+    private static void line(StringBuilder sb, List<String> cells, int[] w) {
+        for (int i = 0; i < cells.size(); i++) {
+            sb.append(i == cells.size() - 1 ? cells.get(i) : String.format("%-" + w[i] + "s  ", cells.get(i)));
+        }
+        sb.append('\n');
+    }
+}

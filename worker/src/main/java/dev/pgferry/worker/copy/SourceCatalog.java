@@ -1,0 +1,102 @@
+package dev.pgferry.worker.copy;
+
+import dev.pgferry.pg.Sql;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Catalog queries on a source database, run inside the copy's snapshot. Objects that belong to an extension are
+ * left out: {@code CREATE EXTENSION} on the target provides them. Stateless.
+ */
+public final class SourceCatalog {
+    private SourceCatalog() {
+    }
+
+    /** A table whose rows are copied: a plain table or a leaf partition. */
+    public record Table(String schema, String name, List<String> columns, long bytes) {
+    }
+
+    /** A sequence and its current state. */
+    public record Sequence(String schema, String name, long lastValue, boolean isCalled) {
+    }
+
+    /** A materialized view and whether it holds data on the source. */
+    public record MatView(String schema, String name, boolean populated) {
+    }
+
+    private static final String NOT_SYSTEM = " n.nspname NOT IN ('pg_catalog', 'information_schema')"
+            + " AND n.nspname !~ '^pg_toast' AND n.nspname !~ '^pg_temp'";
+    private static final String NOT_EXTENSION = " NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d"
+            + " WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid = c.oid AND d.deptype = 'e')";
+
+    /** Tables holding rows (relkind r, including leaf partitions), largest first. */
+    public static List<Table> tables(Connection c) throws SQLException {
+        boolean generatedColumns = c.getMetaData().getDatabaseMajorVersion() >= 12;
+        String sql = "SELECT n.nspname, c.relname, pg_catalog.pg_relation_size(c.oid),"
+                + " ARRAY(SELECT a.attname FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0"
+                + " AND NOT a.attisdropped" + (generatedColumns ? " AND a.attgenerated = ''" : "")
+                + " ORDER BY a.attnum)::text[]"
+                + " FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+                + " WHERE c.relkind = 'r' AND c.relpersistence <> 't' AND" + NOT_SYSTEM + " AND" + NOT_EXTENSION
+                + " ORDER BY 3 DESC, 1, 2";
+        List<Table> out = new ArrayList<>();
+        try (PreparedStatement ps = c.prepareStatement(sql); ResultSet rs = ps.executeQuery()) {
+            while (rs.next()) {
+                String[] cols = (String[]) rs.getArray(4).getArray();
+                out.add(new Table(rs.getString(1), rs.getString(2), List.of(cols), rs.getLong(3)));
+            }
+        }
+        return out;
+    }
+
+    public static List<Sequence> sequences(Connection c) throws SQLException {
+        List<String[]> names = new ArrayList<>();
+        try (PreparedStatement ps = c.prepareStatement("SELECT n.nspname, c.relname FROM pg_catalog.pg_class c"
+                + " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'S' AND" + NOT_SYSTEM
+                + " AND" + NOT_EXTENSION + " ORDER BY 1, 2");
+             ResultSet rs = ps.executeQuery()) {
+            while (rs.next()) {
+                names.add(new String[]{rs.getString(1), rs.getString(2)});
+            }
+        }
+        List<Sequence> out = new ArrayList<>();
+        for (String[] n : names) {
+            try (PreparedStatement ps = c.prepareStatement("SELECT last_value, is_called FROM "
+                    + Sql.qualified(n[0], n[1]));
+                 ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                out.add(new Sequence(n[0], n[1], rs.getLong(1), rs.getBoolean(2)));
+            }
+        }
+        return out;
+    }
+
+    public static List<MatView> matViews(Connection c) throws SQLException {
+        List<MatView> out = new ArrayList<>();
+        try (PreparedStatement ps = c.prepareStatement("SELECT n.nspname, c.relname, c.relispopulated"
+                + " FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+                + " WHERE c.relkind = 'm' AND" + NOT_SYSTEM + " AND" + NOT_EXTENSION + " ORDER BY 1, 2");
+             ResultSet rs = ps.executeQuery()) {
+            while (rs.next()) {
+                out.add(new MatView(rs.getString(1), rs.getString(2), rs.getBoolean(3)));
+            }
+        }
+        return out;
+    }
+
+    public static List<Long> largeObjects(Connection c) throws SQLException {
+        List<Long> out = new ArrayList<>();
+        try (PreparedStatement ps = c.prepareStatement("SELECT oid FROM pg_catalog.pg_largeobject_metadata ORDER BY oid");
+             ResultSet rs = ps.executeQuery()) {
+            while (rs.next()) {
+                out.add(rs.getLong(1));
+            }
+        }
+        return out;
+    }
+}

@@ -1,0 +1,158 @@
+package dev.pgferry.worker.runtime;
+
+import dev.pgferry.bus.Bus;
+import dev.pgferry.messages.Json;
+import dev.pgferry.messages.MigrationException;
+import dev.pgferry.messages.MigrationTask;
+import dev.pgferry.messages.Topics;
+import dev.pgferry.pg.Secrets;
+import dev.pgferry.worker.task.DatabaseMigration;
+import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.ConsumerRecords;
+import org.apache.kafka.clients.consumer.CooperativeStickyAssignor;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.WakeupException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+/**
+ * One stateless worker: a member of consumer group {@value Topics#WORKER_GROUP} that runs one task at a time.
+ * While a task runs (which can take hours) the poll thread keeps polling with every partition paused, so the
+ * worker keeps its partitions and its group membership; the task's offset is committed only after the task's
+ * final status event is written, so a worker killed mid-task leaves the task to another worker. A task message
+ * that cannot be read goes to the dead-letter topic. The poll loop owns the consumer; the task runs on a second
+ * thread.
+ */
+public final class Worker implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(Worker.class);
+
+    private final Bus bus;
+    private final String workerId;
+    private final Clock clock;
+    private final Secrets secrets;
+    private final int jobs;
+    private final KafkaConsumer<String, byte[]> consumer;
+    private final ExecutorService runner;
+    private final Thread thread;
+    private volatile boolean running = true;
+
+    public Worker(Bus bus, String workerId, Clock clock, Secrets secrets, int jobs) {
+        this.bus = bus;
+        this.workerId = workerId;
+        this.clock = clock;
+        this.secrets = secrets;
+        this.jobs = jobs;
+        Map<String, Object> props = bus.consumerProps(Topics.WORKER_GROUP, "pgferry-" + workerId);
+        props.put("max.poll.records", 1);
+        props.put("partition.assignment.strategy", CooperativeStickyAssignor.class.getName());
+        this.consumer = new KafkaConsumer<>(props);
+        this.runner = Executors.newSingleThreadExecutor(r -> new Thread(r, "task-" + workerId));
+        this.thread = new Thread(this::pollLoop, "worker-" + workerId);
+    }
+
+    public static String newWorkerId() {
+        return "worker-" + UUID.randomUUID().toString().substring(0, 8);
+    }
+
+    public String workerId() {
+        return workerId;
+    }
+
+    public Worker start() {
+        thread.start();
+        return this;
+    }
+
+    private void pollLoop() {
+        Future<?> current = null;
+        ConsumerRecord<String, byte[]> currentRecord = null;
+        try {
+            consumer.subscribe(List.of(Topics.TASKS), new ConsumerRebalanceListener() {
+                @Override
+                public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
+                }
+
+                @Override
+                public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
+                    // A task is running: newly assigned partitions wait too.
+                    if (!consumer.paused().isEmpty()) {
+                        consumer.pause(partitions);
+                    }
+                }
+            });
+            while (running) {
+                ConsumerRecords<String, byte[]> records = consumer.poll(Duration.ofMillis(200));
+                if (current == null) {
+                    for (ConsumerRecord<String, byte[]> record : records) {
+                        MigrationTask task = readTask(record);
+                        if (task == null) {
+                            commit(record);
+                            continue;
+                        }
+                        currentRecord = record;
+                        consumer.pause(consumer.assignment());
+                        DatabaseMigration migration = new DatabaseMigration(task, workerId, bus::publish, clock, secrets, jobs);
+                        current = runner.submit(migration::run);
+                        break;
+                    }
+                } else if (current.isDone()) {
+                    current.get();
+                    commit(currentRecord);
+                    current = null;
+                    currentRecord = null;
+                    consumer.resume(consumer.paused());
+                }
+            }
+        } catch (WakeupException e) {
+            // closing
+        } catch (Exception e) {
+            LOG.error("worker {} stopped", workerId, e);
+        } finally {
+            runner.shutdownNow();
+            consumer.close();
+        }
+    }
+
+    private MigrationTask readTask(ConsumerRecord<String, byte[]> record) {
+        try {
+            return Json.readTask(record.value());
+        } catch (MigrationException e) {
+            bus.deadLetter(record, e.getMessage());
+            return null;
+        }
+    }
+
+    private void commit(ConsumerRecord<String, byte[]> record) {
+        try {
+            consumer.commitSync(Map.of(new TopicPartition(record.topic(), record.partition()),
+                    new OffsetAndMetadata(record.offset() + 1)));
+        } catch (RuntimeException e) {
+            // The partition moved to another worker while the task ran; that worker will redo it as a new attempt.
+            LOG.warn("could not commit task at {}-{}@{}: {}", record.topic(), record.partition(), record.offset(), e.toString());
+        }
+    }
+
+    @Override
+    public void close() {
+        running = false;
+        consumer.wakeup();
+        try {
+            thread.join(30_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

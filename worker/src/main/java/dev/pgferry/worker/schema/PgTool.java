@@ -1,0 +1,78 @@
+package dev.pgferry.worker.schema;
+
+import dev.pgferry.messages.ErrorCode;
+import dev.pgferry.messages.MigrationException;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Runs a PostgreSQL client program ({@code pg_dump}, {@code pg_restore}) with a libpq environment. The password
+ * travels only in the child's environment; stderr is kept in a file and its tail goes into error messages.
+ * The binary comes from {@code $PGFERRY_PG_BIN} when set, else from the PATH.
+ */
+public final class PgTool {
+    private static final int ERROR_TAIL_CHARS = 2000;
+
+    private PgTool() {
+    }
+
+    static String binary(String name) {
+        String dir = System.getenv("PGFERRY_PG_BIN");
+        return dir == null || dir.isBlank() ? name : Path.of(dir, name).toString();
+    }
+
+    /** Runs the program to completion; a non-zero exit becomes a {@link MigrationException} with {@code code}. */
+    public static void run(String program, List<String> args, Map<String, String> env, ErrorCode code, String what) {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(binary(program));
+        cmd.addAll(args);
+        Path stderr = null;
+        Process p = null;
+        try {
+            stderr = Files.createTempFile("pgferry-" + program, ".err");
+            ProcessBuilder pb = new ProcessBuilder(cmd).redirectError(stderr.toFile())
+                    .redirectOutput(ProcessBuilder.Redirect.DISCARD);
+            pb.environment().keySet().removeIf(k -> k.startsWith("PG"));
+            pb.environment().putAll(env);
+            p = pb.start();
+            p.getOutputStream().close();
+            int rc = p.waitFor();
+            if (rc != 0) {
+                String err = Files.readString(stderr, StandardCharsets.UTF_8).strip();
+                if (err.length() > ERROR_TAIL_CHARS) {
+                    err = "..." + err.substring(err.length() - ERROR_TAIL_CHARS);
+                }
+                throw new MigrationException(code, what + " failed (" + program + " exit code " + rc + "): " + err);
+            }
+        } catch (IOException e) {
+            throw new MigrationException(code, null, what + ": cannot run " + cmd.get(0) + " (" + e.getMessage()
+                    + "); install the PostgreSQL client programs or set PGFERRY_PG_BIN", false, e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new MigrationException(ErrorCode.INTERNAL, what + " interrupted");
+        } finally {
+            if (p != null && p.isAlive()) {
+                p.destroyForcibly();
+                try {
+                    p.waitFor(10, TimeUnit.SECONDS);
+                } catch (InterruptedException ignored) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+            if (stderr != null) {
+                try {
+                    Files.deleteIfExists(stderr);
+                } catch (IOException ignored) {
+                    // a temp file left behind holds no secret
+                }
+            }
+        }
+    }
+}
