@@ -24,6 +24,7 @@ public record MigrationStatus(
     }
 
     /** Whether nothing more will change without a new request. */
+    @com.fasterxml.jackson.annotation.JsonIgnore
     public boolean isFinal() {
         return migration.status() == State.DONE || migration.status() == State.FAILED;
     }

@@ -74,7 +74,7 @@ public final class PgConnector {
                 default -> state == null || state.startsWith("08") ? "; check host, port and that the server accepts connections" : "";
             };
             throw new MigrationException(code, state, "cannot connect to " + side.label() + " " + target.describe()
-                    + ": " + SqlStates.firstLine(e.getMessage()) + hint,
+                    + ": " + SqlStates.firstLine(e.getMessage()) + (state != null ? " (SQLSTATE " + state + ")" : "") + hint,
                     SqlStates.retriable(state) && code != ErrorCode.AUTH_FAILED, null);
         }
     }

@@ -29,6 +29,7 @@ public final class StatusFold {
     public synchronized void apply(StatusEvent event) {
         MigrationState m = migrations.computeIfAbsent(event.migrationId(), MigrationState::new);
         m.updatedAt = max(m.updatedAt, event.timestamp());
+        m.firstSeen = m.firstSeen == null || event.timestamp().isBefore(m.firstSeen) ? event.timestamp() : m.firstSeen;
         if (event instanceof StatusEvent.MigrationAccepted a) {
             m.source = a.source();
             m.target = a.target();
@@ -82,9 +83,11 @@ public final class StatusFold {
         return Optional.ofNullable(migrations.get(migrationId)).map(MigrationState::toStatus);
     }
 
-    /** Every migration, oldest first. */
+    /** Every migration, oldest first (by first event time, then id: the same order after a replay). */
     public synchronized List<MigrationStatus> all() {
-        return migrations.values().stream().map(MigrationState::toStatus).toList();
+        return migrations.values().stream()
+                .sorted(java.util.Comparator.comparing((MigrationState m) -> m.firstSeen).thenComparing(m -> m.id))
+                .map(MigrationState::toStatus).toList();
     }
 
     private static Instant max(Instant a, Instant b) {
@@ -100,6 +103,7 @@ public final class StatusFold {
         boolean planned;
         Failure error;
         Instant updatedAt;
+        Instant firstSeen;
 
         MigrationState(String id) {
             this.id = id;

@@ -1,0 +1,199 @@
+package dev.pgferry.it;
+
+import dev.pgferry.cli.local.LocalPostgres;
+import dev.pgferry.cli.local.SampleData;
+import dev.pgferry.coordinator.Coordinator;
+import dev.pgferry.messages.Connection;
+import dev.pgferry.messages.ErrorCode;
+import dev.pgferry.messages.Json;
+import dev.pgferry.messages.Method;
+import dev.pgferry.messages.MigrationRequest;
+import dev.pgferry.messages.MigrationStatus;
+import dev.pgferry.messages.MigrationStatus.DatabaseStatus;
+import dev.pgferry.messages.MigrationStatus.State;
+import dev.pgferry.messages.Topics;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.TopicPartition;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** Bad input and broken servers: each ends with a clear, coded error, and nothing else stops. */
+class FaultsIT {
+    static LocalPostgres source;
+    static Pgferry pgferry;
+
+    @BeforeAll
+    static void start() throws Exception {
+        source = Infra.postgres();
+        SampleData.create(source, 500);
+        pgferry = new Pgferry(2);
+    }
+
+    @AfterAll
+    static void stop() {
+        pgferry.close();
+        source.close();
+    }
+
+    private static DatabaseStatus row(MigrationStatus s, String db) {
+        return s.migrationDetail().stream().filter(d -> d.dbname().equals(db)).findFirst().orElseThrow();
+    }
+
+    @Test
+    void unreachableTargetFailsTheMigrationWithoutLeakingThePassword() throws Exception {
+        MigrationRequest r = MigrationRequest.of(Pgferry.conn(source),
+                new Connection("127.0.0.1", 1, "postgres", "postgres", Infra.PASSWORD, null, "disable"),
+                Method.AUTO, List.of(), List.of(), List.of());
+
+        pgferry.submit(r);
+        MigrationStatus s = pgferry.awaitFinal(r.migrationId());
+
+        assertThat(s.migration().status()).isEqualTo(State.FAILED);
+        assertThat(s.migration().error()).contains("cannot connect to target postgres@127.0.0.1:1/postgres")
+                .doesNotContain(Infra.PASSWORD);
+        assertThat(s.migrationDetail()).isEmpty();
+        assertThat(Json.mapper().writeValueAsString(s)).doesNotContain(Infra.PASSWORD);
+    }
+
+    @Test
+    void wrongSourcePasswordFailsWithAuthFailed() throws Exception {
+        try (LocalPostgres target = Infra.postgres()) {
+            MigrationRequest r = MigrationRequest.of(
+                    new Connection(source.host(), source.port(), "postgres", "postgres", "not-the-password", null, "disable"),
+                    Pgferry.conn(target), Method.DUMP, List.of(), List.of(), List.of());
+
+            pgferry.submit(r);
+            MigrationStatus s = pgferry.awaitFinal(r.migrationId());
+
+            assertThat(s.migration().status()).isEqualTo(State.FAILED);
+            assertThat(s.migration().error()).contains("password authentication failed").contains("28P01")
+                    .doesNotContain("not-the-password");
+        }
+    }
+
+    @Test
+    void malformedRequestsGoToTheDeadLetterTopicAndTheCoordinatorKeepsWorking() throws Exception {
+        byte[] garbage = "{\"migration_id\": \"broken-1\", \"source\": ".getBytes(StandardCharsets.UTF_8);
+        byte[] incomplete = "{\"migration_id\": \"broken-2\", \"source\": {\"host\": \"h\"}, \"target\": {\"host\": \"h\", \"user\": \"u\"}}"
+                .getBytes(StandardCharsets.UTF_8);
+        pgferry.bus.send(Topics.REQUESTS, "broken-1", garbage);
+        pgferry.bus.send(Topics.REQUESTS, "broken-2", incomplete);
+
+        // The readable id gets a failed migration with the validation message
+        MigrationStatus s = pgferry.awaitFinal("broken-2");
+        assertThat(s.migration().status()).isEqualTo(State.FAILED);
+        assertThat(s.migration().error()).contains("user is required");
+
+        // Both messages sit in the dead-letter topic, bytes unchanged, with a reason
+        List<ConsumerRecord<String, byte[]>> dead = readAll(Topics.DEAD_LETTERS);
+        ConsumerRecord<String, byte[]> first = dead.stream().filter(d -> "broken-1".equals(d.key())).findFirst().orElseThrow();
+        assertThat(first.value()).isEqualTo(garbage);
+        assertThat(new String(first.headers().lastHeader(Topics.REASON_HEADER).value(), StandardCharsets.UTF_8))
+                .isEqualTo("invalid message: malformed JSON");
+        assertThat(dead).anySatisfy(d -> assertThat(d.key()).isEqualTo("broken-2"));
+
+        // And a valid request after them still completes
+        try (LocalPostgres target = Infra.postgres()) {
+            MigrationRequest ok = MigrationRequest.of(Pgferry.conn(source), Pgferry.conn(target), Method.DUMP,
+                    List.of("shop", "Analytics Ünï \"q\"", "postgres"), List.of(), List.of());
+            pgferry.submit(ok);
+            assertThat(pgferry.awaitFinal(ok.migrationId()).migration().status()).isEqualTo(State.DONE);
+            assertThat(Compare.tableFingerprints(target, "inventory")).isEqualTo(Compare.tableFingerprints(source, "inventory"));
+        }
+    }
+
+    @Test
+    void oneBrokenDatabaseFailsAloneWhileTheOthersComplete() throws Exception {
+        try (LocalPostgres target = Infra.postgres()) {
+            // Given a target whose "inventory" database already holds a table
+            try (var c = SampleData.connect(target, "postgres"); var st = c.createStatement()) {
+                st.execute("CREATE DATABASE inventory");
+            }
+            try (var c = SampleData.connect(target, "inventory"); var st = c.createStatement()) {
+                st.execute("CREATE TABLE precious (id int); INSERT INTO precious VALUES (1), (2)");
+            }
+            MigrationRequest r = Pgferry.request(source, target, List.of("postgres"));
+
+            pgferry.submit(r);
+            MigrationStatus s = pgferry.awaitFinal(r.migrationId());
+
+            assertThat(s.migration().status()).isEqualTo(State.FAILED);
+            assertThat(s.migration().error()).startsWith("1 of 3 databases failed: inventory:");
+            DatabaseStatus inventory = row(s, "inventory");
+            assertThat(inventory.status()).isEqualTo(State.FAILED);
+            assertThat(inventory.errorCode()).isEqualTo(ErrorCode.TARGET_NOT_EMPTY);
+            assertThat(inventory.error()).contains("public.precious");
+            assertThat(row(s, "shop").status()).isEqualTo(State.DONE);
+            assertThat(Compare.tableFingerprints(target, "shop")).isEqualTo(Compare.tableFingerprints(source, "shop"));
+            // the user's table is untouched
+            assertThat(Compare.scalar(target, "inventory", "SELECT count(*) FROM precious")).isEqualTo("2");
+        }
+    }
+
+    @Test
+    void aRetriedTaskStartsOverWithoutDuplicatingRows() throws Exception {
+        try (LocalPostgres target = Infra.postgres()) {
+            MigrationRequest r = MigrationRequest.of(Pgferry.conn(source), Pgferry.conn(target), Method.DUMP,
+                    List.of("shop", "Analytics Ünï \"q\"", "postgres"), List.of(), List.of());
+            // Given what a worker killed mid-copy leaves behind: a marked database holding part of the rows
+            try (var c = SampleData.connect(target, "postgres"); var st = c.createStatement()) {
+                st.execute("CREATE DATABASE inventory");
+                st.execute("COMMENT ON DATABASE inventory IS 'pgferry:" + r.migrationId() + ":running:1'");
+            }
+            try (var c = SampleData.connect(target, "inventory"); var st = c.createStatement()) {
+                st.execute("CREATE TABLE public.items (sku text, qty int, data bytea)");
+                st.execute("INSERT INTO public.items SELECT 'sku-' || g, 1, NULL FROM generate_series(1, 120) g");
+            }
+
+            pgferry.submit(r);
+            MigrationStatus s = pgferry.awaitFinal(r.migrationId());
+
+            assertThat(s.migration().status()).isEqualTo(State.DONE);
+            assertThat(row(s, "inventory").attempt()).isEqualTo(2);
+            assertThat(Compare.tableFingerprints(target, "inventory")).isEqualTo(Compare.tableFingerprints(source, "inventory"));
+            assertThat(Compare.scalar(target, "inventory", "SELECT count(*) FROM public.items")).isEqualTo("300");
+        }
+    }
+
+    @Test
+    void coordinatorRebuildsTheSameViewAfterARestart() throws Exception {
+        try (LocalPostgres target = Infra.postgres()) {
+            MigrationRequest r = MigrationRequest.of(Pgferry.conn(source), Pgferry.conn(target), Method.DUMP,
+                    List.of("postgres"), List.of(), List.of());
+            pgferry.submit(r);
+            MigrationStatus before = pgferry.awaitFinal(r.migrationId());
+            String allBefore = Json.mapper().writeValueAsString(pgferry.coordinator.fold().all());
+
+            pgferry.coordinator.close();
+            pgferry.coordinator = Coordinator.start(Infra.kafka(), "127.0.0.1", 0);
+            pgferry.coordinator.follower().awaitCaughtUp(Duration.ofMinutes(1));
+
+            assertThat(pgferry.coordinator.fold().view(r.migrationId())).contains(before);
+            assertThat(Json.mapper().writeValueAsString(pgferry.coordinator.fold().all())).isEqualTo(allBefore);
+        }
+    }
+
+    static List<ConsumerRecord<String, byte[]>> readAll(String topic) {
+        List<ConsumerRecord<String, byte[]>> out = new ArrayList<>();
+        try (KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(pgferry.bus.consumerProps(null, "it-reader"))) {
+            List<TopicPartition> parts = c.partitionsFor(topic).stream().map(p -> new TopicPartition(topic, p.partition())).toList();
+            c.assign(parts);
+            c.seekToBeginning(parts);
+            var end = c.endOffsets(parts);
+            long deadline = System.currentTimeMillis() + 30_000;
+            while (parts.stream().anyMatch(p -> c.position(p) < end.get(p)) && System.currentTimeMillis() < deadline) {
+                c.poll(Duration.ofMillis(200)).forEach(out::add);
+            }
+        }
+        return out;
+    }
+}

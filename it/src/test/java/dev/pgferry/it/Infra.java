@@ -1,0 +1,52 @@
+package dev.pgferry.it;
+
+import dev.pgferry.broker.EmbeddedKafka;
+import dev.pgferry.cli.local.LocalPostgres;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * The real components the integration tests share in one JVM: one Kafka broker (KRaft, in-process), started on
+ * first use and stopped at JVM exit, and a factory for throw-away PostgreSQL clusters. An external broker can be
+ * used instead through KAFKA_BOOTSTRAP_SERVERS.
+ */
+final class Infra {
+    /** The superuser password of every test cluster: recognisable, so tests can search logs and topics for it. */
+    static final String PASSWORD = "Pw-sentinel-7f3a9c";
+
+    private static String bootstrap;
+    private static Path work;
+
+    private Infra() {
+    }
+
+    static synchronized String kafka() {
+        if (bootstrap == null) {
+            String external = System.getenv("KAFKA_BOOTSTRAP_SERVERS");
+            if (external != null && !external.isBlank()) {
+                bootstrap = external;
+            } else {
+                EmbeddedKafka kafka = EmbeddedKafka.start(work().resolve("kafka"));
+                Runtime.getRuntime().addShutdownHook(new Thread(kafka::close));
+                bootstrap = kafka.bootstrapServers();
+            }
+        }
+        return bootstrap;
+    }
+
+    static synchronized Path work() {
+        if (work == null) {
+            try {
+                work = Files.createTempDirectory("pgferry-it-");
+            } catch (java.io.IOException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+        return work;
+    }
+
+    static LocalPostgres postgres() throws Exception {
+        return LocalPostgres.start(LocalPostgres.defaultBinDir(), work().resolve("pg"), PASSWORD);
+    }
+}

@@ -1,0 +1,67 @@
+package dev.pgferry.it;
+
+import dev.pgferry.bus.Bus;
+import dev.pgferry.cli.local.LocalPostgres;
+import dev.pgferry.coordinator.Coordinator;
+import dev.pgferry.messages.Connection;
+import dev.pgferry.messages.Json;
+import dev.pgferry.messages.Method;
+import dev.pgferry.messages.MigrationRequest;
+import dev.pgferry.messages.MigrationStatus;
+import dev.pgferry.messages.Topics;
+import dev.pgferry.pg.Secrets;
+import dev.pgferry.worker.runtime.Worker;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/** A coordinator and workers over the shared test broker, as separate components talking only through Kafka. */
+final class Pgferry implements AutoCloseable {
+    final Bus bus;
+    Coordinator coordinator;
+    final List<Worker> workers = new ArrayList<>();
+
+    Pgferry(int workerCount) throws Exception {
+        bus = new Bus(Infra.kafka(), "it-client");
+        bus.ensureTopics();
+        coordinator = Coordinator.start(Infra.kafka(), "127.0.0.1", 0);
+        for (int i = 0; i < workerCount; i++) {
+            workers.add(new Worker(bus, "it-worker-" + i, Clock.systemUTC(), Secrets.system(), 2).start());
+        }
+    }
+
+    static MigrationRequest request(LocalPostgres source, LocalPostgres target, List<String> ignore) {
+        return MigrationRequest.of(conn(source), conn(target), Method.AUTO, ignore, List.of(), List.of());
+    }
+
+    static Connection conn(LocalPostgres pg) {
+        return new Connection(pg.host(), pg.port(), "postgres", "postgres", Infra.PASSWORD, null, "disable");
+    }
+
+    void submit(MigrationRequest r) {
+        bus.send(Topics.REQUESTS, r.migrationId(), Json.write(r));
+    }
+
+    /** Waits (bounded) for the coordinator's view of the migration to be final. */
+    MigrationStatus awaitFinal(String migrationId) throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofMinutes(3).toNanos();
+        while (System.nanoTime() < deadline) {
+            Optional<MigrationStatus> s = coordinator.fold().view(migrationId);
+            if (s.isPresent() && s.get().isFinal()) {
+                return s.get();
+            }
+            Thread.sleep(100);
+        }
+        throw new AssertionError("migration " + migrationId + " did not finish: " + coordinator.fold().view(migrationId));
+    }
+
+    @Override
+    public void close() {
+        workers.forEach(Worker::close);
+        coordinator.close();
+        bus.close();
+    }
+}
