@@ -1,0 +1,92 @@
+package dev.pgferry.coordinator.fold;
+
+import dev.pgferry.messages.ErrorCode;
+import dev.pgferry.messages.EventSource;
+import dev.pgferry.messages.Failure;
+import dev.pgferry.messages.Method;
+import dev.pgferry.messages.MigrationStatus;
+import dev.pgferry.messages.MigrationStatus.State;
+import dev.pgferry.messages.Phase;
+import org.junit.jupiter.api.Test;
+
+import java.time.Clock;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+class StatusFoldTest {
+    private static final Clock CLOCK = Clock.fixed(Instant.parse("2026-11-27T10:00:00Z"), ZoneOffset.UTC);
+    private final StatusFold fold = new StatusFold();
+
+    private static EventSource db(String name, int attempt) {
+        return new EventSource("m-1", name, "w-" + attempt, attempt, CLOCK);
+    }
+
+    private void plan(String... dbs) {
+        fold.apply(new EventSource("m-1", null, "coordinator", 1, CLOCK).planned(List.of(dbs)));
+    }
+
+    private MigrationStatus view() {
+        return fold.view("m-1").orElseThrow();
+    }
+
+    @Test
+    void isRunningUntilEveryDatabaseIsDone() {
+        plan("a", "b");
+        fold.apply(db("a", 1).done(Method.DUMP));
+
+        assertThat(view().migration().status()).isEqualTo(State.RUNNING);
+        assertThat(view().migrationDetail().get(1).status()).isEqualTo(State.PENDING);
+
+        fold.apply(db("b", 1).started(Method.DUMP));
+        fold.apply(db("b", 1).phase(Phase.DATA));
+        fold.apply(db("b", 1).progress(1, 3, 100, 4096));
+        assertThat(view().migrationDetail().get(1).phase()).isEqualTo(Phase.DATA);
+        assertThat(view().migrationDetail().get(1).rowsCopied()).isEqualTo(100);
+
+        fold.apply(db("b", 1).done(Method.DUMP));
+        assertThat(view().migration()).isEqualTo(new MigrationStatus.Overall(State.DONE, "dump", null));
+    }
+
+    @Test
+    void failsWhenAnyDatabaseFailedOnceTheOthersFinished() {
+        plan("a", "b");
+        fold.apply(db("a", 1).failed(new Failure(ErrorCode.SCHEMA_RESTORE_FAILED, null, "restore broke", false)));
+        assertThat(view().migration().status()).isEqualTo(State.RUNNING);
+
+        fold.apply(db("b", 1).done(Method.DUMP));
+
+        assertThat(view().migration().status()).isEqualTo(State.FAILED);
+        assertThat(view().migration().error()).isEqualTo("1 of 2 databases failed: a: restore broke");
+        assertThat(view().migrationDetail().get(0).errorCode()).isEqualTo(ErrorCode.SCHEMA_RESTORE_FAILED);
+    }
+
+    @Test
+    void ignoresStatusFromOlderAttempt() {
+        plan("a");
+        fold.apply(db("a", 1).started(Method.DUMP));
+        fold.apply(db("a", 2).started(Method.DUMP));
+        fold.apply(db("a", 2).warning("role x: password not copied"));
+        fold.apply(db("a", 1).failed(new Failure(ErrorCode.COPY_FAILED, "57P01", "old worker lost its connection", true)));
+
+        assertThat(view().migrationDetail().get(0).status()).isEqualTo(State.RUNNING);
+        assertThat(view().migrationDetail().get(0).attempt()).isEqualTo(2);
+        assertThat(view().migrationDetail().get(0).workerId()).isEqualTo("w-2");
+        assertThat(view().migrationDetail().get(0).warnings()).containsExactly("role x: password not copied");
+    }
+
+    @Test
+    void migrationLevelFailureWinsAndMixedMethodsLeaveMethodEmpty() {
+        fold.apply(new EventSource("m-2", null, "coordinator", 1, CLOCK)
+                .migrationFailed(new Failure(ErrorCode.SOURCE_UNREACHABLE, "08001", "cannot connect", true)));
+        assertThat(fold.view("m-2").orElseThrow().migration())
+                .isEqualTo(new MigrationStatus.Overall(State.FAILED, "", "cannot connect"));
+
+        plan("a", "b");
+        fold.apply(db("a", 1).done(Method.DUMP));
+        fold.apply(db("b", 1).done(Method.REPLICATION));
+        assertThat(view().migration()).isEqualTo(new MigrationStatus.Overall(State.DONE, "", null));
+    }
+}

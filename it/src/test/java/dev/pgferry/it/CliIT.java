@@ -1,0 +1,106 @@
+package dev.pgferry.it;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.pgferry.cli.Main;
+import dev.pgferry.cli.local.LocalPostgres;
+import dev.pgferry.cli.local.SampleData;
+import dev.pgferry.messages.Json;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** The pgferry command as a user runs it: single-machine migrate (with its own child broker), submit, status. */
+class CliIT {
+    static LocalPostgres source;
+
+    record Run(int exitCode, String out) {
+    }
+
+    @BeforeAll
+    static void start() throws Exception {
+        source = Infra.postgres();
+        SampleData.create(source, 1000);
+    }
+
+    @AfterAll
+    static void stop() {
+        source.close();
+    }
+
+    static synchronized Run pgferry(String... args) {
+        PrintStream saved = System.out;
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        System.setOut(new PrintStream(buf, true, StandardCharsets.UTF_8));
+        try {
+            int rc = Main.run(args);
+            return new Run(rc, buf.toString(StandardCharsets.UTF_8));
+        } finally {
+            System.setOut(saved);
+        }
+    }
+
+    @Test
+    void migrateOnOneMachineCopiesEverythingAndExitsZero() throws Exception {
+        try (LocalPostgres target = Infra.postgres()) {
+            Path dataDir = Infra.work().resolve("cli-data");
+
+            Run run = pgferry("migrate", "--source", source.uri("postgres"), "--target", target.uri("postgres"),
+                    "--ignore-dbs", "postgres,inventory", "--skip-table", "shop.public.events_log", "--json",
+                    "--data-dir", dataDir.toString());
+
+            assertThat(run.exitCode()).as(run.out()).isEqualTo(0);
+            JsonNode json = Json.mapper().readTree(run.out());
+            assertThat(json.get("migration").get("status").asText()).isEqualTo("done");
+            assertThat(json.get("migration_detail").findValuesAsText("dbname")).containsExactlyInAnyOrder("shop", "Analytics Ünï \"q\"");
+            var expected = Compare.tableFingerprints(source, "shop");
+            var actual = Compare.tableFingerprints(target, "shop");
+            assertThat(actual.get("public.events_log")).isEqualTo("0:" + "d41d8cd98f00b204e9800998ecf8427e");
+            expected.remove("public.events_log");
+            actual.remove("public.events_log");
+            assertThat(actual).isEqualTo(expected);
+            Path brokerLog = dataDir.resolve("kafka/broker.log");
+            assertThat(Files.readString(brokerLog)).contains("Kafka Server started").doesNotContain(Infra.PASSWORD);
+        }
+    }
+
+    @Test
+    void submitWaitAndStatusTalkToARunningPgferry() throws Exception {
+        try (LocalPostgres target = Infra.postgres(); Pgferry pgferry = new Pgferry(1)) {
+            Run submit = pgferry("submit", "--bootstrap-servers", Infra.kafka(), "--source", source.uri("postgres"),
+                    "--target", target.uri("postgres"), "--ignore-dbs", "postgres,shop,Analytics Ünï \"q\"",
+                    "--migration-id", "cli-submit-1", "--wait");
+            assertThat(submit.exitCode()).as(submit.out()).isEqualTo(0);
+            assertThat(submit.out()).startsWith("cli-submit-1\n").contains("inventory").contains("done");
+
+            Run status = pgferry("status", "cli-submit-1", "--bootstrap-servers", Infra.kafka(), "--json");
+            assertThat(status.exitCode()).isEqualTo(0);
+            assertThat(Json.mapper().readTree(status.out()).get("migration_detail").get(0).get("status").asText()).isEqualTo("done");
+            assertThat(Compare.tableFingerprints(target, "inventory")).isEqualTo(Compare.tableFingerprints(source, "inventory"));
+
+            assertThat(pgferry("status", "no-such-migration", "--bootstrap-servers", Infra.kafka()).exitCode()).isEqualTo(4);
+        }
+    }
+
+    @Test
+    void badUsageExitsTwoAndBadUriNamesTheProblemWithoutThePassword() {
+        assertThat(pgferry("migrate", "--source", "x").exitCode()).isEqualTo(2);
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        PrintStream saved = System.err;
+        System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+        try {
+            Run run = pgferry("migrate", "--source", "postgres://u:Secret-Pw1@h:5432/db?bogus=1", "--target", "postgres://u@t/db");
+            assertThat(run.exitCode()).isEqualTo(1);
+        } finally {
+            System.setErr(saved);
+        }
+        assertThat(err.toString(StandardCharsets.UTF_8)).contains("unknown parameter 'bogus'").doesNotContain("Secret-Pw1");
+    }
+}
