@@ -19,12 +19,16 @@ final class WorkerCommand implements Callable<Integer> {
     @Option(names = "--jobs", defaultValue = "2", description = "Tables copied at once (default: ${DEFAULT-VALUE}).")
     int jobs;
 
+    @Option(names = "--session-timeout-ms", defaultValue = "" + Worker.DEFAULT_SESSION_TIMEOUT_MS,
+            description = "How long the group waits for a silent (dead) worker before its task goes to another (default: ${DEFAULT-VALUE}).")
+    int sessionTimeoutMs;
+
     @Override
     public Integer call() throws Exception {
         CountDownLatch stop = new CountDownLatch(1);
         try (Bus bus = new Bus(bootstrapServers, "pgferry-worker")) {
             bus.ensureTopics();
-            try (Worker w = new Worker(bus, Worker.newWorkerId(), Clock.systemUTC(), Secrets.system(), jobs).start()) {
+            try (Worker w = new Worker(bus, Worker.newWorkerId(), Clock.systemUTC(), Secrets.system(), jobs, sessionTimeoutMs).start()) {
                 Runtime.getRuntime().addShutdownHook(new Thread(stop::countDown));
                 System.err.println("pgferry worker " + w.workerId() + ": Kafka " + bootstrapServers);
                 stop.await();

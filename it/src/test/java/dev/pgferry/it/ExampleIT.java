@@ -109,6 +109,12 @@ class ExampleIT {
                 + " WHERE connamespace = 'public'::regnamespace";
         assertThat(Compare.scalar(target, "shop", constraints)).isEqualTo(Compare.scalar(source, "shop", constraints))
                 .contains("orders_customer_id_fkey:f");
+        String view = "SELECT count(*) || ':' || sum(amount) FROM public.big_orders";
+        assertThat(Compare.scalar(target, "shop", view)).isEqualTo(Compare.scalar(source, "shop", view));
+        String partitions = "SELECT string_agg(c.relname || ':' || pg_get_expr(c.relpartbound, c.oid), ',' ORDER BY c.relname)"
+                + " FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'public.measurements'::regclass";
+        assertThat(Compare.scalar(target, "shop", partitions)).isEqualTo(Compare.scalar(source, "shop", partitions))
+                .contains("measurements_2025");
         assertThat(Compare.scalar(target, "shop", "SELECT tableowner FROM pg_tables WHERE tablename = 'orders'"))
                 .isEqualTo("shop_owner");
         assertThat(Compare.scalar(target, "postgres", "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'shop'"))

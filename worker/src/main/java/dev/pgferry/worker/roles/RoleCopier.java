@@ -14,6 +14,8 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.function.Consumer;
 
 /**
@@ -43,15 +45,25 @@ public final class RoleCopier {
     private record Role(long oid, String name, String attributes, boolean canLogin) {
     }
 
+    /** What happened: roles created, and roles that the database uses but that could not be created. */
+    public record Result(List<String> created, Set<String> missing) {
+    }
+
     private RoleCopier() {
     }
 
-    /** Copies the roles of {@code dbname}; each problem is passed to {@code warn}. Returns the roles created. */
-    public static List<String> copy(PgConnector source, PgConnector target, String dbname, Consumer<String> warn) {
+    /**
+     * Copies the roles of {@code dbname}; each problem is passed to {@code warn}. When the target user is not a
+     * superuser it is made a member of each role it creates, as PostgreSQL requires for giving that role
+     * ownership of the database and its objects.
+     */
+    public static Result copy(PgConnector source, PgConnector target, String dbname, Consumer<String> warn) {
         try (Connection src = source.open(dbname); Connection dst = target.open()) {
             Map<Long, Role> roles = readRoles(src);
             Map<String, String> passwords = readPasswords(src);
+            boolean superuser = isSuperuser(dst);
             List<String> created = new ArrayList<>();
+            Set<String> missing = new TreeSet<>();
             for (Role role : roles.values()) {
                 if (exists(dst, role.name())) {
                     continue;
@@ -61,16 +73,23 @@ public final class RoleCopier {
                     created.add(role.name());
                 } catch (SQLException e) {
                     if (!"42710".equals(e.getSQLState())) {
+                        missing.add(role.name());
                         warn.accept("role " + role.name() + " was not created on the target: "
-                                + SqlStates.wrap(ErrorCode.PERMISSION_DENIED, "CREATE ROLE", e).getMessage());
+                                + SqlStates.wrap(ErrorCode.PERMISSION_DENIED, "CREATE ROLE", e).getMessage()
+                                + "; objects it owns there belong to " + target.connection().user() + " instead");
                     }
                     continue;
+                }
+                if (!superuser) {
+                    try (Statement s = dst.createStatement()) {
+                        s.execute("GRANT " + Sql.ident(role.name()) + " TO CURRENT_USER");
+                    }
                 }
                 setPassword(dst, role, passwords, warn);
                 copySettings(src, dst, role, warn);
             }
             copyMemberships(src, dst, roles, warn);
-            return created;
+            return new Result(created, missing);
         } catch (SQLException e) {
             throw SqlStates.wrap(ErrorCode.INTERNAL, "copying roles of database " + dbname, e);
         }
@@ -112,6 +131,13 @@ public final class RoleCopier {
             }
         }
         return out;
+    }
+
+    private static boolean isSuperuser(Connection dst) throws SQLException {
+        try (Statement s = dst.createStatement();
+             ResultSet rs = s.executeQuery("SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = CURRENT_USER")) {
+            return rs.next() && rs.getBoolean(1);
+        }
     }
 
     private static boolean exists(Connection dst, String name) throws SQLException {

@@ -49,7 +49,18 @@ public final class Worker implements AutoCloseable {
     private final Thread thread;
     private volatile boolean running = true;
 
+    /** How long the group waits for a silent worker before giving its tasks to another, by default. */
+    public static final int DEFAULT_SESSION_TIMEOUT_MS = 15_000;
+
     public Worker(Bus bus, String workerId, Clock clock, Secrets secrets, int jobs) {
+        this(bus, workerId, clock, secrets, jobs, DEFAULT_SESSION_TIMEOUT_MS);
+    }
+
+    /**
+     * {@code sessionTimeoutMs} bounds how long a task of a killed worker waits before another worker takes it
+     * (the broker must allow it: group.min.session.timeout.ms, 6 s by default).
+     */
+    public Worker(Bus bus, String workerId, Clock clock, Secrets secrets, int jobs, int sessionTimeoutMs) {
         this.bus = bus;
         this.workerId = workerId;
         this.clock = clock;
@@ -58,6 +69,8 @@ public final class Worker implements AutoCloseable {
         Map<String, Object> props = bus.consumerProps(Topics.WORKER_GROUP, "pgferry-" + workerId);
         props.put("max.poll.records", 1);
         props.put("partition.assignment.strategy", CooperativeStickyAssignor.class.getName());
+        props.put("session.timeout.ms", sessionTimeoutMs);
+        props.put("heartbeat.interval.ms", Math.max(500, sessionTimeoutMs / 5));
         this.consumer = new KafkaConsumer<>(props);
         this.runner = Executors.newSingleThreadExecutor(r -> new Thread(r, "task-" + workerId));
         this.thread = new Thread(this::pollLoop, "worker-" + workerId);

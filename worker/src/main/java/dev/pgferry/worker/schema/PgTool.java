@@ -28,8 +28,25 @@ public final class PgTool {
         return dir == null || dir.isBlank() ? name : Path.of(dir, name).toString();
     }
 
+    /** How a program ended: its exit code and the tail of its stderr. */
+    public record Result(int exitCode, String stderr) {
+    }
+
     /** Runs the program to completion; a non-zero exit becomes a {@link MigrationException} with {@code code}. */
     public static void run(String program, List<String> args, Map<String, String> env, ErrorCode code, String what) {
+        Result r = exec(program, args, env, code, what);
+        if (r.exitCode() != 0) {
+            throw new MigrationException(code, what + " failed (" + program + " exit code " + r.exitCode() + "): "
+                    + tail(r.stderr()));
+        }
+    }
+
+    static String tail(String err) {
+        return err.length() > ERROR_TAIL_CHARS ? "..." + err.substring(err.length() - ERROR_TAIL_CHARS) : err;
+    }
+
+    /** Runs the program to completion and returns how it ended; only failing to start it throws. */
+    public static Result exec(String program, List<String> args, Map<String, String> env, ErrorCode code, String what) {
         List<String> cmd = new ArrayList<>();
         cmd.add(binary(program));
         cmd.addAll(args);
@@ -44,13 +61,7 @@ public final class PgTool {
             p = pb.start();
             p.getOutputStream().close();
             int rc = p.waitFor();
-            if (rc != 0) {
-                String err = Files.readString(stderr, StandardCharsets.UTF_8).strip();
-                if (err.length() > ERROR_TAIL_CHARS) {
-                    err = "..." + err.substring(err.length() - ERROR_TAIL_CHARS);
-                }
-                throw new MigrationException(code, what + " failed (" + program + " exit code " + rc + "): " + err);
-            }
+            return new Result(rc, Files.readString(stderr, StandardCharsets.UTF_8).strip());
         } catch (IOException e) {
             throw new MigrationException(code, null, what + ": cannot run " + cmd.get(0) + " (" + e.getMessage()
                     + "); install the PostgreSQL client programs or set PGFERRY_PG_BIN", false, e);

@@ -6,7 +6,13 @@ import dev.pgferry.pg.PgConnector;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import dev.pgferry.messages.MigrationException;
+
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * Copies one database's schema in two halves around the data: {@link #dump} takes a custom-format schema dump
@@ -34,20 +40,56 @@ public final class SchemaCopier implements AutoCloseable {
                 source.libpqEnv(dbname), ErrorCode.SCHEMA_DUMP_FAILED, "dumping the schema of source database " + dbname);
     }
 
-    public void restorePreData() {
-        restore("pre-data");
+    /** See {@link #restore}. */
+    public List<String> restorePreData(Set<String> missingRoles) {
+        return restore("pre-data", missingRoles);
     }
 
-    public void restorePostData() {
-        restore("post-data");
+    /** See {@link #restore}. */
+    public List<String> restorePostData(Set<String> missingRoles) {
+        return restore("post-data", missingRoles);
     }
 
-    private void restore(String section) {
-        PgTool.run("pg_restore", List.of("--section=" + section, "--exit-on-error", "--single-transaction",
-                        "--dbname=" + conninfoDbname(dbname), dumpFile.toString()),
-                target.libpqEnv(dbname), ErrorCode.SCHEMA_RESTORE_FAILED,
-                "restoring the " + section + " schema into target database " + dbname);
+    /**
+     * Restores one section. With no missing roles the restore is strict: one transaction, stopping at the first
+     * error. When some roles could not be created on the target, statements naming them (ownership, grants) must
+     * fail without stopping the rest: the restore then goes on past errors, and every error that is not
+     * {@code role "<a missing role>" does not exist} still fails the database. Returns the tolerated errors.
+     */
+    private List<String> restore(String section, Set<String> missingRoles) {
+        String what = "restoring the " + section + " schema into target database " + dbname;
+        List<String> args = new ArrayList<>(List.of("--section=" + section, "--dbname=" + conninfoDbname(dbname)));
+        if (missingRoles.isEmpty()) {
+            args.addAll(List.of("--exit-on-error", "--single-transaction"));
+        }
+        args.add(dumpFile.toString());
+        PgTool.Result r = PgTool.exec("pg_restore", args, target.libpqEnv(dbname), ErrorCode.SCHEMA_RESTORE_FAILED, what);
+        if (r.exitCode() == 0) {
+            return List.of();
+        }
+        if (missingRoles.isEmpty()) {
+            throw new MigrationException(ErrorCode.SCHEMA_RESTORE_FAILED, what + " failed (pg_restore exit code "
+                    + r.exitCode() + "): " + PgTool.tail(r.stderr()));
+        }
+        List<String> tolerated = new ArrayList<>();
+        List<String> fatal = new ArrayList<>();
+        for (String line : r.stderr().split("\n")) {
+            Matcher m = ERROR_LINE.matcher(line);
+            if (!m.find()) {
+                continue;
+            }
+            Matcher role = MISSING_ROLE.matcher(m.group(1));
+            (role.matches() && missingRoles.contains(role.group(1)) ? tolerated : fatal).add(m.group(1));
+        }
+        if (!fatal.isEmpty() || tolerated.isEmpty()) {
+            throw new MigrationException(ErrorCode.SCHEMA_RESTORE_FAILED, what + " failed (pg_restore exit code "
+                    + r.exitCode() + "): " + PgTool.tail(fatal.isEmpty() ? r.stderr() : String.join("\n", fatal)));
+        }
+        return tolerated;
     }
+
+    private static final Pattern ERROR_LINE = Pattern.compile("ERROR:\\s+(.*)$");
+    private static final Pattern MISSING_ROLE = Pattern.compile("role \"(.*)\" does not exist");
 
     /** A libpq conninfo naming only the database, so that a name containing '=' is not read as conninfo. */
     static String conninfoDbname(String name) {

@@ -29,6 +29,7 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Clock;
 import java.util.List;
+import java.util.Set;
 import java.util.function.Consumer;
 
 /**
@@ -108,7 +109,7 @@ public final class DatabaseMigration {
         emit.accept(events.started(method));
 
         phase(events, Phase.ROLES);
-        RoleCopier.copy(source, target, db, message -> emit.accept(events.warning(message)));
+        Set<String> missingRoles = RoleCopier.copy(source, target, db, message -> emit.accept(events.warning(message))).missing();
 
         phase(events, Phase.SCHEMA);
         String[] ownerAndEncoding = ownerAndEncoding(db);
@@ -116,7 +117,7 @@ public final class DatabaseMigration {
         try (SourceSnapshot snapshot = new SourceSnapshot(source, db);
              SchemaCopier schema = new SchemaCopier(source, target, db)) {
             schema.dump(snapshot.id());
-            schema.restorePreData();
+            schema.restorePreData(missingRoles).forEach(e -> emit.accept(events.warning("pre-data restore: " + e)));
 
             phase(events, Phase.DATA);
             List<SourceCatalog.Table> tables;
@@ -134,7 +135,7 @@ public final class DatabaseMigration {
             }
 
             phase(events, Phase.POST_DATA);
-            schema.restorePostData();
+            schema.restorePostData(missingRoles).forEach(e -> emit.accept(events.warning("post-data restore: " + e)));
             try (Connection writer = target.open(db)) {
                 ObjectCopier.copySequences(sequences, writer);
                 ObjectCopier.refreshMatViews(matViews, writer);

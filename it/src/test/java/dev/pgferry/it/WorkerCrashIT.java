@@ -1,0 +1,86 @@
+package dev.pgferry.it;
+
+import dev.pgferry.cli.local.LocalPostgres;
+import dev.pgferry.cli.local.SampleData;
+import dev.pgferry.coordinator.Coordinator;
+import dev.pgferry.bus.Bus;
+import dev.pgferry.messages.Json;
+import dev.pgferry.messages.Method;
+import dev.pgferry.messages.MigrationRequest;
+import dev.pgferry.messages.MigrationStatus;
+import dev.pgferry.messages.MigrationStatus.DatabaseStatus;
+import dev.pgferry.messages.Phase;
+import dev.pgferry.messages.Topics;
+import dev.pgferry.pg.Secrets;
+import dev.pgferry.worker.runtime.Worker;
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.List;
+import java.util.Optional;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** A worker process killed with SIGKILL in the middle of a table copy: another worker redoes the database. */
+class WorkerCrashIT {
+
+    @Test
+    void aKilledWorkersTaskIsRedoneByAnotherWithoutDuplicatedRows() throws Exception {
+        try (LocalPostgres source = Infra.postgres(); LocalPostgres target = Infra.postgres()) {
+            // Given a database with a table large enough that copying it takes a few seconds
+            try (var c = SampleData.connect(source, "postgres"); var s = c.createStatement()) {
+                s.execute("CREATE DATABASE big");
+            }
+            try (var c = SampleData.connect(source, "big"); var s = c.createStatement()) {
+                s.execute("CREATE TABLE public.rows (id bigint PRIMARY KEY, payload text, n numeric)");
+                s.execute("INSERT INTO public.rows SELECT g, repeat(md5(g::text), 4), g * 1.5 FROM generate_series(1, 1500000) g");
+            }
+            MigrationRequest r = MigrationRequest.of(Pgferry.conn(source), Pgferry.conn(target), Method.DUMP,
+                    List.of("postgres"), List.of(), List.of());
+
+            try (Coordinator coordinator = Coordinator.start(Infra.kafka(), "127.0.0.1", -1);
+                 Bus bus = new Bus(Infra.kafka(), "it-crash")) {
+                // and a worker running as its own OS process
+                Process victim = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                        "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-cp", System.getProperty("java.class.path"),
+                        "dev.pgferry.cli.Main", "worker", "--bootstrap-servers", Infra.kafka(), "--session-timeout-ms", "6000")
+                        .redirectErrorStream(true).redirectOutput(Infra.work().resolve("victim-worker.log").toFile()).start();
+                try {
+                    bus.send(Topics.REQUESTS, r.migrationId(), Json.write(r));
+
+                    // When the worker is killed while it copies data
+                    DatabaseStatus copying = awaitRow(coordinator, r.migrationId(), d -> d.phase() == Phase.DATA);
+                    victim.destroyForcibly().waitFor();
+                    assertThat(copying.status()).isEqualTo(MigrationStatus.State.RUNNING);
+
+                    // Then a new worker takes the task over and finishes it as a new attempt
+                    try (Worker rescuer = new Worker(bus, "rescuer", Clock.systemUTC(), Secrets.system(), 2).start()) {
+                        DatabaseStatus done = awaitRow(coordinator, r.migrationId(),
+                                d -> d.status() == MigrationStatus.State.DONE || d.status() == MigrationStatus.State.FAILED);
+                        assertThat(done.status()).as(done.toString()).isEqualTo(MigrationStatus.State.DONE);
+                        assertThat(done.workerId()).isEqualTo("rescuer");
+                        assertThat(done.attempt()).isEqualTo(copying.attempt() + 1);
+                    }
+                } finally {
+                    victim.destroyForcibly();
+                }
+            }
+            assertThat(Compare.scalar(target, "big", "SELECT count(*) FROM public.rows")).isEqualTo("1500000");
+            assertThat(Compare.tableFingerprints(target, "big")).isEqualTo(Compare.tableFingerprints(source, "big"));
+        }
+    }
+
+    private static DatabaseStatus awaitRow(Coordinator c, String id, java.util.function.Predicate<DatabaseStatus> p)
+            throws InterruptedException {
+        long deadline = System.currentTimeMillis() + 180_000;
+        while (System.currentTimeMillis() < deadline) {
+            Optional<DatabaseStatus> row = c.fold().view(id).flatMap(s -> s.migrationDetail().stream().findFirst());
+            if (row.isPresent() && p.test(row.get())) {
+                return row.get();
+            }
+            Thread.sleep(20);
+        }
+        throw new AssertionError("condition not reached: " + c.fold().view(id));
+    }
+}
