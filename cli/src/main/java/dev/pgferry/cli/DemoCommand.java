@@ -1,5 +1,6 @@
 package dev.pgferry.cli;
 
+import dev.pgferry.cli.local.Fingerprints;
 import dev.pgferry.cli.local.LocalPostgres;
 import dev.pgferry.cli.local.SampleData;
 import dev.pgferry.messages.Connection;
@@ -11,6 +12,7 @@ import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.Callable;
 
@@ -44,7 +46,24 @@ final class DemoCommand implements Callable<Integer> {
                     Method.AUTO, List.of(), List.of(), List.of());
             try (SingleMachine local = new SingleMachine(dataDir, 2, 2, -1)) {
                 MigrationStatus status = local.migrate(request, System.err);
-                return Exits.report(status, json, System.out);
+                int rc = Exits.report(status, json, System.out);
+                int identical = 0;
+                for (String db : SampleData.DATABASES) {
+                    Map<String, String> expected = Fingerprints.of(source, db);
+                    Map<String, String> actual = Fingerprints.of(target, db);
+                    for (var e : expected.entrySet()) {
+                        if (e.getValue().equals(actual.get(e.getKey()))) {
+                            identical++;
+                        } else {
+                            System.err.println("pgferry demo: " + db + "." + e.getKey() + " differs: source "
+                                    + e.getValue() + ", target " + actual.get(e.getKey()));
+                            rc = Exits.FAILED;
+                        }
+                    }
+                }
+                System.err.println("pgferry demo: checked " + identical + " tables: row counts and content hashes"
+                        + (rc == Exits.DONE ? " are identical on source and target" : " differ (see above)"));
+                return rc;
             }
         }
     }

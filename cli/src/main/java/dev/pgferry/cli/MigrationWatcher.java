@@ -8,6 +8,8 @@ import dev.pgferry.messages.MigrationStatus;
 
 import java.io.PrintStream;
 import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -29,20 +31,28 @@ final class MigrationWatcher {
     /** Blocks until the migration is done or failed; progress goes to {@code progress} (null: silent). */
     static MigrationStatus await(Bus bus, String migrationId, PrintStream progress) throws InterruptedException {
         StatusFold fold = new StatusFold();
+        boolean terminal = System.console() != null && System.getenv("TERM") != null && !"dumb".equals(System.getenv("TERM"));
         try (StatusFollower follower = new StatusFollower(bus, fold, "pgferry-cli-status").start()) {
-            String last = "";
+            Map<String, String> shown = new HashMap<>();
+            int drawn = 0;
             while (true) {
                 Optional<MigrationStatus> view = fold.view(migrationId);
                 if (view.isPresent()) {
                     MigrationStatus s = view.get();
-                    if (progress != null) {
-                        StringBuilder lines = new StringBuilder();
-                        s.migrationDetail().forEach(d -> lines.append(StatusTable.progressLine(d)).append('\n'));
-                        String now = lines.toString();
-                        if (!now.equals(last)) {
-                            progress.print(now.isEmpty() ? "  planning...\n" : now);
-                            progress.println();
-                            last = now;
+                    if (progress != null && terminal) {
+                        // Redraw the block of progress lines in place.
+                        StringBuilder out = new StringBuilder(drawn > 0 ? "\033[" + drawn + "F" : "");
+                        s.migrationDetail().forEach(d -> out.append("\033[2K").append(StatusTable.progressLine(d)).append('\n'));
+                        progress.print(out);
+                        progress.flush();
+                        drawn = s.migrationDetail().size();
+                    } else if (progress != null) {
+                        // Not a terminal: one line per database whenever its line changes.
+                        for (MigrationStatus.DatabaseStatus d : s.migrationDetail()) {
+                            String line = StatusTable.progressLine(d);
+                            if (!line.equals(shown.put(d.dbname(), line))) {
+                                progress.println(line);
+                            }
                         }
                     }
                     if (s.isFinal() && follower.caughtUp()) {

@@ -2,14 +2,13 @@ package dev.pgferry.it;
 
 import dev.pgferry.cli.local.LocalPostgres;
 import dev.pgferry.cli.local.SampleData;
-import dev.pgferry.pg.Sql;
+import dev.pgferry.cli.local.Fingerprints;
 
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -20,16 +19,7 @@ final class Compare {
 
     /** schema.table -> "rows:hash" for every table holding rows (leaf partitions included). */
     static Map<String, String> tableFingerprints(LocalPostgres pg, String db) throws SQLException {
-        Map<String, String> out = new LinkedHashMap<>();
-        try (Connection c = SampleData.connect(pg, db)) {
-            for (String[] t : query(c, "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-                    + " WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1, 2")) {
-                String sql = "SELECT count(*) || ':' || md5(coalesce(string_agg(h, '' ORDER BY h), '')) FROM"
-                        + " (SELECT md5(t::text) h FROM ONLY " + Sql.qualified(t[0], t[1]) + " t) s";
-                out.put(t[0] + "." + t[1], query(c, sql).get(0)[0]);
-            }
-        }
-        return out;
+        return Fingerprints.of(pg, db);
     }
 
     static List<String[]> query(LocalPostgres pg, String db, String sql) throws SQLException {
