@@ -6,7 +6,6 @@ import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
 
 @Command(name = "broker", mixinStandardHelpOptions = true,
         description = "Run the embedded single-node Kafka broker (KRaft) on its own, for several pgferry processes on"
@@ -20,13 +19,9 @@ final class BrokerCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        CountDownLatch stop = new CountDownLatch(1);
-        try (EmbeddedKafka kafka = EmbeddedKafka.start(dataDir.toAbsolutePath(), port)) {
-            Runtime.getRuntime().addShutdownHook(new Thread(stop::countDown));
-            System.out.println(kafka.bootstrapServers());
-            System.err.println("pgferry broker ready: --bootstrap-servers " + kafka.bootstrapServers());
-            stop.await();
-        }
-        return 0;
+        EmbeddedKafka kafka = EmbeddedKafka.start(dataDir.toAbsolutePath(), port);
+        System.out.println(kafka.bootstrapServers());
+        System.err.println("pgferry broker ready: --bootstrap-servers " + kafka.bootstrapServers());
+        return Daemon.runUntilStopped(kafka);
     }
 }

@@ -5,7 +5,6 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
 
 @Command(name = "coordinator", mixinStandardHelpOptions = true,
         description = "Run a coordinator: turns requests into tasks, folds status, serves the HTTP API. Stops on SIGTERM.")
@@ -21,12 +20,8 @@ final class CoordinatorCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        CountDownLatch stop = new CountDownLatch(1);
-        try (Coordinator c = Coordinator.start(bootstrapServers, httpHost, httpPort)) {
-            Runtime.getRuntime().addShutdownHook(new Thread(stop::countDown));
-            System.err.println("pgferry coordinator: HTTP on port " + c.httpPort() + ", Kafka " + bootstrapServers);
-            stop.await();
-        }
-        return 0;
+        Coordinator c = Coordinator.start(bootstrapServers, httpHost, httpPort);
+        System.err.println("pgferry coordinator: HTTP on port " + c.httpPort() + ", Kafka " + bootstrapServers);
+        return Daemon.runUntilStopped(c);
     }
 }

@@ -8,7 +8,6 @@ import picocli.CommandLine.Option;
 
 import java.time.Clock;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
 
 @Command(name = "worker", mixinStandardHelpOptions = true,
         description = "Run a worker: takes one database task at a time from the group. Start more processes to go faster.")
@@ -25,15 +24,10 @@ final class WorkerCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        CountDownLatch stop = new CountDownLatch(1);
-        try (Bus bus = new Bus(bootstrapServers, "pgferry-worker")) {
-            bus.ensureTopics();
-            try (Worker w = new Worker(bus, Worker.newWorkerId(), Clock.systemUTC(), Secrets.system(), jobs, sessionTimeoutMs).start()) {
-                Runtime.getRuntime().addShutdownHook(new Thread(stop::countDown));
-                System.err.println("pgferry worker " + w.workerId() + ": Kafka " + bootstrapServers);
-                stop.await();
-            }
-        }
-        return 0;
+        Bus bus = new Bus(bootstrapServers, "pgferry-worker");
+        bus.ensureTopics();
+        Worker w = new Worker(bus, Worker.newWorkerId(), Clock.systemUTC(), Secrets.system(), jobs, sessionTimeoutMs).start();
+        System.err.println("pgferry worker " + w.workerId() + ": Kafka " + bootstrapServers);
+        return Daemon.runUntilStopped(bus, w);
     }
 }
