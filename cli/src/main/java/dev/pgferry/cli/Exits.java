@@ -16,6 +16,7 @@ final class Exits {
 
     static int report(MigrationStatus status, boolean json, PrintStream out) {
         out.println(json ? Json.writePretty(status) : StatusTable.render(status));
-        return status.migration().status() == MigrationStatus.State.DONE ? DONE : FAILED;
+        MigrationStatus.State state = status.migration().status();
+        return state == MigrationStatus.State.DONE || state == MigrationStatus.State.REMOVED ? DONE : FAILED;
     }
 }

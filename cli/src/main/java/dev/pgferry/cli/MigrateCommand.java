@@ -12,7 +12,7 @@ import java.util.concurrent.Callable;
 @Command(name = "migrate", mixinStandardHelpOptions = true,
         description = "Migrate every database of the source server to the target on this machine: starts an embedded"
                 + " Kafka broker, a coordinator and workers, shows live progress, prints the final status."
-                + " Exits 0 when every database is done, 1 when any failed.")
+                + " Exits 0 when every database is done (or syncing, with replication), 1 when any failed.")
 final class MigrateCommand implements Callable<Integer> {
     @Mixin
     RequestOptions request;
@@ -32,6 +32,11 @@ final class MigrateCommand implements Callable<Integer> {
     @Option(names = "--http-port", defaultValue = "-1", description = "Also serve the HTTP API on this port (default: off).")
     int httpPort;
 
+    @Option(names = "--stop-replication-at-lag", paramLabel = "BYTES",
+            description = "Once every replicated database is syncing, wait until each lags by at most BYTES, then"
+                    + " remove the replication (the cut-over) and exit.")
+    Long stopAtLag;
+
     @Override
     public Integer call() throws Exception {
         MigrationRequest r = request.toRequest();
@@ -39,7 +44,19 @@ final class MigrateCommand implements Callable<Integer> {
                 + " (migration " + r.migrationId() + ")");
         try (SingleMachine local = new SingleMachine(dataDir, workers, jobs, httpPort)) {
             MigrationStatus status = local.migrate(r, System.err);
-            return Exits.report(status, json, System.out);
+            boolean syncing = status.migrationDetail().stream().anyMatch(d -> d.status() == MigrationStatus.State.SYNCING);
+            if (stopAtLag == null || status.migration().status() != MigrationStatus.State.DONE || !syncing) {
+                if (syncing) {
+                    System.err.println("pgferry: replication keeps running; end it with: pgferry remove " + r.migrationId()
+                            + " --data-dir " + dataDir);
+                }
+                return Exits.report(status, json, System.out);
+            }
+            System.err.println("pgferry: every database is syncing; waiting until the lag is at most " + stopAtLag + " bytes");
+            local.awaitLag(r.migrationId(), stopAtLag, System.err);
+            MigrationStatus removed = local.remove(r.migrationId(), System.err);
+            Exits.report(removed, json, System.out);
+            return removed.migration().status() == MigrationStatus.State.REMOVED ? Exits.DONE : Exits.FAILED;
         }
     }
 }

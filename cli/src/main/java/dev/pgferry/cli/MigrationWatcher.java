@@ -11,6 +11,7 @@ import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.Predicate;
 
 /**
  * Follows the status topic for one migration, printing live per-database progress, until the migration is final.
@@ -30,6 +31,12 @@ final class MigrationWatcher {
 
     /** Blocks until the migration is done or failed; progress goes to {@code progress} (null: silent). */
     static MigrationStatus await(Bus bus, String migrationId, PrintStream progress) throws InterruptedException {
+        return await(bus, migrationId, progress, MigrationStatus::isFinal);
+    }
+
+    /** Blocks until the migration's status satisfies {@code until}. */
+    static MigrationStatus await(Bus bus, String migrationId, PrintStream progress, Predicate<MigrationStatus> until)
+            throws InterruptedException {
         StatusFold fold = new StatusFold();
         boolean terminal = System.console() != null && System.getenv("TERM") != null && !"dumb".equals(System.getenv("TERM"));
         try (StatusFollower follower = new StatusFollower(bus, fold, "pgferry-cli-status").start()) {
@@ -55,7 +62,7 @@ final class MigrationWatcher {
                             }
                         }
                     }
-                    if (s.isFinal() && follower.caughtUp()) {
+                    if (until.test(s) && follower.caughtUp()) {
                         return s;
                     }
                 }

@@ -2,6 +2,7 @@ package dev.pgferry.cli;
 
 import dev.pgferry.messages.Connection;
 import dev.pgferry.messages.Method;
+import dev.pgferry.messages.MigrationOptions;
 import dev.pgferry.messages.MigrationRequest;
 import picocli.CommandLine.Option;
 
@@ -18,7 +19,7 @@ final class RequestOptions {
     String target;
 
     @Option(names = "--method", defaultValue = "auto", paramLabel = "METHOD",
-            description = "auto | replication | dump (default: ${DEFAULT-VALUE}; auto means dump in this version).")
+            description = "auto | replication | dump (default: ${DEFAULT-VALUE}: replication where its preconditions hold, dump otherwise).")
     String method;
 
     @Option(names = "--ignore-dbs", split = ",", paramLabel = "DB,...",
@@ -36,8 +37,19 @@ final class RequestOptions {
     @Option(names = "--migration-id", paramLabel = "ID", description = "Name the migration (default: generated).")
     String migrationId;
 
+    @Option(names = "--replica-identity-full",
+            description = "Replication: set REPLICA IDENTITY FULL on source tables without a primary key, so that their"
+                    + " UPDATEs and DELETEs replicate (this changes the source).")
+    boolean replicaIdentityFull;
+
+    @Option(names = "--include-extension-tables",
+            description = "Also copy tables that belong to an extension (e.g. postgis spatial_ref_sys); by default"
+                    + " CREATE EXTENSION on the target provides their rows.")
+    boolean includeExtensionTables;
+
     MigrationRequest toRequest() {
         return new MigrationRequest(MigrationRequest.SCHEMA_VERSION, migrationId, Connection.fromUri(source),
-                Connection.fromUri(target), Method.parse(method), ignoreDbs, skipTables, withTables);
+                Connection.fromUri(target), Method.parse(method), ignoreDbs, skipTables, withTables,
+                new MigrationOptions(replicaIdentityFull, includeExtensionTables));
     }
 }

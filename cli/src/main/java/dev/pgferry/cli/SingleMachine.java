@@ -29,7 +29,8 @@ final class SingleMachine implements AutoCloseable {
     SingleMachine(Path dataDir, int workerCount, int jobs, int httpPort) throws Exception {
         this.broker = ChildBroker.start(dataDir.resolve("kafka"), 0);
         try {
-            this.coordinator = Coordinator.start(broker.bootstrapServers(), "127.0.0.1", httpPort);
+            // Lag is measured often here: migrate --stop-replication-at-lag waits on it.
+            this.coordinator = Coordinator.start(broker.bootstrapServers(), "127.0.0.1", httpPort, 2_000);
             this.bus = new Bus(broker.bootstrapServers(), "pgferry-cli");
             for (int i = 0; i < workerCount; i++) {
                 workers.add(new Worker(bus, Worker.newWorkerId(), Clock.systemUTC(), Secrets.system(), jobs).start());
@@ -44,6 +45,18 @@ final class SingleMachine implements AutoCloseable {
     MigrationStatus migrate(MigrationRequest request, PrintStream progress) throws InterruptedException {
         bus.send(Topics.REQUESTS, request.migrationId(), Json.write(request));
         return MigrationWatcher.await(bus, request.migrationId(), progress);
+    }
+
+    /** Requests removal of the migration's replication and waits until it is removed (or failed). */
+    MigrationStatus remove(String migrationId, PrintStream progress) throws InterruptedException {
+        return Removals.removeAndAwait(bus, migrationId, progress);
+    }
+
+    /** Waits until every syncing database of the migration lags by at most {@code maxLagBytes}. */
+    MigrationStatus awaitLag(String migrationId, long maxLagBytes, PrintStream progress) throws InterruptedException {
+        return MigrationWatcher.await(bus, migrationId, progress, s -> s.migrationDetail().stream()
+                .filter(d -> d.status() == MigrationStatus.State.SYNCING)
+                .allMatch(d -> d.lagBytes() != null && d.lagBytes() <= maxLagBytes));
     }
 
     String bootstrapServers() {

@@ -5,6 +5,8 @@ import dev.pgferry.coordinator.fold.StatusFold;
 import dev.pgferry.coordinator.fold.StatusFollower;
 import dev.pgferry.coordinator.http.HttpApi;
 import dev.pgferry.coordinator.intake.RequestIntake;
+import dev.pgferry.coordinator.intake.RequestStore;
+import dev.pgferry.coordinator.replication.LagMonitor;
 import dev.pgferry.coordinator.intake.SourceCatalog;
 import dev.pgferry.pg.Secrets;
 
@@ -12,27 +14,46 @@ import java.io.IOException;
 import java.time.Clock;
 
 /**
- * One coordinator process: request intake, the status fold (rebuilt by replaying the status topic) and the HTTP
- * API. Start with {@link #start}, stop with {@link #close()}. Thread-safe.
+ * One coordinator process: request intake, the status fold (rebuilt by replaying the status topic), the lag
+ * monitor of replicated databases and the HTTP API. Start with {@link #start}, stop with {@link #close()}. Thread-safe.
  */
 public final class Coordinator implements AutoCloseable {
     private final Bus bus;
     private final StatusFold fold = new StatusFold();
     private final StatusFollower follower;
+    private final RequestStore store;
     private final RequestIntake intake;
+    private final LagMonitor lagMonitor;
     private final HttpApi http;
 
-    private Coordinator(String bootstrapServers, String httpHost, int httpPort, Clock clock, Secrets secrets) throws IOException {
+    /** How often the lag of syncing databases is measured. */
+    public static final long LAG_PERIOD_MS = 10_000;
+
+    private Coordinator(String bootstrapServers, String httpHost, int httpPort, long lagPeriodMs, Clock clock,
+                        Secrets secrets) throws IOException {
         this.bus = new Bus(bootstrapServers, "pgferry-coordinator");
         bus.ensureTopics();
         this.follower = new StatusFollower(bus, fold, "pgferry-coordinator-status").start();
-        this.intake = new RequestIntake(bus, new SourceCatalog(secrets), clock).start();
+        this.store = new RequestStore(bus).start();
+        this.intake = new RequestIntake(bus, new SourceCatalog(secrets), store, this::databasesOf, clock).start();
+        this.lagMonitor = new LagMonitor(bus, fold, store, secrets, clock).start(lagPeriodMs);
         this.http = httpPort < 0 ? null : new HttpApi(bus, fold, httpHost, httpPort).start();
     }
 
     /** Starts a coordinator; {@code httpPort} 0 picks a free port, a negative one serves no HTTP. */
     public static Coordinator start(String bootstrapServers, String httpHost, int httpPort) throws IOException {
-        return new Coordinator(bootstrapServers, httpHost, httpPort, Clock.systemUTC(), Secrets.system());
+        return start(bootstrapServers, httpHost, httpPort, LAG_PERIOD_MS);
+    }
+
+    /** As {@link #start(String, String, int)}, measuring replication lag every {@code lagPeriodMs}. */
+    public static Coordinator start(String bootstrapServers, String httpHost, int httpPort, long lagPeriodMs)
+            throws IOException {
+        return new Coordinator(bootstrapServers, httpHost, httpPort, lagPeriodMs, Clock.systemUTC(), Secrets.system());
+    }
+
+    private java.util.List<String> databasesOf(String migrationId) {
+        return fold.view(migrationId).map(v -> v.migrationDetail().stream().map(d -> d.dbname()).toList())
+                .orElse(java.util.List.of());
     }
 
     public StatusFold fold() {
@@ -53,7 +74,9 @@ public final class Coordinator implements AutoCloseable {
         if (http != null) {
             http.close();
         }
+        lagMonitor.close();
         intake.close();
+        store.close();
         follower.close();
         bus.close();
     }

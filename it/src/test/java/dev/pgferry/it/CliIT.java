@@ -53,7 +53,7 @@ class CliIT {
             Path dataDir = Infra.work().resolve("cli-data");
 
             Run run = pgferry("migrate", "--source", source.uri("postgres"), "--target", target.uri("postgres"),
-                    "--ignore-dbs", "postgres,inventory", "--skip-table", "shop.public.events_log", "--json",
+                    "--ignore-dbs", "postgres,inventory", "--skip-table", "shop.public.events_log", "--json", "--method", "dump",
                     "--data-dir", dataDir.toString());
 
             assertThat(run.exitCode()).as(run.out()).isEqualTo(0);
@@ -76,7 +76,7 @@ class CliIT {
         try (LocalPostgres target = Infra.postgres(); Pgferry pgferry = new Pgferry(1)) {
             Run submit = pgferry("submit", "--bootstrap-servers", Infra.kafka(), "--source", source.uri("postgres"),
                     "--target", target.uri("postgres"), "--ignore-dbs", "postgres,shop,Analytics Ünï \"q\"",
-                    "--migration-id", "cli-submit-1", "--wait");
+                    "--migration-id", "cli-submit-1", "--method", "dump", "--wait");
             assertThat(submit.exitCode()).as(submit.out()).isEqualTo(0);
             assertThat(submit.out()).startsWith("cli-submit-1\n").contains("inventory").contains("done");
 

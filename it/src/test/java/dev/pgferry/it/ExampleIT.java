@@ -42,7 +42,7 @@ class ExampleIT {
         pgferry = new Pgferry(2);
 
         // When a migration request is submitted
-        request = Pgferry.request(source, target, List.of("scratch"));
+        request = Pgferry.request(source, target, List.of("scratch"));  // method dump
         pgferry.submit(request);
         status = pgferry.awaitFinal(request.migrationId());
     }

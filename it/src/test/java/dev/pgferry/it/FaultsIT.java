@@ -52,7 +52,7 @@ class FaultsIT {
     void unreachableTargetFailsTheMigrationWithoutLeakingThePassword() throws Exception {
         MigrationRequest r = MigrationRequest.of(Pgferry.conn(source),
                 new Connection("127.0.0.1", 1, "postgres", "postgres", Infra.PASSWORD, null, "disable"),
-                Method.AUTO, List.of(), List.of(), List.of());
+                Method.DUMP, List.of(), List.of(), List.of());
 
         pgferry.submit(r);
         MigrationStatus s = pgferry.awaitFinal(r.migrationId());

@@ -33,8 +33,9 @@ final class Pgferry implements AutoCloseable {
         }
     }
 
+    /** A dump-method request (replication tests ask for their method explicitly). */
     static MigrationRequest request(LocalPostgres source, LocalPostgres target, List<String> ignore) {
-        return MigrationRequest.of(conn(source), conn(target), Method.AUTO, ignore, List.of(), List.of());
+        return MigrationRequest.of(conn(source), conn(target), Method.DUMP, ignore, List.of(), List.of());
     }
 
     static Connection conn(LocalPostgres pg) {

@@ -29,8 +29,24 @@ public record EventSource(String migrationId, String dbname, String workerId, in
         return new StatusEvent.MigrationFailed(migrationId, dbname, workerId, attempt, clock.instant(), error);
     }
 
-    public StatusEvent.TaskStarted started(Method method) {
-        return new StatusEvent.TaskStarted(migrationId, dbname, workerId, attempt, clock.instant(), method);
+    public StatusEvent.TaskStarted started(Method method, String reason) {
+        return new StatusEvent.TaskStarted(migrationId, dbname, workerId, attempt, clock.instant(), method, reason);
+    }
+
+    public StatusEvent.TaskSyncing syncing() {
+        return new StatusEvent.TaskSyncing(migrationId, dbname, workerId, attempt, clock.instant());
+    }
+
+    public StatusEvent.ReplicationLag lag(long lagBytes) {
+        return new StatusEvent.ReplicationLag(migrationId, dbname, workerId, attempt, clock.instant(), lagBytes);
+    }
+
+    public StatusEvent.RemovalRequested removalRequested() {
+        return new StatusEvent.RemovalRequested(migrationId, dbname, workerId, attempt, clock.instant());
+    }
+
+    public StatusEvent.TaskRemoved removed() {
+        return new StatusEvent.TaskRemoved(migrationId, dbname, workerId, attempt, clock.instant());
     }
 
     public StatusEvent.PhaseChanged phase(Phase phase) {

@@ -10,6 +10,7 @@ import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.exc.ValueInstantiationException;
 import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
 
 import java.io.IOException;
@@ -71,22 +72,52 @@ public final class Json {
 
     /** Reads one message of the given type, checking size and {@code schema_version} first. */
     public static <T> T read(byte[] bytes, Class<T> type) {
+        return convert(tree(bytes), type);
+    }
+
+    /**
+     * Reads a message of the requests topic: a {@link RemovalRequest} when {@code action} is {@code remove}, else
+     * a {@link MigrationRequest} ({@code action} absent or {@code migrate}).
+     */
+    public static Request readRequestMessage(byte[] bytes) {
+        ObjectNode tree = tree(bytes);
+        JsonNode action = tree.get("action");
+        if (action != null && RemovalRequest.ACTION.equals(action.asText())) {
+            return convert(tree, RemovalRequest.class);
+        }
+        if (action != null && !"migrate".equals(action.asText())) {
+            throw invalid("field 'action': must be migrate or remove");
+        }
+        tree.remove("action");
+        return convert(tree, MigrationRequest.class);
+    }
+
+    private static ObjectNode tree(byte[] bytes) {
         if (bytes == null || bytes.length == 0) {
             throw invalid("empty message");
         }
         if (bytes.length > MAX_MESSAGE_BYTES) {
             throw invalid("message of " + bytes.length + " bytes exceeds the limit of " + MAX_MESSAGE_BYTES);
         }
+        JsonNode tree;
         try {
-            JsonNode tree = MAPPER.readTree(bytes);
-            if (tree == null || !tree.isObject()) {
-                throw invalid("message must be a JSON object");
-            }
-            JsonNode version = tree.get("schema_version");
-            if (version != null && (!version.canConvertToInt() || version.asInt() != MigrationRequest.SCHEMA_VERSION)) {
-                throw invalid("unknown schema_version " + version + " (this pgferry reads version "
-                        + MigrationRequest.SCHEMA_VERSION + ")");
-            }
+            tree = MAPPER.readTree(bytes);
+        } catch (IOException e) {
+            throw invalid("malformed JSON");
+        }
+        if (!(tree instanceof ObjectNode object)) {
+            throw invalid("message must be a JSON object");
+        }
+        JsonNode version = object.get("schema_version");
+        if (version != null && (!version.canConvertToInt() || version.asInt() != MigrationRequest.SCHEMA_VERSION)) {
+            throw invalid("unknown schema_version " + version + " (this pgferry reads version "
+                    + MigrationRequest.SCHEMA_VERSION + ")");
+        }
+        return object;
+    }
+
+    private static <T> T convert(ObjectNode tree, Class<T> type) {
+        try {
             return MAPPER.treeToValue(tree, type);
         } catch (ValueInstantiationException e) {
             Throwable cause = e.getCause() != null ? e.getCause() : e;

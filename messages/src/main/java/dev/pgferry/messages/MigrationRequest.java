@@ -21,7 +21,8 @@ public record MigrationRequest(
         @JsonProperty("method") Method method,
         @JsonProperty("ignore_dbs") List<String> ignoreDbs,
         @JsonProperty("skip_tables") List<String> skipTables,
-        @JsonProperty("with_tables") List<String> withTables) {
+        @JsonProperty("with_tables") List<String> withTables,
+        @JsonProperty("options") MigrationOptions options) implements Request {
 
     public static final int SCHEMA_VERSION = 1;
     /** Databases that are never migrated, whatever the request says. */
@@ -47,12 +48,18 @@ public record MigrationRequest(
         withTables = List.copyOf(withTables == null ? List.of() : withTables);
         skipTables.forEach(TablePattern::parse);
         withTables.forEach(TablePattern::parse);
+        options = options == null ? MigrationOptions.DEFAULTS : options;
     }
 
     /** A request with a generated id. */
     public static MigrationRequest of(Connection source, Connection target, Method method, List<String> ignoreDbs,
                                       List<String> skipTables, List<String> withTables) {
-        return new MigrationRequest(SCHEMA_VERSION, null, source, target, method, ignoreDbs, skipTables, withTables);
+        return new MigrationRequest(SCHEMA_VERSION, null, source, target, method, ignoreDbs, skipTables, withTables, null);
+    }
+
+    /** The same request with other options. */
+    public MigrationRequest withOptions(MigrationOptions other) {
+        return new MigrationRequest(schemaVersion, migrationId, source, target, method, ignoreDbs, skipTables, withTables, other);
     }
 
     /** Whether the database is left out of the migration. */

@@ -17,7 +17,8 @@ public record MigrationStatus(
         @JsonProperty("migration_detail") List<DatabaseStatus> migrationDetail,
         @JsonProperty("source") String source,
         @JsonProperty("target") String target,
-        @JsonProperty("updated_at") Instant updatedAt) {
+        @JsonProperty("updated_at") Instant updatedAt,
+        @JsonProperty("removal_requested") boolean removalRequested) {
 
     public MigrationStatus {
         migrationDetail = List.copyOf(migrationDetail);
@@ -26,12 +27,16 @@ public record MigrationStatus(
     /** Whether nothing more will change without a new request. */
     @com.fasterxml.jackson.annotation.JsonIgnore
     public boolean isFinal() {
-        return migration.status() == State.DONE || migration.status() == State.FAILED;
+        return migration.status() == State.DONE || migration.status() == State.FAILED
+                || migration.status() == State.REMOVED;
     }
 
-    /** Status of a migration or of one database. */
+    /**
+     * Status of a migration or of one database. A replicated database is {@code running} during its initial copy,
+     * {@code syncing} once every table is ready; {@code removing}/{@code removed} after a removal request.
+     */
     public enum State {
-        PENDING, RUNNING, DONE, FAILED;
+        PENDING, RUNNING, SYNCING, DONE, FAILED, REMOVING, REMOVED;
 
         @com.fasterxml.jackson.annotation.JsonValue
         public String wireName() {
@@ -66,7 +71,10 @@ public record MigrationStatus(
             @JsonProperty("tables_total") int tablesTotal,
             @JsonProperty("rows_copied") long rowsCopied,
             @JsonProperty("bytes_copied") long bytesCopied,
-            @JsonProperty("warnings") List<String> warnings) {
+            @JsonProperty("warnings") List<String> warnings,
+            @JsonProperty("method_reason") String methodReason,
+            @JsonProperty("lag_bytes") Long lagBytes,
+            @JsonProperty("lag_measured_at") Instant lagMeasuredAt) {
 
         public DatabaseStatus {
             warnings = List.copyOf(warnings == null ? List.of() : warnings);

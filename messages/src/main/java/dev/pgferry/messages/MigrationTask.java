@@ -12,7 +12,23 @@ public record MigrationTask(
         @JsonProperty("schema_version") Integer schemaVersion,
         @JsonProperty("migration_id") String migrationId,
         @JsonProperty("dbname") String dbname,
-        @JsonProperty("request") MigrationRequest request) {
+        @JsonProperty("request") MigrationRequest request,
+        @JsonProperty("action") Action action) {
+
+    /** What to do with the database: migrate it, or remove the replication of an earlier migration. */
+    public enum Action {
+        MIGRATE, REMOVE;
+
+        @com.fasterxml.jackson.annotation.JsonValue
+        public String wireName() {
+            return name().toLowerCase(java.util.Locale.ROOT);
+        }
+
+        @com.fasterxml.jackson.annotation.JsonCreator
+        public static Action parse(String s) {
+            return s == null ? MIGRATE : valueOf(s.toUpperCase(java.util.Locale.ROOT));
+        }
+    }
 
     public MigrationTask {
         schemaVersion = schemaVersion == null ? MigrationRequest.SCHEMA_VERSION : schemaVersion;
@@ -24,13 +40,19 @@ public record MigrationTask(
         if (!migrationId.equals(request.migrationId())) {
             throw new IllegalArgumentException("task migration_id differs from its request's");
         }
+        action = action == null ? Action.MIGRATE : action;
         if (dbname == null || dbname.isEmpty()) {
             throw new IllegalArgumentException("dbname is required");
         }
     }
 
     public static MigrationTask of(MigrationRequest request, String dbname) {
-        return new MigrationTask(MigrationRequest.SCHEMA_VERSION, request.migrationId(), dbname, request);
+        return new MigrationTask(MigrationRequest.SCHEMA_VERSION, request.migrationId(), dbname, request, Action.MIGRATE);
+    }
+
+    /** The task that removes the replication of this database. */
+    public static MigrationTask removal(MigrationRequest request, String dbname) {
+        return new MigrationTask(MigrationRequest.SCHEMA_VERSION, request.migrationId(), dbname, request, Action.REMOVE);
     }
 
     /** The Kafka key: migration id and database. */

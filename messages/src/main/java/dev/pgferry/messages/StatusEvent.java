@@ -26,6 +26,10 @@ import java.util.List;
         @JsonSubTypes.Type(value = StatusEvent.TaskWarning.class, name = "task_warning"),
         @JsonSubTypes.Type(value = StatusEvent.TaskDone.class, name = "task_done"),
         @JsonSubTypes.Type(value = StatusEvent.TaskFailed.class, name = "task_failed"),
+        @JsonSubTypes.Type(value = StatusEvent.TaskSyncing.class, name = "task_syncing"),
+        @JsonSubTypes.Type(value = StatusEvent.ReplicationLag.class, name = "replication_lag"),
+        @JsonSubTypes.Type(value = StatusEvent.RemovalRequested.class, name = "removal_requested"),
+        @JsonSubTypes.Type(value = StatusEvent.TaskRemoved.class, name = "task_removed"),
 })
 @JsonInclude(JsonInclude.Include.NON_NULL)
 @JsonIgnoreProperties(value = "schema_version", allowGetters = true)
@@ -70,9 +74,10 @@ public sealed interface StatusEvent {
                            @JsonProperty("error") Failure error) implements StatusEvent {
     }
 
-    /** A worker took the task of one database. */
+    /** A worker took the task of one database; {@code reason} says why this method (e.g. why not replication). */
     record TaskStarted(String migrationId, String dbname, String workerId, int attempt, Instant timestamp,
-                       @JsonProperty("method") Method method) implements StatusEvent {
+                       @JsonProperty("method") Method method, @JsonProperty("reason") String reason)
+            implements StatusEvent {
     }
 
     /** A database entered a new phase. */
@@ -95,6 +100,26 @@ public sealed interface StatusEvent {
     /** One database finished. */
     record TaskDone(String migrationId, String dbname, String workerId, int attempt, Instant timestamp,
                     @JsonProperty("method") Method method) implements StatusEvent {
+    }
+
+    /** Every table of the database's subscription is ready: the target now follows the source. */
+    record TaskSyncing(String migrationId, String dbname, String workerId, int attempt, Instant timestamp)
+            implements StatusEvent {
+    }
+
+    /** How far the target lags behind the source, measured at {@code timestamp} (bytes of WAL). */
+    record ReplicationLag(String migrationId, String dbname, String workerId, int attempt, Instant timestamp,
+                          @JsonProperty("lag_bytes") long lagBytes) implements StatusEvent {
+    }
+
+    /** A user asked to remove the migration's replication. */
+    record RemovalRequested(String migrationId, String dbname, String workerId, int attempt, Instant timestamp)
+            implements StatusEvent {
+    }
+
+    /** The database's replication objects are gone from both servers (sequences were set first). */
+    record TaskRemoved(String migrationId, String dbname, String workerId, int attempt, Instant timestamp)
+            implements StatusEvent {
     }
 
     /** One database failed; the others go on. */

@@ -84,6 +84,30 @@ public final class PgConnector {
     }
 
     /**
+     * A libpq connection string for {@code dbname}, password included: only for the one place that needs it,
+     * a subscription on the target (PostgreSQL stores it in {@code pg_subscription}, readable by superusers only).
+     * Never log it.
+     */
+    public String conninfoWithPassword(String dbname) {
+        StringBuilder sb = new StringBuilder();
+        appendParam(sb, "host", conn.host());
+        appendParam(sb, "port", Integer.toString(conn.port()));
+        appendParam(sb, "dbname", dbname);
+        appendParam(sb, "user", conn.user());
+        appendParam(sb, "sslmode", conn.sslmode());
+        appendParam(sb, "application_name", applicationName);
+        String password = secrets.password(conn);
+        if (password != null) {
+            appendParam(sb, "password", password);
+        }
+        return sb.toString().trim();
+    }
+
+    private static void appendParam(StringBuilder sb, String key, String value) {
+        sb.append(key).append("='").append(value.replace("\\", "\\\\").replace("'", "\\'")).append("' ");
+    }
+
+    /**
      * The environment and arguments for {@code pg_dump}/{@code pg_restore} against {@code dbname}: the password
      * goes in {@code PGPASSWORD} of the child's environment only, never on its command line.
      */

@@ -26,9 +26,15 @@ public final class StatusTable {
             rows.add(List.of(d.dbname(), nz(d.method()), d.status().wireName(),
                     d.phase() == null ? "" : d.phase().wireName(),
                     d.tablesTotal() == 0 ? "" : d.tablesDone() + "/" + d.tablesTotal(),
-                    Long.toString(d.rowsCopied()), String.valueOf(d.error())));
+                    Long.toString(d.rowsCopied()), d.lagBytes() == null ? "" : d.lagBytes() + " B",
+                    String.valueOf(d.error())));
         }
-        out.append(table(List.of("DBNAME", "METHOD", "STATUS", "PHASE", "TABLES", "ROWS", "ERROR"), rows));
+        out.append(table(List.of("DBNAME", "METHOD", "STATUS", "PHASE", "TABLES", "ROWS", "LAG", "ERROR"), rows));
+        for (DatabaseStatus d : s.migrationDetail()) {
+            if (d.methodReason() != null) {
+                out.append("note: ").append(d.dbname()).append(": ").append(d.methodReason()).append('\n');
+            }
+        }
         for (DatabaseStatus d : s.migrationDetail()) {
             for (String w : d.warnings()) {
                 out.append("warning: ").append(d.dbname()).append(": ").append(w).append('\n');

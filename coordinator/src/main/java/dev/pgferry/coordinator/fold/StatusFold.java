@@ -20,7 +20,8 @@ import java.util.stream.Collectors;
 /**
  * The status view: a pure fold over status events, so that replaying the status topic from the beginning
  * rebuilds exactly the same view. Events from an attempt older than the newest seen for a database are ignored
- * (a worker thought dead must not overwrite its successor's status). Thread-safe: all methods synchronize.
+ * (a worker thought dead must not overwrite its successor's status). After a removal request, removal
+ * events apply whatever their attempt. Thread-safe: all methods synchronize.
  */
 public final class StatusFold {
     private final Map<String, MigrationState> migrations = new LinkedHashMap<>();
@@ -38,6 +39,9 @@ public final class StatusFold {
             p.databases().forEach(db -> m.rows.computeIfAbsent(db, Row::new));
         } else if (event instanceof StatusEvent.MigrationFailed f) {
             m.error = f.error();
+        } else if (event instanceof StatusEvent.RemovalRequested) {
+            m.removalRequested = true;
+            m.rows.values().forEach(r -> r.state = r.state == State.REMOVED ? State.REMOVED : State.REMOVING);
         } else {
             applyToDatabase(m, event);
         }
@@ -48,6 +52,19 @@ public final class StatusFold {
             return;
         }
         Row row = m.rows.computeIfAbsent(event.dbname(), Row::new);
+        // Removal tasks run after the migration's attempts, whichever attempt they find.
+        boolean removal = m.removalRequested && (event instanceof StatusEvent.TaskRemoved || event instanceof StatusEvent.TaskFailed);
+        if (removal) {
+            if (event instanceof StatusEvent.TaskRemoved) {
+                row.state = State.REMOVED;
+                row.lagBytes = null;
+                row.lagMeasuredAt = null;
+            } else {
+                row.state = State.FAILED;
+                row.error = ((StatusEvent.TaskFailed) event).error();
+            }
+            return;
+        }
         if (event.attempt() < row.attempt) {
             return;
         }
@@ -58,6 +75,13 @@ public final class StatusFold {
         if (event instanceof StatusEvent.TaskStarted s) {
             row.state = State.RUNNING;
             row.method = s.method();
+            row.methodReason = s.reason();
+        } else if (event instanceof StatusEvent.TaskSyncing) {
+            row.state = State.SYNCING;
+            row.error = null;
+        } else if (event instanceof StatusEvent.ReplicationLag l) {
+            row.lagBytes = l.lagBytes();
+            row.lagMeasuredAt = l.timestamp();
         } else if (event instanceof StatusEvent.PhaseChanged p) {
             row.state = State.RUNNING;
             row.phase = p.phase();
@@ -101,6 +125,7 @@ public final class StatusFold {
         String source;
         String target;
         boolean planned;
+        boolean removalRequested;
         Failure error;
         Instant updatedAt;
         Instant firstSeen;
@@ -111,7 +136,7 @@ public final class StatusFold {
 
         MigrationStatus toStatus() {
             List<DatabaseStatus> detail = rows.values().stream().map(Row::toStatus).toList();
-            return new MigrationStatus(id, overall(detail), detail, source, target, updatedAt);
+            return new MigrationStatus(id, overall(detail), detail, source, target, updatedAt, removalRequested);
         }
 
         private Overall overall(List<DatabaseStatus> detail) {
@@ -119,6 +144,12 @@ public final class StatusFold {
             String method = methods.size() == 1 ? methods.get(0) : "";
             if (error != null) {
                 return new Overall(State.FAILED, method, error.message());
+            }
+            if (removalRequested && detail.stream().anyMatch(d -> d.status() == State.REMOVING)) {
+                return new Overall(State.REMOVING, method, null);
+            }
+            if (removalRequested && detail.stream().allMatch(d -> d.status() == State.REMOVED)) {
+                return new Overall(State.REMOVED, method, null);
             }
             if (!planned || detail.stream().anyMatch(d -> d.status() == State.PENDING || d.status() == State.RUNNING)) {
                 return new Overall(State.RUNNING, method, null);
@@ -147,6 +178,9 @@ public final class StatusFold {
         long rowsCopied;
         long bytesCopied;
         List<String> warnings = new ArrayList<>();
+        String methodReason;
+        Long lagBytes;
+        Instant lagMeasuredAt;
 
         Row(String dbname) {
             this.dbname = dbname;
@@ -161,12 +195,16 @@ public final class StatusFold {
             rowsCopied = 0;
             bytesCopied = 0;
             warnings = new ArrayList<>();
+            methodReason = null;
+            lagBytes = null;
+            lagMeasuredAt = null;
         }
 
         DatabaseStatus toStatus() {
             return new DatabaseStatus(dbname, method == null ? null : method.wireName(), state,
                     error == null ? null : error.message(), error == null ? null : error.code(), phase, attempt,
-                    workerId, tablesDone, tablesTotal, rowsCopied, bytesCopied, warnings);
+                    workerId, tablesDone, tablesTotal, rowsCopied, bytesCopied, warnings, methodReason, lagBytes,
+                    lagMeasuredAt);
         }
     }
 }

@@ -7,6 +7,7 @@ import dev.pgferry.coordinator.fold.StatusFold;
 import dev.pgferry.messages.Json;
 import dev.pgferry.messages.MigrationException;
 import dev.pgferry.messages.MigrationRequest;
+import dev.pgferry.messages.RemovalRequest;
 import dev.pgferry.messages.Topics;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -20,7 +21,8 @@ import java.util.concurrent.Executors;
 
 /**
  * The coordinator's HTTP API: {@code POST /migrations} (a request body, published to the requests topic),
- * {@code GET /migrations} and {@code GET /migrations/{id}} (the folded status). Responses are JSON and never
+ * {@code GET /migrations} and {@code GET /migrations/{id}} (the folded status), {@code DELETE /migrations/{id}}
+ * (remove the migration's replication). Responses are JSON and never
  * contain a password: statuses are built from events that hold none, and error bodies from validation messages.
  */
 public final class HttpApi implements AutoCloseable {
@@ -66,6 +68,14 @@ public final class HttpApi implements AutoCloseable {
                     reply(ex, 200, Json.write(view.get()));
                 } else {
                     reply(ex, 404, Json.write(Map.of("error", "no migration " + id)));
+                }
+            } else if (path.startsWith("/migrations/") && method.equals("DELETE")) {
+                String id = path.substring("/migrations/".length());
+                if (fold.view(id).isEmpty()) {
+                    reply(ex, 404, Json.write(Map.of("error", "no migration " + id)));
+                } else {
+                    bus.send(Topics.REQUESTS, id, Json.write(RemovalRequest.of(id)));
+                    reply(ex, 202, Json.write(Map.of("migration_id", id, "removal", "requested")));
                 }
             } else {
                 reply(ex, 405, Json.write(Map.of("error", method + " " + path + " is not supported")));

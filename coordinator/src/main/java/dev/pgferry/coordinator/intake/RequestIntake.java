@@ -6,6 +6,8 @@ import dev.pgferry.messages.Json;
 import dev.pgferry.messages.MigrationException;
 import dev.pgferry.messages.MigrationRequest;
 import dev.pgferry.messages.MigrationTask;
+import dev.pgferry.messages.RemovalRequest;
+import dev.pgferry.messages.Request;
 import dev.pgferry.messages.Topics;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -20,10 +22,13 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.function.Function;
 
 /**
  * Turns each request on {@value Topics#REQUESTS} into an accepted event, a planned event and one task per
- * database, then commits the request's offset. A request that cannot be read goes to the dead-letter topic (with a
+ * database, then commits the request's offset; a removal request into a removal-requested event and one removal
+ * task per database of that migration. A request that cannot be read goes to the dead-letter topic (with a
  * failed event when its migration id can be read); a request whose servers cannot be reached ends as a failed
  * migration. Either way the intake goes on with the next request. Runs on its own thread.
  */
@@ -38,9 +43,18 @@ public final class RequestIntake implements AutoCloseable {
     private final Thread thread;
     private volatile boolean running = true;
 
-    public RequestIntake(Bus bus, SourceCatalog catalog, Clock clock) {
+    private final RequestStore store;
+    private final Function<String, List<String>> databasesOf;
+
+    /**
+     * {@code databasesOf} gives the databases of a known migration (from the status view), for removal.
+     */
+    public RequestIntake(Bus bus, SourceCatalog catalog, RequestStore store, Function<String, List<String>> databasesOf,
+                         Clock clock) {
         this.bus = bus;
         this.catalog = catalog;
+        this.store = store;
+        this.databasesOf = databasesOf;
         this.clock = clock;
         Map<String, Object> props = bus.consumerProps(Topics.COORDINATOR_GROUP, "pgferry-coordinator-intake");
         props.put("max.poll.records", 1);
@@ -74,9 +88,9 @@ public final class RequestIntake implements AutoCloseable {
 
     /** Handles one request message; never throws for a bad request. */
     void handle(ConsumerRecord<String, byte[]> record) {
-        MigrationRequest request;
+        Request message;
         try {
-            request = Json.readRequest(record.value());
+            message = Json.readRequestMessage(record.value());
         } catch (MigrationException e) {
             bus.deadLetter(record, e.getMessage());
             String id = Json.peekMigrationId(record.value());
@@ -85,6 +99,11 @@ public final class RequestIntake implements AutoCloseable {
             }
             return;
         }
+        if (message instanceof RemovalRequest removal) {
+            remove(record, removal);
+            return;
+        }
+        MigrationRequest request = (MigrationRequest) message;
         MDC.put("migration", request.migrationId());
         try {
             EventSource events = new EventSource(request.migrationId(), null, WORKER_ID, 1, clock);
@@ -106,6 +125,28 @@ public final class RequestIntake implements AutoCloseable {
         } finally {
             MDC.remove("migration");
         }
+    }
+
+    /** Publishes a removal task for every database of a known migration. */
+    private void remove(ConsumerRecord<String, byte[]> record, RemovalRequest removal) {
+        Optional<MigrationRequest> original;
+        try {
+            original = store.await(removal.migrationId(), Duration.ofSeconds(30));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return;
+        }
+        if (original.isEmpty()) {
+            bus.deadLetter(record, "no migration " + removal.migrationId() + " to remove");
+            return;
+        }
+        List<String> databases = databasesOf.apply(removal.migrationId());
+        bus.publish(new EventSource(removal.migrationId(), null, WORKER_ID, 1, clock).removalRequested());
+        for (String db : databases) {
+            MigrationTask task = MigrationTask.removal(original.get(), db);
+            bus.send(Topics.TASKS, task.key(), Json.write(task));
+        }
+        LOG.info("migration {}: published {} removal tasks", removal.migrationId(), databases.size());
     }
 
     @Override

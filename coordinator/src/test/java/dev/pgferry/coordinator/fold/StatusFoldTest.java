@@ -40,7 +40,7 @@ class StatusFoldTest {
         assertThat(view().migration().status()).isEqualTo(State.RUNNING);
         assertThat(view().migrationDetail().get(1).status()).isEqualTo(State.PENDING);
 
-        fold.apply(db("b", 1).started(Method.DUMP));
+        fold.apply(db("b", 1).started(Method.DUMP, null));
         fold.apply(db("b", 1).phase(Phase.DATA));
         fold.apply(db("b", 1).progress(1, 3, 100, 4096));
         assertThat(view().migrationDetail().get(1).phase()).isEqualTo(Phase.DATA);
@@ -66,8 +66,8 @@ class StatusFoldTest {
     @Test
     void ignoresStatusFromOlderAttempt() {
         plan("a");
-        fold.apply(db("a", 1).started(Method.DUMP));
-        fold.apply(db("a", 2).started(Method.DUMP));
+        fold.apply(db("a", 1).started(Method.DUMP, null));
+        fold.apply(db("a", 2).started(Method.DUMP, null));
         fold.apply(db("a", 2).warning("role x: password not copied"));
         fold.apply(db("a", 1).failed(new Failure(ErrorCode.COPY_FAILED, "57P01", "old worker lost its connection", true)));
 

@@ -17,8 +17,20 @@ public final class SourceCatalog {
     private SourceCatalog() {
     }
 
-    /** A table whose rows are copied: a plain table or a leaf partition. */
-    public record Table(String schema, String name, List<String> columns, long bytes) {
+    /**
+     * A table whose rows are copied: a plain table or a leaf partition. {@code unlogged} tables are not
+     * replicated by PostgreSQL; {@code replicaIdentity} is false when UPDATE/DELETE could not be replicated
+     * (no primary key and no replica identity index or FULL).
+     */
+    public record Table(String schema, String name, List<String> columns, long bytes, boolean unlogged,
+                        boolean replicaIdentity) {
+        public String qualifiedName() {
+            return Sql.qualified(schema, name);
+        }
+
+        public String displayName() {
+            return schema + "." + name;
+        }
     }
 
     /** A sequence and its current state. */
@@ -34,21 +46,30 @@ public final class SourceCatalog {
     private static final String NOT_EXTENSION = " NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d"
             + " WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid = c.oid AND d.deptype = 'e')";
 
-    /** Tables holding rows (relkind r, including leaf partitions), largest first. */
+    /** Tables holding rows (relkind r, including leaf partitions), largest first, without extension tables. */
     public static List<Table> tables(Connection c) throws SQLException {
+        return tables(c, false);
+    }
+
+    /** Tables holding rows, largest first; extension member tables only when asked. */
+    public static List<Table> tables(Connection c, boolean includeExtensionTables) throws SQLException {
         boolean generatedColumns = c.getMetaData().getDatabaseMajorVersion() >= 12;
         String sql = "SELECT n.nspname, c.relname, pg_catalog.pg_relation_size(c.oid),"
                 + " ARRAY(SELECT a.attname FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0"
                 + " AND NOT a.attisdropped" + (generatedColumns ? " AND a.attgenerated = ''" : "")
-                + " ORDER BY a.attnum)::text[]"
+                + " ORDER BY a.attnum)::text[], c.relpersistence = 'u',"
+                + " c.relreplident = 'f' OR EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid"
+                + "   AND ((c.relreplident = 'd' AND i.indisprimary) OR (c.relreplident = 'i' AND i.indisreplident)))"
                 + " FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-                + " WHERE c.relkind = 'r' AND c.relpersistence <> 't' AND" + NOT_SYSTEM + " AND" + NOT_EXTENSION
+                + " WHERE c.relkind = 'r' AND c.relpersistence <> 't' AND" + NOT_SYSTEM
+                + (includeExtensionTables ? "" : " AND" + NOT_EXTENSION)
                 + " ORDER BY 3 DESC, 1, 2";
         List<Table> out = new ArrayList<>();
         try (PreparedStatement ps = c.prepareStatement(sql); ResultSet rs = ps.executeQuery()) {
             while (rs.next()) {
                 String[] cols = (String[]) rs.getArray(4).getArray();
-                out.add(new Table(rs.getString(1), rs.getString(2), List.of(cols), rs.getLong(3)));
+                out.add(new Table(rs.getString(1), rs.getString(2), List.of(cols), rs.getLong(3), rs.getBoolean(5),
+                        rs.getBoolean(6)));
             }
         }
         return out;

@@ -65,8 +65,11 @@ public final class TableCopier {
             for (SourceCatalog.Table table : tables) {
                 futures.add(pool.submit(() -> {
                     long[] copied = copy(table);
-                    progress.tableDone(done.incrementAndGet(), tables.size(), rows.addAndGet(copied[0]),
-                            bytes.addAndGet(copied[1]));
+                    // Counting and reporting under one lock keeps the reported totals monotonic.
+                    synchronized (done) {
+                        progress.tableDone(done.incrementAndGet(), tables.size(), rows.addAndGet(copied[0]),
+                                bytes.addAndGet(copied[1]));
+                    }
                     return null;
                 }));
             }

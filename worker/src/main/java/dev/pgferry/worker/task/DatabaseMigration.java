@@ -7,6 +7,7 @@ import dev.pgferry.messages.MigrationException;
 import dev.pgferry.messages.MigrationRequest;
 import dev.pgferry.messages.MigrationTask;
 import dev.pgferry.messages.Phase;
+import dev.pgferry.messages.ReplicationNames;
 import dev.pgferry.messages.StatusEvent;
 import dev.pgferry.pg.PgConnector;
 import dev.pgferry.pg.Secrets;
@@ -16,6 +17,9 @@ import dev.pgferry.worker.copy.ObjectCopier;
 import dev.pgferry.worker.copy.SourceCatalog;
 import dev.pgferry.worker.copy.SourceSnapshot;
 import dev.pgferry.worker.copy.TableCopier;
+import dev.pgferry.worker.replication.Preconditions;
+import dev.pgferry.worker.replication.Removal;
+import dev.pgferry.worker.replication.Replicator;
 import dev.pgferry.worker.roles.RoleCopier;
 import dev.pgferry.worker.schema.SchemaCopier;
 import org.slf4j.Logger;
@@ -33,10 +37,13 @@ import java.util.Set;
 import java.util.function.Consumer;
 
 /**
- * Migrates one database with the dump method: roles, target database, pre-data schema, table data under one
- * source snapshot, large objects, post-data schema (indexes, constraints, triggers, matview data), sequences,
- * then {@code done}. Every step emits status events; any failure ends the task with one {@code task_failed}
- * event and never affects other databases. Confined to the thread that runs it.
+ * Migrates one database. The method is chosen first, before anything is touched: logical replication when its
+ * preconditions hold (or when asked for, failing with the reasons otherwise), dump otherwise, with the reason in
+ * the status. Both methods copy roles, create the target database and restore the schema. Dump then streams the
+ * data under one source snapshot and ends {@code done}; replication publishes the tables, subscribes, waits until
+ * every table is ready and ends {@code syncing}. A removal task ends a migration's replication instead.
+ * Any failure ends the task with one {@code task_failed} event and never affects other databases.
+ * Confined to the thread that runs it.
  */
 public final class DatabaseMigration {
     private static final Logger LOG = LoggerFactory.getLogger(DatabaseMigration.class);
@@ -69,6 +76,12 @@ public final class DatabaseMigration {
         try {
             TargetDatabase targetDb = new TargetDatabase(target, db, task.migrationId());
             TargetDatabase.Prior prior = targetDb.inspect();
+            if (task.action() == MigrationTask.Action.REMOVE) {
+                events = new EventSource(task.migrationId(), db, workerId, Math.max(1, prior.attempt()), clock);
+                Removal.remove(source, target, db, ReplicationNames.of(task.migrationId(), db));
+                emit.accept(events.removed());
+                return;
+            }
             if (prior.done()) {
                 LOG.info("database {} was already migrated by {} (attempt {}); nothing to do", db, task.migrationId(),
                         prior.attempt());
@@ -80,6 +93,8 @@ public final class DatabaseMigration {
                 migrate(events, targetDb, prior, attempt);
             } catch (RuntimeException e) {
                 if (!prior.exists() || prior.ours()) {
+                    // Nothing half-made stays behind: the replication objects first, then the database.
+                    Removal.removeQuietly(source, target, db, ReplicationNames.of(task.migrationId(), db));
                     targetDb.dropQuietly();
                 }
                 throw e;
@@ -98,15 +113,36 @@ public final class DatabaseMigration {
         }
     }
 
+    /** The method for this database and, when it is not what a user of {@code auto} would hope for, why. */
+    private record Choice(Method method, String reason, Preconditions.Result check) {
+    }
+
+    private Choice choose() {
+        MigrationRequest request = task.request();
+        if (request.method() == Method.DUMP) {
+            return new Choice(Method.DUMP, null, null);
+        }
+        Preconditions.Result check;
+        try (Connection s = source.open(task.dbname()); Connection t = target.open()) {
+            check = Preconditions.check(s, t, request.options().includeExtensionTables());
+        } catch (SQLException e) {
+            throw SqlStates.wrap(ErrorCode.PRECONDITION_FAILED, "checking logical replication preconditions", e);
+        }
+        if (check.ok()) {
+            return new Choice(Method.REPLICATION, null, check);
+        }
+        String reasons = String.join("; ", check.problems());
+        if (request.method() == Method.REPLICATION) {
+            throw new MigrationException(ErrorCode.PRECONDITION_FAILED, "logical replication is not possible: " + reasons);
+        }
+        return new Choice(Method.DUMP, "dump instead of logical replication: " + reasons, check);
+    }
+
     private void migrate(EventSource events, TargetDatabase targetDb, TargetDatabase.Prior prior, int attempt) {
         MigrationRequest request = task.request();
         String db = task.dbname();
-        if (request.method() == Method.REPLICATION) {
-            throw new MigrationException(ErrorCode.PRECONDITION_FAILED, "method replication is not available in this"
-                    + " version of pgferry; use --method dump (or auto, which uses dump until replication is available)");
-        }
-        Method method = Method.DUMP;
-        emit.accept(events.started(method));
+        Choice choice = choose();
+        emit.accept(events.started(choice.method(), choice.reason()));
 
         phase(events, Phase.ROLES);
         Set<String> missingRoles = RoleCopier.copy(source, target, db, message -> emit.accept(events.warning(message))).missing();
@@ -118,24 +154,36 @@ public final class DatabaseMigration {
              SchemaCopier schema = new SchemaCopier(source, target, db)) {
             schema.dump(snapshot.id());
             schema.restorePreData(missingRoles).forEach(e -> emit.accept(events.warning("pre-data restore: " + e)));
-
-            phase(events, Phase.DATA);
             List<SourceCatalog.Table> tables;
             List<SourceCatalog.Sequence> sequences;
             List<SourceCatalog.MatView> matViews;
-            try (Connection reader = snapshot.openReader(source, db); Connection writer = target.open(db)) {
-                tables = SourceCatalog.tables(reader).stream()
+            List<Long> largeObjects;
+            try (Connection reader = snapshot.openReader(source, db)) {
+                tables = SourceCatalog.tables(reader, request.options().includeExtensionTables()).stream()
                         .filter(t -> request.copiesTable(db, t.schema(), t.name())).toList();
                 sequences = SourceCatalog.sequences(reader);
                 matViews = SourceCatalog.matViews(reader);
-                emit.accept(events.progress(0, tables.size(), 0, 0));
-                new TableCopier(source, target, db, snapshot, jobs).copyAll(tables,
-                        (done, total, rows, bytes) -> emit.accept(events.progress(done, total, rows, bytes)));
-                ObjectCopier.copyLargeObjects(SourceCatalog.largeObjects(reader), reader, writer);
+                largeObjects = SourceCatalog.largeObjects(reader);
             }
-
-            phase(events, Phase.POST_DATA);
-            schema.restorePostData(missingRoles).forEach(e -> emit.accept(events.warning("post-data restore: " + e)));
+            if (choice.method() == Method.DUMP) {
+                phase(events, Phase.DATA);
+                emit.accept(events.progress(0, tables.size(), 0, 0));
+                copyTables(events, snapshot, tables);
+                copyLargeObjects(snapshot, largeObjects);
+                phase(events, Phase.POST_DATA);
+                schema.restorePostData(missingRoles).forEach(e -> emit.accept(events.warning("post-data restore: " + e)));
+            } else {
+                // Indexes and constraints exist before the initial sync: the apply of UPDATE/DELETE needs them.
+                schema.restorePostData(missingRoles).forEach(e -> emit.accept(events.warning("post-data restore: " + e)));
+                phase(events, Phase.DATA);
+                replicate(events, snapshot, tables, choice.check());
+                copyLargeObjects(snapshot, largeObjects);
+                if (!largeObjects.isEmpty()) {
+                    emit.accept(events.warning(largeObjects.size() + " large object(s) were copied once; logical"
+                            + " replication does not carry later changes to large objects"));
+                }
+                phase(events, Phase.POST_DATA);
+            }
             try (Connection writer = target.open(db)) {
                 ObjectCopier.copySequences(sequences, writer);
                 ObjectCopier.refreshMatViews(matViews, writer);
@@ -149,8 +197,54 @@ public final class DatabaseMigration {
 
         phase(events, Phase.FINISH);
         targetDb.markDone(attempt);
-        emit.accept(events.done(method));
-        LOG.info("database {} done", db);
+        emit.accept(choice.method() == Method.DUMP ? events.done(Method.DUMP) : events.syncing());
+        LOG.info("database {} {}", db, choice.method() == Method.DUMP ? "done" : "syncing");
+    }
+
+    private void copyTables(EventSource events, SourceSnapshot snapshot, List<SourceCatalog.Table> tables) {
+        new TableCopier(source, target, task.dbname(), snapshot, jobs).copyAll(tables,
+                (done, total, rows, bytes) -> emit.accept(events.progress(done, total, rows, bytes)));
+    }
+
+    private void copyLargeObjects(SourceSnapshot snapshot, List<Long> oids) throws SQLException {
+        if (oids.isEmpty()) {
+            return;
+        }
+        try (Connection reader = snapshot.openReader(source, task.dbname()); Connection writer = target.open(task.dbname())) {
+            ObjectCopier.copyLargeObjects(oids, reader, writer);
+        }
+    }
+
+    private void replicate(EventSource events, SourceSnapshot snapshot, List<SourceCatalog.Table> tables,
+                           Preconditions.Result check) {
+        String db = task.dbname();
+        List<SourceCatalog.Table> unlogged = tables.stream().filter(SourceCatalog.Table::unlogged).toList();
+        List<SourceCatalog.Table> logged = tables.stream().filter(t -> !t.unlogged()).toList();
+        if (!unlogged.isEmpty()) {
+            emit.accept(events.warning("unlogged table(s) " + names(unlogged) + " are not replicated by PostgreSQL:"
+                    + " copied once; later changes to them will not arrive"));
+            copyTables(events, snapshot, unlogged);
+        }
+        List<SourceCatalog.Table> noIdentity = logged.stream().filter(t -> !t.replicaIdentity()).toList();
+        Replicator replicator = new Replicator(source, target, db, ReplicationNames.of(task.migrationId(), db));
+        if (!noIdentity.isEmpty()) {
+            if (task.request().options().replicaIdentityFull()) {
+                replicator.replicaIdentityFull(noIdentity);
+                emit.accept(events.warning("set REPLICA IDENTITY FULL on " + names(noIdentity)
+                        + " (no primary key) so that their UPDATEs and DELETEs replicate"));
+            } else {
+                emit.accept(events.warning("table(s) " + names(noIdentity) + " have no primary key or replica identity:"
+                        + " their INSERTs replicate, but UPDATE and DELETE on them will fail on the source once published;"
+                        + " add a primary key, or rerun with --replica-identity-full"));
+            }
+        }
+        replicator.publish(logged, check.sourceViaAivenExtras());
+        replicator.subscribe(check.targetViaAivenExtras());
+        replicator.awaitReady((ready, total) -> emit.accept(events.progress(ready, total, 0, 0)));
+    }
+
+    private static String names(List<SourceCatalog.Table> tables) {
+        return String.join(", ", tables.stream().map(SourceCatalog.Table::displayName).toList());
     }
 
     private void phase(EventSource events, Phase phase) {

@@ -75,6 +75,14 @@ public final class TargetDatabase {
             if (!exists) {
                 create(c, owner, encoding);
             } else {
+                List<String> subscriptions = query("SELECT subname FROM pg_catalog.pg_subscription WHERE subdbid ="
+                        + " (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database()) ORDER BY 1");
+                if (!subscriptions.isEmpty()) {
+                    throw new MigrationException(ErrorCode.TARGET_NOT_EMPTY, "target database " + dbname
+                            + " already receives logical replication (subscription " + String.join(", ", subscriptions)
+                            + "); it was left untouched. Remove that migration first (pgferry remove ID), or ignore"
+                            + " this database with --ignore-dbs");
+                }
                 List<String> tables = userTables();
                 if (!tables.isEmpty()) {
                     throw new MigrationException(ErrorCode.TARGET_NOT_EMPTY, "target database " + dbname
@@ -138,13 +146,18 @@ public final class TargetDatabase {
     }
 
     private List<String> userTables() throws SQLException {
+        return query("SELECT n.nspname || '.' || c.relname FROM pg_catalog.pg_class c"
+                + " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p')"
+                + " AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_'"
+                + " AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass"
+                + " AND d.objid = c.oid AND d.deptype = 'e') ORDER BY 1");
+    }
+
+    /** First column of every row of a query run in the target database. */
+    private List<String> query(String sql) throws SQLException {
         List<String> out = new ArrayList<>();
         try (Connection c = target.open(dbname);
-             PreparedStatement ps = c.prepareStatement("SELECT n.nspname || '.' || c.relname FROM pg_catalog.pg_class c"
-                     + " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p')"
-                     + " AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_'"
-                     + " AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass"
-                     + " AND d.objid = c.oid AND d.deptype = 'e') ORDER BY 1");
+             PreparedStatement ps = c.prepareStatement(sql);
              ResultSet rs = ps.executeQuery()) {
             while (rs.next()) {
                 out.add(rs.getString(1));

@@ -1,0 +1,25 @@
+package dev.pgferry.cli;
+
+import dev.pgferry.bus.Bus;
+import dev.pgferry.messages.Json;
+import dev.pgferry.messages.MigrationStatus;
+import dev.pgferry.messages.RemovalRequest;
+import dev.pgferry.messages.Topics;
+
+import java.io.PrintStream;
+
+/** Asking for a migration's removal and waiting for it: shared by {@code remove} and {@code migrate}. */
+final class Removals {
+    private Removals() {
+    }
+
+    static void request(Bus bus, String migrationId) {
+        bus.send(Topics.REQUESTS, migrationId, Json.write(RemovalRequest.of(migrationId)));
+    }
+
+    static MigrationStatus removeAndAwait(Bus bus, String migrationId, PrintStream progress) throws InterruptedException {
+        request(bus, migrationId);
+        return MigrationWatcher.await(bus, migrationId, progress, s -> s.removalRequested()
+                && s.migrationDetail().stream().noneMatch(d -> d.status() == MigrationStatus.State.REMOVING));
+    }
+}

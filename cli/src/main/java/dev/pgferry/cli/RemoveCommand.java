@@ -1,0 +1,51 @@
+package dev.pgferry.cli;
+
+import dev.pgferry.bus.Bus;
+import dev.pgferry.messages.MigrationStatus;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.nio.file.Path;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+
+@Command(name = "remove", mixinStandardHelpOptions = true,
+        description = "Stop a migration's replication and drop every replication object pgferry made on both servers"
+                + " (the target's sequences are set from the source first). Idempotent. Without --bootstrap-servers it"
+                + " uses the single-machine broker data under --data-dir. Exits 0 when every database is removed.")
+final class RemoveCommand implements Callable<Integer> {
+    @Parameters(index = "0", paramLabel = "ID")
+    String migrationId;
+
+    @Option(names = "--bootstrap-servers", paramLabel = "HOST:PORT", description = "A running pgferry's Kafka.")
+    String bootstrapServers;
+
+    @Option(names = "--data-dir", defaultValue = "./.pgferry", description = "Single-machine data (default: ${DEFAULT-VALUE}).")
+    Path dataDir;
+
+    @Option(names = "--json", description = "Print the final status as JSON.")
+    boolean json;
+
+    @Override
+    public Integer call() throws Exception {
+        if (bootstrapServers == null) {
+            try (SingleMachine local = new SingleMachine(dataDir, 1, 1, -1)) {
+                return report(local.remove(migrationId, System.err));
+            }
+        }
+        try (Bus bus = new Bus(bootstrapServers, "pgferry-remove")) {
+            Optional<MigrationStatus> current = MigrationWatcher.current(bus, migrationId);
+            if (current.isEmpty()) {
+                System.err.println("pgferry: no migration " + migrationId);
+                return 4;
+            }
+            return report(Removals.removeAndAwait(bus, migrationId, System.err));
+        }
+    }
+
+    private int report(MigrationStatus status) {
+        Exits.report(status, json, System.out);
+        return status.migration().status() == MigrationStatus.State.REMOVED ? Exits.DONE : Exits.FAILED;
+    }
+}

@@ -1,0 +1,147 @@
+package dev.pgferry.worker.replication;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Checks, before anything is touched, whether one database can be migrated with logical replication, and says
+ * for each failed precondition how to fix it. Also tells which side must go through {@code aiven_extras}.
+ * Stateless.
+ */
+public final class Preconditions {
+
+    /** The outcome: problems (empty when replication is possible) and whether aiven_extras stands in for privileges. */
+    public record Result(List<String> problems, boolean sourceViaAivenExtras, boolean targetViaAivenExtras) {
+        public boolean ok() {
+            return problems.isEmpty();
+        }
+    }
+
+    private Preconditions() {
+    }
+
+    /**
+     * @param source a connection to the source database being migrated
+     * @param target a connection to the target's bootstrap database (the migrated one may not exist yet)
+     * @param includeExtensionTables whether extension tables will be published (ownership is checked on them too)
+     */
+    public static Result check(Connection source, Connection target, boolean includeExtensionTables) throws SQLException {
+        List<String> problems = new ArrayList<>();
+        int sourceVersion = intSetting(source, "server_version_num");
+        int targetVersion = intSetting(target, "server_version_num");
+        if (sourceVersion < 100000) {
+            problems.add("source is PostgreSQL " + sourceVersion / 10000 + "; logical replication needs 10 or later");
+        }
+        if (targetVersion < 100000) {
+            problems.add("target is PostgreSQL " + targetVersion / 10000 + "; logical replication needs 10 or later");
+        }
+        if (!problems.isEmpty()) {
+            return new Result(problems, false, false);
+        }
+        String walLevel = setting(source, "wal_level");
+        if (!"logical".equals(walLevel)) {
+            problems.add("source wal_level is " + walLevel + "; set wal_level = logical and restart the source"
+                    + " (on RDS: rds.logical_replication = 1; on Cloud SQL: cloudsql.logical_decoding = on)");
+        }
+        boolean sourceSuper = bool(source, "SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = CURRENT_USER");
+        boolean sourceReplication = bool(source, "SELECT rolreplication FROM pg_catalog.pg_roles WHERE rolname = CURRENT_USER");
+        boolean sourceExtras = hasAivenExtras(source);
+        String sourceUser = string(source, "SELECT CURRENT_USER");
+        if (!sourceSuper && !sourceReplication && !sourceExtras) {
+            problems.add("source user " + sourceUser + " may not replicate: it has neither SUPERUSER nor REPLICATION and the"
+                    + " aiven_extras extension is not installed in this database; run ALTER ROLE " + sourceUser
+                    + " REPLICATION (or CREATE EXTENSION aiven_extras)");
+        }
+        if (!sourceSuper && !sourceExtras) {
+            List<String> notOwned = notOwnedTables(source, includeExtensionTables);
+            if (!notOwned.isEmpty()) {
+                problems.add("source user " + sourceUser + " does not own " + notOwned.size() + " table(s) ("
+                        + String.join(", ", notOwned.subList(0, Math.min(5, notOwned.size())))
+                        + (notOwned.size() > 5 ? ", ..." : "") + "); CREATE PUBLICATION needs the owner or a superuser");
+            }
+        }
+        int freeSlots = intQuery(source, "SELECT pg_catalog.current_setting('max_replication_slots')::int"
+                + " - (SELECT count(*) FROM pg_catalog.pg_replication_slots)");
+        if (freeSlots <= 0) {
+            problems.add("source has no free replication slot (max_replication_slots = "
+                    + setting(source, "max_replication_slots") + ", all in use); drop unused slots"
+                    + " (pg_drop_replication_slot) or raise max_replication_slots and restart the source");
+        }
+        int freeSenders = intQuery(source, "SELECT pg_catalog.current_setting('max_wal_senders')::int"
+                + " - (SELECT count(*) FROM pg_catalog.pg_stat_replication)");
+        if (freeSenders <= 0) {
+            problems.add("source has no free WAL sender (max_wal_senders = " + setting(source, "max_wal_senders")
+                    + ", all in use); raise max_wal_senders and restart the source");
+        }
+        boolean targetSuper = bool(target, "SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = CURRENT_USER");
+        boolean targetExtras = hasAivenExtras(target);
+        boolean targetCreateSub = targetVersion >= 160000
+                && bool(target, "SELECT pg_catalog.pg_has_role(CURRENT_USER, 'pg_create_subscription', 'MEMBER')");
+        if (!targetSuper && !targetCreateSub && !targetExtras) {
+            String targetUser = string(target, "SELECT CURRENT_USER");
+            problems.add("target user " + targetUser + " may not create subscriptions: it is not a superuser"
+                    + (targetVersion >= 160000 ? ", not a member of pg_create_subscription," : "")
+                    + " and aiven_extras is not installed; "
+                    + (targetVersion >= 160000 ? "GRANT pg_create_subscription TO " + targetUser + " or " : "")
+                    + "CREATE EXTENSION aiven_extras on the target");
+        }
+        return new Result(problems, !sourceSuper && !sourceReplication && sourceExtras,
+                !targetSuper && !targetCreateSub && targetExtras);
+    }
+
+    private static List<String> notOwnedTables(Connection c, boolean includeExtensionTables) throws SQLException {
+        List<String> out = new ArrayList<>();
+        try (PreparedStatement ps = c.prepareStatement("SELECT n.nspname || '.' || c.relname FROM pg_catalog.pg_class c"
+                + " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p')"
+                + " AND c.relpersistence = 'p' AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
+                + " AND n.nspname !~ '^pg_' AND NOT pg_catalog.pg_has_role(c.relowner, 'USAGE')"
+                + (includeExtensionTables ? "" : " AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE"
+                + " d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid = c.oid AND d.deptype = 'e')")
+                + " ORDER BY 1"); ResultSet rs = ps.executeQuery()) {
+            while (rs.next()) {
+                out.add(rs.getString(1));
+            }
+        }
+        return out;
+    }
+
+    static boolean hasAivenExtras(Connection c) throws SQLException {
+        return bool(c, "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'aiven_extras')");
+    }
+
+    private static String setting(Connection c, String name) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("SELECT pg_catalog.current_setting(?)")) {
+            ps.setString(1, name);
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                return rs.getString(1);
+            }
+        }
+    }
+
+    private static int intSetting(Connection c, String name) throws SQLException {
+        return Integer.parseInt(setting(c, name));
+    }
+
+    private static String string(Connection c, String sql) throws SQLException {
+        try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery(sql)) {
+            rs.next();
+            return rs.getString(1);
+        }
+    }
+
+    private static boolean bool(Connection c, String sql) throws SQLException {
+        try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery(sql)) {
+            return rs.next() && rs.getBoolean(1);
+        }
+    }
+
+    private static int intQuery(Connection c, String sql) throws SQLException {
+        return Integer.parseInt(string(c, sql));
+    }
+}

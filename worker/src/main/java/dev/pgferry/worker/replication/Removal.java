@@ -1,0 +1,126 @@
+package dev.pgferry.worker.replication;
+
+import dev.pgferry.messages.ErrorCode;
+import dev.pgferry.pg.PgConnector;
+import dev.pgferry.pg.Sql;
+import dev.pgferry.pg.SqlStates;
+import dev.pgferry.worker.copy.ObjectCopier;
+import dev.pgferry.worker.copy.SourceCatalog;
+import io.github.resilience4j.core.IntervalFunction;
+import io.github.resilience4j.retry.Retry;
+import io.github.resilience4j.retry.RetryConfig;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+
+/**
+ * Ends the replication of one database and deletes every object pgferry made for it: sets the target's sequences
+ * from the source first, then drops the subscription on the target, and the slot and publication on the source.
+ * Each step checks what exists, so removal is idempotent and finishes a removal that was partly done. Stateless.
+ */
+public final class Removal {
+    /** A slot stays active for a moment after its subscription is disabled (SQLSTATE 55006): retry. */
+    private static final Retry SLOT_DROP = Retry.of("drop-slot", RetryConfig.custom()
+            .maxAttempts(20)
+            .intervalFunction(IntervalFunction.ofExponentialBackoff(200, 1.5, 3_000))
+            .retryOnException(e -> e instanceof SQLException s && "55006".equals(s.getSQLState()))
+            .build());
+
+    private Removal() {
+    }
+
+    /** Best effort cleanup after a failed attempt; a failure here is logged by the caller's failure already. */
+    public static void removeQuietly(PgConnector source, PgConnector target, String dbname, String name) {
+        try {
+            remove(source, target, dbname, name);
+        } catch (RuntimeException e) {
+            // the next attempt or a removal request finishes it
+        }
+    }
+
+    /** Returns whether there was anything to remove. */
+    public static boolean remove(PgConnector source, PgConnector target, String dbname, String name) {
+        boolean found = false;
+        try (Connection t = target.open()) {
+            if (!exists(t, "SELECT 1 FROM pg_catalog.pg_database WHERE datname = ?", dbname)) {
+                return dropSourceObjects(source, dbname, name);
+            }
+        } catch (SQLException e) {
+            throw SqlStates.wrap(ErrorCode.TARGET_UNREACHABLE, "removing replication of " + dbname, e);
+        }
+        try (Connection t = target.open(dbname)) {
+            if (exists(t, "SELECT 1 FROM pg_catalog.pg_subscription WHERE subname = ?", name)) {
+                found = true;
+                try (Connection s = source.open(dbname)) {
+                    ObjectCopier.copySequences(SourceCatalog.sequences(s), t);
+                }
+                t.setAutoCommit(true);
+                if (Preconditions.hasAivenExtras(t) && !superuser(t)) {
+                    try (PreparedStatement ps = t.prepareStatement("SELECT aiven_extras.pg_drop_subscription(?)")) {
+                        ps.setString(1, name);
+                        ps.executeQuery().close();
+                    }
+                } else {
+                    try (Statement st = t.createStatement()) {
+                        st.execute("ALTER SUBSCRIPTION " + Sql.ident(name) + " DISABLE");
+                        // Detach the slot so that DROP SUBSCRIPTION does not need the source; we drop it below.
+                        st.execute("ALTER SUBSCRIPTION " + Sql.ident(name) + " SET (slot_name = NONE)");
+                        st.execute("DROP SUBSCRIPTION " + Sql.ident(name));
+                    }
+                }
+            }
+        } catch (SQLException e) {
+            throw SqlStates.wrap(ErrorCode.TARGET_UNREACHABLE, "dropping subscription " + name + " in target database " + dbname, e);
+        }
+        return dropSourceObjects(source, dbname, name) || found;
+    }
+
+    private static boolean dropSourceObjects(PgConnector source, String dbname, String name) {
+        boolean found = false;
+        try (Connection s = source.open(dbname)) {
+            if (exists(s, "SELECT 1 FROM pg_catalog.pg_replication_slots WHERE slot_name = ?", name)) {
+                found = true;
+                Retry.decorateCheckedRunnable(SLOT_DROP, () -> {
+                    try (PreparedStatement ps = s.prepareStatement("SELECT pg_catalog.pg_drop_replication_slot(?)")) {
+                        ps.setString(1, name);
+                        ps.executeQuery().close();
+                    }
+                }).run();
+            }
+            if (exists(s, "SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = ?", name)) {
+                found = true;
+                try (Statement st = s.createStatement()) {
+                    st.execute("DROP PUBLICATION IF EXISTS " + Sql.ident(name));
+                }
+            }
+            return found;
+        } catch (SQLException e) {
+            throw SqlStates.wrap(ErrorCode.SOURCE_UNREACHABLE, "dropping slot and publication " + name
+                    + " in source database " + dbname, e);
+        } catch (Throwable e) {
+            if (e instanceof RuntimeException r) {
+                throw r;
+            }
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static boolean superuser(Connection c) throws SQLException {
+        try (Statement s = c.createStatement();
+             ResultSet rs = s.executeQuery("SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = CURRENT_USER")) {
+            return rs.next() && rs.getBoolean(1);
+        }
+    }
+
+    private static boolean exists(Connection c, String sql, String value) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(sql)) {
+            ps.setString(1, value);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next();
+            }
+        }
+    }
+}
