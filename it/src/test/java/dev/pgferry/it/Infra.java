@@ -49,4 +49,8 @@ final class Infra {
     static LocalPostgres postgres() throws Exception {
         return LocalPostgres.start(LocalPostgres.defaultBinDir(), work().resolve("pg"), PASSWORD);
     }
+
+    static LocalPostgres postgres(java.util.Map<String, String> settings) throws Exception {
+        return LocalPostgres.start(LocalPostgres.defaultBinDir(), work().resolve("pg"), PASSWORD, settings);
+    }
 }

@@ -27,7 +27,7 @@ final class Pgferry implements AutoCloseable {
     Pgferry(int workerCount) throws Exception {
         bus = new Bus(Infra.kafka(), "it-client");
         bus.ensureTopics();
-        coordinator = Coordinator.start(Infra.kafka(), "127.0.0.1", 0);
+        coordinator = Coordinator.start(Infra.kafka(), "127.0.0.1", 0, 1_000);
         for (int i = 0; i < workerCount; i++) {
             workers.add(new Worker(bus, "it-worker-" + i, Clock.systemUTC(), Secrets.system(), 2).start());
         }

@@ -9,8 +9,11 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
 /**
@@ -54,6 +57,20 @@ public final class LocalPostgres implements AutoCloseable {
 
     /** Starts a new cluster under a fresh directory inside {@code parent}. */
     public static LocalPostgres start(Path binDir, Path parent, String password) throws IOException, InterruptedException {
+        return start(binDir, parent, password, Map.of());
+    }
+
+    /** As {@link #start(Path, Path, String)}, with server settings that override the defaults (e.g. wal_level). */
+    public static LocalPostgres start(Path binDir, Path parent, String password, Map<String, String> overrides)
+            throws IOException, InterruptedException {
+        Map<String, String> settings = new LinkedHashMap<>();
+        settings.put("listen_addresses", "127.0.0.1");
+        settings.put("wal_level", "logical");
+        settings.put("fsync", "off");
+        settings.put("max_connections", "100");
+        settings.put("max_replication_slots", "10");
+        settings.put("max_wal_senders", "10");
+        settings.putAll(overrides);
         Files.createDirectories(parent);
         Path dir = Files.createTempDirectory(parent, "pg-");
         boolean root = "root".equals(System.getProperty("user.name"));
@@ -78,9 +95,8 @@ public final class LocalPostgres implements AutoCloseable {
             int port = freePort();
             try {
                 run(List.of(binDir.resolve("pg_ctl").toString(), "-D", data.toString(), "-l", dir.resolve("server.log").toString(),
-                        "-w", "-t", "60", "-o", "-p " + port + " -k " + dir + " -c listen_addresses=127.0.0.1"
-                                + " -c wal_level=logical -c fsync=off -c max_connections=100"
-                                + " -c max_replication_slots=10 -c max_wal_senders=10",
+                        "-w", "-t", "60", "-o", "-p " + port + " -k " + dir + settings.entrySet().stream()
+                                .map(e -> " -c " + e.getKey() + "=" + e.getValue()).collect(Collectors.joining()),
                         "start"), dir, root);
                 return new LocalPostgres(binDir, dir, port, password);
             } catch (IOException e) {
