@@ -7,9 +7,10 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 
 /**
- * Entry point of the child broker JVM: {@code BrokerMain DATA_DIR BROKER_PORT CONTROLLER_PORT READY_FILE}. Formats
- * storage if needed, starts the broker, then writes the bootstrap address to READY_FILE (atomically). SIGTERM
- * stops the broker cleanly through a shutdown hook.
+ * Entry point of the child broker JVM: {@code BrokerMain DATA_DIR BROKER_PORT CONTROLLER_PORT READY_FILE [PARENT_PID]}.
+ * Formats storage if needed, starts the broker, then writes the bootstrap address to READY_FILE (atomically).
+ * SIGTERM stops the broker cleanly through a shutdown hook; so does the death of PARENT_PID, so that a killed
+ * pgferry never leaves an orphan broker holding its data directory.
  */
 public final class BrokerMain {
     private BrokerMain() {
@@ -28,9 +29,27 @@ public final class BrokerMain {
             return;
         }
         Runtime.getRuntime().addShutdownHook(new Thread(server::shutdown, "broker-shutdown"));
+        if (args.length > 4) {
+            watchParent(Long.parseLong(args[4]));
+        }
         Path tmp = ready.resolveSibling(ready.getFileName() + ".tmp");
         Files.writeString(tmp, config.bootstrapServers());
         Files.move(tmp, ready, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         server.awaitShutdown();
+    }
+
+    private static void watchParent(long pid) {
+        Thread watcher = new Thread(() -> {
+            while (ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)) {
+                try {
+                    Thread.sleep(500);
+                } catch (InterruptedException e) {
+                    return;
+                }
+            }
+            System.exit(0);
+        }, "parent-watcher");
+        watcher.setDaemon(true);
+        watcher.start();
     }
 }

@@ -40,7 +40,8 @@ public final class ChildBroker implements AutoCloseable {
             cmd.addAll(List.of("-Xmx256m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Dlogback.configurationFile=logback-broker.xml",
                     "-cp", System.getProperty("java.class.path"), BrokerMain.class.getName(),
                     dataDir.toAbsolutePath().toString(), Integer.toString(brokerPort),
-                    Integer.toString(BrokerConfig.freePort()), ready.toAbsolutePath().toString()));
+                    Integer.toString(BrokerConfig.freePort()), ready.toAbsolutePath().toString(),
+                    Long.toString(ProcessHandle.current().pid())));
             Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
                     .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
             long deadline = System.currentTimeMillis() + READY_TIMEOUT_MS;
@@ -56,8 +57,21 @@ public final class ChildBroker implements AutoCloseable {
                         + " s; see " + log);
             }
             lastExit = "exit code " + p.exitValue();
+            String cause = lastFatal(log);
+            if (cause.contains("Failed to acquire lock")) {
+                throw new IOException("another pgferry (or Kafka) is using " + dataDir + "; stop it, or give this one"
+                        + " its own --data-dir");
+            }
         }
         throw new IOException("Kafka broker did not start (" + lastExit + "); see " + log);
+    }
+
+    private static String lastFatal(Path log) {
+        try (var lines = Files.lines(log)) {
+            return lines.filter(l -> l.contains("Exception:")).reduce((a, b) -> b).orElse("");
+        } catch (IOException | java.io.UncheckedIOException e) {
+            return "";
+        }
     }
 
     public String bootstrapServers() {

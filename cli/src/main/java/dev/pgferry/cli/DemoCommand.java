@@ -63,6 +63,15 @@ final class DemoCommand implements Callable<Integer> {
                 }
                 System.err.println("pgferry demo: checked " + identical + " tables: row counts and content hashes"
                         + (rc == Exits.DONE ? " are identical on source and target" : " differ (see above)"));
+                if (status.migrationDetail().stream().anyMatch(d -> d.status() == MigrationStatus.State.SYNCING)) {
+                    System.err.println("pgferry demo: the target follows the source by logical replication;"
+                            + " removing it (pgferry remove " + request.migrationId() + ")");
+                    MigrationStatus removed = local.remove(request.migrationId(), System.err);
+                    Exits.report(removed, json, System.out);
+                    if (removed.migration().status() != MigrationStatus.State.REMOVED) {
+                        rc = Exits.FAILED;
+                    }
+                }
                 return rc;
             }
         }

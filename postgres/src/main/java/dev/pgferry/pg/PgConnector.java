@@ -49,8 +49,25 @@ public final class PgConnector {
 
     /** Opens a connection to {@code dbname} on this server. */
     public java.sql.Connection open(String dbname) {
+        return open(dbname, false);
+    }
+
+    /**
+     * Opens a logical replication connection to {@code dbname} (replication protocol commands such as
+     * {@code CREATE_REPLICATION_SLOT}, run as simple queries). Needs the REPLICATION attribute or a superuser.
+     */
+    public java.sql.Connection openReplication(String dbname) {
+        return open(dbname, true);
+    }
+
+    private java.sql.Connection open(String dbname, boolean replication) {
         Connection target = conn.withDbname(dbname);
         Properties props = new Properties();
+        if (replication) {
+            PGProperty.REPLICATION.set(props, "database");
+            PGProperty.PREFER_QUERY_MODE.set(props, "simple");
+            PGProperty.ASSUME_MIN_SERVER_VERSION.set(props, "10");
+        }
         PGProperty.USER.set(props, conn.user());
         String password = secrets.password(conn);
         if (password != null) {

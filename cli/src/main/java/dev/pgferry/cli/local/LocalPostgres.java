@@ -69,7 +69,9 @@ public final class LocalPostgres implements AutoCloseable {
         settings.put("fsync", "off");
         settings.put("max_connections", "100");
         settings.put("max_replication_slots", "10");
-        settings.put("max_wal_senders", "10");
+        settings.put("max_wal_senders", "20");
+        settings.put("max_logical_replication_workers", "16");
+        settings.put("max_worker_processes", "24");
         settings.putAll(overrides);
         Files.createDirectories(parent);
         Path dir = Files.createTempDirectory(parent, "pg-");

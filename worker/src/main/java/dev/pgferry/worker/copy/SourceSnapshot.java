@@ -11,27 +11,54 @@ import java.sql.SQLException;
 import java.sql.Statement;
 
 /**
- * A snapshot exported by the source ({@code pg_export_snapshot()}) so that the schema dump and every copy
- * connection read one consistent state. The exporting transaction stays open until {@link #close()}; a snapshot
- * is importable only while it is open. Confined to the thread that owns the task.
+ * A snapshot of the source that the schema dump and every copy connection import, so that all of them read one
+ * consistent state: either exported by a transaction ({@link #export}), or exported by the creation of a logical
+ * replication slot ({@link #withNewSlot}), so that the copy and the replication stream meet exactly. The exporting
+ * connection stays open, doing nothing else, until {@link #close()}: a snapshot is importable only while it is.
+ * Confined to the thread that owns the task.
  */
 public final class SourceSnapshot implements AutoCloseable {
     private final Connection holder;
     private final String id;
+    private final boolean transactional;
 
-    public SourceSnapshot(PgConnector source, String dbname) {
+    private SourceSnapshot(Connection holder, String id, boolean transactional) {
+        this.holder = holder;
+        this.id = id;
+        this.transactional = transactional;
+    }
+
+    /** A snapshot exported by a repeatable-read transaction ({@code pg_export_snapshot()}). */
+    public static SourceSnapshot export(PgConnector source, String dbname) {
         Connection c = source.open(dbname);
         try {
             c.setAutoCommit(false);
             c.setTransactionIsolation(Connection.TRANSACTION_REPEATABLE_READ);
             try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("SELECT pg_catalog.pg_export_snapshot()")) {
                 rs.next();
-                this.id = rs.getString(1);
+                return new SourceSnapshot(c, rs.getString(1), true);
             }
-            this.holder = c;
         } catch (SQLException e) {
             closeQuietly(c);
             throw SqlStates.wrap(ErrorCode.COPY_FAILED, "exporting a snapshot of source database " + dbname, e);
+        }
+    }
+
+    /**
+     * Creates logical replication slot {@code slotName} (pgoutput) and keeps the snapshot its creation exported:
+     * data read under it plus the changes the slot streams are exactly the source, nothing twice, nothing lost.
+     */
+    public static SourceSnapshot withNewSlot(PgConnector source, String dbname, String slotName) {
+        Connection c = source.openReplication(dbname);
+        try (Statement s = c.createStatement();
+             ResultSet rs = s.executeQuery("CREATE_REPLICATION_SLOT " + Sql.ident(slotName)
+                     + " LOGICAL pgoutput EXPORT_SNAPSHOT")) {
+            rs.next();
+            return new SourceSnapshot(c, rs.getString("snapshot_name"), false);
+        } catch (SQLException e) {
+            closeQuietly(c);
+            throw SqlStates.wrap(ErrorCode.PRECONDITION_FAILED, "creating replication slot " + slotName
+                    + " on source database " + dbname, e);
         }
     }
 
@@ -69,10 +96,12 @@ public final class SourceSnapshot implements AutoCloseable {
 
     @Override
     public void close() {
-        try {
-            holder.rollback();
-        } catch (SQLException ignored) {
-            // the connection is closed next either way
+        if (transactional) {
+            try {
+                holder.rollback();
+            } catch (SQLException ignored) {
+                // the connection is closed next either way
+            }
         }
         closeQuietly(holder);
     }

@@ -15,7 +15,11 @@ import java.util.List;
  */
 public final class Preconditions {
 
-    /** The outcome: problems (empty when replication is possible) and whether aiven_extras stands in for privileges. */
+    /**
+     * The outcome: problems (empty when replication is possible) and whether aiven_extras stands in for privileges.
+     * Without a replication-capable source user pgferry cannot create the slot itself and leaves the initial copy to
+     * PostgreSQL's table sync.
+     */
     public record Result(List<String> problems, boolean sourceViaAivenExtras, boolean targetViaAivenExtras) {
         public boolean ok() {
             return problems.isEmpty();
@@ -77,6 +81,13 @@ public final class Preconditions {
         if (freeSenders <= 0) {
             problems.add("source has no free WAL sender (max_wal_senders = " + setting(source, "max_wal_senders")
                     + ", all in use); raise max_wal_senders and restart the source");
+        }
+        int freeWorkers = intQuery(target, "SELECT pg_catalog.current_setting('max_logical_replication_workers')::int"
+                + " - (SELECT count(*) FROM pg_catalog.pg_stat_subscription WHERE pid IS NOT NULL)");
+        if (freeWorkers <= 0) {
+            problems.add("target has no free logical replication worker (max_logical_replication_workers = "
+                    + setting(target, "max_logical_replication_workers") + ", all in use); raise it (and"
+                    + " max_worker_processes) on the target and restart it");
         }
         boolean targetSuper = bool(target, "SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = CURRENT_USER");
         boolean targetExtras = hasAivenExtras(target);

@@ -81,8 +81,12 @@ public final class Replicator {
         }
     }
 
-    /** Creates the subscription (and with it the slot on the source); PostgreSQL then copies every table. */
-    public void subscribe(boolean viaAivenExtras) {
+    /**
+     * Creates the subscription. With {@code slotExists} it streams from the slot pgferry already created and
+     * whose snapshot it copied the data under ({@code copy_data = false}); otherwise it creates the slot and
+     * PostgreSQL's own table sync copies every table.
+     */
+    public void subscribe(boolean viaAivenExtras, boolean slotExists) {
         String conninfo = source.conninfoWithPassword(dbname);
         try (Connection c = target.open(dbname)) {
             if (exists(c, "SELECT 1 FROM pg_catalog.pg_subscription WHERE subname = ?")) {
@@ -90,11 +94,13 @@ public final class Replicator {
             }
             if (viaAivenExtras) {
                 try (PreparedStatement ps = c.prepareStatement(
-                        "SELECT aiven_extras.pg_create_subscription(?, ?, ?, ?, TRUE, TRUE)")) {
+                        "SELECT aiven_extras.pg_create_subscription(?, ?, ?, ?, ?, ?)")) {
                     ps.setString(1, name);
                     ps.setString(2, conninfo);
                     ps.setString(3, name);
                     ps.setString(4, name);
+                    ps.setBoolean(5, !slotExists);
+                    ps.setBoolean(6, !slotExists);
                     ps.executeQuery().close();
                 }
             } else {
@@ -102,7 +108,7 @@ public final class Replicator {
                     // CREATE SUBSCRIPTION takes no bind parameters; the literal goes through the one quoting helper.
                     s.execute("CREATE SUBSCRIPTION " + Sql.ident(name) + " CONNECTION " + Sql.literal(conninfo)
                             + " PUBLICATION " + Sql.ident(name) + " WITH (slot_name = " + Sql.literal(name)
-                            + ", create_slot = true, copy_data = true)");
+                            + (slotExists ? ", create_slot = false, copy_data = false)" : ", create_slot = true, copy_data = true)"));
                 }
             }
         } catch (SQLException e) {
@@ -113,8 +119,8 @@ public final class Replicator {
     }
 
     /**
-     * Waits until every table of the subscription is ready ({@code pg_subscription_rel} state {@code r}): only
-     * then has the initial copy finished and the target follows the source.
+     * Waits until every table of the subscription is ready ({@code pg_subscription_rel} state {@code r}) and its
+     * apply worker runs: only then has the initial copy finished and the target follows the source.
      */
     public void awaitReady(SyncProgress progress) {
         try (Connection c = target.open(dbname);
@@ -135,7 +141,7 @@ public final class Replicator {
                     progress.tablesReady(ready, total);
                     lastReady = ready;
                 }
-                if (ready == total) {
+                if (ready == total && applyWorkerRunning(c)) {
                     return;
                 }
                 long syncErrors = syncErrors(c);
@@ -151,6 +157,16 @@ public final class Replicator {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new MigrationException(ErrorCode.INTERNAL, "waiting for the initial copy of " + dbname + " was interrupted");
+        }
+    }
+
+    private boolean applyWorkerRunning(Connection c) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("SELECT 1 FROM pg_catalog.pg_stat_subscription"
+                + " WHERE subname = ? AND relid IS NULL AND pid IS NOT NULL")) {
+            ps.setString(1, name);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next();
+            }
         }
     }
 

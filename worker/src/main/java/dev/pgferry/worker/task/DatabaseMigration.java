@@ -141,6 +141,7 @@ public final class DatabaseMigration {
     private void migrate(EventSource events, TargetDatabase targetDb, TargetDatabase.Prior prior, int attempt) {
         MigrationRequest request = task.request();
         String db = task.dbname();
+        String name = ReplicationNames.of(task.migrationId(), db);
         Choice choice = choose();
         emit.accept(events.started(choice.method(), choice.reason()));
 
@@ -148,13 +149,28 @@ public final class DatabaseMigration {
         Set<String> missingRoles = RoleCopier.copy(source, target, db, message -> emit.accept(events.warning(message))).missing();
 
         phase(events, Phase.SCHEMA);
+        if (prior.ours()) {
+            // A previous attempt of this migration may have left a subscription, slot or publication.
+            Removal.removeQuietly(source, target, db, name);
+        }
         String[] ownerAndEncoding = ownerAndEncoding(db);
         targetDb.prepare(prior, attempt, ownerAndEncoding[0], ownerAndEncoding[1]);
-        try (SourceSnapshot snapshot = new SourceSnapshot(source, db);
+        boolean replication = choice.method() == Method.REPLICATION;
+        // pgferry copies the data itself under the snapshot of the slot's creation; only a source user that may
+        // not open a replication connection (aiven_extras) leaves the initial copy to PostgreSQL's table sync.
+        boolean ownCopy = !replication || !choice.check().sourceViaAivenExtras();
+        Replicator replicator = new Replicator(source, target, db, name);
+        List<SourceCatalog.Table> tables = tables(request, db);
+        if (replication) {
+            // The publication must exist before the slot: decoding sees the catalog as of each change.
+            prepareTablesForReplication(events, replicator, tables);
+            replicator.publish(tables.stream().filter(t -> !t.unlogged()).toList(), choice.check().sourceViaAivenExtras());
+        }
+        try (SourceSnapshot snapshot = replication && ownCopy ? SourceSnapshot.withNewSlot(source, db, name)
+                : SourceSnapshot.export(source, db);
              SchemaCopier schema = new SchemaCopier(source, target, db)) {
             schema.dump(snapshot.id());
             schema.restorePreData(missingRoles).forEach(e -> emit.accept(events.warning("pre-data restore: " + e)));
-            List<SourceCatalog.Table> tables;
             List<SourceCatalog.Sequence> sequences;
             List<SourceCatalog.MatView> matViews;
             List<Long> largeObjects;
@@ -165,28 +181,23 @@ public final class DatabaseMigration {
                 matViews = SourceCatalog.matViews(reader);
                 largeObjects = SourceCatalog.largeObjects(reader);
             }
-            if (choice.method() == Method.DUMP) {
-                phase(events, Phase.DATA);
+            phase(events, Phase.DATA);
+            if (ownCopy) {
                 emit.accept(events.progress(0, tables.size(), 0, 0));
                 copyTables(events, snapshot, tables);
-                copyLargeObjects(snapshot, largeObjects);
-                phase(events, Phase.POST_DATA);
-                schema.restorePostData(missingRoles).forEach(e -> emit.accept(events.warning("post-data restore: " + e)));
             } else {
-                // Indexes and constraints exist before the initial sync: the apply of UPDATE/DELETE needs them.
-                schema.restorePostData(missingRoles).forEach(e -> emit.accept(events.warning("post-data restore: " + e)));
-                phase(events, Phase.DATA);
-                replicate(events, snapshot, tables, choice.check());
-                copyLargeObjects(snapshot, largeObjects);
-                if (!largeObjects.isEmpty()) {
-                    emit.accept(events.warning(largeObjects.size() + " large object(s) were copied once; logical"
-                            + " replication does not carry later changes to large objects"));
-                }
-                phase(events, Phase.POST_DATA);
+                copyTables(events, snapshot, tables.stream().filter(SourceCatalog.Table::unlogged).toList());
             }
+            copyLargeObjects(snapshot, largeObjects);
+            phase(events, Phase.POST_DATA);
+            schema.restorePostData(missingRoles).forEach(e -> emit.accept(events.warning("post-data restore: " + e)));
             try (Connection writer = target.open(db)) {
                 ObjectCopier.copySequences(sequences, writer);
                 ObjectCopier.refreshMatViews(matViews, writer);
+            }
+            if (replication && !largeObjects.isEmpty()) {
+                emit.accept(events.warning(largeObjects.size() + " large object(s) were copied once; logical"
+                        + " replication does not carry later changes to large objects"));
             }
         } catch (SQLException e) {
             throw SqlStates.wrap(ErrorCode.COPY_FAILED, "migrating database " + db, e);
@@ -194,11 +205,29 @@ public final class DatabaseMigration {
             throw new MigrationException(ErrorCode.INTERNAL, null, "temporary file for the schema dump of " + db
                     + ": " + e.getMessage(), false, e);
         }
+        if (replication) {
+            replicator.subscribe(choice.check().targetViaAivenExtras(), ownCopy);
+            replicator.awaitReady((ready, total) -> {
+                if (!ownCopy) {
+                    emit.accept(events.progress(ready, total, 0, 0));
+                }
+            });
+        }
 
         phase(events, Phase.FINISH);
         targetDb.markDone(attempt);
-        emit.accept(choice.method() == Method.DUMP ? events.done(Method.DUMP) : events.syncing());
-        LOG.info("database {} {}", db, choice.method() == Method.DUMP ? "done" : "syncing");
+        emit.accept(replication ? events.syncing() : events.done(Method.DUMP));
+        LOG.info("database {} {}", db, replication ? "syncing" : "done");
+    }
+
+    /** The tables whose data moves, as the source has them now (the copy re-reads them under its snapshot). */
+    private List<SourceCatalog.Table> tables(MigrationRequest request, String db) {
+        try (Connection c = source.open(db)) {
+            return SourceCatalog.tables(c, request.options().includeExtensionTables()).stream()
+                    .filter(t -> request.copiesTable(db, t.schema(), t.name())).toList();
+        } catch (SQLException e) {
+            throw SqlStates.wrap(ErrorCode.SOURCE_UNREACHABLE, "listing tables of source database " + db, e);
+        }
     }
 
     private void copyTables(EventSource events, SourceSnapshot snapshot, List<SourceCatalog.Table> tables) {
@@ -215,32 +244,26 @@ public final class DatabaseMigration {
         }
     }
 
-    private void replicate(EventSource events, SourceSnapshot snapshot, List<SourceCatalog.Table> tables,
-                           Preconditions.Result check) {
-        String db = task.dbname();
+    /** Warns about what replication cannot carry, and sets REPLICA IDENTITY FULL where asked. */
+    private void prepareTablesForReplication(EventSource events, Replicator replicator, List<SourceCatalog.Table> tables) {
         List<SourceCatalog.Table> unlogged = tables.stream().filter(SourceCatalog.Table::unlogged).toList();
-        List<SourceCatalog.Table> logged = tables.stream().filter(t -> !t.unlogged()).toList();
         if (!unlogged.isEmpty()) {
             emit.accept(events.warning("unlogged table(s) " + names(unlogged) + " are not replicated by PostgreSQL:"
                     + " copied once; later changes to them will not arrive"));
-            copyTables(events, snapshot, unlogged);
         }
-        List<SourceCatalog.Table> noIdentity = logged.stream().filter(t -> !t.replicaIdentity()).toList();
-        Replicator replicator = new Replicator(source, target, db, ReplicationNames.of(task.migrationId(), db));
-        if (!noIdentity.isEmpty()) {
-            if (task.request().options().replicaIdentityFull()) {
-                replicator.replicaIdentityFull(noIdentity);
-                emit.accept(events.warning("set REPLICA IDENTITY FULL on " + names(noIdentity)
-                        + " (no primary key) so that their UPDATEs and DELETEs replicate"));
-            } else {
-                emit.accept(events.warning("table(s) " + names(noIdentity) + " have no primary key or replica identity:"
-                        + " their INSERTs replicate, but UPDATE and DELETE on them will fail on the source once published;"
-                        + " add a primary key, or rerun with --replica-identity-full"));
-            }
+        List<SourceCatalog.Table> noIdentity = tables.stream().filter(t -> !t.unlogged() && !t.replicaIdentity()).toList();
+        if (noIdentity.isEmpty()) {
+            return;
         }
-        replicator.publish(logged, check.sourceViaAivenExtras());
-        replicator.subscribe(check.targetViaAivenExtras());
-        replicator.awaitReady((ready, total) -> emit.accept(events.progress(ready, total, 0, 0)));
+        if (task.request().options().replicaIdentityFull()) {
+            replicator.replicaIdentityFull(noIdentity);
+            emit.accept(events.warning("set REPLICA IDENTITY FULL on " + names(noIdentity)
+                    + " (no primary key) so that their UPDATEs and DELETEs replicate"));
+        } else {
+            emit.accept(events.warning("table(s) " + names(noIdentity) + " have no primary key or replica identity:"
+                    + " their INSERTs replicate, but UPDATE and DELETE on them will fail on the source once published;"
+                    + " add a primary key, or rerun with --replica-identity-full"));
+        }
     }
 
     private static String names(List<SourceCatalog.Table> tables) {
