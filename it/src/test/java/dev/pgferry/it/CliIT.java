@@ -103,4 +103,22 @@ class CliIT {
         }
         assertThat(err.toString(StandardCharsets.UTF_8)).contains("unknown parameter 'bogus'").doesNotContain("Secret-Pw1");
     }
+
+    @Test
+    void migrateWithReplicationCutsOverAtTheGivenLagAndLeavesNothingBehind() throws Exception {
+        try (LocalPostgres target = Infra.postgres()) {
+            Run run = pgferry("migrate", "--source", source.uri("postgres"), "--target", target.uri("postgres"),
+                    "--ignore-dbs", "postgres,shop,Analytics Ünï \"q\"", "--method", "replication",
+                    "--stop-replication-at-lag", "1000000", "--json", "--data-dir", Infra.work().resolve("cli-repl").toString());
+
+            assertThat(run.exitCode()).as(run.out()).isEqualTo(0);
+            JsonNode json = Json.mapper().readTree(run.out().substring(run.out().lastIndexOf("{\n  \"migration_id\"")));
+            assertThat(json.get("migration").get("status").asText()).isEqualTo("removed");
+            assertThat(json.get("migration").get("method").asText()).isEqualTo("replication");
+            assertThat(Compare.tableFingerprints(target, "inventory")).isEqualTo(Compare.tableFingerprints(source, "inventory"));
+            assertThat(Compare.scalar(source, "inventory", "SELECT count(*) FROM pg_publication")).isEqualTo("0");
+            assertThat(Compare.scalar(source, "postgres", "SELECT count(*) FROM pg_replication_slots")).isEqualTo("0");
+            assertThat(Compare.scalar(target, "inventory", "SELECT count(*) FROM pg_subscription")).isEqualTo("0");
+        }
+    }
 }

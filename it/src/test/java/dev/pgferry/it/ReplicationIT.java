@@ -6,6 +6,7 @@ import dev.pgferry.messages.Connection;
 import dev.pgferry.messages.ErrorCode;
 import dev.pgferry.messages.Json;
 import dev.pgferry.messages.Method;
+import dev.pgferry.messages.MigrationOptions;
 import dev.pgferry.messages.MigrationRequest;
 import dev.pgferry.messages.MigrationStatus;
 import dev.pgferry.messages.MigrationStatus.DatabaseStatus;
@@ -126,8 +127,12 @@ class ReplicationIT {
             assertThat(Compare.scalar(target, "shop", "SELECT count(*) FROM public.orders"))
                     .isEqualTo(Compare.scalar(source, "shop", "SELECT count(*) FROM public.orders"));
 
-            // When the migration is removed (twice: removal is idempotent)
-            pgferry.bus.send(Topics.REQUESTS, r.migrationId(), Json.write(RemovalRequest.of(r.migrationId())));
+            // When the migration is removed through the HTTP API, then once more through Kafka (removal is idempotent)
+            var http = java.net.http.HttpClient.newHttpClient();
+            var delete = http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:"
+                            + pgferry.coordinator.httpPort() + "/migrations/" + r.migrationId())).DELETE().build(),
+                    java.net.http.HttpResponse.BodyHandlers.ofString());
+            assertThat(delete.statusCode()).isEqualTo(202);
             MigrationStatus removed = awaitView(r.migrationId(), v -> v.migration().status() == State.REMOVED);
             pgferry.bus.send(Topics.REQUESTS, r.migrationId(), Json.write(RemovalRequest.of(r.migrationId())));
             awaitView(r.migrationId(), v -> v.migration().status() == State.REMOVED);
@@ -249,6 +254,45 @@ class ReplicationIT {
             eventually(() -> Compare.tableFingerprints(target, "repdb"), Compare.tableFingerprints(source, "repdb"));
             assertThat(Compare.scalar(target, "repdb", "SELECT tableowner FROM pg_tables WHERE tablename = 'accounts'"))
                     .isEqualTo("repl");
+        }
+    }
+
+    @Test
+    void filtersUnloggedTablesAndReplicaIdentityFull() throws Exception {
+        try (LocalPostgres source = Infra.postgres(); LocalPostgres target = Infra.postgres()) {
+            for (String db : List.of("nothing", "ident")) {
+                exec(source, "postgres", "CREATE DATABASE " + db);
+                exec(source, db, "CREATE TABLE public.keyed (id int PRIMARY KEY, v text);"
+                        + " CREATE TABLE public.loose (v text, n int);"
+                        + " CREATE UNLOGGED TABLE public.scratch (id int PRIMARY KEY, v text);"
+                        + " INSERT INTO public.keyed SELECT g, 'k' || g FROM generate_series(1, 100) g;"
+                        + " INSERT INTO public.loose SELECT 'l' || g, g FROM generate_series(1, 50) g;"
+                        + " INSERT INTO public.scratch SELECT g, 's' || g FROM generate_series(1, 30) g");
+            }
+
+            // A --with-table list that matches nothing in a database means no tables there, never all tables
+            MigrationRequest none = MigrationRequest.of(Pgferry.conn(source), Pgferry.conn(target), Method.REPLICATION,
+                    List.of("postgres", "ident"), List.of(), List.of("nothing.public.does_not_exist"));
+            pgferry.submit(none);
+            DatabaseStatus nothing = row(pgferry.awaitFinal(none.migrationId()), "nothing");
+            assertThat(nothing.status()).as(nothing.toString()).isEqualTo(State.SYNCING);
+            assertThat(Compare.scalar(source, "nothing", "SELECT count(*) FROM pg_publication_tables")).isEqualTo("0");
+            assertThat(Compare.scalar(target, "nothing", "SELECT (SELECT count(*) FROM public.keyed) + (SELECT count(*) FROM public.loose)"))
+                    .isEqualTo("0");
+
+            // Unlogged tables are copied once with a warning; tables without a key get REPLICA IDENTITY FULL on request
+            MigrationRequest full = MigrationRequest.of(Pgferry.conn(source), Pgferry.conn(target), Method.REPLICATION,
+                    List.of("postgres", "nothing"), List.of(), List.of()).withOptions(new MigrationOptions(true, false));
+            pgferry.submit(full);
+            DatabaseStatus ident = row(pgferry.awaitFinal(full.migrationId()), "ident");
+            assertThat(ident.status()).as(ident.toString()).isEqualTo(State.SYNCING);
+            assertThat(ident.warnings()).anySatisfy(w -> assertThat(w).contains("unlogged table(s) public.scratch"));
+            assertThat(ident.warnings()).anySatisfy(w -> assertThat(w).contains("set REPLICA IDENTITY FULL on public.loose"));
+            assertThat(Compare.scalar(source, "ident", "SELECT relreplident FROM pg_class WHERE relname = 'loose'")).isEqualTo("f");
+            assertThat(Compare.tableFingerprints(target, "ident")).isEqualTo(Compare.tableFingerprints(source, "ident"));
+            exec(source, "ident", "UPDATE public.loose SET n = n + 1000 WHERE n <= 10; DELETE FROM public.loose WHERE n = 50");
+            eventually(() -> Compare.tableFingerprints(target, "ident").get("public.loose"),
+                    Compare.tableFingerprints(source, "ident").get("public.loose"));
         }
     }
 }

@@ -1,0 +1,41 @@
+package dev.pgferry.it;
+
+import dev.pgferry.cli.local.LocalPostgres;
+import dev.pgferry.cli.local.SampleData;
+import dev.pgferry.messages.Method;
+import dev.pgferry.messages.MigrationRequest;
+import dev.pgferry.messages.MigrationStatus;
+import dev.pgferry.messages.MigrationStatus.State;
+import org.junit.jupiter.api.Test;
+
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** A PostgreSQL 12 source (zonky binaries) replicating into PostgreSQL 15 (Debian). */
+class CrossVersionIT {
+
+    @Test
+    void aPostgres12SourceReplicatesIntoPostgres15() throws Exception {
+        try (LocalPostgres source = LocalPostgres.start(ZonkyBinaries.bin(), Infra.work().resolve("pg"), Infra.PASSWORD);
+             LocalPostgres target = Infra.postgres();
+             Pgferry pgferry = new Pgferry(2)) {
+            assertThat(Compare.scalar(source, "postgres", "SHOW server_version_num")).startsWith("12");
+            SampleData.create(source, 1000);
+            MigrationRequest r = MigrationRequest.of(Pgferry.conn(source), Pgferry.conn(target), Method.REPLICATION,
+                    List.of("postgres"), List.of(), List.of());
+
+            pgferry.submit(r);
+            MigrationStatus s = pgferry.awaitFinal(r.migrationId());
+
+            assertThat(s.migration().status()).as(s.toString()).isEqualTo(State.DONE);
+            assertThat(s.migrationDetail()).allSatisfy(d -> assertThat(d.status()).isEqualTo(State.SYNCING));
+            for (String db : SampleData.DATABASES) {
+                assertThat(Compare.tableFingerprints(target, db)).as(db).isEqualTo(Compare.tableFingerprints(source, db));
+            }
+            ReplicationIT.exec(source, "shop", "INSERT INTO public.measurements VALUES (1, '2026-03-01', 7);"
+                    + " UPDATE public.orders SET note = 'changed on 12' WHERE id % 10 = 0");
+            ReplicationIT.eventually(() -> Compare.tableFingerprints(target, "shop"), Compare.tableFingerprints(source, "shop"));
+        }
+    }
+}
