@@ -121,4 +121,24 @@ class CliIT {
             assertThat(Compare.scalar(target, "inventory", "SELECT count(*) FROM pg_subscription")).isEqualTo("0");
         }
     }
+
+    @Test
+    void removeEndsTheReplicationOfASubmittedMigration() throws Exception {
+        try (LocalPostgres target = Infra.postgres(); Pgferry pgferry = new Pgferry(1)) {
+            Run submit = pgferry("submit", "--bootstrap-servers", Infra.kafka(), "--source", source.uri("postgres"),
+                    "--target", target.uri("postgres"), "--ignore-dbs", "postgres,shop,Analytics Ünï \"q\"",
+                    "--migration-id", "cli-remove-1", "--method", "replication", "--wait");
+            assertThat(submit.exitCode()).as(submit.out()).isEqualTo(0);
+            assertThat(submit.out()).contains("syncing");
+            assertThat(Compare.scalar(target, "inventory", "SELECT count(*) FROM pg_subscription")).isEqualTo("1");
+
+            Run remove = pgferry("remove", "cli-remove-1", "--bootstrap-servers", Infra.kafka());
+
+            assertThat(remove.exitCode()).as(remove.out()).isEqualTo(0);
+            assertThat(remove.out()).contains("removed");
+            assertThat(Compare.scalar(target, "inventory", "SELECT count(*) FROM pg_subscription")).isEqualTo("0");
+            assertThat(Compare.scalar(source, "postgres", "SELECT count(*) FROM pg_replication_slots")).isEqualTo("0");
+            assertThat(pgferry("remove", "no-such-migration", "--bootstrap-servers", Infra.kafka()).exitCode()).isEqualTo(4);
+        }
+    }
 }
