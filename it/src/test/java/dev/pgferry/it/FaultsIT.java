@@ -11,7 +11,11 @@ import dev.pgferry.messages.MigrationRequest;
 import dev.pgferry.messages.MigrationStatus;
 import dev.pgferry.messages.MigrationStatus.DatabaseStatus;
 import dev.pgferry.messages.MigrationStatus.State;
+import dev.pgferry.messages.MigrationTask;
+import dev.pgferry.messages.StatusEvent;
 import dev.pgferry.messages.Topics;
+import dev.pgferry.pg.Secrets;
+import dev.pgferry.worker.task.DatabaseMigration;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.TopicPartition;
@@ -179,6 +183,34 @@ class FaultsIT {
 
             assertThat(pgferry.coordinator.fold().view(r.migrationId())).contains(before);
             assertThat(Json.mapper().writeValueAsString(pgferry.coordinator.fold().all())).isEqualTo(allBefore);
+        }
+    }
+
+    @Test
+    void twoWorkersGivenTheSameTaskNeverWorkOnTheDatabaseAtOnce() throws Exception {
+        try (LocalPostgres target = Infra.postgres()) {
+            // Given one task delivered to two workers at the same time (as a rebalance can do)
+            MigrationRequest r = MigrationRequest.of(Pgferry.conn(source), Pgferry.conn(target), Method.DUMP,
+                    List.of(), List.of(), List.of());
+            MigrationTask task = MigrationTask.of(r, "shop");
+            List<StatusEvent> events = java.util.Collections.synchronizedList(new ArrayList<>());
+            Thread a = new Thread(() -> new DatabaseMigration(task, "worker-a", events::add, java.time.Clock.systemUTC(),
+                    Secrets.system(), 2).run());
+            Thread b = new Thread(() -> new DatabaseMigration(task, "worker-b", events::add, java.time.Clock.systemUTC(),
+                    Secrets.system(), 2).run());
+
+            // When both run it
+            a.start();
+            b.start();
+            a.join(120_000);
+            b.join(120_000);
+
+            // Then exactly one did the work, once, and the other found it done
+            assertThat(events.stream().filter(e -> e instanceof StatusEvent.TaskStarted).count()).isEqualTo(1);
+            assertThat(events.stream().filter(e -> e instanceof StatusEvent.TaskDone).count()).isEqualTo(1);
+            assertThat(events).noneMatch(e -> e instanceof StatusEvent.TaskFailed);
+            assertThat(events.stream().map(StatusEvent::workerId).distinct().count()).isEqualTo(1);
+            assertThat(Compare.tableFingerprints(target, "shop")).isEqualTo(Compare.tableFingerprints(source, "shop"));
         }
     }
 

@@ -73,7 +73,7 @@ public final class DatabaseMigration {
         MDC.put("migration", task.migrationId());
         MDC.put("database", db);
         EventSource events = new EventSource(task.migrationId(), db, workerId, 1, clock);
-        try {
+        try (TaskLock lock = TaskLock.acquire(target, task.migrationId(), db)) {
             TargetDatabase targetDb = new TargetDatabase(target, db, task.migrationId());
             TargetDatabase.Prior prior = targetDb.inspect();
             if (task.action() == MigrationTask.Action.REMOVE) {

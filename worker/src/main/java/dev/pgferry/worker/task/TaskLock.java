@@ -1,0 +1,68 @@
+package dev.pgferry.worker.task;
+
+import dev.pgferry.messages.ErrorCode;
+import dev.pgferry.pg.PgConnector;
+import dev.pgferry.pg.SqlStates;
+
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.SQLException;
+
+/**
+ * Fences one database of one migration: a session-level advisory lock on the target's bootstrap database, held
+ * for the task's whole life on a connection of its own. Kafka may hand a task to a second worker while the first
+ * still runs it (a rebalance moves the partition); the second then waits here until the first finishes (and finds
+ * the database done) or dies (its session ends, the lock is released, and it redoes the database as a new
+ * attempt). Two workers therefore never work on the same database at once. Closing releases the lock.
+ */
+public final class TaskLock implements AutoCloseable {
+    private final Connection connection;
+
+    private TaskLock(Connection connection) {
+        this.connection = connection;
+    }
+
+    /** Blocks until the lock for this migration's database is ours. */
+    public static TaskLock acquire(PgConnector target, String migrationId, String dbname) {
+        Connection c = target.open();
+        try (PreparedStatement ps = c.prepareStatement("SELECT pg_catalog.pg_advisory_lock(?, ?)")) {
+            long key = key(migrationId + "/" + dbname);
+            ps.setInt(1, (int) (key >>> 32));
+            ps.setInt(2, (int) key);
+            ps.executeQuery().close();
+            return new TaskLock(c);
+        } catch (SQLException e) {
+            try {
+                c.close();
+            } catch (SQLException ignored) {
+                // nothing more to release
+            }
+            throw SqlStates.wrap(ErrorCode.TARGET_UNREACHABLE, "locking database " + dbname + " of migration " + migrationId, e);
+        }
+    }
+
+    static long key(String text) {
+        try {
+            byte[] h = MessageDigest.getInstance("SHA-256").digest(("pgferry:" + text).getBytes(StandardCharsets.UTF_8));
+            long k = 0;
+            for (int i = 0; i < 8; i++) {
+                k = (k << 8) | (h[i] & 0xff);
+            }
+            return k;
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 is always available", e);
+        }
+    }
+
+    @Override
+    public void close() {
+        try {
+            connection.close();
+        } catch (SQLException ignored) {
+            // a closed session holds no advisory lock
+        }
+    }
+}
