@@ -26,7 +26,7 @@ final class MigrateCommand implements Callable<Integer> {
     @Option(names = "--workers", defaultValue = "2", description = "Worker count (default: ${DEFAULT-VALUE}).")
     int workers;
 
-    @Option(names = "--jobs", defaultValue = "2", description = "Tables copied at once per worker (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--jobs", defaultValue = "0", description = "Tables copied (and indexes built) at once per worker (default 0: one per CPU core, at least 2).")
     int jobs;
 
     @Option(names = "--http-port", defaultValue = "-1", description = "Also serve the HTTP API on this port (default: off).")

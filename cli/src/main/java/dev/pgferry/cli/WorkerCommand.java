@@ -15,7 +15,7 @@ final class WorkerCommand implements Callable<Integer> {
     @Option(names = "--bootstrap-servers", required = true, paramLabel = "HOST:PORT")
     String bootstrapServers;
 
-    @Option(names = "--jobs", defaultValue = "2", description = "Tables copied at once (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--jobs", defaultValue = "0", description = "Tables copied (and indexes built) at once (default 0: one per CPU core, at least 2).")
     int jobs;
 
     @Option(names = "--session-timeout-ms", defaultValue = "" + Worker.DEFAULT_SESSION_TIMEOUT_MS,

@@ -55,7 +55,12 @@ public record EventSource(String migrationId, String dbname, String workerId, in
 
     public StatusEvent.TaskProgress progress(int tablesDone, int tablesTotal, long rows, long bytes) {
         return new StatusEvent.TaskProgress(migrationId, dbname, workerId, attempt, clock.instant(),
-                tablesDone, tablesTotal, rows, bytes);
+                tablesDone, tablesTotal, rows, bytes, 0, 0, null);
+    }
+
+    public StatusEvent.TaskProgress progress(CopyProgress p) {
+        return new StatusEvent.TaskProgress(migrationId, dbname, workerId, attempt, clock.instant(), p.tablesDone(),
+                p.tablesTotal(), p.rowsCopied(), p.bytesCopied(), p.rowsEstimate(), p.bytesEstimate(), p.etaSeconds());
     }
 
     public StatusEvent.TaskWarning warning(String message) {

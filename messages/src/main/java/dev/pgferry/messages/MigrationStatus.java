@@ -74,7 +74,10 @@ public record MigrationStatus(
             @JsonProperty("warnings") List<String> warnings,
             @JsonProperty("method_reason") String methodReason,
             @JsonProperty("lag_bytes") Long lagBytes,
-            @JsonProperty("lag_measured_at") Instant lagMeasuredAt) {
+            @JsonProperty("lag_measured_at") Instant lagMeasuredAt,
+            @JsonProperty("rows_estimate") long rowsEstimate,
+            @JsonProperty("bytes_estimate") long bytesEstimate,
+            @JsonProperty("eta_seconds") Long etaSeconds) {
 
         public DatabaseStatus {
             warnings = List.copyOf(warnings == null ? List.of() : warnings);

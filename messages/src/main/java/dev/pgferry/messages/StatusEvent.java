@@ -85,10 +85,15 @@ public sealed interface StatusEvent {
                         @JsonProperty("phase") Phase phase) implements StatusEvent {
     }
 
-    /** How far the data copy of one database is. */
+    /**
+     * How far the data copy of one database is: tables, rows and bytes (of the COPY stream) so far, the source's
+     * estimates of rows and bytes (on disk) in all, and the expected seconds left ({@code null} while unknown).
+     */
     record TaskProgress(String migrationId, String dbname, String workerId, int attempt, Instant timestamp,
                         @JsonProperty("tables_done") int tablesDone, @JsonProperty("tables_total") int tablesTotal,
-                        @JsonProperty("rows_copied") long rowsCopied, @JsonProperty("bytes_copied") long bytesCopied)
+                        @JsonProperty("rows_copied") long rowsCopied, @JsonProperty("bytes_copied") long bytesCopied,
+                        @JsonProperty("rows_estimate") long rowsEstimate, @JsonProperty("bytes_estimate") long bytesEstimate,
+                        @JsonProperty("eta_seconds") Long etaSeconds)
             implements StatusEvent {
     }
 

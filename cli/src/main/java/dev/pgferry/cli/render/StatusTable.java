@@ -43,14 +43,17 @@ public final class StatusTable {
         return out.toString();
     }
 
-    /** One line per database, for live progress. */
+    /** One line per database, for live progress: a bar by rows (or tables), rows, tables, MB and time left. */
     public static String progressLine(DatabaseStatus d) {
         int width = 20;
-        int filled = d.tablesTotal() == 0 ? 0 : width * d.tablesDone() / d.tablesTotal();
-        String bar = d.status() == MigrationStatus.State.DONE ? "#".repeat(width)
-                : "#".repeat(filled) + ".".repeat(width - filled);
-        return String.format("  %-24s [%s] %-8s %-9s %s rows", d.dbname(), bar, d.status().wireName(),
-                d.phase() == null ? "" : d.phase().wireName(), d.rowsCopied());
+        double share = d.rowsEstimate() > 0 ? Math.min(1.0, (double) d.rowsCopied() / d.rowsEstimate())
+                : d.tablesTotal() == 0 ? 0 : (double) d.tablesDone() / d.tablesTotal();
+        int filled = d.status() == MigrationStatus.State.DONE || d.status() == MigrationStatus.State.SYNCING
+                ? width : (int) (width * share);
+        String bar = "#".repeat(filled) + ".".repeat(width - filled);
+        return String.format("  %-24s [%s] %-8s %-9s %d rows, %d/%d tables, %.1f MB%s", d.dbname(), bar,
+                d.status().wireName(), d.phase() == null ? "" : d.phase().wireName(), d.rowsCopied(), d.tablesDone(),
+                d.tablesTotal(), d.bytesCopied() / 1e6, d.etaSeconds() == null ? "" : ", ~" + d.etaSeconds() + " s left");
     }
 
     private static String nz(String s) {

@@ -90,10 +90,14 @@ public final class StatusFold {
             row.tablesTotal = p.tablesTotal();
             row.rowsCopied = p.rowsCopied();
             row.bytesCopied = p.bytesCopied();
+            row.rowsEstimate = p.rowsEstimate();
+            row.bytesEstimate = p.bytesEstimate();
+            row.etaSeconds = p.etaSeconds();
         } else if (event instanceof StatusEvent.TaskWarning w) {
             row.warnings.add(w.message());
         } else if (event instanceof StatusEvent.TaskDone d) {
             row.state = State.DONE;
+            row.etaSeconds = null;
             row.method = d.method();
             row.error = null;
         } else if (event instanceof StatusEvent.TaskFailed f) {
@@ -181,6 +185,9 @@ public final class StatusFold {
         String methodReason;
         Long lagBytes;
         Instant lagMeasuredAt;
+        long rowsEstimate;
+        long bytesEstimate;
+        Long etaSeconds;
 
         Row(String dbname) {
             this.dbname = dbname;
@@ -198,13 +205,16 @@ public final class StatusFold {
             methodReason = null;
             lagBytes = null;
             lagMeasuredAt = null;
+            rowsEstimate = 0;
+            bytesEstimate = 0;
+            etaSeconds = null;
         }
 
         DatabaseStatus toStatus() {
             return new DatabaseStatus(dbname, method == null ? null : method.wireName(), state,
                     error == null ? null : error.message(), error == null ? null : error.code(), phase, attempt,
                     workerId, tablesDone, tablesTotal, rowsCopied, bytesCopied, warnings, methodReason, lagBytes,
-                    lagMeasuredAt);
+                    lagMeasuredAt, rowsEstimate, bytesEstimate, state == State.RUNNING ? etaSeconds : null);
         }
     }
 }

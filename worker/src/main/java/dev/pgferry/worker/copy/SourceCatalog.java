@@ -23,7 +23,7 @@ public final class SourceCatalog {
      * (no primary key and no replica identity index or FULL).
      */
     public record Table(String schema, String name, List<String> columns, long bytes, boolean unlogged,
-                        boolean replicaIdentity) {
+                        boolean replicaIdentity, long rowsEstimate) {
         public String qualifiedName() {
             return Sql.qualified(schema, name);
         }
@@ -59,7 +59,8 @@ public final class SourceCatalog {
                 + " AND NOT a.attisdropped" + (generatedColumns ? " AND a.attgenerated = ''" : "")
                 + " ORDER BY a.attnum)::text[], c.relpersistence = 'u',"
                 + " c.relreplident = 'f' OR EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid"
-                + "   AND ((c.relreplident = 'd' AND i.indisprimary) OR (c.relreplident = 'i' AND i.indisreplident)))"
+                + "   AND ((c.relreplident = 'd' AND i.indisprimary) OR (c.relreplident = 'i' AND i.indisreplident))),"
+                + " greatest(c.reltuples, 0)::bigint"
                 + " FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
                 + " WHERE c.relkind = 'r' AND c.relpersistence <> 't' AND" + NOT_SYSTEM
                 + (includeExtensionTables ? "" : " AND" + NOT_EXTENSION)
@@ -69,7 +70,7 @@ public final class SourceCatalog {
             while (rs.next()) {
                 String[] cols = (String[]) rs.getArray(4).getArray();
                 out.add(new Table(rs.getString(1), rs.getString(2), List.of(cols), rs.getLong(3), rs.getBoolean(5),
-                        rs.getBoolean(6)));
+                        rs.getBoolean(6), rs.getLong(7)));
             }
         }
         return out;

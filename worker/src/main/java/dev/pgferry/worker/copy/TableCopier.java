@@ -1,5 +1,6 @@
 package dev.pgferry.worker.copy;
 
+import dev.pgferry.messages.CopyProgress;
 import dev.pgferry.messages.ErrorCode;
 import dev.pgferry.messages.MigrationException;
 import dev.pgferry.pg.PgConnector;
@@ -8,33 +9,39 @@ import dev.pgferry.pg.SqlStates;
 import org.postgresql.PGConnection;
 import org.postgresql.copy.CopyIn;
 import org.postgresql.copy.CopyOut;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
 import java.util.stream.Collectors;
 
 /**
  * Streams table data from source to target: {@code COPY ... TO STDOUT} on a connection reading the shared
  * snapshot, straight into {@code COPY ... FROM STDIN} on the target, one CopyData message at a time, so memory
- * stays bounded whatever the table size. Each table is copied in one target transaction that first truncates it,
- * so a retried table never duplicates rows ({@code FREEZE} is allowed because the truncate happened in the same
- * transaction). Tables run in parallel on {@code jobs} threads, largest first.
+ * stays bounded whatever the table size. Binary format; a table whose types have no binary form is copied as text.
+ * Each table is copied in one target transaction that first truncates it, so a retried table never duplicates
+ * rows ({@code FREEZE} is allowed because the truncate happened in the same transaction). Tables run in parallel
+ * on {@code jobs} threads, largest first. Progress (with estimates and an ETA) is reported after every table and
+ * every {@link #PROGRESS_PERIOD_MS} while copying; reports are serialized and their totals never go back.
  */
 public final class TableCopier {
-
-    /** Called after each table with totals so far; must be thread-safe. */
-    public interface Progress {
-        void tableDone(int tablesDone, int tablesTotal, long rows, long bytes);
-    }
+    private static final Logger LOG = LoggerFactory.getLogger(TableCopier.class);
+    static final long PROGRESS_PERIOD_MS = 2_000;
+    /** No binary output/input function, or a binary form the other side cannot read: copy as text instead. */
+    private static final Set<String> BINARY_UNSUPPORTED = Set.of("42883", "22P03", "0A000");
 
     private final PgConnector source;
     private final PgConnector target;
@@ -50,26 +57,51 @@ public final class TableCopier {
         this.jobs = Math.max(1, jobs);
     }
 
+    /** Running totals of one copy; guarded by its own monitor. */
+    private static final class Totals {
+        final long started = System.nanoTime();
+        final AtomicLong rows = new AtomicLong();
+        final AtomicLong bytes = new AtomicLong();
+        int tablesDone;
+        long doneRows;
+        long doneBytes;
+    }
+
     /** Copies every table; the first failure cancels the rest and is rethrown. */
-    public void copyAll(List<SourceCatalog.Table> tables, Progress progress) {
-        AtomicInteger done = new AtomicInteger();
-        AtomicLong rows = new AtomicLong();
-        AtomicLong bytes = new AtomicLong();
+    public void copyAll(List<SourceCatalog.Table> tables, Consumer<CopyProgress> progress) {
+        long rowsEstimate = tables.stream().mapToLong(SourceCatalog.Table::rowsEstimate).sum();
+        long bytesEstimate = tables.stream().mapToLong(SourceCatalog.Table::bytes).sum();
+        Totals totals = new Totals();
+        Runnable report = () -> {
+            synchronized (totals) {
+                long rows = Math.max(totals.doneRows, totals.rows.get());
+                long bytes = Math.max(totals.doneBytes, totals.bytes.get());
+                progress.accept(new CopyProgress(totals.tablesDone, tables.size(), rows, bytes, rowsEstimate,
+                        bytesEstimate, eta(totals.started, rows, rowsEstimate)));
+            }
+        };
         ExecutorService pool = Executors.newFixedThreadPool(Math.min(jobs, Math.max(1, tables.size())), r -> {
             Thread t = new Thread(r, "copy-" + dbname);
             t.setDaemon(true);
             return t;
         });
+        ScheduledExecutorService reporter = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "progress-" + dbname);
+            t.setDaemon(true);
+            return t;
+        });
+        reporter.scheduleAtFixedRate(report, PROGRESS_PERIOD_MS, PROGRESS_PERIOD_MS, TimeUnit.MILLISECONDS);
         try {
             List<Future<?>> futures = new ArrayList<>();
             for (SourceCatalog.Table table : tables) {
                 futures.add(pool.submit(() -> {
-                    long[] copied = copy(table);
-                    // Counting and reporting under one lock keeps the reported totals monotonic.
-                    synchronized (done) {
-                        progress.tableDone(done.incrementAndGet(), tables.size(), rows.addAndGet(copied[0]),
-                                bytes.addAndGet(copied[1]));
+                    long[] copied = copy(table, totals);
+                    synchronized (totals) {
+                        totals.tablesDone++;
+                        totals.doneRows += copied[0];
+                        totals.doneBytes += copied[1];
                     }
+                    report.run();
                     return null;
                 }));
             }
@@ -84,37 +116,75 @@ public final class TableCopier {
             Thread.currentThread().interrupt();
             throw new MigrationException(ErrorCode.INTERNAL, "copy of " + dbname + " interrupted");
         } finally {
+            reporter.shutdownNow();
             pool.shutdownNow();
         }
     }
 
-    /** Copies one table; returns {rows, bytes}. */
-    long[] copy(SourceCatalog.Table table) {
-        String name = Sql.qualified(table.schema(), table.name());
+    /** Seconds left, from the share of estimated rows copied so far; null while too early to tell. */
+    static Long eta(long startedNanos, long rows, long rowsEstimate) {
+        if (rowsEstimate <= 0 || rows <= 0) {
+            return null;
+        }
+        double done = Math.min(1.0, (double) rows / rowsEstimate);
+        if (done < 0.01) {
+            return null;
+        }
+        double elapsed = (System.nanoTime() - startedNanos) / 1e9;
+        return Math.round(elapsed * (1 - done) / done);
+    }
+
+    /** Copies one table, in binary, else as text; returns {rows, bytes of the COPY stream}. */
+    long[] copy(SourceCatalog.Table table, Totals totals) {
+        String what = "copying table " + table.displayName() + " of database " + dbname;
+        try {
+            try {
+                return copy(table, true, totals);
+            } catch (SQLException e) {
+                if (!BINARY_UNSUPPORTED.contains(e.getSQLState())) {
+                    throw e;
+                }
+                LOG.info("{}: binary COPY not possible ({}); copying as text", table.displayName(), e.getSQLState());
+                return copy(table, false, totals);
+            }
+        } catch (SQLException e) {
+            throw SqlStates.wrap(ErrorCode.COPY_FAILED, what, e);
+        }
+    }
+
+    private long[] copy(SourceCatalog.Table table, boolean binary, Totals totals) throws SQLException {
+        String name = table.qualifiedName();
         String columns = table.columns().isEmpty() ? ""
                 : table.columns().stream().map(Sql::ident).collect(Collectors.joining(", ", "(", ")"));
-        String what = "copying table " + table.schema() + "." + table.name() + " of database " + dbname;
+        String format = binary ? "FORMAT binary" : "FORMAT text";
+        long bytes = 0;
+        long chunks = 0;
         try (Connection in = snapshot.openReader(source, dbname); Connection out = target.open(dbname)) {
             out.setAutoCommit(false);
             try (Statement s = out.createStatement()) {
                 s.execute("TRUNCATE ONLY " + name);
             }
             CopyOut reader = in.unwrap(PGConnection.class).getCopyAPI()
-                    .copyOut("COPY " + name + " " + columns + " TO STDOUT (FORMAT binary)");
+                    .copyOut("COPY " + name + " " + columns + " TO STDOUT (" + format + ")");
             CopyIn writer = null;
-            long bytes = 0;
             try {
                 writer = out.unwrap(PGConnection.class).getCopyAPI()
-                        .copyIn("COPY " + name + " " + columns + " FROM STDIN (FORMAT binary, FREEZE)");
+                        .copyIn("COPY " + name + " " + columns + " FROM STDIN (" + format + ", FREEZE)");
                 byte[] chunk;
                 while ((chunk = reader.readFromCopy()) != null) {
                     writer.writeToCopy(chunk, 0, chunk.length);
                     bytes += chunk.length;
+                    // One CopyData message per row: a close enough running count for progress.
+                    chunks++;
+                    totals.rows.incrementAndGet();
+                    totals.bytes.addAndGet(chunk.length);
                 }
                 long rows = writer.endCopy();
                 writer = null;
                 out.commit();
                 in.commit();
+                // Replace the running estimate of this table by its exact count.
+                totals.rows.addAndGet(rows - chunks);
                 return new long[]{rows, bytes};
             } finally {
                 // On failure, cancel whichever side is still mid-COPY so that both connections close cleanly.
@@ -125,8 +195,11 @@ public final class TableCopier {
                     writer.cancelCopy();
                 }
             }
-        } catch (SQLException e) {
-            throw SqlStates.wrap(ErrorCode.COPY_FAILED, what, e);
+        } catch (SQLException | RuntimeException e) {
+            // Undo this attempt's share of the running totals before the caller retries or fails.
+            totals.rows.addAndGet(-chunks);
+            totals.bytes.addAndGet(-bytes);
+            throw e;
         }
     }
 }

@@ -65,7 +65,8 @@ public final class Worker implements AutoCloseable {
         this.workerId = workerId;
         this.clock = clock;
         this.secrets = secrets;
-        this.jobs = jobs;
+        // 0: one copy job per core (at least 2: while one job waits on the network, another works).
+        this.jobs = jobs > 0 ? jobs : Math.max(2, Runtime.getRuntime().availableProcessors());
         Map<String, Object> props = bus.consumerProps(Topics.WORKER_GROUP, "pgferry-" + workerId);
         props.put("max.poll.records", 1);
         props.put("partition.assignment.strategy", CooperativeStickyAssignor.class.getName());

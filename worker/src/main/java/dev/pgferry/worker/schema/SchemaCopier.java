@@ -40,14 +40,24 @@ public final class SchemaCopier implements AutoCloseable {
                 source.libpqEnv(dbname), ErrorCode.SCHEMA_DUMP_FAILED, "dumping the schema of source database " + dbname);
     }
 
-    /** See {@link #restore}. */
+    /** See {@link #restore}. One transaction: all types and tables, or none. */
     public List<String> restorePreData(Set<String> missingRoles) {
-        return restore("pre-data", missingRoles);
+        return restore("pre-data", missingRoles, 1);
     }
 
-    /** See {@link #restore}. */
-    public List<String> restorePostData(Set<String> missingRoles) {
-        return restore("post-data", missingRoles);
+    /**
+     * See {@link #restore}. Indexes, constraints and triggers are built by {@code jobs} parallel connections
+     * (pg_restore orders foreign keys after the indexes they need); a failed database is dropped anyway, so this
+     * section does not need one transaction.
+     */
+    public List<String> restorePostData(Set<String> missingRoles, int jobs) {
+        return restore("post-data", missingRoles, jobs);
+    }
+
+    /** Gathers planner statistics for the whole database, {@code jobs} tables at a time. */
+    public void analyze(int jobs) {
+        PgTool.run("vacuumdb", List.of("--analyze-only", "--jobs=" + Math.max(1, jobs), "--dbname=" + conninfoDbname(dbname)),
+                target.libpqEnv(dbname), ErrorCode.SCHEMA_RESTORE_FAILED, "analyzing target database " + dbname);
     }
 
     /**
@@ -56,11 +66,16 @@ public final class SchemaCopier implements AutoCloseable {
      * fail without stopping the rest: the restore then goes on past errors, and every error that is not
      * {@code role "<a missing role>" does not exist} still fails the database. Returns the tolerated errors.
      */
-    private List<String> restore(String section, Set<String> missingRoles) {
+    private List<String> restore(String section, Set<String> missingRoles, int jobs) {
         String what = "restoring the " + section + " schema into target database " + dbname;
         List<String> args = new ArrayList<>(List.of("--section=" + section, "--dbname=" + conninfoDbname(dbname)));
         if (missingRoles.isEmpty()) {
-            args.addAll(List.of("--exit-on-error", "--single-transaction"));
+            args.add("--exit-on-error");
+        }
+        if (jobs > 1) {
+            args.add("--jobs=" + jobs);
+        } else if (missingRoles.isEmpty()) {
+            args.add("--single-transaction");
         }
         args.add(dumpFile.toString());
         PgTool.Result r = PgTool.exec("pg_restore", args, target.libpqEnv(dbname), ErrorCode.SCHEMA_RESTORE_FAILED, what);

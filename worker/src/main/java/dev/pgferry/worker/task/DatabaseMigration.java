@@ -190,11 +190,12 @@ public final class DatabaseMigration {
             }
             copyLargeObjects(snapshot, largeObjects);
             phase(events, Phase.POST_DATA);
-            schema.restorePostData(missingRoles).forEach(e -> emit.accept(events.warning("post-data restore: " + e)));
+            schema.restorePostData(missingRoles, jobs).forEach(e -> emit.accept(events.warning("post-data restore: " + e)));
             try (Connection writer = target.open(db)) {
                 ObjectCopier.copySequences(sequences, writer);
                 ObjectCopier.refreshMatViews(matViews, writer);
             }
+            schema.analyze(jobs);
             if (replication && !largeObjects.isEmpty()) {
                 emit.accept(events.warning(largeObjects.size() + " large object(s) were copied once; logical"
                         + " replication does not carry later changes to large objects"));
@@ -232,7 +233,7 @@ public final class DatabaseMigration {
 
     private void copyTables(EventSource events, SourceSnapshot snapshot, List<SourceCatalog.Table> tables) {
         new TableCopier(source, target, task.dbname(), snapshot, jobs).copyAll(tables,
-                (done, total, rows, bytes) -> emit.accept(events.progress(done, total, rows, bytes)));
+                p -> emit.accept(events.progress(p)));
     }
 
     private void copyLargeObjects(SourceSnapshot snapshot, List<Long> oids) throws SQLException {

@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# Benchmark: times pgferry against the tools users would pick instead, on one dataset, interleaved and repeated.
+#
+#   bench/run.sh [SIZE_MB] [ROUNDS] [JOBS]      (defaults: 1000 MB, 3 rounds, one job per core)
+#
+# Builds a dataset of about SIZE_MB in a throw-away source cluster (pgbench tables, a table of wide text/jsonb
+# rows, a bytea table), then per round runs each tool into a fresh target database and checks that the target
+# equals the source (row counts and content hashes per table, indexes, constraints, sequences). Prints seconds
+# (median and spread), MB/s and each tool's time as a ratio of the floor (a bare parallel COPY pipe, no indexes).
+# Needs PostgreSQL 15 server and client programs; pgcopydb is timed when installed (apt-get install pgcopydb).
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+SIZE_MB=${1:-1000}
+ROUNDS=${2:-3}
+JOBS=${3:-$(nproc)}
+[ "$JOBS" -ge 2 ] || JOBS=2
+BIN=${PGFERRY_PG_SERVER_BIN:-/usr/lib/postgresql/15/bin}
+work=$(mktemp -d /tmp/pgferry-bench-XXXX)
+chmod 755 "$work"
+results="$work/results.tsv"
+: > "$results"
+as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+cleanup() {
+  set +e
+  [ -n "${svc_pids:-}" ] && kill $svc_pids 2>/dev/null && wait $svc_pids 2>/dev/null
+  for c in source target; do as_pg "$BIN/pg_ctl" -D "$work/$c" -m immediate stop >/dev/null 2>&1; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+start_cluster() { # name port
+  mkdir -p "$work/$1"; chown postgres "$work/$1" 2>/dev/null || true
+  as_pg "$BIN/initdb" -D "$work/$1" -U postgres -A trust -E UTF8 --locale=C --no-sync >/dev/null
+  as_pg "$BIN/pg_ctl" -D "$work/$1" -l "$work/$1.log" -w -o "-p $2 -k $work -c listen_addresses=127.0.0.1 \
+    -c wal_level=logical -c max_wal_size=8GB -c checkpoint_timeout=30min -c shared_buffers=512MB \
+    -c maintenance_work_mem=256MB -c max_replication_slots=20 -c max_wal_senders=20 \
+    -c max_logical_replication_workers=16 -c max_worker_processes=32 -c max_connections=200" start >/dev/null
+}
+
+SP=$(free_port); start_cluster source "$SP"
+TP=$(free_port); start_cluster target "$TP"
+src="host=127.0.0.1 port=$SP user=postgres"
+dst="host=127.0.0.1 port=$TP user=postgres"
+export PGUSER=postgres
+
+echo "bench: building a dataset of about ${SIZE_MB} MB (jobs=$JOBS, rounds=$ROUNDS)" >&2
+psql -q -d "$src dbname=postgres" -c "CREATE DATABASE bench"
+scale=$(( SIZE_MB * 45 / 100 / 15 )); [ "$scale" -ge 1 ] || scale=1
+pgbench -q -i -s "$scale" -d "$src dbname=bench" >/dev/null 2>&1
+wide_rows=$(( SIZE_MB * 35 / 100 * 1000 ))     # ~1 KB per row
+blob_rows=$(( SIZE_MB * 20 / 100 * 100 ))      # ~10 KB per row
+psql -q -d "$src dbname=bench" <<SQL
+CREATE TABLE wide (id bigserial PRIMARY KEY, title text NOT NULL, body text, doc jsonb, created timestamptz DEFAULT now());
+INSERT INTO wide (title, body, doc)
+  SELECT 'title ' || g, repeat(md5(g::text), 24), jsonb_build_object('n', g, 'tags', jsonb_build_array(g % 7, g % 11), 'h', md5(g::text))
+  FROM generate_series(1, $wide_rows) g;
+CREATE INDEX wide_title_idx ON wide (title);
+CREATE INDEX wide_doc_idx ON wide USING gin (doc);
+CREATE TABLE blobs (id int PRIMARY KEY, wide_id bigint REFERENCES wide(id), data bytea);
+INSERT INTO blobs SELECT g, g, decode(repeat(md5(g::text), 320), 'hex') FROM generate_series(1, $blob_rows) g;
+SELECT setval('wide_id_seq', (SELECT max(id) FROM wide) + 1000);
+VACUUM ANALYZE;
+SQL
+size_bytes=$(psql -Atq -d "$src dbname=bench" -c "SELECT pg_database_size('bench')")
+size_mb=$(( size_bytes / 1000000 ))
+echo "bench: source database is $size_mb MB" >&2
+
+fingerprint() { # conninfo -> one line per table + indexes/constraints/sequences
+  psql -Atq -d "$1 dbname=bench" <<'SQL'
+SELECT format('SELECT %L || '':'' || count(*) || '':'' || md5(coalesce(string_agg(h, '''' ORDER BY h), '''')) FROM (SELECT md5(t::text) h FROM %I.%I t) s',
+              n.nspname || '.' || c.relname, n.nspname, c.relname)
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind = 'r' AND n.nspname = 'public' ORDER BY 1 \gexec
+SELECT 'indexes:' || string_agg(indexname, ',' ORDER BY indexname) FROM pg_indexes WHERE schemaname = 'public';
+SELECT 'constraints:' || string_agg(conname || '/' || contype::text, ',' ORDER BY conname) FROM pg_constraint WHERE connamespace = 'public'::regnamespace;
+SELECT 'sequences:' || string_agg(sequencename || '=' || coalesce(last_value, 0), ',' ORDER BY sequencename) FROM pg_sequences;
+SQL
+}
+fingerprint "$src" > "$work/source.fp"
+
+reset_target() {
+  psql -q -d "$dst dbname=postgres" -c "DROP DATABASE IF EXISTS bench WITH (FORCE)" >/dev/null
+}
+create_target() { psql -q -d "$dst dbname=postgres" -c "CREATE DATABASE bench" >/dev/null; }
+
+run_pg_dump_restore() { create_target; pg_dump -Fc -d "$src dbname=bench" | pg_restore -d "$dst dbname=bench"; }
+run_pg_dump_dir() {
+  create_target; rm -rf "$work/dump"
+  pg_dump -Fd -j "$JOBS" -f "$work/dump" -d "$src dbname=bench" && pg_restore -j "$JOBS" -d "$dst dbname=bench" "$work/dump"
+}
+run_pg_dump_psql() { create_target; pg_dump -d "$src dbname=bench" | psql -q -X -v ON_ERROR_STOP=1 -d "$dst dbname=bench" >/dev/null; }
+run_pgcopydb() {
+  create_target; rm -rf "$work/pgcopydb"
+  pgcopydb clone --source "postgres://postgres@127.0.0.1:$SP/bench" --target "postgres://postgres@127.0.0.1:$TP/bench" \
+    --table-jobs "$JOBS" --index-jobs "$JOBS" --dir "$work/pgcopydb" >"$work/pgcopydb.log" 2>&1
+}
+run_floor() {
+  create_target
+  pg_dump --section=pre-data -d "$src dbname=bench" | psql -q -X -v ON_ERROR_STOP=1 -d "$dst dbname=bench" >/dev/null
+  psql -Atq -d "$src dbname=bench" -c "SELECT quote_ident(relname) FROM pg_class WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace ORDER BY pg_relation_size(oid) DESC" |
+    xargs -P "$JOBS" -I{} sh -c "psql -Atq -d '$src dbname=bench' -c 'COPY public.{} TO STDOUT' | psql -q -d '$dst dbname=bench' -c 'COPY public.{} FROM STDIN'"
+}
+export PGFERRY_JAVA_OPTS="-Xmx256m -XX:+UseSerialGC"
+run_pgferry_migrate() {
+  "$root/pgferry" migrate --source "postgres://postgres@127.0.0.1:$SP/postgres?sslmode=disable" \
+    --target "postgres://postgres@127.0.0.1:$TP/postgres?sslmode=disable" --method dump --ignore-dbs postgres \
+    --jobs "$JOBS" --workers 1 --data-dir "$work/pgferry-migrate" >/dev/null 2>"$work/pgferry-migrate.log"
+}
+run_pgferry_service() {
+  "$root/pgferry" submit --bootstrap-servers "127.0.0.1:$KP" --source "postgres://postgres@127.0.0.1:$SP/postgres?sslmode=disable" \
+    --target "postgres://postgres@127.0.0.1:$TP/postgres?sslmode=disable" --method dump --ignore-dbs postgres --wait \
+    >/dev/null 2>"$work/pgferry-submit.log"
+}
+
+# pgferry as a service: broker, coordinator and one worker (heap capped at 256 MB) already running.
+"$root/pgferry" --version >/dev/null
+KP=$(free_port)
+"$root/pgferry" broker --port "$KP" --data-dir "$work/broker" >"$work/broker.out" 2>&1 & svc_pids="$!"
+for _ in $(seq 1 120); do grep -q "broker ready" "$work/broker.out" 2>/dev/null && break; sleep 0.5; done
+"$root/pgferry" coordinator --bootstrap-servers "127.0.0.1:$KP" --http-port 0 >"$work/coordinator.log" 2>&1 & svc_pids="$svc_pids $!"
+"$root/pgferry" worker --bootstrap-servers "127.0.0.1:$KP" --jobs "$JOBS" >"$work/worker.log" 2>&1 & worker_pid=$!; svc_pids="$svc_pids $worker_pid"
+sleep 5
+
+tools="pgferry-service pgferry-migrate pg_dump_restore pg_dump_dir pg_dump_psql floor"
+command -v pgcopydb >/dev/null && tools="$tools pgcopydb"
+for round in $(seq 1 "$ROUNDS"); do
+  for tool in $tools; do
+    reset_target
+    start=$(date +%s.%N)
+    case $tool in
+      pgferry-service) run_pgferry_service ;;
+      pgferry-migrate) run_pgferry_migrate ;;
+      pg_dump_restore) run_pg_dump_restore ;;
+      pg_dump_dir) run_pg_dump_dir ;;
+      pg_dump_psql) run_pg_dump_psql ;;
+      pgcopydb) run_pgcopydb ;;
+      floor) run_floor ;;
+    esac
+    end=$(date +%s.%N)
+    secs=$(echo "$end - $start" | bc)
+    fingerprint "$dst" > "$work/target.fp"
+    if [ "$tool" = floor ]; then
+      # The floor builds no indexes or constraints: compare the rows only.
+      check=$(diff <(grep -v '^indexes:\|^constraints:\|^sequences:' "$work/source.fp") \
+                   <(grep -v '^indexes:\|^constraints:\|^sequences:' "$work/target.fp") >/dev/null && echo rows-equal || echo DIFFERENT)
+    else
+      check=$(diff "$work/source.fp" "$work/target.fp" >/dev/null && echo equal || echo DIFFERENT)
+    fi
+    printf '%s\t%s\t%s\t%s\n' "$tool" "$round" "$secs" "$check" >> "$results"
+    printf 'bench: round %s %-16s %7.1f s  %s\n' "$round" "$tool" "$secs" "$check" >&2
+  done
+done
+rss_kb=$(ps -o rss= -p "$worker_pid" 2>/dev/null || echo 0)
+
+python3 - "$results" "$size_mb" "$JOBS" "$rss_kb" <<'PY'
+import sys, statistics, collections
+path, size_mb, jobs, rss = sys.argv[1], float(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+runs = collections.defaultdict(list); checks = collections.defaultdict(set)
+for line in open(path):
+    tool, rnd, secs, check = line.rstrip('\n').split('\t')
+    runs[tool].append(float(secs)); checks[tool].add(check)
+floor = statistics.median(runs['floor'])
+print(f"dataset {size_mb:.0f} MB, jobs {jobs}, {len(runs['floor'])} rounds; pgferry worker RSS after the runs: {rss/1024:.0f} MB (heap capped at 256 MB)")
+print(f"| tool | median s | min-max s | MB/s | x floor | target check |")
+print(f"|---|---|---|---|---|---|")
+for tool, secs in sorted(runs.items(), key=lambda kv: statistics.median(kv[1])):
+    m = statistics.median(secs)
+    print(f"| {tool} | {m:.1f} | {min(secs):.1f}-{max(secs):.1f} | {size_mb/m:.0f} | {m/floor:.2f} | {','.join(sorted(checks[tool]))} |")
+PY
