@@ -17,7 +17,7 @@ JOBS=${3:-$(nproc)}
 [ "$JOBS" -ge 2 ] || JOBS=2
 BIN=${PGFERRY_PG_SERVER_BIN:-/usr/lib/postgresql/15/bin}
 work=$(mktemp -d /tmp/pgferry-bench-XXXX)
-chmod 755 "$work"
+chmod 755 "$work"; [ "$(id -u)" = 0 ] && chown postgres "$work"
 results="$work/results.tsv"
 : > "$results"
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
@@ -25,6 +25,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 
 cleanup() {
   set +e
+  if [ -n "${KEEP:-}" ]; then echo "bench: KEEP set: clusters stay up in $work (source $SP, target $TP)" >&2; return; fi
   [ -n "${svc_pids:-}" ] && kill $svc_pids 2>/dev/null && wait $svc_pids 2>/dev/null
   for c in source target; do as_pg "$BIN/pg_ctl" -D "$work/$c" -m immediate stop >/dev/null 2>&1; done
   rm -rf "$work"
@@ -111,8 +112,10 @@ run_pgferry_migrate() {
 }
 run_pgferry_service() {
   "$root/pgferry" submit --bootstrap-servers "127.0.0.1:$KP" --source "postgres://postgres@127.0.0.1:$SP/postgres?sslmode=disable" \
-    --target "postgres://postgres@127.0.0.1:$TP/postgres?sslmode=disable" --method dump --ignore-dbs postgres --wait \
-    >/dev/null 2>"$work/pgferry-submit.log"
+    --target "postgres://postgres@127.0.0.1:$TP/postgres?sslmode=disable" --method dump --ignore-dbs postgres --wait --json \
+    >"$work/pgferry-submit.json" 2>"$work/pgferry-submit.log"
+  # Where the time went, per phase, as the status reports it.
+  python3 -c 'import json,sys; t=sys.stdin.read(); d=json.loads(t[t.index("{"):]); print("bench:   pgferry phases:", d["migration_detail"][0]["phase_seconds"], file=sys.stderr)' < "$work/pgferry-submit.json"
 }
 
 # pgferry as a service: broker, coordinator and one worker (heap capped at 256 MB) already running.
@@ -124,8 +127,8 @@ for _ in $(seq 1 120); do grep -q "broker ready" "$work/broker.out" 2>/dev/null 
 "$root/pgferry" worker --bootstrap-servers "127.0.0.1:$KP" --jobs "$JOBS" >"$work/worker.log" 2>&1 & worker_pid=$!; svc_pids="$svc_pids $worker_pid"
 sleep 5
 
-tools="pgferry-service pgferry-migrate pg_dump_restore pg_dump_dir pg_dump_psql floor"
-command -v pgcopydb >/dev/null && tools="$tools pgcopydb"
+tools=${TOOLS:-"pgferry-service pgferry-migrate pg_dump_restore pg_dump_dir pg_dump_psql floor"}
+[ -z "${TOOLS:-}" ] && command -v pgcopydb >/dev/null && tools="$tools pgcopydb"
 for round in $(seq 1 "$ROUNDS"); do
   for tool in $tools; do
     reset_target

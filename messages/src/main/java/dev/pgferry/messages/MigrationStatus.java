@@ -77,10 +77,13 @@ public record MigrationStatus(
             @JsonProperty("lag_measured_at") Instant lagMeasuredAt,
             @JsonProperty("rows_estimate") long rowsEstimate,
             @JsonProperty("bytes_estimate") long bytesEstimate,
-            @JsonProperty("eta_seconds") Long etaSeconds) {
+            @JsonProperty("eta_seconds") Long etaSeconds,
+            @JsonProperty("phase_seconds") java.util.Map<String, Double> phaseSeconds) {
 
         public DatabaseStatus {
             warnings = List.copyOf(warnings == null ? List.of() : warnings);
+            phaseSeconds = phaseSeconds == null ? java.util.Map.of()
+                    : java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(phaseSeconds));
         }
     }
 }

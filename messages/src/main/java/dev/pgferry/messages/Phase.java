@@ -5,7 +5,7 @@ import com.fasterxml.jackson.annotation.JsonValue;
 
 /** The steps of one database's migration, in order. */
 public enum Phase {
-    ROLES("roles"), SCHEMA("schema"), DATA("data"), POST_DATA("post-data"), FINISH("finish");
+    ROLES("roles"), SCHEMA("schema"), DATA("data"), POST_DATA("post-data"), ANALYZE("analyze"), FINISH("finish");
 
     private final String wireName;
 

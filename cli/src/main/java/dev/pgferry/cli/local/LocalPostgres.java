@@ -72,6 +72,8 @@ public final class LocalPostgres implements AutoCloseable {
         settings.put("max_wal_senders", "20");
         settings.put("max_logical_replication_workers", "16");
         settings.put("max_worker_processes", "24");
+        // PostgreSQL starts at most one apply worker per interval (default 5 s): keep syncing quick here.
+        settings.put("wal_retrieve_retry_interval", "500ms");
         settings.putAll(overrides);
         Files.createDirectories(parent);
         Path dir = Files.createTempDirectory(parent, "pg-");

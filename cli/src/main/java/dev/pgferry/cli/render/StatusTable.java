@@ -31,6 +31,11 @@ public final class StatusTable {
         }
         out.append(table(List.of("DBNAME", "METHOD", "STATUS", "PHASE", "TABLES", "ROWS", "LAG", "ERROR"), rows));
         for (DatabaseStatus d : s.migrationDetail()) {
+            if (!d.phaseSeconds().isEmpty()) {
+                out.append("time: ").append(d.dbname()).append(": ");
+                d.phaseSeconds().forEach((phase, secs) -> out.append(phase).append(String.format(" %.1f s  ", secs)));
+                out.append('\n');
+            }
             if (d.methodReason() != null) {
                 out.append("note: ").append(d.dbname()).append(": ").append(d.methodReason()).append('\n');
             }

@@ -77,6 +77,7 @@ public final class StatusFold {
             row.method = s.method();
             row.methodReason = s.reason();
         } else if (event instanceof StatusEvent.TaskSyncing) {
+            row.closePhase(event.timestamp());
             row.state = State.SYNCING;
             row.error = null;
         } else if (event instanceof StatusEvent.ReplicationLag l) {
@@ -84,7 +85,9 @@ public final class StatusFold {
             row.lagMeasuredAt = l.timestamp();
         } else if (event instanceof StatusEvent.PhaseChanged p) {
             row.state = State.RUNNING;
+            row.closePhase(p.timestamp());
             row.phase = p.phase();
+            row.phaseStartedAt = p.timestamp();
         } else if (event instanceof StatusEvent.TaskProgress p) {
             row.tablesDone = p.tablesDone();
             row.tablesTotal = p.tablesTotal();
@@ -96,11 +99,13 @@ public final class StatusFold {
         } else if (event instanceof StatusEvent.TaskWarning w) {
             row.warnings.add(w.message());
         } else if (event instanceof StatusEvent.TaskDone d) {
+            row.closePhase(d.timestamp());
             row.state = State.DONE;
             row.etaSeconds = null;
             row.method = d.method();
             row.error = null;
         } else if (event instanceof StatusEvent.TaskFailed f) {
+            row.closePhase(f.timestamp());
             row.state = State.FAILED;
             row.error = f.error();
         }
@@ -188,6 +193,8 @@ public final class StatusFold {
         long rowsEstimate;
         long bytesEstimate;
         Long etaSeconds;
+        Instant phaseStartedAt;
+        Map<String, Double> phaseSeconds = new LinkedHashMap<>();
 
         Row(String dbname) {
             this.dbname = dbname;
@@ -208,13 +215,24 @@ public final class StatusFold {
             rowsEstimate = 0;
             bytesEstimate = 0;
             etaSeconds = null;
+            phaseStartedAt = null;
+            phaseSeconds = new LinkedHashMap<>();
+        }
+
+        /** Adds the time since the current phase began to that phase's total (where the time went). */
+        void closePhase(Instant at) {
+            if (phase != null && phaseStartedAt != null && at != null) {
+                phaseSeconds.merge(phase.wireName(), java.time.Duration.between(phaseStartedAt, at).toMillis() / 1000.0,
+                        Double::sum);
+            }
+            phaseStartedAt = null;
         }
 
         DatabaseStatus toStatus() {
             return new DatabaseStatus(dbname, method == null ? null : method.wireName(), state,
                     error == null ? null : error.message(), error == null ? null : error.code(), phase, attempt,
                     workerId, tablesDone, tablesTotal, rowsCopied, bytesCopied, warnings, methodReason, lagBytes,
-                    lagMeasuredAt, rowsEstimate, bytesEstimate, state == State.RUNNING ? etaSeconds : null);
+                    lagMeasuredAt, rowsEstimate, bytesEstimate, state == State.RUNNING ? etaSeconds : null, phaseSeconds);
         }
     }
 }

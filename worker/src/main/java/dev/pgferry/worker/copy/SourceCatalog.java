@@ -23,7 +23,7 @@ public final class SourceCatalog {
      * (no primary key and no replica identity index or FULL).
      */
     public record Table(String schema, String name, List<String> columns, long bytes, boolean unlogged,
-                        boolean replicaIdentity, long rowsEstimate) {
+                        boolean replicaIdentity, long rowsEstimate, long oid, boolean partition) {
         public String qualifiedName() {
             return Sql.qualified(schema, name);
         }
@@ -60,7 +60,7 @@ public final class SourceCatalog {
                 + " ORDER BY a.attnum)::text[], c.relpersistence = 'u',"
                 + " c.relreplident = 'f' OR EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid"
                 + "   AND ((c.relreplident = 'd' AND i.indisprimary) OR (c.relreplident = 'i' AND i.indisreplident))),"
-                + " greatest(c.reltuples, 0)::bigint"
+                + " greatest(c.reltuples, 0)::bigint, c.oid, c.relispartition"
                 + " FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
                 + " WHERE c.relkind = 'r' AND c.relpersistence <> 't' AND" + NOT_SYSTEM
                 + (includeExtensionTables ? "" : " AND" + NOT_EXTENSION)
@@ -70,7 +70,7 @@ public final class SourceCatalog {
             while (rs.next()) {
                 String[] cols = (String[]) rs.getArray(4).getArray();
                 out.add(new Table(rs.getString(1), rs.getString(2), List.of(cols), rs.getLong(3), rs.getBoolean(5),
-                        rs.getBoolean(6), rs.getLong(7)));
+                        rs.getBoolean(6), rs.getLong(7), rs.getLong(8), rs.getBoolean(9)));
             }
         }
         return out;

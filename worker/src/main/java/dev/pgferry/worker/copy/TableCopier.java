@@ -69,6 +69,12 @@ public final class TableCopier {
 
     /** Copies every table; the first failure cancels the rest and is rethrown. */
     public void copyAll(List<SourceCatalog.Table> tables, Consumer<CopyProgress> progress) {
+        copyAll(tables, progress, t -> { });
+    }
+
+    /** As {@link #copyAll(List, Consumer)}, calling {@code tableCopied} (on a copy thread) as each table's rows are in. */
+    public void copyAll(List<SourceCatalog.Table> tables, Consumer<CopyProgress> progress,
+                        Consumer<SourceCatalog.Table> tableCopied) {
         long rowsEstimate = tables.stream().mapToLong(SourceCatalog.Table::rowsEstimate).sum();
         long bytesEstimate = tables.stream().mapToLong(SourceCatalog.Table::bytes).sum();
         Totals totals = new Totals();
@@ -96,6 +102,7 @@ public final class TableCopier {
             for (SourceCatalog.Table table : tables) {
                 futures.add(pool.submit(() -> {
                     long[] copied = copy(table, totals);
+                    tableCopied.accept(table);
                     synchronized (totals) {
                         totals.tablesDone++;
                         totals.doneRows += copied[0];

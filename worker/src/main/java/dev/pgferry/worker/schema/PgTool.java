@@ -47,6 +47,12 @@ public final class PgTool {
 
     /** Runs the program to completion and returns how it ended; only failing to start it throws. */
     public static Result exec(String program, List<String> args, Map<String, String> env, ErrorCode code, String what) {
+        return exec(program, args, env, code, what, null);
+    }
+
+    /** As {@link #exec(String, List, Map, ErrorCode, String)}, sending stdout to {@code stdout} (null: discarded). */
+    public static Result exec(String program, List<String> args, Map<String, String> env, ErrorCode code, String what,
+                              Path stdout) {
         List<String> cmd = new ArrayList<>();
         cmd.add(binary(program));
         cmd.addAll(args);
@@ -55,7 +61,7 @@ public final class PgTool {
         try {
             stderr = Files.createTempFile("pgferry-" + program, ".err");
             ProcessBuilder pb = new ProcessBuilder(cmd).redirectError(stderr.toFile())
-                    .redirectOutput(ProcessBuilder.Redirect.DISCARD);
+                    .redirectOutput(stdout == null ? ProcessBuilder.Redirect.DISCARD : ProcessBuilder.Redirect.to(stdout.toFile()));
             pb.environment().keySet().removeIf(k -> k.startsWith("PG"));
             pb.environment().putAll(env);
             p = pb.start();

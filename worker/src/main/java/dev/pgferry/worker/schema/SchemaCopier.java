@@ -1,15 +1,16 @@
 package dev.pgferry.worker.schema;
 
 import dev.pgferry.messages.ErrorCode;
+import dev.pgferry.messages.MigrationException;
 import dev.pgferry.pg.PgConnector;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import dev.pgferry.messages.MigrationException;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -42,7 +43,7 @@ public final class SchemaCopier implements AutoCloseable {
 
     /** See {@link #restore}. One transaction: all types and tables, or none. */
     public List<String> restorePreData(Set<String> missingRoles) {
-        return restore("pre-data", missingRoles, 1);
+        return restore("pre-data", missingRoles, 1, null);
     }
 
     /**
@@ -51,7 +52,39 @@ public final class SchemaCopier implements AutoCloseable {
      * section does not need one transaction.
      */
     public List<String> restorePostData(Set<String> missingRoles, int jobs) {
-        return restore("post-data", missingRoles, jobs);
+        return restore("post-data", missingRoles, jobs, null);
+    }
+
+    /**
+     * Plans the post-data section so that each plain table's indexes can be built as soon as its rows are in.
+     * {@code source} must read the dump's snapshot.
+     */
+    public PostDataPlan planPostData(java.sql.Connection source, Set<Long> earlyTables) throws java.sql.SQLException, IOException {
+        Path listing = Files.createTempFile("pgferry-toc-", ".txt");
+        try {
+            PgTool.Result r = PgTool.exec("pg_restore", List.of("--list", dumpFile.toString()), Map.of(),
+                    ErrorCode.SCHEMA_RESTORE_FAILED, "listing the schema dump of " + dbname, listing);
+            if (r.exitCode() != 0) {
+                throw new MigrationException(ErrorCode.SCHEMA_RESTORE_FAILED, "listing the schema dump of " + dbname
+                        + " failed: " + PgTool.tail(r.stderr()));
+            }
+            return PostDataPlan.of(Files.readAllLines(listing), source, earlyTables);
+        } finally {
+            Files.deleteIfExists(listing);
+        }
+    }
+
+    /** Restores the given post-data entries of the dump (see {@link #restore}); an empty list does nothing. */
+    public List<String> restorePostData(Set<String> missingRoles, int jobs, List<String> entries) throws IOException {
+        if (entries.isEmpty()) {
+            return List.of();
+        }
+        Path list = PostDataPlan.writeList(entries);
+        try {
+            return restore("post-data", missingRoles, jobs, list);
+        } finally {
+            Files.deleteIfExists(list);
+        }
     }
 
     /** Gathers planner statistics for the whole database, {@code jobs} tables at a time. */
@@ -66,7 +99,7 @@ public final class SchemaCopier implements AutoCloseable {
      * fail without stopping the rest: the restore then goes on past errors, and every error that is not
      * {@code role "<a missing role>" does not exist} still fails the database. Returns the tolerated errors.
      */
-    private List<String> restore(String section, Set<String> missingRoles, int jobs) {
+    private List<String> restore(String section, Set<String> missingRoles, int jobs, Path list) {
         String what = "restoring the " + section + " schema into target database " + dbname;
         List<String> args = new ArrayList<>(List.of("--section=" + section, "--dbname=" + conninfoDbname(dbname)));
         if (missingRoles.isEmpty()) {
@@ -76,6 +109,9 @@ public final class SchemaCopier implements AutoCloseable {
             args.add("--jobs=" + jobs);
         } else if (missingRoles.isEmpty()) {
             args.add("--single-transaction");
+        }
+        if (list != null) {
+            args.add("--use-list=" + list);
         }
         args.add(dumpFile.toString());
         PgTool.Result r = PgTool.exec("pg_restore", args, target.libpqEnv(dbname), ErrorCode.SCHEMA_RESTORE_FAILED, what);

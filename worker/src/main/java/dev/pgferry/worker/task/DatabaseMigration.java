@@ -21,6 +21,8 @@ import dev.pgferry.worker.replication.Preconditions;
 import dev.pgferry.worker.replication.Removal;
 import dev.pgferry.worker.replication.Replicator;
 import dev.pgferry.worker.roles.RoleCopier;
+import dev.pgferry.worker.schema.IndexBuilder;
+import dev.pgferry.worker.schema.PostDataPlan;
 import dev.pgferry.worker.schema.SchemaCopier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -32,9 +34,11 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Clock;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.function.Consumer;
+import java.util.stream.Collectors;
 
 /**
  * Migrates one database. The method is chosen first, before anything is touched: logical replication when its
@@ -182,19 +186,35 @@ public final class DatabaseMigration {
                 largeObjects = SourceCatalog.largeObjects(reader);
             }
             phase(events, Phase.DATA);
+            List<String> tolerated = new ArrayList<>();
             if (ownCopy) {
+                // Each plain table's indexes are built as soon as its rows are in, while other tables copy.
+                PostDataPlan plan;
+                try (Connection reader = snapshot.openReader(source, db)) {
+                    plan = schema.planPostData(reader, tables.stream().filter(t -> !t.partition())
+                            .map(SourceCatalog.Table::oid).collect(Collectors.toSet()));
+                }
                 emit.accept(events.progress(0, tables.size(), 0, 0));
-                copyTables(events, snapshot, tables);
+                try (IndexBuilder indexes = new IndexBuilder(schema, plan, missingRoles, jobs, db)) {
+                    new TableCopier(source, target, db, snapshot, jobs).copyAll(tables,
+                            p -> emit.accept(events.progress(p)), t -> indexes.tableReady(t.oid()));
+                    copyLargeObjects(snapshot, largeObjects);
+                    phase(events, Phase.POST_DATA);
+                    tolerated.addAll(indexes.awaitAll());
+                }
+                tolerated.addAll(schema.restorePostData(missingRoles, jobs, plan.rest()));
             } else {
                 copyTables(events, snapshot, tables.stream().filter(SourceCatalog.Table::unlogged).toList());
+                copyLargeObjects(snapshot, largeObjects);
+                phase(events, Phase.POST_DATA);
+                tolerated.addAll(schema.restorePostData(missingRoles, jobs));
             }
-            copyLargeObjects(snapshot, largeObjects);
-            phase(events, Phase.POST_DATA);
-            schema.restorePostData(missingRoles, jobs).forEach(e -> emit.accept(events.warning("post-data restore: " + e)));
+            tolerated.forEach(e -> emit.accept(events.warning("post-data restore: " + e)));
             try (Connection writer = target.open(db)) {
                 ObjectCopier.copySequences(sequences, writer);
                 ObjectCopier.refreshMatViews(matViews, writer);
             }
+            phase(events, Phase.ANALYZE);
             schema.analyze(jobs);
             if (replication && !largeObjects.isEmpty()) {
                 emit.accept(events.warning(largeObjects.size() + " large object(s) were copied once; logical"
@@ -206,6 +226,7 @@ public final class DatabaseMigration {
             throw new MigrationException(ErrorCode.INTERNAL, null, "temporary file for the schema dump of " + db
                     + ": " + e.getMessage(), false, e);
         }
+        phase(events, Phase.FINISH);
         if (replication) {
             replicator.subscribe(choice.check().targetViaAivenExtras(), ownCopy);
             replicator.awaitReady((ready, total) -> {
@@ -214,8 +235,6 @@ public final class DatabaseMigration {
                 }
             });
         }
-
-        phase(events, Phase.FINISH);
         targetDb.markDone(attempt);
         emit.accept(replication ? events.syncing() : events.done(Method.DUMP));
         LOG.info("database {} {}", db, replication ? "syncing" : "done");
