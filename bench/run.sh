@@ -111,11 +111,19 @@ run_pgferry_migrate() {
     --jobs "$JOBS" --workers 1 --data-dir "$work/pgferry-migrate" >/dev/null 2>"$work/pgferry-migrate.log"
 }
 run_pgferry_service() {
-  "$root/pgferry" submit --bootstrap-servers "127.0.0.1:$KP" --source "postgres://postgres@127.0.0.1:$SP/postgres?sslmode=disable" \
-    --target "postgres://postgres@127.0.0.1:$TP/postgres?sslmode=disable" --method dump --ignore-dbs postgres --wait --json \
-    >"$work/pgferry-submit.json" 2>"$work/pgferry-submit.log"
+  # Submit to done through the coordinator's HTTP API (no client JVM start-up in the measurement).
+  local id status
+  id=$(curl -sf -XPOST "localhost:$HP/migrations" -d "{\"source\": {\"host\": \"127.0.0.1\", \"port\": $SP, \"user\": \"postgres\", \"sslmode\": \"disable\"},
+        \"target\": {\"host\": \"127.0.0.1\", \"port\": $TP, \"user\": \"postgres\", \"sslmode\": \"disable\"},
+        \"method\": \"dump\", \"ignore_dbs\": [\"postgres\"]}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["migration_id"])')
+  while :; do
+    status=$(curl -sf "localhost:$HP/migrations/$id" | python3 -c 'import json,sys; print(json.load(sys.stdin)["migration"]["status"])' 2>/dev/null || true)
+    case $status in done|failed) break ;; esac
+    sleep 0.05
+  done
+  curl -sf "localhost:$HP/migrations/$id" > "$work/pgferry-service.json"
   # Where the time went, per phase, as the status reports it.
-  python3 -c 'import json,sys; t=sys.stdin.read(); d=json.loads(t[t.index("{"):]); print("bench:   pgferry phases:", d["migration_detail"][0]["phase_seconds"], file=sys.stderr)' < "$work/pgferry-submit.json"
+  python3 -c 'import json,sys; d=json.load(sys.stdin); r=d["migration_detail"][0]; print("bench:   pgferry accepted", d["accepted_at"], "started", r["started_at"], "finished", r["finished_at"], "phases", r["phase_seconds"], file=sys.stderr)' < "$work/pgferry-service.json"
 }
 
 # pgferry as a service: broker, coordinator and one worker (heap capped at 256 MB) already running.
@@ -123,7 +131,8 @@ run_pgferry_service() {
 KP=$(free_port)
 "$root/pgferry" broker --port "$KP" --data-dir "$work/broker" >"$work/broker.out" 2>&1 & svc_pids="$!"
 for _ in $(seq 1 120); do grep -q "broker ready" "$work/broker.out" 2>/dev/null && break; sleep 0.5; done
-"$root/pgferry" coordinator --bootstrap-servers "127.0.0.1:$KP" --http-port 0 >"$work/coordinator.log" 2>&1 & svc_pids="$svc_pids $!"
+HP=$(free_port)
+"$root/pgferry" coordinator --bootstrap-servers "127.0.0.1:$KP" --http-port "$HP" >"$work/coordinator.log" 2>&1 & svc_pids="$svc_pids $!"
 "$root/pgferry" worker --bootstrap-servers "127.0.0.1:$KP" --jobs "$JOBS" >"$work/worker.log" 2>&1 & worker_pid=$!; svc_pids="$svc_pids $worker_pid"
 sleep 5
 

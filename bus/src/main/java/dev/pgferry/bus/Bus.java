@@ -1,16 +1,20 @@
 package dev.pgferry.bus;
 
 import dev.pgferry.messages.Json;
+import dev.pgferry.messages.Redaction;
 import dev.pgferry.messages.StatusEvent;
 import dev.pgferry.messages.Topics;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerGroupMetadata;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.TopicExistsException;
 import org.apache.kafka.common.header.internals.RecordHeader;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
@@ -40,6 +44,15 @@ public final class Bus implements AutoCloseable {
     private final KafkaProducer<String, byte[]> producer;
 
     public Bus(String bootstrapServers, String clientId) {
+        this(bootstrapServers, clientId, null);
+    }
+
+    /**
+     * A bus whose writes happen in Kafka transactions ({@link #begin()} ... {@link #commit}), for a reader that
+     * must turn each input message into its outputs exactly once. A second instance with the same
+     * {@code transactionalId} fences the first: its open transaction is aborted and it can no longer write.
+     */
+    public Bus(String bootstrapServers, String clientId, String transactionalId) {
         this.bootstrapServers = bootstrapServers;
         Map<String, Object> p = new HashMap<>();
         p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
@@ -48,7 +61,29 @@ public final class Bus implements AutoCloseable {
         p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
         p.put(ProducerConfig.LINGER_MS_CONFIG, 0);
         p.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, 2 * Json.MAX_MESSAGE_BYTES);
+        if (transactionalId != null) {
+            p.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, transactionalId);
+        }
         this.producer = new KafkaProducer<>(p, new StringSerializer(), new ByteArraySerializer());
+        if (transactionalId != null) {
+            producer.initTransactions();
+        }
+    }
+
+    /** Starts a transaction (transactional buses only). */
+    public void begin() {
+        producer.beginTransaction();
+    }
+
+    /** Commits the writes of the open transaction together with the consumer offsets that produced them. */
+    public void commit(Map<TopicPartition, OffsetAndMetadata> offsets, ConsumerGroupMetadata group) {
+        producer.sendOffsetsToTransaction(offsets, group);
+        producer.commitTransaction();
+    }
+
+    /** Aborts the open transaction: none of its writes become visible to read_committed readers. */
+    public void abort() {
+        producer.abortTransaction();
     }
 
     public String bootstrapServers() {
@@ -124,9 +159,13 @@ public final class Bus implements AutoCloseable {
         send(Topics.STATUS, event.migrationId(), Json.write(event));
     }
 
-    /** Moves a message that cannot be handled to the dead-letter topic, bytes unchanged, with the reason. */
+    /**
+     * Moves a message that cannot be handled to the dead-letter topic with the reason: its bytes unchanged, except
+     * that passwords in it are replaced by {@code ***} (see {@link Redaction}).
+     */
     public void deadLetter(ConsumerRecord<String, byte[]> record, String reason) {
-        ProducerRecord<String, byte[]> dead = new ProducerRecord<>(Topics.DEAD_LETTERS, null, record.key(), record.value(),
+        ProducerRecord<String, byte[]> dead = new ProducerRecord<>(Topics.DEAD_LETTERS, null, record.key(),
+                Redaction.redact(record.value()),
                 List.of(new RecordHeader(Topics.REASON_HEADER, reason.getBytes(StandardCharsets.UTF_8)),
                         new RecordHeader(Topics.SOURCE_TOPIC_HEADER, record.topic().getBytes(StandardCharsets.UTF_8))));
         send(dead);

@@ -4,17 +4,31 @@ import dev.pgferry.bus.Bus;
 import dev.pgferry.messages.Json;
 import dev.pgferry.messages.MigrationRequest;
 import dev.pgferry.messages.Topics;
+import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
 @Command(name = "submit", mixinStandardHelpOptions = true,
         description = "Publish a migration request to a running pgferry (coordinator and workers) and print its id.")
 final class SubmitCommand implements Callable<Integer> {
-    @Mixin
-    RequestOptions request;
+
+    /** Either the request options, or a file whose bytes are the request. */
+    static final class Input {
+        @ArgGroup(exclusive = false)
+        RequestOptions request;
+
+        @Option(names = "--raw", paramLabel = "FILE",
+                description = "Publish this file's bytes unchanged as the request message ('-' for standard input),"
+                        + " for scripted clients and tests; the coordinator validates it like any other.")
+        String raw;
+    }
+
+    @ArgGroup(exclusive = true, multiplicity = "1")
+    Input input;
 
     @Option(names = "--bootstrap-servers", required = true, paramLabel = "HOST:PORT")
     String bootstrapServers;
@@ -27,15 +41,24 @@ final class SubmitCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        MigrationRequest r = request.toRequest();
+        String id;
+        byte[] message;
+        if (input.raw != null) {
+            message = input.raw.equals("-") ? System.in.readAllBytes() : Files.readAllBytes(Path.of(input.raw));
+            id = Json.peekMigrationId(message);
+        } else {
+            MigrationRequest r = input.request.toRequest();
+            id = r.migrationId();
+            message = Json.write(r);
+        }
         try (Bus bus = new Bus(bootstrapServers, "pgferry-submit")) {
             bus.ensureTopics();
-            bus.send(Topics.REQUESTS, r.migrationId(), Json.write(r));
-            System.out.println(r.migrationId());
-            if (!await) {
+            bus.send(Topics.REQUESTS, id, message);
+            System.out.println(id == null ? "(no migration_id in the message)" : id);
+            if (!await || id == null) {
                 return Exits.DONE;
             }
-            return Exits.report(MigrationWatcher.await(bus, r.migrationId(), System.err), json, System.out);
+            return Exits.report(MigrationWatcher.await(bus, id, System.err), json, System.out);
         }
     }
 }

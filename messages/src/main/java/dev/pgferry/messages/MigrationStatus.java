@@ -18,7 +18,8 @@ public record MigrationStatus(
         @JsonProperty("source") String source,
         @JsonProperty("target") String target,
         @JsonProperty("updated_at") Instant updatedAt,
-        @JsonProperty("removal_requested") boolean removalRequested) {
+        @JsonProperty("removal_requested") boolean removalRequested,
+        @JsonProperty("accepted_at") Instant acceptedAt) {
 
     public MigrationStatus {
         migrationDetail = List.copyOf(migrationDetail);
@@ -78,7 +79,9 @@ public record MigrationStatus(
             @JsonProperty("rows_estimate") long rowsEstimate,
             @JsonProperty("bytes_estimate") long bytesEstimate,
             @JsonProperty("eta_seconds") Long etaSeconds,
-            @JsonProperty("phase_seconds") java.util.Map<String, Double> phaseSeconds) {
+            @JsonProperty("phase_seconds") java.util.Map<String, Double> phaseSeconds,
+            @JsonProperty("started_at") Instant startedAt,
+            @JsonProperty("finished_at") Instant finishedAt) {
 
         public DatabaseStatus {
             warnings = List.copyOf(warnings == null ? List.of() : warnings);

@@ -124,4 +124,14 @@ class MessagesTest {
         assertThat(t.key()).isEqualTo(r.migrationId() + "/sales");
         assertThat(Json.readTask(Json.write(t))).isEqualTo(t);
     }
+
+    @Test
+    void redactionRemovesPasswordsAndKeepsEverythingElse() {
+        byte[] plain = bytes("{\"migration_id\": \"x\"}");
+        assertThat(Redaction.redact(plain)).isSameAs(plain);
+        String json = new String(Redaction.redact(bytes("{\"source\": {\"password\": \"s3c\\\"ret\", \"user\": \"u\"},"
+                + " \"note\": \"postgres://bob:hunter2@h/db\"")), StandardCharsets.UTF_8);
+        assertThat(json).doesNotContain("s3c").doesNotContain("hunter2")
+                .contains("\"password\": \"***\"").contains("postgres://bob:***@h/db").contains("\"user\": \"u\"");
+    }
 }

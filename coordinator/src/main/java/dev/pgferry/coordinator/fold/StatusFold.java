@@ -73,11 +73,13 @@ public final class StatusFold {
         }
         row.workerId = event.workerId();
         if (event instanceof StatusEvent.TaskStarted s) {
+            row.startedAt = s.timestamp();
             row.state = State.RUNNING;
             row.method = s.method();
             row.methodReason = s.reason();
         } else if (event instanceof StatusEvent.TaskSyncing) {
             row.closePhase(event.timestamp());
+            row.finishedAt = event.timestamp();
             row.state = State.SYNCING;
             row.error = null;
         } else if (event instanceof StatusEvent.ReplicationLag l) {
@@ -100,12 +102,14 @@ public final class StatusFold {
             row.warnings.add(w.message());
         } else if (event instanceof StatusEvent.TaskDone d) {
             row.closePhase(d.timestamp());
+            row.finishedAt = d.timestamp();
             row.state = State.DONE;
             row.etaSeconds = null;
             row.method = d.method();
             row.error = null;
         } else if (event instanceof StatusEvent.TaskFailed f) {
             row.closePhase(f.timestamp());
+            row.finishedAt = f.timestamp();
             row.state = State.FAILED;
             row.error = f.error();
         }
@@ -145,7 +149,7 @@ public final class StatusFold {
 
         MigrationStatus toStatus() {
             List<DatabaseStatus> detail = rows.values().stream().map(Row::toStatus).toList();
-            return new MigrationStatus(id, overall(detail), detail, source, target, updatedAt, removalRequested);
+            return new MigrationStatus(id, overall(detail), detail, source, target, updatedAt, removalRequested, firstSeen);
         }
 
         private Overall overall(List<DatabaseStatus> detail) {
@@ -195,6 +199,8 @@ public final class StatusFold {
         Long etaSeconds;
         Instant phaseStartedAt;
         Map<String, Double> phaseSeconds = new LinkedHashMap<>();
+        Instant startedAt;
+        Instant finishedAt;
 
         Row(String dbname) {
             this.dbname = dbname;
@@ -217,6 +223,8 @@ public final class StatusFold {
             etaSeconds = null;
             phaseStartedAt = null;
             phaseSeconds = new LinkedHashMap<>();
+            startedAt = null;
+            finishedAt = null;
         }
 
         /** Adds the time since the current phase began to that phase's total (where the time went). */
@@ -232,7 +240,8 @@ public final class StatusFold {
             return new DatabaseStatus(dbname, method == null ? null : method.wireName(), state,
                     error == null ? null : error.message(), error == null ? null : error.code(), phase, attempt,
                     workerId, tablesDone, tablesTotal, rowsCopied, bytesCopied, warnings, methodReason, lagBytes,
-                    lagMeasuredAt, rowsEstimate, bytesEstimate, state == State.RUNNING ? etaSeconds : null, phaseSeconds);
+                    lagMeasuredAt, rowsEstimate, bytesEstimate, state == State.RUNNING ? etaSeconds : null, phaseSeconds,
+                    startedAt, finishedAt);
         }
     }
 }

@@ -13,6 +13,7 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.ProducerFencedException;
 import org.apache.kafka.common.errors.WakeupException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -35,6 +36,10 @@ import java.util.function.Function;
 public final class RequestIntake implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(RequestIntake.class);
     static final String WORKER_ID = "coordinator";
+    /** One per cluster: a second coordinator's intake fences the first (only one turns requests into tasks). */
+    static final String TRANSACTIONAL_ID = "pgferry-coordinator-intake";
+    /** Fault injection for the test suite: halt the process after the planned event, before the tasks. */
+    private static final boolean HALT_AFTER_PLANNED = Boolean.getBoolean("pgferry.fault.intake.haltAfterPlanned");
 
     private final Bus bus;
     private final SourceCatalog catalog;
@@ -51,7 +56,8 @@ public final class RequestIntake implements AutoCloseable {
      */
     public RequestIntake(Bus bus, SourceCatalog catalog, RequestStore store, Function<String, List<String>> databasesOf,
                          Clock clock) {
-        this.bus = bus;
+        // Everything one request causes is written in one transaction with the request's offset: exactly once.
+        this.bus = new Bus(bus.bootstrapServers(), "pgferry-coordinator-intake", TRANSACTIONAL_ID);
         this.catalog = catalog;
         this.store = store;
         this.databasesOf = databasesOf;
@@ -72,17 +78,32 @@ public final class RequestIntake implements AutoCloseable {
             consumer.subscribe(List.of(Topics.REQUESTS));
             while (running) {
                 for (ConsumerRecord<String, byte[]> record : consumer.poll(Duration.ofMillis(500))) {
-                    handle(record);
-                    consumer.commitSync(Map.of(new TopicPartition(record.topic(), record.partition()),
-                            new OffsetAndMetadata(record.offset() + 1)));
+                    TopicPartition tp = new TopicPartition(record.topic(), record.partition());
+                    bus.begin();
+                    try {
+                        handle(record);
+                        bus.commit(Map.of(tp, new OffsetAndMetadata(record.offset() + 1)), consumer.groupMetadata());
+                    } catch (ProducerFencedException e) {
+                        throw e;
+                    } catch (RuntimeException e) {
+                        // Nothing of this request became visible: read it again after a pause.
+                        LOG.warn("request at {}@{} not handled, retrying: {}", tp, record.offset(), e.toString());
+                        bus.abort();
+                        consumer.seek(tp, record.offset());
+                        Thread.sleep(1_000);
+                        break;
+                    }
                 }
             }
         } catch (WakeupException e) {
             // closing
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         } catch (RuntimeException e) {
             LOG.error("request intake stopped", e);
         } finally {
             consumer.close();
+            bus.close();
         }
     }
 
@@ -117,6 +138,9 @@ public final class RequestIntake implements AutoCloseable {
                 return;
             }
             bus.publish(events.planned(databases));
+            if (HALT_AFTER_PLANNED) {
+                Runtime.getRuntime().halt(137);
+            }
             for (String db : databases) {
                 MigrationTask task = MigrationTask.of(request, db);
                 bus.send(Topics.TASKS, task.key(), Json.write(task));

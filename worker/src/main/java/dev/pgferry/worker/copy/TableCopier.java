@@ -6,6 +6,9 @@ import dev.pgferry.messages.MigrationException;
 import dev.pgferry.pg.PgConnector;
 import dev.pgferry.pg.Sql;
 import dev.pgferry.pg.SqlStates;
+import io.github.resilience4j.core.IntervalFunction;
+import io.github.resilience4j.retry.Retry;
+import io.github.resilience4j.retry.RetryConfig;
 import org.postgresql.PGConnection;
 import org.postgresql.copy.CopyIn;
 import org.postgresql.copy.CopyOut;
@@ -43,18 +46,36 @@ public final class TableCopier {
     /** No binary output/input function, or a binary form the other side cannot read: copy as text instead. */
     private static final Set<String> BINARY_UNSUPPORTED = Set.of("42883", "22P03", "0A000");
 
+    /**
+     * A table whose copy failed with a retriable SQLSTATE (connection lost, server shutdown, serialization failure,
+     * deadlock) is copied again from the start, with backoff; any other error fails at once.
+     */
+    static final RetryConfig TABLE_RETRY = RetryConfig.custom()
+            .maxAttempts(5)
+            .intervalFunction(IntervalFunction.ofExponentialBackoff(500, 2.0, 10_000))
+            .retryOnException(e -> e instanceof MigrationException m && m.retriable())
+            .build();
+
     private final PgConnector source;
     private final PgConnector target;
     private final String dbname;
     private final SourceSnapshot snapshot;
     private final int jobs;
+    private final Consumer<String> warn;
 
     public TableCopier(PgConnector source, PgConnector target, String dbname, SourceSnapshot snapshot, int jobs) {
+        this(source, target, dbname, snapshot, jobs, w -> { });
+    }
+
+    /** {@code warn} hears of every retry. */
+    public TableCopier(PgConnector source, PgConnector target, String dbname, SourceSnapshot snapshot, int jobs,
+                       Consumer<String> warn) {
         this.source = source;
         this.target = target;
         this.dbname = dbname;
         this.snapshot = snapshot;
         this.jobs = Math.max(1, jobs);
+        this.warn = warn;
     }
 
     /** Running totals of one copy; guarded by its own monitor. */
@@ -100,8 +121,12 @@ public final class TableCopier {
         try {
             List<Future<?>> futures = new ArrayList<>();
             for (SourceCatalog.Table table : tables) {
+                Retry retry = Retry.of("copy " + table.displayName(), TABLE_RETRY);
+                retry.getEventPublisher().onRetry(ev -> warn.accept("table " + table.displayName() + ": copy attempt "
+                        + ev.getNumberOfRetryAttempts() + " failed (" + ev.getLastThrowable().getMessage()
+                        + "); copying it again from the start"));
                 futures.add(pool.submit(() -> {
-                    long[] copied = copy(table, totals);
+                    long[] copied = Retry.decorateSupplier(retry, () -> copy(table, totals)).get();
                     tableCopied.accept(table);
                     synchronized (totals) {
                         totals.tablesDone++;

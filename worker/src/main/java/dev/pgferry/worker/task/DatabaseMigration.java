@@ -196,7 +196,7 @@ public final class DatabaseMigration {
                 }
                 emit.accept(events.progress(0, tables.size(), 0, 0));
                 try (IndexBuilder indexes = new IndexBuilder(schema, plan, missingRoles, jobs, db)) {
-                    new TableCopier(source, target, db, snapshot, jobs).copyAll(tables,
+                    new TableCopier(source, target, db, snapshot, jobs, w -> emit.accept(events.warning(w))).copyAll(tables,
                             p -> emit.accept(events.progress(p)), t -> indexes.tableReady(t.oid()));
                     copyLargeObjects(snapshot, largeObjects);
                     phase(events, Phase.POST_DATA);
@@ -251,7 +251,7 @@ public final class DatabaseMigration {
     }
 
     private void copyTables(EventSource events, SourceSnapshot snapshot, List<SourceCatalog.Table> tables) {
-        new TableCopier(source, target, task.dbname(), snapshot, jobs).copyAll(tables,
+        new TableCopier(source, target, task.dbname(), snapshot, jobs, w -> emit.accept(events.warning(w))).copyAll(tables,
                 p -> emit.accept(events.progress(p)));
     }
 
