@@ -66,6 +66,7 @@ class FaultsIT {
                 .doesNotContain(Infra.PASSWORD);
         assertThat(s.migrationDetail()).isEmpty();
         assertThat(Json.mapper().writeValueAsString(s)).doesNotContain(Infra.PASSWORD);
+        Reliability.record("unreachable target (closed port)", "failed before anything was written: TARGET_UNREACHABLE, no password in the error", null, null);
     }
 
     @Test
@@ -81,6 +82,7 @@ class FaultsIT {
             assertThat(s.migration().status()).isEqualTo(State.FAILED);
             assertThat(s.migration().error()).contains("password authentication failed").contains("28P01")
                     .doesNotContain("not-the-password");
+            Reliability.record("wrong source password", "failed at once with AUTH_FAILED (SQLSTATE 28P01), not retried", null, null);
         }
     }
 
@@ -104,6 +106,8 @@ class FaultsIT {
         assertThat(new String(first.headers().lastHeader(Topics.REASON_HEADER).value(), StandardCharsets.UTF_8))
                 .isEqualTo("invalid message: malformed JSON");
         assertThat(dead).anySatisfy(d -> assertThat(d.key()).isEqualTo("broken-2"));
+        Reliability.record("malformed JSON and a request missing a field", "dead-lettered with the reason; failed migration"
+                + " where the id was readable; the next request completed", null, null);
 
         // And a valid request after them still completes
         try (LocalPostgres target = Infra.postgres()) {
@@ -140,6 +144,9 @@ class FaultsIT {
             assertThat(Compare.tableFingerprints(target, "shop")).isEqualTo(Compare.tableFingerprints(source, "shop"));
             // the user's table is untouched
             assertThat(Compare.scalar(target, "inventory", "SELECT count(*) FROM precious")).isEqualTo("2");
+            Reliability.record("target database already holding tables", "that database failed with TARGET_NOT_EMPTY"
+                    + " and was left untouched; the others done", Reliability.rows(Compare.tableFingerprints(source, "shop")),
+                    Reliability.rows(Compare.tableFingerprints(target, "shop")));
         }
     }
 
@@ -165,6 +172,9 @@ class FaultsIT {
             assertThat(row(s, "inventory").attempt()).isEqualTo(2);
             assertThat(Compare.tableFingerprints(target, "inventory")).isEqualTo(Compare.tableFingerprints(source, "inventory"));
             assertThat(Compare.scalar(target, "inventory", "SELECT count(*) FROM public.items")).isEqualTo("300");
+            Reliability.record("half-copied database left by a dead worker", "survived: dropped and redone as attempt 2",
+                    Reliability.rows(Compare.tableFingerprints(source, "inventory")),
+                    Reliability.rows(Compare.tableFingerprints(target, "inventory")));
         }
     }
 
@@ -183,6 +193,7 @@ class FaultsIT {
 
             assertThat(pgferry.coordinator.fold().view(r.migrationId())).contains(before);
             assertThat(Json.mapper().writeValueAsString(pgferry.coordinator.fold().all())).isEqualTo(allBefore);
+            Reliability.record("coordinator restarted", "the status view rebuilt by replay equals the view before", null, null);
         }
     }
 
@@ -211,12 +222,16 @@ class FaultsIT {
             assertThat(events).noneMatch(e -> e instanceof StatusEvent.TaskFailed);
             assertThat(events.stream().map(StatusEvent::workerId).distinct().count()).isEqualTo(1);
             assertThat(Compare.tableFingerprints(target, "shop")).isEqualTo(Compare.tableFingerprints(source, "shop"));
+            Reliability.record("one task delivered to two workers at once", "fenced by the target lock: one did the work,"
+                    + " the other found it done", Reliability.rows(Compare.tableFingerprints(source, "shop")),
+                    Reliability.rows(Compare.tableFingerprints(target, "shop")));
         }
     }
 
     static List<ConsumerRecord<String, byte[]>> readAll(String topic) {
         List<ConsumerRecord<String, byte[]>> out = new ArrayList<>();
-        try (KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(pgferry.bus.consumerProps(null, "it-reader"))) {
+        try (dev.pgferry.bus.Bus bus = new dev.pgferry.bus.Bus(Infra.kafka(), "it-reader");
+             KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(bus.consumerProps(null, "it-reader"))) {
             List<TopicPartition> parts = c.partitionsFor(topic).stream().map(p -> new TopicPartition(topic, p.partition())).toList();
             c.assign(parts);
             c.seekToBeginning(parts);

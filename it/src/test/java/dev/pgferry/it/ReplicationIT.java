@@ -126,6 +126,9 @@ class ReplicationIT {
             eventually(() -> Compare.tableFingerprints(target, "inventory"), Compare.tableFingerprints(source, "inventory"));
             assertThat(Compare.scalar(target, "shop", "SELECT count(*) FROM public.orders"))
                     .isEqualTo(Compare.scalar(source, "shop", "SELECT count(*) FROM public.orders"));
+            Reliability.record("migration request repeated while replication is live", "refused with TARGET_NOT_EMPTY;"
+                    + " the live replication went on", Reliability.rows(Compare.tableFingerprints(source, "shop")),
+                    Reliability.rows(Compare.tableFingerprints(target, "shop")));
 
             // When the migration is removed through the HTTP API, then once more through Kafka (removal is idempotent)
             var http = java.net.http.HttpClient.newHttpClient();

@@ -1,0 +1,192 @@
+package dev.pgferry.it;
+
+import dev.pgferry.cli.local.LocalPostgres;
+import dev.pgferry.cli.local.SampleData;
+import dev.pgferry.coordinator.Coordinator;
+import dev.pgferry.messages.ErrorCode;
+import dev.pgferry.messages.Json;
+import dev.pgferry.messages.Method;
+import dev.pgferry.messages.MigrationRequest;
+import dev.pgferry.messages.MigrationStatus;
+import dev.pgferry.messages.MigrationStatus.DatabaseStatus;
+import dev.pgferry.messages.MigrationStatus.State;
+import dev.pgferry.messages.MigrationTask;
+import dev.pgferry.messages.StatusEvent;
+import dev.pgferry.messages.Topics;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Faults injected into real processes during real migrations: a source backend terminated mid-COPY, a target
+ * that cancels statements, a coordinator that dies between planning and publishing tasks, and secrets hunted in
+ * every log and topic. Each ends by comparing source and target and checking the status view.
+ */
+class FaultInjectionIT {
+    static LocalPostgres source;
+    static Pgferry pgferry;
+
+    @BeforeAll
+    static void start() throws Exception {
+        source = Infra.postgres();
+        SampleData.create(source, 2000);
+        ReplicationIT.exec(source, "postgres", "CREATE DATABASE big");
+        ReplicationIT.exec(source, "big", "CREATE TABLE public.rows (id bigint PRIMARY KEY, payload text);"
+                + " INSERT INTO public.rows SELECT g, repeat(md5(g::text), 4) FROM generate_series(1, 1200000) g");
+        pgferry = new Pgferry(2);
+    }
+
+    @AfterAll
+    static void stop() {
+        pgferry.close();
+        source.close();
+    }
+
+    static DatabaseStatus row(MigrationStatus s, String db) {
+        return s.migrationDetail().stream().filter(d -> d.dbname().equals(db)).findFirst().orElseThrow();
+    }
+
+    @Test
+    void aSourceBackendTerminatedMidCopyIsRetriedWithoutDuplicates() throws Exception {
+        try (LocalPostgres target = Infra.postgres()) {
+            MigrationRequest r = MigrationRequest.of(Pgferry.conn(source), Pgferry.conn(target), Method.DUMP,
+                    List.of("postgres", "shop", "Analytics Ünï \"q\"", "inventory"), List.of(), List.of());
+            pgferry.submit(r);
+
+            // When the backend streaming the big table is terminated while it copies
+            String terminated = null;
+            long deadline = System.currentTimeMillis() + 60_000;
+            while (terminated == null && System.currentTimeMillis() < deadline) {
+                terminated = Compare.scalar(source, "postgres", "SELECT pg_terminate_backend(pid)::text FROM pg_stat_activity"
+                        + " WHERE application_name = 'pgferry/worker' AND query LIKE 'COPY \"public\".\"rows\"%TO STDOUT%' LIMIT 1");
+                Thread.sleep(5);
+            }
+            assertThat(terminated).as("a COPY backend was found and terminated").isEqualTo("true");
+            MigrationStatus s = pgferry.awaitFinal(r.migrationId());
+
+            // Then the table was copied again and the database completed, no row lost or doubled
+            DatabaseStatus big = row(s, "big");
+            assertThat(big.status()).as(big.toString()).isEqualTo(State.DONE);
+            // pgjdbc reports the terminated backend as a broken connection (08006) or as admin shutdown (57P01)
+            assertThat(big.warnings()).anySatisfy(w -> assertThat(w).contains("table public.rows: copy attempt 1 failed")
+                    .containsPattern("SQLSTATE (08006|57P01)"));
+            var expected = Compare.tableFingerprints(source, "big");
+            var actual = Compare.tableFingerprints(target, "big");
+            Reliability.record("source backend terminated mid-COPY (pg_terminate_backend)",
+                    big.status() == State.DONE ? "survived: table copied again from the start (connection lost, SQLSTATE class 08), database done" : "FAILED",
+                    Reliability.rows(expected), Reliability.rows(actual));
+            assertThat(actual).isEqualTo(expected);
+        }
+    }
+
+    @Test
+    void aTargetThatCancelsStatementsFailsThatDatabaseOnly() throws Exception {
+        try (LocalPostgres target = Infra.postgres()) {
+            // Given a target database whose statements time out at once
+            ReplicationIT.exec(target, "postgres", "CREATE DATABASE inventory");
+            ReplicationIT.exec(target, "postgres", "ALTER DATABASE inventory SET statement_timeout = '1ms'");
+            MigrationRequest r = MigrationRequest.of(Pgferry.conn(source), Pgferry.conn(target), Method.DUMP,
+                    List.of("postgres", "big", "Analytics Ünï \"q\""), List.of(), List.of());
+
+            pgferry.submit(r);
+            MigrationStatus s = pgferry.awaitFinal(r.migrationId());
+
+            DatabaseStatus inventory = row(s, "inventory");
+            assertThat(inventory.status()).isEqualTo(State.FAILED);
+            assertThat(inventory.error()).contains("statement timeout");
+            assertThat(row(s, "shop").status()).isEqualTo(State.DONE);
+            var expected = Compare.tableFingerprints(source, "shop");
+            var actual = Compare.tableFingerprints(target, "shop");
+            assertThat(actual).isEqualTo(expected);
+            Reliability.record("target cancels statements (statement_timeout) in one database",
+                    "that database failed with " + inventory.errorCode() + " (\"canceling statement due to statement timeout\"); the others done",
+                    Reliability.rows(expected), Reliability.rows(actual));
+        }
+    }
+
+    @Test
+    void aCoordinatorDyingBetweenPlanningAndPublishingTasksTurnsTheRequestIntoTasksExactlyOnce() throws Exception {
+        try (LocalPostgres target = Infra.postgres()) {
+            // Given a coordinator process that dies right after writing the planned event, before the tasks
+            pgferry.coordinator.close();
+            Process doomed = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                    "-XX:TieredStopAtLevel=1", "-Dpgferry.fault.intake.haltAfterPlanned=true",
+                    "-cp", System.getProperty("java.class.path"), "dev.pgferry.cli.Main", "coordinator",
+                    "--bootstrap-servers", Infra.kafka(), "--http-port", "0")
+                    .redirectErrorStream(true).redirectOutput(Infra.work().resolve("doomed-coordinator.log").toFile()).start();
+            MigrationRequest r = MigrationRequest.of(Pgferry.conn(source), Pgferry.conn(target), Method.DUMP,
+                    List.of("postgres", "big", "shop"), List.of(), List.of());
+            pgferry.submit(r);
+            assertThat(doomed.waitFor(120, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+            assertThat(doomed.exitValue()).isEqualTo(137);
+
+            // When a coordinator starts again
+            pgferry.coordinator = Coordinator.start(Infra.kafka(), "127.0.0.1", 0, 1_000);
+            MigrationStatus s = pgferry.awaitFinal(r.migrationId());
+
+            // Then the request became one plan and one task per database, and the migration completed
+            assertThat(s.migration().status()).isEqualTo(State.DONE);
+            List<StatusEvent> events = FaultsIT.readAll(Topics.STATUS).stream().map(e -> Json.readEvent(e.value()))
+                    .filter(e -> e.migrationId().equals(r.migrationId())).toList();
+            assertThat(events.stream().filter(e -> e instanceof StatusEvent.MigrationPlanned).count()).isEqualTo(1);
+            List<String> tasks = FaultsIT.readAll(Topics.TASKS).stream().map(e -> Json.readTask(e.value()))
+                    .filter(t -> t.migrationId().equals(r.migrationId())).map(MigrationTask::dbname).sorted().toList();
+            assertThat(tasks).containsExactly("Analytics Ünï \"q\"", "inventory");
+            var expected = Compare.tableFingerprints(source, "inventory");
+            var actual = Compare.tableFingerprints(target, "inventory");
+            assertThat(actual).isEqualTo(expected);
+            Reliability.record("coordinator killed between planning and publishing tasks",
+                    "survived: the aborted transaction left nothing; the restarted coordinator planned once, 2 tasks for 2 databases",
+                    Reliability.rows(expected), Reliability.rows(actual));
+        }
+    }
+
+    @Test
+    void rawBadRequestsAreDeadLetteredWithoutSecretsAndNoPasswordLeaksAnywhere() throws Exception {
+        // Given a malformed request, submitted as raw bytes, that carries a recognisable password
+        String secret = "Raw-Secret-4411";
+        Path raw = Infra.work().resolve("bad-request.json");
+        Files.writeString(raw, "{\"migration_id\": \"raw-bad-1\", \"source\": {\"host\": \"h\", \"user\": \"u\","
+                + " \"password\": \"" + secret + "\"}, \"target\": {\"host\": \"h\", \"user\": \"u\"}, \"bogus\": 1}");
+        int rc = CliIT.pgferry("submit", "--raw", raw.toString(), "--bootstrap-servers", Infra.kafka()).exitCode();
+        assertThat(rc).isEqualTo(0);
+
+        MigrationStatus s = pgferry.awaitFinal("raw-bad-1");
+        assertThat(s.migration().status()).isEqualTo(State.FAILED);
+        assertThat(s.migration().error()).contains("bogus");
+        Optional<ConsumerRecord<String, byte[]>> dead = FaultsIT.readAll(Topics.DEAD_LETTERS).stream()
+                .filter(d -> "raw-bad-1".equals(d.key())).findFirst();
+        assertThat(dead).isPresent();
+        String deadText = new String(dead.get().value(), StandardCharsets.UTF_8);
+        assertThat(deadText).contains("\"bogus\": 1").contains("\"password\": \"***\"").doesNotContain(secret);
+
+        // Then no password is in any log file, the status topic or the dead-letter topic
+        for (String topic : List.of(Topics.STATUS, Topics.DEAD_LETTERS)) {
+            for (ConsumerRecord<String, byte[]> record : FaultsIT.readAll(topic)) {
+                String text = new String(record.value(), StandardCharsets.UTF_8);
+                assertThat(text).as("%s@%d", topic, record.offset()).doesNotContain(Infra.PASSWORD).doesNotContain(secret);
+            }
+        }
+        try (var logs = Files.walk(Path.of("target"))) {
+            for (Path log : logs.filter(p -> p.toString().endsWith(".log")).toList()) {
+                assertThat(Files.readString(log, StandardCharsets.ISO_8859_1)).as("%s", log)
+                        .doesNotContain(Infra.PASSWORD).doesNotContain(secret);
+            }
+        }
+        Reliability.record("malformed request with a password, submitted raw (submit --raw)",
+                "dead-lettered with the reason, password redacted; migration failed with INVALID_REQUEST; coordinator kept serving",
+                null, null);
+        Reliability.record("secret hunt: every log file, the status and dead-letter topics",
+                "no password found (the requests and tasks topics carry inline passwords by design: use password_ref)",
+                null, null);
+    }
+}
