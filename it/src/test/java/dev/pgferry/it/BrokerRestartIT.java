@@ -1,0 +1,89 @@
+package dev.pgferry.it;
+
+import dev.pgferry.broker.ChildBroker;
+import dev.pgferry.bus.Bus;
+import dev.pgferry.cli.local.LocalPostgres;
+import dev.pgferry.coordinator.Coordinator;
+import dev.pgferry.messages.Json;
+import dev.pgferry.messages.Method;
+import dev.pgferry.messages.MigrationRequest;
+import dev.pgferry.messages.MigrationStatus;
+import dev.pgferry.messages.MigrationStatus.DatabaseStatus;
+import dev.pgferry.messages.MigrationStatus.State;
+import dev.pgferry.messages.Phase;
+import dev.pgferry.messages.Topics;
+import dev.pgferry.pg.Secrets;
+import dev.pgferry.worker.runtime.Worker;
+import org.junit.jupiter.api.Test;
+
+import java.net.ServerSocket;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.List;
+import java.util.Optional;
+import java.util.function.Predicate;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** The Kafka broker killed (SIGKILL) and restarted in the middle of a migration. */
+class BrokerRestartIT {
+
+    @Test
+    void aBrokerRestartMidMigrationLosesNoStatusEventAndTheMigrationCompletes() throws Exception {
+        Path dir = Infra.work().resolve("restarting-broker");
+        int port;
+        try (ServerSocket s = new ServerSocket(0)) {
+            port = s.getLocalPort();
+        }
+        ChildBroker broker = ChildBroker.start(dir, port);
+        try (LocalPostgres source = Infra.postgres(); LocalPostgres target = Infra.postgres()) {
+            ReplicationIT.exec(source, "postgres", "CREATE DATABASE big");
+            ReplicationIT.exec(source, "big", "CREATE TABLE public.rows (id bigint PRIMARY KEY, payload text);"
+                    + " INSERT INTO public.rows SELECT g, repeat(md5(g::text), 4) FROM generate_series(1, 1200000) g");
+            MigrationRequest r = MigrationRequest.of(Pgferry.conn(source), Pgferry.conn(target), Method.DUMP,
+                    List.of("postgres"), List.of(), List.of());
+            try (Bus bus = new Bus(broker.bootstrapServers(), "it-restart");
+                 Coordinator coordinator = Coordinator.start(broker.bootstrapServers(), "127.0.0.1", -1);
+                 Worker worker = new Worker(bus, "it-restart-worker", Clock.systemUTC(), Secrets.system(), 2).start()) {
+                bus.ensureTopics();
+                bus.send(Topics.REQUESTS, r.migrationId(), Json.write(r));
+                awaitRow(coordinator, r.migrationId(), d -> d.phase() == Phase.DATA);
+
+                // When the broker dies mid-copy and comes back on the same port
+                broker.process().destroyForcibly().waitFor();
+                Thread.sleep(2_000);
+                broker = ChildBroker.start(dir, port);
+
+                // Then the migration completes and its status is whole
+                DatabaseStatus d = awaitRow(coordinator, r.migrationId(),
+                        x -> x.status() == State.DONE || x.status() == State.FAILED);
+                assertThat(d.status()).as(d.toString()).isEqualTo(State.DONE);
+                MigrationStatus s = coordinator.fold().view(r.migrationId()).orElseThrow();
+                assertThat(s.migration().status()).isEqualTo(State.DONE);
+                assertThat(d.phaseSeconds()).containsKeys("roles", "schema", "data", "post-data", "analyze", "finish");
+                assertThat(d.tablesDone()).isEqualTo(1);
+                assertThat(d.rowsCopied()).isEqualTo(1_200_000);
+            }
+            var expected = Compare.tableFingerprints(source, "big");
+            var actual = Compare.tableFingerprints(target, "big");
+            Reliability.record("Kafka broker killed (SIGKILL) and restarted mid-copy",
+                    "survived: clients reconnected, every status event arrived, database done",
+                    Reliability.rows(expected), Reliability.rows(actual));
+            assertThat(actual).isEqualTo(expected);
+        } finally {
+            broker.close();
+        }
+    }
+
+    private static DatabaseStatus awaitRow(Coordinator c, String id, Predicate<DatabaseStatus> p) throws InterruptedException {
+        long deadline = System.currentTimeMillis() + 240_000;
+        while (System.currentTimeMillis() < deadline) {
+            Optional<DatabaseStatus> row = c.fold().view(id).flatMap(s -> s.migrationDetail().stream().findFirst());
+            if (row.isPresent() && p.test(row.get())) {
+                return row.get();
+            }
+            Thread.sleep(20);
+        }
+        throw new AssertionError("condition not reached: " + c.fold().view(id));
+    }
+}
