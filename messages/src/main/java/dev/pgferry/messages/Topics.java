@@ -18,12 +18,15 @@ package dev.pgferry.messages;
  *     {@code pgferry.reason} and {@code pgferry.source.topic}</td><td>coordinator, workers</td><td>operators</td></tr>
  * </table>
  *
- * <p>Crash cases. The coordinator commits a request's offset only after its accepted and planned events and all
- * its tasks are written: a crash in between makes it handle the request again, which republishes the same tasks
- * (same keys); a worker that finds the database already migrated by this migration redoes it cleanly (the target
- * database carries a marker comment while in progress), so a duplicate task never duplicates rows. A worker commits
- * a task's offset only after that task's final status event is written: a worker killed mid-task leaves the task
- * to the next worker of the group, which starts a new attempt.
+ * <p>Crash cases. The coordinator writes a request's accepted and planned events and all its tasks in one Kafka
+ * transaction together with the request's offset: a crash in between aborts the transaction (nothing of it is
+ * visible to read_committed readers) and the next coordinator handles the request once. A worker commits a task's
+ * offset only after that task's final status event is written: a worker killed mid-task leaves the task to the
+ * next worker of the group, which finds the half-copied database by its marker comment
+ * ({@code pgferry:<migration>:running:<attempt>}), drops it and starts a new attempt, so no row is duplicated.
+ * A rebalance can hand a task to a second worker while the first still runs it; an advisory lock held on the
+ * target for the task's life makes the second wait, then find the database done. Removal requests
+ * ({@code "action": "remove"}) travel on the requests topic and become removal tasks on the tasks topic.
  */
 public final class Topics {
     public static final String REQUESTS = "pgferry.requests";

@@ -36,6 +36,8 @@ public final class LagMonitor implements AutoCloseable {
     private final RequestStore store;
     private final Secrets secrets;
     private final Clock clock;
+    /** Databases whose last measurement failed: warn once, not every period. */
+    private final java.util.Set<String> failing = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private final ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "lag-monitor");
         t.setDaemon(true);
@@ -65,14 +67,19 @@ public final class LagMonitor implements AutoCloseable {
                 if (request.isEmpty()) {
                     continue;
                 }
+                String key = status.migrationId() + "/" + row.dbname();
                 try {
                     Long lag = measure(request.get(), row.dbname());
                     if (lag != null) {
                         bus.publish(new EventSource(status.migrationId(), row.dbname(), "coordinator", row.attempt(), clock)
                                 .lag(lag));
                     }
+                    failing.remove(key);
                 } catch (RuntimeException e) {
-                    LOG.warn("cannot measure lag of {} in {}: {}", row.dbname(), status.migrationId(), e.getMessage());
+                    if (failing.add(key)) {
+                        LOG.warn("cannot measure lag of {} in {} (warning once until it works again): {}", row.dbname(),
+                                status.migrationId(), e.getMessage());
+                    }
                 }
             }
         }
