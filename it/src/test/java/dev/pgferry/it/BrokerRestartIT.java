@@ -20,8 +20,6 @@ import java.net.ServerSocket;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.util.List;
-import java.util.Optional;
-import java.util.function.Predicate;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -47,7 +45,7 @@ class BrokerRestartIT {
                  Worker worker = new Worker(bus, "it-restart-worker", Clock.systemUTC(), Secrets.system(), 2).start()) {
                 bus.ensureTopics();
                 bus.send(Topics.REQUESTS, r.migrationId(), Json.write(r));
-                awaitRow(coordinator, r.migrationId(), d -> d.phase() == Phase.DATA);
+                Pgferry.awaitRow(coordinator, r.migrationId(), d -> d.phase() == Phase.DATA);
 
                 // When the broker dies mid-copy and comes back on the same port
                 broker.process().destroyForcibly().waitFor();
@@ -55,7 +53,7 @@ class BrokerRestartIT {
                 broker = ChildBroker.start(dir, port);
 
                 // Then the migration completes and its status is whole
-                DatabaseStatus d = awaitRow(coordinator, r.migrationId(),
+                DatabaseStatus d = Pgferry.awaitRow(coordinator, r.migrationId(),
                         x -> x.status() == State.DONE || x.status() == State.FAILED);
                 assertThat(d.status()).as(d.toString()).isEqualTo(State.DONE);
                 MigrationStatus s = coordinator.fold().view(r.migrationId()).orElseThrow();
@@ -73,17 +71,5 @@ class BrokerRestartIT {
         } finally {
             broker.close();
         }
-    }
-
-    private static DatabaseStatus awaitRow(Coordinator c, String id, Predicate<DatabaseStatus> p) throws InterruptedException {
-        long deadline = System.currentTimeMillis() + 240_000;
-        while (System.currentTimeMillis() < deadline) {
-            Optional<DatabaseStatus> row = c.fold().view(id).flatMap(s -> s.migrationDetail().stream().findFirst());
-            if (row.isPresent() && p.test(row.get())) {
-                return row.get();
-            }
-            Thread.sleep(20);
-        }
-        throw new AssertionError("condition not reached: " + c.fold().view(id));
     }
 }

@@ -59,6 +59,22 @@ final class Pgferry implements AutoCloseable {
         throw new AssertionError("migration " + migrationId + " did not finish: " + coordinator.fold().view(migrationId));
     }
 
+    /** Waits (bounded) until the first database row of the migration, as {@code c} folds it, satisfies {@code p}. */
+    static MigrationStatus.DatabaseStatus awaitRow(Coordinator c, String migrationId,
+                                                   java.util.function.Predicate<MigrationStatus.DatabaseStatus> p)
+            throws InterruptedException {
+        long deadline = System.currentTimeMillis() + 240_000;
+        while (System.currentTimeMillis() < deadline) {
+            Optional<MigrationStatus.DatabaseStatus> row = c.fold().view(migrationId)
+                    .flatMap(s -> s.migrationDetail().stream().findFirst());
+            if (row.isPresent() && p.test(row.get())) {
+                return row.get();
+            }
+            Thread.sleep(20);
+        }
+        throw new AssertionError("condition not reached: " + c.fold().view(migrationId));
+    }
+
     @Override
     public void close() {
         workers.forEach(Worker::close);

@@ -18,7 +18,6 @@ import org.junit.jupiter.api.Test;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.util.List;
-import java.util.Optional;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -50,13 +49,13 @@ class WorkerCrashIT {
                     bus.send(Topics.REQUESTS, r.migrationId(), Json.write(r));
 
                     // When the worker is killed while it copies data
-                    DatabaseStatus copying = awaitRow(coordinator, r.migrationId(), d -> d.phase() == Phase.DATA);
+                    DatabaseStatus copying = Pgferry.awaitRow(coordinator, r.migrationId(), d -> d.phase() == Phase.DATA);
                     victim.destroyForcibly().waitFor();
                     assertThat(copying.status()).isEqualTo(MigrationStatus.State.RUNNING);
 
                     // Then a new worker takes the task over and finishes it as a new attempt
                     try (Worker rescuer = new Worker(bus, "rescuer", Clock.systemUTC(), Secrets.system(), 2).start()) {
-                        DatabaseStatus done = awaitRow(coordinator, r.migrationId(),
+                        DatabaseStatus done = Pgferry.awaitRow(coordinator, r.migrationId(),
                                 d -> d.status() == MigrationStatus.State.DONE || d.status() == MigrationStatus.State.FAILED);
                         assertThat(done.status()).as(done.toString()).isEqualTo(MigrationStatus.State.DONE);
                         assertThat(done.workerId()).isEqualTo("rescuer");
@@ -73,18 +72,5 @@ class WorkerCrashIT {
                     "survived: another worker redid the database as attempt 2", Reliability.rows(expected), Reliability.rows(actual));
             assertThat(actual).isEqualTo(expected);
         }
-    }
-
-    private static DatabaseStatus awaitRow(Coordinator c, String id, java.util.function.Predicate<DatabaseStatus> p)
-            throws InterruptedException {
-        long deadline = System.currentTimeMillis() + 180_000;
-        while (System.currentTimeMillis() < deadline) {
-            Optional<DatabaseStatus> row = c.fold().view(id).flatMap(s -> s.migrationDetail().stream().findFirst());
-            if (row.isPresent() && p.test(row.get())) {
-                return row.get();
-            }
-            Thread.sleep(20);
-        }
-        throw new AssertionError("condition not reached: " + c.fold().view(id));
     }
 }

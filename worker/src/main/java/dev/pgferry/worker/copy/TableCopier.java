@@ -43,6 +43,8 @@ import java.util.stream.Collectors;
 public final class TableCopier {
     private static final Logger LOG = LoggerFactory.getLogger(TableCopier.class);
     static final long PROGRESS_PERIOD_MS = 2_000;
+    /** Size of the CopyData messages sent to the target: bounded memory, one buffer per copying table. */
+    static final int WRITE_BATCH_BYTES = 256 * 1024;
     /** No binary output/input function, or a binary form the other side cannot read: copy as text instead. */
     private static final Set<String> BINARY_UNSUPPORTED = Set.of("42883", "22P03", "0A000");
 
@@ -202,14 +204,30 @@ public final class TableCopier {
             try {
                 writer = out.unwrap(PGConnection.class).getCopyAPI()
                         .copyIn("COPY " + name + " " + columns + " FROM STDIN (" + format + ", FREEZE)");
+                // The source sends one CopyData message per row; the target takes any split of the stream, so rows
+                // are gathered into large messages: far fewer messages for the target (and us) to handle.
+                byte[] batch = new byte[WRITE_BATCH_BYTES];
+                int filled = 0;
                 byte[] chunk;
                 while ((chunk = reader.readFromCopy()) != null) {
-                    writer.writeToCopy(chunk, 0, chunk.length);
+                    if (filled + chunk.length > batch.length) {
+                        writer.writeToCopy(batch, 0, filled);
+                        filled = 0;
+                    }
+                    if (chunk.length >= batch.length) {
+                        writer.writeToCopy(chunk, 0, chunk.length);
+                    } else {
+                        System.arraycopy(chunk, 0, batch, filled, chunk.length);
+                        filled += chunk.length;
+                    }
                     bytes += chunk.length;
                     // One CopyData message per row: a close enough running count for progress.
                     chunks++;
                     totals.rows.incrementAndGet();
                     totals.bytes.addAndGet(chunk.length);
+                }
+                if (filled > 0) {
+                    writer.writeToCopy(batch, 0, filled);
                 }
                 long rows = writer.endCopy();
                 writer = null;
