@@ -25,15 +25,35 @@ final class SingleMachine implements AutoCloseable {
     private final Coordinator coordinator;
     private final Bus bus;
     private final List<Worker> workers = new ArrayList<>();
+    private final Secrets secrets;
+
+    /**
+     * The key that seals passwords in this data directory's Kafka: PGFERRY_SECRET_KEY when set, else a key made
+     * once and kept in {@code dataDir/secret.key} (readable by its owner only).
+     */
+    static Secrets secrets(Path dataDir) throws java.io.IOException {
+        Secrets system = Secrets.system();
+        if (system.canSeal()) {
+            return system;
+        }
+        Path file = dataDir.resolve("secret.key");
+        if (!java.nio.file.Files.exists(file)) {
+            java.nio.file.Files.createDirectories(dataDir);
+            java.nio.file.Files.writeString(file, Secrets.newKey());
+            java.nio.file.Files.setPosixFilePermissions(file, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+        }
+        return system.withKey(java.util.Base64.getDecoder().decode(java.nio.file.Files.readString(file).trim()));
+    }
 
     SingleMachine(Path dataDir, int workerCount, int jobs, int httpPort) throws Exception {
+        this.secrets = secrets(dataDir);
         this.broker = ChildBroker.start(dataDir.resolve("kafka"), 0);
         try {
             // Lag is measured often here: migrate --stop-replication-at-lag waits on it.
-            this.coordinator = Coordinator.start(broker.bootstrapServers(), "127.0.0.1", httpPort, 2_000);
+            this.coordinator = Coordinator.start(broker.bootstrapServers(), "127.0.0.1", httpPort, 2_000, secrets);
             this.bus = new Bus(broker.bootstrapServers(), "pgferry-cli");
             for (int i = 0; i < workerCount; i++) {
-                workers.add(new Worker(bus, Worker.newWorkerId(), Clock.systemUTC(), Secrets.system(), jobs).start());
+                workers.add(new Worker(bus, Worker.newWorkerId(), Clock.systemUTC(), secrets, jobs).start());
             }
         } catch (Exception | Error e) {
             broker.close();
@@ -43,7 +63,8 @@ final class SingleMachine implements AutoCloseable {
 
     /** Submits the request and waits for its final status, printing progress to {@code progress}. */
     MigrationStatus migrate(MigrationRequest request, PrintStream progress) throws InterruptedException {
-        bus.send(Topics.REQUESTS, request.migrationId(), Json.write(request));
+        MigrationRequest sealed = request.withConnections(secrets.seal(request.source()), secrets.seal(request.target()));
+        bus.send(Topics.REQUESTS, sealed.migrationId(), Json.write(sealed));
         return MigrationWatcher.await(bus, request.migrationId(), progress);
     }
 

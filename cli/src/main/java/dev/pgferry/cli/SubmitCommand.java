@@ -4,6 +4,7 @@ import dev.pgferry.bus.Bus;
 import dev.pgferry.messages.Json;
 import dev.pgferry.messages.MigrationRequest;
 import dev.pgferry.messages.Topics;
+import dev.pgferry.pg.Secrets;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -48,6 +49,13 @@ final class SubmitCommand implements Callable<Integer> {
             id = Json.peekMigrationId(message);
         } else {
             MigrationRequest r = input.request.toRequest();
+            Secrets secrets = Secrets.system();
+            if (secrets.canSeal()) {
+                r = r.withConnections(secrets.seal(r.source()), secrets.seal(r.target()));
+            } else if (r.source().password() != null || r.target().password() != null) {
+                System.err.println("pgferry: the password travels in clear inside the request message; set the same"
+                        + " PGFERRY_SECRET_KEY for every pgferry process to seal it, or use password_ref");
+            }
             id = r.migrationId();
             message = Json.write(r);
         }

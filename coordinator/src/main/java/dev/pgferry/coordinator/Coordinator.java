@@ -37,7 +37,7 @@ public final class Coordinator implements AutoCloseable {
         this.store = new RequestStore(bus).start();
         this.intake = new RequestIntake(bus, new SourceCatalog(secrets), store, this::databasesOf, clock).start();
         this.lagMonitor = new LagMonitor(bus, fold, store, secrets, clock).start(lagPeriodMs);
-        this.http = httpPort < 0 ? null : new HttpApi(bus, fold, httpHost, httpPort).start();
+        this.http = httpPort < 0 ? null : new HttpApi(bus, fold, secrets, httpHost, httpPort).start();
     }
 
     /** Starts a coordinator; {@code httpPort} 0 picks a free port, a negative one serves no HTTP. */
@@ -48,7 +48,13 @@ public final class Coordinator implements AutoCloseable {
     /** As {@link #start(String, String, int)}, measuring replication lag every {@code lagPeriodMs}. */
     public static Coordinator start(String bootstrapServers, String httpHost, int httpPort, long lagPeriodMs)
             throws IOException {
-        return new Coordinator(bootstrapServers, httpHost, httpPort, lagPeriodMs, Clock.systemUTC(), Secrets.system());
+        return start(bootstrapServers, httpHost, httpPort, lagPeriodMs, Secrets.system());
+    }
+
+    /** As {@link #start(String, String, int, long)}, resolving and sealing passwords with {@code secrets}. */
+    public static Coordinator start(String bootstrapServers, String httpHost, int httpPort, long lagPeriodMs,
+                                    Secrets secrets) throws IOException {
+        return new Coordinator(bootstrapServers, httpHost, httpPort, lagPeriodMs, Clock.systemUTC(), secrets);
     }
 
     private java.util.List<String> databasesOf(String migrationId) {

@@ -68,6 +68,18 @@ class CliIT {
             assertThat(actual).isEqualTo(expected);
             Path brokerLog = dataDir.resolve("kafka/broker.log");
             assertThat(Files.readString(brokerLog)).contains("Kafka Server started").doesNotContain(Infra.PASSWORD);
+            // The password was sealed before the request entered Kafka: no topic file holds it in clear.
+            assertThat(dataDir.resolve("secret.key")).exists();
+            byte[] secret = Infra.PASSWORD.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+            boolean sawSealed = false;
+            try (var files = Files.walk(dataDir.resolve("kafka/data"))) {
+                for (Path f : files.filter(Files::isRegularFile).toList()) {
+                    String bytes = new String(Files.readAllBytes(f), java.nio.charset.StandardCharsets.ISO_8859_1);
+                    assertThat(bytes).as("%s", f).doesNotContain(new String(secret, java.nio.charset.StandardCharsets.ISO_8859_1));
+                    sawSealed |= bytes.contains("sealed:v1:");
+                }
+            }
+            assertThat(sawSealed).as("the request (with its sealed password) is in the topic files").isTrue();
         }
     }
 

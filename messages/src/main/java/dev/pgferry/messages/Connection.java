@@ -28,6 +28,8 @@ public record Connection(
         @JsonProperty("password_ref") String passwordRef,
         @JsonProperty("sslmode") String sslmode) {
 
+    /** A password sealed with the pgferry secret key: it travels through Kafka encrypted. */
+    public static final String SEALED_PREFIX = "sealed:v1:";
     private static final Set<String> SSL_MODES = Set.of("disable", "allow", "prefer", "require", "verify-ca", "verify-full");
 
     public Connection {
@@ -37,8 +39,9 @@ public record Connection(
         dbname = dbname == null || dbname.isBlank() ? "postgres" : dbname;
         require(user != null && !user.isBlank(), "user is required");
         require(password == null || passwordRef == null, "give either password or password_ref, not both");
-        require(passwordRef == null || passwordRef.startsWith("env:") || passwordRef.startsWith("file:"),
-                "password_ref must be env:NAME or file:PATH");
+        require(passwordRef == null || passwordRef.startsWith("env:") || passwordRef.startsWith("file:")
+                        || passwordRef.startsWith(SEALED_PREFIX),
+                "password_ref must be env:NAME, file:PATH or a sealed password");
         sslmode = sslmode == null || sslmode.isBlank() ? "prefer" : sslmode;
         require(SSL_MODES.contains(sslmode), "sslmode must be one of " + SSL_MODES + ", got '" + sslmode + "'");
     }
@@ -52,6 +55,11 @@ public record Connection(
     /** The same server and credentials, another database. */
     public Connection withDbname(String otherDbname) {
         return new Connection(host, port, otherDbname, user, password, passwordRef, sslmode);
+    }
+
+    /** The same connection with its inline password replaced by a reference (e.g. a sealed password). */
+    public Connection withPasswordRef(String ref) {
+        return new Connection(host, port, dbname, user, null, ref, sslmode);
     }
 
     /** {@code user@host:port/dbname}: safe for logs, status events and error messages. */
@@ -69,7 +77,7 @@ public record Connection(
     public String toString() {
         return "Connection[" + describe() + ", sslmode=" + sslmode
                 + (password != null ? ", password=***" : "")
-                + (passwordRef != null ? ", password_ref=" + passwordRef : "") + "]";
+                + (passwordRef != null ? ", password_ref=" + (passwordRef.startsWith(SEALED_PREFIX) ? "sealed" : passwordRef) : "") + "]";
     }
 
     /**

@@ -57,6 +57,11 @@ public record MigrationRequest(
         return new MigrationRequest(SCHEMA_VERSION, null, source, target, method, ignoreDbs, skipTables, withTables, null);
     }
 
+    /** The same request with other source and target connections. */
+    public MigrationRequest withConnections(Connection newSource, Connection newTarget) {
+        return new MigrationRequest(schemaVersion, migrationId, newSource, newTarget, method, ignoreDbs, skipTables, withTables, options);
+    }
+
     /** The same request with other options. */
     public MigrationRequest withOptions(MigrationOptions other) {
         return new MigrationRequest(schemaVersion, migrationId, source, target, method, ignoreDbs, skipTables, withTables, other);

@@ -58,4 +58,23 @@ class SqlTest {
                 .extracting(e -> ((MigrationException) e).code()).isEqualTo(ErrorCode.TARGET_UNREACHABLE);
         assertThat(c.libpqEnv("db")).containsEntry("PGPASSWORD", "Sup3r-Secret").containsEntry("PGDATABASE", "db");
     }
+
+    @Test
+    void sealedPasswordsOpenOnlyWithTheSameKey() {
+        Connection inline = new Connection("h", 1, "d", "u", "Sealed-Pw-99", null, null);
+        Secrets keyed = Secrets.of(Map.of("PGFERRY_SECRET_KEY", Secrets.newKey()));
+
+        Connection sealed = keyed.seal(inline);
+
+        assertThat(sealed.password()).isNull();
+        assertThat(sealed.passwordRef()).startsWith("sealed:v1:").doesNotContain("Sealed-Pw-99");
+        assertThat(sealed.toString()).doesNotContain("sealed:v1:");
+        assertThat(keyed.password(sealed)).isEqualTo("Sealed-Pw-99");
+        assertThat(Secrets.of(Map.of()).seal(inline)).isSameAs(inline);
+        assertThatThrownBy(() -> Secrets.of(Map.of()).password(sealed))
+                .isInstanceOf(MigrationException.class).hasMessageContaining("no pgferry secret key");
+        assertThatThrownBy(() -> Secrets.of(Map.of("PGFERRY_SECRET_KEY", Secrets.newKey())).password(sealed))
+                .isInstanceOf(MigrationException.class).hasMessageContaining("cannot be opened")
+                .hasMessageNotContaining("Sealed-Pw-99");
+    }
 }

@@ -9,6 +9,7 @@ import dev.pgferry.messages.MigrationException;
 import dev.pgferry.messages.MigrationRequest;
 import dev.pgferry.messages.RemovalRequest;
 import dev.pgferry.messages.Topics;
+import dev.pgferry.pg.Secrets;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -32,8 +33,11 @@ public final class HttpApi implements AutoCloseable {
     private final Bus bus;
     private final StatusFold fold;
 
-    public HttpApi(Bus bus, StatusFold fold, String bindHost, int port) throws IOException {
+    private final Secrets secrets;
+
+    public HttpApi(Bus bus, StatusFold fold, Secrets secrets, String bindHost, int port) throws IOException {
         this.bus = bus;
+        this.secrets = secrets;
         this.fold = fold;
         this.server = HttpServer.create(new InetSocketAddress(bindHost, port), 0);
         this.server.createContext("/migrations", this::handle);
@@ -98,6 +102,8 @@ public final class HttpApi implements AutoCloseable {
             reply(ex, 400, Json.write(Map.of("error", e.getMessage(), "code", e.code())));
             return;
         }
+        // With a secret key, inline passwords are sealed before the request enters Kafka.
+        request = request.withConnections(secrets.seal(request.source()), secrets.seal(request.target()));
         bus.send(Topics.REQUESTS, request.migrationId(), Json.write(request));
         reply(ex, 202, Json.write(Map.of("migration_id", request.migrationId())));
     }
