@@ -40,6 +40,12 @@ import java.util.concurrent.TimeUnit;
 public final class Bus implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Bus.class);
 
+    /**
+     * What the requests and dead-letter topics accept: more than a request may be ({@link Json#MAX_MESSAGE_BYTES}),
+     * so that an oversized request reaches the coordinator and is dead-lettered with its reason.
+     */
+    static final int TOPIC_MAX_MESSAGE_BYTES = 4 * Json.MAX_MESSAGE_BYTES;
+
     private final String bootstrapServers;
     private final KafkaProducer<String, byte[]> producer;
 
@@ -60,7 +66,7 @@ public final class Bus implements AutoCloseable {
         p.put(ProducerConfig.ACKS_CONFIG, "all");
         p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
         p.put(ProducerConfig.LINGER_MS_CONFIG, 0);
-        p.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, 2 * Json.MAX_MESSAGE_BYTES);
+        p.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, TOPIC_MAX_MESSAGE_BYTES + 1024);
         if (transactionalId != null) {
             p.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, transactionalId);
         }
@@ -103,6 +109,7 @@ public final class Bus implements AutoCloseable {
         c.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class);
         c.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class);
         c.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        c.put(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, TOPIC_MAX_MESSAGE_BYTES + 1024);
         return c;
     }
 
@@ -113,11 +120,13 @@ public final class Bus implements AutoCloseable {
             Set<String> existing = admin.listTopics().names().get(60, TimeUnit.SECONDS);
             // The status topic is replayed to rebuild every view: it must never lose events to retention.
             Map<String, String> keepForever = Map.of("retention.ms", "-1", "retention.bytes", "-1");
+            Map<String, String> keepForeverLarge = Map.of("retention.ms", "-1", "retention.bytes", "-1",
+                    "max.message.bytes", Integer.toString(TOPIC_MAX_MESSAGE_BYTES));
             List<NewTopic> wanted = List.of(
-                    new NewTopic(Topics.REQUESTS, 3, (short) -1).configs(keepForever),
+                    new NewTopic(Topics.REQUESTS, 3, (short) -1).configs(keepForeverLarge),
                     new NewTopic(Topics.TASKS, Topics.TASK_PARTITIONS, (short) -1),
                     new NewTopic(Topics.STATUS, 3, (short) -1).configs(keepForever),
-                    new NewTopic(Topics.DEAD_LETTERS, 1, (short) -1).configs(keepForever));
+                    new NewTopic(Topics.DEAD_LETTERS, 1, (short) -1).configs(keepForeverLarge));
             List<NewTopic> missing = wanted.stream().filter(t -> !existing.contains(t.name())).toList();
             if (missing.isEmpty()) {
                 return;

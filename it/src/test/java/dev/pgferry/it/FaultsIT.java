@@ -198,6 +198,57 @@ class FaultsIT {
     }
 
     @Test
+    void badRequestsFailBeforeAnythingIsWritten() throws Exception {
+        // A source equal to the target, spelled differently
+        MigrationRequest same = MigrationRequest.of(Pgferry.conn(source),
+                new Connection("localhost", source.port(), "postgres", "postgres", Infra.PASSWORD, null, "disable"),
+                Method.DUMP, List.of(), List.of(), List.of());
+        pgferry.submit(same);
+        assertThat(pgferry.awaitFinal(same.migrationId()).migration().error())
+                .contains("source and target are the same server");
+
+        // An unknown host, a missing bootstrap database
+        MigrationRequest unknownHost = MigrationRequest.of(
+                new Connection("no-such-host.invalid", 5432, "postgres", "postgres", Infra.PASSWORD, null, "disable"),
+                Pgferry.conn(source), Method.DUMP, List.of(), List.of(), List.of());
+        pgferry.submit(unknownHost);
+        MigrationRequest missingDb = MigrationRequest.of(
+                new Connection(source.host(), source.port(), "nope", "postgres", Infra.PASSWORD, null, "disable"),
+                new Connection("127.0.0.1", 1, "postgres", "postgres", Infra.PASSWORD, null, "disable"),
+                Method.DUMP, List.of(), List.of(), List.of());
+        pgferry.submit(missingDb);
+        assertThat(pgferry.awaitFinal(unknownHost.migrationId()).migration().error())
+                .contains("cannot connect to source postgres@no-such-host.invalid:5432/postgres").doesNotContain(Infra.PASSWORD);
+        // (the target is checked first: make it reachable to see the missing source database)
+        MigrationRequest missingDb2 = MigrationRequest.of(
+                new Connection(source.host(), source.port(), "nope", "postgres", Infra.PASSWORD, null, "disable"),
+                Pgferry.conn(Infra.sharedTarget()), Method.DUMP, List.of(), List.of(), List.of());
+        pgferry.submit(missingDb2);
+        assertThat(pgferry.awaitFinal(missingDb2.migrationId()).migration().error())
+                .contains("database \"nope\" does not exist").contains("3D000");
+
+        // An unknown schema_version and an oversized message go to the dead-letter topic
+        pgferry.bus.send(Topics.REQUESTS, "future-1", "{\"schema_version\": 9, \"migration_id\": \"future-1\"}"
+                .getBytes(StandardCharsets.UTF_8));
+        assertThat(pgferry.awaitFinal("future-1").migration().error()).contains("unknown schema_version 9");
+        byte[] huge = ("{\"migration_id\": \"huge-1\", \"pad\": \"" + "x".repeat(Json.MAX_MESSAGE_BYTES) + "\"}")
+                .getBytes(StandardCharsets.UTF_8);
+        pgferry.bus.send(Topics.REQUESTS, "huge-1", huge);
+        long deadline = System.currentTimeMillis() + 60_000;
+        List<ConsumerRecord<String, byte[]>> dead = List.of();
+        while (System.currentTimeMillis() < deadline
+                && dead.stream().noneMatch(d -> "huge-1".equals(d.key()))) {
+            Thread.sleep(200);
+            dead = readAll(Topics.DEAD_LETTERS);
+        }
+        assertThat(dead.stream().filter(d -> "huge-1".equals(d.key())).findFirst().orElseThrow().headers()
+                .lastHeader(Topics.REASON_HEADER).value()).asString(StandardCharsets.UTF_8).contains("exceeds the limit");
+        Reliability.record("source equal to target (localhost vs 127.0.0.1), unknown host, missing database,"
+                + " unknown schema_version, oversized message", "each failed with a clear error before anything was"
+                + " written (or was dead-lettered); no password in the errors", null, null);
+    }
+
+    @Test
     void twoWorkersGivenTheSameTaskNeverWorkOnTheDatabaseAtOnce() throws Exception {
         try (LocalPostgres target = Infra.postgres()) {
             // Given one task delivered to two workers at the same time (as a rebalance can do)

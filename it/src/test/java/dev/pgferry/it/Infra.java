@@ -50,6 +50,18 @@ final class Infra {
         return LocalPostgres.start(LocalPostgres.defaultBinDir(), work().resolve("pg"), PASSWORD);
     }
 
+    private static LocalPostgres sharedTarget;
+
+    /** A reachable cluster for tests that only need a target to pass the reachability check; never written to. */
+    static synchronized LocalPostgres sharedTarget() throws Exception {
+        if (sharedTarget == null) {
+            sharedTarget = postgres();
+            LocalPostgres t = sharedTarget;
+            Runtime.getRuntime().addShutdownHook(new Thread(t::close));
+        }
+        return sharedTarget;
+    }
+
     static LocalPostgres postgres(java.util.Map<String, String> settings) throws Exception {
         return LocalPostgres.start(LocalPostgres.defaultBinDir(), work().resolve("pg"), PASSWORD, settings);
     }
