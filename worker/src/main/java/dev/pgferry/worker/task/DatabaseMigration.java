@@ -164,7 +164,8 @@ public final class DatabaseMigration {
         // not open a replication connection (aiven_extras) leaves the initial copy to PostgreSQL's table sync.
         boolean ownCopy = !replication || !choice.check().sourceViaAivenExtras();
         Replicator replicator = new Replicator(source, target, db, name);
-        List<SourceCatalog.Table> tables = tables(request, db);
+        // Replication publishes the tables before the slot exists; the copy lists them again under its snapshot.
+        List<SourceCatalog.Table> tables = replication ? tables(request, db) : List.of();
         if (replication) {
             // The publication must exist before the slot: decoding sees the catalog as of each change.
             prepareTablesForReplication(events, replicator, tables);
