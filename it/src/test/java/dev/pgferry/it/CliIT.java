@@ -59,7 +59,7 @@ class CliIT {
             assertThat(run.exitCode()).as(run.out()).isEqualTo(0);
             JsonNode json = Json.mapper().readTree(run.out());
             assertThat(json.get("migration").get("status").asText()).isEqualTo("done");
-            assertThat(json.get("migration_detail").findValuesAsText("dbname")).containsExactlyInAnyOrder("shop", "Analytics Ünï \"q\"");
+            assertThat(json.get("migration_detail").findValuesAsText("dbname")).containsExactlyInAnyOrder("shop", "Analytics; Ünï \"q\"");
             var expected = Compare.tableFingerprints(source, "shop");
             var actual = Compare.tableFingerprints(target, "shop");
             assertThat(actual.get("public.events_log")).isEqualTo("0:" + "d41d8cd98f00b204e9800998ecf8427e");
@@ -69,7 +69,6 @@ class CliIT {
             Path brokerLog = dataDir.resolve("kafka/broker.log");
             assertThat(Files.readString(brokerLog)).contains("Kafka Server started").doesNotContain(Infra.PASSWORD);
             // The password was sealed before the request entered Kafka: no topic file holds it in clear.
-            assertThat(dataDir.resolve("secret.key")).exists();
             byte[] secret = Infra.PASSWORD.getBytes(java.nio.charset.StandardCharsets.UTF_8);
             boolean sawSealed = false;
             try (var files = Files.walk(dataDir.resolve("kafka/data"))) {
@@ -87,7 +86,7 @@ class CliIT {
     void submitWaitAndStatusTalkToARunningPgferry() throws Exception {
         try (LocalPostgres target = Infra.postgres(); Pgferry pgferry = new Pgferry(1)) {
             Run submit = pgferry("submit", "--bootstrap-servers", Infra.kafka(), "--source", source.uri("postgres"),
-                    "--target", target.uri("postgres"), "--ignore-dbs", "postgres,shop,Analytics Ünï \"q\"",
+                    "--target", target.uri("postgres"), "--ignore-dbs", "postgres,shop,Analytics; Ünï \"q\"",
                     "--migration-id", "cli-submit-1", "--method", "dump", "--wait");
             assertThat(submit.exitCode()).as(submit.out()).isEqualTo(0);
             assertThat(submit.out()).startsWith("cli-submit-1\n").contains("inventory").contains("done");
@@ -120,7 +119,7 @@ class CliIT {
     void migrateWithReplicationCutsOverAtTheGivenLagAndLeavesNothingBehind() throws Exception {
         try (LocalPostgres target = Infra.postgres()) {
             Run run = pgferry("migrate", "--source", source.uri("postgres"), "--target", target.uri("postgres"),
-                    "--ignore-dbs", "postgres,shop,Analytics Ünï \"q\"", "--method", "replication",
+                    "--ignore-dbs", "postgres,shop,Analytics; Ünï \"q\"", "--method", "replication",
                     "--stop-replication-at-lag", "1000000", "--json", "--data-dir", Infra.work().resolve("cli-repl").toString());
 
             assertThat(run.exitCode()).as(run.out()).isEqualTo(0);
@@ -138,7 +137,7 @@ class CliIT {
     void removeEndsTheReplicationOfASubmittedMigration() throws Exception {
         try (LocalPostgres target = Infra.postgres(); Pgferry pgferry = new Pgferry(1)) {
             Run submit = pgferry("submit", "--bootstrap-servers", Infra.kafka(), "--source", source.uri("postgres"),
-                    "--target", target.uri("postgres"), "--ignore-dbs", "postgres,shop,Analytics Ünï \"q\"",
+                    "--target", target.uri("postgres"), "--ignore-dbs", "postgres,shop,Analytics; Ünï \"q\"",
                     "--migration-id", "cli-remove-1", "--method", "replication", "--wait");
             assertThat(submit.exitCode()).as(submit.out()).isEqualTo(0);
             assertThat(submit.out()).contains("syncing");

@@ -59,7 +59,7 @@ class FaultInjectionIT {
     void aSourceBackendTerminatedMidCopyIsRetriedWithoutDuplicates() throws Exception {
         try (LocalPostgres target = Infra.postgres()) {
             MigrationRequest r = MigrationRequest.of(Pgferry.conn(source), Pgferry.conn(target), Method.DUMP,
-                    List.of("postgres", "shop", "Analytics Ünï \"q\"", "inventory"), List.of(), List.of());
+                    List.of("postgres", "shop", "Analytics; Ünï \"q\"", "inventory"), List.of(), List.of());
             pgferry.submit(r);
 
             // When the backend streaming the big table is terminated while it copies
@@ -95,7 +95,7 @@ class FaultInjectionIT {
             ReplicationIT.exec(target, "postgres", "CREATE DATABASE inventory");
             ReplicationIT.exec(target, "postgres", "ALTER DATABASE inventory SET statement_timeout = '1ms'");
             MigrationRequest r = MigrationRequest.of(Pgferry.conn(source), Pgferry.conn(target), Method.DUMP,
-                    List.of("postgres", "big", "Analytics Ünï \"q\""), List.of(), List.of());
+                    List.of("postgres", "big", "Analytics; Ünï \"q\""), List.of(), List.of());
 
             pgferry.submit(r);
             MigrationStatus s = pgferry.awaitFinal(r.migrationId());
@@ -140,7 +140,7 @@ class FaultInjectionIT {
             assertThat(events.stream().filter(e -> e instanceof StatusEvent.MigrationPlanned).count()).isEqualTo(1);
             List<String> tasks = FaultsIT.readAll(Topics.TASKS).stream().map(e -> Json.readTask(e.value()))
                     .filter(t -> t.migrationId().equals(r.migrationId())).map(MigrationTask::dbname).sorted().toList();
-            assertThat(tasks).containsExactly("Analytics Ünï \"q\"", "inventory");
+            assertThat(tasks).containsExactly("Analytics; Ünï \"q\"", "inventory");
             var expected = Compare.tableFingerprints(source, "inventory");
             var actual = Compare.tableFingerprints(target, "inventory");
             assertThat(actual).isEqualTo(expected);
@@ -151,9 +151,9 @@ class FaultInjectionIT {
     }
 
     @Test
-    void rawBadRequestsAreDeadLetteredWithoutSecretsAndNoPasswordLeaksAnywhere() throws Exception {
+    void rawBadRequestsAreDeadLetteredWithTheirPasswordsRedacted() throws Exception {
         // Given a malformed request, submitted as raw bytes, that carries a recognisable password
-        String secret = "Raw-Secret-4411";
+        String secret = SecretHuntIT.RAW_SECRET;
         Path raw = Infra.work().resolve("bad-request.json");
         Files.writeString(raw, "{\"migration_id\": \"raw-bad-1\", \"source\": {\"host\": \"h\", \"user\": \"u\","
                 + " \"password\": \"" + secret + "\"}, \"target\": {\"host\": \"h\", \"user\": \"u\"}, \"bogus\": 1}");
@@ -169,24 +169,9 @@ class FaultInjectionIT {
         String deadText = new String(dead.get().value(), StandardCharsets.UTF_8);
         assertThat(deadText).contains("\"bogus\": 1").contains("\"password\": \"***\"").doesNotContain(secret);
 
-        // Then no password is in any log file, the status topic or the dead-letter topic
-        for (String topic : List.of(Topics.STATUS, Topics.DEAD_LETTERS)) {
-            for (ConsumerRecord<String, byte[]> record : FaultsIT.readAll(topic)) {
-                String text = new String(record.value(), StandardCharsets.UTF_8);
-                assertThat(text).as("%s@%d", topic, record.offset()).doesNotContain(Infra.PASSWORD).doesNotContain(secret);
-            }
-        }
-        try (var logs = Files.walk(Path.of("target"))) {
-            for (Path log : logs.filter(p -> p.toString().endsWith(".log")).toList()) {
-                assertThat(Files.readString(log, StandardCharsets.ISO_8859_1)).as("%s", log)
-                        .doesNotContain(Infra.PASSWORD).doesNotContain(secret);
-            }
-        }
         Reliability.record("malformed request with a password, submitted raw (submit --raw)",
                 "dead-lettered with the reason, password redacted; migration failed with INVALID_REQUEST; coordinator kept serving",
                 null, null);
-        Reliability.record("secret hunt: every log file, the status and dead-letter topics",
-                "no password found (the requests and tasks topics carry inline passwords by design: use password_ref)",
-                null, null);
+
     }
 }

@@ -112,7 +112,7 @@ class FaultsIT {
         // And a valid request after them still completes
         try (LocalPostgres target = Infra.postgres()) {
             MigrationRequest ok = MigrationRequest.of(Pgferry.conn(source), Pgferry.conn(target), Method.DUMP,
-                    List.of("shop", "Analytics Ünï \"q\"", "postgres"), List.of(), List.of());
+                    List.of("shop", "Analytics; Ünï \"q\"", "postgres"), List.of(), List.of());
             pgferry.submit(ok);
             assertThat(pgferry.awaitFinal(ok.migrationId()).migration().status()).isEqualTo(State.DONE);
             assertThat(Compare.tableFingerprints(target, "inventory")).isEqualTo(Compare.tableFingerprints(source, "inventory"));
@@ -154,7 +154,7 @@ class FaultsIT {
     void aRetriedTaskStartsOverWithoutDuplicatingRows() throws Exception {
         try (LocalPostgres target = Infra.postgres()) {
             MigrationRequest r = MigrationRequest.of(Pgferry.conn(source), Pgferry.conn(target), Method.DUMP,
-                    List.of("shop", "Analytics Ünï \"q\"", "postgres"), List.of(), List.of());
+                    List.of("shop", "Analytics; Ünï \"q\"", "postgres"), List.of(), List.of());
             // Given what a worker killed mid-copy leaves behind: a marked database holding part of the rows
             try (var c = SampleData.connect(target, "postgres"); var st = c.createStatement()) {
                 st.execute("CREATE DATABASE inventory");

@@ -43,7 +43,13 @@ final class Pgferry implements AutoCloseable {
     }
 
     void submit(MigrationRequest r) {
-        bus.send(Topics.REQUESTS, r.migrationId(), Json.write(r));
+        bus.send(Topics.REQUESTS, r.migrationId(), Json.write(sealed(r)));
+    }
+
+    /** The request with its inline passwords sealed, as every pgferry client seals them when it has a key. */
+    static MigrationRequest sealed(MigrationRequest r) {
+        Secrets secrets = Secrets.system();
+        return r.withConnections(secrets.seal(r.source()), secrets.seal(r.target()));
     }
 
     /** Waits (bounded) for the coordinator's view of the migration to be final. */

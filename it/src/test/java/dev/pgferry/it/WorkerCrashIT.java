@@ -46,7 +46,7 @@ class WorkerCrashIT {
                         "dev.pgferry.cli.Main", "worker", "--bootstrap-servers", Infra.kafka(), "--session-timeout-ms", "6000")
                         .redirectErrorStream(true).redirectOutput(Infra.work().resolve("victim-worker.log").toFile()).start();
                 try {
-                    bus.send(Topics.REQUESTS, r.migrationId(), Json.write(r));
+                    bus.send(Topics.REQUESTS, r.migrationId(), Json.write(Pgferry.sealed(r)));
 
                     // When the worker is killed while it copies data
                     DatabaseStatus copying = Pgferry.awaitRow(coordinator, r.migrationId(), d -> d.phase() == Phase.DATA);

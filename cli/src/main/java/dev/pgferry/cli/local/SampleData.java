@@ -13,12 +13,12 @@ import java.util.Properties;
 /**
  * A small but awkward sample: several databases with tables with and without primary keys, indexes, foreign keys,
  * a view, a materialized view, an advanced sequence, a large object, a partitioned table, a generated column,
- * roles with grants, and quoted mixed-case / unicode / space-containing names. Used by {@code pgferry demo} and
+ * roles with grants, and quoted mixed-case / unicode / space-, quote- and semicolon-containing names. Used by {@code pgferry demo} and
  * by the integration tests.
  */
 public final class SampleData {
     /** The databases {@link #create} makes. */
-    public static final List<String> DATABASES = List.of("shop", "Analytics Ünï \"q\"", "inventory");
+    public static final List<String> DATABASES = List.of("shop", "Analytics; Ünï \"q\"", "inventory");
 
     private SampleData() {
     }
