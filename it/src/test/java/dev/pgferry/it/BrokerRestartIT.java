@@ -44,7 +44,7 @@ class BrokerRestartIT {
                  Coordinator coordinator = Coordinator.start(broker.bootstrapServers(), "127.0.0.1", -1);
                  Worker worker = new Worker(bus, "it-restart-worker", Clock.systemUTC(), Secrets.system(), 2).start()) {
                 bus.ensureTopics();
-                bus.send(Topics.REQUESTS, r.migrationId(), Json.write(r));
+                bus.send(Topics.REQUESTS, r.migrationId(), Json.write(Pgferry.sealed(r)));
                 Pgferry.awaitRow(coordinator, r.migrationId(), d -> d.phase() == Phase.DATA);
 
                 // When the broker dies mid-copy and comes back on the same port

@@ -35,12 +35,19 @@ class SecretHuntIT {
                 checked++;
             }
         }
+        // Log files: this JVM's (target/), and those of the processes and brokers the suite started (the work
+        // directory, where Kafka's own segment files, also named *.log, are searched too).
         int logs = 0;
-        try (var files = Files.walk(Path.of("target"))) {
-            for (Path log : files.filter(p -> p.toString().endsWith(".log")).toList()) {
-                String text = Files.readString(log, StandardCharsets.ISO_8859_1);
-                assertThat(text).as("%s", log).doesNotContain(Infra.PASSWORD).doesNotContain(RAW_SECRET);
-                logs++;
+        for (Path root : List.of(Path.of("target"), Infra.work())) {
+            try (var files = Files.walk(root)) {
+                for (Path log : files.filter(p -> p.toString().endsWith(".log") && Files.isRegularFile(p)).toList()) {
+                    String text = Files.readString(log, StandardCharsets.ISO_8859_1);
+                    assertThat(text).as("%s", log).doesNotContain(Infra.PASSWORD);
+                    if (!log.toString().contains("pgferry.requests-")) {
+                        assertThat(text).as("%s", log).doesNotContain(RAW_SECRET);
+                    }
+                    logs++;
+                }
             }
         }
         assertThat(checked).as("topic records searched").isGreaterThan(100);
