@@ -1,5 +1,6 @@
 package dev.pgferry.cli;
 
+import dev.pgferry.broker.ChildBroker;
 import dev.pgferry.bus.Bus;
 import dev.pgferry.messages.MigrationStatus;
 import picocli.CommandLine.Command;
@@ -10,13 +11,18 @@ import java.util.Optional;
 import java.util.concurrent.Callable;
 
 @Command(name = "status", mixinStandardHelpOptions = true,
-        description = "Print a migration's status, folded from the status topic. Exit 0 done, 1 failed, 3 running, 4 unknown id.")
+        description = "Print a migration's status, folded from the status topic. Exit 0 done, 1 failed, 3 running, 4 unknown id."
+                + " Without --bootstrap-servers it reads the single-machine data under --data-dir.")
 final class StatusCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "ID")
     String migrationId;
 
-    @Option(names = "--bootstrap-servers", required = true, paramLabel = "HOST:PORT")
+    @Option(names = "--bootstrap-servers", paramLabel = "HOST:PORT",
+            description = "A running pgferry's Kafka; without it, the single-machine broker data under --data-dir.")
     String bootstrapServers;
+
+    @Option(names = "--data-dir", defaultValue = "./.pgferry", description = "Single-machine data (default: ${DEFAULT-VALUE}).")
+    java.nio.file.Path dataDir;
 
     @Option(names = "--wait", description = "Block until the migration is done or failed.")
     boolean await;
@@ -26,7 +32,16 @@ final class StatusCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        try (Bus bus = new Bus(bootstrapServers, "pgferry-status")) {
+        if (bootstrapServers == null) {
+            try (ChildBroker broker = ChildBroker.start(dataDir.resolve("kafka"), 0)) {
+                return show(broker.bootstrapServers());
+            }
+        }
+        return show(bootstrapServers);
+    }
+
+    private int show(String servers) throws Exception {
+        try (Bus bus = new Bus(servers, "pgferry-status")) {
             if (await) {
                 return Exits.report(MigrationWatcher.await(bus, migrationId, System.err), json, System.out);
             }

@@ -54,6 +54,7 @@ class CliIT {
 
             Run run = pgferry("migrate", "--source", source.uri("postgres"), "--target", target.uri("postgres"),
                     "--ignore-dbs", "postgres,inventory", "--skip-table", "shop.public.events_log", "--json", "--method", "dump",
+                    "--migration-id", "cli-local-1",
                     "--data-dir", dataDir.toString());
 
             assertThat(run.exitCode()).as(run.out()).isEqualTo(0);
@@ -79,6 +80,12 @@ class CliIT {
                 }
             }
             assertThat(sawSealed).as("the request (with its sealed password) is in the topic files").isTrue();
+
+            // After migrate has exited, its status can still be read from the same data directory
+            Run status = pgferry("status", "cli-local-1", "--json", "--data-dir", dataDir.toString());
+            assertThat(status.exitCode()).as(status.out()).isEqualTo(0);
+            assertThat(Json.mapper().readTree(status.out()).get("migration_detail").findValuesAsText("status"))
+                    .containsOnly("done");
         }
     }
 
