@@ -78,10 +78,6 @@ public final class ChildBroker implements AutoCloseable {
         return bootstrapServers;
     }
 
-    public Path log() {
-        return log;
-    }
-
     public Process process() {
         return process;
     }

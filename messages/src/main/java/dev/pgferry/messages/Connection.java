@@ -1,6 +1,5 @@
 package dev.pgferry.messages;
 
-import com.fasterxml.jackson.annotation.JsonIgnore;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 
@@ -65,12 +64,6 @@ public record Connection(
     /** {@code user@host:port/dbname}: safe for logs, status events and error messages. */
     public String describe() {
         return user + "@" + host + ":" + port + "/" + dbname;
-    }
-
-    /** Whether a password (inline or by reference) was given. */
-    @JsonIgnore
-    public boolean hasPassword() {
-        return password != null || passwordRef != null;
     }
 
     @Override

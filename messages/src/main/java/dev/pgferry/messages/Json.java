@@ -14,7 +14,6 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.util.stream.Collectors;
 
 /**
@@ -148,9 +147,5 @@ public final class Json {
 
     private static MigrationException invalid(String message) {
         return new MigrationException(ErrorCode.INVALID_REQUEST, "invalid message: " + message);
-    }
-
-    public static String toString(byte[] bytes) {
-        return new String(bytes, StandardCharsets.UTF_8);
     }
 }

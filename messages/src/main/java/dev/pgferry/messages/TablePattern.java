@@ -67,9 +67,4 @@ public record TablePattern(String dbname, String schema, String table) {
                 && (schema == null || schema.equals(schemaName))
                 && table.equals(tableName);
     }
-
-    /** Whether this pattern could name a table of the given database. */
-    public boolean appliesTo(String db) {
-        return dbname == null || dbname.equals(db);
-    }
 }

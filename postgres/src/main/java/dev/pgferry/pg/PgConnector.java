@@ -38,10 +38,6 @@ public final class PgConnector {
         return conn;
     }
 
-    public Side side() {
-        return side;
-    }
-
     /** Opens a connection to the bootstrap database. */
     public java.sql.Connection open() {
         return open(conn.dbname());

@@ -65,10 +65,6 @@ public final class TableCopier {
     private final int jobs;
     private final Consumer<String> warn;
 
-    public TableCopier(PgConnector source, PgConnector target, String dbname, SourceSnapshot snapshot, int jobs) {
-        this(source, target, dbname, snapshot, jobs, w -> { });
-    }
-
     /** {@code warn} hears of every retry. */
     public TableCopier(PgConnector source, PgConnector target, String dbname, SourceSnapshot snapshot, int jobs,
                        Consumer<String> warn) {
@@ -90,12 +86,10 @@ public final class TableCopier {
         long doneBytes;
     }
 
-    /** Copies every table; the first failure cancels the rest and is rethrown. */
-    public void copyAll(List<SourceCatalog.Table> tables, Consumer<CopyProgress> progress) {
-        copyAll(tables, progress, t -> { });
-    }
-
-    /** As {@link #copyAll(List, Consumer)}, calling {@code tableCopied} (on a copy thread) as each table's rows are in. */
+    /**
+     * Copies every table, calling {@code tableCopied} (on a copy thread) as each table's rows are in; the first
+     * failure cancels the rest and is rethrown.
+     */
     public void copyAll(List<SourceCatalog.Table> tables, Consumer<CopyProgress> progress,
                         Consumer<SourceCatalog.Table> tableCopied) {
         long rowsEstimate = tables.stream().mapToLong(SourceCatalog.Table::rowsEstimate).sum();
@@ -193,6 +187,9 @@ public final class TableCopier {
         String format = binary ? "FORMAT binary" : "FORMAT text";
         long bytes = 0;
         long chunks = 0;
+        // What this attempt has added to the shared running totals (published per batch, not per row).
+        long publishedChunks = 0;
+        long publishedBytes = 0;
         try (Connection in = snapshot.openReader(source, dbname); Connection out = target.open(dbname)) {
             out.setAutoCommit(false);
             try (Statement s = out.createStatement()) {
@@ -213,6 +210,10 @@ public final class TableCopier {
                     if (filled + chunk.length > batch.length) {
                         writer.writeToCopy(batch, 0, filled);
                         filled = 0;
+                        totals.rows.addAndGet(chunks - publishedChunks);
+                        totals.bytes.addAndGet(bytes - publishedBytes);
+                        publishedChunks = chunks;
+                        publishedBytes = bytes;
                     }
                     if (chunk.length >= batch.length) {
                         writer.writeToCopy(chunk, 0, chunk.length);
@@ -223,8 +224,6 @@ public final class TableCopier {
                     bytes += chunk.length;
                     // One CopyData message per row: a close enough running count for progress.
                     chunks++;
-                    totals.rows.incrementAndGet();
-                    totals.bytes.addAndGet(chunk.length);
                 }
                 if (filled > 0) {
                     writer.writeToCopy(batch, 0, filled);
@@ -234,7 +233,8 @@ public final class TableCopier {
                 out.commit();
                 in.commit();
                 // Replace the running estimate of this table by its exact count.
-                totals.rows.addAndGet(rows - chunks);
+                totals.rows.addAndGet(rows - publishedChunks);
+                totals.bytes.addAndGet(bytes - publishedBytes);
                 return new long[]{rows, bytes};
             } finally {
                 // On failure, cancel whichever side is still mid-COPY so that both connections close cleanly.
@@ -247,8 +247,8 @@ public final class TableCopier {
             }
         } catch (SQLException | RuntimeException e) {
             // Undo this attempt's share of the running totals before the caller retries or fails.
-            totals.rows.addAndGet(-chunks);
-            totals.bytes.addAndGet(-bytes);
+            totals.rows.addAndGet(-publishedChunks);
+            totals.bytes.addAndGet(-publishedBytes);
             throw e;
         }
     }

@@ -62,17 +62,21 @@ public final class RoleCopier {
             Map<Long, Role> roles = readRoles(src);
             Map<String, String> passwords = readPasswords(src);
             boolean superuser = isSuperuser(dst);
+            Set<String> onTarget = targetRoles(dst);
             List<String> created = new ArrayList<>();
             Set<String> missing = new TreeSet<>();
             for (Role role : roles.values()) {
-                if (exists(dst, role.name())) {
+                if (onTarget.contains(role.name())) {
                     continue;
                 }
                 try (Statement s = dst.createStatement()) {
                     s.execute("CREATE ROLE " + Sql.ident(role.name()) + " WITH " + role.attributes());
                     created.add(role.name());
+                    onTarget.add(role.name());
                 } catch (SQLException e) {
-                    if (!"42710".equals(e.getSQLState())) {
+                    if ("42710".equals(e.getSQLState())) {
+                        onTarget.add(role.name());  // another worker created it a moment ago
+                    } else {
                         missing.add(role.name());
                         warn.accept("role " + role.name() + " was not created on the target: "
                                 + SqlStates.wrap(ErrorCode.PERMISSION_DENIED, "CREATE ROLE", e).getMessage()
@@ -88,7 +92,7 @@ public final class RoleCopier {
                 setPassword(dst, role, passwords, warn);
                 copySettings(src, dst, role, warn);
             }
-            copyMemberships(src, dst, roles, warn);
+            copyMemberships(src, dst, roles, onTarget, warn);
             return new Result(created, missing);
         } catch (SQLException e) {
             throw SqlStates.wrap(ErrorCode.INTERNAL, "copying roles of database " + dbname, e);
@@ -140,13 +144,14 @@ public final class RoleCopier {
         }
     }
 
-    private static boolean exists(Connection dst, String name) throws SQLException {
-        try (PreparedStatement ps = dst.prepareStatement("SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = ?")) {
-            ps.setString(1, name);
-            try (ResultSet rs = ps.executeQuery()) {
-                return rs.next();
+    private static Set<String> targetRoles(Connection dst) throws SQLException {
+        Set<String> names = new java.util.HashSet<>();
+        try (Statement s = dst.createStatement(); ResultSet rs = s.executeQuery("SELECT rolname FROM pg_catalog.pg_roles")) {
+            while (rs.next()) {
+                names.add(rs.getString(1));
             }
         }
+        return names;
     }
 
     private static void setPassword(Connection dst, Role role, Map<String, String> passwords, Consumer<String> warn) {
@@ -189,8 +194,10 @@ public final class RoleCopier {
         }
     }
 
-    private static void copyMemberships(Connection src, Connection dst, Map<Long, Role> roles, Consumer<String> warn)
-            throws SQLException {
+    private static void copyMemberships(Connection src, Connection dst, Map<Long, Role> roles, Set<String> onTarget,
+                                        Consumer<String> warn) throws SQLException {
+        Set<String> used = new java.util.HashSet<>();
+        roles.values().forEach(r -> used.add(r.name()));
         try (PreparedStatement ps = src.prepareStatement("SELECT g.rolname, m.rolname, am.admin_option"
                 + " FROM pg_catalog.pg_auth_members am JOIN pg_catalog.pg_roles g ON g.oid = am.roleid"
                 + " JOIN pg_catalog.pg_roles m ON m.oid = am.member WHERE m.rolname !~ '^pg_' ORDER BY 1, 2");
@@ -198,8 +205,8 @@ public final class RoleCopier {
             while (rs.next()) {
                 String group = rs.getString(1);
                 String member = rs.getString(2);
-                boolean involved = roles.values().stream().anyMatch(r -> r.name().equals(member) || r.name().equals(group));
-                if (!involved || !exists(dst, group) || !exists(dst, member)) {
+                boolean involved = used.contains(member) || used.contains(group);
+                if (!involved || !onTarget.contains(group) || !onTarget.contains(member)) {
                     continue;
                 }
                 try (Statement s = dst.createStatement()) {

@@ -251,9 +251,10 @@ public final class DatabaseMigration {
         }
     }
 
+    /** Copies tables whose indexes need no early build (the unlogged tables PostgreSQL's table sync skips). */
     private void copyTables(EventSource events, SourceSnapshot snapshot, List<SourceCatalog.Table> tables) {
         new TableCopier(source, target, task.dbname(), snapshot, jobs, w -> emit.accept(events.warning(w))).copyAll(tables,
-                p -> emit.accept(events.progress(p)));
+                p -> emit.accept(events.progress(p)), t -> { });
     }
 
     private void copyLargeObjects(SourceSnapshot snapshot, List<Long> oids) throws SQLException {

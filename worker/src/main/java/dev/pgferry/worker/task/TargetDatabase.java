@@ -66,10 +66,10 @@ public final class TargetDatabase {
      * if missing (owned by {@code owner} when that role exists), refuses one that holds tables, marks it running.
      */
     public void prepare(Prior prior, int attempt, String owner, String encoding) {
-        try (Connection c = target.open(); Statement s = c.createStatement()) {
+        try (Connection c = target.open()) {
             boolean exists = prior.exists();
             if (prior.ours()) {
-                s.execute("DROP DATABASE IF EXISTS " + Sql.ident(dbname) + (serverMajor(c) >= 13 ? " WITH (FORCE)" : ""));
+                drop(c);
                 exists = false;
             }
             if (!exists) {
@@ -99,8 +99,8 @@ public final class TargetDatabase {
 
     /** Drops the database after a failed attempt that created it, so that nothing half-copied is left behind. */
     public void dropQuietly() {
-        try (Connection c = target.open(); Statement s = c.createStatement()) {
-            s.execute("DROP DATABASE IF EXISTS " + Sql.ident(dbname) + (serverMajor(c) >= 13 ? " WITH (FORCE)" : ""));
+        try (Connection c = target.open()) {
+            drop(c);
         } catch (SQLException | RuntimeException e) {
             // the marker stays: the next attempt of this migration drops it
         }
@@ -166,7 +166,11 @@ public final class TargetDatabase {
         return out;
     }
 
-    private static int serverMajor(Connection c) throws SQLException {
-        return c.getMetaData().getDatabaseMajorVersion();
+    /** Drops the database, ending its sessions first where the server can (13+). */
+    private void drop(Connection c) throws SQLException {
+        boolean force = c.getMetaData().getDatabaseMajorVersion() >= 13;
+        try (Statement s = c.createStatement()) {
+            s.execute("DROP DATABASE IF EXISTS " + Sql.ident(dbname) + (force ? " WITH (FORCE)" : ""));
+        }
     }
 }
