@@ -7,6 +7,9 @@
 # rows, a bytea table), then per round runs each tool into a fresh target database and checks that the target
 # equals the source (row counts and content hashes per table, indexes, constraints, sequences). Prints seconds
 # (median and spread), MB/s and each tool's time as a ratio of the floor (a bare parallel COPY pipe, no indexes).
+# Extra server settings for both clusters: BENCH_PG_OPTS="-c log_min_duration_statement=100". KEEP=1 leaves the
+# clusters running; TOOLS="pgferry-service floor" picks tools (also: pgferry-repl and pgferry-repl-tablesync, logical
+# replication until every database is syncing, with pgferry's copy or PostgreSQL's table sync; not in the default set).
 # Needs PostgreSQL 15 server and client programs; pgcopydb is timed when installed (apt-get install pgcopydb).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -38,7 +41,7 @@ start_cluster() { # name port
   as_pg "$BIN/pg_ctl" -D "$work/$1" -l "$work/$1.log" -w -o "-p $2 -k $work -c listen_addresses=127.0.0.1 \
     -c wal_level=logical -c max_wal_size=8GB -c checkpoint_timeout=30min -c shared_buffers=512MB \
     -c maintenance_work_mem=256MB -c max_replication_slots=20 -c max_wal_senders=20 \
-    -c max_logical_replication_workers=16 -c max_worker_processes=32 -c max_connections=200" start >/dev/null
+    -c max_logical_replication_workers=16 -c max_worker_processes=32 -c max_connections=200 ${BENCH_PG_OPTS:-}" start >/dev/null
 }
 
 SP=$(free_port); start_cluster source "$SP"
@@ -110,12 +113,12 @@ run_pgferry_migrate() {
     --target "postgres://postgres@127.0.0.1:$TP/postgres?sslmode=disable" --method dump --ignore-dbs postgres \
     --jobs "$JOBS" --workers 1 --data-dir "$work/pgferry-migrate" >/dev/null 2>"$work/pgferry-migrate.log"
 }
-run_pgferry_service() {
-  # Submit to done through the coordinator's HTTP API (no client JVM start-up in the measurement).
-  local id status
+run_pgferry_http() { # METHOD OPTIONS_JSON: submit through the coordinator's HTTP API and wait (no client JVM start-up)
+  local status
   id=$(curl -sf -XPOST "localhost:$HP/migrations" -d "{\"source\": {\"host\": \"127.0.0.1\", \"port\": $SP, \"user\": \"postgres\", \"sslmode\": \"disable\"},
         \"target\": {\"host\": \"127.0.0.1\", \"port\": $TP, \"user\": \"postgres\", \"sslmode\": \"disable\"},
-        \"method\": \"dump\", \"ignore_dbs\": [\"postgres\"]}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["migration_id"])')
+        \"method\": \"$1\", \"ignore_dbs\": [\"postgres\"], \"options\": $2}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["migration_id"])')
+  # Replication counts as done once every database is syncing (initial copy in, subscription streaming).
   while :; do
     status=$(curl -sf "localhost:$HP/migrations/$id" | python3 -c 'import json,sys; print(json.load(sys.stdin)["migration"]["status"])' 2>/dev/null || true)
     case $status in done|failed) break ;; esac
@@ -123,7 +126,20 @@ run_pgferry_service() {
   done
   curl -sf "localhost:$HP/migrations/$id" > "$work/pgferry-service.json"
   # Where the time went, per phase, as the status reports it.
-  python3 -c 'import json,sys; d=json.load(sys.stdin); r=d["migration_detail"][0]; print("bench:   pgferry accepted", d["accepted_at"], "started", r["started_at"], "finished", r["finished_at"], "phases", r["phase_seconds"], file=sys.stderr)' < "$work/pgferry-service.json"
+  python3 -c 'import json,sys; d=json.load(sys.stdin); r=d["migration_detail"][0]; print("bench:   pgferry", r["status"], "accepted", d["accepted_at"], "started", r["started_at"], "finished", r["finished_at"], "phases", r["phase_seconds"], file=sys.stderr)' < "$work/pgferry-service.json"
+}
+run_pgferry_service() { run_pgferry_http dump '{}'; }
+run_pgferry_repl() { run_pgferry_http replication '{}'; }
+run_pgferry_repl_tablesync() { run_pgferry_http replication '{"postgres_table_sync": true}'; }
+remove_replication() { # untimed, after the target check: subscription, slot and publication go
+  local status
+  curl -sf -XDELETE "localhost:$HP/migrations/$id" >/dev/null
+  for _ in $(seq 1 600); do
+    status=$(curl -sf "localhost:$HP/migrations/$id" | python3 -c 'import json,sys; print(json.load(sys.stdin)["migration"]["status"])' 2>/dev/null || true)
+    [ "$status" = removed ] && return
+    sleep 0.1
+  done
+  echo "bench: replication of $id was not removed" >&2; exit 1
 }
 
 # pgferry as a service: broker, coordinator and one worker (heap capped at 256 MB) already running.
@@ -133,17 +149,23 @@ KP=$(free_port)
 for _ in $(seq 1 120); do grep -q "broker ready" "$work/broker.out" 2>/dev/null && break; sleep 0.5; done
 HP=$(free_port)
 "$root/pgferry" coordinator --bootstrap-servers "127.0.0.1:$KP" --http-port "$HP" >"$work/coordinator.log" 2>&1 & svc_pids="$svc_pids $!"
-"$root/pgferry" worker --bootstrap-servers "127.0.0.1:$KP" --jobs "$JOBS" >"$work/worker.log" 2>&1 & worker_pid=$!; svc_pids="$svc_pids $worker_pid"
+"$root/pgferry" worker --bootstrap-servers "127.0.0.1:$KP" --jobs "$JOBS" ${BENCH_WORKER_OPTS:-} >"$work/worker.log" 2>&1 & worker_pid=$!; svc_pids="$svc_pids $worker_pid"
 sleep 5
 
 tools=${TOOLS:-"pgferry-service pgferry-migrate pg_dump_restore pg_dump_dir pg_dump_psql floor"}
 [ -z "${TOOLS:-}" ] && command -v pgcopydb >/dev/null && tools="$tools pgcopydb"
+# Warm-up, untimed: the target's first large load also creates its WAL segment files, which later runs recycle;
+# without this, whichever tool runs first pays for it.
+reset_target; run_floor; reset_target
+echo "bench: warm-up done" >&2
 for round in $(seq 1 "$ROUNDS"); do
   for tool in $tools; do
     reset_target
     start=$(date +%s.%N)
     case $tool in
       pgferry-service) run_pgferry_service ;;
+      pgferry-repl) run_pgferry_repl ;;
+      pgferry-repl-tablesync) run_pgferry_repl_tablesync ;;
       pgferry-migrate) run_pgferry_migrate ;;
       pg_dump_restore) run_pg_dump_restore ;;
       pg_dump_dir) run_pg_dump_dir ;;
@@ -161,6 +183,7 @@ for round in $(seq 1 "$ROUNDS"); do
     else
       check=$(diff "$work/source.fp" "$work/target.fp" >/dev/null && echo equal || echo DIFFERENT)
     fi
+    case $tool in pgferry-repl*) remove_replication ;; esac
     printf '%s\t%s\t%s\t%s\n' "$tool" "$round" "$secs" "$check" >> "$results"
     printf 'bench: round %s %-16s %7.1f s  %s\n' "$round" "$tool" "$secs" "$check" >&2
   done
@@ -174,11 +197,13 @@ runs = collections.defaultdict(list); checks = collections.defaultdict(set)
 for line in open(path):
     tool, rnd, secs, check = line.rstrip('\n').split('\t')
     runs[tool].append(float(secs)); checks[tool].add(check)
-floor = statistics.median(runs['floor'])
-print(f"dataset {size_mb:.0f} MB, jobs {jobs}, {len(runs['floor'])} rounds; pgferry worker RSS after the runs: {rss/1024:.0f} MB (heap capped at 256 MB)")
+floor = statistics.median(runs['floor']) if runs['floor'] else None
+rounds = max(len(v) for v in runs.values())
+print(f"dataset {size_mb:.0f} MB, jobs {jobs}, {rounds} rounds; pgferry worker RSS after the runs: {rss/1024:.0f} MB (heap capped at 256 MB)")
 print(f"| tool | median s | min-max s | MB/s | x floor | target check |")
 print(f"|---|---|---|---|---|---|")
 for tool, secs in sorted(runs.items(), key=lambda kv: statistics.median(kv[1])):
     m = statistics.median(secs)
-    print(f"| {tool} | {m:.1f} | {min(secs):.1f}-{max(secs):.1f} | {size_mb/m:.0f} | {m/floor:.2f} | {','.join(sorted(checks[tool]))} |")
+    ratio = f"{m/floor:.2f}" if floor else "-"
+    print(f"| {tool} | {m:.1f} | {min(secs):.1f}-{max(secs):.1f} | {size_mb/m:.0f} | {ratio} | {','.join(sorted(checks[tool]))} |")
 PY

@@ -44,7 +44,7 @@ final class DemoCommand implements Callable<Integer> {
                     new Connection(source.host(), source.port(), "postgres", "postgres", password, null, "disable"),
                     new Connection(target.host(), target.port(), "postgres", "postgres", password, null, "disable"),
                     Method.AUTO, List.of(), List.of(), List.of());
-            try (SingleMachine local = new SingleMachine(dataDir, 2, 2, -1)) {
+            try (SingleMachine local = new SingleMachine(dataDir, 2, 2, 0, -1)) {
                 MigrationStatus status = local.migrate(request, System.err);
                 int rc = Exits.report(status, json, System.out);
                 int identical = 0;

@@ -26,8 +26,8 @@ final class MigrateCommand implements Callable<Integer> {
     @Option(names = "--workers", defaultValue = "2", description = "Worker count (default: ${DEFAULT-VALUE}).")
     int workers;
 
-    @Option(names = "--jobs", defaultValue = "0", description = "Tables copied (and indexes built) at once per worker (default 0: one per CPU core, at least 2).")
-    int jobs;
+    @Mixin
+    CopyOptions copy;
 
     @Option(names = "--http-port", defaultValue = "-1", description = "Also serve the HTTP API on this port (default: off).")
     int httpPort;
@@ -42,7 +42,7 @@ final class MigrateCommand implements Callable<Integer> {
         MigrationRequest r = request.toRequest();
         System.err.println("pgferry: migrating " + r.source().describe() + " -> " + r.target().describe()
                 + " (migration " + r.migrationId() + ")");
-        try (SingleMachine local = new SingleMachine(dataDir, workers, jobs, httpPort)) {
+        try (SingleMachine local = new SingleMachine(dataDir, workers, copy.jobs, copy.splitTableBytes(), httpPort)) {
             MigrationStatus status = local.migrate(r, System.err);
             boolean syncing = status.migrationDetail().stream().anyMatch(d -> d.status() == MigrationStatus.State.SYNCING);
             if (stopAtLag == null || status.migration().status() != MigrationStatus.State.DONE || !syncing) {

@@ -30,7 +30,7 @@ final class RemoveCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if (bootstrapServers == null) {
-            try (SingleMachine local = new SingleMachine(dataDir, 1, 1, -1)) {
+            try (SingleMachine local = new SingleMachine(dataDir, 1, 1, 0, -1)) {
                 return report(local.remove(migrationId, System.err));
             }
         }

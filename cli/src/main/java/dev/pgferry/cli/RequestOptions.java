@@ -47,9 +47,14 @@ final class RequestOptions {
                     + " CREATE EXTENSION on the target provides their rows.")
     boolean includeExtensionTables;
 
+    @Option(names = "--postgres-table-sync",
+            description = "Replication: leave the initial copy to PostgreSQL's table sync (indexes first, then"
+                    + " subscription copy_data) instead of pgferry's parallel copy; slower, for comparison.")
+    boolean postgresTableSync;
+
     MigrationRequest toRequest() {
         return new MigrationRequest(MigrationRequest.SCHEMA_VERSION, migrationId, Connection.fromUri(source),
                 Connection.fromUri(target), Method.parse(method), ignoreDbs, skipTables, withTables,
-                new MigrationOptions(replicaIdentityFull, includeExtensionTables));
+                new MigrationOptions(replicaIdentityFull, includeExtensionTables, postgresTableSync));
     }
 }

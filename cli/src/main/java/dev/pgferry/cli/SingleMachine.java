@@ -45,7 +45,7 @@ final class SingleMachine implements AutoCloseable {
         return system.withKey(java.util.Base64.getDecoder().decode(java.nio.file.Files.readString(file).trim()));
     }
 
-    SingleMachine(Path dataDir, int workerCount, int jobs, int httpPort) throws Exception {
+    SingleMachine(Path dataDir, int workerCount, int jobs, long splitTableBytes, int httpPort) throws Exception {
         this.secrets = secrets(dataDir);
         this.broker = ChildBroker.start(dataDir.resolve("kafka"), 0);
         try {
@@ -53,7 +53,8 @@ final class SingleMachine implements AutoCloseable {
             this.coordinator = Coordinator.start(broker.bootstrapServers(), "127.0.0.1", httpPort, 2_000, secrets);
             this.bus = new Bus(broker.bootstrapServers(), "pgferry-cli");
             for (int i = 0; i < workerCount; i++) {
-                workers.add(new Worker(bus, Worker.newWorkerId(), Clock.systemUTC(), secrets, jobs).start());
+                workers.add(new Worker(bus, Worker.newWorkerId(), Clock.systemUTC(), secrets, jobs,
+                        Worker.DEFAULT_SESSION_TIMEOUT_MS, splitTableBytes).start());
             }
         } catch (Exception | Error e) {
             broker.close();

@@ -4,6 +4,7 @@ import dev.pgferry.bus.Bus;
 import dev.pgferry.pg.Secrets;
 import dev.pgferry.worker.runtime.Worker;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.time.Clock;
@@ -15,8 +16,8 @@ final class WorkerCommand implements Callable<Integer> {
     @Option(names = "--bootstrap-servers", required = true, paramLabel = "HOST:PORT")
     String bootstrapServers;
 
-    @Option(names = "--jobs", defaultValue = "0", description = "Tables copied (and indexes built) at once (default 0: one per CPU core, at least 2).")
-    int jobs;
+    @Mixin
+    CopyOptions copy;
 
     @Option(names = "--session-timeout-ms", defaultValue = "" + Worker.DEFAULT_SESSION_TIMEOUT_MS,
             description = "How long the group waits for a silent (dead) worker before its task goes to another (default: ${DEFAULT-VALUE}).")
@@ -26,7 +27,8 @@ final class WorkerCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         Bus bus = new Bus(bootstrapServers, "pgferry-worker");
         bus.ensureTopics();
-        Worker w = new Worker(bus, Worker.newWorkerId(), Clock.systemUTC(), Secrets.system(), jobs, sessionTimeoutMs).start();
+        Worker w = new Worker(bus, Worker.newWorkerId(), Clock.systemUTC(), Secrets.system(), copy.jobs, sessionTimeoutMs,
+                copy.splitTableBytes()).start();
         System.err.println("pgferry worker " + w.workerId() + ": Kafka " + bootstrapServers);
         return Daemon.runUntilStopped(bus, w);
     }

@@ -25,11 +25,17 @@ final class Pgferry implements AutoCloseable {
     final List<Worker> workers = new ArrayList<>();
 
     Pgferry(int workerCount) throws Exception {
+        this(workerCount, 0);
+    }
+
+    /** Workers that copy tables larger than {@code splitTableBytes} in ranges (0: the automatic threshold). */
+    Pgferry(int workerCount, long splitTableBytes) throws Exception {
         bus = new Bus(Infra.kafka(), "it-client");
         bus.ensureTopics();
         coordinator = Coordinator.start(Infra.kafka(), "127.0.0.1", 0, 1_000);
         for (int i = 0; i < workerCount; i++) {
-            workers.add(new Worker(bus, "it-worker-" + i, Clock.systemUTC(), Secrets.system(), 2).start());
+            workers.add(new Worker(bus, "it-worker-" + i, Clock.systemUTC(), Secrets.system(), 2,
+                    Worker.DEFAULT_SESSION_TIMEOUT_MS, splitTableBytes).start());
         }
     }
 

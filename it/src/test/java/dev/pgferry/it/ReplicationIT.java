@@ -285,7 +285,7 @@ class ReplicationIT {
 
             // Unlogged tables are copied once with a warning; tables without a key get REPLICA IDENTITY FULL on request
             MigrationRequest full = MigrationRequest.of(Pgferry.conn(source), Pgferry.conn(target), Method.REPLICATION,
-                    List.of("postgres", "nothing"), List.of(), List.of()).withOptions(new MigrationOptions(true, false));
+                    List.of("postgres", "nothing"), List.of(), List.of()).withOptions(new MigrationOptions(true, false, false));
             pgferry.submit(full);
             DatabaseStatus ident = row(pgferry.awaitFinal(full.migrationId()), "ident");
             assertThat(ident.status()).as(ident.toString()).isEqualTo(State.SYNCING);

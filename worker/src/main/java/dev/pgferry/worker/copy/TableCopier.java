@@ -16,17 +16,22 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.sql.Connection;
+import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import java.util.stream.Collectors;
@@ -35,10 +40,14 @@ import java.util.stream.Collectors;
  * Streams table data from source to target: {@code COPY ... TO STDOUT} on a connection reading the shared
  * snapshot, straight into {@code COPY ... FROM STDIN} on the target, one CopyData message at a time, so memory
  * stays bounded whatever the table size. Binary format; a table whose types have no binary form is copied as text.
- * Each table is copied in one target transaction that first truncates it, so a retried table never duplicates
- * rows ({@code FREEZE} is allowed because the truncate happened in the same transaction). Tables run in parallel
- * on {@code jobs} threads, largest first. Progress (with estimates and an ETA) is reported after every table and
- * every {@link #PROGRESS_PERIOD_MS} while copying; reports are serialized and their totals never go back.
+ * A table is copied in one target transaction that first truncates it, so a retried table never duplicates rows
+ * ({@code FREEZE} is allowed because the truncate happened in the same transaction). A table much larger than the
+ * rest is copied in ranges instead ({@link TableSlicer}), each range in one target transaction of its own: a failed
+ * range rolled back and is copied again; when the connection breaks during a range's COMMIT, the outcome is read
+ * back from the target ({@code txid_status}) before anything is copied twice. Slices run in parallel on
+ * {@code jobs} threads, in the order given (largest first). Progress (with estimates and an ETA) is reported after
+ * every table and every {@link #PROGRESS_PERIOD_MS} while copying; reports are serialized and their totals never
+ * go back.
  */
 public final class TableCopier {
     private static final Logger LOG = LoggerFactory.getLogger(TableCopier.class);
@@ -63,16 +72,23 @@ public final class TableCopier {
     private final String dbname;
     private final SourceSnapshot snapshot;
     private final int jobs;
+    private final long splitBytes;
+    private final Executor executor;
     private final Consumer<String> warn;
 
-    /** {@code warn} hears of every retry. */
+    /**
+     * Slices run on {@code executor} ({@code jobs} threads, shared with the index builds); {@code warn} hears of
+     * every retry; {@code splitBytes} see {@link TableSlicer#parts} (0: automatic).
+     */
     public TableCopier(PgConnector source, PgConnector target, String dbname, SourceSnapshot snapshot, int jobs,
-                       Consumer<String> warn) {
+                       long splitBytes, Executor executor, Consumer<String> warn) {
+        this.executor = executor;
         this.source = source;
         this.target = target;
         this.dbname = dbname;
         this.snapshot = snapshot;
         this.jobs = Math.max(1, jobs);
+        this.splitBytes = splitBytes;
         this.warn = warn;
     }
 
@@ -103,35 +119,43 @@ public final class TableCopier {
                         bytesEstimate, eta(totals.started, rows, rowsEstimate)));
             }
         };
-        ExecutorService pool = Executors.newFixedThreadPool(Math.min(jobs, Math.max(1, tables.size())), r -> {
-            Thread t = new Thread(r, "copy-" + dbname);
-            t.setDaemon(true);
-            return t;
-        });
         ScheduledExecutorService reporter = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "progress-" + dbname);
             t.setDaemon(true);
             return t;
         });
         reporter.scheduleAtFixedRate(report, PROGRESS_PERIOD_MS, PROGRESS_PERIOD_MS, TimeUnit.MILLISECONDS);
+        List<Future<?>> futures = new ArrayList<>();
         try {
-            List<Future<?>> futures = new ArrayList<>();
-            for (SourceCatalog.Table table : tables) {
-                Retry retry = Retry.of("copy " + table.displayName(), TABLE_RETRY);
-                retry.getEventPublisher().onRetry(ev -> warn.accept("table " + table.displayName() + ": copy attempt "
+            List<TableSlicer.Slice> slices;
+            try (Connection reader = snapshot.openReader(source, dbname)) {
+                slices = TableSlicer.plan(reader, tables, jobs, splitBytes);
+            } catch (SQLException e) {
+                throw SqlStates.wrap(ErrorCode.COPY_FAILED, "planning the copy of database " + dbname, e);
+            }
+            Map<SourceCatalog.Table, AtomicInteger> partsLeft = new ConcurrentHashMap<>();
+            slices.forEach(sl -> partsLeft.computeIfAbsent(sl.table(), t -> new AtomicInteger()).incrementAndGet());
+            slices.stream().filter(sl -> sl.part() == 0 && !sl.whole()).forEach(sl ->
+                    LOG.info("copying {} in {} ranges", sl.table().displayName(), sl.parts()));
+            for (TableSlicer.Slice slice : slices) {
+                Retry retry = Retry.of("copy " + slice.describe(), TABLE_RETRY);
+                retry.getEventPublisher().onRetry(ev -> warn.accept("table " + slice.describe() + ": copy attempt "
                         + ev.getNumberOfRetryAttempts() + " failed (" + ev.getLastThrowable().getMessage()
                         + "); copying it again from the start"));
-                futures.add(pool.submit(() -> {
-                    long[] copied = Retry.decorateSupplier(retry, () -> copy(table, totals)).get();
-                    tableCopied.accept(table);
+                futures.add(CompletableFuture.supplyAsync(() -> {
+                    long[] copied = Retry.decorateSupplier(retry, () -> copy(slice, totals)).get();
+                    boolean tableDone = partsLeft.get(slice.table()).decrementAndGet() == 0;
+                    if (tableDone) {
+                        tableCopied.accept(slice.table());
+                    }
                     synchronized (totals) {
-                        totals.tablesDone++;
+                        totals.tablesDone += tableDone ? 1 : 0;
                         totals.doneRows += copied[0];
                         totals.doneBytes += copied[1];
                     }
                     report.run();
                     return null;
-                }));
+                }, executor));
             }
             for (Future<?> f : futures) {
                 f.get();
@@ -145,7 +169,8 @@ public final class TableCopier {
             throw new MigrationException(ErrorCode.INTERNAL, "copy of " + dbname + " interrupted");
         } finally {
             reporter.shutdownNow();
-            pool.shutdownNow();
+            // After a failure, slices not started yet never start (a cancelled stage does not run).
+            futures.forEach(f -> f.cancel(false));
         }
     }
 
@@ -162,29 +187,33 @@ public final class TableCopier {
         return Math.round(elapsed * (1 - done) / done);
     }
 
-    /** Copies one table, in binary, else as text; returns {rows, bytes of the COPY stream}. */
-    long[] copy(SourceCatalog.Table table, Totals totals) {
-        String what = "copying table " + table.displayName() + " of database " + dbname;
+    /** Copies one slice, in binary, else as text; returns {rows, bytes of the COPY stream}. */
+    long[] copy(TableSlicer.Slice slice, Totals totals) {
+        String what = "copying table " + slice.describe() + " of database " + dbname;
         try {
             try {
-                return copy(table, true, totals);
+                return copy(slice, true, totals);
             } catch (SQLException e) {
                 if (!BINARY_UNSUPPORTED.contains(e.getSQLState())) {
                     throw e;
                 }
-                LOG.info("{}: binary COPY not possible ({}); copying as text", table.displayName(), e.getSQLState());
-                return copy(table, false, totals);
+                LOG.info("{}: binary COPY not possible ({}); copying as text", slice.describe(), e.getSQLState());
+                return copy(slice, false, totals);
             }
         } catch (SQLException e) {
             throw SqlStates.wrap(ErrorCode.COPY_FAILED, what, e);
         }
     }
 
-    private long[] copy(SourceCatalog.Table table, boolean binary, Totals totals) throws SQLException {
+    private long[] copy(TableSlicer.Slice slice, boolean binary, Totals totals) throws SQLException {
+        SourceCatalog.Table table = slice.table();
         String name = table.qualifiedName();
-        String columns = table.columns().isEmpty() ? ""
-                : table.columns().stream().map(Sql::ident).collect(Collectors.joining(", ", "(", ")"));
+        String columnList = table.columns().stream().map(Sql::ident).collect(Collectors.joining(", "));
+        String columns = table.columns().isEmpty() ? "" : "(" + columnList + ")";
         String format = binary ? "FORMAT binary" : "FORMAT text";
+        String copyOut = slice.whole() ? "COPY " + name + " " + columns + " TO STDOUT (" + format + ")"
+                : "COPY (SELECT " + columnList + " FROM " + name + " WHERE " + slice.where() + ") TO STDOUT (" + format + ")";
+        String copyIn = "COPY " + name + " " + columns + " FROM STDIN (" + format + (slice.whole() ? ", FREEZE)" : ")");
         long bytes = 0;
         long chunks = 0;
         // What this attempt has added to the shared running totals (published per batch, not per row).
@@ -192,15 +221,21 @@ public final class TableCopier {
         long publishedBytes = 0;
         try (Connection in = snapshot.openReader(source, dbname); Connection out = target.open(dbname)) {
             out.setAutoCommit(false);
+            long[] xidAndPid = null;
             try (Statement s = out.createStatement()) {
-                s.execute("TRUNCATE ONLY " + name);
+                if (slice.whole()) {
+                    s.execute("TRUNCATE ONLY " + name);
+                } else {
+                    try (ResultSet rs = s.executeQuery("SELECT pg_catalog.txid_current(), pg_catalog.pg_backend_pid()")) {
+                        rs.next();
+                        xidAndPid = new long[]{rs.getLong(1), rs.getLong(2)};
+                    }
+                }
             }
-            CopyOut reader = in.unwrap(PGConnection.class).getCopyAPI()
-                    .copyOut("COPY " + name + " " + columns + " TO STDOUT (" + format + ")");
+            CopyOut reader = in.unwrap(PGConnection.class).getCopyAPI().copyOut(copyOut);
             CopyIn writer = null;
             try {
-                writer = out.unwrap(PGConnection.class).getCopyAPI()
-                        .copyIn("COPY " + name + " " + columns + " FROM STDIN (" + format + ", FREEZE)");
+                writer = out.unwrap(PGConnection.class).getCopyAPI().copyIn(copyIn);
                 // The source sends one CopyData message per row; the target takes any split of the stream, so rows
                 // are gathered into large messages: far fewer messages for the target (and us) to handle.
                 byte[] batch = new byte[WRITE_BATCH_BYTES];
@@ -230,9 +265,11 @@ public final class TableCopier {
                 }
                 long rows = writer.endCopy();
                 writer = null;
-                out.commit();
+                // The source side ends first: once the target has committed, nothing may fail this attempt (a range
+                // committed and then retried would be copied twice).
                 in.commit();
-                // Replace the running estimate of this table by its exact count.
+                commit(out, xidAndPid, slice);
+                // Replace the running estimate of this slice by its exact count.
                 totals.rows.addAndGet(rows - publishedChunks);
                 totals.bytes.addAndGet(bytes - publishedBytes);
                 return new long[]{rows, bytes};
@@ -250,6 +287,29 @@ public final class TableCopier {
             totals.rows.addAndGet(-publishedChunks);
             totals.bytes.addAndGet(-publishedBytes);
             throw e;
+        }
+    }
+
+    /**
+     * Commits a slice's target transaction. A whole table may simply be copied again (it starts with TRUNCATE);
+     * a range may not, so when the connection breaks during its COMMIT the outcome is read back from the target:
+     * committed counts as done, aborted is retried, and a transaction still open is ended first.
+     */
+    private void commit(Connection out, long[] xidAndPid, TableSlicer.Slice slice) throws SQLException {
+        try {
+            out.commit();
+        } catch (SQLException e) {
+            if (xidAndPid == null || !SqlStates.retriable(e.getSQLState())) {
+                throw e;
+            }
+            CommitOutcome outcome;
+            try (Connection check = target.open(dbname)) {
+                outcome = CommitOutcome.resolve(check, xidAndPid[0], (int) xidAndPid[1]);
+            }
+            LOG.warn("{}: connection lost during COMMIT; the target reports the transaction {}", slice.describe(), outcome);
+            if (outcome != CommitOutcome.COMMITTED) {
+                throw e;
+            }
         }
     }
 }

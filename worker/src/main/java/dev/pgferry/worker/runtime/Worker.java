@@ -44,6 +44,7 @@ public final class Worker implements AutoCloseable {
     private final Clock clock;
     private final Secrets secrets;
     private final int jobs;
+    private final long splitTableBytes;
     private final KafkaConsumer<String, byte[]> consumer;
     private final ExecutorService runner;
     private final Thread thread;
@@ -61,7 +62,17 @@ public final class Worker implements AutoCloseable {
      * (the broker must allow it: group.min.session.timeout.ms, 6 s by default).
      */
     public Worker(Bus bus, String workerId, Clock clock, Secrets secrets, int jobs, int sessionTimeoutMs) {
+        this(bus, workerId, clock, secrets, jobs, sessionTimeoutMs, 0);
+    }
+
+    /**
+     * {@code splitTableBytes}: tables larger than this are copied in ranges, in parallel (0: automatic, see
+     * {@code TableSlicer}).
+     */
+    public Worker(Bus bus, String workerId, Clock clock, Secrets secrets, int jobs, int sessionTimeoutMs,
+                  long splitTableBytes) {
         this.bus = bus;
+        this.splitTableBytes = splitTableBytes;
         this.workerId = workerId;
         this.clock = clock;
         this.secrets = secrets;
@@ -118,7 +129,8 @@ public final class Worker implements AutoCloseable {
                         }
                         currentRecord = record;
                         consumer.pause(consumer.assignment());
-                        DatabaseMigration migration = new DatabaseMigration(task, workerId, bus::publish, clock, secrets, jobs);
+                        DatabaseMigration migration = new DatabaseMigration(task, workerId, bus::publish, clock, secrets, jobs,
+                                splitTableBytes);
                         current = runner.submit(migration::run);
                         break;
                     }

@@ -1,5 +1,7 @@
 package dev.pgferry.worker.schema;
 
+import dev.pgferry.pg.Sql;
+
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -8,35 +10,62 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Comparator;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
 /**
- * Splits the post-data part of a schema dump so that index builds overlap the data copy: the indexes and
- * (non-foreign-key) constraints of each plain table can be built as soon as that table's rows are in; everything
- * else (foreign keys, which need the indexes of other tables, triggers, rules, partition indexes and their
- * attachments, materialized view data, ...) runs after all tables. Entries are read from {@code pg_restore -l} and
- * tied to their table through the source catalog OIDs the listing carries (so names are never parsed).
+ * Splits the post-data part of a schema dump so that index builds overlap the data copy. The indexes and
+ * (non-foreign-key) constraints of each plain table are built as soon as that table's rows are in, each index on
+ * its own connection so that a table's indexes build side by side: a primary key or unique constraint becomes
+ * {@code CREATE UNIQUE INDEX} (which, unlike {@code ADD CONSTRAINT}, lets other index builds on the table run at
+ * the same time) and then {@code ADD CONSTRAINT ... USING INDEX}, which only takes the finished index. The DDL is
+ * what pg_dump itself writes for these entries ({@code pg_get_indexdef} under the dump's snapshot, plus the
+ * statistics targets, {@code CLUSTER ON} and {@code REPLICA IDENTITY} it appends); what this cannot express
+ * exactly (a constraint index with INCLUDE columns, a non-default operator class, collation or ordering, a
+ * deferrable constraint, an index in another tablespace, exclusion and check constraints) is restored from the
+ * dump entry itself. Everything else (foreign keys, which need the indexes of other tables, triggers, rules,
+ * partition indexes and their attachments, ...) runs after all tables. Entries come from {@code pg_restore -l}
+ * and are tied to their table through the source catalog OIDs the listing carries (names are never parsed).
  * Immutable.
  */
 public final class PostDataPlan {
     private static final long PG_CLASS = 1259;
     private static final long PG_CONSTRAINT = 2606;
 
-    private final Map<Long, List<String>> perTable;
+    /** One index build: a {@code CREATE [UNIQUE] INDEX} statement and the source index's size. */
+    public record IndexBuild(String sql, long bytes) {
+    }
+
+    /**
+     * What to do once a table holds its rows: {@code builds} run side by side, then {@code restoreEntries}
+     * (table-of-contents lines pg_restore runs as they are) alongside; {@code finish} runs after all of them, in
+     * order, on one connection. {@code analyze} is false when the table's statistics must wait until the end
+     * (extended statistics are created after all tables).
+     */
+    public record TableWork(String table, List<IndexBuild> builds, List<String> restoreEntries, List<String> finish,
+                            boolean analyze) {
+        static TableWork empty(String table) {
+            return new TableWork(table, new ArrayList<>(), new ArrayList<>(), new ArrayList<>(), true);
+        }
+    }
+
+    private final Map<Long, TableWork> perTable;
     private final List<String> rest;
 
-    private PostDataPlan(Map<Long, List<String>> perTable, List<String> rest) {
+    private PostDataPlan(Map<Long, TableWork> perTable, List<String> rest) {
         this.perTable = perTable;
         this.rest = rest;
     }
 
-    /** Table-of-contents lines to restore once table {@code tableOid} holds its rows (empty when none). */
-    public List<String> forTable(long tableOid) {
-        return perTable.getOrDefault(tableOid, List.of());
+    /** What to build once table {@code tableOid} holds its rows; null when it is not one of the early tables. */
+    public TableWork forTable(long tableOid) {
+        return perTable.get(tableOid);
     }
 
     /** The lines to restore after every table (for the tables in {@code plan} minus what {@link #forTable} gave). */
@@ -67,40 +96,150 @@ public final class PostDataPlan {
                 // not an entry line
             }
         }
-        Map<Long, Long> indexTable = owners(source, "SELECT indexrelid, indrelid FROM pg_catalog.pg_index WHERE indexrelid = ANY(?::pg_catalog.oid[])",
-                entries.stream().filter(e -> e.classId() == PG_CLASS && e.desc().startsWith("INDEX ")
-                        && !e.desc().startsWith("INDEX ATTACH")).map(Entry::objId).toList());
-        Map<Long, Long> constraintTable = owners(source, "SELECT oid, conrelid FROM pg_catalog.pg_constraint"
-                        + " WHERE oid = ANY(?::pg_catalog.oid[]) AND contype IN ('p', 'u', 'x', 'c')",
-                entries.stream().filter(e -> e.classId() == PG_CONSTRAINT && e.desc().startsWith("CONSTRAINT ")).map(Entry::objId).toList());
-        Map<Long, List<String>> perTable = new LinkedHashMap<>();
+        Map<Long, TableWork> perTable = new LinkedHashMap<>();
+        for (Map.Entry<Long, String> t : tableNames(source, earlyTables).entrySet()) {
+            perTable.put(t.getKey(), TableWork.empty(t.getValue()));
+        }
+        Set<Long> withExtendedStats = withExtendedStatistics(source, earlyTables);
+        Map<Long, IndexInfo> indexes = indexes(source, entries.stream()
+                .filter(e -> e.classId() == PG_CLASS && e.desc().startsWith("INDEX ") && !e.desc().startsWith("INDEX ATTACH"))
+                .map(Entry::objId).toList(), false);
+        Map<Long, IndexInfo> constraints = indexes(source, entries.stream()
+                .filter(e -> e.classId() == PG_CONSTRAINT && e.desc().startsWith("CONSTRAINT ")).map(Entry::objId).toList(), true);
         List<String> rest = new ArrayList<>();
         for (Entry e : entries) {
-            Long table = e.classId() == PG_CLASS ? indexTable.get(e.objId())
-                    : e.classId() == PG_CONSTRAINT ? constraintTable.get(e.objId()) : null;
-            if (table != null && earlyTables.contains(table)) {
-                perTable.computeIfAbsent(table, k -> new ArrayList<>()).add(e.line());
-            } else {
+            IndexInfo info = e.classId() == PG_CLASS ? indexes.get(e.objId())
+                    : e.classId() == PG_CONSTRAINT ? constraints.get(e.objId()) : null;
+            TableWork work = info == null ? null : perTable.get(info.table());
+            if (work == null) {
                 rest.add(e.line());
+            } else if (!info.ownDdl()) {
+                work.restoreEntries().add(e.line());
+            } else {
+                info.addTo(work);
             }
         }
-        return new PostDataPlan(perTable, rest);
+        for (Map.Entry<Long, TableWork> t : perTable.entrySet()) {
+            TableWork w = t.getValue();
+            w.builds().sort(Comparator.comparingLong(IndexBuild::bytes).reversed());
+            t.setValue(new TableWork(w.table(), List.copyOf(w.builds()), List.copyOf(w.restoreEntries()),
+                    List.copyOf(w.finish()), !withExtendedStats.contains(t.getKey())));
+        }
+        return new PostDataPlan(Map.copyOf(perTable), List.copyOf(rest));
     }
 
-    private static Map<Long, Long> owners(Connection c, String sql, List<Long> ids) throws SQLException {
-        Map<Long, Long> out = new HashMap<>();
+    /**
+     * An index, or the index of a constraint, as the catalog describes it. {@code contype} is null for a plain
+     * index; {@code ownDdl} is false when the dump entry must be restored as it is.
+     */
+    private record IndexInfo(long table, String schema, String tableName, String indexName, String constraintName,
+                             String contype, String indexDef, long bytes, boolean ownDdl, boolean clustered,
+                             boolean replicaIdentity, List<String> statistics) {
+        void addTo(TableWork work) {
+            work.builds().add(new IndexBuild(indexDef, bytes));
+            String table = Sql.qualified(schema, tableName);
+            String index = Sql.ident(indexName);
+            if (contype != null) {
+                work.finish().add("ALTER TABLE ONLY " + table + " ADD CONSTRAINT " + Sql.ident(constraintName)
+                        + ("p".equals(contype) ? " PRIMARY KEY" : " UNIQUE") + " USING INDEX " + index);
+            }
+            for (String s : statistics) {
+                String[] columnAndTarget = s.split("=", 2);
+                work.finish().add("ALTER INDEX " + Sql.qualified(schema, indexName) + " ALTER COLUMN "
+                        + Integer.parseInt(columnAndTarget[0]) + " SET STATISTICS " + Integer.parseInt(columnAndTarget[1]));
+            }
+            if (clustered) {
+                work.finish().add("ALTER TABLE " + table + " CLUSTER ON " + index);
+            }
+            if (replicaIdentity) {
+                work.finish().add("ALTER TABLE ONLY " + table + " REPLICA IDENTITY USING INDEX " + index);
+            }
+        }
+    }
+
+    private static final String INDEX_COLUMNS = "t.oid, tn.nspname, t.relname, ci.relname, con.conname, con.contype,"
+            + " pg_catalog.pg_get_indexdef(i.indexrelid), pg_catalog.pg_relation_size(i.indexrelid),"
+            // ADD CONSTRAINT ... USING INDEX insists on a unique b-tree over plain columns with default operator
+            // classes, collations and ordering, and no predicate; INCLUDE columns are left to the dump entry too.
+            // The index must be in the default tablespace: pg_get_indexdef names none.
+            + " i.indexrelid IS NOT NULL AND ci.reltablespace = 0 AND NOT coalesce(con.condeferrable, false)"
+            + "   AND (con.contype IS NULL OR (am.amname = 'btree' AND i.indisunique AND i.indexprs IS NULL"
+            + "     AND i.indpred IS NULL AND %s"
+            + "     AND NOT EXISTS (SELECT 1 FROM ROWS FROM (pg_catalog.unnest(i.indkey::pg_catalog.int2[]),"
+            + "         pg_catalog.unnest(i.indclass::pg_catalog.oid[]), pg_catalog.unnest(i.indcollation::pg_catalog.oid[]),"
+            + "         pg_catalog.unnest(i.indoption::pg_catalog.int2[])) AS k(att, cls, coll, opt)"
+            + "       LEFT JOIN pg_catalog.pg_opclass oc ON oc.oid = k.cls"
+            + "       LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.att"
+            + "       WHERE k.att IS NULL OR k.att <= 0 OR oc.oid IS NULL OR NOT oc.opcdefault OR k.opt IS DISTINCT FROM 0"
+            + "         OR k.coll IS DISTINCT FROM a.attcollation))),"
+            + " coalesce(i.indisclustered, false), coalesce(i.indisreplident, false),"
+            + " ARRAY(SELECT ia.attnum || '=' || ia.attstattarget FROM pg_catalog.pg_attribute ia"
+            + "   WHERE ia.attrelid = i.indexrelid AND ia.attstattarget >= 0 ORDER BY ia.attnum)::text[]";
+    private static final String INDEX_JOINS = " JOIN pg_catalog.pg_namespace tn ON tn.oid = t.relnamespace"
+            + " LEFT JOIN pg_catalog.pg_class ci ON ci.oid = i.indexrelid LEFT JOIN pg_catalog.pg_am am ON am.oid = ci.relam";
+
+    /**
+     * Reads indexes by index OID, or (with {@code byConstraint}) primary key, unique, exclusion and check
+     * constraints by constraint OID; the map is keyed by the OID asked for. A check or exclusion constraint, or
+     * anything {@code ADD CONSTRAINT ... USING INDEX} would refuse or change, is marked for the dump entry.
+     */
+    private static Map<Long, IndexInfo> indexes(Connection c, List<Long> ids, boolean byConstraint) throws SQLException {
+        Map<Long, IndexInfo> out = new HashMap<>();
         if (ids.isEmpty()) {
             return out;
         }
+        String columns = String.format(INDEX_COLUMNS,
+                c.getMetaData().getDatabaseMajorVersion() >= 11 ? "i.indnkeyatts = i.indnatts" : "true");
+        String sql = byConstraint
+                ? "SELECT con.oid, " + columns + " FROM pg_catalog.pg_constraint con"
+                + " JOIN pg_catalog.pg_class t ON t.oid = con.conrelid"
+                + " LEFT JOIN pg_catalog.pg_index i ON i.indexrelid = con.conindid AND con.contype IN ('p', 'u')" + INDEX_JOINS
+                + " WHERE con.oid = ANY(?::pg_catalog.oid[]) AND con.contype IN ('p', 'u', 'x', 'c')"
+                : "SELECT i.indexrelid, " + columns + " FROM pg_catalog.pg_index i"
+                + " JOIN pg_catalog.pg_class t ON t.oid = i.indrelid"
+                + " LEFT JOIN (SELECT NULL::pg_catalog.name AS conname, NULL::pg_catalog.\"char\" AS contype,"
+                + "   false AS condeferrable) con ON false" + INDEX_JOINS
+                + " WHERE i.indexrelid = ANY(?::pg_catalog.oid[])";
+        forOids(c, sql, ids, rs -> out.put(rs.getLong(1), new IndexInfo(rs.getLong(2), rs.getString(3), rs.getString(4),
+                rs.getString(5), rs.getString(6), rs.getString(7), rs.getString(8), rs.getLong(9), rs.getBoolean(10),
+                rs.getBoolean(11), rs.getBoolean(12), List.of((String[]) rs.getArray(13).getArray()))));
+        return out;
+    }
+
+    private static Map<Long, String> tableNames(Connection c, Set<Long> oids) throws SQLException {
+        Map<Long, String> out = new LinkedHashMap<>();
+        forOids(c, "SELECT t.oid, n.nspname, t.relname FROM pg_catalog.pg_class t JOIN pg_catalog.pg_namespace n"
+                + " ON n.oid = t.relnamespace WHERE t.oid = ANY(?::pg_catalog.oid[])", oids,
+                rs -> out.put(rs.getLong(1), Sql.qualified(rs.getString(2), rs.getString(3))));
+        return out;
+    }
+
+    private static Set<Long> withExtendedStatistics(Connection c, Set<Long> oids) throws SQLException {
+        Set<Long> out = new HashSet<>();
+        if (c.getMetaData().getDatabaseMajorVersion() >= 10) {
+            forOids(c, "SELECT DISTINCT stxrelid FROM pg_catalog.pg_statistic_ext WHERE stxrelid = ANY(?::pg_catalog.oid[])",
+                    oids, rs -> out.add(rs.getLong(1)));
+        }
+        return out;
+    }
+
+    private interface Row {
+        void accept(ResultSet rs) throws SQLException;
+    }
+
+    /** Runs {@code sql} with {@code oids} as its one array parameter, passing each row to {@code each}. */
+    private static void forOids(Connection c, String sql, Collection<Long> oids, Row each) throws SQLException {
+        if (oids.isEmpty()) {
+            return;
+        }
         try (PreparedStatement ps = c.prepareStatement(sql)) {
-            ps.setArray(1, c.createArrayOf("int8", ids.toArray()));
+            ps.setArray(1, c.createArrayOf("int8", oids.toArray()));
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
-                    out.put(rs.getLong(1), rs.getLong(2));
+                    each.accept(rs);
                 }
             }
         }
-        return out;
     }
 
     static Path writeList(List<String> lines) throws IOException {

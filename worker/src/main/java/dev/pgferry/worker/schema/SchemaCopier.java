@@ -3,15 +3,26 @@ package dev.pgferry.worker.schema;
 import dev.pgferry.messages.ErrorCode;
 import dev.pgferry.messages.MigrationException;
 import dev.pgferry.pg.PgConnector;
+import dev.pgferry.pg.Sql;
+import dev.pgferry.pg.SqlStates;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Queue;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.Executor;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -59,10 +70,10 @@ public final class SchemaCopier implements AutoCloseable {
      * Plans the post-data section so that each plain table's indexes can be built as soon as its rows are in.
      * {@code source} must read the dump's snapshot.
      */
-    public PostDataPlan planPostData(java.sql.Connection source, Set<Long> earlyTables) throws java.sql.SQLException, IOException {
+    public PostDataPlan planPostData(Connection source, Set<Long> earlyTables) throws SQLException, IOException {
         Path listing = Files.createTempFile("pgferry-toc-", ".txt");
         try {
-            PgTool.Result r = PgTool.exec("pg_restore", List.of("--list", dumpFile.toString()), Map.of(),
+            PgTool.Result r = PgTool.exec("pg_restore", List.of("--list", "--section=post-data", dumpFile.toString()), Map.of(),
                     ErrorCode.SCHEMA_RESTORE_FAILED, "listing the schema dump of " + dbname, listing);
             if (r.exitCode() != 0) {
                 throw new MigrationException(ErrorCode.SCHEMA_RESTORE_FAILED, "listing the schema dump of " + dbname
@@ -87,10 +98,46 @@ public final class SchemaCopier implements AutoCloseable {
         }
     }
 
-    /** Gathers planner statistics for the whole database, {@code jobs} tables at a time. */
-    public void analyze(int jobs) {
-        PgTool.run("vacuumdb", List.of("--analyze-only", "--jobs=" + Math.max(1, jobs), "--dbname=" + conninfoDbname(dbname)),
-                target.libpqEnv(dbname), ErrorCode.SCHEMA_RESTORE_FAILED, "analyzing target database " + dbname);
+    /**
+     * Gathers planner statistics for every table, partitioned table and materialized view of the target database
+     * except {@code analyzed} (qualified names of tables already analyzed), {@code jobs} relations at a time on
+     * {@code executor}'s threads, each on one connection of its own.
+     */
+    public void analyzeExcept(Set<String> analyzed, int jobs, Executor executor) {
+        String what = "analyzing target database " + dbname;
+        Queue<String> todo = new ConcurrentLinkedQueue<>();
+        try (Connection c = target.open(dbname); Statement s = c.createStatement();
+             ResultSet rs = s.executeQuery("SELECT n.nspname, c.relname FROM pg_catalog.pg_class c"
+                     + " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p', 'm')"
+                     + " AND c.relpersistence <> 't' AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
+                     + " AND n.nspname !~ '^pg_toast' ORDER BY pg_catalog.pg_table_size(c.oid) DESC")) {
+            while (rs.next()) {
+                String name = Sql.qualified(rs.getString(1), rs.getString(2));
+                if (!analyzed.contains(name)) {
+                    todo.add(name);
+                }
+            }
+        } catch (SQLException e) {
+            throw SqlStates.wrap(ErrorCode.SCHEMA_RESTORE_FAILED, what, e);
+        }
+        List<CompletableFuture<Void>> workers = new ArrayList<>();
+        for (int i = 0; i < Math.min(Math.max(1, jobs), todo.size()); i++) {
+            workers.add(CompletableFuture.runAsync(() -> {
+                try (Connection c = target.open(dbname); Statement s = c.createStatement()) {
+                    for (String name = todo.poll(); name != null; name = todo.poll()) {
+                        s.execute("ANALYZE " + name);
+                    }
+                } catch (SQLException e) {
+                    throw SqlStates.wrap(ErrorCode.SCHEMA_RESTORE_FAILED, what, e);
+                }
+            }, executor));
+        }
+        try {
+            CompletableFuture.allOf(workers.toArray(CompletableFuture[]::new)).join();
+        } catch (CompletionException e) {
+            throw e.getCause() instanceof MigrationException m ? m
+                    : new MigrationException(ErrorCode.SCHEMA_RESTORE_FAILED, null, what + ": " + e.getCause(), false, e.getCause());
+        }
     }
 
     /**
@@ -101,7 +148,12 @@ public final class SchemaCopier implements AutoCloseable {
      */
     private List<String> restore(String section, Set<String> missingRoles, int jobs, Path list) {
         String what = "restoring the " + section + " schema into target database " + dbname;
-        List<String> args = new ArrayList<>(List.of("--section=" + section, "--dbname=" + conninfoDbname(dbname)));
+        List<String> args = new ArrayList<>(List.of("--dbname=" + conninfoDbname(dbname)));
+        if (list == null) {
+            args.add("--section=" + section);
+        }
+        // else the list says exactly what to restore: with --section as well, pg_restore would give a comment the
+        // section of the entry listed before it, and drop a comment whose constraint was built early.
         if (missingRoles.isEmpty()) {
             args.add("--exit-on-error");
         }

@@ -57,12 +57,20 @@ public final class DatabaseMigration {
     private final Consumer<StatusEvent> emit;
     private final Clock clock;
     private final int jobs;
+    private final long splitTableBytes;
     private final PgConnector source;
     private final PgConnector target;
 
     public DatabaseMigration(MigrationTask task, String workerId, Consumer<StatusEvent> emit, Clock clock,
                              Secrets secrets, int jobs) {
+        this(task, workerId, emit, clock, secrets, jobs, 0);
+    }
+
+    /** {@code splitTableBytes}: tables larger than this are copied in ranges (0: automatic). */
+    public DatabaseMigration(MigrationTask task, String workerId, Consumer<StatusEvent> emit, Clock clock,
+                             Secrets secrets, int jobs, long splitTableBytes) {
         this.task = task;
+        this.splitTableBytes = splitTableBytes;
         this.workerId = workerId;
         this.emit = emit;
         this.clock = clock;
@@ -160,9 +168,10 @@ public final class DatabaseMigration {
         String[] ownerAndEncoding = ownerAndEncoding(db);
         targetDb.prepare(prior, attempt, ownerAndEncoding[0], ownerAndEncoding[1]);
         boolean replication = choice.method() == Method.REPLICATION;
-        // pgferry copies the data itself under the snapshot of the slot's creation; only a source user that may
-        // not open a replication connection (aiven_extras) leaves the initial copy to PostgreSQL's table sync.
-        boolean ownCopy = !replication || !choice.check().sourceViaAivenExtras();
+        // pgferry copies the data itself under the snapshot of the slot's creation (faster: BENCHMARKS.md); a
+        // source user that may not open a replication connection (aiven_extras) leaves the initial copy to
+        // PostgreSQL's table sync, and so does a request that asks for it.
+        boolean ownCopy = !replication || !(choice.check().sourceViaAivenExtras() || request.options().postgresTableSync());
         Replicator replicator = new Replicator(source, target, db, name);
         // Replication publishes the tables before the slot exists; the copy lists them again under its snapshot.
         List<SourceCatalog.Table> tables = replication ? tables(request, db) : List.of();
@@ -188,6 +197,7 @@ public final class DatabaseMigration {
             }
             phase(events, Phase.DATA);
             List<String> tolerated = new ArrayList<>();
+            Set<String> analyzed = Set.of();
             if (ownCopy) {
                 // Each plain table's indexes are built as soon as its rows are in, while other tables copy.
                 PostDataPlan plan;
@@ -196,12 +206,17 @@ public final class DatabaseMigration {
                             .map(SourceCatalog.Table::oid).collect(Collectors.toSet()));
                 }
                 emit.accept(events.progress(0, tables.size(), 0, 0));
-                try (IndexBuilder indexes = new IndexBuilder(schema, plan, missingRoles, jobs, db)) {
-                    new TableCopier(source, target, db, snapshot, jobs, w -> emit.accept(events.warning(w))).copyAll(tables,
+                // One pool of --jobs threads for copies and index builds: a table's index builds (the longest
+                // chain of work left once its rows are in) go ahead of further copies.
+                try (JobPool pool = new JobPool(jobs, "copy-" + db)) {
+                    IndexBuilder indexes = new IndexBuilder(schema, plan, missingRoles, target, pool.executor(JobPool.Kind.INDEX), db);
+                    new TableCopier(source, target, db, snapshot, jobs, splitTableBytes, pool.executor(JobPool.Kind.COPY),
+                            w -> emit.accept(events.warning(w))).copyAll(tables,
                             p -> emit.accept(events.progress(p)), t -> indexes.tableReady(t.oid()));
                     copyLargeObjects(snapshot, largeObjects);
                     phase(events, Phase.POST_DATA);
                     tolerated.addAll(indexes.awaitAll());
+                    analyzed = indexes.analyzed();
                 }
                 tolerated.addAll(schema.restorePostData(missingRoles, jobs, plan.rest()));
             } else {
@@ -216,7 +231,9 @@ public final class DatabaseMigration {
                 ObjectCopier.refreshMatViews(matViews, writer);
             }
             phase(events, Phase.ANALYZE);
-            schema.analyze(jobs);
+            try (JobPool pool = new JobPool(jobs, "analyze-" + db)) {
+                schema.analyzeExcept(analyzed, jobs, pool.executor(JobPool.Kind.INDEX));
+            }
             if (replication && !largeObjects.isEmpty()) {
                 emit.accept(events.warning(largeObjects.size() + " large object(s) were copied once; logical"
                         + " replication does not carry later changes to large objects"));
@@ -253,8 +270,10 @@ public final class DatabaseMigration {
 
     /** Copies tables whose indexes need no early build (the unlogged tables PostgreSQL's table sync skips). */
     private void copyTables(EventSource events, SourceSnapshot snapshot, List<SourceCatalog.Table> tables) {
-        new TableCopier(source, target, task.dbname(), snapshot, jobs, w -> emit.accept(events.warning(w))).copyAll(tables,
-                p -> emit.accept(events.progress(p)), t -> { });
+        try (JobPool pool = new JobPool(jobs, "copy-" + task.dbname())) {
+            new TableCopier(source, target, task.dbname(), snapshot, jobs, splitTableBytes, pool.executor(JobPool.Kind.COPY),
+                    w -> emit.accept(events.warning(w))).copyAll(tables, p -> emit.accept(events.progress(p)), t -> { });
+        }
     }
 
     private void copyLargeObjects(SourceSnapshot snapshot, List<Long> oids) throws SQLException {

@@ -1,0 +1,19 @@
+package dev.pgferry.cli;
+
+import picocli.CommandLine.Option;
+
+/** How a worker copies: the options of {@code pgferry worker} and {@code pgferry migrate}, defined once. */
+final class CopyOptions {
+    @Option(names = "--jobs", defaultValue = "0",
+            description = "Tables (or table ranges) copied and indexes built at once per worker (default 0: one per CPU core, at least 2).")
+    int jobs;
+
+    @Option(names = "--split-table-mb", defaultValue = "0", paramLabel = "MB",
+            description = "Copy tables larger than this in ranges, in parallel (default 0: automatic, a table of at"
+                    + " least 64 MB whose copy and longest index build outlast a 1/jobs share of all the work).")
+    long splitTableMb;
+
+    long splitTableBytes() {
+        return splitTableMb << 20;
+    }
+}
