@@ -3,9 +3,9 @@
 #
 #   bench/heap.sh [SIZE_GB]      (default 3)
 #
-# Builds a throw-away source database whose COPY stream is about SIZE_GB: one table of ~1 MB text rows (two
-# thirds of it; stored TOAST-compressed, so it builds fast and small on disk, but streams at full size) and one
-# table of small rows. Then runs `./pgferry migrate` (broker, coordinator and workers, all in the JVMs it starts)
+# Builds a throw-away source database whose COPY stream is about SIZE_GB: a table of small rows (two thirds of it,
+# and larger than that on disk) and a table of ~1 MB text rows (a third; stored TOAST-compressed, small on disk,
+# but streamed at full size, so one row is a 1 MB message). Then runs `./pgferry migrate` (broker, coordinator and workers, all in the JVMs it starts)
 # with the heap capped at 256 MB and GC logging on, checks that the target equals the source, and prints the
 # bytes streamed, the largest heap in use after any collection, the heap committed and the peak RSS of the CLI JVM.
 # Needs PostgreSQL 15 server and client programs.
@@ -13,23 +13,9 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 SIZE_GB=${1:-3}
-BIN=${PGFERRY_PG_SERVER_BIN:-/usr/lib/postgresql/15/bin}
 work=$(mktemp -d /tmp/pgferry-heap-XXXX)
-chmod 755 "$work"; [ "$(id -u)" = 0 ] && chown postgres "$work"
-as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-cleanup() {
-  set +e
-  for c in source target; do as_pg "$BIN/pg_ctl" -D "$work/$c" -m immediate stop >/dev/null 2>&1; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-start_cluster() { # name port
-  mkdir -p "$work/$1"; chown postgres "$work/$1" 2>/dev/null || true
-  as_pg "$BIN/initdb" -D "$work/$1" -U postgres -A trust -E UTF8 --locale=C --no-sync >/dev/null
-  as_pg "$BIN/pg_ctl" -D "$work/$1" -l "$work/$1.log" -w -o "-p $2 -k $work -c listen_addresses=127.0.0.1 \
-    -c max_wal_size=8GB -c shared_buffers=256MB" start >/dev/null
-}
+. "$here/lib.sh"
+trap stop_clusters EXIT
 SP=$(free_port); start_cluster source "$SP"
 TP=$(free_port); start_cluster target "$TP"
 src="host=127.0.0.1 port=$SP user=postgres"
@@ -37,8 +23,8 @@ dst="host=127.0.0.1 port=$TP user=postgres"
 
 echo "heap: building a source database that streams about ${SIZE_GB} GB" >&2
 psql -q -d "$src dbname=postgres" -c "CREATE DATABASE heavy"
-large_rows=$(( SIZE_GB * 2 * 1024 / 3 ))            # ~0.96 MB each
-small_rows=$(( SIZE_GB * 1024 * 1024 / 3 / 110 * 1024 ))  # ~110 bytes each
+large_rows=$(( SIZE_GB * 1024 / 3 ))                     # ~0.96 MB each: a third of the stream
+small_rows=$(( SIZE_GB * 2 * 1024 * 1024 / 3 / 100 * 1024 ))  # ~100 bytes each in the stream: two thirds
 psql -q -d "$src dbname=heavy" <<SQL
 CREATE TABLE large_rows (id int PRIMARY KEY, body text);
 INSERT INTO large_rows SELECT g, repeat(md5(g::text), 30000) FROM generate_series(1, $large_rows) g;
@@ -46,7 +32,7 @@ CREATE TABLE small_rows (id bigint PRIMARY KEY, a text, b text, n numeric);
 INSERT INTO small_rows SELECT g, md5(g::text), md5((g + 1)::text), g * 1.5 FROM generate_series(1, $small_rows) g;
 SQL
 stream=$(psql -Atq -d "$src dbname=heavy" -c "SELECT sum(octet_length(body) + 8) FROM large_rows")
-disk=$(psql -Atq -d "$src dbname=heavy" -c "SELECT pg_database_size('heavy')")
+disk=$(psql -Atq -d "$src dbname=heavy" -c "SELECT pg_table_size('small_rows')")
 
 "$root/pgferry" --version >/dev/null
 start=$(date +%s.%N)
@@ -65,7 +51,7 @@ gc, rss, streamed, disk, secs, verdict = sys.argv[1:]
 after = committed = 0; n = 0
 for m in re.finditer(r'(\d+)M->(\d+)M\((\d+)M\)', open(gc).read()):
     n += 1; after = max(after, int(m.group(2))); committed = max(committed, int(m.group(3)))
-print("| streamed (COPY bytes) | on disk | time | collections | max heap in use after a collection | max heap committed | peak RSS (CLI JVM) | target check |")
+print("| streamed (COPY bytes) | small_rows on disk | time | collections | max heap in use after a collection | max heap committed | peak RSS (CLI JVM) | target check |")
 print("|---|---|---|---|---|---|---|---|")
 print(f"| {int(streamed)/1e9:.2f} GB | {int(disk)/1e9:.2f} GB | {float(secs):.0f} s | {n} | {after} MB | {committed} MB | {int(open(rss).read().split()[-1])//1024} MB | {verdict} |")
 PY

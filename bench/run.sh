@@ -18,31 +18,18 @@ SIZE_MB=${1:-1000}
 ROUNDS=${2:-3}
 JOBS=${3:-$(nproc)}
 [ "$JOBS" -ge 2 ] || JOBS=2
-BIN=${PGFERRY_PG_SERVER_BIN:-/usr/lib/postgresql/15/bin}
 work=$(mktemp -d /tmp/pgferry-bench-XXXX)
-chmod 755 "$work"; [ "$(id -u)" = 0 ] && chown postgres "$work"
+. "$here/lib.sh"
 results="$work/results.tsv"
 : > "$results"
-as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 cleanup() {
   set +e
   if [ -n "${KEEP:-}" ]; then echo "bench: KEEP set: clusters stay up in $work (source $SP, target $TP)" >&2; return; fi
   [ -n "${svc_pids:-}" ] && kill $svc_pids 2>/dev/null && wait $svc_pids 2>/dev/null
-  for c in source target; do as_pg "$BIN/pg_ctl" -D "$work/$c" -m immediate stop >/dev/null 2>&1; done
-  rm -rf "$work"
+  stop_clusters
 }
 trap cleanup EXIT
-
-start_cluster() { # name port
-  mkdir -p "$work/$1"; chown postgres "$work/$1" 2>/dev/null || true
-  as_pg "$BIN/initdb" -D "$work/$1" -U postgres -A trust -E UTF8 --locale=C --no-sync >/dev/null
-  as_pg "$BIN/pg_ctl" -D "$work/$1" -l "$work/$1.log" -w -o "-p $2 -k $work -c listen_addresses=127.0.0.1 \
-    -c wal_level=logical -c max_wal_size=8GB -c checkpoint_timeout=30min -c shared_buffers=512MB \
-    -c maintenance_work_mem=256MB -c max_replication_slots=20 -c max_wal_senders=20 \
-    -c max_logical_replication_workers=16 -c max_worker_processes=32 -c max_connections=200 ${BENCH_PG_OPTS:-}" start >/dev/null
-}
 
 SP=$(free_port); start_cluster source "$SP"
 TP=$(free_port); start_cluster target "$TP"
@@ -197,7 +184,7 @@ runs = collections.defaultdict(list); checks = collections.defaultdict(set)
 for line in open(path):
     tool, rnd, secs, check = line.rstrip('\n').split('\t')
     runs[tool].append(float(secs)); checks[tool].add(check)
-floor = statistics.median(runs['floor']) if runs['floor'] else None
+floor = statistics.median(runs['floor']) if 'floor' in runs else None
 rounds = max(len(v) for v in runs.values())
 print(f"dataset {size_mb:.0f} MB, jobs {jobs}, {rounds} rounds; pgferry worker RSS after the runs: {rss/1024:.0f} MB (heap capped at 256 MB)")
 print(f"| tool | median s | min-max s | MB/s | x floor | target check |")

@@ -2,6 +2,7 @@ package dev.pgferry.cli;
 
 import dev.pgferry.broker.ChildBroker;
 import dev.pgferry.bus.Bus;
+import dev.pgferry.bus.Stopping;
 import dev.pgferry.coordinator.Coordinator;
 import dev.pgferry.messages.Json;
 import dev.pgferry.messages.MigrationRequest;
@@ -87,13 +88,15 @@ final class SingleMachine implements AutoCloseable {
 
     @Override
     public void close() {
-        workers.forEach(Worker::close);
+        List<Runnable> stops = new ArrayList<>();
+        workers.forEach(w -> stops.add(w::close));
         if (bus != null) {
-            bus.close();
+            stops.add(bus::close);
         }
         if (coordinator != null) {
-            coordinator.close();
+            stops.add(coordinator::close);
         }
+        Stopping.all(stops);
         broker.close();
     }
 }

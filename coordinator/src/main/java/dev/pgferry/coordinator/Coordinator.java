@@ -1,6 +1,7 @@
 package dev.pgferry.coordinator;
 
 import dev.pgferry.bus.Bus;
+import dev.pgferry.bus.Stopping;
 import dev.pgferry.coordinator.fold.StatusFold;
 import dev.pgferry.coordinator.fold.StatusFollower;
 import dev.pgferry.coordinator.http.HttpApi;
@@ -12,6 +13,7 @@ import dev.pgferry.pg.Secrets;
 
 import java.io.IOException;
 import java.time.Clock;
+import java.util.List;
 
 /**
  * One coordinator process: request intake, the status fold (rebuilt by replaying the status topic), the lag
@@ -81,9 +83,7 @@ public final class Coordinator implements AutoCloseable {
             http.close();
         }
         lagMonitor.close();
-        intake.close();
-        store.close();
-        follower.close();
+        Stopping.all(List.of(intake::close, store::close, follower::close));
         bus.close();
     }
 }

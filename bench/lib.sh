@@ -1,0 +1,20 @@
+# Shared by bench/run.sh and bench/heap.sh: throw-away PostgreSQL clusters on free loopback ports.
+# Source it after setting `work` (a fresh directory); clusters run as the postgres OS user when we are root.
+BIN=${PGFERRY_PG_SERVER_BIN:-/usr/lib/postgresql/15/bin}
+chmod 755 "$work"; [ "$(id -u)" = 0 ] && chown postgres "$work"
+as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+start_cluster() { # name port: logical WAL, room for slots and workers, larger buffers; BENCH_PG_OPTS adds settings
+  mkdir -p "$work/$1"; chown postgres "$work/$1" 2>/dev/null || true
+  as_pg "$BIN/initdb" -D "$work/$1" -U postgres -A trust -E UTF8 --locale=C --no-sync >/dev/null
+  as_pg "$BIN/pg_ctl" -D "$work/$1" -l "$work/$1.log" -w -o "-p $2 -k $work -c listen_addresses=127.0.0.1 \
+    -c wal_level=logical -c max_wal_size=8GB -c checkpoint_timeout=30min -c shared_buffers=512MB \
+    -c maintenance_work_mem=256MB -c max_replication_slots=20 -c max_wal_senders=20 \
+    -c max_logical_replication_workers=16 -c max_worker_processes=32 -c max_connections=200 ${BENCH_PG_OPTS:-}" start >/dev/null
+}
+
+stop_clusters() {
+  for c in source target; do as_pg "$BIN/pg_ctl" -D "$work/$c" -m immediate stop >/dev/null 2>&1; done
+  rm -rf "$work"
+}
