@@ -101,32 +101,36 @@ run_pgferry_migrate() {
     --jobs "$JOBS" --workers 1 --data-dir "$work/pgferry-migrate" >/dev/null 2>"$work/pgferry-migrate.log"
 }
 run_pgferry_http() { # METHOD OPTIONS_JSON: submit through the coordinator's HTTP API and wait (no client JVM start-up)
-  local status
   id=$(curl -sf -XPOST "localhost:$HP/migrations" -d "{\"source\": {\"host\": \"127.0.0.1\", \"port\": $SP, \"user\": \"postgres\", \"sslmode\": \"disable\"},
         \"target\": {\"host\": \"127.0.0.1\", \"port\": $TP, \"user\": \"postgres\", \"sslmode\": \"disable\"},
         \"method\": \"$1\", \"ignore_dbs\": [\"postgres\"], \"options\": $2}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["migration_id"])')
-  # Replication counts as done once every database is syncing (initial copy in, subscription streaming).
-  while :; do
-    status=$(curl -sf "localhost:$HP/migrations/$id" | python3 -c 'import json,sys; print(json.load(sys.stdin)["migration"]["status"])' 2>/dev/null || true)
-    case $status in done|failed) break ;; esac
-    sleep 0.05
-  done
-  curl -sf "localhost:$HP/migrations/$id" > "$work/pgferry-service.json"
+  # Replication counts as done once every database is syncing (initial copy in, subscription streaming). One
+  # poller process for the whole wait: a curl and a python start per poll would take CPU from the migration.
+  wait_for_status "$id" done failed > "$work/pgferry-service.json"
   # Where the time went, per phase, as the status reports it.
   python3 -c 'import json,sys; d=json.load(sys.stdin); r=d["migration_detail"][0]; print("bench:   pgferry", r["status"], "accepted", d["accepted_at"], "started", r["started_at"], "finished", r["finished_at"], "phases", r["phase_seconds"], file=sys.stderr)' < "$work/pgferry-service.json"
+}
+wait_for_status() { # ID STATUS...: poll the coordinator every 50 ms until the migration has one of STATUS; print it
+  python3 - "$HP" "$@" <<'PY'
+import json, sys, time, urllib.request
+port, mid, wanted = sys.argv[1], sys.argv[2], set(sys.argv[3:])
+while True:
+    try:
+        body = urllib.request.urlopen(f"http://localhost:{port}/migrations/{mid}").read()
+        if json.loads(body)["migration"]["status"] in wanted:
+            print(body.decode()); break
+    except Exception:
+        pass
+    time.sleep(0.05)
+PY
 }
 run_pgferry_service() { run_pgferry_http dump '{}'; }
 run_pgferry_repl() { run_pgferry_http replication '{}'; }
 run_pgferry_repl_tablesync() { run_pgferry_http replication '{"postgres_table_sync": true}'; }
 remove_replication() { # untimed, after the target check: subscription, slot and publication go
-  local status
   curl -sf -XDELETE "localhost:$HP/migrations/$id" >/dev/null
-  for _ in $(seq 1 600); do
-    status=$(curl -sf "localhost:$HP/migrations/$id" | python3 -c 'import json,sys; print(json.load(sys.stdin)["migration"]["status"])' 2>/dev/null || true)
-    [ "$status" = removed ] && return
-    sleep 0.1
-  done
-  echo "bench: replication of $id was not removed" >&2; exit 1
+  timeout 120 bash -c "$(declare -f wait_for_status); HP=$HP wait_for_status $id removed" >/dev/null \
+    || { echo "bench: replication of $id was not removed" >&2; exit 1; }
 }
 
 # pgferry as a service: broker, coordinator and one worker (heap capped at 256 MB) already running.
