@@ -2,6 +2,7 @@ package dev.pgferry.cli;
 
 import dev.pgferry.bus.Bus;
 import dev.pgferry.cli.render.StatusTable;
+import dev.pgferry.coordinator.Coordinator;
 import dev.pgferry.coordinator.fold.StatusFold;
 import dev.pgferry.coordinator.fold.StatusFollower;
 import dev.pgferry.messages.MigrationStatus;
@@ -15,7 +16,8 @@ import java.util.function.Predicate;
 
 /**
  * Follows the status topic for one migration, printing live per-database progress, until the migration is final.
- * The CLI folds the topic itself (the same fold as the coordinator), so it needs only the broker.
+ * The CLI folds the topic itself (the same fold as the coordinator), so it needs only the broker; in single-machine
+ * mode it reads the view of the coordinator running in the same process instead.
  */
 final class MigrationWatcher {
     private MigrationWatcher() {
@@ -34,40 +36,54 @@ final class MigrationWatcher {
         return await(bus, migrationId, progress, MigrationStatus::isFinal);
     }
 
-    /** Blocks until the migration's status satisfies {@code until}. */
+    /** Blocks until the migration's status satisfies {@code until}, folding the status topic itself. */
     static MigrationStatus await(Bus bus, String migrationId, PrintStream progress, Predicate<MigrationStatus> until)
             throws InterruptedException {
         StatusFold fold = new StatusFold();
-        boolean terminal = System.console() != null && System.getenv("TERM") != null && !"dumb".equals(System.getenv("TERM"));
         try (StatusFollower follower = new StatusFollower(bus, fold, "pgferry-cli-status").start()) {
-            Map<String, String> shown = new HashMap<>();
-            int drawn = 0;
-            while (true) {
-                Optional<MigrationStatus> view = fold.view(migrationId);
-                if (view.isPresent()) {
-                    MigrationStatus s = view.get();
-                    if (progress != null && terminal) {
-                        // Redraw the block of progress lines in place.
-                        StringBuilder out = new StringBuilder(drawn > 0 ? "\033[" + drawn + "F" : "");
-                        s.migrationDetail().forEach(d -> out.append("\033[2K").append(StatusTable.progressLine(d)).append('\n'));
-                        progress.print(out);
-                        progress.flush();
-                        drawn = s.migrationDetail().size();
-                    } else if (progress != null) {
-                        // Not a terminal: one line per database whenever its line changes.
-                        for (MigrationStatus.DatabaseStatus d : s.migrationDetail()) {
-                            String line = StatusTable.progressLine(d);
-                            if (!line.equals(shown.put(d.dbname(), line))) {
-                                progress.println(line);
-                            }
+            return await(fold, follower, migrationId, progress, until);
+        }
+    }
+
+    /**
+     * As {@link #await(Bus, String, PrintStream, Predicate)}, reading the view of a coordinator in this process
+     * (single-machine mode): no consumer of its own to start and stop.
+     */
+    static MigrationStatus await(Coordinator coordinator, String migrationId, PrintStream progress,
+                                 Predicate<MigrationStatus> until) throws InterruptedException {
+        return await(coordinator.fold(), coordinator.follower(), migrationId, progress, until);
+    }
+
+    private static MigrationStatus await(StatusFold fold, StatusFollower follower, String migrationId, PrintStream progress,
+                                         Predicate<MigrationStatus> until) throws InterruptedException {
+        boolean terminal = System.console() != null && System.getenv("TERM") != null && !"dumb".equals(System.getenv("TERM"));
+        Map<String, String> shown = new HashMap<>();
+        int drawn = 0;
+        while (true) {
+            Optional<MigrationStatus> view = fold.view(migrationId);
+            if (view.isPresent()) {
+                MigrationStatus s = view.get();
+                if (progress != null && terminal) {
+                    // Redraw the block of progress lines in place.
+                    StringBuilder out = new StringBuilder(drawn > 0 ? "\033[" + drawn + "F" : "");
+                    s.migrationDetail().forEach(d -> out.append("\033[2K").append(StatusTable.progressLine(d)).append('\n'));
+                    progress.print(out);
+                    progress.flush();
+                    drawn = s.migrationDetail().size();
+                } else if (progress != null) {
+                    // Not a terminal: one line per database whenever its line changes.
+                    for (MigrationStatus.DatabaseStatus d : s.migrationDetail()) {
+                        String line = StatusTable.progressLine(d);
+                        if (!line.equals(shown.put(d.dbname(), line))) {
+                            progress.println(line);
                         }
                     }
-                    if (until.test(s) && follower.caughtUp()) {
-                        return s;
-                    }
                 }
-                Thread.sleep(250);
+                if (until.test(s) && follower.caughtUp()) {
+                    return s;
+                }
             }
+            Thread.sleep(250);
         }
     }
 }

@@ -19,7 +19,11 @@ final class Removals {
 
     static MigrationStatus removeAndAwait(Bus bus, String migrationId, PrintStream progress) throws InterruptedException {
         request(bus, migrationId);
-        return MigrationWatcher.await(bus, migrationId, progress, s -> s.removalRequested()
-                && s.migrationDetail().stream().noneMatch(d -> d.status() == MigrationStatus.State.REMOVING));
+        return MigrationWatcher.await(bus, migrationId, progress, Removals::removalEnded);
+    }
+
+    /** The removal was asked for and no database is still being removed. */
+    static boolean removalEnded(MigrationStatus s) {
+        return s.removalRequested() && s.migrationDetail().stream().noneMatch(d -> d.status() == MigrationStatus.State.REMOVING);
     }
 }

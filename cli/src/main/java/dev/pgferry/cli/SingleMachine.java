@@ -47,6 +47,7 @@ final class SingleMachine implements AutoCloseable {
     }
 
     SingleMachine(Path dataDir, int workerCount, int jobs, long splitTableBytes, int httpPort) throws Exception {
+        Warmup.inBackground();
         this.secrets = secrets(dataDir);
         this.broker = ChildBroker.start(dataDir.resolve("kafka"), 0);
         try {
@@ -67,17 +68,18 @@ final class SingleMachine implements AutoCloseable {
     MigrationStatus migrate(MigrationRequest request, PrintStream progress) throws InterruptedException {
         MigrationRequest sealed = request.withConnections(secrets.seal(request.source()), secrets.seal(request.target()));
         bus.send(Topics.REQUESTS, sealed.migrationId(), Json.write(sealed));
-        return MigrationWatcher.await(bus, request.migrationId(), progress);
+        return MigrationWatcher.await(coordinator, request.migrationId(), progress, MigrationStatus::isFinal);
     }
 
     /** Requests removal of the migration's replication and waits until it is removed (or failed). */
     MigrationStatus remove(String migrationId, PrintStream progress) throws InterruptedException {
-        return Removals.removeAndAwait(bus, migrationId, progress);
+        Removals.request(bus, migrationId);
+        return MigrationWatcher.await(coordinator, migrationId, progress, Removals::removalEnded);
     }
 
     /** Waits until every syncing database of the migration lags by at most {@code maxLagBytes}. */
     MigrationStatus awaitLag(String migrationId, long maxLagBytes, PrintStream progress) throws InterruptedException {
-        return MigrationWatcher.await(bus, migrationId, progress, s -> s.migrationDetail().stream()
+        return MigrationWatcher.await(coordinator, migrationId, progress, s -> s.migrationDetail().stream()
                 .filter(d -> d.status() == MigrationStatus.State.SYNCING)
                 .allMatch(d -> d.lagBytes() != null && d.lagBytes() <= maxLagBytes));
     }
