@@ -90,26 +90,38 @@ class FaultInjectionIT {
     }
 
     @Test
-    void aTargetThatCancelsStatementsFailsThatDatabaseOnly() throws Exception {
+    void aTargetDatabaseThatRefusesWritesFailsThatDatabaseOnlyAndTimeoutsForApplicationsDoNotApply() throws Exception {
         try (LocalPostgres target = Infra.postgres()) {
-            // Given a target database whose statements time out at once
+            // Given a target database that refuses writes, and one whose statements time out at once for applications
             ReplicationIT.exec(target, "postgres", "CREATE DATABASE inventory");
-            ReplicationIT.exec(target, "postgres", "ALTER DATABASE inventory SET statement_timeout = '1ms'");
+            ReplicationIT.exec(target, "postgres", "ALTER DATABASE inventory SET default_transaction_read_only = on");
+            ReplicationIT.exec(target, "postgres", "CREATE DATABASE shop");
+            ReplicationIT.exec(target, "postgres", "ALTER DATABASE shop SET statement_timeout = '1ms'");
+            ReplicationIT.exec(target, "postgres", "ALTER DATABASE shop SET idle_in_transaction_session_timeout = '1ms'");
             MigrationRequest r = MigrationRequest.of(Pgferry.conn(source), Pgferry.conn(target), Method.DUMP,
                     List.of("postgres", "big", "Analytics; Ünï \"q\""), List.of(), List.of());
 
             pgferry.submit(r);
             MigrationStatus s = pgferry.awaitFinal(r.migrationId());
 
+            // Then the read-only database fails with PostgreSQL's reason and the other is done: pgferry's
+            // sessions run without statement and idle timeouts, as pg_dump and pg_restore do
             DatabaseStatus inventory = row(s, "inventory");
             assertThat(inventory.status()).isEqualTo(State.FAILED);
-            assertThat(inventory.error()).contains("statement timeout");
-            assertThat(row(s, "shop").status()).isEqualTo(State.DONE);
+            assertThat(inventory.error()).contains("cannot execute CREATE TABLE in a read-only transaction");
+            DatabaseStatus shop = row(s, "shop");
+            assertThat(shop.status()).as(shop.toString()).isEqualTo(State.DONE);
+            // (the test's own sessions are an application: they would time out)
+            ReplicationIT.exec(target, "postgres", "ALTER DATABASE shop RESET ALL");
             var expected = Compare.tableFingerprints(source, "shop");
             var actual = Compare.tableFingerprints(target, "shop");
             assertThat(actual).isEqualTo(expected);
-            Reliability.record("target cancels statements (statement_timeout) in one database",
-                    "that database failed with " + inventory.errorCode() + " (\"canceling statement due to statement timeout\"); the others done",
+            Reliability.record("one target database refuses writes (default_transaction_read_only)",
+                    "that database failed with " + inventory.errorCode() + " (\"cannot execute CREATE TABLE in a read-only"
+                            + " transaction\"); the others done",
+                    Reliability.rows(expected), Reliability.rows(actual));
+            Reliability.record("target database with statement_timeout and idle_in_transaction_session_timeout of 1 ms",
+                    shop.status() == State.DONE ? "done: pgferry's sessions run without those timeouts" : "FAILED",
                     Reliability.rows(expected), Reliability.rows(actual));
         }
     }

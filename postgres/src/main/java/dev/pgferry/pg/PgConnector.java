@@ -14,8 +14,9 @@ import java.util.Map;
 import java.util.Properties;
 
 /**
- * Opens connections to one side of a migration. Every connection gets {@code application_name = pgferry/<role>}
- * and a fixed {@code search_path} of {@code pg_catalog} (all our SQL names schemas explicitly), and the password
+ * Opens connections to one side of a migration. Every connection gets {@code application_name = pgferry/<role>},
+ * a fixed {@code search_path} of {@code pg_catalog} (all our SQL names schemas explicitly) and no statement, lock
+ * or idle-in-transaction timeout (as pg_dump and pg_restore set for themselves), and the password
  * is resolved only here. Connection failures become {@link MigrationException}s that name the server but never
  * the password. Thread-safe.
  */
@@ -73,7 +74,10 @@ public final class PgConnector {
         PGProperty.SSL_MODE.set(props, conn.sslmode());
         PGProperty.CONNECT_TIMEOUT.set(props, CONNECT_TIMEOUT_SECONDS);
         PGProperty.TCP_KEEP_ALIVE.set(props, true);
-        PGProperty.OPTIONS.set(props, "-c search_path=pg_catalog");
+        // As pg_dump and pg_restore do: a long COPY or index build must not be cancelled by a timeout the server,
+        // database or role sets for applications (startup options override those).
+        PGProperty.OPTIONS.set(props, "-c search_path=pg_catalog -c statement_timeout=0 -c lock_timeout=0"
+                + " -c idle_in_transaction_session_timeout=0");
         String url = "jdbc:postgresql://" + hostForUrl(conn.host()) + ":" + conn.port() + "/"
                 + URLEncoder.encode(dbname, StandardCharsets.UTF_8).replace("+", "%20");
         try {
