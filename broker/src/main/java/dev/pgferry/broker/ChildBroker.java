@@ -10,7 +10,8 @@ import java.util.concurrent.TimeUnit;
 /**
  * A real single-node Kafka broker in a child JVM, for the single-machine default: its crashes, heap and logs stay
  * out of the parent, and it can be killed and restarted. Data persists under {@code dataDir}; both output streams
- * go to {@code dataDir/broker.log}; readiness is a file the child writes once the broker accepts connections.
+ * go to {@code dataDir/broker.log}; readiness is a file the child writes once the broker accepts connections. The
+ * child JVM shares the classes of earlier broker JVMs through a {@link ClassArchive}.
  * Not thread-safe: one owner, which must {@link #close()} it.
  */
 public final class ChildBroker implements AutoCloseable {
@@ -19,11 +20,15 @@ public final class ChildBroker implements AutoCloseable {
     private final Process process;
     private final String bootstrapServers;
     private final Path log;
+    private final Path archive;
+    private final Path pendingArchive;
 
-    private ChildBroker(Process process, String bootstrapServers, Path log) {
+    private ChildBroker(Process process, String bootstrapServers, Path log, Path archive, Path pendingArchive) {
         this.process = process;
         this.bootstrapServers = bootstrapServers;
         this.log = log;
+        this.archive = archive;
+        this.pendingArchive = pendingArchive;
     }
 
     /** Starts the broker on {@code port} (0: any free port), retrying with new ports up to three times. */
@@ -37,6 +42,9 @@ public final class ChildBroker implements AutoCloseable {
             int brokerPort = port > 0 ? port : BrokerConfig.freePort();
             List<String> cmd = new ArrayList<>();
             cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+            Path archive = ClassArchive.archive(System.getProperty("java.class.path"));
+            Path pending = ClassArchive.pending(archive);
+            cmd.addAll(ClassArchive.jvmOptions(archive, pending));
             cmd.addAll(List.of("-Xmx256m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Dlogback.configurationFile=logback-broker.xml",
                     "-cp", System.getProperty("java.class.path"), BrokerMain.class.getName(),
                     dataDir.toAbsolutePath().toString(), Integer.toString(brokerPort),
@@ -49,10 +57,14 @@ public final class ChildBroker implements AutoCloseable {
                 Thread.sleep(50);
             }
             if (Files.exists(ready)) {
-                return new ChildBroker(p, Files.readString(ready).trim(), log);
+                return new ChildBroker(p, Files.readString(ready).trim(), log, archive, pending);
             }
-            if (p.isAlive()) {
+            boolean timedOut = p.isAlive();
+            if (timedOut) {
                 p.destroyForcibly().waitFor();
+            }
+            ClassArchive.publish(pending, archive);
+            if (timedOut) {
                 throw new IOException("Kafka broker did not become ready within " + READY_TIMEOUT_MS / 1000
                         + " s; see " + log);
             }
@@ -93,6 +105,8 @@ public final class ChildBroker implements AutoCloseable {
         } catch (InterruptedException e) {
             process.destroyForcibly();
             Thread.currentThread().interrupt();
+        } finally {
+            ClassArchive.publish(pendingArchive, archive);
         }
     }
 }
