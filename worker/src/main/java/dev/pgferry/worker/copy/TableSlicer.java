@@ -39,7 +39,8 @@ public final class TableSlicer {
     }
 
     /**
-     * How many parts to copy table {@code t} in. With {@code splitBytes} > 0: one per {@code splitBytes} of table.
+     * How many parts to copy table {@code t} in, given {@code share}, all the work divided by the jobs. With
+     * {@code splitBytes} > 0: one per {@code splitBytes} of table.
      * Automatic (0): a table is split when its copy plus its longest index build would take longer than an equal
      * share of all the work (copies and index builds) per job: it would finish last, and every job but one would
      * wait for it. It is then cut into as many parts as that share goes into it, so that its rows are in (and its
@@ -47,14 +48,13 @@ public final class TableSlicer {
      * more than needed: parallel COPY into one table costs more per byte than COPY of a whole table (no FREEZE; on
      * PostgreSQL 15 and older the writers also queue on the table's extension lock), which BENCHMARKS.md measures.
      */
-    static int parts(SourceCatalog.Table t, List<SourceCatalog.Table> all, int jobs, long splitBytes) {
+    static int parts(SourceCatalog.Table t, long share, int jobs, long splitBytes) {
         if (splitBytes > 0) {
             return t.bytes() <= splitBytes ? 1 : (int) Math.min(MAX_PARTS, (t.bytes() - 1) / splitBytes + 1);
         }
         if (jobs < 2 || t.bytes() < MIN_AUTO_SPLIT_BYTES) {
             return 1;
         }
-        long share = Math.max(1, all.stream().mapToLong(x -> x.bytes() + x.indexCost().total()).sum() / jobs);
         long critical = t.bytes() + t.indexCost().longest();
         return critical <= share ? 1 : (int) Math.min(MAX_PARTS, Math.max(2, (critical - 1) / share + 1));
     }
@@ -66,9 +66,11 @@ public final class TableSlicer {
     public static List<Slice> plan(Connection reader, List<SourceCatalog.Table> tables, int jobs, long splitBytes)
             throws SQLException {
         boolean tidRanges = reader.getMetaData().getDatabaseMajorVersion() >= 14;
+        // An equal share of all the work per job, in bytes of copy (see SourceCatalog.IndexCost).
+        long share = Math.max(1, tables.stream().mapToLong(x -> x.bytes() + x.indexCost().total()).sum() / Math.max(1, jobs));
         List<Slice> out = new ArrayList<>();
         for (SourceCatalog.Table t : tables) {
-            int wanted = parts(t, tables, jobs, splitBytes);
+            int wanted = parts(t, share, jobs, splitBytes);
             List<String> ranges = wanted < 2 || t.columns().isEmpty() ? List.of()
                     : tidRanges ? pageRanges(reader, t, wanted) : keyRanges(reader, t, wanted);
             if (ranges.size() < 2) {
