@@ -1,15 +1,32 @@
 package dev.pgferry.bus;
 
+import org.apache.kafka.clients.consumer.Consumer;
+
 import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Stops several Kafka-backed components at once. Each close leaves a consumer group or ends a producer (a round
- * trip to the broker, and a poll loop to wind down), so stopping them one after another adds those waits up;
- * stopping them side by side costs the longest one. Stateless.
+ * Stopping Kafka-backed components: one poll loop ({@link #pollLoop}), or several components at once ({@link #all}).
+ * Each close leaves a consumer group or ends a producer (a round trip to the broker, and a poll loop to wind down),
+ * so stopping them one after another adds those waits up; stopping them side by side costs the longest one.
+ * Stateless.
  */
 public final class Stopping {
     private Stopping() {
+    }
+
+    /**
+     * Ends a poll loop: wakes {@code consumer} out of its poll (the loop must check its own running flag, cleared
+     * by the caller first) and waits up to {@code timeoutMs} for the loop's {@code thread} to finish, which closes
+     * the consumer.
+     */
+    public static void pollLoop(Consumer<?, ?> consumer, Thread thread, long timeoutMs) {
+        consumer.wakeup();
+        try {
+            thread.join(timeoutMs);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     /** Runs every stop action on its own thread and returns when all have finished (a failure is not rethrown). */

@@ -88,11 +88,6 @@ public final class TopicReplayer implements AutoCloseable {
     @Override
     public void close() {
         running = false;
-        consumer.wakeup();
-        try {
-            thread.join(10_000);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        Stopping.pollLoop(consumer, thread, 10_000);
     }
 }

@@ -1,6 +1,7 @@
 package dev.pgferry.coordinator.intake;
 
 import dev.pgferry.bus.Bus;
+import dev.pgferry.bus.Stopping;
 import dev.pgferry.messages.EventSource;
 import dev.pgferry.messages.Json;
 import dev.pgferry.messages.MigrationException;
@@ -179,11 +180,6 @@ public final class RequestIntake implements AutoCloseable {
     @Override
     public void close() {
         running = false;
-        consumer.wakeup();
-        try {
-            thread.join(10_000);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        Stopping.pollLoop(consumer, thread, 10_000);
     }
 }

@@ -1,6 +1,7 @@
 package dev.pgferry.worker.runtime;
 
 import dev.pgferry.bus.Bus;
+import dev.pgferry.bus.Stopping;
 import dev.pgferry.messages.Json;
 import dev.pgferry.messages.MigrationException;
 import dev.pgferry.messages.MigrationTask;
@@ -174,11 +175,6 @@ public final class Worker implements AutoCloseable {
     @Override
     public void close() {
         running = false;
-        consumer.wakeup();
-        try {
-            thread.join(30_000);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        Stopping.pollLoop(consumer, thread, 30_000);
     }
 }

@@ -18,7 +18,6 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
 
@@ -123,7 +122,8 @@ public final class IndexBuilder {
                 tolerated.addAll(f.get());
             }
         } catch (ExecutionException e) {
-            Throwable cause = e.getCause() instanceof CompletionException ce && ce.getCause() != null ? ce.getCause() : e.getCause();
+            // CompletableFuture.get() reports the cause itself, not the CompletionException a stage wrapped it in.
+            Throwable cause = e.getCause();
             if (cause instanceof MigrationException m) {
                 throw m;
             }

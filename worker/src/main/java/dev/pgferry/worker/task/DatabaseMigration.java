@@ -180,47 +180,46 @@ public final class DatabaseMigration {
             prepareTablesForReplication(events, replicator, tables);
             replicator.publish(tables.stream().filter(t -> !t.unlogged()).toList(), choice.check().sourceViaAivenExtras());
         }
+        // One pool of --jobs threads for copies, index builds and ANALYZE: a table's index builds (the longest
+        // chain of work left once its rows are in) go ahead of further copies.
         try (SourceSnapshot snapshot = replication && ownCopy ? SourceSnapshot.withNewSlot(source, db, name)
                 : SourceSnapshot.export(source, db);
-             SchemaCopier schema = new SchemaCopier(source, target, db)) {
+             SchemaCopier schema = new SchemaCopier(source, target, db);
+             JobPool pool = new JobPool(jobs, "jobs-" + db)) {
             schema.dump(snapshot.id());
             schema.restorePreData(missingRoles).forEach(e -> emit.accept(events.warning("pre-data restore: " + e)));
             List<SourceCatalog.Sequence> sequences;
             List<SourceCatalog.MatView> matViews;
             List<Long> largeObjects;
+            PostDataPlan plan = null;
             try (Connection reader = snapshot.openReader(source, db)) {
                 tables = SourceCatalog.tables(reader, request.options().includeExtensionTables()).stream()
                         .filter(t -> request.copiesTable(db, t.schema(), t.name())).toList();
                 sequences = SourceCatalog.sequences(reader);
                 matViews = SourceCatalog.matViews(reader);
                 largeObjects = SourceCatalog.largeObjects(reader);
+                if (ownCopy) {
+                    // Each plain table's indexes are built as soon as its rows are in, while other tables copy.
+                    plan = schema.planPostData(reader, tables.stream().filter(t -> !t.partition())
+                            .map(SourceCatalog.Table::oid).collect(Collectors.toSet()));
+                }
             }
             phase(events, Phase.DATA);
             List<String> tolerated = new ArrayList<>();
             Set<String> analyzed = Set.of();
             if (ownCopy) {
-                // Each plain table's indexes are built as soon as its rows are in, while other tables copy.
-                PostDataPlan plan;
-                try (Connection reader = snapshot.openReader(source, db)) {
-                    plan = schema.planPostData(reader, tables.stream().filter(t -> !t.partition())
-                            .map(SourceCatalog.Table::oid).collect(Collectors.toSet()));
-                }
                 emit.accept(events.progress(0, tables.size(), 0, 0));
-                // One pool of --jobs threads for copies and index builds: a table's index builds (the longest
-                // chain of work left once its rows are in) go ahead of further copies.
-                try (JobPool pool = new JobPool(jobs, "copy-" + db)) {
-                    IndexBuilder indexes = new IndexBuilder(schema, plan, missingRoles, target, pool.executor(JobPool.Kind.INDEX), db);
-                    new TableCopier(source, target, db, snapshot, jobs, splitTableBytes, pool.executor(JobPool.Kind.COPY),
-                            w -> emit.accept(events.warning(w))).copyAll(tables,
-                            p -> emit.accept(events.progress(p)), t -> indexes.tableReady(t.oid()));
-                    copyLargeObjects(snapshot, largeObjects);
-                    phase(events, Phase.POST_DATA);
-                    tolerated.addAll(indexes.awaitAll());
-                    analyzed = indexes.analyzed();
-                }
+                IndexBuilder indexes = new IndexBuilder(schema, plan, missingRoles, target, pool.executor(JobPool.Kind.INDEX), db);
+                new TableCopier(source, target, db, snapshot, jobs, splitTableBytes, pool.executor(JobPool.Kind.COPY),
+                        w -> emit.accept(events.warning(w))).copyAll(tables,
+                        p -> emit.accept(events.progress(p)), t -> indexes.tableReady(t.oid()));
+                copyLargeObjects(snapshot, largeObjects);
+                phase(events, Phase.POST_DATA);
+                tolerated.addAll(indexes.awaitAll());
+                analyzed = indexes.analyzed();
                 tolerated.addAll(schema.restorePostData(missingRoles, jobs, plan.rest()));
             } else {
-                copyTables(events, snapshot, tables.stream().filter(SourceCatalog.Table::unlogged).toList());
+                copyTables(events, snapshot, pool, tables.stream().filter(SourceCatalog.Table::unlogged).toList());
                 copyLargeObjects(snapshot, largeObjects);
                 phase(events, Phase.POST_DATA);
                 tolerated.addAll(schema.restorePostData(missingRoles, jobs));
@@ -231,9 +230,7 @@ public final class DatabaseMigration {
                 ObjectCopier.refreshMatViews(matViews, writer);
             }
             phase(events, Phase.ANALYZE);
-            try (JobPool pool = new JobPool(jobs, "analyze-" + db)) {
-                schema.analyzeExcept(analyzed, jobs, pool.executor(JobPool.Kind.INDEX));
-            }
+            schema.analyzeExcept(analyzed, jobs, pool.executor(JobPool.Kind.INDEX));
             if (replication && !largeObjects.isEmpty()) {
                 emit.accept(events.warning(largeObjects.size() + " large object(s) were copied once; logical"
                         + " replication does not carry later changes to large objects"));
@@ -269,11 +266,9 @@ public final class DatabaseMigration {
     }
 
     /** Copies tables whose indexes need no early build (the unlogged tables PostgreSQL's table sync skips). */
-    private void copyTables(EventSource events, SourceSnapshot snapshot, List<SourceCatalog.Table> tables) {
-        try (JobPool pool = new JobPool(jobs, "copy-" + task.dbname())) {
-            new TableCopier(source, target, task.dbname(), snapshot, jobs, splitTableBytes, pool.executor(JobPool.Kind.COPY),
-                    w -> emit.accept(events.warning(w))).copyAll(tables, p -> emit.accept(events.progress(p)), t -> { });
-        }
+    private void copyTables(EventSource events, SourceSnapshot snapshot, JobPool pool, List<SourceCatalog.Table> tables) {
+        new TableCopier(source, target, task.dbname(), snapshot, jobs, splitTableBytes, pool.executor(JobPool.Kind.COPY),
+                w -> emit.accept(events.warning(w))).copyAll(tables, p -> emit.accept(events.progress(p)), t -> { });
     }
 
     private void copyLargeObjects(SourceSnapshot snapshot, List<Long> oids) throws SQLException {

@@ -2,7 +2,6 @@ package dev.pgferry.worker.task;
 
 import java.util.concurrent.Callable;
 import java.util.concurrent.Executor;
-import java.util.concurrent.Future;
 import java.util.concurrent.FutureTask;
 import java.util.concurrent.PriorityBlockingQueue;
 import java.util.concurrent.ThreadPoolExecutor;
@@ -10,7 +9,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * The {@code jobs} threads one database's copy and index builds share. Work waits in one queue, index builds
+ * The {@code jobs} threads one database's copy, index builds and ANALYZE share. Work waits in one queue, index builds
  * ahead of copies: once a table's rows are in, its index builds (the longest chain of work left) take the next
  * free thread, instead of competing for the CPU with more copies than there are jobs. Within a kind, first come
  * first served. Thread-safe; {@link #close()} stops the threads.
@@ -45,12 +44,6 @@ public final class JobPool implements AutoCloseable {
             int byKind = kind.compareTo(o.kind);
             return byKind != 0 ? byKind : Long.compare(seq, o.seq);
         }
-    }
-
-    public <T> Future<T> submit(Kind kind, Callable<T> work) {
-        Job<T> job = new Job<>(kind, work);
-        pool.execute(job);
-        return job;
     }
 
     /** An executor that queues what it is given as {@code kind} (for CompletableFuture stages). */
