@@ -126,7 +126,10 @@ public final class Bus implements AutoCloseable {
                     new NewTopic(Topics.REQUESTS, 3, (short) -1).configs(keepForeverLarge),
                     new NewTopic(Topics.TASKS, Topics.TASK_PARTITIONS, (short) -1),
                     new NewTopic(Topics.STATUS, 3, (short) -1).configs(keepForever),
-                    new NewTopic(Topics.DEAD_LETTERS, 1, (short) -1).configs(keepForeverLarge));
+                    new NewTopic(Topics.DEAD_LETTERS, 1, (short) -1).configs(keepForeverLarge),
+                    // One entry per key is all a reader needs; compaction keeps the latest of each for ever.
+                    new NewTopic(Topics.LEDGER, Topics.LEDGER_PARTITIONS, (short) -1).configs(Map.of(
+                            "cleanup.policy", "compact", "segment.ms", Long.toString(java.time.Duration.ofHours(6).toMillis()))));
             List<NewTopic> missing = wanted.stream().filter(t -> !existing.contains(t.name())).toList();
             if (missing.isEmpty()) {
                 return;
@@ -152,7 +155,7 @@ public final class Bus implements AutoCloseable {
         send(new ProducerRecord<>(topic, key, value));
     }
 
-    private void send(ProducerRecord<String, byte[]> record) {
+    void send(ProducerRecord<String, byte[]> record) {
         try {
             producer.send(record).get(2, TimeUnit.MINUTES);
         } catch (InterruptedException e) {

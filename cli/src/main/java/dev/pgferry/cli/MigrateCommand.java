@@ -37,6 +37,11 @@ final class MigrateCommand implements Callable<Integer> {
                     + " remove the replication (the cut-over) and exit.")
     Long stopAtLag;
 
+    @Option(names = "--verify",
+            description = "Once every database is done or syncing, run pgferry verify (report in"
+                    + " pgferry-verify-ID.json) and exit 1 unless everything matches.")
+    boolean verify;
+
     @Override
     public Integer call() throws Exception {
         MigrationRequest r = request.toRequest();
@@ -45,6 +50,15 @@ final class MigrateCommand implements Callable<Integer> {
         try (SingleMachine local = new SingleMachine(dataDir, workers, copy.jobs, copy.splitTableBytes(), httpPort)) {
             MigrationStatus status = local.migrate(r, System.err);
             boolean syncing = status.migrationDetail().stream().anyMatch(d -> d.status() == MigrationStatus.State.SYNCING);
+            if (verify && status.migration().status() == MigrationStatus.State.DONE) {
+                Exits.report(status, json, System.out);
+                System.err.println("pgferry: verifying migration " + r.migrationId());
+                int verdict = Verifications.report(local.verify(r.migrationId(), copy.jobs > 0 ? copy.jobs : 2, System.err),
+                        Path.of("pgferry-verify-" + r.migrationId() + ".json"), false, System.err);
+                if (verdict != Exits.DONE || stopAtLag == null || !syncing) {
+                    return verdict;
+                }
+            }
             if (stopAtLag == null || status.migration().status() != MigrationStatus.State.DONE || !syncing) {
                 if (syncing) {
                     System.err.println("pgferry: replication keeps running; end it with: pgferry remove " + r.migrationId()

@@ -31,6 +31,12 @@ final class MigrationWatcher {
         }
     }
 
+    /** The migration as the in-process coordinator sees it once it has read the whole status topic. */
+    static Optional<MigrationStatus> current(Coordinator coordinator, String migrationId) throws InterruptedException {
+        coordinator.follower().awaitCaughtUp(Duration.ofMinutes(1));
+        return coordinator.fold().view(migrationId);
+    }
+
     /** Blocks until the migration is done or failed; progress goes to {@code progress} (null: silent). */
     static MigrationStatus await(Bus bus, String migrationId, PrintStream progress) throws InterruptedException {
         return await(bus, migrationId, progress, MigrationStatus::isFinal);

@@ -52,9 +52,20 @@ final class RequestOptions {
                     + " subscription copy_data) instead of pgferry's parallel copy; slower, for comparison.")
     boolean postgresTableSync;
 
+    @Option(names = "--roles", defaultValue = "all", paramLabel = "all|used",
+            description = "Which source roles are created on the target: all (default: every role but the reserved"
+                    + " pg_* and managed-platform roles, as pg_dumpall --roles-only) or used (the roles the migrated"
+                    + " databases use and every role connected to them by membership).")
+    String roles;
+
+    @Option(names = "--ignore-roles", split = ",", paramLabel = "ROLE,...",
+            description = "Source roles never created on the target.")
+    List<String> ignoreRoles = new ArrayList<>();
+
     MigrationRequest toRequest() {
         return new MigrationRequest(MigrationRequest.SCHEMA_VERSION, migrationId, Connection.fromUri(source),
                 Connection.fromUri(target), Method.parse(method), ignoreDbs, skipTables, withTables,
-                new MigrationOptions(replicaIdentityFull, includeExtensionTables, postgresTableSync));
+                new MigrationOptions(replicaIdentityFull, includeExtensionTables, postgresTableSync,
+                        MigrationOptions.RoleScope.parse(roles), ignoreRoles));
     }
 }

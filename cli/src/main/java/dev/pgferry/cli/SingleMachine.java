@@ -77,6 +77,19 @@ final class SingleMachine implements AutoCloseable {
         return MigrationWatcher.await(coordinator, migrationId, progress, Removals::removalEnded);
     }
 
+    /**
+     * Requests a verification of the migration and waits until every database has its result; null when the
+     * migration is unknown here.
+     */
+    MigrationStatus verify(String migrationId, int jobs, PrintStream progress) throws InterruptedException {
+        java.util.Optional<MigrationStatus> before = MigrationWatcher.current(coordinator, migrationId);
+        if (before.isEmpty()) {
+            return null;
+        }
+        Verifications.request(bus, migrationId, jobs);
+        return MigrationWatcher.await(coordinator, migrationId, progress, Verifications.ended(before));
+    }
+
     /** Waits until every syncing database of the migration lags by at most {@code maxLagBytes}. */
     MigrationStatus awaitLag(String migrationId, long maxLagBytes, PrintStream progress) throws InterruptedException {
         return MigrationWatcher.await(coordinator, migrationId, progress, s -> s.migrationDetail().stream()

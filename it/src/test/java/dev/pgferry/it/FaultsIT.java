@@ -3,6 +3,8 @@ package dev.pgferry.it;
 import dev.pgferry.cli.local.LocalPostgres;
 import dev.pgferry.cli.local.SampleData;
 import dev.pgferry.coordinator.Coordinator;
+import dev.pgferry.bus.Ledger;
+import dev.pgferry.messages.LedgerEntry;
 import dev.pgferry.messages.Connection;
 import dev.pgferry.messages.ErrorCode;
 import dev.pgferry.messages.Json;
@@ -155,10 +157,12 @@ class FaultsIT {
         try (LocalPostgres target = Infra.postgres()) {
             MigrationRequest r = MigrationRequest.of(Pgferry.conn(source), Pgferry.conn(target), Method.DUMP,
                     List.of("shop", "Analytics; Ünï \"q\"", "postgres"), List.of(), List.of());
-            // Given what a worker killed mid-copy leaves behind: a marked database holding part of the rows
+            // Given what a worker killed mid-copy leaves behind: its ledger marker, and a database holding part of the rows
+            try (Ledger ledger = new Ledger(pgferry.bus, "it-leftover")) {
+                ledger.write(LedgerEntry.databaseKey(r.migrationId(), "inventory"), LedgerEntry.running(1, true));
+            }
             try (var c = SampleData.connect(target, "postgres"); var st = c.createStatement()) {
                 st.execute("CREATE DATABASE inventory");
-                st.execute("COMMENT ON DATABASE inventory IS 'pgferry:" + r.migrationId() + ":running:1'");
             }
             try (var c = SampleData.connect(target, "inventory"); var st = c.createStatement()) {
                 st.execute("CREATE TABLE public.items (sku text, qty int, data bytea)");
@@ -172,6 +176,10 @@ class FaultsIT {
             assertThat(row(s, "inventory").attempt()).isEqualTo(2);
             assertThat(Compare.tableFingerprints(target, "inventory")).isEqualTo(Compare.tableFingerprints(source, "inventory"));
             assertThat(Compare.scalar(target, "inventory", "SELECT count(*) FROM public.items")).isEqualTo("300");
+            // the database's comment is the source's: pgferry keeps its marker in the ledger, not in the database
+            assertThat(Compare.scalar(target, "postgres", "SELECT shobj_description(oid, 'pg_database') FROM pg_database"
+                    + " WHERE datname = 'inventory'")).isEqualTo(Compare.scalar(source, "postgres",
+                    "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = 'inventory'"));
             Reliability.record("half-copied database left by a dead worker", "survived: dropped and redone as attempt 2",
                     Reliability.rows(Compare.tableFingerprints(source, "inventory")),
                     Reliability.rows(Compare.tableFingerprints(target, "inventory")));
@@ -250,16 +258,17 @@ class FaultsIT {
 
     @Test
     void twoWorkersGivenTheSameTaskNeverWorkOnTheDatabaseAtOnce() throws Exception {
-        try (LocalPostgres target = Infra.postgres()) {
+        try (LocalPostgres target = Infra.postgres(); Ledger ledgerA = new Ledger(pgferry.bus, "it-a");
+             Ledger ledgerB = new Ledger(pgferry.bus, "it-b")) {
             // Given one task delivered to two workers at the same time (as a rebalance can do)
             MigrationRequest r = MigrationRequest.of(Pgferry.conn(source), Pgferry.conn(target), Method.DUMP,
                     List.of(), List.of(), List.of());
             MigrationTask task = MigrationTask.of(r, "shop");
             List<StatusEvent> events = java.util.Collections.synchronizedList(new ArrayList<>());
             Thread a = new Thread(() -> new DatabaseMigration(task, "worker-a", events::add, java.time.Clock.systemUTC(),
-                    Secrets.system(), 2).run());
+                    Secrets.system(), 2, 0, ledgerA).run());
             Thread b = new Thread(() -> new DatabaseMigration(task, "worker-b", events::add, java.time.Clock.systemUTC(),
-                    Secrets.system(), 2).run());
+                    Secrets.system(), 2, 0, ledgerB).run());
 
             // When both run it
             a.start();

@@ -49,6 +49,14 @@ public record EventSource(String migrationId, String dbname, String workerId, in
         return new StatusEvent.TaskRemoved(migrationId, dbname, workerId, attempt, clock.instant());
     }
 
+    public StatusEvent.VerifyRequested verifyRequested() {
+        return new StatusEvent.VerifyRequested(migrationId, dbname, workerId, attempt, clock.instant());
+    }
+
+    public StatusEvent.TaskVerified verified(Verification verification) {
+        return new StatusEvent.TaskVerified(migrationId, dbname, workerId, attempt, clock.instant(), verification);
+    }
+
     public StatusEvent.PhaseChanged phase(Phase phase) {
         return new StatusEvent.PhaseChanged(migrationId, dbname, workerId, attempt, clock.instant(), phase);
     }

@@ -75,7 +75,8 @@ public final class Json {
     }
 
     /**
-     * Reads a message of the requests topic: a {@link RemovalRequest} when {@code action} is {@code remove}, else
+     * Reads a message of the requests topic: a {@link RemovalRequest} when {@code action} is {@code remove}, a
+     * {@link VerifyRequest} when it is {@code verify}, else
      * a {@link MigrationRequest} ({@code action} absent or {@code migrate}).
      */
     public static Request readRequestMessage(byte[] bytes) {
@@ -84,8 +85,11 @@ public final class Json {
         if (action != null && RemovalRequest.ACTION.equals(action.asText())) {
             return convert(tree, RemovalRequest.class);
         }
+        if (action != null && VerifyRequest.ACTION.equals(action.asText())) {
+            return convert(tree, VerifyRequest.class);
+        }
         if (action != null && !"migrate".equals(action.asText())) {
-            throw invalid("field 'action': must be migrate or remove");
+            throw invalid("field 'action': must be migrate, remove or verify");
         }
         tree.remove("action");
         return convert(tree, MigrationRequest.class);

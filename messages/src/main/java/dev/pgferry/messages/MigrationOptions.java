@@ -2,8 +2,10 @@ package dev.pgferry.messages;
 
 import com.fasterxml.jackson.annotation.JsonProperty;
 
+import java.util.List;
+
 /**
- * Less common choices of a migration, all off by default.
+ * Less common choices of a migration; every flag is off by default.
  *
  * @param replicaIdentityFull     set {@code REPLICA IDENTITY FULL} on source tables that have no primary key or
  *                                replica identity, so that their UPDATEs and DELETEs replicate (changes the source)
@@ -12,17 +14,53 @@ import com.fasterxml.jackson.annotation.JsonProperty;
  * @param postgresTableSync       with logical replication, leave the initial copy to PostgreSQL's table sync
  *                                (subscription {@code copy_data = true}, indexes built first) instead of pgferry's
  *                                parallel copy under the slot's snapshot; slower (BENCHMARKS.md), for comparison
+ * @param roles                   which source roles are created on the target: {@code all} (the default, as
+ *                                {@code pg_dumpall --roles-only}, less reserved and platform roles) or {@code used}
+ * @param ignoreRoles             roles never created on the target (the name Aiven's migration config uses)
  */
 public record MigrationOptions(
         @JsonProperty("replica_identity_full") Boolean replicaIdentityFull,
         @JsonProperty("include_extension_tables") Boolean includeExtensionTables,
-        @JsonProperty("postgres_table_sync") Boolean postgresTableSync) {
+        @JsonProperty("postgres_table_sync") Boolean postgresTableSync,
+        @JsonProperty("roles") RoleScope roles,
+        @JsonProperty("ignore_roles") List<String> ignoreRoles) {
 
-    public static final MigrationOptions DEFAULTS = new MigrationOptions(false, false, false);
+    public static final MigrationOptions DEFAULTS = new MigrationOptions(false, false, false, RoleScope.ALL, List.of());
 
     public MigrationOptions {
         replicaIdentityFull = replicaIdentityFull != null && replicaIdentityFull;
         includeExtensionTables = includeExtensionTables != null && includeExtensionTables;
         postgresTableSync = postgresTableSync != null && postgresTableSync;
+        roles = roles == null ? RoleScope.ALL : roles;
+        ignoreRoles = List.copyOf(ignoreRoles == null ? List.of() : ignoreRoles);
+    }
+
+    public MigrationOptions(Boolean replicaIdentityFull, Boolean includeExtensionTables, Boolean postgresTableSync) {
+        this(replicaIdentityFull, includeExtensionTables, postgresTableSync, RoleScope.ALL, List.of());
+    }
+
+    /** Which source roles a migration creates on the target. */
+    public enum RoleScope {
+        /** Every role of the source server except reserved and managed-platform roles. */
+        ALL,
+        /**
+         * The roles the migrated databases use (owners, object owners, grantees), the roles those are members of,
+         * and every role that is a member, directly or not, of one of them (login roles of a group role).
+         */
+        USED;
+
+        @com.fasterxml.jackson.annotation.JsonValue
+        public String wireName() {
+            return name().toLowerCase(java.util.Locale.ROOT);
+        }
+
+        @com.fasterxml.jackson.annotation.JsonCreator
+        public static RoleScope parse(String s) {
+            try {
+                return valueOf(s.toUpperCase(java.util.Locale.ROOT));
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("roles must be 'all' or 'used', got '" + s + "'");
+            }
+        }
     }
 }

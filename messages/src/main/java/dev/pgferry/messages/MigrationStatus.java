@@ -19,10 +19,29 @@ public record MigrationStatus(
         @JsonProperty("target") String target,
         @JsonProperty("updated_at") Instant updatedAt,
         @JsonProperty("removal_requested") boolean removalRequested,
-        @JsonProperty("accepted_at") Instant acceptedAt) {
+        @JsonProperty("accepted_at") Instant acceptedAt,
+        @JsonProperty("verify") VerifySummary verify) {
 
     public MigrationStatus {
         migrationDetail = List.copyOf(migrationDetail);
+    }
+
+    /**
+     * The latest {@code pgferry verify} of the migration, {@code null} when none was asked for: {@code running} until
+     * every database has its verification, then {@code match} when all match, else {@code differs} (or
+     * {@code error} when a verification itself failed).
+     */
+    public record VerifySummary(
+            @JsonProperty("result") String result,
+            @JsonProperty("requested_at") Instant requestedAt,
+            @JsonProperty("databases_verified") int databasesVerified,
+            @JsonProperty("databases_matching") int databasesMatching,
+            @JsonProperty("databases_total") int databasesTotal) {
+
+        @com.fasterxml.jackson.annotation.JsonIgnore
+        public boolean finished() {
+            return !"running".equals(result);
+        }
     }
 
     /** Whether nothing more will change without a new request. */
@@ -81,7 +100,9 @@ public record MigrationStatus(
             @JsonProperty("eta_seconds") Long etaSeconds,
             @JsonProperty("phase_seconds") java.util.Map<String, Double> phaseSeconds,
             @JsonProperty("started_at") Instant startedAt,
-            @JsonProperty("finished_at") Instant finishedAt) {
+            @JsonProperty("finished_at") Instant finishedAt,
+            @JsonProperty("verification") Verification verification,
+            @JsonProperty("verified_at") Instant verifiedAt) {
 
         public DatabaseStatus {
             warnings = List.copyOf(warnings == null ? List.of() : warnings);

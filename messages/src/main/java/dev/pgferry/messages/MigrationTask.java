@@ -13,11 +13,15 @@ public record MigrationTask(
         @JsonProperty("migration_id") String migrationId,
         @JsonProperty("dbname") String dbname,
         @JsonProperty("request") MigrationRequest request,
-        @JsonProperty("action") Action action) {
+        @JsonProperty("action") Action action,
+        @JsonProperty("verify_jobs") Integer verifyJobs) {
 
-    /** What to do with the database: migrate it, or remove the replication of an earlier migration. */
+    /**
+     * What to do with the database: migrate it, remove the replication of an earlier migration, or verify it
+     * against the source ({@code verify_jobs} connections per side).
+     */
     public enum Action {
-        MIGRATE, REMOVE;
+        MIGRATE, REMOVE, VERIFY;
 
         @com.fasterxml.jackson.annotation.JsonValue
         public String wireName() {
@@ -47,12 +51,17 @@ public record MigrationTask(
     }
 
     public static MigrationTask of(MigrationRequest request, String dbname) {
-        return new MigrationTask(MigrationRequest.SCHEMA_VERSION, request.migrationId(), dbname, request, Action.MIGRATE);
+        return new MigrationTask(MigrationRequest.SCHEMA_VERSION, request.migrationId(), dbname, request, Action.MIGRATE, null);
+    }
+
+    /** The task that verifies this database against the source. */
+    public static MigrationTask verification(MigrationRequest request, String dbname, int jobs) {
+        return new MigrationTask(MigrationRequest.SCHEMA_VERSION, request.migrationId(), dbname, request, Action.VERIFY, jobs);
     }
 
     /** The task that removes the replication of this database. */
     public static MigrationTask removal(MigrationRequest request, String dbname) {
-        return new MigrationTask(MigrationRequest.SCHEMA_VERSION, request.migrationId(), dbname, request, Action.REMOVE);
+        return new MigrationTask(MigrationRequest.SCHEMA_VERSION, request.migrationId(), dbname, request, Action.REMOVE, null);
     }
 
     /** The Kafka key: migration id and database. */

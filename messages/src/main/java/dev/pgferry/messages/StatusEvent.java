@@ -30,6 +30,8 @@ import java.util.List;
         @JsonSubTypes.Type(value = StatusEvent.ReplicationLag.class, name = "replication_lag"),
         @JsonSubTypes.Type(value = StatusEvent.RemovalRequested.class, name = "removal_requested"),
         @JsonSubTypes.Type(value = StatusEvent.TaskRemoved.class, name = "task_removed"),
+        @JsonSubTypes.Type(value = StatusEvent.VerifyRequested.class, name = "verify_requested"),
+        @JsonSubTypes.Type(value = StatusEvent.TaskVerified.class, name = "task_verified"),
 })
 @JsonInclude(JsonInclude.Include.NON_NULL)
 @JsonIgnoreProperties(value = "schema_version", allowGetters = true)
@@ -125,6 +127,16 @@ public sealed interface StatusEvent {
     /** The database's replication objects are gone from both servers (sequences were set first). */
     record TaskRemoved(String migrationId, String dbname, String workerId, int attempt, Instant timestamp)
             implements StatusEvent {
+    }
+
+    /** A user asked to verify the migration: every database's verification starts anew. */
+    record VerifyRequested(String migrationId, String dbname, String workerId, int attempt, Instant timestamp)
+            implements StatusEvent {
+    }
+
+    /** One database was compared with the source. It changes nothing else of the database's row. */
+    record TaskVerified(String migrationId, String dbname, String workerId, int attempt, Instant timestamp,
+                        @JsonProperty("verification") Verification verification) implements StatusEvent {
     }
 
     /** One database failed; the others go on. */

@@ -14,6 +14,9 @@ package dev.pgferry.messages;
  * <tr><td>{@value #STATUS}</td><td>migration id, so that all events of one migration (and so of each of its
  *     databases) stay ordered</td><td>{@link StatusEvent}</td><td>coordinator (migration-level events) and workers
  *     (database events)</td><td>coordinator, CLI: each folds the whole topic from the beginning</td></tr>
+ * <tr><td>{@value #LEDGER}</td><td>{@code db:<migration>/<dbname>}, {@code roles:<migration>}</td>
+ *     <td>{@link LedgerEntry}</td><td>workers (the holder of the task's target lock)</td><td>workers: the
+ *     latest entry of a key, read after taking that lock; compacted, so one entry per key is kept</td></tr>
  * <tr><td>{@value #DEAD_LETTERS}</td><td>the original key</td><td>the original bytes, unchanged; headers
  *     {@code pgferry.reason} and {@code pgferry.source.topic}</td><td>coordinator, workers</td><td>operators</td></tr>
  * </table>
@@ -22,8 +25,10 @@ package dev.pgferry.messages;
  * transaction together with the request's offset: a crash in between aborts the transaction (nothing of it is
  * visible to read_committed readers) and the next coordinator handles the request once. A worker commits a task's
  * offset only after that task's final status event is written: a worker killed mid-task leaves the task to the
- * next worker of the group, which finds the half-copied database by its marker comment
- * ({@code pgferry:<migration>:running:<attempt>}), drops it and starts a new attempt, so no row is duplicated.
+ * next worker of the group, which finds the half-copied database by its ledger entry ({@code running} with the
+ * attempt, written before the target database was touched), drops it and starts a new attempt, so no row is
+ * duplicated. The ledger lives in Kafka, not in the target: nothing of pgferry's bookkeeping is written into the
+ * user's databases (their comments and settings end as on the source).
  * A rebalance can hand a task to a second worker while the first still runs it; an advisory lock held on the
  * target for the task's life makes the second wait, then find the database done. Removal requests
  * ({@code "action": "remove"}) travel on the requests topic and become removal tasks on the tasks topic.
@@ -33,6 +38,9 @@ public final class Topics {
     public static final String TASKS = "pgferry.tasks";
     public static final String STATUS = "pgferry.status";
     public static final String DEAD_LETTERS = "pgferry.dead-letters";
+    public static final String LEDGER = "pgferry.ledger";
+    /** Partitions of the ledger topic: a reader scans only the partition of its key. */
+    public static final int LEDGER_PARTITIONS = 12;
     public static final String COORDINATOR_GROUP = "pgferry-coordinator";
     public static final String WORKER_GROUP = "pgferry-workers";
     /** Partitions of the tasks topic: the most workers that can run tasks at once. */

@@ -22,6 +22,11 @@ import java.util.Properties;
  */
 public final class PgConnector {
     private static final int CONNECT_TIMEOUT_SECONDS = 10;
+    /**
+     * Startup options that switch off the timeouts a server, database or role may set for applications. pg_dump
+     * and pg_restore switch them off too, but only after their first queries, which a 1 ms timeout still cancels.
+     */
+    private static final String NO_TIMEOUTS = "-c statement_timeout=0 -c lock_timeout=0 -c idle_in_transaction_session_timeout=0";
 
     private final Connection conn;
     private final Side side;
@@ -76,8 +81,7 @@ public final class PgConnector {
         PGProperty.TCP_KEEP_ALIVE.set(props, true);
         // As pg_dump and pg_restore do: a long COPY or index build must not be cancelled by a timeout the server,
         // database or role sets for applications (startup options override those).
-        PGProperty.OPTIONS.set(props, "-c search_path=pg_catalog -c statement_timeout=0 -c lock_timeout=0"
-                + " -c idle_in_transaction_session_timeout=0");
+        PGProperty.OPTIONS.set(props, "-c search_path=pg_catalog " + NO_TIMEOUTS);
         String url = "jdbc:postgresql://" + hostForUrl(conn.host()) + ":" + conn.port() + "/"
                 + URLEncoder.encode(dbname, StandardCharsets.UTF_8).replace("+", "%20");
         try {
@@ -137,6 +141,7 @@ public final class PgConnector {
         env.put("PGSSLMODE", conn.sslmode());
         env.put("PGAPPNAME", applicationName);
         env.put("PGCONNECT_TIMEOUT", Integer.toString(CONNECT_TIMEOUT_SECONDS));
+        env.put("PGOPTIONS", NO_TIMEOUTS);
         String password = secrets.password(conn);
         if (password != null) {
             env.put("PGPASSWORD", password);

@@ -13,6 +13,12 @@ import java.util.Set;
  * (42), data (22) and constraint (23) errors are not.
  */
 public final class SqlStates {
+    /** SQLSTATEs pgferry acts on that pgjdbc's {@code PSQLState} does not name. */
+    public static final String INSUFFICIENT_PRIVILEGE = "42501";
+    public static final String DUPLICATE_OBJECT = "42710";
+    public static final String DUPLICATE_DATABASE = "42P04";
+    public static final String UNDEFINED_OBJECT = "42704";
+
     private static final Set<String> RETRIABLE_STATES = Set.of("57P01", "57P02", "57P03", "40001", "40P01", "53300");
 
     private SqlStates() {
@@ -42,6 +48,11 @@ public final class SqlStates {
         String state = e.getSQLState();
         String message = what + ": " + firstLine(e.getMessage()) + (state != null ? " (SQLSTATE " + state + ")" : "");
         return new MigrationException(codeFor(state, fallback), state, message, retriable(state), e);
+    }
+
+    /** PostgreSQL's words and the SQLSTATE, for a warning: {@code permission denied ... (SQLSTATE 42501)}. */
+    public static String describe(SQLException e) {
+        return firstLine(e.getMessage()) + (e.getSQLState() != null ? " (SQLSTATE " + e.getSQLState() + ")" : "");
     }
 
     static String firstLine(String s) {

@@ -8,6 +8,7 @@ import dev.pgferry.messages.MigrationStatus.Overall;
 import dev.pgferry.messages.MigrationStatus.State;
 import dev.pgferry.messages.Phase;
 import dev.pgferry.messages.StatusEvent;
+import dev.pgferry.messages.Verification;
 
 import java.time.Instant;
 import java.util.ArrayList;
@@ -39,6 +40,17 @@ public final class StatusFold {
             p.databases().forEach(db -> m.rows.computeIfAbsent(db, Row::new));
         } else if (event instanceof StatusEvent.MigrationFailed f) {
             m.error = f.error();
+        } else if (event instanceof StatusEvent.VerifyRequested v) {
+            m.verifyRequestedAt = v.timestamp();
+            m.rows.values().forEach(r -> {
+                r.verification = null;
+                r.verifiedAt = null;
+            });
+        } else if (event instanceof StatusEvent.TaskVerified v) {
+            // A verification describes the database as it is, whichever attempt made it: it changes nothing else.
+            Row row = m.rows.computeIfAbsent(v.dbname(), Row::new);
+            row.verification = v.verification();
+            row.verifiedAt = v.timestamp();
         } else if (event instanceof StatusEvent.RemovalRequested) {
             m.removalRequested = true;
             m.rows.values().forEach(r -> r.state = r.state == State.REMOVED ? State.REMOVED : State.REMOVING);
@@ -142,6 +154,7 @@ public final class StatusFold {
         Failure error;
         Instant updatedAt;
         Instant firstSeen;
+        Instant verifyRequestedAt;
 
         MigrationState(String id) {
             this.id = id;
@@ -149,7 +162,20 @@ public final class StatusFold {
 
         MigrationStatus toStatus() {
             List<DatabaseStatus> detail = rows.values().stream().map(Row::toStatus).toList();
-            return new MigrationStatus(id, overall(detail), detail, source, target, updatedAt, removalRequested, firstSeen);
+            return new MigrationStatus(id, overall(detail), detail, source, target, updatedAt, removalRequested, firstSeen,
+                    verifySummary());
+        }
+
+        private MigrationStatus.VerifySummary verifySummary() {
+            if (verifyRequestedAt == null) {
+                return null;
+            }
+            List<Verification> done = rows.values().stream().map(r -> r.verification).filter(v -> v != null).toList();
+            int matching = (int) done.stream().filter(v -> v.result() == Verification.Result.MATCH).count();
+            String result = done.size() < rows.size() ? "running"
+                    : done.stream().anyMatch(v -> v.result() == Verification.Result.ERROR) ? "error"
+                    : matching == rows.size() ? "match" : "differs";
+            return new MigrationStatus.VerifySummary(result, verifyRequestedAt, done.size(), matching, rows.size());
         }
 
         private Overall overall(List<DatabaseStatus> detail) {
@@ -201,6 +227,8 @@ public final class StatusFold {
         Map<String, Double> phaseSeconds = new LinkedHashMap<>();
         Instant startedAt;
         Instant finishedAt;
+        Verification verification;
+        Instant verifiedAt;
 
         Row(String dbname) {
             this.dbname = dbname;
@@ -241,7 +269,7 @@ public final class StatusFold {
                     error == null ? null : error.message(), error == null ? null : error.code(), phase, attempt,
                     workerId, tablesDone, tablesTotal, rowsCopied, bytesCopied, warnings, methodReason, lagBytes,
                     lagMeasuredAt, rowsEstimate, bytesEstimate, state == State.RUNNING ? etaSeconds : null, phaseSeconds,
-                    startedAt, finishedAt);
+                    startedAt, finishedAt, verification, verifiedAt);
         }
     }
 }

@@ -8,6 +8,7 @@ import dev.pgferry.messages.Json;
 import dev.pgferry.messages.MigrationException;
 import dev.pgferry.messages.MigrationRequest;
 import dev.pgferry.messages.RemovalRequest;
+import dev.pgferry.messages.VerifyRequest;
 import dev.pgferry.messages.Topics;
 import dev.pgferry.pg.Secrets;
 import org.slf4j.Logger;
@@ -65,6 +66,14 @@ public final class HttpApi implements AutoCloseable {
                 post(ex);
             } else if (path.equals("/migrations") && method.equals("GET")) {
                 reply(ex, 200, Json.write(fold.all()));
+            } else if (path.matches("/migrations/[^/]+/verify") && method.equals("POST")) {
+                String id = path.substring("/migrations/".length(), path.length() - "/verify".length());
+                if (fold.view(id).isEmpty()) {
+                    reply(ex, 404, Json.write(Map.of("error", "no migration " + id)));
+                } else {
+                    bus.send(Topics.REQUESTS, id, Json.write(VerifyRequest.of(id, 2)));
+                    reply(ex, 202, Json.write(Map.of("migration_id", id, "verify", "requested")));
+                }
             } else if (path.startsWith("/migrations/") && method.equals("GET")) {
                 String id = path.substring("/migrations/".length());
                 var view = fold.view(id);

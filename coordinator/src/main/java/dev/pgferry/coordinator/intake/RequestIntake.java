@@ -8,6 +8,7 @@ import dev.pgferry.messages.MigrationException;
 import dev.pgferry.messages.MigrationRequest;
 import dev.pgferry.messages.MigrationTask;
 import dev.pgferry.messages.RemovalRequest;
+import dev.pgferry.messages.VerifyRequest;
 import dev.pgferry.messages.Request;
 import dev.pgferry.messages.Topics;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -128,6 +129,10 @@ public final class RequestIntake implements AutoCloseable {
             remove(record, removal);
             return;
         }
+        if (message instanceof VerifyRequest verify) {
+            verify(record, verify);
+            return;
+        }
         MigrationRequest request = (MigrationRequest) message;
         MDC.put("migration", request.migrationId());
         try {
@@ -157,15 +162,8 @@ public final class RequestIntake implements AutoCloseable {
 
     /** Publishes a removal task for every database of a known migration. */
     private void remove(ConsumerRecord<String, byte[]> record, RemovalRequest removal) {
-        Optional<MigrationRequest> original;
-        try {
-            original = store.await(removal.migrationId(), Duration.ofSeconds(30));
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return;
-        }
+        Optional<MigrationRequest> original = original(record, removal.migrationId(), "remove");
         if (original.isEmpty()) {
-            bus.deadLetter(record, "no migration " + removal.migrationId() + " to remove");
             return;
         }
         List<String> databases = databasesOf.apply(removal.migrationId());
@@ -175,6 +173,36 @@ public final class RequestIntake implements AutoCloseable {
             bus.send(Topics.TASKS, task.key(), Json.write(task));
         }
         LOG.info("migration {}: published {} removal tasks", removal.migrationId(), databases.size());
+    }
+
+    /** Publishes a verification task for every database of a known migration. */
+    private void verify(ConsumerRecord<String, byte[]> record, VerifyRequest verify) {
+        Optional<MigrationRequest> original = original(record, verify.migrationId(), "verify");
+        if (original.isEmpty()) {
+            return;
+        }
+        List<String> databases = databasesOf.apply(verify.migrationId());
+        bus.publish(new EventSource(verify.migrationId(), null, WORKER_ID, 1, clock).verifyRequested());
+        for (String db : databases) {
+            MigrationTask task = MigrationTask.verification(original.get(), db, verify.jobs());
+            bus.send(Topics.TASKS, task.key(), Json.write(task));
+        }
+        LOG.info("migration {}: published {} verification tasks", verify.migrationId(), databases.size());
+    }
+
+    /** The original request of a migration a control request names; dead-letters the control request if unknown. */
+    private Optional<MigrationRequest> original(ConsumerRecord<String, byte[]> record, String migrationId, String what) {
+        Optional<MigrationRequest> original;
+        try {
+            original = store.await(migrationId, Duration.ofSeconds(30));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return Optional.empty();
+        }
+        if (original.isEmpty()) {
+            bus.deadLetter(record, "no migration " + migrationId + " to " + what);
+        }
+        return original;
     }
 
     @Override

@@ -5,14 +5,13 @@ import dev.pgferry.messages.MigrationException;
 import dev.pgferry.messages.MigrationRequest;
 import dev.pgferry.pg.PgConnector;
 import dev.pgferry.pg.Secrets;
+import dev.pgferry.pg.ServerCatalog;
 import dev.pgferry.pg.Side;
 import dev.pgferry.pg.SqlStates;
 
 import java.sql.Connection;
-import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
-import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -39,17 +38,9 @@ public final class SourceCatalog {
             throw SqlStates.wrap(ErrorCode.TARGET_UNREACHABLE, "checking target " + request.target().describe(), e);
         }
         PgConnector source = new PgConnector(request.source(), Side.SOURCE, "coordinator", secrets);
-        List<String> databases = new ArrayList<>();
-        try (Connection c = source.open(); Statement s = c.createStatement();
-             ResultSet rs = s.executeQuery("SELECT datname FROM pg_catalog.pg_database"
-                     + " WHERE datallowconn AND NOT datistemplate"
-                     + " AND pg_catalog.has_database_privilege(datname, 'CONNECT') ORDER BY datname")) {
-            while (rs.next()) {
-                String db = rs.getString(1);
-                if (!request.ignores(db)) {
-                    databases.add(db);
-                }
-            }
+        List<String> databases;
+        try (Connection c = source.open()) {
+            databases = ServerCatalog.migratedDatabases(c, request::ignores);
         } catch (SQLException e) {
             throw SqlStates.wrap(ErrorCode.SOURCE_UNREACHABLE, "listing databases of source " + request.source().describe(), e);
         }

@@ -1,124 +1,250 @@
 package dev.pgferry.worker.roles;
 
 import dev.pgferry.messages.ErrorCode;
+import dev.pgferry.messages.MigrationOptions.RoleScope;
+import dev.pgferry.messages.MigrationRequest;
+import dev.pgferry.pg.GucSetting;
 import dev.pgferry.pg.PgConnector;
+import dev.pgferry.pg.ServerCatalog;
 import dev.pgferry.pg.Sql;
 import dev.pgferry.pg.SqlStates;
 
+import java.sql.Array;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Deque;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.function.Consumer;
 
 /**
- * Creates on the target the roles one source database uses (its owner, every role that owns an object or holds a
- * grant there, and the roles those are members of), with their attributes, memberships and per-role settings,
- * so that ownership and grants restore as on the source. Roles that already exist on the target are left as they
- * are. Passwords are copied (as stored hashes) when the source user may read {@code pg_authid}; otherwise the role
- * gets no password and a warning says so. A role that cannot be created is a warning, never a failure. Doing this
- * for each database of a migration is idempotent. Stateless.
+ * Creates the source server's roles on the target, as {@code pg_dumpall --roles-only} would: attributes, comments,
+ * settings ({@code ALTER ROLE ... SET}, list values such as {@code search_path} kept as lists), password hashes when
+ * the source user may read {@code pg_authid}, and memberships (ADMIN option; INHERIT and SET options between
+ * servers of 16 or later; the grantor where the target allows it). Which roles: every role but the reserved ones
+ * ({@link ReservedRoles}) and {@code ignore_roles}, or with {@code roles = used} the roles the migrated databases use
+ * and every role connected to those by membership, in either direction (so a login role that gets its privileges
+ * through a group arrives with it). A role that already exists on the target is never altered: a difference in its
+ * attributes or a membership it lacks is reported as a warning naming it. A role that cannot be created is a
+ * warning, never a failure. Per-database role settings go with their database ({@code DatabaseProperties}).
+ * Runs once per migration (the caller keeps that in the ledger). Stateless.
  */
 public final class RoleCopier {
-    private static final String USED_ROLES = """
-            WITH RECURSIVE used(oid) AS (
-                SELECT datdba FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database()
-              UNION
-                SELECT refobjid FROM pg_catalog.pg_shdepend
-                 WHERE refclassid = 'pg_catalog.pg_authid'::pg_catalog.regclass
-                   AND dbid = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())
-              UNION
-                SELECT m.roleid FROM pg_catalog.pg_auth_members m JOIN used u ON m.member = u.oid
-            )
-            SELECT r.oid, r.rolname, r.rolsuper, r.rolinherit, r.rolcreaterole, r.rolcreatedb, r.rolcanlogin,
-                   r.rolreplication, r.rolbypassrls, r.rolconnlimit, r.rolvaliduntil::text
-              FROM pg_catalog.pg_roles r JOIN used u ON u.oid = r.oid
-             WHERE r.rolname !~ '^pg_' ORDER BY r.oid""";
+    /** One source role and what {@code CREATE ROLE} needs to recreate it. */
+    record Role(long oid, String name, boolean superuser, boolean inherit, boolean createRole, boolean createDb,
+                boolean login, boolean replication, boolean bypassRls, int connectionLimit, String validUntil,
+                String comment, List<String> settings) {
 
-    private record Role(long oid, String name, String attributes, boolean canLogin) {
+        String attributes(boolean withPrivileged) {
+            StringBuilder a = new StringBuilder();
+            a.append(superuser ? "SUPERUSER" : "NOSUPERUSER");
+            a.append(inherit ? " INHERIT" : " NOINHERIT");
+            a.append(createRole ? " CREATEROLE" : " NOCREATEROLE");
+            a.append(createDb ? " CREATEDB" : " NOCREATEDB");
+            a.append(login ? " LOGIN" : " NOLOGIN");
+            a.append(replication && withPrivileged ? " REPLICATION" : " NOREPLICATION");
+            a.append(bypassRls && withPrivileged ? " BYPASSRLS" : " NOBYPASSRLS");
+            a.append(" CONNECTION LIMIT ").append(connectionLimit);
+            if (validUntil != null) {
+                a.append(" VALID UNTIL ").append(Sql.literal(validUntil));
+            }
+            return a.toString();
+        }
+
+        /** The attributes compared between an existing target role and its source namesake. */
+        String comparable() {
+            return attributes(true);
+        }
     }
 
-    /** What happened: roles created, and roles that the database uses but that could not be created. */
-    public record Result(List<String> created, Set<String> missing) {
+    /** One membership: {@code member} is a member of {@code group}. Options of 16+ are null on older servers. */
+    record Membership(String group, String member, String grantor, boolean admin, Boolean inherit, Boolean set) {
+    }
+
+    /**
+     * What happened: roles created; roles the migration selected that could not be created (statements naming
+     * them are tolerated by the restores); login roles that arrived without a password.
+     */
+    public record Result(List<String> created, Set<String> missing, List<String> withoutPassword) {
     }
 
     private RoleCopier() {
     }
 
     /**
-     * Copies the roles of {@code dbname}; each problem is passed to {@code warn}. When the target user is not a
-     * superuser it is made a member of each role it creates, as PostgreSQL requires for giving that role
-     * ownership of the database and its objects.
+     * Copies the roles {@code request} selects; each problem is passed to {@code warn}. When the target user is
+     * not a superuser it is made a member of each role it creates, as PostgreSQL requires for giving that role
+     * ownership of databases and objects.
      */
-    public static Result copy(PgConnector source, PgConnector target, String dbname, Consumer<String> warn) {
-        try (Connection src = source.open(dbname); Connection dst = target.open()) {
-            Map<Long, Role> roles = readRoles(src);
+    public static Result copy(PgConnector source, PgConnector target, MigrationRequest request, Consumer<String> warn) {
+        try (Connection src = source.open(); Connection dst = target.open()) {
+            Map<String, Role> all = readRoles(src);
+            List<Membership> memberships = readMemberships(src);
+            Set<String> selected = select(src, request, all, memberships);
             Map<String, String> passwords = readPasswords(src);
-            boolean superuser = isSuperuser(dst);
-            Set<String> onTarget = targetRoles(dst);
+            boolean superuser = ServerCatalog.isSuperuser(dst);
+            int targetMajor = ServerCatalog.majorVersion(dst);
+            Map<String, Role> existing = readRoles(dst);
+            String targetUser = currentUser(dst);
+
             List<String> created = new ArrayList<>();
             Set<String> missing = new TreeSet<>();
-            for (Role role : roles.values()) {
-                if (onTarget.contains(role.name())) {
-                    continue;
-                }
-                try (Statement s = dst.createStatement()) {
-                    s.execute("CREATE ROLE " + Sql.ident(role.name()) + " WITH " + role.attributes());
-                    created.add(role.name());
-                    onTarget.add(role.name());
-                } catch (SQLException e) {
-                    if ("42710".equals(e.getSQLState())) {
-                        onTarget.add(role.name());  // another worker created it a moment ago
-                    } else {
-                        missing.add(role.name());
-                        warn.accept("role " + role.name() + " was not created on the target: "
-                                + SqlStates.wrap(ErrorCode.PERMISSION_DENIED, "CREATE ROLE", e).getMessage()
-                                + "; objects it owns there belong to " + target.connection().user() + " instead");
+            List<String> withoutPassword = new ArrayList<>();
+            for (String name : selected) {
+                Role role = all.get(name);
+                Role there = existing.get(name);
+                if (there != null) {
+                    if (!name.equals(targetUser) && !there.comparable().equals(role.comparable())) {
+                        warn.accept("role " + name + " already exists on the target and was left as it is; it differs"
+                                + " from the source: " + there.comparable() + " on the target, " + role.comparable()
+                                + " on the source");
                     }
                     continue;
                 }
+                if (!create(dst, role, targetUser, warn)) {
+                    missing.add(name);
+                    continue;
+                }
+                created.add(name);
                 if (!superuser) {
-                    try (Statement s = dst.createStatement()) {
-                        s.execute("GRANT " + Sql.ident(role.name()) + " TO CURRENT_USER");
-                    }
+                    execute(dst, "GRANT " + Sql.ident(name) + " TO CURRENT_USER");
                 }
-                setPassword(dst, role, passwords, warn);
-                copySettings(src, dst, role, warn);
+                if (!setPassword(dst, role, passwords.get(name), warn) && role.login()) {
+                    withoutPassword.add(name);
+                }
+                for (String setting : role.settings()) {
+                    tryExecute(dst, "ALTER ROLE " + Sql.ident(name) + " SET " + GucSetting.parse(setting).toSql(),
+                            "role " + name + ": setting " + GucSetting.parse(setting).name() + " not copied", warn);
+                }
+                if (role.comment() != null) {
+                    tryExecute(dst, "COMMENT ON ROLE " + Sql.ident(name) + " IS " + Sql.literal(role.comment()),
+                            "role " + name + ": comment not copied", warn);
+                }
             }
-            copyMemberships(src, dst, roles, onTarget, warn);
-            return new Result(created, missing);
+            copyMemberships(dst, memberships, selected, new HashSet<>(created), existing.keySet(), superuser,
+                    targetMajor, warn);
+            if (!withoutPassword.isEmpty()) {
+                warn.accept(withoutPassword.size() + " login role(s) arrived without a password, because the source"
+                        + " user may not read pg_authid (or they have none there): " + String.join(", ", withoutPassword)
+                        + "; set each with ALTER ROLE name PASSWORD '...' on the target");
+            }
+            return new Result(created, missing, withoutPassword);
         } catch (SQLException e) {
-            throw SqlStates.wrap(ErrorCode.INTERNAL, "copying roles of database " + dbname, e);
+            throw SqlStates.wrap(ErrorCode.INTERNAL, "copying roles", e);
         }
     }
 
-    private static Map<Long, Role> readRoles(Connection src) throws SQLException {
-        Map<Long, Role> roles = new LinkedHashMap<>();
-        try (PreparedStatement ps = src.prepareStatement(USED_ROLES); ResultSet rs = ps.executeQuery()) {
+    /** Every role of a server but the reserved ones, by name in creation (oid) order. */
+    static Map<String, Role> readRoles(Connection c) throws SQLException {
+        Map<String, Role> roles = new LinkedHashMap<>();
+        try (Statement s = c.createStatement();
+             ResultSet rs = s.executeQuery("SELECT r.oid, r.rolname, r.rolsuper, r.rolinherit, r.rolcreaterole,"
+                     + " r.rolcreatedb, r.rolcanlogin, r.rolreplication, r.rolbypassrls, r.rolconnlimit,"
+                     + " r.rolvaliduntil::text, pg_catalog.shobj_description(r.oid, 'pg_authid'),"
+                     + " (SELECT setconfig FROM pg_catalog.pg_db_role_setting WHERE setrole = r.oid AND setdatabase = 0)"
+                     + " FROM pg_catalog.pg_roles r ORDER BY r.oid")) {
             while (rs.next()) {
-                StringBuilder a = new StringBuilder();
-                a.append(rs.getBoolean(3) ? "SUPERUSER" : "NOSUPERUSER");
-                a.append(rs.getBoolean(4) ? " INHERIT" : " NOINHERIT");
-                a.append(rs.getBoolean(5) ? " CREATEROLE" : " NOCREATEROLE");
-                a.append(rs.getBoolean(6) ? " CREATEDB" : " NOCREATEDB");
-                a.append(rs.getBoolean(7) ? " LOGIN" : " NOLOGIN");
-                a.append(rs.getBoolean(8) ? " REPLICATION" : " NOREPLICATION");
-                a.append(rs.getBoolean(9) ? " BYPASSRLS" : " NOBYPASSRLS");
-                a.append(" CONNECTION LIMIT ").append(rs.getInt(10));
-                if (rs.getString(11) != null) {
-                    a.append(" VALID UNTIL ").append(Sql.literal(rs.getString(11)));
+                String name = rs.getString(2);
+                if (ReservedRoles.isReserved(name)) {
+                    continue;
                 }
-                roles.put(rs.getLong(1), new Role(rs.getLong(1), rs.getString(2), a.toString(), rs.getBoolean(7)));
+                roles.put(name, new Role(rs.getLong(1), name, rs.getBoolean(3), rs.getBoolean(4), rs.getBoolean(5),
+                        rs.getBoolean(6), rs.getBoolean(7), rs.getBoolean(8), rs.getBoolean(9), rs.getInt(10),
+                        rs.getString(11), rs.getString(12), strings(rs.getArray(13))));
             }
         }
         return roles;
+    }
+
+    /** Every membership of a server (reserved groups included: pg_read_all_data and the like). */
+    static List<Membership> readMemberships(Connection c) throws SQLException {
+        boolean options = ServerCatalog.majorVersion(c) >= 16;
+        List<Membership> out = new ArrayList<>();
+        try (Statement s = c.createStatement();
+             ResultSet rs = s.executeQuery("SELECT g.rolname, m.rolname, gr.rolname, am.admin_option"
+                     + (options ? ", am.inherit_option, am.set_option" : "")
+                     + " FROM pg_catalog.pg_auth_members am JOIN pg_catalog.pg_roles g ON g.oid = am.roleid"
+                     + " JOIN pg_catalog.pg_roles m ON m.oid = am.member"
+                     + " LEFT JOIN pg_catalog.pg_roles gr ON gr.oid = am.grantor ORDER BY am.roleid, am.member")) {
+            while (rs.next()) {
+                out.add(new Membership(rs.getString(1), rs.getString(2), rs.getString(3), rs.getBoolean(4),
+                        options ? rs.getBoolean(5) : null, options ? rs.getBoolean(6) : null));
+            }
+        }
+        return out;
+    }
+
+    /** The roles the request selects, in creation order. */
+    static Set<String> select(Connection src, MigrationRequest request, Map<String, Role> all,
+                                      List<Membership> memberships) throws SQLException {
+        Set<String> ignored = Set.copyOf(request.options().ignoreRoles());
+        Set<String> wanted = new HashSet<>(all.keySet());
+        if (request.options().roles() == RoleScope.USED) {
+            wanted = connected(usedRoles(src, request), memberships);
+        }
+        Set<String> out = new java.util.LinkedHashSet<>();
+        for (String name : all.keySet()) {
+            if (wanted.contains(name) && !ignored.contains(name)) {
+                out.add(name);
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Owners of the migrated databases, every role that owns an object or holds a privilege in one (or on one),
+     * and every role with settings in one.
+     */
+    private static Set<String> usedRoles(Connection src, MigrationRequest request) throws SQLException {
+        List<String> databases = ServerCatalog.migratedDatabases(src, request::ignores);
+        Set<String> used = new HashSet<>();
+        // A database's own ACL is a shared object's: its pg_shdepend rows have dbid 0 and name the database as objid.
+        try (PreparedStatement ps = src.prepareStatement("""
+                WITH dbs AS (SELECT oid, datdba FROM pg_catalog.pg_database WHERE datname = ANY (?))
+                SELECT pg_catalog.pg_get_userbyid(datdba) FROM dbs
+                UNION
+                SELECT pg_catalog.pg_get_userbyid(sd.refobjid) FROM pg_catalog.pg_shdepend sd
+                 WHERE sd.refclassid = 'pg_catalog.pg_authid'::pg_catalog.regclass
+                   AND (sd.dbid IN (SELECT oid FROM dbs)
+                        OR (sd.classid = 'pg_catalog.pg_database'::pg_catalog.regclass AND sd.objid IN (SELECT oid FROM dbs)))
+                UNION
+                SELECT pg_catalog.pg_get_userbyid(s.setrole) FROM pg_catalog.pg_db_role_setting s
+                 WHERE s.setrole <> 0 AND s.setdatabase IN (SELECT oid FROM dbs)""")) {
+            Array names = src.createArrayOf("text", databases.toArray());
+            ps.setArray(1, names);
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    used.add(rs.getString(1));
+                }
+            }
+        }
+        return used;
+    }
+
+    /** {@code start} and every role connected to it by memberships, in either direction, transitively. */
+    static Set<String> connected(Set<String> start, List<Membership> memberships) {
+        Set<String> seen = new HashSet<>(start);
+        Deque<String> todo = new ArrayDeque<>(start);
+        while (!todo.isEmpty()) {
+            String role = todo.pop();
+            for (Membership m : memberships) {
+                String other = m.member().equals(role) ? m.group() : m.group().equals(role) ? m.member() : null;
+                if (other != null && seen.add(other)) {
+                    todo.push(other);
+                }
+            }
+        }
+        return seen;
     }
 
     /** Stored password hashes, or an empty map when the source user may not read them. */
@@ -130,23 +256,109 @@ public final class RoleCopier {
                 out.put(rs.getString(1), rs.getString(2));
             }
         } catch (SQLException e) {
-            if (!"42501".equals(e.getSQLState())) {
+            if (!SqlStates.INSUFFICIENT_PRIVILEGE.equals(e.getSQLState())) {
                 throw e;
             }
         }
         return out;
     }
 
-    private static boolean isSuperuser(Connection dst) throws SQLException {
-        try (Statement s = dst.createStatement();
-             ResultSet rs = s.executeQuery("SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = CURRENT_USER")) {
-            return rs.next() && rs.getBoolean(1);
+    /**
+     * Creates one role. A target user that may not give REPLICATION or BYPASSRLS creates the role without them
+     * (and says so); one that may not create it at all (a superuser role, for a user that is not one) reports it.
+     */
+    private static boolean create(Connection dst, Role role, String targetUser, Consumer<String> warn) throws SQLException {
+        try {
+            execute(dst, "CREATE ROLE " + Sql.ident(role.name()) + " WITH " + role.attributes(true));
+            return true;
+        } catch (SQLException e) {
+            if (SqlStates.DUPLICATE_OBJECT.equals(e.getSQLState())) {
+                return true;  // created a moment ago by someone else
+            }
+            boolean privileged = role.replication() || role.bypassRls();
+            if (SqlStates.INSUFFICIENT_PRIVILEGE.equals(e.getSQLState()) && privileged && !role.superuser()) {
+                try {
+                    execute(dst, "CREATE ROLE " + Sql.ident(role.name()) + " WITH " + role.attributes(false));
+                    warn.accept("role " + role.name() + " was created without"
+                            + (role.replication() ? " REPLICATION" : "") + (role.bypassRls() ? " BYPASSRLS" : "")
+                            + ": the target user may not grant " + (role.replication() && role.bypassRls() ? "them" : "it")
+                            + " (SQLSTATE " + e.getSQLState() + "); a superuser of the target can add it with ALTER ROLE");
+                    return true;
+                } catch (SQLException again) {
+                    e = again;
+                }
+            }
+            warn.accept("role " + role.name() + " was not created on the target: "
+                    + SqlStates.wrap(ErrorCode.PERMISSION_DENIED, "CREATE ROLE", e).getMessage()
+                    + "; objects it owns there belong to " + targetUser + " instead");
+            return false;
         }
     }
 
-    private static Set<String> targetRoles(Connection dst) throws SQLException {
-        Set<String> names = new java.util.HashSet<>();
-        try (Statement s = dst.createStatement(); ResultSet rs = s.executeQuery("SELECT rolname FROM pg_catalog.pg_roles")) {
+    /** Sets the stored hash; false when there is none to set. */
+    private static boolean setPassword(Connection dst, Role role, String hash, Consumer<String> warn) {
+        if (hash == null) {
+            return false;
+        }
+        // A stored SCRAM or MD5 hash is accepted verbatim by ALTER ROLE ... PASSWORD.
+        return tryExecute(dst, "ALTER ROLE " + Sql.ident(role.name()) + " PASSWORD " + Sql.literal(hash),
+                "role " + role.name() + ": password not copied", warn);
+    }
+
+    /**
+     * Grants the memberships of the selected roles. A membership whose member already existed on the target is
+     * not added (that role is not altered) but reported when missing there.
+     */
+    private static void copyMemberships(Connection dst, List<Membership> memberships, Set<String> selected,
+                                        Set<String> created, Set<String> existedBefore, boolean superuser,
+                                        int targetMajor, Consumer<String> warn) throws SQLException {
+        Set<String> onTarget = readRoleNames(dst);
+        Set<String> targetEdges = new HashSet<>();
+        for (Membership m : readMemberships(dst)) {
+            targetEdges.add(m.group() + "\u0000" + m.member());
+        }
+        for (Membership m : memberships) {
+            if (!selected.contains(m.member()) || !onTarget.contains(m.member()) || !onTarget.contains(m.group())
+                    || (!selected.contains(m.group()) && !ReservedRoles.isReserved(m.group()))) {
+                continue;
+            }
+            if (targetEdges.contains(m.group() + "\u0000" + m.member())) {
+                continue;
+            }
+            if (!created.contains(m.member())) {
+                if (existedBefore.contains(m.member())) {
+                    warn.accept("role " + m.member() + " already exists on the target and was left as it is; it is"
+                            + " not a member of " + m.group() + " there, as it is on the source");
+                }
+                continue;
+            }
+            String grant = "GRANT " + Sql.ident(m.group()) + " TO " + Sql.ident(m.member()) + options(m, targetMajor);
+            boolean withGrantor = superuser && m.grantor() != null && onTarget.contains(m.grantor());
+            if (withGrantor && tryQuietly(dst, grant + " GRANTED BY " + Sql.ident(m.grantor()))) {
+                continue;
+            }
+            tryExecute(dst, grant, "membership of " + m.member() + " in " + m.group() + " not copied", warn);
+        }
+    }
+
+    private static String options(Membership m, int targetMajor) {
+        if (targetMajor >= 16) {
+            List<String> o = new ArrayList<>();
+            o.add("ADMIN " + (m.admin() ? "TRUE" : "FALSE"));
+            if (m.inherit() != null) {
+                o.add("INHERIT " + (m.inherit() ? "TRUE" : "FALSE"));
+            }
+            if (m.set() != null) {
+                o.add("SET " + (m.set() ? "TRUE" : "FALSE"));
+            }
+            return " WITH " + String.join(", ", o);
+        }
+        return m.admin() ? " WITH ADMIN OPTION" : "";
+    }
+
+    private static Set<String> readRoleNames(Connection c) throws SQLException {
+        Set<String> names = new HashSet<>();
+        try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("SELECT rolname FROM pg_catalog.pg_roles")) {
             while (rs.next()) {
                 names.add(rs.getString(1));
             }
@@ -154,68 +366,46 @@ public final class RoleCopier {
         return names;
     }
 
-    private static void setPassword(Connection dst, Role role, Map<String, String> passwords, Consumer<String> warn) {
-        String hash = passwords.get(role.name());
-        if (hash == null) {
-            if (role.canLogin()) {
-                warn.accept("role " + role.name() + ": password not copied (the source user may not read pg_authid,"
-                        + " or the role has none); it has no password on the target: set one with ALTER ROLE");
-            }
-            return;
+    private static String currentUser(Connection c) throws SQLException {
+        try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("SELECT CURRENT_USER")) {
+            rs.next();
+            return rs.getString(1);
         }
-        try (Statement s = dst.createStatement()) {
-            // A stored SCRAM or MD5 hash is accepted verbatim by ALTER ROLE ... PASSWORD.
-            s.execute("ALTER ROLE " + Sql.ident(role.name()) + " PASSWORD " + Sql.literal(hash));
+    }
+
+    static List<String> strings(Array array) throws SQLException {
+        if (array == null) {
+            return List.of();
+        }
+        List<String> out = new ArrayList<>();
+        for (Object o : (Object[]) array.getArray()) {
+            out.add(Objects.toString(o));
+        }
+        return out;
+    }
+
+    private static void execute(Connection c, String sql) throws SQLException {
+        try (Statement s = c.createStatement()) {
+            s.execute(sql);
+        }
+    }
+
+    private static boolean tryQuietly(Connection c, String sql) {
+        try {
+            execute(c, sql);
+            return true;
         } catch (SQLException e) {
-            warn.accept("role " + role.name() + ": password not copied (SQLSTATE " + e.getSQLState() + ")");
+            return false;
         }
     }
 
-    private static void copySettings(Connection src, Connection dst, Role role, Consumer<String> warn) throws SQLException {
-        List<String> settings = new ArrayList<>();
-        try (PreparedStatement ps = src.prepareStatement("SELECT unnest(setconfig) FROM pg_catalog.pg_db_role_setting"
-                + " WHERE setrole = ?::pg_catalog.oid AND setdatabase = 0")) {
-            ps.setLong(1, role.oid());
-            try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    settings.add(rs.getString(1));
-                }
-            }
-        }
-        for (String setting : settings) {
-            int eq = setting.indexOf('=');
-            try (Statement s = dst.createStatement()) {
-                s.execute("ALTER ROLE " + Sql.ident(role.name()) + " SET " + Sql.ident(setting.substring(0, eq))
-                        + " TO " + Sql.literal(setting.substring(eq + 1)));
-            } catch (SQLException e) {
-                warn.accept("role " + role.name() + ": setting " + setting.substring(0, eq) + " not copied: "
-                        + e.getMessage());
-            }
-        }
-    }
-
-    private static void copyMemberships(Connection src, Connection dst, Map<Long, Role> roles, Set<String> onTarget,
-                                        Consumer<String> warn) throws SQLException {
-        Set<String> used = new java.util.HashSet<>();
-        roles.values().forEach(r -> used.add(r.name()));
-        try (PreparedStatement ps = src.prepareStatement("SELECT g.rolname, m.rolname, am.admin_option"
-                + " FROM pg_catalog.pg_auth_members am JOIN pg_catalog.pg_roles g ON g.oid = am.roleid"
-                + " JOIN pg_catalog.pg_roles m ON m.oid = am.member WHERE m.rolname !~ '^pg_' ORDER BY 1, 2");
-             ResultSet rs = ps.executeQuery()) {
-            while (rs.next()) {
-                String group = rs.getString(1);
-                String member = rs.getString(2);
-                boolean involved = used.contains(member) || used.contains(group);
-                if (!involved || !onTarget.contains(group) || !onTarget.contains(member)) {
-                    continue;
-                }
-                try (Statement s = dst.createStatement()) {
-                    s.execute("GRANT " + Sql.ident(group) + " TO " + Sql.ident(member)
-                            + (rs.getBoolean(3) ? " WITH ADMIN OPTION" : ""));
-                } catch (SQLException e) {
-                    warn.accept("membership of " + member + " in " + group + " not copied: " + e.getMessage());
-                }
-            }
+    private static boolean tryExecute(Connection c, String sql, String what, Consumer<String> warn) {
+        try {
+            execute(c, sql);
+            return true;
+        } catch (SQLException e) {
+            warn.accept(what + ": " + SqlStates.describe(e));
+            return false;
         }
     }
 }

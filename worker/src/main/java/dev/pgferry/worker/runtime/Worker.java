@@ -1,6 +1,7 @@
 package dev.pgferry.worker.runtime;
 
 import dev.pgferry.bus.Bus;
+import dev.pgferry.bus.Ledger;
 import dev.pgferry.bus.Stopping;
 import dev.pgferry.messages.Json;
 import dev.pgferry.messages.MigrationException;
@@ -47,6 +48,7 @@ public final class Worker implements AutoCloseable {
     private final int jobs;
     private final long splitTableBytes;
     private final KafkaConsumer<String, byte[]> consumer;
+    private final Ledger ledger;
     private final ExecutorService runner;
     private final Thread thread;
     private volatile boolean running = true;
@@ -85,6 +87,7 @@ public final class Worker implements AutoCloseable {
         props.put("session.timeout.ms", sessionTimeoutMs);
         props.put("heartbeat.interval.ms", Math.max(500, sessionTimeoutMs / 5));
         this.consumer = new KafkaConsumer<>(props);
+        this.ledger = new Ledger(bus, "pgferry-" + workerId);
         this.runner = Executors.newSingleThreadExecutor(r -> new Thread(r, "task-" + workerId));
         this.thread = new Thread(this::pollLoop, "worker-" + workerId);
     }
@@ -131,7 +134,7 @@ public final class Worker implements AutoCloseable {
                         currentRecord = record;
                         consumer.pause(consumer.assignment());
                         DatabaseMigration migration = new DatabaseMigration(task, workerId, bus::publish, clock, secrets, jobs,
-                                splitTableBytes);
+                                splitTableBytes, ledger);
                         current = runner.submit(migration::run);
                         break;
                     }
@@ -150,6 +153,7 @@ public final class Worker implements AutoCloseable {
         } finally {
             runner.shutdownNow();
             consumer.close();
+            ledger.close();
         }
     }
 

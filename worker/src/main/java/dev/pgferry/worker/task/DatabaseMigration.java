@@ -1,6 +1,8 @@
 package dev.pgferry.worker.task;
 
+import dev.pgferry.bus.Ledger;
 import dev.pgferry.messages.ErrorCode;
+import dev.pgferry.messages.LedgerEntry;
 import dev.pgferry.messages.EventSource;
 import dev.pgferry.messages.Method;
 import dev.pgferry.messages.MigrationException;
@@ -14,6 +16,7 @@ import dev.pgferry.pg.Secrets;
 import dev.pgferry.pg.Side;
 import dev.pgferry.pg.SqlStates;
 import dev.pgferry.worker.copy.ObjectCopier;
+import dev.pgferry.worker.database.DatabaseProperties;
 import dev.pgferry.worker.copy.SourceCatalog;
 import dev.pgferry.worker.copy.SourceSnapshot;
 import dev.pgferry.worker.copy.TableCopier;
@@ -24,18 +27,18 @@ import dev.pgferry.worker.roles.RoleCopier;
 import dev.pgferry.worker.schema.IndexBuilder;
 import dev.pgferry.worker.schema.PostDataPlan;
 import dev.pgferry.worker.schema.SchemaCopier;
+import dev.pgferry.worker.verify.Verifier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
 
 import java.io.IOException;
 import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 import java.util.function.Consumer;
 import java.util.stream.Collectors;
@@ -60,16 +63,16 @@ public final class DatabaseMigration {
     private final long splitTableBytes;
     private final PgConnector source;
     private final PgConnector target;
+    private final Ledger ledger;
 
+    /**
+     * {@code splitTableBytes}: tables larger than this are copied in ranges (0: automatic); {@code ledger} keeps the
+     * crash-safety markers of the target databases and of the roles step.
+     */
     public DatabaseMigration(MigrationTask task, String workerId, Consumer<StatusEvent> emit, Clock clock,
-                             Secrets secrets, int jobs) {
-        this(task, workerId, emit, clock, secrets, jobs, 0);
-    }
-
-    /** {@code splitTableBytes}: tables larger than this are copied in ranges (0: automatic). */
-    public DatabaseMigration(MigrationTask task, String workerId, Consumer<StatusEvent> emit, Clock clock,
-                             Secrets secrets, int jobs, long splitTableBytes) {
+                             Secrets secrets, int jobs, long splitTableBytes, Ledger ledger) {
         this.task = task;
+        this.ledger = ledger;
         this.splitTableBytes = splitTableBytes;
         this.workerId = workerId;
         this.emit = emit;
@@ -86,8 +89,14 @@ public final class DatabaseMigration {
         MDC.put("database", db);
         EventSource events = new EventSource(task.migrationId(), db, workerId, 1, clock);
         try (TaskLock lock = TaskLock.acquire(target, task.migrationId(), db)) {
-            TargetDatabase targetDb = new TargetDatabase(target, db, task.migrationId());
+            TargetDatabase targetDb = new TargetDatabase(target, ledger, db, task.migrationId());
             TargetDatabase.Prior prior = targetDb.inspect();
+            if (task.action() == MigrationTask.Action.VERIFY) {
+                events = new EventSource(task.migrationId(), db, workerId, Math.max(1, prior.attempt()), clock);
+                emit.accept(events.verified(new Verifier(source, target, task.request(), db,
+                        task.verifyJobs() == null ? jobs : task.verifyJobs()).run()));
+                return;
+            }
             if (task.action() == MigrationTask.Action.REMOVE) {
                 events = new EventSource(task.migrationId(), db, workerId, Math.max(1, prior.attempt()), clock);
                 Removal.remove(source, target, db, ReplicationNames.of(task.migrationId(), db));
@@ -104,7 +113,7 @@ public final class DatabaseMigration {
             try {
                 migrate(events, targetDb, prior, attempt);
             } catch (RuntimeException e) {
-                if (!prior.exists() || prior.ours()) {
+                if (TargetDatabase.createdByUs(prior)) {
                     // Nothing half-made stays behind: the replication objects first, then the database.
                     Removal.removeQuietly(source, target, db, ReplicationNames.of(task.migrationId(), db));
                     targetDb.dropQuietly();
@@ -154,19 +163,20 @@ public final class DatabaseMigration {
         MigrationRequest request = task.request();
         String db = task.dbname();
         String name = ReplicationNames.of(task.migrationId(), db);
+        Consumer<String> warn = message -> emit.accept(events.warning(message));
+        DatabaseProperties properties = properties(db, prior);
         Choice choice = choose();
         emit.accept(events.started(choice.method(), choice.reason()));
 
         phase(events, Phase.ROLES);
-        Set<String> missingRoles = RoleCopier.copy(source, target, db, message -> emit.accept(events.warning(message))).missing();
+        Set<String> missingRoles = roles(warn);
 
         phase(events, Phase.SCHEMA);
         if (prior.ours()) {
             // A previous attempt of this migration may have left a subscription, slot or publication.
             Removal.removeQuietly(source, target, db, name);
         }
-        String[] ownerAndEncoding = ownerAndEncoding(db);
-        targetDb.prepare(prior, attempt, ownerAndEncoding[0], ownerAndEncoding[1]);
+        targetDb.prepare(prior, attempt, properties, warn);
         boolean replication = choice.method() == Method.REPLICATION;
         // pgferry copies the data itself under the snapshot of the slot's creation (faster: BENCHMARKS.md); a
         // source user that may not open a replication connection (aiven_extras) leaves the initial copy to
@@ -242,6 +252,7 @@ public final class DatabaseMigration {
                     + ": " + e.getMessage(), false, e);
         }
         phase(events, Phase.FINISH);
+        targetDb.applyProperties(properties, missingRoles, warn);
         if (replication) {
             replicator.subscribe(choice.check().targetViaAivenExtras(), ownCopy);
             replicator.awaitReady((ready, total) -> {
@@ -250,7 +261,7 @@ public final class DatabaseMigration {
                 }
             });
         }
-        targetDb.markDone(attempt);
+        targetDb.markDone(attempt, prior);
         emit.accept(replication ? events.syncing() : events.done(Method.DUMP));
         LOG.info("database {} {}", db, replication ? "syncing" : "done");
     }
@@ -311,17 +322,41 @@ public final class DatabaseMigration {
         emit.accept(events.phase(phase));
     }
 
-    private String[] ownerAndEncoding(String db) {
-        try (Connection c = source.open(db);
-             PreparedStatement ps = c.prepareStatement("SELECT pg_catalog.pg_get_userbyid(datdba),"
-                     + " pg_catalog.pg_encoding_to_char(encoding) FROM pg_catalog.pg_database WHERE datname = ?")) {
-            ps.setString(1, db);
-            try (ResultSet rs = ps.executeQuery()) {
-                rs.next();
-                return new String[]{rs.getString(1), rs.getString(2)};
-            }
+    /**
+     * The source database's properties; for a database the target does not have yet, fails before anything is
+     * touched when the target cannot give it the source's locale.
+     */
+    private DatabaseProperties properties(String db, TargetDatabase.Prior prior) {
+        DatabaseProperties properties;
+        try (Connection c = source.open(db)) {
+            properties = DatabaseProperties.read(c, db);
         } catch (SQLException e) {
             throw SqlStates.wrap(ErrorCode.SOURCE_UNREACHABLE, "reading source database " + db, e);
+        }
+        if (!prior.exists() || prior.ours()) {
+            try (Connection c = target.open()) {
+                properties.checkLocaleOn(c);
+            } catch (SQLException e) {
+                throw SqlStates.wrap(ErrorCode.TARGET_UNREACHABLE, "checking the target's locales", e);
+            }
+        }
+        return properties;
+    }
+
+    /**
+     * Runs the migration's roles step unless another task of it already did (the ledger says so, and the roles
+     * lock makes the others wait meanwhile); the roles that could not be created either way.
+     */
+    private Set<String> roles(Consumer<String> warn) {
+        String key = LedgerEntry.rolesKey(task.migrationId());
+        try (TaskLock lock = TaskLock.acquireRoles(target, task.migrationId())) {
+            Optional<LedgerEntry> done = ledger.read(key);
+            if (done.isPresent()) {
+                return Set.copyOf(done.get().missing());
+            }
+            Set<String> missing = RoleCopier.copy(source, target, task.request(), warn).missing();
+            ledger.write(key, LedgerEntry.rolesDone(List.copyOf(missing)));
+            return missing;
         }
     }
 }

@@ -1,10 +1,14 @@
 package dev.pgferry.worker.task;
 
+import dev.pgferry.bus.Ledger;
 import dev.pgferry.messages.ErrorCode;
+import dev.pgferry.messages.LedgerEntry;
 import dev.pgferry.messages.MigrationException;
 import dev.pgferry.pg.PgConnector;
+import dev.pgferry.pg.ServerCatalog;
 import dev.pgferry.pg.Sql;
 import dev.pgferry.pg.SqlStates;
+import dev.pgferry.worker.database.DatabaseProperties;
 
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -14,86 +18,111 @@ import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
+import java.util.Set;
+import java.util.function.Consumer;
 
 /**
- * The target database of one task and its marker: while a migration works on a database, the database's comment
- * says {@code pgferry:<migration>:running:<attempt>}, and {@code pgferry:<migration>:done:<attempt>} once done.
- * The marker is how a stateless worker knows that a task is a retry (drop the half-copied database and start over,
- * so no row is ever duplicated), a duplicate of finished work (skip it), or new work. A database that exists
- * without our marker is used only when it holds no tables. Stateless.
+ * The target database of one task and its crash-safety marker, which lives in pgferry's ledger topic
+ * ({@link LedgerEntry}), never in the user's database: {@code running} with the attempt is written before the
+ * target database is created or touched, {@code done} once it is finished. The marker is how a stateless worker
+ * knows that a task is a retry (drop the half-copied database and start over, so no row is ever duplicated), a
+ * duplicate of finished work (skip it), or new work. A database that exists without a marker of this migration
+ * is used only when it holds no tables. Callers hold the task's {@link TaskLock}, which serializes the marker's
+ * writers. Stateless.
  */
 public final class TargetDatabase {
-    private static final Pattern MARKER = Pattern.compile("pgferry:([A-Za-z0-9_-]+):(running|done):(\\d+)");
 
-    /** What the target holds for this task before it starts. */
-    public record Prior(boolean exists, boolean ours, boolean done, int attempt) {
+    /**
+     * What the target holds for this task before it starts: whether the database exists, whether this migration
+     * has a marker for it ({@code ours}), whether that marker says done, its attempt, and whether pgferry created
+     * the database.
+     */
+    public record Prior(boolean exists, boolean ours, boolean done, int attempt, boolean created) {
     }
 
     private final PgConnector target;
+    private final Ledger ledger;
     private final String dbname;
-    private final String migrationId;
+    private final String key;
 
-    public TargetDatabase(PgConnector target, String dbname, String migrationId) {
+    public TargetDatabase(PgConnector target, Ledger ledger, String dbname, String migrationId) {
         this.target = target;
+        this.ledger = ledger;
         this.dbname = dbname;
-        this.migrationId = migrationId;
+        this.key = LedgerEntry.databaseKey(migrationId, dbname);
     }
 
     public Prior inspect() {
+        boolean exists;
         try (Connection c = target.open();
-             PreparedStatement ps = c.prepareStatement("SELECT pg_catalog.shobj_description(oid, 'pg_database')"
-                     + " FROM pg_catalog.pg_database WHERE datname = ?")) {
+             PreparedStatement ps = c.prepareStatement("SELECT 1 FROM pg_catalog.pg_database WHERE datname = ?")) {
             ps.setString(1, dbname);
             try (ResultSet rs = ps.executeQuery()) {
-                if (!rs.next()) {
-                    return new Prior(false, false, false, 0);
-                }
-                Matcher m = MARKER.matcher(Optional.ofNullable(rs.getString(1)).orElse(""));
-                if (m.matches() && m.group(1).equals(migrationId)) {
-                    return new Prior(true, true, m.group(2).equals("done"), Integer.parseInt(m.group(3)));
-                }
-                return new Prior(true, false, false, 0);
+                exists = rs.next();
             }
         } catch (SQLException e) {
             throw SqlStates.wrap(ErrorCode.TARGET_UNREACHABLE, "inspecting target database " + dbname, e);
         }
+        Optional<LedgerEntry> entry = ledger.read(key);
+        return entry.map(e -> new Prior(exists, true, e.state() == LedgerEntry.State.DONE, e.attempt(), e.created()))
+                .orElse(new Prior(exists, false, false, 0, false));
+    }
+
+    /** Whether a failure of this attempt may drop the database: only when pgferry created it. */
+    public static boolean createdByUs(Prior prior) {
+        return prior.ours() ? prior.created() || !prior.exists() : !prior.exists();
     }
 
     /**
      * Makes the database ready for attempt {@code attempt}: drops a half-done copy of ours, creates the database
-     * if missing (owned by {@code owner} when that role exists), refuses one that holds tables, marks it running.
+     * with the source's owner, encoding and locale if missing, refuses one that holds tables or receives
+     * replication. The marker is written first.
      */
-    public void prepare(Prior prior, int attempt, String owner, String encoding) {
+    public void prepare(Prior prior, int attempt, DatabaseProperties source, Consumer<String> warn) {
+        ledger.write(key, LedgerEntry.running(attempt, createdByUs(prior)));
         try (Connection c = target.open()) {
             boolean exists = prior.exists();
-            if (prior.ours()) {
+            if (prior.ours() && exists) {
                 drop(c);
                 exists = false;
             }
             if (!exists) {
-                create(c, owner, encoding);
+                create(c, source, warn);
             } else {
-                List<String> subscriptions = query("SELECT subname FROM pg_catalog.pg_subscription WHERE subdbid ="
-                        + " (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database()) ORDER BY 1");
-                if (!subscriptions.isEmpty()) {
-                    throw new MigrationException(ErrorCode.TARGET_NOT_EMPTY, "target database " + dbname
-                            + " already receives logical replication (subscription " + String.join(", ", subscriptions)
-                            + "); it was left untouched. Remove that migration first (pgferry remove ID), or ignore"
-                            + " this database with --ignore-dbs");
-                }
-                List<String> tables = userTables();
-                if (!tables.isEmpty()) {
-                    throw new MigrationException(ErrorCode.TARGET_NOT_EMPTY, "target database " + dbname
-                            + " already holds tables (" + String.join(", ", tables.subList(0, Math.min(10, tables.size())))
-                            + (tables.size() > 10 ? ", ..." : "") + "); drop them or the database, or ignore this"
-                            + " database with --ignore-dbs");
-                }
+                refuseIfInUse();
             }
-            mark(c, "running", attempt);
         } catch (SQLException e) {
             throw SqlStates.wrap(ErrorCode.SCHEMA_RESTORE_FAILED, "preparing target database " + dbname, e);
+        }
+    }
+
+    private void refuseIfInUse() throws SQLException {
+        List<String> subscriptions = query("SELECT subname FROM pg_catalog.pg_subscription WHERE subdbid ="
+                + " (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database()) ORDER BY 1");
+        if (!subscriptions.isEmpty()) {
+            throw new MigrationException(ErrorCode.TARGET_NOT_EMPTY, "target database " + dbname
+                    + " already receives logical replication (subscription " + String.join(", ", subscriptions)
+                    + "); it was left untouched. Remove that migration first (pgferry remove ID), or ignore"
+                    + " this database with --ignore-dbs");
+        }
+        List<String> tables = userTables();
+        if (!tables.isEmpty()) {
+            throw new MigrationException(ErrorCode.TARGET_NOT_EMPTY, "target database " + dbname
+                    + " already holds tables (" + String.join(", ", tables.subList(0, Math.min(10, tables.size())))
+                    + (tables.size() > 10 ? ", ..." : "") + "); drop them or the database, or ignore this"
+                    + " database with --ignore-dbs");
+        }
+    }
+
+    /**
+     * Gives the finished database the source's properties that would have hindered the copy (settings, ACL,
+     * connection limit) and the rest that is not fixed at creation (comment, labels, per-role settings).
+     */
+    public void applyProperties(DatabaseProperties source, Set<String> missingRoles, Consumer<String> warn) {
+        try (Connection c = target.open()) {
+            source.applyTo(c, DatabaseProperties.read(c, dbname), missingRoles, warn);
+        } catch (SQLException e) {
+            throw SqlStates.wrap(ErrorCode.TARGET_UNREACHABLE, "setting the properties of target database " + dbname, e);
         }
     }
 
@@ -106,41 +135,32 @@ public final class TargetDatabase {
         }
     }
 
-    public void markDone(int attempt) {
-        try (Connection c = target.open()) {
-            mark(c, "done", attempt);
-        } catch (SQLException e) {
-            throw SqlStates.wrap(ErrorCode.TARGET_UNREACHABLE, "marking target database " + dbname + " done", e);
-        }
+    public void markDone(int attempt, Prior prior) {
+        ledger.write(key, LedgerEntry.done(attempt, createdByUs(prior)));
     }
 
-    private void mark(Connection c, String state, int attempt) throws SQLException {
+    private void create(Connection c, DatabaseProperties source, Consumer<String> warn) throws SQLException {
+        boolean ownerExists = exists(c, "SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = ?", source.owner());
+        boolean tablespaceExists = exists(c, "SELECT 1 FROM pg_catalog.pg_tablespace WHERE spcname = ?", source.tablespace());
+        String sql = source.createStatement(ownerExists, tablespaceExists, ServerCatalog.majorVersion(c), warn);
         try (Statement s = c.createStatement()) {
-            s.execute("COMMENT ON DATABASE " + Sql.ident(dbname) + " IS "
-                    + Sql.literal("pgferry:" + migrationId + ":" + state + ":" + attempt));
-        }
-    }
-
-    private void create(Connection c, String owner, String encoding) throws SQLException {
-        boolean ownerExists = false;
-        if (owner != null) {
-            try (PreparedStatement ps = c.prepareStatement("SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = ?")) {
-                ps.setString(1, owner);
-                try (ResultSet rs = ps.executeQuery()) {
-                    ownerExists = rs.next();
-                }
-            }
-        }
-        String base = "CREATE DATABASE " + Sql.ident(dbname) + (ownerExists ? " OWNER " + Sql.ident(owner) : "");
-        try (Statement s = c.createStatement()) {
-            s.execute(base + " TEMPLATE template0 ENCODING " + Sql.literal(encoding));
+            s.execute(sql);
         } catch (SQLException e) {
-            if ("42P04".equals(e.getSQLState())) {
+            if (SqlStates.DUPLICATE_DATABASE.equals(e.getSQLState())) {
                 return;
             }
-            // The encoding may not fit the target's locale: fall back to the target's defaults.
-            try (Statement s = c.createStatement()) {
-                s.execute(base);
+            throw new MigrationException(ErrorCode.PRECONDITION_FAILED, e.getSQLState(), "creating target database "
+                    + dbname + " as on the source (encoding " + source.encoding() + ", LC_COLLATE " + source.collate()
+                    + ", LC_CTYPE " + source.ctype() + ") failed: " + SqlStates.describe(e) + "; install that locale"
+                    + " on the target, or create the database there yourself, empty, and migrate again", false, e);
+        }
+    }
+
+    private static boolean exists(Connection c, String sql, String value) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(sql)) {
+            ps.setString(1, value);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next();
             }
         }
     }

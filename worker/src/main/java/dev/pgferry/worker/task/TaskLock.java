@@ -27,9 +27,21 @@ public final class TaskLock implements AutoCloseable {
 
     /** Blocks until the lock for this migration's database is ours. */
     public static TaskLock acquire(PgConnector target, String migrationId, String dbname) {
+        return lock(target, migrationId + "/" + dbname, "database " + dbname + " of migration " + migrationId);
+    }
+
+    /**
+     * Blocks until the lock of this migration's roles step is ours: the step runs once per migration, by the first
+     * task that takes this lock (migration ids hold no ':' or '/', so the key never meets a database's).
+     */
+    public static TaskLock acquireRoles(PgConnector target, String migrationId) {
+        return lock(target, "roles:" + migrationId, "the roles of migration " + migrationId);
+    }
+
+    private static TaskLock lock(PgConnector target, String name, String what) {
         Connection c = target.open();
         try (PreparedStatement ps = c.prepareStatement("SELECT pg_catalog.pg_advisory_lock(?, ?)")) {
-            long key = key(migrationId + "/" + dbname);
+            long key = key(name);
             ps.setInt(1, (int) (key >>> 32));
             ps.setInt(2, (int) key);
             ps.executeQuery().close();
@@ -40,7 +52,7 @@ public final class TaskLock implements AutoCloseable {
             } catch (SQLException ignored) {
                 // nothing more to release
             }
-            throw SqlStates.wrap(ErrorCode.TARGET_UNREACHABLE, "locking database " + dbname + " of migration " + migrationId, e);
+            throw SqlStates.wrap(ErrorCode.TARGET_UNREACHABLE, "locking " + what, e);
         }
     }
 

@@ -1,0 +1,64 @@
+package dev.pgferry.bus;
+
+import dev.pgferry.messages.Json;
+import dev.pgferry.messages.LedgerEntry;
+import dev.pgferry.messages.Topics;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * pgferry's bookkeeping of target-side steps ({@link LedgerEntry}) in the compacted topic {@value Topics#LEDGER}.
+ * A key always goes to the same partition ({@code floorMod(key.hashCode(), partitions)}, stable across JVMs), so
+ * {@link #read} scans one partition to its end. Writes are acknowledged by the broker before they return.
+ * Callers serialize the writes of one key among themselves (the workers hold the task's target lock); a read
+ * made after taking that lock sees every earlier holder's writes. Thread-safe (reads are serialized).
+ */
+public final class Ledger implements AutoCloseable {
+    private final Bus bus;
+    private final KafkaConsumer<String, byte[]> consumer;
+
+    public Ledger(Bus bus, String clientId) {
+        this.bus = bus;
+        Map<String, Object> props = bus.consumerProps(null, clientId + "-ledger");
+        props.put("max.poll.records", 5_000);
+        this.consumer = new KafkaConsumer<>(props);
+    }
+
+    static int partition(String key) {
+        return Math.floorMod(key.hashCode(), Topics.LEDGER_PARTITIONS);
+    }
+
+    /** The latest entry of {@code key}, if any. */
+    public synchronized Optional<LedgerEntry> read(String key) {
+        TopicPartition tp = new TopicPartition(Topics.LEDGER, partition(key));
+        consumer.assign(List.of(tp));
+        consumer.seekToBeginning(List.of(tp));
+        long end = consumer.endOffsets(List.of(tp), Duration.ofSeconds(60)).get(tp);
+        byte[] latest = null;
+        while (consumer.position(tp, Duration.ofSeconds(60)) < end) {
+            for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(200))) {
+                if (key.equals(r.key())) {
+                    latest = r.value();
+                }
+            }
+        }
+        return latest == null ? Optional.empty() : Optional.of(Json.read(latest, LedgerEntry.class));
+    }
+
+    /** Writes the entry of {@code key} and waits for the broker's acknowledgement. */
+    public void write(String key, LedgerEntry entry) {
+        bus.send(new ProducerRecord<>(Topics.LEDGER, partition(key), key, Json.write(entry)));
+    }
+
+    @Override
+    public synchronized void close() {
+        consumer.close();
+    }
+}

@@ -1,0 +1,63 @@
+package dev.pgferry.cli;
+
+import dev.pgferry.bus.Bus;
+import dev.pgferry.messages.MigrationStatus;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.nio.file.Path;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+
+@Command(name = "verify", mixinStandardHelpOptions = true,
+        description = "Compare source and target of every database of a migration, taking nothing on trust from the"
+                + " copy: database properties, roles and memberships, schema, sequences, large objects, materialized"
+                + " views, and every table's row count and content hash (online, for databases that are replicating)."
+                + " Writes a JSON report. Without --bootstrap-servers it uses the single-machine broker data under"
+                + " --data-dir. Exits 0 when everything matches, 1 otherwise, 4 for an unknown migration.")
+final class VerifyCommand implements Callable<Integer> {
+    @Parameters(index = "0", paramLabel = "ID")
+    String migrationId;
+
+    @Option(names = "--bootstrap-servers", paramLabel = "HOST:PORT", description = "A running pgferry's Kafka.")
+    String bootstrapServers;
+
+    @Option(names = "--data-dir", defaultValue = "./.pgferry", description = "Single-machine data (default: ${DEFAULT-VALUE}).")
+    Path dataDir;
+
+    @Option(names = "--jobs", defaultValue = "2", description = "Connections per side and database (default: ${DEFAULT-VALUE}).")
+    int jobs;
+
+    @Option(names = "--report", paramLabel = "FILE",
+            description = "Where to write the JSON report (default: pgferry-verify-ID.json in the current directory).")
+    Path report;
+
+    @Option(names = "--json", description = "Print the report as JSON instead of a summary.")
+    boolean json;
+
+    @Override
+    public Integer call() throws Exception {
+        Path file = report != null ? report : Path.of("pgferry-verify-" + migrationId + ".json");
+        if (bootstrapServers == null) {
+            try (SingleMachine local = new SingleMachine(dataDir, 1, jobs, 0, -1)) {
+                MigrationStatus s = local.verify(migrationId, jobs, System.err);
+                return s == null ? unknown() : Verifications.report(s, file, json, System.out);
+            }
+        }
+        try (Bus bus = new Bus(bootstrapServers, "pgferry-verify")) {
+            Optional<MigrationStatus> current = MigrationWatcher.current(bus, migrationId);
+            if (current.isEmpty()) {
+                return unknown();
+            }
+            Verifications.request(bus, migrationId, jobs);
+            MigrationStatus s = MigrationWatcher.await(bus, migrationId, System.err, Verifications.ended(current));
+            return Verifications.report(s, file, json, System.out);
+        }
+    }
+
+    private int unknown() {
+        System.err.println("pgferry: no migration " + migrationId);
+        return 4;
+    }
+}

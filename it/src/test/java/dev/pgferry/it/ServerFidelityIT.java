@@ -1,0 +1,211 @@
+package dev.pgferry.it;
+
+import dev.pgferry.cli.local.LocalPostgres;
+import dev.pgferry.cli.local.SampleData;
+import dev.pgferry.messages.Connection;
+import dev.pgferry.messages.Method;
+import dev.pgferry.messages.MigrationOptions;
+import dev.pgferry.messages.MigrationRequest;
+import dev.pgferry.messages.MigrationStatus;
+import dev.pgferry.messages.MigrationStatus.State;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.sql.DriverManager;
+import java.util.List;
+import java.util.Properties;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Everything a server is besides its tables arrives: every role (a login role that gets its privileges only
+ * through a group included), role settings with list values, memberships with their options, password hashes,
+ * and each database's locale, ACL, settings, per-role settings, connection limit and comment. Roles that already
+ * exist on the target are left as they are and reported.
+ */
+class ServerFidelityIT {
+    static LocalPostgres source;
+    static Pgferry pgferry;
+
+    static final String SOURCE_ROLES = """
+            CREATE ROLE app_rw NOLOGIN;
+            CREATE ROLE app_user LOGIN PASSWORD 'app-user-pw-1' CONNECTION LIMIT 7 VALID UNTIL '2099-01-01 00:00:00+00';
+            GRANT app_rw TO app_user;
+            CREATE ROLE app LOGIN PASSWORD 'app-pw-1';
+            ALTER ROLE app SET search_path TO 'app', 'public';
+            ALTER ROLE app SET work_mem TO '12MB';
+            COMMENT ON ROLE app IS 'the application';
+            CREATE ROLE ops NOLOGIN CREATEDB;
+            GRANT ops TO app WITH ADMIN OPTION;
+            GRANT pg_read_all_data TO ops;
+            CREATE ROLE auditor LOGIN;
+            CREATE ROLE scratch_role NOLOGIN;
+            CREATE ROLE legacy LOGIN;
+            CREATE ROLE app_owner NOLOGIN;
+            """;
+
+    @BeforeAll
+    static void source() throws Exception {
+        source = Infra.postgres();
+        try (var c = SampleData.connect(source, "postgres"); var s = c.createStatement()) {
+            s.execute(SOURCE_ROLES);
+            s.execute("CREATE DATABASE shop OWNER app_owner LC_COLLATE 'C.utf8' LC_CTYPE 'C.utf8' TEMPLATE template0");
+            s.execute("CREATE DATABASE intl LOCALE_PROVIDER icu ICU_LOCALE 'de-DE' TEMPLATE template0");
+            s.execute("""
+                    REVOKE ALL ON DATABASE shop FROM PUBLIC;
+                    GRANT CONNECT ON DATABASE shop TO app_rw;
+                    GRANT CONNECT, TEMPORARY ON DATABASE shop TO app WITH GRANT OPTION;
+                    ALTER DATABASE shop SET work_mem TO '8MB';
+                    ALTER DATABASE shop SET default_transaction_read_only TO on;
+                    ALTER DATABASE shop CONNECTION LIMIT 50;
+                    ALTER ROLE app IN DATABASE shop SET search_path TO app, "$user", public;
+                    COMMENT ON DATABASE shop IS 'the shop''s database';
+                    """);
+        }
+        try (var c = SampleData.connect(source, "shop"); var s = c.createStatement()) {
+            s.execute("SET default_transaction_read_only = off");
+            s.execute("""
+                    CREATE SCHEMA app AUTHORIZATION app_owner;
+                    CREATE TABLE app.orders (id int PRIMARY KEY, item text);
+                    INSERT INTO app.orders SELECT g, 'item ' || g FROM generate_series(1, 300) g;
+                    ALTER TABLE app.orders OWNER TO app_owner;
+                    GRANT USAGE ON SCHEMA app TO app_rw;
+                    GRANT SELECT, INSERT ON app.orders TO app_rw;
+                    """);
+        }
+        pgferry = new Pgferry(2);
+    }
+
+    @AfterAll
+    static void stop() {
+        pgferry.close();
+        source.close();
+    }
+
+    @Test
+    void everyRoleAndEveryDatabasePropertyArrives() throws Exception {
+        try (LocalPostgres target = Infra.postgres()) {
+            // Given a target that already has a role of the same name with other attributes
+            try (var c = SampleData.connect(target, "postgres"); var s = c.createStatement()) {
+                s.execute("CREATE ROLE legacy NOLOGIN");
+            }
+            MigrationRequest r = Pgferry.request(source, target, List.of("postgres"))
+                    .withOptions(new MigrationOptions(false, false, false, MigrationOptions.RoleScope.ALL,
+                            List.of("scratch_role")));
+
+            // When the server is migrated
+            pgferry.submit(r);
+            MigrationStatus s = pgferry.awaitFinal(r.migrationId());
+
+            // Then every database is done
+            assertThat(s.migration().status()).as(s.toString()).isEqualTo(State.DONE);
+            // every role arrived, the ignored one and the reserved ones excepted, with its attributes
+            assertThat(Compare.column(target, "postgres", "SELECT rolname FROM pg_roles WHERE rolname !~ '^pg_'"
+                    + " ORDER BY 1")).containsExactly("app", "app_owner", "app_rw", "app_user", "auditor", "legacy",
+                    "ops", "postgres");
+            String attrs = "SELECT rolname || ':' || rolcanlogin || ':' || rolcreatedb || ':' || rolconnlimit || ':'"
+                    + " || coalesce(rolvaliduntil::text, '-') FROM pg_roles WHERE rolname IN ('app_user', 'ops', 'app')"
+                    + " ORDER BY 1";
+            assertThat(Compare.column(target, "postgres", attrs)).isEqualTo(Compare.column(source, "postgres", attrs));
+            // the login role that gets its privileges only through its group can log in with its own password
+            assertThat(selectAs(target, "shop", "app_user", "app-user-pw-1", "SELECT count(*) FROM app.orders"))
+                    .isEqualTo("300");
+            // role settings keep list values as lists: app's search_path is two schemas, not one called "app, public"
+            String settings = "SELECT coalesce(d.datname, '*') || ' ' || array_to_string(setconfig, ';')"
+                    + " FROM pg_db_role_setting s LEFT JOIN pg_database d ON d.oid = s.setdatabase"
+                    + " WHERE setrole = 'app'::regrole ORDER BY 1";
+            assertThat(Compare.column(target, "postgres", settings)).isEqualTo(Compare.column(source, "postgres", settings))
+                    .contains("* search_path=app, public;work_mem=12MB");
+            assertThat(selectAs(target, "shop", "app", "app-pw-1", "SELECT current_schemas(false)::text"))
+                    .isEqualTo("{app,public}");
+            // memberships, with their options, and in predefined roles
+            String members = "SELECT g.rolname || '>' || m.rolname || ':' || am.admin_option FROM pg_auth_members am"
+                    + " JOIN pg_roles g ON g.oid = am.roleid JOIN pg_roles m ON m.oid = am.member ORDER BY 1";
+            assertThat(Compare.column(target, "postgres", members)).isEqualTo(Compare.column(source, "postgres", members))
+                    .contains("app_rw>app_user:false", "ops>app:true", "pg_read_all_data>ops:true".replace("true", "false"));
+            assertThat(Compare.scalar(target, "postgres", "SELECT shobj_description('app'::regrole, 'pg_authid')"))
+                    .isEqualTo("the application");
+            // the existing role was not altered, and the status says how it differs
+            assertThat(Compare.scalar(target, "postgres", "SELECT rolcanlogin FROM pg_roles WHERE rolname = 'legacy'"))
+                    .isEqualTo("f");
+            assertThat(s.migrationDetail().stream().flatMap(d -> d.warnings().stream()))
+                    .anySatisfy(w -> assertThat(w).startsWith("role legacy already exists on the target and was left as it is")
+                            .contains("NOLOGIN").contains(" LOGIN"));
+
+            // the databases keep their locale, ACL, settings, connection limit and comment
+            String db = "SELECT datname || ' ' || pg_encoding_to_char(encoding) || ' ' || datcollate || ' ' || datctype"
+                    + " || ' ' || datlocprovider::text || ' ' || coalesce(daticulocale, '-') || ' ' || datconnlimit || ' '"
+                    + " || pg_get_userbyid(datdba) || ' ' || coalesce(shobj_description(oid, 'pg_database'), '-')"
+                    + " FROM pg_database WHERE datname IN ('shop', 'intl') ORDER BY 1";
+            assertThat(Compare.column(target, "postgres", db)).isEqualTo(Compare.column(source, "postgres", db))
+                    .contains("shop UTF8 C.utf8 C.utf8 c - 50 app_owner the shop's database")
+                    .anySatisfy(line -> assertThat(line).startsWith("intl UTF8 C C i de-DE"));
+            String acl = "SELECT coalesce(pg_get_userbyid(NULLIF(a.grantee, 0)), 'PUBLIC') || ':' || a.privilege_type"
+                    + " || ':' || a.is_grantable FROM pg_database d, aclexplode(d.datacl) a WHERE d.datname = 'shop'"
+                    + " ORDER BY 1";
+            assertThat(Compare.column(target, "postgres", acl)).isEqualTo(Compare.column(source, "postgres", acl))
+                    .contains("app_rw:CONNECT:false", "app:TEMPORARY:true").noneMatch(a -> a.startsWith("PUBLIC"));
+            String dbSettings = "SELECT coalesce(pg_get_userbyid(NULLIF(setrole, 0)), '*') || ' '"
+                    + " || array_to_string(setconfig, ';') FROM pg_db_role_setting"
+                    + " WHERE setdatabase = (SELECT oid FROM pg_database WHERE datname = 'shop') ORDER BY 1";
+            assertThat(Compare.column(target, "postgres", dbSettings)).isEqualTo(Compare.column(source, "postgres", dbSettings))
+                    .contains("* work_mem=8MB;default_transaction_read_only=on", "app search_path=app, \"$user\", public");
+            assertThat(Compare.tableFingerprints(target, "shop")).isEqualTo(Compare.tableFingerprints(source, "shop"));
+        }
+    }
+
+    @Test
+    void rolesUsedTakesTheRolesConnectedToTheDatabasesByMembership() throws Exception {
+        try (LocalPostgres target = Infra.postgres()) {
+            MigrationRequest r = Pgferry.request(source, target, List.of("postgres", "intl"))
+                    .withOptions(new MigrationOptions(false, false, false, MigrationOptions.RoleScope.USED, List.of()));
+
+            pgferry.submit(r);
+            MigrationStatus s = pgferry.awaitFinal(r.migrationId());
+
+            assertThat(s.migration().status()).as(s.toString()).isEqualTo(State.DONE);
+            // app_rw and app hold privileges in shop; app_user is a member of app_rw, ops a group of app; auditor,
+            // scratch_role and legacy have nothing to do with shop
+            assertThat(Compare.column(target, "postgres", "SELECT rolname FROM pg_roles WHERE rolname !~ '^pg_'"
+                    + " ORDER BY 1")).containsExactly("app", "app_owner", "app_rw", "app_user", "ops", "postgres");
+        }
+    }
+
+    @Test
+    void aSourceUserThatMayNotReadPasswordsGivesRolesWithoutAndListsThem() throws Exception {
+        try (LocalPostgres target = Infra.postgres()) {
+            try (var c = SampleData.connect(source, "postgres"); var st = c.createStatement()) {
+                st.execute("DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'dumper') THEN"
+                        + " CREATE ROLE dumper LOGIN PASSWORD '" + Infra.PASSWORD + "'; END IF; END $$");
+                // it reads the data as a member of its owner, and may not read pg_authid
+                st.execute("GRANT app_owner TO dumper");
+            }
+            MigrationRequest r = MigrationRequest.of(new Connection(source.host(), source.port(), "postgres", "dumper",
+                            Infra.PASSWORD, null, "disable"), Pgferry.conn(target), Method.DUMP,
+                    List.of("postgres", "intl"), List.of(), List.of());
+
+            pgferry.submit(r);
+            MigrationStatus s = pgferry.awaitFinal(r.migrationId());
+
+            assertThat(s.migration().status()).as(s.toString()).isEqualTo(State.DONE);
+            assertThat(s.migrationDetail().get(0).warnings()).anySatisfy(w -> assertThat(w)
+                    .startsWith("5 login role(s) arrived without a password")
+                    .contains("app_user", "app, ", "auditor", "legacy", "dumper").contains("ALTER ROLE"));
+            assertThat(Compare.scalar(target, "postgres", "SELECT count(*) FROM pg_authid WHERE rolname = 'app_user'"
+                    + " AND rolpassword IS NULL")).isEqualTo("1");
+        }
+    }
+
+    /** The first column of a query run as {@code user} with {@code password}: proves the role can log in. */
+    static String selectAs(LocalPostgres pg, String db, String user, String password, String sql) throws Exception {
+        Properties p = new Properties();
+        p.setProperty("user", user);
+        p.setProperty("password", password);
+        try (var c = DriverManager.getConnection("jdbc:postgresql://" + pg.host() + ":" + pg.port() + "/" + db, p);
+             var s = c.createStatement(); var rs = s.executeQuery(sql)) {
+            rs.next();
+            return rs.getString(1);
+        }
+    }
+}

@@ -1,0 +1,67 @@
+package dev.pgferry.messages;
+
+import com.fasterxml.jackson.annotation.JsonProperty;
+
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * pgferry's own bookkeeping of one step of a migration on the target, kept in the compacted topic
+ * {@value Topics#LEDGER} instead of anywhere in the user's databases. Keys: {@code db:<migration>/<dbname>} for a
+ * database's crash-safety marker, {@code roles:<migration>} for the migration's one roles step.
+ *
+ * <p>A database entry is written {@code running} with its attempt <em>before</em> the target database is created
+ * or touched, and {@code done} once it is finished: a worker that finds {@code running} knows a previous attempt
+ * died halfway, drops what it left and starts the next attempt, so rows are never duplicated; one that finds
+ * {@code done} has nothing to do. {@code created} says whether pgferry created the target database (and so may
+ * drop it again). A roles entry is {@code done} once the roles of the migration exist on the target; {@code missing}
+ * lists the roles that could not be created, so that every database's restore can tolerate statements naming them.
+ */
+public record LedgerEntry(
+        @JsonProperty("schema_version") Integer schemaVersion,
+        @JsonProperty("state") State state,
+        @JsonProperty("attempt") int attempt,
+        @JsonProperty("created") boolean created,
+        @JsonProperty("missing") List<String> missing) {
+
+    public LedgerEntry {
+        schemaVersion = schemaVersion == null ? MigrationRequest.SCHEMA_VERSION : schemaVersion;
+        Objects.requireNonNull(state, "state is required");
+        missing = List.copyOf(missing == null ? List.of() : missing);
+    }
+
+    public static LedgerEntry running(int attempt, boolean created) {
+        return new LedgerEntry(null, State.RUNNING, attempt, created, List.of());
+    }
+
+    public static LedgerEntry done(int attempt, boolean created) {
+        return new LedgerEntry(null, State.DONE, attempt, created, List.of());
+    }
+
+    public static LedgerEntry rolesDone(List<String> missing) {
+        return new LedgerEntry(null, State.DONE, 1, false, missing);
+    }
+
+    public static String databaseKey(String migrationId, String dbname) {
+        return "db:" + migrationId + "/" + dbname;
+    }
+
+    public static String rolesKey(String migrationId) {
+        return "roles:" + migrationId;
+    }
+
+    /** Where a step stands. */
+    public enum State {
+        RUNNING, DONE;
+
+        @com.fasterxml.jackson.annotation.JsonValue
+        public String wireName() {
+            return name().toLowerCase(java.util.Locale.ROOT);
+        }
+
+        @com.fasterxml.jackson.annotation.JsonCreator
+        public static State parse(String s) {
+            return valueOf(s.toUpperCase(java.util.Locale.ROOT));
+        }
+    }
+}

@@ -1,0 +1,50 @@
+package dev.pgferry.pg;
+
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Predicate;
+
+/** Server-wide catalog reads shared by the coordinator and the workers. Stateless. */
+public final class ServerCatalog {
+    private ServerCatalog() {
+    }
+
+    /**
+     * The databases a migration moves, sorted by name: connectable, not templates, open to the connecting user,
+     * and not {@code ignored}.
+     */
+    public static List<String> migratedDatabases(Connection c, Predicate<String> ignored) throws SQLException {
+        List<String> databases = new ArrayList<>();
+        try (Statement s = c.createStatement();
+             ResultSet rs = s.executeQuery("SELECT datname FROM pg_catalog.pg_database"
+                     + " WHERE datallowconn AND NOT datistemplate"
+                     + " AND pg_catalog.has_database_privilege(datname, 'CONNECT') ORDER BY datname")) {
+            while (rs.next()) {
+                if (!ignored.test(rs.getString(1))) {
+                    databases.add(rs.getString(1));
+                }
+            }
+        }
+        return databases;
+    }
+
+    /** Whether the connected user is a superuser. */
+    public static boolean isSuperuser(Connection c) throws SQLException {
+        try (Statement s = c.createStatement();
+             ResultSet rs = s.executeQuery("SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = CURRENT_USER")) {
+            return rs.next() && rs.getBoolean(1);
+        }
+    }
+
+    /** The server's major version (e.g. 15), from {@code server_version_num}. */
+    public static int majorVersion(Connection c) throws SQLException {
+        try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("SHOW server_version_num")) {
+            rs.next();
+            return Integer.parseInt(rs.getString(1)) / 10_000;
+        }
+    }
+}

@@ -1,0 +1,51 @@
+package dev.pgferry.worker.verify;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Pattern;
+
+/**
+ * Compares two {@code pg_dump --schema-only} outputs after a normalization that drops only what says nothing
+ * about the schema: comment lines (they hold the dump's version and the object's owner again), blank lines,
+ * session settings ({@code SET ...;}, {@code set_config('search_path' ...)}), and psql meta-commands
+ * ({@code \connect}, {@code \restrict}). Statements are compared as a multiset of lines, so a difference in order
+ * alone (pg_dump sorts by name and dependencies, the same on both sides) is not one. Publications and subscriptions
+ * are left out of the dumps (pgferry's replication makes one on each side). Stateless.
+ */
+public final class SchemaDiff {
+    private static final Pattern IGNORED = Pattern.compile(
+            "^(--.*|\\s*|SET \\w+ = .*;|SELECT pg_catalog\\.set_config\\('search_path', '', false\\);|\\\\(connect|restrict|unrestrict)\\b.*)$");
+
+    private SchemaDiff() {
+    }
+
+    static boolean ignored(String line) {
+        return IGNORED.matcher(line).matches();
+    }
+
+    /**
+     * Lines only in the source's dump ({@code - line}) and only in the target's ({@code + line}), at most {@code max}
+     * in all; empty when the schemas read the same.
+     */
+    public static List<String> differences(List<String> source, List<String> target, int max) {
+        Map<String, Integer> counts = new HashMap<>();
+        source.stream().filter(l -> !ignored(l)).forEach(l -> counts.merge(l, 1, Integer::sum));
+        target.stream().filter(l -> !ignored(l)).forEach(l -> counts.merge(l, -1, Integer::sum));
+        List<String> out = new ArrayList<>();
+        for (String l : source) {
+            if (out.size() < max && counts.getOrDefault(l, 0) > 0) {
+                out.add("- " + l);
+                counts.merge(l, -1, Integer::sum);
+            }
+        }
+        for (String l : target) {
+            if (out.size() < max && counts.getOrDefault(l, 0) < 0) {
+                out.add("+ " + l);
+                counts.merge(l, 1, Integer::sum);
+            }
+        }
+        return out;
+    }
+}

@@ -1,0 +1,231 @@
+package dev.pgferry.worker.verify;
+
+import dev.pgferry.messages.ErrorCode;
+import dev.pgferry.messages.MigrationRequest;
+import dev.pgferry.messages.ReplicationNames;
+import dev.pgferry.messages.Verification;
+import dev.pgferry.messages.Verification.Check;
+import dev.pgferry.messages.Verification.Result;
+import dev.pgferry.messages.Verification.TableCheck;
+import dev.pgferry.pg.PgConnector;
+import dev.pgferry.pg.ServerCatalog;
+import dev.pgferry.pg.Sql;
+import dev.pgferry.worker.copy.SourceCatalog;
+import dev.pgferry.worker.database.DatabaseProperties;
+import dev.pgferry.worker.roles.RoleComparison;
+import dev.pgferry.worker.schema.PgTool;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * {@code pgferry verify} for one database: compares source and target with nothing taken on trust from the copy
+ * that produced the target. Checks the database's properties, the migration's roles and memberships (by the
+ * migration's first database only: they are the server's), the schema ({@link SchemaDiff}), sequences (not while
+ * replicating: they are copied at cut-over), large objects, materialized view population, and every table's rows
+ * ({@link TableVerifier}). A database that is replicating is compared online. Stateless.
+ */
+public final class Verifier {
+    private static final int MAX_LINES = 20;
+
+    private final PgConnector source;
+    private final PgConnector target;
+    private final MigrationRequest request;
+    private final String dbname;
+    private final int jobs;
+
+    public Verifier(PgConnector source, PgConnector target, MigrationRequest request, String dbname, int jobs) {
+        this.source = source;
+        this.target = target;
+        this.request = request;
+        this.dbname = dbname;
+        this.jobs = jobs;
+    }
+
+    /** The verification; a failure of the verification itself is a result of {@code error}, never an exception. */
+    public Verification run() {
+        Instant start = Instant.now();
+        try {
+            return verify(start);
+        } catch (SQLException | IOException | RuntimeException e) {
+            return new Verification(Result.ERROR, List.of(), List.of(), null, seconds(start),
+                    e instanceof SQLException s ? dev.pgferry.pg.SqlStates.describe(s) : e.getMessage());
+        }
+    }
+
+    private Verification verify(Instant start) throws SQLException, IOException {
+        List<Check> checks = new ArrayList<>();
+        String slot;
+        List<TableVerifier.Plan> plans = new ArrayList<>();
+        List<TableCheck> tables = new ArrayList<>();
+        try (Connection src = source.open(dbname); Connection dst = target.open(dbname)) {
+            slot = liveSlot(src);
+            List<String> differences = DatabaseProperties.read(src, dbname).differences(DatabaseProperties.read(dst, dbname));
+            checks.add(check("database properties", differences));
+            if (dbname.equals(ServerCatalog.migratedDatabases(src, request::ignores).stream().findFirst().orElse(null))) {
+                checks.add(check("roles", RoleComparison.differences(src, dst, request)));
+            }
+            checks.add(schema());
+            checks.add(slot != null ? new Check("sequences", Result.NOT_COMPARABLE,
+                    List.of("replication does not carry sequences: they are copied at cut-over (pgferry remove)"))
+                    : compare("sequences", src, dst, Verifier::sequences));
+            checks.add(compare("large objects", src, dst, Verifier::largeObjects));
+            checks.add(compare("materialized views", src, dst, Verifier::matViews));
+            for (SourceCatalog.Table t : SourceCatalog.tables(src, request.options().includeExtensionTables())) {
+                if (!request.copiesTable(dbname, t.schema(), t.name())) {
+                    tables.add(new TableCheck(t.displayName(), Result.NOT_COMPARABLE, null, null, null,
+                            "its data is not migrated (--skip-table / --with-table)"));
+                } else if (slot != null && t.unlogged()) {
+                    tables.add(new TableCheck(t.displayName(), Result.NOT_COMPARABLE, null, null, null,
+                            "unlogged: copied once, not replicated"));
+                } else {
+                    plans.add(plan(src, t));
+                }
+            }
+        }
+        try (TableVerifier rows = new TableVerifier(source, target, dbname, slot, jobs)) {
+            tables.addAll(rows.verify(plans));
+        }
+        boolean match = checks.stream().allMatch(c -> c.result() != Result.DIFFERS)
+                && tables.stream().allMatch(t -> t.result() != Result.DIFFERS);
+        List<TableCheck> listed = tables;
+        Integer matching = null;
+        if (tables.size() > 500) {
+            // Keep the event small: the tables that match are counted, the others listed.
+            listed = tables.stream().filter(t -> t.result() != Result.MATCH).toList();
+            matching = tables.size() - listed.size();
+        }
+        return new Verification(match ? Result.MATCH : Result.DIFFERS, checks, listed, matching, seconds(start), null);
+    }
+
+    private static double seconds(Instant start) {
+        return Duration.between(start, Instant.now()).toMillis() / 1000.0;
+    }
+
+    /** The slot of this migration's replication when it exists on the source: the database is compared online. */
+    private String liveSlot(Connection src) throws SQLException {
+        String name = ReplicationNames.of(request.migrationId(), dbname);
+        try (PreparedStatement ps = src.prepareStatement("SELECT 1 FROM pg_catalog.pg_replication_slots WHERE slot_name = ?")) {
+            ps.setString(1, name);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? name : null;
+            }
+        }
+    }
+
+    private TableVerifier.Plan plan(Connection src, SourceCatalog.Table t) throws SQLException {
+        List<String> key = new ArrayList<>();
+        boolean integerKey = false;
+        try (PreparedStatement ps = src.prepareStatement("SELECT a.attname, a.atttypid IN (20, 21, 23)"
+                + " FROM pg_catalog.pg_index i JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid"
+                + " AND a.attnum = ANY (i.indkey) WHERE i.indrelid = ?::pg_catalog.oid AND i.indisprimary"
+                + " ORDER BY array_position(i.indkey::int2[], a.attnum)")) {
+            ps.setLong(1, t.oid());
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    key.add(rs.getString(1));
+                    integerKey = rs.getBoolean(2);
+                }
+            }
+        }
+        if (key.size() != 1 || !integerKey || t.rowsEstimate() <= TableVerifier.RANGE_ROWS) {
+            return new TableVerifier.Plan(t, key, List.of(new long[0]));
+        }
+        try (Statement s = src.createStatement();
+             ResultSet rs = s.executeQuery("SELECT min(" + Sql.ident(key.get(0)) + "), max(" + Sql.ident(key.get(0))
+                     + ") FROM " + t.qualifiedName())) {
+            rs.next();
+            return new TableVerifier.Plan(t, key, TableVerifier.ranges(rs.getLong(1), rs.getLong(2), t.rowsEstimate()));
+        }
+    }
+
+    /** Both schema dumps, compared after {@link SchemaDiff}'s normalization. */
+    private Check schema() throws IOException {
+        Path a = Files.createTempFile("pgferry-verify-source-", ".sql");
+        Path b = Files.createTempFile("pgferry-verify-target-", ".sql");
+        try {
+            dump(source, a);
+            dump(target, b);
+            return check("schema", SchemaDiff.differences(Files.readAllLines(a), Files.readAllLines(b), MAX_LINES));
+        } finally {
+            Files.deleteIfExists(a);
+            Files.deleteIfExists(b);
+        }
+    }
+
+    private void dump(PgConnector side, Path file) {
+        PgTool.run("pg_dump", List.of("--schema-only", "--no-publications", "--no-subscriptions", "--file=" + file),
+                side.libpqEnv(dbname), ErrorCode.SCHEMA_DUMP_FAILED, "dumping the schema of " + dbname + " to verify it");
+    }
+
+    private static List<String> sequences(Connection c) throws SQLException {
+        return SourceCatalog.sequences(c).stream()
+                .map(s -> s.schema() + "." + s.name() + " = " + s.lastValue() + (s.isCalled() ? "" : " (not called)")).toList();
+    }
+
+    private static List<String> largeObjects(Connection c) throws SQLException {
+        return lines(c, "SELECT count(*) || ' large objects, content hash ' || coalesce(sum(('x' || substr(md5(oid::text"
+                + " || md5(pg_catalog.lo_get(oid))), 1, 16))::bit(64)::bigint::numeric), 0)"
+                + " FROM pg_catalog.pg_largeobject_metadata");
+    }
+
+    private static List<String> matViews(Connection c) throws SQLException {
+        List<String> out = new ArrayList<>();
+        for (SourceCatalog.MatView m : SourceCatalog.matViews(c)) {
+            String name = Sql.qualified(m.schema(), m.name());
+            out.add(m.schema() + "." + m.name() + (m.populated()
+                    ? " populated, " + lines(c, "SELECT count(*) FROM " + name).get(0) + " rows" : " not populated"));
+        }
+        return out;
+    }
+
+    private static List<String> lines(Connection c, String sql) throws SQLException {
+        List<String> out = new ArrayList<>();
+        try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery(sql)) {
+            while (rs.next()) {
+                out.add(rs.getString(1));
+            }
+        }
+        return out;
+    }
+
+    /** Reads the same listing on both sides; each entry that differs is a detail. */
+    private static Check compare(String name, Connection src, Connection dst, SqlFunction<Connection, List<String>> read)
+            throws SQLException {
+        List<String> a = read.apply(src);
+        List<String> b = read.apply(dst);
+        List<String> details = new ArrayList<>();
+        for (String line : a) {
+            if (!b.contains(line) && details.size() < MAX_LINES) {
+                details.add(line + " on the source");
+            }
+        }
+        for (String line : b) {
+            if (!a.contains(line) && details.size() < MAX_LINES) {
+                details.add(line + " on the target");
+            }
+        }
+        return check(name, details);
+    }
+
+    private static Check check(String name, List<String> differences) {
+        return new Check(name, differences.isEmpty() ? Result.MATCH : Result.DIFFERS,
+                differences.subList(0, Math.min(MAX_LINES, differences.size())));
+    }
+
+    /** A function that reads from a connection. */
+    @FunctionalInterface
+    private interface SqlFunction<T, R> {
+        R apply(T t) throws SQLException;
+    }
+}
