@@ -134,4 +134,39 @@ class MessagesTest {
         assertThat(json).doesNotContain("s3c").doesNotContain("hunter2")
                 .contains("\"password\": \"***\"").contains("postgres://bob:***@h/db").contains("\"user\": \"u\"");
     }
+
+    @Test
+    void verifyRequestsAndRoleOptionsAreReadFromTheRequestsTopic() {
+        Request verify = Json.readRequestMessage("{\"action\": \"verify\", \"migration_id\": \"m-9\", \"jobs\": 4}"
+                .getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        org.assertj.core.api.Assertions.assertThat(verify).isEqualTo(VerifyRequest.of("m-9", 4));
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> Json.readRequestMessage(
+                        "{\"action\": \"verify\", \"migration_id\": \"m-9\", \"jobs\": 0}".getBytes(java.nio.charset.StandardCharsets.UTF_8)))
+                .hasMessageContaining("jobs must be 1 to 64");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> Json.readRequestMessage(
+                        "{\"action\": \"shrink\", \"migration_id\": \"m-9\"}".getBytes(java.nio.charset.StandardCharsets.UTF_8)))
+                .hasMessageContaining("must be migrate, remove or verify");
+
+        MigrationRequest r = Json.readRequest(("{\"source\": {\"host\": \"a\", \"user\": \"u\"}, \"target\": {\"host\": \"b\","
+                + " \"user\": \"u\"}, \"options\": {\"roles\": \"used\", \"ignore_roles\": [\"x\"]}}")
+                .getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        org.assertj.core.api.Assertions.assertThat(r.options().roles()).isEqualTo(MigrationOptions.RoleScope.USED);
+        org.assertj.core.api.Assertions.assertThat(r.options().ignoreRoles()).containsExactly("x");
+        org.assertj.core.api.Assertions.assertThat(new String(Json.write(r.options()), java.nio.charset.StandardCharsets.UTF_8))
+                .contains("\"roles\":\"used\"").contains("\"ignore_roles\":[\"x\"]");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> Json.readRequest(("{\"source\": {\"host\": \"a\", \"user\": \"u\"},"
+                        + " \"target\": {\"host\": \"b\", \"user\": \"u\"}, \"options\": {\"roles\": \"some\"}}")
+                        .getBytes(java.nio.charset.StandardCharsets.UTF_8)))
+                .hasMessageContaining("roles must be 'all' or 'used'");
+    }
+
+    @Test
+    void ledgerEntriesRoundTrip() {
+        LedgerEntry e = LedgerEntry.running(3, true);
+        org.assertj.core.api.Assertions.assertThat(Json.read(Json.write(e), LedgerEntry.class)).isEqualTo(e);
+        org.assertj.core.api.Assertions.assertThat(Json.read(Json.write(LedgerEntry.rolesDone(java.util.List.of("su"))),
+                LedgerEntry.class).missing()).containsExactly("su");
+        org.assertj.core.api.Assertions.assertThat(LedgerEntry.databaseKey("m-1", "roles:x"))
+                .isNotEqualTo(LedgerEntry.rolesKey("m-1"));
+    }
 }

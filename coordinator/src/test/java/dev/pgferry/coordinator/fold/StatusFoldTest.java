@@ -7,6 +7,7 @@ import dev.pgferry.messages.Method;
 import dev.pgferry.messages.MigrationStatus;
 import dev.pgferry.messages.MigrationStatus.State;
 import dev.pgferry.messages.Phase;
+import dev.pgferry.messages.Verification;
 import org.junit.jupiter.api.Test;
 
 import java.time.Clock;
@@ -88,5 +89,48 @@ class StatusFoldTest {
         fold.apply(db("a", 1).done(Method.DUMP));
         fold.apply(db("b", 1).done(Method.REPLICATION));
         assertThat(view().migration()).isEqualTo(new MigrationStatus.Overall(State.DONE, "", null));
+    }
+
+    private static Verification verification(Verification.Result result) {
+        return new Verification(result, List.of(new Verification.Check("schema", result, List.of())),
+                List.of(new Verification.TableCheck("public.t", result, 3L, 3L, null, null)), null, 0.5, null);
+    }
+
+    @Test
+    void verificationIsRunningUntilEveryDatabaseHasItsResult() {
+        plan("a", "b");
+        fold.apply(db("a", 1).done(Method.DUMP));
+        fold.apply(db("b", 2).done(Method.DUMP));
+        assertThat(view().verify()).isNull();
+
+        fold.apply(new EventSource("m-1", null, "coordinator", 1, CLOCK).verifyRequested());
+        assertThat(view().verify().result()).isEqualTo("running");
+        assertThat(view().verify().finished()).isFalse();
+
+        // a verification changes nothing else of the row, whatever attempt stamped it
+        fold.apply(db("a", 1).verified(verification(Verification.Result.MATCH)));
+        fold.apply(db("b", 1).verified(verification(Verification.Result.DIFFERS)));
+        assertThat(view().verify()).isEqualTo(new MigrationStatus.VerifySummary("differs", CLOCK.instant(), 2, 1, 2));
+        assertThat(view().migrationDetail().get(1).attempt()).isEqualTo(2);
+        assertThat(view().migrationDetail().get(1).status()).isEqualTo(State.DONE);
+        assertThat(view().migrationDetail().get(1).verification().tables().get(0).rowsSource()).isEqualTo(3L);
+    }
+
+    @Test
+    void aNewVerificationForgetsThePreviousResults() {
+        plan("a");
+        fold.apply(db("a", 1).done(Method.DUMP));
+        fold.apply(new EventSource("m-1", null, "coordinator", 1, CLOCK).verifyRequested());
+        fold.apply(db("a", 1).verified(verification(Verification.Result.DIFFERS)));
+        assertThat(view().verify().result()).isEqualTo("differs");
+
+        fold.apply(new EventSource("m-1", null, "coordinator", 1, CLOCK).verifyRequested());
+        assertThat(view().verify().result()).isEqualTo("running");
+        assertThat(view().migrationDetail().get(0).verification()).isNull();
+
+        fold.apply(db("a", 1).verified(verification(Verification.Result.MATCH)));
+        assertThat(view().verify().result()).isEqualTo("match");
+        fold.apply(db("a", 1).verified(new Verification(Verification.Result.ERROR, null, null, null, null, "boom")));
+        assertThat(view().verify().result()).isEqualTo("error");
     }
 }

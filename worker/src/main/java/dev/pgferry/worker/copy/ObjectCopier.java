@@ -2,6 +2,8 @@ package dev.pgferry.worker.copy;
 
 import dev.pgferry.pg.Sql;
 import org.postgresql.PGConnection;
+import org.postgresql.copy.CopyIn;
+import org.postgresql.copy.CopyOut;
 import org.postgresql.largeobject.LargeObject;
 import org.postgresql.largeobject.LargeObjectManager;
 
@@ -98,5 +100,39 @@ public final class ObjectCopier {
             }
         }
         return refreshed;
+    }
+
+    /**
+     * Appends the user's rows of each extension configuration table (see {@link SourceCatalog.ConfigTable}) to the
+     * rows {@code CREATE EXTENSION} gave the target, streaming one COPY into another in text form. The target
+     * database is new for each attempt, so a retried copy never doubles them. Returns the rows copied.
+     */
+    public static long copyConfigRows(List<SourceCatalog.ConfigTable> tables, Connection source, Connection target)
+            throws SQLException {
+        target.setAutoCommit(false);
+        long rows = 0;
+        for (SourceCatalog.ConfigTable t : tables) {
+            CopyOut reader = source.unwrap(PGConnection.class).getCopyAPI().copyOut("COPY (" + t.select() + ") TO STDOUT");
+            CopyIn writer = null;
+            try {
+                writer = target.unwrap(PGConnection.class).getCopyAPI().copyIn("COPY " + t.qualifiedName() + " ("
+                        + String.join(", ", t.columns().stream().map(Sql::ident).toList()) + ") FROM STDIN");
+                byte[] chunk;
+                while ((chunk = reader.readFromCopy()) != null) {
+                    writer.writeToCopy(chunk, 0, chunk.length);
+                }
+                rows += writer.endCopy();
+                writer = null;
+            } finally {
+                if (reader.isActive()) {
+                    reader.cancelCopy();
+                }
+                if (writer != null && writer.isActive()) {
+                    writer.cancelCopy();
+                }
+            }
+        }
+        target.commit();
+        return rows;
     }
 }

@@ -140,4 +140,45 @@ public final class SourceCatalog {
         }
         return out;
     }
+
+    /**
+     * A table of an extension that the extension marked as configuration ({@code pg_extension_config_dump}): the
+     * rows its {@code condition} selects ({@code WHERE ...}, empty for every row) are the user's, not the
+     * extension's, and {@code CREATE EXTENSION} on the target does not bring them (pg_dump dumps them as data).
+     */
+    public record ConfigTable(String schema, String name, List<String> columns, String condition) {
+        public String qualifiedName() {
+            return Sql.qualified(schema, name);
+        }
+
+        public String displayName() {
+            return schema + "." + name;
+        }
+
+        /** {@code SELECT cols FROM table WHERE condition}: the user's rows. */
+        public String select() {
+            return "SELECT " + String.join(", ", columns.stream().map(Sql::ident).toList()) + " FROM " + qualifiedName()
+                    + (condition.isBlank() ? "" : " " + condition);
+        }
+    }
+
+    /** Every extension configuration table (plain tables only; sequences are set with the others). */
+    public static List<ConfigTable> configTables(Connection c) throws SQLException {
+        boolean generatedColumns = c.getMetaData().getDatabaseMajorVersion() >= 12;
+        List<ConfigTable> out = new ArrayList<>();
+        try (PreparedStatement ps = c.prepareStatement("SELECT n.nspname, t.relname, ARRAY(SELECT a.attname"
+                + " FROM pg_catalog.pg_attribute a WHERE a.attrelid = t.oid AND a.attnum > 0 AND NOT a.attisdropped"
+                + (generatedColumns ? " AND a.attgenerated = ''" : "") + " ORDER BY a.attnum)::text[],"
+                + " coalesce(e.extcondition[x.i], '')"
+                + " FROM pg_catalog.pg_extension e CROSS JOIN LATERAL pg_catalog.generate_subscripts(e.extconfig, 1) x(i)"
+                + " JOIN pg_catalog.pg_class t ON t.oid = e.extconfig[x.i]"
+                + " JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace WHERE t.relkind = 'r' ORDER BY 1, 2");
+             ResultSet rs = ps.executeQuery()) {
+            while (rs.next()) {
+                out.add(new ConfigTable(rs.getString(1), rs.getString(2), List.of((String[]) rs.getArray(3).getArray()),
+                        rs.getString(4)));
+            }
+        }
+        return out;
+    }
 }

@@ -201,6 +201,7 @@ public final class DatabaseMigration {
             List<SourceCatalog.Sequence> sequences;
             List<SourceCatalog.MatView> matViews;
             List<Long> largeObjects;
+            List<SourceCatalog.ConfigTable> configTables;
             PostDataPlan plan = null;
             try (Connection reader = snapshot.openReader(source, db)) {
                 tables = SourceCatalog.tables(reader, request.options().includeExtensionTables()).stream()
@@ -208,6 +209,8 @@ public final class DatabaseMigration {
                 sequences = SourceCatalog.sequences(reader);
                 matViews = SourceCatalog.matViews(reader);
                 largeObjects = SourceCatalog.largeObjects(reader);
+                // With --include-extension-tables their whole tables are copied like any other.
+                configTables = request.options().includeExtensionTables() ? List.of() : SourceCatalog.configTables(reader);
                 if (ownCopy) {
                     // Each plain table's indexes are built as soon as its rows are in, while other tables copy.
                     plan = schema.planPostData(reader, tables.stream().filter(t -> !t.partition())
@@ -224,6 +227,7 @@ public final class DatabaseMigration {
                         w -> emit.accept(events.warning(w))).copyAll(tables,
                         p -> emit.accept(events.progress(p)), t -> indexes.tableReady(t.oid()));
                 copyLargeObjects(snapshot, largeObjects);
+                copyConfigRows(events, snapshot, configTables, replication);
                 phase(events, Phase.POST_DATA);
                 tolerated.addAll(indexes.awaitAll());
                 analyzed = indexes.analyzed();
@@ -231,6 +235,7 @@ public final class DatabaseMigration {
             } else {
                 copyTables(events, snapshot, pool, tables.stream().filter(SourceCatalog.Table::unlogged).toList());
                 copyLargeObjects(snapshot, largeObjects);
+                copyConfigRows(events, snapshot, configTables, replication);
                 phase(events, Phase.POST_DATA);
                 tolerated.addAll(schema.restorePostData(missingRoles, jobs));
             }
@@ -288,6 +293,23 @@ public final class DatabaseMigration {
         }
         try (Connection reader = snapshot.openReader(source, task.dbname()); Connection writer = target.open(task.dbname())) {
             ObjectCopier.copyLargeObjects(oids, reader, writer);
+        }
+    }
+
+    /** The user's rows of extension configuration tables (e.g. a custom srid in postgis' spatial_ref_sys). */
+    private void copyConfigRows(EventSource events, SourceSnapshot snapshot, List<SourceCatalog.ConfigTable> tables,
+                                boolean replication) throws SQLException {
+        if (tables.isEmpty()) {
+            return;
+        }
+        long rows;
+        try (Connection reader = snapshot.openReader(source, task.dbname()); Connection writer = target.open(task.dbname())) {
+            rows = ObjectCopier.copyConfigRows(tables, reader, writer);
+        }
+        if (replication && rows > 0) {
+            emit.accept(events.warning(rows + " row(s) of extension configuration tables ("
+                    + String.join(", ", tables.stream().map(SourceCatalog.ConfigTable::displayName).toList())
+                    + ") were copied once; logical replication does not carry later changes to them"));
         }
     }
 

@@ -75,8 +75,15 @@ final class TableVerifier implements AutoCloseable {
         return t;
     }
 
-    /** One table to compare and how: its key columns (empty: no primary key) and integer key bounds. */
-    record Plan(SourceCatalog.Table table, List<String> key, List<long[]> ranges) {
+    /**
+     * One table to compare and how: its name in the result, its key columns (empty: no primary key), integer key
+     * bounds, and a condition on the rows compared ({@code WHERE ...}, empty for all).
+     */
+    record Plan(String name, String relation, List<String> columns, List<String> key, List<long[]> ranges,
+                String filter) {
+        Plan(SourceCatalog.Table t, List<String> key, List<long[]> ranges) {
+            this(t.displayName(), t.qualifiedName(), t.columns(), key, ranges, "");
+        }
     }
 
     /** What one side holds in one range. */
@@ -112,7 +119,7 @@ final class TableVerifier implements AutoCloseable {
         List<TableCheck> out = new ArrayList<>();
         for (Plan plan : plans) {
             long[] c = counts.get(plan);
-            String name = plan.table().displayName();
+            String name = plan.name();
             if (differing.get(plan).isEmpty()) {
                 out.add(new TableCheck(name, Result.MATCH, c[0], c[1], null, null));
             } else if (!exists(plan)) {
@@ -128,8 +135,8 @@ final class TableVerifier implements AutoCloseable {
     }
 
     private Digest[] compareRange(Plan plan, long[] range) throws Exception {
-        String sql = "SELECT count(*), coalesce(sum(('x' || substr(md5(" + rowText(plan.table()) + "), 1, 16))"
-                + "::bit(64)::bigint::numeric), 0)::text FROM " + plan.table().qualifiedName() + " t" + where(plan, range);
+        String sql = "SELECT count(*), coalesce(sum(('x' || substr(md5(" + rowText(plan) + "), 1, 16))"
+                + "::bit(64)::bigint::numeric), 0)::text FROM " + plan.relation() + " t" + where(plan, range);
         if (slot == null) {
             Future<Digest> s = sourcePool.submit(() -> digest(source, sql));
             Future<Digest> t = targetPool.submit(() -> digestOrMissing(sql));
@@ -159,7 +166,7 @@ final class TableVerifier implements AutoCloseable {
         c.setAutoCommit(false);
         try (Statement st = c.createStatement()) {
             st.execute("SET LOCAL lock_timeout = '10s'");
-            st.execute("LOCK TABLE " + plan.table().qualifiedName() + " IN SHARE MODE");
+            st.execute("LOCK TABLE " + plan.relation() + " IN SHARE MODE");
             Digest s = digest(source, sql);
             String fence = scalar(source, "SELECT pg_catalog.pg_current_wal_lsn()::text");
             awaitConfirmed(fence, 4 * FENCE_WAIT_MS);
@@ -193,13 +200,13 @@ final class TableVerifier implements AutoCloseable {
     }
 
     /** {@code ROW(c1, c2, ...)::text}: the row's text, columns named (so column order on disk does not matter). */
-    private static String rowText(SourceCatalog.Table table) {
-        return "ROW(" + String.join(", ", table.columns().stream().map(c -> "t." + Sql.ident(c)).toList()) + ")::text";
+    private static String rowText(Plan plan) {
+        return "ROW(" + String.join(", ", plan.columns().stream().map(c -> "t." + Sql.ident(c)).toList()) + ")::text";
     }
 
     private static String where(Plan plan, long[] range) {
         if (range.length == 0) {
-            return "";
+            return plan.filter().isBlank() ? "" : " " + plan.filter();
         }
         String k = "t." + Sql.ident(plan.key().get(0));
         List<String> bounds = new ArrayList<>();
@@ -235,7 +242,7 @@ final class TableVerifier implements AutoCloseable {
 
     private boolean exists(Plan plan) throws SQLException {
         try (PreparedStatement ps = fresh(target).prepareStatement("SELECT pg_catalog.to_regclass(?) IS NOT NULL")) {
-            ps.setString(1, plan.table().qualifiedName());
+            ps.setString(1, plan.relation());
             try (ResultSet rs = ps.executeQuery()) {
                 rs.next();
                 return rs.getBoolean(1);
@@ -251,8 +258,8 @@ final class TableVerifier implements AutoCloseable {
         List<String> out = new ArrayList<>();
         String keyText = "ROW(" + String.join(", ", plan.key().stream().map(c -> "t." + Sql.ident(c)).toList()) + ")::text";
         for (long[] range : ranges) {
-            String sql = "SELECT " + keyText + " COLLATE \"C\" AS k, md5(" + rowText(plan.table()) + ") FROM "
-                    + plan.table().qualifiedName() + " t" + where(plan, range) + " ORDER BY 1";
+            String sql = "SELECT " + keyText + " COLLATE \"C\" AS k, md5(" + rowText(plan) + ") FROM "
+                    + plan.relation() + " t" + where(plan, range) + " ORDER BY 1";
             try (Connection s = fresh(source); Connection t = fresh(target)) {
                 s.setAutoCommit(false);
                 t.setAutoCommit(false);
@@ -307,7 +314,8 @@ final class TableVerifier implements AutoCloseable {
         long step = Math.max(1, (long) Math.ceil(((double) max - min + 1) / n));
         out.add(new long[]{Long.MIN_VALUE, min + step});
         for (long lo = min + step; ; lo += step) {
-            boolean last = lo > max - step;
+            // Long.MAX_VALUE marks an open end: a range whose real bound would be it is the last one.
+            boolean last = lo > max - step || lo + step == Long.MAX_VALUE;
             out.add(new long[]{lo, last ? Long.MAX_VALUE : lo + step});
             if (last) {
                 return out;

@@ -92,6 +92,14 @@ public final class Verifier {
                     plans.add(plan(src, t));
                 }
             }
+            if (!request.options().includeExtensionTables()) {
+                // The user's rows of extension configuration tables: those pg_dump would dump as data.
+                for (SourceCatalog.ConfigTable t : SourceCatalog.configTables(src)) {
+                    plans.add(new TableVerifier.Plan(t.displayName() + " (rows not provided by its extension)",
+                            t.qualifiedName(), t.columns(), primaryKey(src, t.qualifiedName()).key(), List.of(new long[0]),
+                            t.condition()));
+                }
+            }
         }
         try (TableVerifier rows = new TableVerifier(source, target, dbname, slot, jobs)) {
             tables.addAll(rows.verify(plans));
@@ -123,14 +131,18 @@ public final class Verifier {
         }
     }
 
-    private TableVerifier.Plan plan(Connection src, SourceCatalog.Table t) throws SQLException {
+    /** A table's primary key columns in key order, and whether it is one integer column. */
+    private record Key(List<String> key, boolean integer) {
+    }
+
+    private static Key primaryKey(Connection src, String relation) throws SQLException {
         List<String> key = new ArrayList<>();
         boolean integerKey = false;
         try (PreparedStatement ps = src.prepareStatement("SELECT a.attname, a.atttypid IN (20, 21, 23)"
                 + " FROM pg_catalog.pg_index i JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid"
-                + " AND a.attnum = ANY (i.indkey) WHERE i.indrelid = ?::pg_catalog.oid AND i.indisprimary"
+                + " AND a.attnum = ANY (i.indkey) WHERE i.indrelid = ?::pg_catalog.regclass AND i.indisprimary"
                 + " ORDER BY array_position(i.indkey::int2[], a.attnum)")) {
-            ps.setLong(1, t.oid());
+            ps.setString(1, relation);
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
                     key.add(rs.getString(1));
@@ -138,7 +150,13 @@ public final class Verifier {
                 }
             }
         }
-        if (key.size() != 1 || !integerKey || t.rowsEstimate() <= TableVerifier.RANGE_ROWS) {
+        return new Key(key, key.size() == 1 && integerKey);
+    }
+
+    private TableVerifier.Plan plan(Connection src, SourceCatalog.Table t) throws SQLException {
+        Key k = primaryKey(src, t.qualifiedName());
+        List<String> key = k.key();
+        if (!k.integer() || t.rowsEstimate() <= TableVerifier.RANGE_ROWS) {
             return new TableVerifier.Plan(t, key, List.of(new long[0]));
         }
         try (Statement s = src.createStatement();
