@@ -2,6 +2,7 @@ package dev.pgferry.worker.copy;
 
 import dev.pgferry.messages.ErrorCode;
 import dev.pgferry.pg.PgConnector;
+import dev.pgferry.pg.SessionPool;
 import dev.pgferry.pg.Sql;
 import dev.pgferry.pg.SqlStates;
 
@@ -21,11 +22,14 @@ public final class SourceSnapshot implements AutoCloseable {
     private final Connection holder;
     private final String id;
     private final boolean transactional;
+    /** Sessions that read under this snapshot, one transaction per lease; reused so that a table costs no new session. */
+    private final SessionPool readers;
 
-    private SourceSnapshot(Connection holder, String id, boolean transactional) {
+    private SourceSnapshot(Connection holder, String id, boolean transactional, PgConnector source, String dbname) {
         this.holder = holder;
         this.id = id;
         this.transactional = transactional;
+        this.readers = new SessionPool(() -> source.open(dbname));
     }
 
     /** A snapshot exported by a repeatable-read transaction ({@code pg_export_snapshot()}). */
@@ -36,7 +40,7 @@ public final class SourceSnapshot implements AutoCloseable {
             c.setTransactionIsolation(Connection.TRANSACTION_REPEATABLE_READ);
             try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("SELECT pg_catalog.pg_export_snapshot()")) {
                 rs.next();
-                return new SourceSnapshot(c, rs.getString(1), true);
+                return new SourceSnapshot(c, rs.getString(1), true, source, dbname);
             }
         } catch (SQLException e) {
             closeQuietly(c);
@@ -54,7 +58,7 @@ public final class SourceSnapshot implements AutoCloseable {
              ResultSet rs = s.executeQuery("CREATE_REPLICATION_SLOT " + Sql.ident(slotName)
                      + " LOGICAL pgoutput EXPORT_SNAPSHOT")) {
             rs.next();
-            return new SourceSnapshot(c, rs.getString("snapshot_name"), false);
+            return new SourceSnapshot(c, rs.getString("snapshot_name"), false, source, dbname);
         } catch (SQLException e) {
             closeQuietly(c);
             throw SqlStates.wrap(ErrorCode.PRECONDITION_FAILED, "creating replication slot " + slotName
@@ -73,16 +77,36 @@ public final class SourceSnapshot implements AutoCloseable {
     public Connection openReader(PgConnector source, String dbname) throws SQLException {
         Connection c = source.open(dbname);
         try {
-            c.setAutoCommit(false);
-            c.setTransactionIsolation(Connection.TRANSACTION_REPEATABLE_READ);
-            c.setReadOnly(true);
-            try (Statement s = c.createStatement()) {
-                s.execute("SET TRANSACTION SNAPSHOT " + Sql.literal(id));
-            }
+            begin(c);
             return c;
         } catch (SQLException | RuntimeException e) {
             closeQuietly(c);
             throw e;
+        }
+    }
+
+    /**
+     * A pooled source session in a new transaction that reads this snapshot. After its work, the holder commits,
+     * sets autocommit back on and calls {@link SessionPool.Lease#release()}; a lease closed otherwise closes the session.
+     */
+    public SessionPool.Lease lease() throws SQLException {
+        SessionPool.Lease lease = readers.lease();
+        try {
+            begin(lease.connection());
+            return lease;
+        } catch (SQLException | RuntimeException e) {
+            lease.close();
+            throw e;
+        }
+    }
+
+    /** Starts a transaction on {@code c} that reads this snapshot: the import must be its first statement. */
+    private void begin(Connection c) throws SQLException {
+        c.setAutoCommit(false);
+        c.setTransactionIsolation(Connection.TRANSACTION_REPEATABLE_READ);
+        c.setReadOnly(true);
+        try (Statement s = c.createStatement()) {
+            s.execute("SET TRANSACTION SNAPSHOT " + Sql.literal(id));
         }
     }
 
@@ -96,6 +120,7 @@ public final class SourceSnapshot implements AutoCloseable {
 
     @Override
     public void close() {
+        readers.close();
         if (transactional) {
             try {
                 holder.rollback();

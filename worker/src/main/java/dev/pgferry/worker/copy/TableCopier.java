@@ -4,6 +4,7 @@ import dev.pgferry.messages.CopyProgress;
 import dev.pgferry.messages.ErrorCode;
 import dev.pgferry.messages.MigrationException;
 import dev.pgferry.pg.PgConnector;
+import dev.pgferry.pg.SessionPool;
 import dev.pgferry.pg.Sql;
 import dev.pgferry.pg.SqlStates;
 import io.github.resilience4j.core.IntervalFunction;
@@ -69,6 +70,7 @@ public final class TableCopier {
 
     private final PgConnector source;
     private final PgConnector target;
+    private final SessionPool targetSessions;
     private final String dbname;
     private final SourceSnapshot snapshot;
     private final int jobs;
@@ -80,8 +82,9 @@ public final class TableCopier {
      * Slices run on {@code executor} ({@code jobs} threads, shared with the index builds); {@code warn} hears of
      * every retry; {@code splitBytes} see {@link TableSlicer#parts} (0: automatic).
      */
-    public TableCopier(PgConnector source, PgConnector target, String dbname, SourceSnapshot snapshot, int jobs,
-                       long splitBytes, Executor executor, Consumer<String> warn) {
+    public TableCopier(PgConnector source, PgConnector target, SessionPool targetSessions, String dbname,
+                       SourceSnapshot snapshot, int jobs, long splitBytes, Executor executor, Consumer<String> warn) {
+        this.targetSessions = targetSessions;
         this.executor = executor;
         this.source = source;
         this.target = target;
@@ -219,7 +222,9 @@ public final class TableCopier {
         // What this attempt has added to the shared running totals (published per batch, not per row).
         long publishedChunks = 0;
         long publishedBytes = 0;
-        try (Connection in = snapshot.openReader(source, dbname); Connection out = target.open(dbname)) {
+        try (SessionPool.Lease inLease = snapshot.lease(); SessionPool.Lease outLease = targetSessions.lease()) {
+            Connection in = inLease.connection();
+            Connection out = outLease.connection();
             out.setAutoCommit(false);
             long[] xidAndPid = null;
             try (Statement s = out.createStatement()) {
@@ -269,6 +274,10 @@ public final class TableCopier {
                 // committed and then retried would be copied twice).
                 in.commit();
                 commit(out, xidAndPid, slice);
+                in.setAutoCommit(true);
+                out.setAutoCommit(true);
+                inLease.release();
+                outLease.release();
                 // Replace the running estimate of this slice by its exact count.
                 totals.rows.addAndGet(rows - publishedChunks);
                 totals.bytes.addAndGet(bytes - publishedBytes);

@@ -2,7 +2,7 @@ package dev.pgferry.worker.schema;
 
 import dev.pgferry.messages.ErrorCode;
 import dev.pgferry.messages.MigrationException;
-import dev.pgferry.pg.PgConnector;
+import dev.pgferry.pg.SessionPool;
 import dev.pgferry.pg.SqlStates;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -34,14 +34,14 @@ public final class IndexBuilder {
     private final SchemaCopier schema;
     private final PostDataPlan plan;
     private final Set<String> missingRoles;
-    private final PgConnector target;
+    private final SessionPool target;
     private final String dbname;
     private final Executor pool;
     private final List<CompletableFuture<List<String>>> chains = new ArrayList<>();
     private final Set<String> analyzed = Collections.synchronizedSet(new HashSet<>());
 
     /** Builds run on {@code pool} ({@code jobs} threads, shared with the copy, index builds first). */
-    public IndexBuilder(SchemaCopier schema, PostDataPlan plan, Set<String> missingRoles, PgConnector target,
+    public IndexBuilder(SchemaCopier schema, PostDataPlan plan, Set<String> missingRoles, SessionPool target,
                         Executor pool, String dbname) {
         this.schema = schema;
         this.plan = plan;
@@ -98,12 +98,13 @@ public final class IndexBuilder {
         if (statements.isEmpty()) {
             return;
         }
-        try (Connection c = target.open(dbname); Statement s = c.createStatement()) {
+        try (SessionPool.Lease lease = target.lease(); Statement s = lease.connection().createStatement()) {
             for (String sql : statements) {
                 long started = System.nanoTime();
                 s.execute(sql);
                 LOG.debug("{} ms: {}", (System.nanoTime() - started) / 1_000_000, sql);
             }
+            lease.release();
         } catch (SQLException e) {
             throw SqlStates.wrap(ErrorCode.SCHEMA_RESTORE_FAILED, "building indexes and constraints in target database "
                     + dbname, e);

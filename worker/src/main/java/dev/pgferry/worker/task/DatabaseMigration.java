@@ -13,6 +13,7 @@ import dev.pgferry.messages.ReplicationNames;
 import dev.pgferry.messages.StatusEvent;
 import dev.pgferry.pg.PgConnector;
 import dev.pgferry.pg.Secrets;
+import dev.pgferry.pg.SessionPool;
 import dev.pgferry.pg.Side;
 import dev.pgferry.pg.SqlStates;
 import dev.pgferry.worker.copy.ObjectCopier;
@@ -195,6 +196,7 @@ public final class DatabaseMigration {
         try (SourceSnapshot snapshot = replication && ownCopy ? SourceSnapshot.withNewSlot(source, db, name)
                 : SourceSnapshot.export(source, db);
              SchemaCopier schema = new SchemaCopier(source, target, db);
+             SessionPool targetSessions = new SessionPool(() -> target.open(db));
              JobPool pool = new JobPool(jobs, "jobs-" + db)) {
             schema.dump(snapshot.id());
             schema.restorePreData(missingRoles).forEach(e -> emit.accept(events.warning("pre-data restore: " + e)));
@@ -222,8 +224,9 @@ public final class DatabaseMigration {
             Set<String> analyzed = Set.of();
             if (ownCopy) {
                 emit.accept(events.progress(0, tables.size(), 0, 0));
-                IndexBuilder indexes = new IndexBuilder(schema, plan, missingRoles, target, pool.executor(JobPool.Kind.INDEX), db);
-                new TableCopier(source, target, db, snapshot, jobs, splitTableBytes, pool.executor(JobPool.Kind.COPY),
+                IndexBuilder indexes = new IndexBuilder(schema, plan, missingRoles, targetSessions,
+                        pool.executor(JobPool.Kind.INDEX), db);
+                new TableCopier(source, target, targetSessions, db, snapshot, jobs, splitTableBytes, pool.executor(JobPool.Kind.COPY),
                         w -> emit.accept(events.warning(w))).copyAll(tables,
                         p -> emit.accept(events.progress(p)), t -> indexes.tableReady(t.oid()));
                 copyLargeObjects(snapshot, largeObjects);
@@ -233,7 +236,7 @@ public final class DatabaseMigration {
                 analyzed = indexes.analyzed();
                 tolerated.addAll(schema.restorePostData(missingRoles, jobs, plan.rest()));
             } else {
-                copyTables(events, snapshot, pool, tables.stream().filter(SourceCatalog.Table::unlogged).toList());
+                copyTables(events, snapshot, pool, targetSessions, tables.stream().filter(SourceCatalog.Table::unlogged).toList());
                 copyLargeObjects(snapshot, largeObjects);
                 copyConfigRows(events, snapshot, configTables, replication);
                 phase(events, Phase.POST_DATA);
@@ -282,8 +285,9 @@ public final class DatabaseMigration {
     }
 
     /** Copies tables whose indexes need no early build (the unlogged tables PostgreSQL's table sync skips). */
-    private void copyTables(EventSource events, SourceSnapshot snapshot, JobPool pool, List<SourceCatalog.Table> tables) {
-        new TableCopier(source, target, task.dbname(), snapshot, jobs, splitTableBytes, pool.executor(JobPool.Kind.COPY),
+    private void copyTables(EventSource events, SourceSnapshot snapshot, JobPool pool, SessionPool targetSessions,
+                            List<SourceCatalog.Table> tables) {
+        new TableCopier(source, target, targetSessions, task.dbname(), snapshot, jobs, splitTableBytes, pool.executor(JobPool.Kind.COPY),
                 w -> emit.accept(events.warning(w))).copyAll(tables, p -> emit.accept(events.progress(p)), t -> { });
     }
 
