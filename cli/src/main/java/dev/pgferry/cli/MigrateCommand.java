@@ -42,6 +42,10 @@ final class MigrateCommand implements Callable<Integer> {
                     + " pgferry-verify-ID.json) and exit 1 unless everything matches.")
     boolean verify;
 
+    @Option(names = "--verify-report", paramLabel = "FILE",
+            description = "With --verify: where to write the JSON report (default: pgferry-verify-ID.json).")
+    Path verifyReport;
+
     @Override
     public Integer call() throws Exception {
         MigrationRequest r = request.toRequest();
@@ -54,7 +58,8 @@ final class MigrateCommand implements Callable<Integer> {
                 Exits.report(status, json, System.out);
                 System.err.println("pgferry: verifying migration " + r.migrationId());
                 int verdict = Verifications.report(local.verify(r.migrationId(), copy.jobs > 0 ? copy.jobs : 2, System.err),
-                        Path.of("pgferry-verify-" + r.migrationId() + ".json"), false, System.err);
+                        verifyReport != null ? verifyReport : Path.of("pgferry-verify-" + r.migrationId() + ".json"),
+                        false, System.err);
                 if (verdict != Exits.DONE || stopAtLag == null || !syncing) {
                     return verdict;
                 }

@@ -159,4 +159,44 @@ class CliIT {
             assertThat(pgferry("remove", "no-such-migration", "--bootstrap-servers", Infra.kafka()).exitCode()).isEqualTo(4);
         }
     }
+
+    @Test
+    void migrateWithVerifyProvesTheCopyAndVerifyNamesATamperedRow() throws Exception {
+        try (LocalPostgres target = Infra.postgres()) {
+            Path dataDir = Infra.work().resolve("cli-verify");
+            Path first = Infra.work().resolve("cli-verify-1.json");
+            Path second = Infra.work().resolve("cli-verify-2.json");
+
+            Run run = pgferry("migrate", "--source", source.uri("postgres"), "--target", target.uri("postgres"),
+                    "--ignore-dbs", "postgres,inventory", "--method", "dump", "--migration-id", "cli-verify-1",
+                    "--verify", "--verify-report", first.toString(), "--data-dir", dataDir.toString());
+
+            assertThat(run.exitCode()).as(run.out()).isEqualTo(0);
+            JsonNode report = Json.mapper().readTree(Files.readString(first));
+            assertThat(report.get("result").asText()).isEqualTo("match");
+            assertThat(report.get("databases").findValuesAsText("dbname")).containsExactlyInAnyOrder("shop", "Analytics; Ünï \"q\"");
+
+            try (var c = SampleData.connect(target, "shop"); var s = c.createStatement()) {
+                s.execute("UPDATE public.customers SET email = 'changed@example.com' WHERE id = 7");
+            }
+            Run again = pgferry("verify", "cli-verify-1", "--data-dir", dataDir.toString(), "--report", second.toString(),
+                    "--json");
+
+            assertThat(again.exitCode()).as(again.out()).isEqualTo(1);
+            JsonNode json = Json.mapper().readTree(again.out());
+            assertThat(json).isEqualTo(Json.mapper().readTree(Files.readString(second)));
+            assertThat(json.get("result").asText()).isEqualTo("differs");
+            JsonNode shop = json.get("databases").findValues("verification").get(json.get("databases").findValuesAsText("dbname").indexOf("shop"));
+            JsonNode customers = null;
+            for (JsonNode t : shop.get("tables")) {
+                if (t.get("table").asText().equals("public.customers")) {
+                    customers = t;
+                }
+            }
+            assertThat(customers).isNotNull();
+            assertThat(customers.get("result").asText()).isEqualTo("differs");
+            assertThat(customers.get("sample_keys").get(0).asText()).isEqualTo("(7) differs");
+            assertThat(pgferry("verify", "no-such-migration", "--data-dir", dataDir.toString()).exitCode()).isEqualTo(4);
+        }
+    }
 }

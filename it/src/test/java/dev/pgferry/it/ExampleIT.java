@@ -164,4 +164,27 @@ class ExampleIT {
                 HttpResponse.BodyHandlers.ofString());
         assertThat(missing.statusCode()).isEqualTo(404);
     }
+
+    @Test
+    void verifyOverHttpProvesTheCopy() throws Exception {
+        HttpClient http = HttpClient.newHttpClient();
+        String base = "http://127.0.0.1:" + pgferry.coordinator.httpPort() + "/migrations/";
+        HttpResponse<String> unknown = http.send(HttpRequest.newBuilder(URI.create(base + "nope/verify"))
+                .POST(HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(unknown.statusCode()).isEqualTo(404);
+
+        HttpResponse<String> asked = http.send(HttpRequest.newBuilder(URI.create(base + request.migrationId() + "/verify"))
+                .POST(HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(asked.statusCode()).isEqualTo(202);
+
+        MigrationStatus verified = Pgferry.awaitView(pgferry.coordinator, request.migrationId(),
+                s -> s.verify() != null && s.verify().finished());
+        assertThat(verified.verify().result()).as(Json.writePretty(verified)).isEqualTo("match");
+        assertThat(verified.verify().databasesMatching()).isEqualTo(4);
+        HttpResponse<String> view = http.send(HttpRequest.newBuilder(URI.create(base + request.migrationId())).build(),
+                HttpResponse.BodyHandlers.ofString());
+        JsonNode json = Json.mapper().readTree(view.body());
+        assertThat(json.get("verify").get("result").asText()).isEqualTo("match");
+        assertThat(json.get("migration_detail").get(0).get("verification").get("result").asText()).isEqualTo("match");
+    }
 }

@@ -87,6 +87,20 @@ final class Pgferry implements AutoCloseable {
         throw new AssertionError("condition not reached: " + c.fold().view(migrationId));
     }
 
+    /** Waits (bounded) until the migration's view, as {@code c} folds it, satisfies {@code p}. */
+    static MigrationStatus awaitView(Coordinator c, String migrationId, java.util.function.Predicate<MigrationStatus> p)
+            throws InterruptedException {
+        long deadline = System.currentTimeMillis() + 240_000;
+        while (System.currentTimeMillis() < deadline) {
+            Optional<MigrationStatus> s = c.fold().view(migrationId);
+            if (s.isPresent() && p.test(s.get())) {
+                return s.get();
+            }
+            Thread.sleep(50);
+        }
+        throw new AssertionError("condition not reached: " + c.fold().view(migrationId));
+    }
+
     @Override
     public void close() {
         workers.forEach(Worker::close);
