@@ -17,26 +17,43 @@ final class ZonkyBinaries {
     private ZonkyBinaries() {
     }
 
+    private static Path bin16;
+
+    /** PostgreSQL 12, from the artifact on the test class path. */
     static synchronized Path bin() throws Exception {
-        if (bin != null) {
-            return bin;
+        if (bin == null) {
+            try (InputStream in = ZonkyBinaries.class.getResourceAsStream("/postgres-linux-x86_64.txz")) {
+                if (in == null) {
+                    throw new IllegalStateException("postgres-linux-x86_64.txz is not on the test class path");
+                }
+                bin = unpack(in, Infra.work().resolve("zonky"));
+            }
         }
-        Path dir = Infra.work().resolve("zonky");
+        return bin;
+    }
+
+    /** PostgreSQL 16, from the artifact the build copies to target/zonky (system property pgferry.postgres16.jar). */
+    static synchronized Path bin16() throws Exception {
+        if (bin16 == null) {
+            Path jar = Path.of(System.getProperty("pgferry.postgres16.jar", "target/zonky/postgres-16.jar"));
+            try (java.util.zip.ZipFile zip = new java.util.zip.ZipFile(jar.toFile());
+                 InputStream in = zip.getInputStream(zip.getEntry("postgres-linux-x86_64.txz"))) {
+                bin16 = unpack(in, Infra.work().resolve("zonky16"));
+            }
+        }
+        return bin16;
+    }
+
+    private static Path unpack(InputStream in, Path dir) throws Exception {
         Files.createDirectories(dir);
         Path archive = dir.resolve("postgres.txz");
-        try (InputStream in = ZonkyBinaries.class.getResourceAsStream("/postgres-linux-x86_64.txz")) {
-            if (in == null) {
-                throw new IllegalStateException("postgres-linux-x86_64.txz is not on the test class path");
-            }
-            Files.copy(in, archive, StandardCopyOption.REPLACE_EXISTING);
-        }
+        Files.copy(in, archive, StandardCopyOption.REPLACE_EXISTING);
         Process tar = new ProcessBuilder("tar", "-xJf", archive.toString(), "-C", dir.toString()).inheritIO().start();
         if (!tar.waitFor(120, TimeUnit.SECONDS) || tar.exitValue() != 0) {
             throw new IllegalStateException("unpacking " + archive + " failed");
         }
         // The postgres OS user runs these binaries: let it read and traverse them.
         new ProcessBuilder("chmod", "-R", "a+rX", dir.toString()).inheritIO().start().waitFor();
-        bin = dir.resolve("bin");
-        return bin;
+        return dir.resolve("bin");
     }
 }

@@ -28,6 +28,40 @@ public final class PgTool {
         return dir == null || dir.isBlank() ? name : Path.of(dir, name).toString();
     }
 
+    private static volatile Integer pgDumpMajor;
+
+    /**
+     * The major version of the {@code pg_dump} pgferry runs (e.g. 15), read once from {@code pg_dump --version}; it
+     * dumps servers of that version or older only.
+     */
+    public static int pgDumpMajor() {
+        if (pgDumpMajor == null) {
+            try {
+                Path out = java.nio.file.Files.createTempFile("pgferry-pg_dump-version-", ".txt");
+                try {
+                    run("pg_dump", List.of("--version"), Map.of(), ErrorCode.SCHEMA_DUMP_FAILED, "pg_dump --version", out);
+                    java.util.regex.Matcher m = java.util.regex.Pattern.compile("\\(PostgreSQL\\) (\\d+)")
+                            .matcher(java.nio.file.Files.readString(out));
+                    pgDumpMajor = m.find() ? Integer.parseInt(m.group(1)) : 0;
+                } finally {
+                    java.nio.file.Files.deleteIfExists(out);
+                }
+            } catch (java.io.IOException e) {
+                throw new MigrationException(ErrorCode.INTERNAL, "cannot run pg_dump --version: " + e.getMessage());
+            }
+        }
+        return pgDumpMajor;
+    }
+
+    private static void run(String program, List<String> args, Map<String, String> env, ErrorCode code, String what,
+                            Path stdout) {
+        Result r = exec(program, args, env, code, what, stdout);
+        if (r.exitCode() != 0) {
+            throw new MigrationException(code, what + " failed (" + program + " exit code " + r.exitCode() + "): "
+                    + tail(r.stderr()));
+        }
+    }
+
     /** How a program ended: its exit code and the tail of its stderr. */
     public record Result(int exitCode, String stderr) {
     }

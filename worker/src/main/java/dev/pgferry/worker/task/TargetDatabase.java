@@ -140,19 +140,43 @@ public final class TargetDatabase {
     }
 
     private void create(Connection c, DatabaseProperties source, Consumer<String> warn) throws SQLException {
+        int major = ServerCatalog.majorVersion(c);
         boolean ownerExists = exists(c, "SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = ?", source.owner());
+        boolean mayGive = ownerExists && mayGiveTo(c, source.owner(), major);
+        if (ownerExists && !mayGive) {
+            warn.accept("database " + dbname + ": its owner " + source.owner() + " exists on the target, but the target"
+                    + " user may not give it a database (PostgreSQL requires " + (major >= 16 ? "SET ROLE on" : "membership in")
+                    + " the new owner); the target user owns it instead: a superuser can run ALTER DATABASE "
+                    + Sql.ident(dbname) + " OWNER TO " + Sql.ident(source.owner()));
+        }
         boolean tablespaceExists = exists(c, "SELECT 1 FROM pg_catalog.pg_tablespace WHERE spcname = ?", source.tablespace());
-        String sql = source.createStatement(ownerExists, tablespaceExists, ServerCatalog.majorVersion(c), warn);
+        String sql = source.createStatement(mayGive, tablespaceExists, major, ownerExists ? w -> { } : warn);
         try (Statement s = c.createStatement()) {
             s.execute(sql);
         } catch (SQLException e) {
             if (SqlStates.DUPLICATE_DATABASE.equals(e.getSQLState())) {
                 return;
             }
-            throw new MigrationException(ErrorCode.PRECONDITION_FAILED, e.getSQLState(), "creating target database "
-                    + dbname + " as on the source (encoding " + source.encoding() + ", LC_COLLATE " + source.collate()
-                    + ", LC_CTYPE " + source.ctype() + ") failed: " + SqlStates.describe(e) + "; install that locale"
-                    + " on the target, or create the database there yourself, empty, and migrate again", false, e);
+            // A locale the target lacks was ruled out before anything was touched; an encoding that does not suit
+            // the target's locale of the same name is still possible (22023).
+            boolean locale = "22023".equals(e.getSQLState()) || "42809".equals(e.getSQLState());
+            throw new MigrationException(SqlStates.codeFor(e.getSQLState(), ErrorCode.PRECONDITION_FAILED), e.getSQLState(),
+                    "creating target database " + dbname + " as on the source (owner " + source.owner() + ", encoding "
+                    + source.encoding() + ", LC_COLLATE " + source.collate() + ", LC_CTYPE " + source.ctype() + ") failed: "
+                    + SqlStates.describe(e) + (locale ? "; the target's locale of that name does not suit the encoding:"
+                    + " create the database there yourself, empty, with a locale of your choice, and migrate again" : ""),
+                    false, e);
+        }
+    }
+
+    /** Whether the connected user may make {@code role} a database's owner (superusers always may). */
+    private static boolean mayGiveTo(Connection c, String role, int major) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("SELECT pg_catalog.pg_has_role(?, ?)")) {
+            ps.setString(1, role);
+            ps.setString(2, major >= 16 ? "SET" : "MEMBER");
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() && rs.getBoolean(1);
+            }
         }
     }
 

@@ -241,7 +241,8 @@ final class TableVerifier implements AutoCloseable {
     }
 
     private boolean exists(Plan plan) throws SQLException {
-        try (PreparedStatement ps = fresh(target).prepareStatement("SELECT pg_catalog.to_regclass(?) IS NOT NULL")) {
+        try (Connection c = target.open(dbname);
+             PreparedStatement ps = c.prepareStatement("SELECT pg_catalog.to_regclass(?) IS NOT NULL")) {
             ps.setString(1, plan.relation());
             try (ResultSet rs = ps.executeQuery()) {
                 rs.next();
@@ -260,7 +261,7 @@ final class TableVerifier implements AutoCloseable {
         for (long[] range : ranges) {
             String sql = "SELECT " + keyText + " COLLATE \"C\" AS k, md5(" + rowText(plan) + ") FROM "
                     + plan.relation() + " t" + where(plan, range) + " ORDER BY 1";
-            try (Connection s = fresh(source); Connection t = fresh(target)) {
+            try (Connection s = source.open(dbname); Connection t = target.open(dbname)) {
                 s.setAutoCommit(false);
                 t.setAutoCommit(false);
                 try (PreparedStatement ps = s.prepareStatement(sql); PreparedStatement pt = t.prepareStatement(sql)) {
@@ -330,12 +331,6 @@ final class TableVerifier implements AutoCloseable {
             connection.set(c);
             opened.add(c);
         }
-        return c;
-    }
-
-    private Connection fresh(PgConnector side) {
-        Connection c = side.open(dbname);
-        opened.add(c);
         return c;
     }
 

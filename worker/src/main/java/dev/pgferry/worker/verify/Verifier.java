@@ -75,7 +75,7 @@ public final class Verifier {
             if (dbname.equals(ServerCatalog.migratedDatabases(src, request::ignores).stream().findFirst().orElse(null))) {
                 checks.add(check("roles", RoleComparison.differences(src, dst, request)));
             }
-            checks.add(schema());
+            checks.add(schema(Math.max(ServerCatalog.majorVersion(src), ServerCatalog.majorVersion(dst))));
             checks.add(slot != null ? new Check("sequences", Result.NOT_COMPARABLE,
                     List.of("replication does not carry sequences: they are copied at cut-over (pgferry remove)"))
                     : compare("sequences", src, dst, Verifier::sequences));
@@ -167,8 +167,17 @@ public final class Verifier {
         }
     }
 
-    /** Both schema dumps, compared after {@link SchemaDiff}'s normalization. */
-    private Check schema() throws IOException {
+    /**
+     * Both schema dumps, compared after {@link SchemaDiff}'s normalization; not comparable when pg_dump is older than
+     * either server (it refuses to dump those).
+     */
+    private Check schema(int newestServer) throws IOException {
+        int pgDump = PgTool.pgDumpMajor();
+        if (pgDump < newestServer) {
+            return new Check("schema", Result.NOT_COMPARABLE, List.of("pg_dump " + pgDump + " cannot dump a PostgreSQL "
+                    + newestServer + " server: set PGFERRY_PG_BIN to the bin directory of PostgreSQL " + newestServer
+                    + " or later client programs to compare the schemas"));
+        }
         Path a = Files.createTempFile("pgferry-verify-source-", ".sql");
         Path b = Files.createTempFile("pgferry-verify-target-", ".sql");
         try {
