@@ -9,7 +9,8 @@
 # (median and spread), MB/s and each tool's time as a ratio of the floor (a bare parallel COPY pipe, no indexes).
 # Extra server settings for both clusters: BENCH_PG_OPTS="-c log_min_duration_statement=100". KEEP=1 leaves the
 # clusters running; TOOLS="pgferry-service floor" picks tools (also: pgferry-repl and pgferry-repl-tablesync, logical
-# replication until every database is syncing, with pgferry's copy or PostgreSQL's table sync; not in the default set).
+# replication until every database is syncing, with pgferry's copy or PostgreSQL's table sync; pgferry-verify, the
+# time of pgferry verify after an untimed migration; not in the default set).
 # Needs PostgreSQL 15 server and client programs; pgcopydb is timed when installed (apt-get install pgcopydb).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -125,6 +126,19 @@ while True:
 PY
 }
 run_pgferry_service() { run_pgferry_http dump '{}'; }
+run_pgferry_verify() { # after an untimed pgferry-service migration ($id): time pgferry verify through the HTTP API
+  curl -sf -XPOST "localhost:$HP/migrations/$id/verify" >/dev/null
+  python3 - "$HP" "$id" > "$work/pgferry-verify.json" <<'PY'
+import json, sys, time, urllib.request
+port, mid = sys.argv[1], sys.argv[2]
+while True:
+    d = json.loads(urllib.request.urlopen(f"http://localhost:{port}/migrations/{mid}").read())
+    if d.get("verify") and d["verify"]["result"] != "running":
+        print(json.dumps(d)); break
+    time.sleep(0.05)
+PY
+  python3 -c 'import json,sys; d=json.load(sys.stdin); r=d["migration_detail"][0]["verification"]; print("bench:   verify", d["verify"]["result"], r["seconds"], "s in the worker,", len(r["tables"]), "tables", file=sys.stderr)' < "$work/pgferry-verify.json"
+}
 run_pgferry_repl() { run_pgferry_http replication '{}'; }
 run_pgferry_repl_tablesync() { run_pgferry_http replication '{"postgres_table_sync": true}'; }
 remove_replication() { # untimed, after the target check: subscription, slot and publication go
@@ -152,8 +166,11 @@ echo "bench: warm-up done" >&2
 for round in $(seq 1 "$ROUNDS"); do
   for tool in $tools; do
     reset_target
+    # pgferry-verify times the verification alone: the migration it verifies runs first, untimed.
+    [ "$tool" = pgferry-verify ] && run_pgferry_service
     start=$(date +%s.%N)
     case $tool in
+      pgferry-verify) run_pgferry_verify ;;
       pgferry-service) run_pgferry_service ;;
       pgferry-repl) run_pgferry_repl ;;
       pgferry-repl-tablesync) run_pgferry_repl_tablesync ;;
@@ -173,6 +190,9 @@ for round in $(seq 1 "$ROUNDS"); do
               && echo rows-equal || echo DIFFERENT)
     else
       check=$(diff "$work/source.fp" "$work/target.fp" >/dev/null && echo equal || echo DIFFERENT)
+    fi
+    if [ "$tool" = pgferry-verify ]; then
+      check="$check,verify-$(python3 -c 'import json,sys; print(json.load(sys.stdin)["verify"]["result"])' < "$work/pgferry-verify.json")"
     fi
     case $tool in pgferry-repl*) remove_replication ;; esac
     printf '%s\t%s\t%s\t%s\n' "$tool" "$round" "$secs" "$check" >> "$results"

@@ -90,25 +90,30 @@ class FaultInjectionIT {
     }
 
     @Test
-    void aTargetDatabaseThatRefusesWritesFailsThatDatabaseOnlyAndTimeoutsForApplicationsDoNotApply() throws Exception {
+    void aTargetDatabaseThatRefusesWritesFailsThatDatabaseOnlyAndDefaultsForApplicationsDoNotApply() throws Exception {
         try (LocalPostgres target = Infra.postgres()) {
-            // Given a target database that refuses writes, and one whose statements time out at once for applications
+            // Given a target database whose event trigger refuses every new table, and one whose statements time
+            // out at once and whose transactions are read-only by default, for applications
             ReplicationIT.exec(target, "postgres", "CREATE DATABASE inventory");
-            ReplicationIT.exec(target, "postgres", "ALTER DATABASE inventory SET default_transaction_read_only = on");
+            ReplicationIT.exec(target, "inventory", "CREATE FUNCTION public.refuse() RETURNS event_trigger LANGUAGE plpgsql"
+                    + " AS $$BEGIN RAISE EXCEPTION 'this database takes no new tables'; END$$;"
+                    + " CREATE EVENT TRIGGER refuse ON ddl_command_start WHEN TAG IN ('CREATE TABLE')"
+                    + " EXECUTE FUNCTION public.refuse()");
             ReplicationIT.exec(target, "postgres", "CREATE DATABASE shop");
             ReplicationIT.exec(target, "postgres", "ALTER DATABASE shop SET statement_timeout = '1ms'");
             ReplicationIT.exec(target, "postgres", "ALTER DATABASE shop SET idle_in_transaction_session_timeout = '1ms'");
+            ReplicationIT.exec(target, "postgres", "ALTER DATABASE shop SET default_transaction_read_only = on");
             MigrationRequest r = MigrationRequest.of(Pgferry.conn(source), Pgferry.conn(target), Method.DUMP,
                     List.of("postgres", "big", "Analytics; Ünï \"q\""), List.of(), List.of());
 
             pgferry.submit(r);
             MigrationStatus s = pgferry.awaitFinal(r.migrationId());
 
-            // Then the read-only database fails with PostgreSQL's reason and the other is done: pgferry's
-            // sessions run without statement and idle timeouts, as pg_dump and pg_restore do
+            // Then the refusing database fails with its reason and the other is done: pgferry's sessions run
+            // without statement and idle timeouts, as pg_dump and pg_restore do, and in read-write transactions
             DatabaseStatus inventory = row(s, "inventory");
             assertThat(inventory.status()).isEqualTo(State.FAILED);
-            assertThat(inventory.error()).contains("cannot execute CREATE TABLE in a read-only transaction");
+            assertThat(inventory.error()).contains("this database takes no new tables");
             DatabaseStatus shop = row(s, "shop");
             assertThat(shop.status()).as(shop.toString()).isEqualTo(State.DONE);
             // (the test's own sessions are an application: they would time out)
@@ -116,12 +121,13 @@ class FaultInjectionIT {
             var expected = Compare.tableFingerprints(source, "shop");
             var actual = Compare.tableFingerprints(target, "shop");
             assertThat(actual).isEqualTo(expected);
-            Reliability.record("one target database refuses writes (default_transaction_read_only)",
-                    "that database failed with " + inventory.errorCode() + " (\"cannot execute CREATE TABLE in a read-only"
-                            + " transaction\"); the others done",
+            Reliability.record("one target database refuses new tables (an event trigger raises)",
+                    "that database failed with " + inventory.errorCode() + " (\"this database takes no new tables\");"
+                            + " the others done",
                     Reliability.rows(expected), Reliability.rows(actual));
-            Reliability.record("target database with statement_timeout and idle_in_transaction_session_timeout of 1 ms",
-                    shop.status() == State.DONE ? "done: pgferry's sessions run without those timeouts" : "FAILED",
+            Reliability.record("target database with statement_timeout and idle_in_transaction_session_timeout of 1 ms"
+                            + " and default_transaction_read_only on",
+                    shop.status() == State.DONE ? "done: pgferry's sessions run without those application defaults" : "FAILED",
                     Reliability.rows(expected), Reliability.rows(actual));
         }
     }

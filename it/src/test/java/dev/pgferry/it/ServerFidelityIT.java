@@ -11,6 +11,8 @@ import dev.pgferry.messages.MigrationStatus.State;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 import java.sql.DriverManager;
 import java.util.List;
@@ -83,14 +85,16 @@ class ServerFidelityIT {
         source.close();
     }
 
-    @Test
-    void everyRoleAndEveryDatabasePropertyArrives() throws Exception {
+    @ParameterizedTest
+    @EnumSource(value = Method.class, names = {"DUMP", "REPLICATION"})
+    void everyRoleAndEveryDatabasePropertyArrives(Method method) throws Exception {
         try (LocalPostgres target = Infra.postgres()) {
             // Given a target that already has a role of the same name with other attributes
             try (var c = SampleData.connect(target, "postgres"); var s = c.createStatement()) {
                 s.execute("CREATE ROLE legacy NOLOGIN");
             }
-            MigrationRequest r = Pgferry.request(source, target, List.of("postgres"))
+            MigrationRequest r = MigrationRequest.of(Pgferry.conn(source), Pgferry.conn(target), method,
+                    List.of("postgres"), List.of(), List.of())
                     .withOptions(new MigrationOptions(false, false, false, MigrationOptions.RoleScope.ALL,
                             List.of("scratch_role")));
 
@@ -152,6 +156,17 @@ class ServerFidelityIT {
             assertThat(Compare.column(target, "postgres", dbSettings)).isEqualTo(Compare.column(source, "postgres", dbSettings))
                     .contains("* work_mem=8MB;default_transaction_read_only=on", "app search_path=app, \"$user\", public");
             assertThat(Compare.tableFingerprints(target, "shop")).isEqualTo(Compare.tableFingerprints(source, "shop"));
+            if (method == Method.REPLICATION) {
+                // the database's settings (default_transaction_read_only among them) do not stop the replication
+                ReplicationIT.exec(source, "shop", "BEGIN READ WRITE;"
+                        + " INSERT INTO app.orders VALUES (301, 'after the copy'); COMMIT");
+                ReplicationIT.eventually(() -> Compare.tableFingerprints(target, "shop"), Compare.tableFingerprints(source, "shop"));
+                // the shared source keeps no slot or publication of this test
+                pgferry.bus.send(dev.pgferry.messages.Topics.REQUESTS, r.migrationId(),
+                        dev.pgferry.messages.Json.write(dev.pgferry.messages.RemovalRequest.of(r.migrationId())));
+                Pgferry.awaitView(pgferry.coordinator, r.migrationId(), v -> v.migration().status() == State.REMOVED);
+                ReplicationIT.exec(source, "shop", "BEGIN READ WRITE; DELETE FROM app.orders WHERE id = 301; COMMIT");
+            }
         }
     }
 

@@ -104,6 +104,19 @@ class VerifyIT {
             assertThat(roles).contains("role auditor is missing on the target",
                     "membership of app_user in app_rw is missing on the target");
             assertThat(verification(planted, "inventory").result()).isEqualTo(Result.MATCH);
+
+            // A verification that cannot run says why, and never marks the database failed
+            try (var c = SampleData.connect(target, "postgres"); var s = c.createStatement()) {
+                s.execute("DROP DATABASE inventory");
+            }
+            MigrationStatus gone = verify(pgferry, r.migrationId());
+            assertThat(gone.verify().result()).isEqualTo("error");
+            Verification inventory = verification(gone, "inventory");
+            assertThat(inventory.result()).isEqualTo(Result.ERROR);
+            assertThat(inventory.error()).contains("3D000");
+            assertThat(gone.migrationDetail().stream().filter(d -> d.dbname().equals("inventory")).findFirst().orElseThrow()
+                    .status()).isEqualTo(State.DONE);
+            assertThat(gone.migration().status()).isEqualTo(State.DONE);
         }
     }
 

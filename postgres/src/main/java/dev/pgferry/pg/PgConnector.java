@@ -15,18 +15,22 @@ import java.util.Properties;
 
 /**
  * Opens connections to one side of a migration. Every connection gets {@code application_name = pgferry/<role>},
- * a fixed {@code search_path} of {@code pg_catalog} (all our SQL names schemas explicitly) and no statement, lock
- * or idle-in-transaction timeout (as pg_dump and pg_restore set for themselves), and the password
+ * a fixed {@code search_path} of {@code pg_catalog} (all our SQL names schemas explicitly), no statement, lock
+ * or idle-in-transaction timeout (as pg_dump and pg_restore set for themselves) and read-write transactions by
+ * default, and the password
  * is resolved only here. Connection failures become {@link MigrationException}s that name the server but never
  * the password. Thread-safe.
  */
 public final class PgConnector {
     private static final int CONNECT_TIMEOUT_SECONDS = 10;
     /**
-     * Startup options that switch off the timeouts a server, database or role may set for applications. pg_dump
-     * and pg_restore switch them off too, but only after their first queries, which a 1 ms timeout still cancels.
+     * Startup options that switch off what a server, database or role may set for applications: timeouts (pg_dump
+     * and pg_restore switch them off too, but only after their first queries, which a 1 ms timeout still cancels)
+     * and {@code default_transaction_read_only} (a default, not a permission: pg_dumpall's output turns it off the
+     * same way; a source database with it on refused pgferry's CREATE PUBLICATION).
      */
-    private static final String NO_TIMEOUTS = "-c statement_timeout=0 -c lock_timeout=0 -c idle_in_transaction_session_timeout=0";
+    private static final String NO_TIMEOUTS = "-c statement_timeout=0 -c lock_timeout=0 -c idle_in_transaction_session_timeout=0"
+            + " -c default_transaction_read_only=off";
 
     private final Connection conn;
     private final Side side;

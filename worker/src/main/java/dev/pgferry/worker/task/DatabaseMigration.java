@@ -89,15 +89,18 @@ public final class DatabaseMigration {
         MDC.put("migration", task.migrationId());
         MDC.put("database", db);
         EventSource events = new EventSource(task.migrationId(), db, workerId, 1, clock);
+        if (task.action() == MigrationTask.Action.VERIFY) {
+            // Verify only reads and only reports: it takes no lock (it describes the target as it is, even mid-copy),
+            // and a failure of its own is its result, never a failure of the database.
+            emit.accept(events.verified(new Verifier(source, target, task.request(), db,
+                    task.verifyJobs() == null ? jobs : task.verifyJobs()).run()));
+            MDC.remove("database");
+            MDC.remove("migration");
+            return;
+        }
         try (TaskLock lock = TaskLock.acquire(target, task.migrationId(), db)) {
             TargetDatabase targetDb = new TargetDatabase(target, ledger, db, task.migrationId());
             TargetDatabase.Prior prior = targetDb.inspect();
-            if (task.action() == MigrationTask.Action.VERIFY) {
-                events = new EventSource(task.migrationId(), db, workerId, Math.max(1, prior.attempt()), clock);
-                emit.accept(events.verified(new Verifier(source, target, task.request(), db,
-                        task.verifyJobs() == null ? jobs : task.verifyJobs()).run()));
-                return;
-            }
             if (task.action() == MigrationTask.Action.REMOVE) {
                 events = new EventSource(task.migrationId(), db, workerId, Math.max(1, prior.attempt()), clock);
                 Removal.remove(source, target, db, ReplicationNames.of(task.migrationId(), db));
