@@ -36,6 +36,10 @@ class CrossVersionIT {
             ReplicationIT.exec(source, "shop", "INSERT INTO public.measurements VALUES (1, '2026-03-01', 7);"
                     + " UPDATE public.orders SET note = 'changed on 12' WHERE id % 10 = 0");
             ReplicationIT.eventually(() -> Compare.tableFingerprints(target, "shop"), Compare.tableFingerprints(source, "shop"));
+
+            // verify agrees across the two versions: row hashes, schema dumps, properties and roles
+            MigrationStatus verified = VerifyIT.verify(pgferry, r.migrationId());
+            assertThat(verified.verify().result()).as(dev.pgferry.messages.Json.writePretty(verified)).isEqualTo("match");
         }
     }
 }

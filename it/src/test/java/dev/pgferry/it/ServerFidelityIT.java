@@ -271,6 +271,41 @@ class ServerFidelityIT {
         }
     }
 
+    @Test
+    void aDatabaseInATablespaceTheTargetLacksArrivesInTheDefaultOneWithAWarning() throws Exception {
+        java.nio.file.Path dir = java.nio.file.Files.createTempDirectory(Infra.work(), "tablespace-");
+        if ("root".equals(System.getProperty("user.name"))) {
+            assertThat(new ProcessBuilder("chown", "postgres:postgres", dir.toString()).start().waitFor()).isZero();
+        }
+        try (var c = SampleData.connect(source, "postgres"); var st = c.createStatement()) {
+            st.execute("CREATE TABLESPACE archive_space LOCATION '" + dir + "'");
+            st.execute("CREATE DATABASE archive TABLESPACE archive_space");
+        }
+        try (var c = SampleData.connect(source, "archive"); var st = c.createStatement()) {
+            st.execute("CREATE TABLE old_orders (id int PRIMARY KEY, note text);"
+                    + " INSERT INTO old_orders SELECT g, 'n' || g FROM generate_series(1, 50) g");
+        }
+        try (LocalPostgres target = Infra.postgres()) {
+            MigrationRequest r = Pgferry.request(source, target, List.of("postgres", "intl", "shop"));
+
+            pgferry.submit(r);
+            MigrationStatus s = pgferry.awaitFinal(r.migrationId());
+
+            assertThat(s.migration().status()).as(s.toString()).isEqualTo(State.DONE);
+            assertThat(s.migrationDetail().get(0).warnings()).anySatisfy(w -> assertThat(w)
+                    .isEqualTo("database archive: tablespace archive_space does not exist on the target; the database is"
+                            + " in the target's default tablespace"));
+            assertThat(Compare.scalar(target, "postgres", "SELECT t.spcname FROM pg_database d JOIN pg_tablespace t"
+                    + " ON t.oid = d.dattablespace WHERE d.datname = 'archive'")).isEqualTo("pg_default");
+            assertThat(Compare.tableFingerprints(target, "archive")).isEqualTo(Compare.tableFingerprints(source, "archive"));
+        } finally {
+            try (var c = SampleData.connect(source, "postgres"); var st = c.createStatement()) {
+                st.execute("DROP DATABASE archive");
+                st.execute("DROP TABLESPACE archive_space");
+            }
+        }
+    }
+
     /** The first column of a query run as {@code user} with {@code password}: proves the role can log in. */
     static String selectAs(LocalPostgres pg, String db, String user, String password, String sql) throws Exception {
         Properties p = new Properties();

@@ -187,16 +187,13 @@ public record DatabaseProperties(String name, String owner, String encoding, Str
     }
 
     /**
-     * {@code CREATE DATABASE} with this database's owner (when {@code ownerExists}), encoding and locale, in the
-     * tablespace of the same name when the target has it (else the default, with a warning).
+     * {@code CREATE DATABASE} with this database's owner (when {@code withOwner}; the caller says why not), encoding
+     * and locale, in the tablespace of the same name when the target has it (else the default, with a warning).
      */
-    public String createStatement(boolean ownerExists, boolean tablespaceExists, int targetMajor, Consumer<String> warn) {
+    public String createStatement(boolean withOwner, boolean tablespaceExists, int targetMajor, Consumer<String> warn) {
         StringBuilder sql = new StringBuilder("CREATE DATABASE ").append(Sql.ident(name));
-        if (ownerExists) {
+        if (withOwner) {
             sql.append(" OWNER ").append(Sql.ident(owner));
-        } else {
-            warn.accept("database " + name + ": its owner " + owner + " does not exist on the target; the target user"
-                    + " owns it instead");
         }
         sql.append(" TEMPLATE template0 ENCODING ").append(Sql.literal(encoding));
         sql.append(" LC_COLLATE ").append(Sql.literal(collate)).append(" LC_CTYPE ").append(Sql.literal(ctype));

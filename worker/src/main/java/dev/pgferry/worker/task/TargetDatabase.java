@@ -143,14 +143,17 @@ public final class TargetDatabase {
         int major = ServerCatalog.majorVersion(c);
         boolean ownerExists = exists(c, "SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = ?", source.owner());
         boolean mayGive = ownerExists && mayGiveTo(c, source.owner(), major);
-        if (ownerExists && !mayGive) {
+        if (!ownerExists) {
+            warn.accept("database " + dbname + ": its owner " + source.owner() + " does not exist on the target; the"
+                    + " target user owns it instead");
+        } else if (!mayGive) {
             warn.accept("database " + dbname + ": its owner " + source.owner() + " exists on the target, but the target"
                     + " user may not give it a database (PostgreSQL requires " + (major >= 16 ? "SET ROLE on" : "membership in")
                     + " the new owner); the target user owns it instead: a superuser can run ALTER DATABASE "
                     + Sql.ident(dbname) + " OWNER TO " + Sql.ident(source.owner()));
         }
         boolean tablespaceExists = exists(c, "SELECT 1 FROM pg_catalog.pg_tablespace WHERE spcname = ?", source.tablespace());
-        String sql = source.createStatement(mayGive, tablespaceExists, major, ownerExists ? w -> { } : warn);
+        String sql = source.createStatement(mayGive, tablespaceExists, major, warn);
         try (Statement s = c.createStatement()) {
             s.execute(sql);
         } catch (SQLException e) {

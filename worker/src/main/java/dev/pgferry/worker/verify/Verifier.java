@@ -66,10 +66,12 @@ public final class Verifier {
     private Verification verify(Instant start) throws SQLException, IOException {
         List<Check> checks = new ArrayList<>();
         String slot;
+        boolean fastHash;
         List<TableVerifier.Plan> plans = new ArrayList<>();
         List<TableCheck> tables = new ArrayList<>();
         try (Connection src = source.open(dbname); Connection dst = target.open(dbname)) {
             slot = liveSlot(src);
+            fastHash = ServerCatalog.majorVersion(src) >= 11 && ServerCatalog.majorVersion(dst) >= 11;
             List<String> differences = DatabaseProperties.read(src, dbname).differences(DatabaseProperties.read(dst, dbname));
             checks.add(check("database properties", differences));
             if (dbname.equals(ServerCatalog.migratedDatabases(src, request::ignores).stream().findFirst().orElse(null))) {
@@ -101,7 +103,7 @@ public final class Verifier {
                 }
             }
         }
-        try (TableVerifier rows = new TableVerifier(source, target, dbname, slot, jobs)) {
+        try (TableVerifier rows = new TableVerifier(source, target, dbname, slot, jobs, fastHash)) {
             tables.addAll(rows.verify(plans));
         }
         boolean match = checks.stream().allMatch(c -> c.result() != Result.DIFFERS)
