@@ -150,7 +150,10 @@ public final class RoleCopier {
         try (Statement s = c.createStatement();
              ResultSet rs = s.executeQuery("SELECT r.oid, r.rolname, r.rolsuper, r.rolinherit, r.rolcreaterole,"
                      + " r.rolcreatedb, r.rolcanlogin, r.rolreplication, r.rolbypassrls, r.rolconnlimit,"
-                     + " r.rolvaliduntil::text, pg_catalog.shobj_description(r.oid, 'pg_authid'),"
+                     // In UTC: the sessions of two servers may show one instant in different time zones.
+                     + " CASE WHEN r.rolvaliduntil IS NULL OR NOT pg_catalog.isfinite(r.rolvaliduntil)"
+                     + " THEN r.rolvaliduntil::text ELSE (r.rolvaliduntil AT TIME ZONE 'UTC')::text || '+00' END,"
+                     + " pg_catalog.shobj_description(r.oid, 'pg_authid'),"
                      + " (SELECT setconfig FROM pg_catalog.pg_db_role_setting WHERE setrole = r.oid AND setdatabase = 0)"
                      + " FROM pg_catalog.pg_roles r ORDER BY r.oid")) {
             while (rs.next()) {
