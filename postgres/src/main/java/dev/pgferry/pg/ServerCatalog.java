@@ -32,6 +32,16 @@ public final class ServerCatalog {
         return databases;
     }
 
+    /** Whether {@code sql}, with {@code value} as its one parameter, returns any row. */
+    public static boolean exists(Connection c, String sql, String value) throws SQLException {
+        try (java.sql.PreparedStatement ps = c.prepareStatement(sql)) {
+            ps.setString(1, value);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next();
+            }
+        }
+    }
+
     /** Whether the connected user is a superuser. */
     public static boolean isSuperuser(Connection c) throws SQLException {
         try (Statement s = c.createStatement();

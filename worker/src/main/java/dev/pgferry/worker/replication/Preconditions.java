@@ -1,5 +1,6 @@
 package dev.pgferry.worker.replication;
 
+import dev.pgferry.pg.ServerCatalog;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -52,7 +53,7 @@ public final class Preconditions {
             problems.add("source wal_level is " + walLevel + "; set wal_level = logical and restart the source"
                     + " (on RDS: rds.logical_replication = 1; on Cloud SQL: cloudsql.logical_decoding = on)");
         }
-        boolean sourceSuper = bool(source, "SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = CURRENT_USER");
+        boolean sourceSuper = ServerCatalog.isSuperuser(source);
         boolean sourceReplication = bool(source, "SELECT rolreplication FROM pg_catalog.pg_roles WHERE rolname = CURRENT_USER");
         boolean sourceExtras = hasAivenExtras(source);
         String sourceUser = string(source, "SELECT CURRENT_USER");
@@ -89,7 +90,7 @@ public final class Preconditions {
                     + setting(target, "max_logical_replication_workers") + ", all in use); raise it (and"
                     + " max_worker_processes) on the target and restart it");
         }
-        boolean targetSuper = bool(target, "SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = CURRENT_USER");
+        boolean targetSuper = ServerCatalog.isSuperuser(target);
         boolean targetExtras = hasAivenExtras(target);
         boolean targetCreateSub = targetVersion >= 160000
                 && bool(target, "SELECT pg_catalog.pg_has_role(CURRENT_USER, 'pg_create_subscription', 'MEMBER')");

@@ -2,6 +2,7 @@ package dev.pgferry.worker.replication;
 
 import dev.pgferry.messages.ErrorCode;
 import dev.pgferry.pg.PgConnector;
+import dev.pgferry.pg.ServerCatalog;
 import dev.pgferry.pg.Sql;
 import dev.pgferry.pg.SqlStates;
 import dev.pgferry.worker.copy.ObjectCopier;
@@ -12,7 +13,6 @@ import io.github.resilience4j.retry.RetryConfig;
 
 import java.sql.Connection;
 import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 
@@ -45,20 +45,20 @@ public final class Removal {
     public static boolean remove(PgConnector source, PgConnector target, String dbname, String name) {
         boolean found = false;
         try (Connection t = target.open()) {
-            if (!exists(t, "SELECT 1 FROM pg_catalog.pg_database WHERE datname = ?", dbname)) {
+            if (!ServerCatalog.exists(t, "SELECT 1 FROM pg_catalog.pg_database WHERE datname = ?", dbname)) {
                 return dropSourceObjects(source, dbname, name);
             }
         } catch (SQLException e) {
             throw SqlStates.wrap(ErrorCode.TARGET_UNREACHABLE, "removing replication of " + dbname, e);
         }
         try (Connection t = target.open(dbname)) {
-            if (exists(t, "SELECT 1 FROM pg_catalog.pg_subscription WHERE subname = ?", name)) {
+            if (ServerCatalog.exists(t, "SELECT 1 FROM pg_catalog.pg_subscription WHERE subname = ?", name)) {
                 found = true;
                 try (Connection s = source.open(dbname)) {
                     ObjectCopier.copySequences(SourceCatalog.sequences(s), t);
                 }
                 t.setAutoCommit(true);
-                if (Preconditions.hasAivenExtras(t) && !superuser(t)) {
+                if (Preconditions.hasAivenExtras(t) && !ServerCatalog.isSuperuser(t)) {
                     try (PreparedStatement ps = t.prepareStatement("SELECT aiven_extras.pg_drop_subscription(?)")) {
                         ps.setString(1, name);
                         ps.executeQuery().close();
@@ -81,7 +81,7 @@ public final class Removal {
     private static boolean dropSourceObjects(PgConnector source, String dbname, String name) {
         boolean found = false;
         try (Connection s = source.open(dbname)) {
-            if (exists(s, "SELECT 1 FROM pg_catalog.pg_replication_slots WHERE slot_name = ?", name)) {
+            if (ServerCatalog.exists(s, "SELECT 1 FROM pg_catalog.pg_replication_slots WHERE slot_name = ?", name)) {
                 found = true;
                 Retry.decorateCheckedRunnable(SLOT_DROP, () -> {
                     try (PreparedStatement ps = s.prepareStatement("SELECT pg_catalog.pg_drop_replication_slot(?)")) {
@@ -90,7 +90,7 @@ public final class Removal {
                     }
                 }).run();
             }
-            if (exists(s, "SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = ?", name)) {
+            if (ServerCatalog.exists(s, "SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = ?", name)) {
                 found = true;
                 try (Statement st = s.createStatement()) {
                     st.execute("DROP PUBLICATION IF EXISTS " + Sql.ident(name));
@@ -108,19 +108,5 @@ public final class Removal {
         }
     }
 
-    private static boolean superuser(Connection c) throws SQLException {
-        try (Statement s = c.createStatement();
-             ResultSet rs = s.executeQuery("SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = CURRENT_USER")) {
-            return rs.next() && rs.getBoolean(1);
-        }
-    }
 
-    private static boolean exists(Connection c, String sql, String value) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement(sql)) {
-            ps.setString(1, value);
-            try (ResultSet rs = ps.executeQuery()) {
-                return rs.next();
-            }
-        }
-    }
 }

@@ -141,7 +141,7 @@ public final class TargetDatabase {
 
     private void create(Connection c, DatabaseProperties source, Consumer<String> warn) throws SQLException {
         int major = ServerCatalog.majorVersion(c);
-        boolean ownerExists = exists(c, "SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = ?", source.owner());
+        boolean ownerExists = ServerCatalog.exists(c, "SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = ?", source.owner());
         boolean mayGive = ownerExists && mayGiveTo(c, source.owner(), major);
         if (!ownerExists) {
             warn.accept("database " + dbname + ": its owner " + source.owner() + " does not exist on the target; the"
@@ -152,7 +152,7 @@ public final class TargetDatabase {
                     + " the new owner); the target user owns it instead: a superuser can run ALTER DATABASE "
                     + Sql.ident(dbname) + " OWNER TO " + Sql.ident(source.owner()));
         }
-        boolean tablespaceExists = exists(c, "SELECT 1 FROM pg_catalog.pg_tablespace WHERE spcname = ?", source.tablespace());
+        boolean tablespaceExists = ServerCatalog.exists(c, "SELECT 1 FROM pg_catalog.pg_tablespace WHERE spcname = ?", source.tablespace());
         String sql = source.createStatement(mayGive, tablespaceExists, major, warn);
         try (Statement s = c.createStatement()) {
             s.execute(sql);
@@ -183,14 +183,6 @@ public final class TargetDatabase {
         }
     }
 
-    private static boolean exists(Connection c, String sql, String value) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement(sql)) {
-            ps.setString(1, value);
-            try (ResultSet rs = ps.executeQuery()) {
-                return rs.next();
-            }
-        }
-    }
 
     private List<String> userTables() throws SQLException {
         return query("SELECT n.nspname || '.' || c.relname FROM pg_catalog.pg_class c"

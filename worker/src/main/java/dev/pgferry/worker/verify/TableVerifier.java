@@ -22,7 +22,6 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.function.Supplier;
 
 /**
  * Compares the rows of tables between source and target, with nothing taken from the copy: per key range, the row
@@ -97,7 +96,6 @@ final class TableVerifier implements AutoCloseable {
 
     /** Compares every planned table; one result per table, in plan order. */
     List<TableCheck> verify(List<Plan> plans) throws SQLException {
-        Map<Plan, List<Future<Boolean>>> rangeResults = new ConcurrentHashMap<>();
         Map<Plan, long[]> counts = new ConcurrentHashMap<>();
         Map<Plan, List<long[]>> differing = new ConcurrentHashMap<>();
         List<Future<?>> all = new ArrayList<>();
@@ -349,15 +347,12 @@ final class TableVerifier implements AutoCloseable {
         return c;
     }
 
-    private static String scalar(PgConnector side, String sql, Connection c) throws SQLException {
-        try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery(sql)) {
+    /** The first column of {@code sql}'s one row, on this thread's session to {@code side}. */
+    private String scalar(PgConnector side, String sql) throws SQLException {
+        try (Statement s = connection(side).createStatement(); ResultSet rs = s.executeQuery(sql)) {
             rs.next();
             return rs.getString(1);
         }
-    }
-
-    private String scalar(PgConnector side, String sql) throws SQLException {
-        return scalar(side, sql, connection(side));
     }
 
     private static <T> T await(Future<T> f) throws SQLException {
