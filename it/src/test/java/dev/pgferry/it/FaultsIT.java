@@ -288,6 +288,48 @@ class FaultsIT {
         }
     }
 
+    @Test
+    void aFinishedDatabaseWhoseLastEventCannotBeWrittenStaysAndItsEventIsWrittenLater() throws Exception {
+        try (LocalPostgres target = Infra.postgres(); Ledger ledger = new Ledger(pgferry.bus, "it-final-event")) {
+            MigrationRequest r = MigrationRequest.of(Pgferry.conn(source), Pgferry.conn(target), Method.DUMP,
+                    List.of(), List.of(), List.of());
+            MigrationTask task = MigrationTask.of(r, "shop");
+            List<StatusEvent> events = java.util.Collections.synchronizedList(new ArrayList<>());
+            java.util.concurrent.atomic.AtomicBoolean brokerDown = new java.util.concurrent.atomic.AtomicBoolean(true);
+            // Given a status topic that cannot take the database's final event (the broker went away at that moment)
+            java.util.function.Consumer<StatusEvent> emit = e -> {
+                if (e instanceof StatusEvent.TaskDone && brokerDown.get()) {
+                    throw new IllegalStateException("cannot write to pgferry.status: injected outage");
+                }
+                events.add(e);
+            };
+
+            // When the task runs
+            boolean handled = new DatabaseMigration(task, "worker-a", emit, java.time.Clock.systemUTC(), Secrets.system(),
+                    2, 0, ledger).run();
+
+            // Then the task is not handled yet, and the finished database stays (it used to be dropped as a failure)
+            assertThat(handled).isFalse();
+            assertThat(events).noneMatch(e -> e instanceof StatusEvent.TaskFailed || e instanceof StatusEvent.TaskDone);
+            assertThat(Compare.tableFingerprints(target, "shop")).isEqualTo(Compare.tableFingerprints(source, "shop"));
+
+            // When it runs again with the broker back
+            brokerDown.set(false);
+            boolean again = new DatabaseMigration(task, "worker-b", emit, java.time.Clock.systemUTC(), Secrets.system(),
+                    2, 0, ledger).run();
+
+            // Then only the final event is written, for the attempt that did the work; nothing is copied twice
+            assertThat(again).isTrue();
+            assertThat(events.stream().filter(e -> e instanceof StatusEvent.TaskStarted).count()).isEqualTo(1);
+            assertThat(events.stream().filter(e -> e instanceof StatusEvent.TaskDone).toList())
+                    .singleElement().satisfies(e -> assertThat(e.attempt()).isEqualTo(1));
+            assertThat(Compare.tableFingerprints(target, "shop")).isEqualTo(Compare.tableFingerprints(source, "shop"));
+            Reliability.record("the status topic refuses a finished database's final event (injected)",
+                    "the database stays; the task runs again and writes only that event", Reliability.rows(
+                            Compare.tableFingerprints(source, "shop")), Reliability.rows(Compare.tableFingerprints(target, "shop")));
+        }
+    }
+
     static List<ConsumerRecord<String, byte[]>> readAll(String topic) {
         List<ConsumerRecord<String, byte[]>> out = new ArrayList<>();
         try (dev.pgferry.bus.Bus bus = new dev.pgferry.bus.Bus(Infra.kafka(), "it-reader");

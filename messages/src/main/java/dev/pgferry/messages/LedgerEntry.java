@@ -11,9 +11,11 @@ import java.util.Objects;
  * database's crash-safety marker, {@code roles:<migration>} for the migration's one roles step.
  *
  * <p>A database entry is written {@code running} with its attempt <em>before</em> the target database is created
- * or touched, and {@code done} once it is finished: a worker that finds {@code running} knows a previous attempt
- * died halfway, drops what it left and starts the next attempt, so rows are never duplicated; one that finds
- * {@code done} has nothing to do. {@code created} says whether pgferry created the target database (and so may
+ * or touched, and {@code done} (with the {@code final_state}, {@code done} or {@code syncing}) once it is finished:
+ * a worker that finds {@code running} knows a previous attempt died halfway, drops what it left and starts the next
+ * attempt, so rows are never duplicated; one that finds {@code done} never touches the database again, and only
+ * writes the final status event when {@code published} says it may have been lost (a finished database is never
+ * dropped because its last event could not be sent). {@code created} says whether pgferry created the target database (and so may
  * drop it again). A roles entry is {@code done} once the roles of the migration exist on the target; {@code missing}
  * lists the roles that could not be created, so that every database's restore can tolerate statements naming them.
  */
@@ -22,7 +24,9 @@ public record LedgerEntry(
         @JsonProperty("state") State state,
         @JsonProperty("attempt") int attempt,
         @JsonProperty("created") boolean created,
-        @JsonProperty("missing") List<String> missing) {
+        @JsonProperty("missing") List<String> missing,
+        @JsonProperty("final_state") String finalState,
+        @JsonProperty("published") boolean published) {
 
     public LedgerEntry {
         schemaVersion = schemaVersion == null ? MigrationRequest.SCHEMA_VERSION : schemaVersion;
@@ -31,15 +35,21 @@ public record LedgerEntry(
     }
 
     public static LedgerEntry running(int attempt, boolean created) {
-        return new LedgerEntry(null, State.RUNNING, attempt, created, List.of());
+        return new LedgerEntry(null, State.RUNNING, attempt, created, List.of(), null, false);
     }
 
-    public static LedgerEntry done(int attempt, boolean created) {
-        return new LedgerEntry(null, State.DONE, attempt, created, List.of());
+    /** Finished as {@code finalState} ({@code done} or {@code syncing}); its final status event not yet written. */
+    public static LedgerEntry done(int attempt, boolean created, String finalState) {
+        return new LedgerEntry(null, State.DONE, attempt, created, List.of(), finalState, false);
+    }
+
+    /** The same entry once the final status event is written. */
+    public LedgerEntry asPublished() {
+        return new LedgerEntry(schemaVersion, state, attempt, created, missing, finalState, true);
     }
 
     public static LedgerEntry rolesDone(List<String> missing) {
-        return new LedgerEntry(null, State.DONE, 1, false, missing);
+        return new LedgerEntry(null, State.DONE, 1, false, missing, null, true);
     }
 
     public static String databaseKey(String migrationId, String dbname) {

@@ -164,6 +164,10 @@ class MessagesTest {
     void ledgerEntriesRoundTrip() {
         LedgerEntry e = LedgerEntry.running(3, true);
         org.assertj.core.api.Assertions.assertThat(Json.read(Json.write(e), LedgerEntry.class)).isEqualTo(e);
+        LedgerEntry done = LedgerEntry.done(3, true, "syncing").asPublished();
+        org.assertj.core.api.Assertions.assertThat(Json.read(Json.write(done), LedgerEntry.class)).isEqualTo(done);
+        org.assertj.core.api.Assertions.assertThat(done.published()).isTrue();
+        org.assertj.core.api.Assertions.assertThat(done.finalState()).isEqualTo("syncing");
         org.assertj.core.api.Assertions.assertThat(Json.read(Json.write(LedgerEntry.rolesDone(java.util.List.of("su"))),
                 LedgerEntry.class).missing()).containsExactly("su");
         org.assertj.core.api.Assertions.assertThat(LedgerEntry.databaseKey("m-1", "roles:x"))

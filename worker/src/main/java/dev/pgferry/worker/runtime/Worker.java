@@ -34,7 +34,8 @@ import java.util.concurrent.Future;
  * One stateless worker: a member of consumer group {@value Topics#WORKER_GROUP} that runs one task at a time.
  * While a task runs (which can take hours) the poll thread keeps polling with every partition paused, so the
  * worker keeps its partitions and its group membership; the task's offset is committed only after the task's
- * final status event is written, so a worker killed mid-task leaves the task to another worker. A task message
+ * final status event is written, so a worker killed mid-task leaves the task to another worker, and a task whose
+ * database finished while its final event could not be written runs again to write it. A task message
  * that cannot be read goes to the dead-letter topic. The poll loop owns the consumer; the task runs on a second
  * thread.
  */
@@ -52,6 +53,9 @@ public final class Worker implements AutoCloseable {
     private final ExecutorService runner;
     private final Thread thread;
     private volatile boolean running = true;
+
+    /** Pause before running again a task whose final status event could not be written. */
+    private static final long RETRY_PAUSE_MS = 1_000;
 
     /** How long the group waits for a silent worker before giving its tasks to another, by default. */
     public static final int DEFAULT_SESSION_TIMEOUT_MS = 15_000;
@@ -106,7 +110,7 @@ public final class Worker implements AutoCloseable {
     }
 
     private void pollLoop() {
-        Future<?> current = null;
+        Future<Boolean> current = null;
         ConsumerRecord<String, byte[]> currentRecord = null;
         try {
             consumer.subscribe(List.of(Topics.TASKS), new ConsumerRebalanceListener() {
@@ -139,8 +143,15 @@ public final class Worker implements AutoCloseable {
                         break;
                     }
                 } else if (current.isDone()) {
-                    current.get();
-                    commit(currentRecord);
+                    if (current.get()) {
+                        commit(currentRecord);
+                    } else {
+                        // A finished database whose final status event was not written: run the task again after a
+                        // pause; the next run finds it done and only writes that event.
+                        consumer.seek(new TopicPartition(currentRecord.topic(), currentRecord.partition()),
+                                currentRecord.offset());
+                        Thread.sleep(RETRY_PAUSE_MS);
+                    }
                     current = null;
                     currentRecord = null;
                     consumer.resume(consumer.paused());

@@ -83,8 +83,12 @@ public final class DatabaseMigration {
         this.target = new PgConnector(task.request().target(), Side.TARGET, "worker", secrets);
     }
 
-    /** Runs the task to its final event; never throws for a database failure. */
-    public void run() {
+    /**
+     * Runs the task to its final event; never throws for a database failure. Returns false only when a database
+     * is finished but its final status event could not be written: the caller runs the task again later (which then
+     * only writes that event), instead of marking the task handled.
+     */
+    public boolean run() {
         String db = task.dbname();
         MDC.put("migration", task.migrationId());
         MDC.put("database", db);
@@ -96,7 +100,7 @@ public final class DatabaseMigration {
                     task.verifyJobs() == null ? jobs : task.verifyJobs()).run()));
             MDC.remove("database");
             MDC.remove("migration");
-            return;
+            return true;
         }
         try (TaskLock lock = TaskLock.acquire(target, task.migrationId(), db)) {
             TargetDatabase targetDb = new TargetDatabase(target, ledger, db, task.migrationId());
@@ -105,17 +109,20 @@ public final class DatabaseMigration {
                 events = new EventSource(task.migrationId(), db, workerId, Math.max(1, prior.attempt()), clock);
                 Removal.remove(source, target, db, ReplicationNames.of(task.migrationId(), db));
                 emit.accept(events.removed());
-                return;
+                return true;
             }
             if (prior.done()) {
                 LOG.info("database {} was already migrated by {} (attempt {}); nothing to do", db, task.migrationId(),
                         prior.attempt());
-                return;
+                // Its final event may have been lost with the worker that finished it: write it (again).
+                return prior.published() || publishFinal(targetDb, prior.attempt(), prior.created(),
+                        new EventSource(task.migrationId(), db, workerId, prior.attempt(), clock), prior.finalState());
             }
             int attempt = prior.ours() ? prior.attempt() + 1 : 1;
             events = new EventSource(task.migrationId(), db, workerId, attempt, clock);
+            String finalState;
             try {
-                migrate(events, targetDb, prior, attempt);
+                finalState = migrate(events, targetDb, prior, attempt);
             } catch (RuntimeException e) {
                 if (TargetDatabase.createdByUs(prior)) {
                     // Nothing half-made stays behind: the replication objects first, then the database.
@@ -124,6 +131,8 @@ public final class DatabaseMigration {
                 }
                 throw e;
             }
+            // Finished and marked so: whatever happens from here on, the database stays.
+            return publishFinal(targetDb, attempt, TargetDatabase.createdByUs(prior), events, finalState);
         } catch (MigrationException e) {
             LOG.warn("database {} failed: {}", db, e.getMessage());
             emit.accept(events.failed(e.toFailure()));
@@ -136,7 +145,29 @@ public final class DatabaseMigration {
             MDC.remove("database");
             MDC.remove("migration");
         }
+        return true;
     }
+
+    /**
+     * Writes the final event of a finished database ({@code done} or {@code syncing}) and notes in the ledger that
+     * it is written; false when either could not be written (a broker outage, the worker stopping).
+     */
+    private boolean publishFinal(TargetDatabase targetDb, int attempt, boolean created, EventSource events,
+                                 String finalState) {
+        try {
+            emit.accept(SYNCING.equals(finalState) ? events.syncing() : events.done(Method.DUMP));
+            targetDb.markPublished(attempt, created, finalState);
+            LOG.info("database {} {}", task.dbname(), finalState);
+            return true;
+        } catch (RuntimeException e) {
+            LOG.warn("database {} is {}, but its final status event could not be written ({}); the task will run again"
+                    + " to write it", task.dbname(), finalState, e.toString());
+            return false;
+        }
+    }
+
+    private static final String SYNCING = "syncing";
+    private static final String DONE = "done";
 
     /** The method for this database and, when it is not what a user of {@code auto} would hope for, why. */
     private record Choice(Method method, String reason, Preconditions.Result check) {
@@ -163,7 +194,8 @@ public final class DatabaseMigration {
         return new Choice(Method.DUMP, "dump instead of logical replication: " + reasons, check);
     }
 
-    private void migrate(EventSource events, TargetDatabase targetDb, TargetDatabase.Prior prior, int attempt) {
+    /** Migrates the database and marks it finished in the ledger; returns its final state, done or syncing. */
+    private String migrate(EventSource events, TargetDatabase targetDb, TargetDatabase.Prior prior, int attempt) {
         MigrationRequest request = task.request();
         String db = task.dbname();
         String name = ReplicationNames.of(task.migrationId(), db);
@@ -272,9 +304,9 @@ public final class DatabaseMigration {
                 }
             });
         }
-        targetDb.markDone(attempt, prior);
-        emit.accept(replication ? events.syncing() : events.done(Method.DUMP));
-        LOG.info("database {} {}", db, replication ? "syncing" : "done");
+        String finalState = replication ? SYNCING : DONE;
+        targetDb.markDone(attempt, prior, finalState);
+        return finalState;
     }
 
     /** The tables whose data moves, as the source has them now (the copy re-reads them under its snapshot). */

@@ -37,7 +37,8 @@ public final class TargetDatabase {
      * has a marker for it ({@code ours}), whether that marker says done, its attempt, and whether pgferry created
      * the database.
      */
-    public record Prior(boolean exists, boolean ours, boolean done, int attempt, boolean created) {
+    public record Prior(boolean exists, boolean ours, boolean done, int attempt, boolean created, String finalState,
+                        boolean published) {
     }
 
     private final PgConnector target;
@@ -64,8 +65,9 @@ public final class TargetDatabase {
             throw SqlStates.wrap(ErrorCode.TARGET_UNREACHABLE, "inspecting target database " + dbname, e);
         }
         Optional<LedgerEntry> entry = ledger.read(key);
-        return entry.map(e -> new Prior(exists, true, e.state() == LedgerEntry.State.DONE, e.attempt(), e.created()))
-                .orElse(new Prior(exists, false, false, 0, false));
+        return entry.map(e -> new Prior(exists, true, e.state() == LedgerEntry.State.DONE, e.attempt(), e.created(),
+                        e.finalState(), e.published()))
+                .orElse(new Prior(exists, false, false, 0, false, null, false));
     }
 
     /** Whether a failure of this attempt may drop the database: only when pgferry created it. */
@@ -135,8 +137,14 @@ public final class TargetDatabase {
         }
     }
 
-    public void markDone(int attempt, Prior prior) {
-        ledger.write(key, LedgerEntry.done(attempt, createdByUs(prior)));
+    /** Finished as {@code finalState} ({@code done} or {@code syncing}): from here on the database is never dropped. */
+    public void markDone(int attempt, Prior prior, String finalState) {
+        ledger.write(key, LedgerEntry.done(attempt, createdByUs(prior), finalState));
+    }
+
+    /** The final status event of a finished database is written. */
+    public void markPublished(int attempt, boolean created, String finalState) {
+        ledger.write(key, LedgerEntry.done(attempt, created, finalState).asPublished());
     }
 
     private void create(Connection c, DatabaseProperties source, Consumer<String> warn) throws SQLException {
