@@ -11,11 +11,13 @@ import java.util.regex.Pattern;
 public final class ReservedRoles {
     /** Name patterns, each with who reserves it. */
     public static final List<Pattern> PATTERNS = List.of(
-            Pattern.compile("pg_.*"),           // PostgreSQL's predefined roles
-            Pattern.compile("rds.*"),           // Amazon RDS / Aurora: rdsadmin, rds_superuser, rds_replication, ...
-            Pattern.compile("cloudsql.*"),      // Google Cloud SQL: cloudsqladmin, cloudsqlsuperuser, ...
-            Pattern.compile("alloydb.*"),       // Google AlloyDB
-            Pattern.compile("azure.*"),         // Azure Database for PostgreSQL: azure_superuser, azure_pg_admin, azuresu
+            Pattern.compile("pg_.*"),           // PostgreSQL's predefined roles (CREATE ROLE refuses the prefix)
+            // Amazon RDS / Aurora: rds_superuser, rds_replication, rds_password, rds_iam, ..., rdsadmin, rdstopmgr,
+            // rdsrepladmin. Exact names, not "rds.*": a user's own role such as rdsync_app must still arrive.
+            Pattern.compile("rds_.*|rdsadmin|rdstopmgr|rdsrepladmin"),
+            Pattern.compile("cloudsql.*"),      // Google Cloud SQL: cloudsqladmin, cloudsqlsuperuser, cloudsqlagent, ...
+            Pattern.compile("alloydb.*"),       // Google AlloyDB: alloydbadmin, alloydbsuperuser, alloydbreplica, ...
+            Pattern.compile("azure_.*|azuresu"), // Azure Database for PostgreSQL: azure_superuser, azure_pg_admin, azuresu
             Pattern.compile("_aiven.*"));       // Aiven's own administration roles
 
     private ReservedRoles() {

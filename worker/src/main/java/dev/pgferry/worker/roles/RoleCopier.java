@@ -122,9 +122,10 @@ public final class RoleCopier {
                 if (!setPassword(dst, role, passwords.get(name), warn) && role.login()) {
                     withoutPassword.add(name);
                 }
-                for (String setting : role.settings()) {
-                    tryExecute(dst, "ALTER ROLE " + Sql.ident(name) + " SET " + GucSetting.parse(setting).toSql(),
-                            "role " + name + ": setting " + GucSetting.parse(setting).name() + " not copied", warn);
+                for (String stored : role.settings()) {
+                    GucSetting setting = GucSetting.parse(stored);
+                    tryExecute(dst, "ALTER ROLE " + Sql.ident(name) + " SET " + setting.toSql(),
+                            "role " + name + ": setting " + setting.name() + " not copied", warn);
                 }
                 if (role.comment() != null) {
                     tryExecute(dst, "COMMENT ON ROLE " + Sql.ident(name) + " IS " + Sql.literal(role.comment()),
