@@ -1,13 +1,20 @@
 package dev.pgferry.cli;
 
 import dev.pgferry.coordinator.Coordinator;
+import dev.pgferry.pg.Secrets;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
 @Command(name = "coordinator", mixinStandardHelpOptions = true,
-        description = "Run a coordinator: turns requests into tasks, folds status, serves the HTTP API. Stops on SIGTERM.")
+        description = "Run a coordinator: turns requests into tasks, folds status, serves the HTTP API. Stops on SIGTERM."
+                + " Environment: PGFERRY_SECRET_KEY or PGFERRY_SECRET_KEY_FILE (seals inline passwords),"
+                + " PGFERRY_API_TOKEN or PGFERRY_API_TOKEN_FILE (the bearer token every HTTP request must carry).")
 final class CoordinatorCommand implements Callable<Integer> {
     @Option(names = "--bootstrap-servers", required = true, paramLabel = "HOST:PORT")
     String bootstrapServers;
@@ -15,13 +22,31 @@ final class CoordinatorCommand implements Callable<Integer> {
     @Option(names = "--http-port", defaultValue = "8080", description = "HTTP port (default: ${DEFAULT-VALUE}).")
     int httpPort;
 
-    @Option(names = "--http-host", defaultValue = "0.0.0.0", description = "HTTP bind address (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--http-host", defaultValue = "127.0.0.1",
+            description = "HTTP bind address (default: ${DEFAULT-VALUE}); any other than loopback needs PGFERRY_API_TOKEN.")
     String httpHost;
+
+    @Option(names = "--allow-plaintext-passwords",
+            description = "Accept requests with an inline password although no secret key can seal it (it is then"
+                    + " written to the tasks topic in clear). Off by default: such requests are refused.")
+    boolean allowPlaintextPasswords;
 
     @Override
     public Integer call() throws Exception {
-        Coordinator c = Coordinator.start(bootstrapServers, httpHost, httpPort);
-        System.err.println("pgferry coordinator: HTTP on port " + c.httpPort() + ", Kafka " + bootstrapServers);
+        Coordinator c = Coordinator.start(bootstrapServers, Coordinator.Settings.of(httpHost, httpPort)
+                .withSecrets(Secrets.system(), allowPlaintextPasswords).withApiToken(apiToken()));
+        System.err.println("pgferry coordinator: HTTP on " + httpHost + ":" + c.httpPort() + ", Kafka " + bootstrapServers);
         return Daemon.runUntilStopped(c);
+    }
+
+    /** PGFERRY_API_TOKEN, or the content of the file PGFERRY_API_TOKEN_FILE names; null when neither is set. */
+    static String apiToken() throws IOException {
+        String inline = System.getenv("PGFERRY_API_TOKEN");
+        String file = System.getenv("PGFERRY_API_TOKEN_FILE");
+        String token = inline != null ? inline : file != null ? Files.readString(Path.of(file), StandardCharsets.UTF_8) : null;
+        if (token == null || token.isBlank()) {
+            return null;
+        }
+        return token.strip();
     }
 }

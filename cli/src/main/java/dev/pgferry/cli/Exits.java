@@ -10,6 +10,8 @@ import java.io.PrintStream;
 final class Exits {
     static final int DONE = 0;
     static final int FAILED = 1;
+    /** Bad usage, as picocli reports it too. */
+    static final int USAGE = 2;
 
     private Exits() {
     }

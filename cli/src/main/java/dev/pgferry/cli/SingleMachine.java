@@ -52,7 +52,8 @@ final class SingleMachine implements AutoCloseable {
         this.broker = ChildBroker.start(dataDir.resolve("kafka"), 0);
         try {
             // Lag is measured often here: migrate --stop-replication-at-lag waits on it.
-            this.coordinator = Coordinator.start(broker.bootstrapServers(), "127.0.0.1", httpPort, 2_000, secrets);
+            this.coordinator = Coordinator.start(broker.bootstrapServers(),
+                    Coordinator.Settings.of("127.0.0.1", httpPort).withLagPeriod(2_000).withSecrets(secrets, false));
             this.bus = new Bus(broker.bootstrapServers(), "pgferry-cli");
             for (int i = 0; i < workerCount; i++) {
                 workers.add(new Worker(bus, Worker.newWorkerId(), Clock.systemUTC(), secrets, jobs,
@@ -66,7 +67,7 @@ final class SingleMachine implements AutoCloseable {
 
     /** Submits the request and waits for its final status, printing progress to {@code progress}. */
     MigrationStatus migrate(MigrationRequest request, PrintStream progress) throws InterruptedException {
-        MigrationRequest sealed = request.withConnections(secrets.seal(request.source()), secrets.seal(request.target()));
+        MigrationRequest sealed = secrets.protect(request, false);
         bus.send(Topics.REQUESTS, sealed.migrationId(), Json.write(sealed));
         return MigrationWatcher.await(coordinator, request.migrationId(), progress, MigrationStatus::isFinal);
     }

@@ -2,6 +2,7 @@ package dev.pgferry.cli;
 
 import dev.pgferry.bus.Bus;
 import dev.pgferry.messages.Json;
+import dev.pgferry.messages.MigrationException;
 import dev.pgferry.messages.MigrationRequest;
 import dev.pgferry.messages.Topics;
 import dev.pgferry.pg.Secrets;
@@ -34,6 +35,10 @@ final class SubmitCommand implements Callable<Integer> {
     @Option(names = "--bootstrap-servers", required = true, paramLabel = "HOST:PORT")
     String bootstrapServers;
 
+    @Option(names = "--allow-plaintext-passwords",
+            description = "Publish an inline password in clear when no PGFERRY_SECRET_KEY can seal it (refused by default).")
+    boolean allowPlaintextPasswords;
+
     @Option(names = "--wait", description = "Block until the migration is done or failed; exit like migrate.")
     boolean await;
 
@@ -49,12 +54,11 @@ final class SubmitCommand implements Callable<Integer> {
             id = Json.peekMigrationId(message);
         } else {
             MigrationRequest r = input.request.toRequest();
-            Secrets secrets = Secrets.system();
-            if (secrets.canSeal()) {
-                r = r.withConnections(secrets.seal(r.source()), secrets.seal(r.target()));
-            } else if (r.source().password() != null || r.target().password() != null) {
-                System.err.println("pgferry: the password travels in clear inside the request message; set the same"
-                        + " PGFERRY_SECRET_KEY for every pgferry process to seal it, or use password_ref");
+            try {
+                r = Secrets.system().protect(r, allowPlaintextPasswords);
+            } catch (MigrationException e) {
+                System.err.println("pgferry: " + e.getMessage());
+                return Exits.USAGE;
             }
             id = r.migrationId();
             message = Json.write(r);

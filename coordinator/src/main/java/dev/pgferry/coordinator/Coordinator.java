@@ -31,32 +31,64 @@ public final class Coordinator implements AutoCloseable {
     /** How often the lag of syncing databases is measured. */
     public static final long LAG_PERIOD_MS = 10_000;
 
-    private Coordinator(String bootstrapServers, String httpHost, int httpPort, long lagPeriodMs, Clock clock,
-                        Secrets secrets) throws IOException {
+    /**
+     * How one coordinator runs. {@code httpPort} 0 picks a free port, a negative one serves no HTTP; with
+     * {@code apiToken} every HTTP request needs {@code Authorization: Bearer <token>}, and without one the API only
+     * listens on a loopback address. Without {@code allowPlaintextPasswords}, a request whose inline password
+     * {@code secrets} cannot seal is refused rather than written to the tasks topic in clear.
+     */
+    public record Settings(String httpHost, int httpPort, long lagPeriodMs, Secrets secrets,
+                           boolean allowPlaintextPasswords, String apiToken) {
+        public static Settings of(String httpHost, int httpPort) {
+            return new Settings(httpHost, httpPort, LAG_PERIOD_MS, Secrets.system(), false, null);
+        }
+
+        public Settings withLagPeriod(long ms) {
+            return new Settings(httpHost, httpPort, ms, secrets, allowPlaintextPasswords, apiToken);
+        }
+
+        public Settings withSecrets(Secrets s, boolean allowPlaintext) {
+            return new Settings(httpHost, httpPort, lagPeriodMs, s, allowPlaintext, apiToken);
+        }
+
+        public Settings withApiToken(String token) {
+            return new Settings(httpHost, httpPort, lagPeriodMs, secrets, allowPlaintextPasswords, token);
+        }
+    }
+
+    private Coordinator(String bootstrapServers, Settings settings, Clock clock) throws IOException {
+        if (settings.httpPort() >= 0 && settings.apiToken() == null && !HttpApi.isLoopback(settings.httpHost())) {
+            throw new IllegalArgumentException("the HTTP API would accept migrations from anyone who can reach "
+                    + settings.httpHost() + ":" + settings.httpPort() + ": set PGFERRY_API_TOKEN (or"
+                    + " PGFERRY_API_TOKEN_FILE) so that every request needs 'Authorization: Bearer <token>', or listen"
+                    + " on a loopback address (--http-host 127.0.0.1)");
+        }
         this.bus = new Bus(bootstrapServers, "pgferry-coordinator");
         bus.ensureTopics();
+        Secrets secrets = settings.secrets();
         this.follower = new StatusFollower(bus, fold, "pgferry-coordinator-status").start();
         this.store = new RequestStore(bus).start();
-        this.intake = new RequestIntake(bus, new SourceCatalog(secrets), store, this::databasesOf, clock).start();
-        this.lagMonitor = new LagMonitor(bus, fold, store, secrets, clock).start(lagPeriodMs);
-        this.http = httpPort < 0 ? null : new HttpApi(bus, fold, secrets, httpHost, httpPort).start();
+        this.intake = new RequestIntake(bus, new SourceCatalog(secrets), store, this::databasesOf, clock,
+                r -> secrets.protect(r, settings.allowPlaintextPasswords())).start();
+        this.lagMonitor = new LagMonitor(bus, fold, store, secrets, clock).start(settings.lagPeriodMs());
+        this.http = settings.httpPort() < 0 ? null : new HttpApi(bus, fold,
+                r -> secrets.protect(r, settings.allowPlaintextPasswords()), settings.httpHost(), settings.httpPort(),
+                settings.apiToken()).start();
     }
 
     /** Starts a coordinator; {@code httpPort} 0 picks a free port, a negative one serves no HTTP. */
     public static Coordinator start(String bootstrapServers, String httpHost, int httpPort) throws IOException {
-        return start(bootstrapServers, httpHost, httpPort, LAG_PERIOD_MS);
+        return start(bootstrapServers, Settings.of(httpHost, httpPort));
     }
 
     /** As {@link #start(String, String, int)}, measuring replication lag every {@code lagPeriodMs}. */
     public static Coordinator start(String bootstrapServers, String httpHost, int httpPort, long lagPeriodMs)
             throws IOException {
-        return start(bootstrapServers, httpHost, httpPort, lagPeriodMs, Secrets.system());
+        return start(bootstrapServers, Settings.of(httpHost, httpPort).withLagPeriod(lagPeriodMs));
     }
 
-    /** As {@link #start(String, String, int, long)}, resolving and sealing passwords with {@code secrets}. */
-    public static Coordinator start(String bootstrapServers, String httpHost, int httpPort, long lagPeriodMs,
-                                    Secrets secrets) throws IOException {
-        return new Coordinator(bootstrapServers, httpHost, httpPort, lagPeriodMs, Clock.systemUTC(), secrets);
+    public static Coordinator start(String bootstrapServers, Settings settings) throws IOException {
+        return new Coordinator(bootstrapServers, settings, Clock.systemUTC());
     }
 
     private java.util.List<String> databasesOf(String migrationId) {

@@ -54,8 +54,7 @@ final class Pgferry implements AutoCloseable {
 
     /** The request with its inline passwords sealed, as every pgferry client seals them when it has a key. */
     static MigrationRequest sealed(MigrationRequest r) {
-        Secrets secrets = Secrets.system();
-        return r.withConnections(secrets.seal(r.source()), secrets.seal(r.target()));
+        return Secrets.system().protect(r, false);
     }
 
     /** Waits (bounded) for the coordinator's view of the migration to be final. */

@@ -32,6 +32,10 @@ class SecretHuntIT {
                 if (!(topic.equals(Topics.REQUESTS) && "raw-bad-1".equals(record.key()))) {
                     assertThat(text).as("%s@%d", topic, record.offset()).doesNotContain(RAW_SECRET);
                 }
+                if (!topic.equals(Topics.REQUESTS)) {
+                    // Given inline by SecretsByDefaultIT's requests: sealed or refused, never passed on
+                    assertThat(text).as("%s@%d", topic, record.offset()).doesNotContain(SecretsByDefaultIT.INLINE, SecretsByDefaultIT.RAW_INLINE);
+                }
                 checked++;
             }
         }
@@ -44,7 +48,7 @@ class SecretHuntIT {
                     String text = Files.readString(log, StandardCharsets.ISO_8859_1);
                     assertThat(text).as("%s", log).doesNotContain(Infra.PASSWORD);
                     if (!log.toString().contains("pgferry.requests-")) {
-                        assertThat(text).as("%s", log).doesNotContain(RAW_SECRET);
+                        assertThat(text).as("%s", log).doesNotContain(RAW_SECRET, SecretsByDefaultIT.INLINE, SecretsByDefaultIT.RAW_INLINE);
                     }
                     logs++;
                 }

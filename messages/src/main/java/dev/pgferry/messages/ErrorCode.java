@@ -29,6 +29,8 @@ public enum ErrorCode {
     COPY_FAILED(true),
     /** A password reference (env:NAME, file:PATH) could not be resolved. */
     SECRET_UNRESOLVED(false),
+    /** An inline password would be written to Kafka in clear: no secret key to seal it, and plaintext not allowed. */
+    PLAINTEXT_PASSWORD(false),
     /** An unexpected error inside pgferry; the message says what happened. */
     INTERNAL(false);
 

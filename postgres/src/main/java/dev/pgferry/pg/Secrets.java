@@ -3,6 +3,7 @@ package dev.pgferry.pg;
 import dev.pgferry.messages.Connection;
 import dev.pgferry.messages.ErrorCode;
 import dev.pgferry.messages.MigrationException;
+import dev.pgferry.messages.MigrationRequest;
 
 import javax.crypto.Cipher;
 import javax.crypto.spec.GCMParameterSpec;
@@ -108,6 +109,27 @@ public final class Secrets {
             throw new MigrationException(ErrorCode.INTERNAL, "cannot seal the password of " + c.describe()
                     + " (" + e.getClass().getSimpleName() + ")");
         }
+    }
+
+    /**
+     * The request as it may enter Kafka: inline passwords sealed. Without a key, an inline password is refused
+     * ({@link ErrorCode#PLAINTEXT_PASSWORD}, naming the fixes) unless {@code allowPlaintext}: by default no
+     * pgferry process writes a clear password to a topic.
+     */
+    public MigrationRequest protect(MigrationRequest r, boolean allowPlaintext) {
+        if (key == null && !allowPlaintext) {
+            for (Connection c : java.util.List.of(r.source(), r.target())) {
+                if (c.password() != null) {
+                    throw new MigrationException(ErrorCode.PLAINTEXT_PASSWORD, "the password of " + c.describe()
+                            + " is given inline and this pgferry process has no secret key to seal it, so it would be"
+                            + " written to Kafka in clear. Give every pgferry process the same PGFERRY_SECRET_KEY"
+                            + " (base64 of 32 bytes; 'pgferry secret-key' prints a new one) or PGFERRY_SECRET_KEY_FILE,"
+                            + " or pass the password by reference (password_ref=env:NAME or password_ref=file:PATH);"
+                            + " --allow-plaintext-passwords accepts the clear password");
+                }
+            }
+        }
+        return r.withConnections(seal(r.source()), seal(r.target()));
     }
 
     private String unseal(Connection c) {

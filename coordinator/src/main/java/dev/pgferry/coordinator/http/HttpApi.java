@@ -10,22 +10,27 @@ import dev.pgferry.messages.MigrationRequest;
 import dev.pgferry.messages.RemovalRequest;
 import dev.pgferry.messages.VerifyRequest;
 import dev.pgferry.messages.Topics;
-import dev.pgferry.pg.Secrets;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
 import java.util.Map;
 import java.util.concurrent.Executors;
+import java.util.function.UnaryOperator;
 
 /**
  * The coordinator's HTTP API: {@code POST /migrations} (a request body, published to the requests topic),
  * {@code GET /migrations} and {@code GET /migrations/{id}} (the folded status), {@code DELETE /migrations/{id}}
- * (remove the migration's replication). Responses are JSON and never
- * contain a password: statuses are built from events that hold none, and error bodies from validation messages.
+ * (remove the migration's replication), {@code POST /migrations/{id}/verify}. With a token, every request must
+ * carry it as a bearer token (401 otherwise). Responses are JSON and never contain a password: statuses are
+ * built from events that hold none, and error bodies from validation messages.
  */
 public final class HttpApi implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(HttpApi.class);
@@ -34,11 +39,18 @@ public final class HttpApi implements AutoCloseable {
     private final Bus bus;
     private final StatusFold fold;
 
-    private final Secrets secrets;
+    private final UnaryOperator<MigrationRequest> protect;
+    private final byte[] token;
 
-    public HttpApi(Bus bus, StatusFold fold, Secrets secrets, String bindHost, int port) throws IOException {
+    /**
+     * {@code protect} turns a posted request into what may enter Kafka (inline passwords sealed) or refuses it;
+     * with a {@code token}, every request must carry {@code Authorization: Bearer <token>} (401 otherwise).
+     */
+    public HttpApi(Bus bus, StatusFold fold, UnaryOperator<MigrationRequest> protect, String bindHost, int port,
+                   String token) throws IOException {
         this.bus = bus;
-        this.secrets = secrets;
+        this.protect = protect;
+        this.token = token == null ? null : ("Bearer " + token).getBytes(StandardCharsets.UTF_8);
         this.fold = fold;
         this.server = HttpServer.create(new InetSocketAddress(bindHost, port), 0);
         this.server.createContext("/migrations", this::handle);
@@ -47,6 +59,24 @@ public final class HttpApi implements AutoCloseable {
             t.setDaemon(true);
             return t;
         }));
+    }
+
+    /** Whether {@code host} names only this machine (an API there is reachable by local users only). */
+    public static boolean isLoopback(String host) {
+        try {
+            return InetAddress.getByName(host).isLoopbackAddress();
+        } catch (UnknownHostException e) {
+            return false;
+        }
+    }
+
+    private boolean authorized(HttpExchange ex) {
+        if (token == null) {
+            return true;
+        }
+        String given = ex.getRequestHeaders().getFirst("Authorization");
+        // Compared in constant time, so that response times tell nothing about the token.
+        return given != null && MessageDigest.isEqual(token, given.getBytes(StandardCharsets.UTF_8));
     }
 
     public HttpApi start() {
@@ -62,6 +92,12 @@ public final class HttpApi implements AutoCloseable {
         try (ex) {
             String path = ex.getRequestURI().getPath().replaceAll("/+$", "");
             String method = ex.getRequestMethod();
+            if (!authorized(ex)) {
+                ex.getResponseHeaders().set("WWW-Authenticate", "Bearer realm=\"pgferry\"");
+                reply(ex, 401, Json.write(Map.of("error", "this pgferry API needs 'Authorization: Bearer <token>'"
+                        + " with the coordinator's PGFERRY_API_TOKEN")));
+                return;
+            }
             if (path.equals("/migrations") && method.equals("POST")) {
                 post(ex);
             } else if (path.equals("/migrations") && method.equals("GET")) {
@@ -111,8 +147,13 @@ public final class HttpApi implements AutoCloseable {
             reply(ex, 400, Json.write(Map.of("error", e.getMessage(), "code", e.code())));
             return;
         }
-        // With a secret key, inline passwords are sealed before the request enters Kafka.
-        request = request.withConnections(secrets.seal(request.source()), secrets.seal(request.target()));
+        // Inline passwords are sealed before the request enters Kafka, or the request is refused.
+        try {
+            request = protect.apply(request);
+        } catch (MigrationException e) {
+            reply(ex, 400, Json.write(Map.of("error", e.getMessage(), "code", e.code())));
+            return;
+        }
         bus.send(Topics.REQUESTS, request.migrationId(), Json.write(request));
         reply(ex, 202, Json.write(Map.of("migration_id", request.migrationId())));
     }

@@ -27,6 +27,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.function.Function;
+import java.util.function.UnaryOperator;
 
 /**
  * Turns each request on {@value Topics#REQUESTS} into an accepted event, a planned event and one task per
@@ -52,12 +53,16 @@ public final class RequestIntake implements AutoCloseable {
 
     private final RequestStore store;
     private final Function<String, List<String>> databasesOf;
+    private final UnaryOperator<MigrationRequest> protect;
 
     /**
-     * {@code databasesOf} gives the databases of a known migration (from the status view), for removal.
+     * {@code databasesOf} gives the databases of a known migration (from the status view), for removal;
+     * {@code protect} turns a request into what a task may carry (inline passwords sealed) or refuses it with a
+     * {@link MigrationException}, so that no task holds a clear password unless the operator allowed it.
      */
     public RequestIntake(Bus bus, SourceCatalog catalog, RequestStore store, Function<String, List<String>> databasesOf,
-                         Clock clock) {
+                         Clock clock, UnaryOperator<MigrationRequest> protect) {
+        this.protect = protect;
         // Everything one request causes is written in one transaction with the request's offset: exactly once.
         this.bus = new Bus(bus.bootstrapServers(), "pgferry-coordinator-intake", TRANSACTIONAL_ID);
         this.catalog = catalog;
@@ -138,6 +143,13 @@ public final class RequestIntake implements AutoCloseable {
         try {
             EventSource events = new EventSource(request.migrationId(), null, WORKER_ID, 1, clock);
             bus.publish(events.accepted(request));
+            try {
+                request = protect.apply(request);
+            } catch (MigrationException e) {
+                LOG.warn("migration {} refused: {}", request.migrationId(), e.getMessage());
+                bus.publish(events.migrationFailed(e.toFailure()));
+                return;
+            }
             List<String> databases;
             try {
                 databases = catalog.plan(request);
@@ -201,8 +213,14 @@ public final class RequestIntake implements AutoCloseable {
         }
         if (original.isEmpty()) {
             bus.deadLetter(record, "no migration " + migrationId + " to " + what);
+            return original;
         }
-        return original;
+        try {
+            return Optional.of(protect.apply(original.get()));
+        } catch (MigrationException e) {
+            bus.deadLetter(record, "cannot " + what + " migration " + migrationId + ": " + e.getMessage());
+            return Optional.empty();
+        }
     }
 
     @Override
