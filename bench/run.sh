@@ -2,6 +2,8 @@
 # Benchmark: times pgferry against the tools users would pick instead, on one dataset, interleaved and repeated.
 #
 #   bench/run.sh [SIZE_MB] [ROUNDS] [JOBS]      (defaults: 1000 MB, 3 rounds, one job per core)
+#   SHAPE=tables bench/run.sh 500               (500 tables of three rows, an index and a foreign key each)
+#   SHAPE=fk bench/run.sh 1000                  (pgbench --foreign-keys, text/jsonb rows with a GIN index, bytea)
 #
 # Builds a dataset of about SIZE_MB in a throw-away source cluster (pgbench tables, a table of wide text/jsonb
 # rows, a bytea table), then per round runs each tool into a fresh target database and checks that the target
@@ -38,8 +40,11 @@ src="host=127.0.0.1 port=$SP user=postgres"
 dst="host=127.0.0.1 port=$TP user=postgres"
 export PGUSER=postgres
 
-echo "bench: building a dataset of about ${SIZE_MB} MB (jobs=$JOBS, rounds=$ROUNDS)" >&2
+SHAPE=${SHAPE:-mixed}
 psql -q -d "$src dbname=postgres" -c "CREATE DATABASE bench"
+case $SHAPE in
+mixed)
+echo "bench: building a dataset of about ${SIZE_MB} MB (jobs=$JOBS, rounds=$ROUNDS)" >&2
 scale=$(( SIZE_MB * 45 / 100 / 15 )); [ "$scale" -ge 1 ] || scale=1
 pgbench -q -i -s "$scale" -d "$src dbname=bench" >/dev/null 2>&1
 wide_rows=$(( SIZE_MB * 35 / 100 * 1000 ))     # ~1 KB per row
@@ -56,6 +61,49 @@ INSERT INTO blobs SELECT g, g, decode(repeat(md5(g::text), 320), 'hex') FROM gen
 SELECT setval('wide_id_seq', (SELECT max(id) FROM wide) + 1000);
 VACUUM ANALYZE;
 SQL
+;;
+tables)
+# SHAPE=tables: SIZE_MB is the number of tables, each with three rows, a secondary index and a foreign key to the
+# table before it (issue 12's "500 small tables").
+echo "bench: building $SIZE_MB small tables (jobs=$JOBS, rounds=$ROUNDS)" >&2
+psql -q -d "$src dbname=bench" <<SQL
+DO \$\$ BEGIN FOR i IN 1..$SIZE_MB LOOP
+  EXECUTE format('CREATE TABLE t%s (id int PRIMARY KEY, ref int %s, name text NOT NULL, created timestamptz DEFAULT now())',
+                 i, CASE WHEN i > 1 THEN format('REFERENCES t%s (id)', i - 1) ELSE '' END);
+  EXECUTE format('CREATE INDEX ON t%s (name)', i);
+  EXECUTE format('INSERT INTO t%s (id, ref, name) SELECT g, %s, ''name '' || g FROM generate_series(1, 3) g',
+                 i, CASE WHEN i > 1 THEN 'g' ELSE 'NULL' END);
+END LOOP; END \$\$;
+VACUUM ANALYZE;
+SQL
+;;
+fk)
+# SHAPE=fk: issue 12's 1 GB shape at SIZE_MB=1000: pgbench with --foreign-keys, ~1.3 kB text + jsonb rows with a
+# b-tree, a GIN index and a foreign key to pgbench_accounts, and incompressible bytea values of 1 to 16 kB.
+echo "bench: building a foreign-key/TOAST dataset of about ${SIZE_MB} MB (jobs=$JOBS, rounds=$ROUNDS)" >&2
+scale=$(( SIZE_MB * 50 / 1000 )); [ "$scale" -ge 1 ] || scale=1
+pgbench -q -i -s "$scale" --foreign-keys -d "$src dbname=bench" >/dev/null 2>&1
+doc_rows=$(( SIZE_MB * 100 ))
+bin_rows=$(( SIZE_MB * 15 ))
+psql -q -d "$src dbname=bench" <<SQL
+CREATE TABLE docs (id bigserial PRIMARY KEY, aid int NOT NULL REFERENCES pgbench_accounts (aid), title text NOT NULL,
+                   body text, attrs jsonb);
+INSERT INTO docs (aid, title, body, attrs)
+  SELECT 1 + (g * 7919) % ($scale * 100000), 'doc ' || g, repeat(md5(g::text) || ' ', 20),
+         jsonb_build_object('n', g, 'k', g % 97, 'tags', jsonb_build_array(md5((g % 13)::text), g % 5), 'v', md5(g::text))
+  FROM generate_series(1, $doc_rows) g;
+CREATE INDEX docs_title_idx ON docs (title);
+CREATE INDEX docs_attrs_idx ON docs USING gin (attrs);
+CREATE TABLE bins (id int PRIMARY KEY, doc_id bigint REFERENCES docs (id), data bytea NOT NULL);
+INSERT INTO bins SELECT g, g, (SELECT string_agg(decode(md5(g::text || ':' || i), 'hex'), ''::bytea)
+                               FROM generate_series(1, 64 + (g * 31) % 960) i)
+  FROM generate_series(1, $bin_rows) g;
+SELECT setval('docs_id_seq', (SELECT max(id) FROM docs) + 1000);
+VACUUM ANALYZE;
+SQL
+;;
+*) echo "bench: unknown SHAPE $SHAPE (mixed, tables, fk)" >&2; exit 2 ;;
+esac
 size_bytes=$(psql -Atq -d "$src dbname=bench" -c "SELECT pg_database_size('bench')")
 size_mb=$(( size_bytes / 1000000 ))
 echo "bench: source database is $size_mb MB" >&2

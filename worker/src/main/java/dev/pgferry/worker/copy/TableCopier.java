@@ -21,6 +21,7 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -35,6 +36,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
+import java.util.function.Function;
 import java.util.stream.Collectors;
 
 /**
@@ -46,13 +48,26 @@ import java.util.stream.Collectors;
  * rest is copied in ranges instead ({@link TableSlicer}), each range in one target transaction of its own: a failed
  * range rolled back and is copied again; when the connection breaks during a range's COMMIT, the outcome is read
  * back from the target ({@code txid_status}) before anything is copied twice. Slices run in parallel on
- * {@code jobs} threads, in the order given (largest first). Progress (with estimates and an ETA) is reported after
- * every table and every {@link #PROGRESS_PERIOD_MS} while copying; reports are serialized and their totals never
- * go back.
+ * {@code jobs} threads, in the order given (largest first). Small tables are copied in batches ({@link #units}):
+ * a batch's tables are truncated, copied, indexed and analyzed in one target transaction by one job, which saves
+ * each table a commit, a hand-over between jobs and a status event (a database of 500 three-row tables spent
+ * most of its copy on those: BENCHMARKS.md). Progress (with estimates and an ETA) is reported every
+ * {@link #PROGRESS_PERIOD_MS} while copying, after a unit of work when the last report is older than
+ * {@link #PROGRESS_MIN_GAP_MS}, and at the end; reports are serialized and their totals never go back.
  */
 public final class TableCopier {
     private static final Logger LOG = LoggerFactory.getLogger(TableCopier.class);
     static final long PROGRESS_PERIOD_MS = 2_000;
+    /** After a unit of work, progress is reported only when the last report is at least this old (and at the end). */
+    static final long PROGRESS_MIN_GAP_MS = 500;
+    /**
+     * Tables up to this size are copied together: one job copies a batch of them, and builds their indexes, in one
+     * target transaction (one commit, one session, no per-table hand-over between jobs).
+     */
+    static final long SMALL_TABLE_BYTES = 1L << 20;
+    /** The most tables, and bytes of table, in one batch; bounded so that the batches still spread over the jobs. */
+    static final int BATCH_TABLES = 32;
+    static final long BATCH_BYTES = 8L << 20;
     /** Size of the CopyData messages sent to the target: bounded memory, one buffer per copying table. */
     static final int WRITE_BATCH_BYTES = 256 * 1024;
     /** No binary output/input function, or a binary form the other side cannot read: copy as text instead. */
@@ -103,19 +118,79 @@ public final class TableCopier {
         int tablesDone;
         long doneRows;
         long doneBytes;
+        long lastReport = System.nanoTime();
+    }
+
+    /**
+     * What one job copies in one target transaction: a single slice, or a batch of whole small tables. {@code after}
+     * holds, per table, the statements that run in that transaction once its rows are in (its index builds,
+     * constraints and ANALYZE); a table without an entry has its indexes built by the caller's callback.
+     */
+    record Unit(List<TableSlicer.Slice> slices, Map<SourceCatalog.Table, List<String>> after) {
+        String describe() {
+            return slices.size() == 1 ? slices.get(0).describe()
+                    : "batch of " + slices.size() + " tables (" + slices.get(0).describe() + ", ...)";
+        }
+
+        /** A batch: its tables are not truncated first (see {@link #copy(Unit, boolean, Totals)}). */
+        boolean batch() {
+            return !after.isEmpty();
+        }
+
+        /**
+         * Whether a broken COMMIT must be resolved before this unit is copied again: a range and a batch do not
+         * start with TRUNCATE, so copying them again after a COMMIT that went through would duplicate rows.
+         */
+        boolean checkedCommit() {
+            return batch() || !slices.get(0).whole();
+        }
+    }
+
+    /**
+     * Groups the slices into units, in their order: whole tables up to {@link #SMALL_TABLE_BYTES} whose post-copy
+     * work {@code inline} can give (non-null) go into batches; every other slice is a unit of its own.
+     */
+    static List<Unit> units(List<TableSlicer.Slice> slices, Function<SourceCatalog.Table, List<String>> inline) {
+        List<Unit> out = new ArrayList<>();
+        List<TableSlicer.Slice> batch = new ArrayList<>();
+        Map<SourceCatalog.Table, List<String>> after = new HashMap<>();
+        long batchBytes = 0;
+        for (TableSlicer.Slice slice : slices) {
+            List<String> work = slice.whole() && slice.table().bytes() <= SMALL_TABLE_BYTES ? inline.apply(slice.table()) : null;
+            if (work == null) {
+                out.add(new Unit(List.of(slice), Map.of()));
+                continue;
+            }
+            batch.add(slice);
+            after.put(slice.table(), work);
+            batchBytes += slice.table().bytes();
+            if (batch.size() >= BATCH_TABLES || batchBytes >= BATCH_BYTES) {
+                out.add(new Unit(List.copyOf(batch), Map.copyOf(after)));
+                batch.clear();
+                after.clear();
+                batchBytes = 0;
+            }
+        }
+        if (!batch.isEmpty()) {
+            out.add(new Unit(List.copyOf(batch), Map.copyOf(after)));
+        }
+        return out;
     }
 
     /**
      * Copies every table, calling {@code tableCopied} (on a copy thread) as each table's rows are in; the first
-     * failure cancels the rest and is rethrown.
+     * failure cancels the rest and is rethrown. {@code inline} gives, for a small table, the statements to run in
+     * its copy transaction after its rows (its indexes, constraints, ANALYZE), or null when they cannot run there;
+     * such tables are copied in batches (see {@link #units}).
      */
     public void copyAll(List<SourceCatalog.Table> tables, Consumer<CopyProgress> progress,
-                        Consumer<SourceCatalog.Table> tableCopied) {
+                        Consumer<SourceCatalog.Table> tableCopied, Function<SourceCatalog.Table, List<String>> inline) {
         long rowsEstimate = tables.stream().mapToLong(SourceCatalog.Table::rowsEstimate).sum();
         long bytesEstimate = tables.stream().mapToLong(SourceCatalog.Table::bytes).sum();
         Totals totals = new Totals();
         Runnable report = () -> {
             synchronized (totals) {
+                totals.lastReport = System.nanoTime();
                 long rows = Math.max(totals.doneRows, totals.rows.get());
                 long bytes = Math.max(totals.doneBytes, totals.bytes.get());
                 progress.accept(new CopyProgress(totals.tablesDone, tables.size(), rows, bytes, rowsEstimate,
@@ -140,23 +215,35 @@ public final class TableCopier {
             slices.forEach(sl -> partsLeft.computeIfAbsent(sl.table(), t -> new AtomicInteger()).incrementAndGet());
             slices.stream().filter(sl -> sl.part() == 0 && !sl.whole()).forEach(sl ->
                     LOG.info("copying {} in {} ranges", sl.table().displayName(), sl.parts()));
-            for (TableSlicer.Slice slice : slices) {
-                Retry retry = Retry.of("copy " + slice.describe(), TABLE_RETRY);
-                retry.getEventPublisher().onRetry(ev -> warn.accept("table " + slice.describe() + ": copy attempt "
+            List<Unit> units = units(slices, inline);
+            AtomicInteger unitsLeft = new AtomicInteger(units.size());
+            for (Unit unit : units) {
+                Retry retry = Retry.of("copy " + unit.describe(), TABLE_RETRY);
+                retry.getEventPublisher().onRetry(ev -> warn.accept("table " + unit.describe() + ": copy attempt "
                         + ev.getNumberOfRetryAttempts() + " failed (" + ev.getLastThrowable().getMessage()
                         + "); copying it again from the start"));
                 futures.add(CompletableFuture.supplyAsync(() -> {
-                    long[] copied = Retry.decorateSupplier(retry, () -> copy(slice, totals)).get();
-                    boolean tableDone = partsLeft.get(slice.table()).decrementAndGet() == 0;
-                    if (tableDone) {
-                        tableCopied.accept(slice.table());
+                    long[] copied = Retry.decorateSupplier(retry, () -> copy(unit, totals)).get();
+                    int tablesDone = 0;
+                    for (TableSlicer.Slice slice : unit.slices()) {
+                        if (partsLeft.get(slice.table()).decrementAndGet() == 0) {
+                            tableCopied.accept(slice.table());
+                            tablesDone++;
+                        }
                     }
+                    boolean last = unitsLeft.decrementAndGet() == 0;
+                    boolean due;
                     synchronized (totals) {
-                        totals.tablesDone += tableDone ? 1 : 0;
+                        totals.tablesDone += tablesDone;
                         totals.doneRows += copied[0];
                         totals.doneBytes += copied[1];
+                        due = last || System.nanoTime() - totals.lastReport >= PROGRESS_MIN_GAP_MS * 1_000_000;
                     }
-                    report.run();
+                    // One status event per unit would be one Kafka round trip per small table: the reports are
+                    // spaced, and the last one always goes out.
+                    if (due) {
+                        report.run();
+                    }
                     return null;
                 }, executor));
             }
@@ -190,25 +277,85 @@ public final class TableCopier {
         return Math.round(elapsed * (1 - done) / done);
     }
 
-    /** Copies one slice, in binary, else as text; returns {rows, bytes of the COPY stream}. */
-    long[] copy(TableSlicer.Slice slice, Totals totals) {
-        String what = "copying table " + slice.describe() + " of database " + dbname;
+    /** Copies one unit, in binary, else as text; returns {rows, bytes of the COPY stream}. */
+    long[] copy(Unit unit, Totals totals) {
+        String what = "copying " + (unit.slices().size() == 1 ? "table " : "") + unit.describe() + " of database " + dbname;
         try {
             try {
-                return copy(slice, true, totals);
+                return copy(unit, true, totals);
             } catch (SQLException e) {
                 if (!BINARY_UNSUPPORTED.contains(e.getSQLState())) {
                     throw e;
                 }
-                LOG.info("{}: binary COPY not possible ({}); copying as text", slice.describe(), e.getSQLState());
-                return copy(slice, false, totals);
+                LOG.info("{}: binary COPY not possible ({}); copying as text", unit.describe(), e.getSQLState());
+                return copy(unit, false, totals);
             }
         } catch (SQLException e) {
             throw SqlStates.wrap(ErrorCode.COPY_FAILED, what, e);
         }
     }
 
-    private long[] copy(TableSlicer.Slice slice, boolean binary, Totals totals) throws SQLException {
+    private long[] copy(Unit unit, boolean binary, Totals totals) throws SQLException {
+        // What this attempt has added to the shared running totals (published per batch of rows, not per row).
+        long[] published = new long[2];
+        long rows = 0;
+        long bytes = 0;
+        try (SessionPool.Lease inLease = snapshot.lease(); SessionPool.Lease outLease = targetSessions.lease()) {
+            Connection in = inLease.connection();
+            Connection out = outLease.connection();
+            out.setAutoCommit(false);
+            long[] xidAndPid = null;
+            if (unit.checkedCommit()) {
+                try (Statement s = out.createStatement();
+                     ResultSet rs = s.executeQuery("SELECT pg_catalog.txid_current(), pg_catalog.pg_backend_pid()")) {
+                    rs.next();
+                    xidAndPid = new long[]{rs.getLong(1), rs.getLong(2)};
+                }
+            }
+            for (TableSlicer.Slice slice : unit.slices()) {
+                long[] copied = copySlice(in, out, slice, !unit.batch(), binary, totals, published);
+                rows += copied[0];
+                bytes += copied[1];
+                List<String> after = unit.after().get(slice.table());
+                if (after != null && !after.isEmpty()) {
+                    // Sent together: one round trip for the table's index builds, constraints and ANALYZE.
+                    try (Statement s = out.createStatement()) {
+                        s.execute(String.join(";\n", after));
+                    } catch (SQLException e) {
+                        throw SqlStates.wrap(ErrorCode.SCHEMA_RESTORE_FAILED, "building the indexes and constraints of "
+                                + slice.table().displayName() + " in target database " + dbname, e);
+                    }
+                }
+            }
+            // The source side ends first: once the target has committed, nothing may fail this attempt (a range
+            // committed and then retried would be copied twice).
+            in.commit();
+            commit(out, xidAndPid, unit);
+            in.setAutoCommit(true);
+            out.setAutoCommit(true);
+            inLease.release();
+            outLease.release();
+            // Replace the running estimate of this unit by its exact count.
+            totals.rows.addAndGet(rows - published[0]);
+            totals.bytes.addAndGet(bytes - published[1]);
+            return new long[]{rows, bytes};
+        } catch (SQLException | RuntimeException e) {
+            // Undo this attempt's share of the running totals before the caller retries or fails.
+            totals.rows.addAndGet(-published[0]);
+            totals.bytes.addAndGet(-published[1]);
+            throw e;
+        }
+    }
+
+    /**
+     * Streams one slice inside the open transactions of {@code in} (the snapshot) and {@code out}; with
+     * {@code truncate}, a whole table is truncated first (so {@code FREEZE} applies). A batch skips that: its tables
+     * are small, empty since the schema restore, and a failed batch rolls back whole (truncating a table creates new
+     * files, which cost more than the copy of a small table). Adds to the running totals as it goes, noting in
+     * {@code published} (rows, bytes) what it added; returns {rows, bytes}.
+     */
+    private long[] copySlice(Connection in, Connection out, TableSlicer.Slice slice, boolean truncate, boolean binary,
+                             Totals totals, long[] published) throws SQLException {
         SourceCatalog.Table table = slice.table();
         String name = table.qualifiedName();
         String columnList = table.columns().stream().map(Sql::ident).collect(Collectors.joining(", "));
@@ -216,95 +363,70 @@ public final class TableCopier {
         String format = binary ? "FORMAT binary" : "FORMAT text";
         String copyOut = slice.whole() ? "COPY " + name + " " + columns + " TO STDOUT (" + format + ")"
                 : "COPY (SELECT " + columnList + " FROM " + name + " WHERE " + slice.where() + ") TO STDOUT (" + format + ")";
-        String copyIn = "COPY " + name + " " + columns + " FROM STDIN (" + format + (slice.whole() ? ", FREEZE)" : ")");
+        boolean fresh = truncate && slice.whole();
+        String copyIn = "COPY " + name + " " + columns + " FROM STDIN (" + format + (fresh ? ", FREEZE)" : ")");
+        if (fresh) {
+            try (Statement s = out.createStatement()) {
+                s.execute("TRUNCATE ONLY " + name);
+            }
+        }
         long bytes = 0;
         long chunks = 0;
-        // What this attempt has added to the shared running totals (published per batch, not per row).
         long publishedChunks = 0;
         long publishedBytes = 0;
-        try (SessionPool.Lease inLease = snapshot.lease(); SessionPool.Lease outLease = targetSessions.lease()) {
-            Connection in = inLease.connection();
-            Connection out = outLease.connection();
-            out.setAutoCommit(false);
-            long[] xidAndPid = null;
-            try (Statement s = out.createStatement()) {
-                if (slice.whole()) {
-                    s.execute("TRUNCATE ONLY " + name);
-                } else {
-                    try (ResultSet rs = s.executeQuery("SELECT pg_catalog.txid_current(), pg_catalog.pg_backend_pid()")) {
-                        rs.next();
-                        xidAndPid = new long[]{rs.getLong(1), rs.getLong(2)};
-                    }
-                }
-            }
-            CopyOut reader = in.unwrap(PGConnection.class).getCopyAPI().copyOut(copyOut);
-            CopyIn writer = null;
-            try {
-                writer = out.unwrap(PGConnection.class).getCopyAPI().copyIn(copyIn);
-                // The source sends one CopyData message per row; the target takes any split of the stream, so rows
-                // are gathered into large messages: far fewer messages for the target (and us) to handle.
-                byte[] batch = new byte[WRITE_BATCH_BYTES];
-                int filled = 0;
-                byte[] chunk;
-                while ((chunk = reader.readFromCopy()) != null) {
-                    if (filled + chunk.length > batch.length) {
-                        writer.writeToCopy(batch, 0, filled);
-                        filled = 0;
-                        totals.rows.addAndGet(chunks - publishedChunks);
-                        totals.bytes.addAndGet(bytes - publishedBytes);
-                        publishedChunks = chunks;
-                        publishedBytes = bytes;
-                    }
-                    if (chunk.length >= batch.length) {
-                        writer.writeToCopy(chunk, 0, chunk.length);
-                    } else {
-                        System.arraycopy(chunk, 0, batch, filled, chunk.length);
-                        filled += chunk.length;
-                    }
-                    bytes += chunk.length;
-                    // One CopyData message per row: a close enough running count for progress.
-                    chunks++;
-                }
-                if (filled > 0) {
+        CopyOut reader = in.unwrap(PGConnection.class).getCopyAPI().copyOut(copyOut);
+        CopyIn writer = null;
+        try {
+            writer = out.unwrap(PGConnection.class).getCopyAPI().copyIn(copyIn);
+            // The source sends one CopyData message per row; the target takes any split of the stream, so rows
+            // are gathered into large messages: far fewer messages for the target (and us) to handle.
+            byte[] batch = new byte[WRITE_BATCH_BYTES];
+            int filled = 0;
+            byte[] chunk;
+            while ((chunk = reader.readFromCopy()) != null) {
+                if (filled + chunk.length > batch.length) {
                     writer.writeToCopy(batch, 0, filled);
+                    filled = 0;
+                    totals.rows.addAndGet(chunks - publishedChunks);
+                    totals.bytes.addAndGet(bytes - publishedBytes);
+                    published[0] += chunks - publishedChunks;
+                    published[1] += bytes - publishedBytes;
+                    publishedChunks = chunks;
+                    publishedBytes = bytes;
                 }
-                long rows = writer.endCopy();
-                writer = null;
-                // The source side ends first: once the target has committed, nothing may fail this attempt (a range
-                // committed and then retried would be copied twice).
-                in.commit();
-                commit(out, xidAndPid, slice);
-                in.setAutoCommit(true);
-                out.setAutoCommit(true);
-                inLease.release();
-                outLease.release();
-                // Replace the running estimate of this slice by its exact count.
-                totals.rows.addAndGet(rows - publishedChunks);
-                totals.bytes.addAndGet(bytes - publishedBytes);
-                return new long[]{rows, bytes};
-            } finally {
-                // On failure, cancel whichever side is still mid-COPY so that both connections close cleanly.
-                if (reader.isActive()) {
-                    reader.cancelCopy();
+                if (chunk.length >= batch.length) {
+                    writer.writeToCopy(chunk, 0, chunk.length);
+                } else {
+                    System.arraycopy(chunk, 0, batch, filled, chunk.length);
+                    filled += chunk.length;
                 }
-                if (writer != null && writer.isActive()) {
-                    writer.cancelCopy();
-                }
+                bytes += chunk.length;
+                // One CopyData message per row: a close enough running count for progress.
+                chunks++;
             }
-        } catch (SQLException | RuntimeException e) {
-            // Undo this attempt's share of the running totals before the caller retries or fails.
-            totals.rows.addAndGet(-publishedChunks);
-            totals.bytes.addAndGet(-publishedBytes);
-            throw e;
+            if (filled > 0) {
+                writer.writeToCopy(batch, 0, filled);
+            }
+            long rows = writer.endCopy();
+            writer = null;
+            return new long[]{rows, bytes};
+        } finally {
+            // On failure, cancel whichever side is still mid-COPY so that both connections close cleanly.
+            if (reader.isActive()) {
+                reader.cancelCopy();
+            }
+            if (writer != null && writer.isActive()) {
+                writer.cancelCopy();
+            }
         }
     }
 
     /**
-     * Commits a slice's target transaction. A whole table may simply be copied again (it starts with TRUNCATE);
-     * a range may not, so when the connection breaks during its COMMIT the outcome is read back from the target:
+     * Commits a unit's target transaction. A whole table may simply be copied again (it starts with TRUNCATE);
+     * a range or a batch may not, so when the connection breaks during its COMMIT the outcome is read back from the target:
      * committed counts as done, aborted is retried, and a transaction still open is ended first.
      */
-    private void commit(Connection out, long[] xidAndPid, TableSlicer.Slice slice) throws SQLException {
+    private void commit(Connection out, long[] xidAndPid, Unit unit) throws SQLException {
         try {
             out.commit();
         } catch (SQLException e) {
@@ -315,7 +437,7 @@ public final class TableCopier {
             try (Connection check = target.open(dbname)) {
                 outcome = CommitOutcome.resolve(check, xidAndPid[0], (int) xidAndPid[1]);
             }
-            LOG.warn("{}: connection lost during COMMIT; the target reports the transaction {}", slice.describe(), outcome);
+            LOG.warn("{}: connection lost during COMMIT; the target reports the transaction {}", unit.describe(), outcome);
             if (outcome != CommitOutcome.COMMITTED) {
                 throw e;
             }

@@ -29,7 +29,8 @@ import java.util.Set;
  * statistics targets, {@code CLUSTER ON} and {@code REPLICA IDENTITY} it appends); what this cannot express
  * exactly (a constraint index with INCLUDE columns, a non-default operator class, collation or ordering, a
  * deferrable constraint, an index in another tablespace, exclusion and check constraints) is restored from the
- * dump entry itself. Everything else (foreign keys, which need the indexes of other tables, triggers, rules,
+ * dump entry itself. A foreign key between two such tables is added as soon as both hold their rows and indexes
+ * ({@link ForeignKey}). Everything else (foreign keys of other tables, triggers, rules,
  * partition indexes and their attachments, ...) runs after all tables. Entries come from {@code pg_restore -l}
  * and are tied to their table through the source catalog OIDs the listing carries (names are never parsed).
  * Immutable.
@@ -55,12 +56,38 @@ public final class PostDataPlan {
         }
     }
 
+    /**
+     * A foreign key between two early tables ({@code table}, of {@code bytes}, references {@code refTable}, possibly
+     * itself): {@code sql} is the statement pg_dump writes for it. It can be added as soon as both tables hold their
+     * rows and their indexes, instead of after every table. {@code validated}: the source's key is validated (not
+     * {@code NOT VALID}).
+     */
+    public record ForeignKey(long table, long refTable, long bytes, String qualifiedTable, String name, String sql,
+                             boolean validated) {
+        /** The key added without checking the rows: a brief lock, no scan. */
+        public String notValidSql() {
+            return validated ? sql + " NOT VALID" : sql;
+        }
+
+        /** Checks the rows of a key added NOT VALID; takes only locks that let other validations run beside it. */
+        public String validateSql() {
+            return "ALTER TABLE ONLY " + qualifiedTable + " VALIDATE CONSTRAINT " + Sql.ident(name);
+        }
+    }
+
     private final Map<Long, TableWork> perTable;
+    private final List<ForeignKey> foreignKeys;
     private final List<String> rest;
 
-    private PostDataPlan(Map<Long, TableWork> perTable, List<String> rest) {
+    private PostDataPlan(Map<Long, TableWork> perTable, List<ForeignKey> foreignKeys, List<String> rest) {
         this.perTable = perTable;
+        this.foreignKeys = foreignKeys;
         this.rest = rest;
+    }
+
+    /** The foreign keys between early tables, to add as their tables are done (see {@link ForeignKey}). */
+    public List<ForeignKey> foreignKeys() {
+        return foreignKeys;
     }
 
     /** What to build once table {@code tableOid} holds its rows; null when it is not one of the early tables. */
@@ -106,8 +133,17 @@ public final class PostDataPlan {
                 .map(Entry::objId).toList(), false);
         Map<Long, IndexInfo> constraints = indexes(source, entries.stream()
                 .filter(e -> e.classId() == PG_CONSTRAINT && e.desc().startsWith("CONSTRAINT ")).map(Entry::objId).toList(), true);
+        Map<Long, ForeignKey> early = foreignKeys(source, entries.stream()
+                .filter(e -> e.classId() == PG_CONSTRAINT && e.desc().startsWith("FK CONSTRAINT ")).map(Entry::objId).toList(),
+                perTable.keySet());
+        List<ForeignKey> foreignKeys = new ArrayList<>();
         List<String> rest = new ArrayList<>();
         for (Entry e : entries) {
+            ForeignKey fk = e.classId() == PG_CONSTRAINT ? early.get(e.objId()) : null;
+            if (fk != null) {
+                foreignKeys.add(fk);
+                continue;
+            }
             IndexInfo info = e.classId() == PG_CLASS ? indexes.get(e.objId())
                     : e.classId() == PG_CONSTRAINT ? constraints.get(e.objId()) : null;
             TableWork work = info == null ? null : perTable.get(info.table());
@@ -125,7 +161,7 @@ public final class PostDataPlan {
             t.setValue(new TableWork(w.table(), List.copyOf(w.builds()), List.copyOf(w.restoreEntries()),
                     List.copyOf(w.finish()), !withExtendedStats.contains(t.getKey())));
         }
-        return new PostDataPlan(Map.copyOf(perTable), List.copyOf(rest));
+        return new PostDataPlan(Map.copyOf(perTable), List.copyOf(foreignKeys), List.copyOf(rest));
     }
 
     /**
@@ -203,6 +239,28 @@ public final class PostDataPlan {
         forOids(c, sql, ids, rs -> out.put(rs.getLong(1), new IndexInfo(rs.getLong(2), rs.getString(3), rs.getString(4),
                 rs.getString(5), rs.getString(6), rs.getString(7), rs.getString(8), rs.getLong(9), rs.getBoolean(10),
                 rs.getBoolean(11), rs.getBoolean(12), List.of((String[]) rs.getArray(13).getArray()))));
+        return out;
+    }
+
+    /**
+     * The foreign keys among {@code ids} (constraint OIDs) whose table and referenced table are both in
+     * {@code tables}, keyed by constraint OID, with the statement pg_dump writes for each: {@code ALTER TABLE ONLY
+     * ... ADD CONSTRAINT ...} and {@code pg_get_constraintdef} (NOT VALID included when the source has it so).
+     */
+    private static Map<Long, ForeignKey> foreignKeys(Connection c, List<Long> ids, Set<Long> tables) throws SQLException {
+        Map<Long, ForeignKey> out = new HashMap<>();
+        forOids(c, "SELECT con.oid, con.conrelid, con.confrelid, n.nspname, t.relname, con.conname,"
+                + " pg_catalog.pg_get_constraintdef(con.oid), pg_catalog.pg_relation_size(t.oid), con.convalidated"
+                + " FROM pg_catalog.pg_constraint con"
+                + " JOIN pg_catalog.pg_class t ON t.oid = con.conrelid JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace"
+                + " WHERE con.oid = ANY(?::pg_catalog.oid[]) AND con.contype = 'f' AND t.relkind = 'r'", ids, rs -> {
+                    if (tables.contains(rs.getLong(2)) && tables.contains(rs.getLong(3))) {
+                        String table = Sql.qualified(rs.getString(4), rs.getString(5));
+                        out.put(rs.getLong(1), new ForeignKey(rs.getLong(2), rs.getLong(3), rs.getLong(8), table,
+                                rs.getString(6), "ALTER TABLE ONLY " + table + " ADD CONSTRAINT " + Sql.ident(rs.getString(6))
+                                + " " + rs.getString(7), rs.getBoolean(9)));
+                    }
+                });
         return out;
     }
 

@@ -30,7 +30,8 @@ import java.util.regex.Pattern;
  * Copies one database's schema in two halves around the data: {@link #dump} takes a custom-format schema dump
  * (with large-object metadata) under the copy's snapshot; {@link #restorePreData} creates types, tables and
  * functions before the data; {@link #restorePostData} creates indexes, constraints, triggers and refreshes
- * materialized views after it. The dump file is deleted by {@link #close()}. Confined to one thread.
+ * materialized views after it. The dump file is deleted by {@link #close()}. Used by one thread at a time (the dump
+ * may be made on another thread than the restores, handed over through a future).
  */
 public final class SchemaCopier implements AutoCloseable {
     private final PgConnector source;

@@ -41,7 +41,10 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 import java.util.stream.Collectors;
 
 /**
@@ -204,89 +207,83 @@ public final class DatabaseMigration {
         Choice choice = choose();
         emit.accept(events.started(choice.method(), choice.reason()));
 
-        phase(events, Phase.ROLES);
-        Set<String> missingRoles = roles(warn);
-
-        phase(events, Phase.SCHEMA);
-        if (prior.ours()) {
-            // A previous attempt of this migration may have left a subscription, slot or publication.
-            Removal.removeQuietly(source, target, db, name);
-        }
-        targetDb.prepare(prior, attempt, properties, warn);
         boolean replication = choice.method() == Method.REPLICATION;
         // pgferry copies the data itself under the snapshot of the slot's creation (faster: BENCHMARKS.md); a
         // source user that may not open a replication connection (aiven_extras) leaves the initial copy to
         // PostgreSQL's table sync, and so does a request that asks for it.
         boolean ownCopy = !replication || !(choice.check().sourceViaAivenExtras() || request.options().postgresTableSync());
         Replicator replicator = new Replicator(source, target, db, name);
-        // Replication publishes the tables before the slot exists; the copy lists them again under its snapshot.
-        List<SourceCatalog.Table> tables = replication ? tables(request, db) : List.of();
-        if (replication) {
-            // The publication must exist before the slot: decoding sees the catalog as of each change.
-            prepareTablesForReplication(events, replicator, tables);
-            replicator.publish(tables.stream().filter(t -> !t.unlogged()).toList(), choice.check().sourceViaAivenExtras());
-        }
+        List<SourceCatalog.Table> tables;
+        Set<String> missingRoles;
         // One pool of --jobs threads for copies, index builds and ANALYZE: a table's index builds (the longest
         // chain of work left once its rows are in) go ahead of further copies.
-        try (SourceSnapshot snapshot = replication && ownCopy ? SourceSnapshot.withNewSlot(source, db, name)
-                : SourceSnapshot.export(source, db);
-             SchemaCopier schema = new SchemaCopier(source, target, db);
+        try (SchemaCopier schema = new SchemaCopier(source, target, db);
+             // Without a slot to wait for, the source is read ahead (snapshot, schema dump, catalog) on a thread of
+             // its own while the roles and the target database are prepared: none of it touches the target.
+             ReadAhead ahead = replication && ownCopy ? null
+                     : new ReadAhead(db, () -> readSource(SourceSnapshot.export(source, db), schema, ownCopy));
              SessionPool targetSessions = new SessionPool(() -> target.open(db));
              JobPool pool = new JobPool(jobs, "jobs-" + db)) {
-            schema.dump(snapshot.id());
-            schema.restorePreData(missingRoles).forEach(e -> emit.accept(events.warning("pre-data restore: " + e)));
-            List<SourceCatalog.Sequence> sequences;
-            List<SourceCatalog.MatView> matViews;
-            List<Long> largeObjects;
-            List<SourceCatalog.ConfigTable> configTables;
-            PostDataPlan plan = null;
-            try (Connection reader = snapshot.openReader(source, db)) {
-                tables = SourceCatalog.tables(reader, request.options().includeExtensionTables()).stream()
-                        .filter(t -> request.copiesTable(db, t.schema(), t.name())).toList();
-                sequences = SourceCatalog.sequences(reader);
-                matViews = SourceCatalog.matViews(reader);
-                largeObjects = SourceCatalog.largeObjects(reader);
-                // With --include-extension-tables their whole tables are copied like any other.
-                configTables = request.options().includeExtensionTables() ? List.of() : SourceCatalog.configTables(reader);
+            phase(events, Phase.ROLES);
+            missingRoles = roles(warn);
+
+            phase(events, Phase.SCHEMA);
+            if (prior.ours()) {
+                // A previous attempt of this migration may have left a subscription, slot or publication.
+                Removal.removeQuietly(source, target, db, name);
+            }
+            targetDb.prepare(prior, attempt, properties, warn);
+            if (replication) {
+                // Replication publishes the tables before the slot exists; the copy lists them again under its snapshot.
+                tables = tables(request, db);
+                // The publication must exist before the slot: decoding sees the catalog as of each change.
+                prepareTablesForReplication(events, replicator, tables);
+                replicator.publish(tables.stream().filter(t -> !t.unlogged()).toList(), choice.check().sourceViaAivenExtras());
+            }
+            SourceRead read = ahead != null ? ahead.take()
+                    : readSource(SourceSnapshot.withNewSlot(source, db, name), schema, ownCopy);
+            try (SourceSnapshot snapshot = read.snapshot()) {
+                schema.restorePreData(missingRoles).forEach(e -> emit.accept(events.warning("pre-data restore: " + e)));
+                tables = read.tables();
+                List<SourceCatalog.Sequence> sequences = read.sequences();
+                List<SourceCatalog.MatView> matViews = read.matViews();
+                List<Long> largeObjects = read.largeObjects();
+                List<SourceCatalog.ConfigTable> configTables = read.configTables();
+                PostDataPlan plan = read.plan();
+                phase(events, Phase.DATA);
+                List<String> tolerated = new ArrayList<>();
+                Set<String> analyzed = Set.of();
                 if (ownCopy) {
-                    // Each plain table's indexes are built as soon as its rows are in, while other tables copy.
-                    plan = schema.planPostData(reader, tables.stream().filter(t -> !t.partition())
-                            .map(SourceCatalog.Table::oid).collect(Collectors.toSet()));
+                    emit.accept(events.progress(0, tables.size(), 0, 0));
+                    IndexBuilder indexes = new IndexBuilder(schema, plan, missingRoles, targetSessions,
+                            pool.executor(JobPool.Kind.INDEX), db);
+                    new TableCopier(source, target, targetSessions, db, snapshot, jobs, splitTableBytes, pool.executor(JobPool.Kind.COPY),
+                            w -> emit.accept(events.warning(w))).copyAll(tables,
+                            p -> emit.accept(events.progress(p)), t -> indexes.tableReady(t.oid()), t -> indexes.takeInline(t.oid()));
+                    copyLargeObjects(snapshot, largeObjects);
+                    copyConfigRows(events, snapshot, configTables, replication);
+                    phase(events, Phase.POST_DATA);
+                    tolerated.addAll(indexes.awaitAll());
+                    analyzed = indexes.analyzed();
+                    tolerated.addAll(schema.restorePostData(missingRoles, jobs, plan.rest()));
+                } else {
+                    copyTables(events, snapshot, pool, targetSessions, tables.stream().filter(SourceCatalog.Table::unlogged).toList());
+                    copyLargeObjects(snapshot, largeObjects);
+                    copyConfigRows(events, snapshot, configTables, replication);
+                    phase(events, Phase.POST_DATA);
+                    tolerated.addAll(schema.restorePostData(missingRoles, jobs));
                 }
-            }
-            phase(events, Phase.DATA);
-            List<String> tolerated = new ArrayList<>();
-            Set<String> analyzed = Set.of();
-            if (ownCopy) {
-                emit.accept(events.progress(0, tables.size(), 0, 0));
-                IndexBuilder indexes = new IndexBuilder(schema, plan, missingRoles, targetSessions,
-                        pool.executor(JobPool.Kind.INDEX), db);
-                new TableCopier(source, target, targetSessions, db, snapshot, jobs, splitTableBytes, pool.executor(JobPool.Kind.COPY),
-                        w -> emit.accept(events.warning(w))).copyAll(tables,
-                        p -> emit.accept(events.progress(p)), t -> indexes.tableReady(t.oid()));
-                copyLargeObjects(snapshot, largeObjects);
-                copyConfigRows(events, snapshot, configTables, replication);
-                phase(events, Phase.POST_DATA);
-                tolerated.addAll(indexes.awaitAll());
-                analyzed = indexes.analyzed();
-                tolerated.addAll(schema.restorePostData(missingRoles, jobs, plan.rest()));
-            } else {
-                copyTables(events, snapshot, pool, targetSessions, tables.stream().filter(SourceCatalog.Table::unlogged).toList());
-                copyLargeObjects(snapshot, largeObjects);
-                copyConfigRows(events, snapshot, configTables, replication);
-                phase(events, Phase.POST_DATA);
-                tolerated.addAll(schema.restorePostData(missingRoles, jobs));
-            }
-            tolerated.forEach(e -> emit.accept(events.warning("post-data restore: " + e)));
-            try (Connection writer = target.open(db)) {
-                ObjectCopier.copySequences(sequences, writer);
-                ObjectCopier.refreshMatViews(matViews, writer);
-            }
-            phase(events, Phase.ANALYZE);
-            schema.analyzeExcept(analyzed, jobs, pool.executor(JobPool.Kind.INDEX));
-            if (replication && !largeObjects.isEmpty()) {
-                emit.accept(events.warning(largeObjects.size() + " large object(s) were copied once; logical"
-                        + " replication does not carry later changes to large objects"));
+                tolerated.forEach(e -> emit.accept(events.warning("post-data restore: " + e)));
+                try (Connection writer = target.open(db)) {
+                    ObjectCopier.copySequences(sequences, writer);
+                    ObjectCopier.refreshMatViews(matViews, writer);
+                }
+                phase(events, Phase.ANALYZE);
+                schema.analyzeExcept(analyzed, jobs, pool.executor(JobPool.Kind.INDEX));
+                if (replication && !largeObjects.isEmpty()) {
+                    emit.accept(events.warning(largeObjects.size() + " large object(s) were copied once; logical"
+                            + " replication does not carry later changes to large objects"));
+                }
             }
         } catch (SQLException e) {
             throw SqlStates.wrap(ErrorCode.COPY_FAILED, "migrating database " + db, e);
@@ -309,6 +306,84 @@ public final class DatabaseMigration {
         return finalState;
     }
 
+    /** What the migration reads from the source under its snapshot, before anything is copied. */
+    private record SourceRead(SourceSnapshot snapshot, List<SourceCatalog.Table> tables,
+                              List<SourceCatalog.Sequence> sequences, List<SourceCatalog.MatView> matViews,
+                              List<Long> largeObjects, List<SourceCatalog.ConfigTable> configTables, PostDataPlan plan) {
+    }
+
+    /**
+     * Dumps the schema under {@code snapshot} and reads the catalog under it; the result owns the snapshot (closed
+     * here on failure). {@code plan} is null without an own copy.
+     */
+    private SourceRead readSource(SourceSnapshot snapshot, SchemaCopier schema, boolean ownCopy) {
+        MigrationRequest request = task.request();
+        String db = task.dbname();
+        try {
+            schema.dump(snapshot.id());
+            try (Connection reader = snapshot.openReader(source, db)) {
+                List<SourceCatalog.Table> tables = SourceCatalog.tables(reader, request.options().includeExtensionTables())
+                        .stream().filter(t -> request.copiesTable(db, t.schema(), t.name())).toList();
+                // Each plain table's indexes are built as soon as its rows are in, while other tables copy.
+                PostDataPlan plan = !ownCopy ? null : schema.planPostData(reader, tables.stream()
+                        .filter(t -> !t.partition()).map(SourceCatalog.Table::oid).collect(Collectors.toSet()));
+                // With --include-extension-tables their whole tables are copied like any other.
+                return new SourceRead(snapshot, tables, SourceCatalog.sequences(reader), SourceCatalog.matViews(reader),
+                        SourceCatalog.largeObjects(reader), request.options().includeExtensionTables() ? List.of()
+                        : SourceCatalog.configTables(reader), plan);
+            }
+        } catch (SQLException e) {
+            snapshot.close();
+            throw SqlStates.wrap(ErrorCode.COPY_FAILED, "reading the catalog of source database " + db, e);
+        } catch (IOException e) {
+            snapshot.close();
+            throw new MigrationException(ErrorCode.INTERNAL, null, "temporary file for the schema of " + db
+                    + ": " + e.getMessage(), false, e);
+        } catch (RuntimeException e) {
+            snapshot.close();
+            throw e;
+        }
+    }
+
+    /**
+     * The source read ({@link #readSource}) running on a thread of its own. {@link #take} waits for it and hands
+     * its snapshot to the caller; closed without a take, it closes the snapshot once the read ends.
+     */
+    private static final class ReadAhead implements AutoCloseable {
+        private final CompletableFuture<SourceRead> future;
+        private boolean taken;
+
+        ReadAhead(String db, Supplier<SourceRead> read) {
+            this.future = CompletableFuture.supplyAsync(read, r -> {
+                Thread t = new Thread(r, "read-ahead-" + db);
+                t.setDaemon(true);
+                t.start();
+            });
+        }
+
+        SourceRead take() {
+            try {
+                SourceRead read = future.join();
+                taken = true;
+                return read;
+            } catch (CompletionException e) {
+                throw e.getCause() instanceof RuntimeException r ? r
+                        : new MigrationException(ErrorCode.INTERNAL, null, "reading the source: " + e.getCause(), false, e.getCause());
+            }
+        }
+
+        @Override
+        public void close() {
+            if (!taken) {
+                try {
+                    future.join().snapshot().close();
+                } catch (CompletionException e) {
+                    // the read failed and closed its snapshot itself
+                }
+            }
+        }
+    }
+
     /** The tables whose data moves, as the source has them now (the copy re-reads them under its snapshot). */
     private List<SourceCatalog.Table> tables(MigrationRequest request, String db) {
         try (Connection c = source.open(db)) {
@@ -323,7 +398,8 @@ public final class DatabaseMigration {
     private void copyTables(EventSource events, SourceSnapshot snapshot, JobPool pool, SessionPool targetSessions,
                             List<SourceCatalog.Table> tables) {
         new TableCopier(source, target, targetSessions, task.dbname(), snapshot, jobs, splitTableBytes, pool.executor(JobPool.Kind.COPY),
-                w -> emit.accept(events.warning(w))).copyAll(tables, p -> emit.accept(events.progress(p)), t -> { });
+                w -> emit.accept(events.warning(w))).copyAll(tables, p -> emit.accept(events.progress(p)), t -> { },
+                t -> List.of());
     }
 
     private void copyLargeObjects(SourceSnapshot snapshot, List<Long> oids) throws SQLException {
