@@ -6,13 +6,22 @@ import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Map;
 import java.util.Properties;
+import java.util.Set;
 
 /**
  * The configuration of a single-node combined broker+controller (KRaft) on loopback, with the settings a small
- * machine needs (see shared/notes/embedded-kafka.md §3). Immutable.
+ * machine needs (see shared/notes/embedded-kafka.md §3). {@code extra} adds broker settings: its
+ * {@code listeners}, {@code advertised.listeners} and {@code listener.security.protocol.map} are appended to the
+ * PLAINTEXT and CONTROLLER ones (a TLS/SASL listener beside them), any other key replaces the default. Immutable.
  */
-record BrokerConfig(Path dataDir, int brokerPort, int controllerPort) {
+record BrokerConfig(Path dataDir, int brokerPort, int controllerPort, Map<String, String> extra) {
+    private static final Set<String> APPENDED = Set.of("listeners", "advertised.listeners", "listener.security.protocol.map");
+
+    BrokerConfig(Path dataDir, int brokerPort, int controllerPort) {
+        this(dataDir, brokerPort, controllerPort, Map.of());
+    }
 
     Path logDir() {
         return dataDir.resolve("data");
@@ -54,6 +63,11 @@ record BrokerConfig(Path dataDir, int brokerPort, int controllerPort) {
         // A restart after kill -9 waits for the old registration to expire; keep that short.
         p.setProperty("broker.session.timeout.ms", "3000");
         p.setProperty("broker.heartbeat.interval.ms", "500");
+        extra.forEach((k, v) -> p.setProperty(k, APPENDED.contains(k) ? p.getProperty(k) + "," + v : v));
+        if (!extra.isEmpty()) {
+            // Brokers talk to each other (here: to itself) on the plain listener whatever else is added.
+            p.putIfAbsent("inter.broker.listener.name", "PLAINTEXT");
+        }
         return p;
     }
 

@@ -5,6 +5,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.nio.file.Path;
+import java.util.Map;
 
 /**
  * A real single-node Kafka broker (KRaft) inside this JVM, for tests. Ports are picked free on loopback and the
@@ -28,10 +29,19 @@ public final class EmbeddedKafka implements AutoCloseable {
 
     /** Starts a broker with its data under {@code dataDir} on {@code port} (0: a free port). */
     public static EmbeddedKafka start(Path dataDir, int port) {
+        return start(dataDir, port, Map.of());
+    }
+
+    /**
+     * As {@link #start(Path, int)}, with more broker settings; {@code listeners}, {@code advertised.listeners} and
+     * {@code listener.security.protocol.map} add to the plain listener, e.g. a {@code SASL_SSL} one on a port of
+     * the caller's. {@link #bootstrapServers()} stays the plain listener.
+     */
+    public static EmbeddedKafka start(Path dataDir, int port, Map<String, String> extra) {
         KafkaServerControl.neutralizeExit();
         RuntimeException last = null;
         for (int attempt = 1; attempt <= 3; attempt++) {
-            BrokerConfig config = new BrokerConfig(dataDir, port > 0 ? port : BrokerConfig.freePort(), BrokerConfig.freePort());
+            BrokerConfig config = new BrokerConfig(dataDir, port > 0 ? port : BrokerConfig.freePort(), BrokerConfig.freePort(), extra);
             KafkaRaftServer server = null;
             try {
                 server = KafkaServerControl.formatAndStart(config);

@@ -46,11 +46,15 @@ public final class Bus implements AutoCloseable {
      */
     static final int TOPIC_MAX_MESSAGE_BYTES = 4 * Json.MAX_MESSAGE_BYTES;
 
-    private final String bootstrapServers;
+    private final KafkaSettings settings;
     private final KafkaProducer<String, byte[]> producer;
 
     public Bus(String bootstrapServers, String clientId) {
-        this(bootstrapServers, clientId, null);
+        this(KafkaSettings.of(bootstrapServers), clientId, null);
+    }
+
+    public Bus(KafkaSettings settings, String clientId) {
+        this(settings, clientId, null);
     }
 
     /**
@@ -58,10 +62,10 @@ public final class Bus implements AutoCloseable {
      * must turn each input message into its outputs exactly once. A second instance with the same
      * {@code transactionalId} fences the first: its open transaction is aborted and it can no longer write.
      */
-    public Bus(String bootstrapServers, String clientId, String transactionalId) {
-        this.bootstrapServers = bootstrapServers;
-        Map<String, Object> p = new HashMap<>();
-        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+    public Bus(KafkaSettings settings, String clientId, String transactionalId) {
+        this.settings = settings;
+        Map<String, Object> p = new HashMap<>(settings.client());
+        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, settings.bootstrapServers());
         p.put(ProducerConfig.CLIENT_ID_CONFIG, clientId + "-producer");
         p.put(ProducerConfig.ACKS_CONFIG, "all");
         p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
@@ -72,7 +76,12 @@ public final class Bus implements AutoCloseable {
         }
         this.producer = new KafkaProducer<>(p, new StringSerializer(), new ByteArraySerializer());
         if (transactionalId != null) {
-            producer.initTransactions();
+            try {
+                producer.initTransactions();
+            } catch (RuntimeException e) {
+                producer.close(java.time.Duration.ZERO);
+                throw refused(e);
+            }
         }
     }
 
@@ -93,13 +102,38 @@ public final class Bus implements AutoCloseable {
     }
 
     public String bootstrapServers() {
-        return bootstrapServers;
+        return settings.bootstrapServers();
+    }
+
+    public KafkaSettings settings() {
+        return settings;
+    }
+
+    /**
+     * A clearer error for a broker that refused pgferry's credentials or TLS handshake (the broker's message
+     * names no secret); other errors unchanged.
+     */
+    RuntimeException refused(Throwable e) {
+        for (Throwable c = e; c != null; c = c.getCause()) {
+            if (c instanceof org.apache.kafka.common.errors.AuthenticationException) {
+                return new IllegalStateException("Kafka at " + settings.bootstrapServers() + " refused pgferry's"
+                        + " credentials or TLS handshake (" + c.getClass().getSimpleName() + ": " + c.getMessage()
+                        + "); check security.protocol, sasl.mechanism, sasl.jaas.config and ssl.truststore.* in"
+                        + " --kafka-config (or PGFERRY_KAFKA_* variables)", c);
+            }
+            if (c instanceof org.apache.kafka.common.errors.AuthorizationException) {
+                return new IllegalStateException("Kafka at " + settings.bootstrapServers() + " does not allow pgferry's"
+                        + " user this (" + c.getClass().getSimpleName() + ": " + c.getMessage() + "); grant it the"
+                        + " topic, group and transactional-id ACLs the README lists", c);
+            }
+        }
+        return e instanceof RuntimeException r ? r : new IllegalStateException(e.toString(), e);
     }
 
     /** Settings for a consumer of this bus; offsets are committed by the caller, never automatically. */
     public Map<String, Object> consumerProps(String groupId, String clientId) {
-        Map<String, Object> c = new HashMap<>();
-        c.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+        Map<String, Object> c = new HashMap<>(settings.client());
+        c.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, settings.bootstrapServers());
         if (groupId != null) {
             c.put(ConsumerConfig.GROUP_ID_CONFIG, groupId);
         }
@@ -113,9 +147,16 @@ public final class Bus implements AutoCloseable {
         return c;
     }
 
+    /** Settings for an admin client of this bus. */
+    public Map<String, Object> adminProps() {
+        Map<String, Object> a = new HashMap<>(settings.client());
+        a.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, settings.bootstrapServers());
+        return a;
+    }
+
     /** Creates the pgferry topics that do not exist yet. Safe to call from every process at start. */
     public void ensureTopics() {
-        Map<String, Object> a = Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+        Map<String, Object> a = new HashMap<>(adminProps());
         try (Admin admin = Admin.create(a)) {
             Set<String> existing = admin.listTopics().names().get(60, TimeUnit.SECONDS);
             // The status topic is replayed to rebuild every view: it must never lose events to retention.
@@ -146,7 +187,11 @@ public final class Bus implements AutoCloseable {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted while creating topics", e);
         } catch (Exception e) {
-            throw new IllegalStateException("cannot create the pgferry topics on " + bootstrapServers + ": " + e, e);
+            RuntimeException clear = refused(e);
+            if (clear != e) {
+                throw clear;
+            }
+            throw new IllegalStateException("cannot create the pgferry topics on " + settings.bootstrapServers() + ": " + e, e);
         }
     }
 
@@ -162,7 +207,8 @@ public final class Bus implements AutoCloseable {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted while writing to " + record.topic(), e);
         } catch (Exception e) {
-            throw new IllegalStateException("cannot write to " + record.topic() + ": " + e, e);
+            RuntimeException clear = refused(e);
+            throw clear != e ? clear : new IllegalStateException("cannot write to " + record.topic() + ": " + e, e);
         }
     }
 

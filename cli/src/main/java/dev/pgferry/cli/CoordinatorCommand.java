@@ -3,6 +3,7 @@ package dev.pgferry.cli;
 import dev.pgferry.coordinator.Coordinator;
 import dev.pgferry.pg.Secrets;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.io.IOException;
@@ -16,8 +17,12 @@ import java.util.concurrent.Callable;
                 + " Environment: PGFERRY_SECRET_KEY or PGFERRY_SECRET_KEY_FILE (seals inline passwords),"
                 + " PGFERRY_API_TOKEN or PGFERRY_API_TOKEN_FILE (the bearer token every HTTP request must carry).")
 final class CoordinatorCommand implements Callable<Integer> {
-    @Option(names = "--bootstrap-servers", required = true, paramLabel = "HOST:PORT")
+    @Option(names = "--bootstrap-servers", paramLabel = "HOST:PORT",
+            description = "Kafka to use (or bootstrap.servers in --kafka-config).")
     String bootstrapServers;
+
+    @Mixin
+    KafkaOptions kafka;
 
     @Option(names = "--http-port", defaultValue = "8080", description = "HTTP port (default: ${DEFAULT-VALUE}).")
     int httpPort;
@@ -33,9 +38,10 @@ final class CoordinatorCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        Coordinator c = Coordinator.start(bootstrapServers, Coordinator.Settings.of(httpHost, httpPort)
+        dev.pgferry.bus.KafkaSettings settings = kafka.settings(bootstrapServers);
+        Coordinator c = Coordinator.start(settings, Coordinator.Settings.of(httpHost, httpPort)
                 .withSecrets(Secrets.system(), allowPlaintextPasswords).withApiToken(apiToken()));
-        System.err.println("pgferry coordinator: HTTP on " + httpHost + ":" + c.httpPort() + ", Kafka " + bootstrapServers);
+        System.err.println("pgferry coordinator: HTTP on " + httpHost + ":" + c.httpPort() + ", " + settings);
         return Daemon.runUntilStopped(c);
     }
 

@@ -3,6 +3,7 @@ package dev.pgferry.cli;
 import dev.pgferry.bus.Bus;
 import dev.pgferry.messages.MigrationStatus;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -21,6 +22,9 @@ final class RemoveCommand implements Callable<Integer> {
     @Option(names = "--bootstrap-servers", paramLabel = "HOST:PORT", description = "A running pgferry's Kafka.")
     String bootstrapServers;
 
+    @Mixin
+    KafkaOptions kafka;
+
     @Option(names = "--data-dir", defaultValue = "./.pgferry", description = "Single-machine data (default: ${DEFAULT-VALUE}).")
     Path dataDir;
 
@@ -29,12 +33,12 @@ final class RemoveCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (bootstrapServers == null) {
+        if (!kafka.named(bootstrapServers)) {
             try (SingleMachine local = new SingleMachine(dataDir, 1, 1, 0, -1)) {
                 return report(local.remove(migrationId, System.err));
             }
         }
-        try (Bus bus = new Bus(bootstrapServers, "pgferry-remove")) {
+        try (Bus bus = new Bus(kafka.settings(bootstrapServers), "pgferry-remove")) {
             Optional<MigrationStatus> current = MigrationWatcher.current(bus, migrationId);
             if (current.isEmpty()) {
                 System.err.println("pgferry: no migration " + migrationId);

@@ -4,6 +4,7 @@ import dev.pgferry.broker.ChildBroker;
 import dev.pgferry.bus.Bus;
 import dev.pgferry.messages.MigrationStatus;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -21,6 +22,9 @@ final class StatusCommand implements Callable<Integer> {
             description = "A running pgferry's Kafka; without it, the single-machine broker data under --data-dir.")
     String bootstrapServers;
 
+    @Mixin
+    KafkaOptions kafka;
+
     @Option(names = "--data-dir", defaultValue = "./.pgferry", description = "Single-machine data (default: ${DEFAULT-VALUE}).")
     java.nio.file.Path dataDir;
 
@@ -32,15 +36,15 @@ final class StatusCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (bootstrapServers == null) {
+        if (!kafka.named(bootstrapServers)) {
             try (ChildBroker broker = ChildBroker.start(dataDir.resolve("kafka"), 0)) {
-                return show(broker.bootstrapServers());
+                return show(dev.pgferry.bus.KafkaSettings.of(broker.bootstrapServers()));
             }
         }
-        return show(bootstrapServers);
+        return show(kafka.settings(bootstrapServers));
     }
 
-    private int show(String servers) throws Exception {
+    private int show(dev.pgferry.bus.KafkaSettings servers) throws Exception {
         try (Bus bus = new Bus(servers, "pgferry-status")) {
             if (await) {
                 return Exits.report(MigrationWatcher.await(bus, migrationId, System.err), json, System.out);

@@ -8,6 +8,7 @@ import dev.pgferry.messages.Topics;
 import dev.pgferry.pg.Secrets;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Files;
@@ -32,8 +33,12 @@ final class SubmitCommand implements Callable<Integer> {
     @ArgGroup(exclusive = true, multiplicity = "1")
     Input input;
 
-    @Option(names = "--bootstrap-servers", required = true, paramLabel = "HOST:PORT")
+    @Option(names = "--bootstrap-servers", paramLabel = "HOST:PORT",
+            description = "Kafka to use (or bootstrap.servers in --kafka-config).")
     String bootstrapServers;
+
+    @Mixin
+    KafkaOptions kafka;
 
     @Option(names = "--allow-plaintext-passwords",
             description = "Publish an inline password in clear when no PGFERRY_SECRET_KEY can seal it (refused by default).")
@@ -63,7 +68,7 @@ final class SubmitCommand implements Callable<Integer> {
             id = r.migrationId();
             message = Json.write(r);
         }
-        try (Bus bus = new Bus(bootstrapServers, "pgferry-submit")) {
+        try (Bus bus = new Bus(kafka.settings(bootstrapServers), "pgferry-submit")) {
             bus.ensureTopics();
             bus.send(Topics.REQUESTS, id, message);
             System.out.println(id == null ? "(no migration_id in the message)" : id);

@@ -3,6 +3,7 @@ package dev.pgferry.cli;
 import dev.pgferry.bus.Bus;
 import dev.pgferry.messages.MigrationStatus;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -23,6 +24,9 @@ final class VerifyCommand implements Callable<Integer> {
     @Option(names = "--bootstrap-servers", paramLabel = "HOST:PORT", description = "A running pgferry's Kafka.")
     String bootstrapServers;
 
+    @Mixin
+    KafkaOptions kafka;
+
     @Option(names = "--data-dir", defaultValue = "./.pgferry", description = "Single-machine data (default: ${DEFAULT-VALUE}).")
     Path dataDir;
 
@@ -39,13 +43,13 @@ final class VerifyCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Path file = report != null ? report : Path.of("pgferry-verify-" + migrationId + ".json");
-        if (bootstrapServers == null) {
+        if (!kafka.named(bootstrapServers)) {
             try (SingleMachine local = new SingleMachine(dataDir, 1, jobs, 0, -1)) {
                 MigrationStatus s = local.verify(migrationId, jobs, System.err);
                 return s == null ? unknown() : Verifications.report(s, file, json, System.out);
             }
         }
-        try (Bus bus = new Bus(bootstrapServers, "pgferry-verify")) {
+        try (Bus bus = new Bus(kafka.settings(bootstrapServers), "pgferry-verify")) {
             Optional<MigrationStatus> current = MigrationWatcher.current(bus, migrationId);
             if (current.isEmpty()) {
                 return unknown();

@@ -13,8 +13,12 @@ import java.util.concurrent.Callable;
 @Command(name = "worker", mixinStandardHelpOptions = true,
         description = "Run a worker: takes one database task at a time from the group. Start more processes to go faster.")
 final class WorkerCommand implements Callable<Integer> {
-    @Option(names = "--bootstrap-servers", required = true, paramLabel = "HOST:PORT")
+    @Option(names = "--bootstrap-servers", paramLabel = "HOST:PORT",
+            description = "Kafka to use (or bootstrap.servers in --kafka-config).")
     String bootstrapServers;
+
+    @Mixin
+    KafkaOptions kafka;
 
     @Mixin
     CopyOptions copy;
@@ -25,11 +29,11 @@ final class WorkerCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        Bus bus = new Bus(bootstrapServers, "pgferry-worker");
+        Bus bus = new Bus(kafka.settings(bootstrapServers), "pgferry-worker");
         bus.ensureTopics();
         Worker w = new Worker(bus, Worker.newWorkerId(), Clock.systemUTC(), Secrets.system(), copy.jobs, sessionTimeoutMs,
                 copy.splitTableBytes()).start();
-        System.err.println("pgferry worker " + w.workerId() + ": Kafka " + bootstrapServers);
+        System.err.println("pgferry worker " + w.workerId() + ": " + bus.settings());
         return Daemon.runUntilStopped(bus, w);
     }
 }

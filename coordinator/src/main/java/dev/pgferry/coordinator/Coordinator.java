@@ -1,6 +1,7 @@
 package dev.pgferry.coordinator;
 
 import dev.pgferry.bus.Bus;
+import dev.pgferry.bus.KafkaSettings;
 import dev.pgferry.bus.Stopping;
 import dev.pgferry.coordinator.fold.StatusFold;
 import dev.pgferry.coordinator.fold.StatusFollower;
@@ -56,14 +57,14 @@ public final class Coordinator implements AutoCloseable {
         }
     }
 
-    private Coordinator(String bootstrapServers, Settings settings, Clock clock) throws IOException {
+    private Coordinator(KafkaSettings kafka, Settings settings, Clock clock) throws IOException {
         if (settings.httpPort() >= 0 && settings.apiToken() == null && !HttpApi.isLoopback(settings.httpHost())) {
             throw new IllegalArgumentException("the HTTP API would accept migrations from anyone who can reach "
                     + settings.httpHost() + ":" + settings.httpPort() + ": set PGFERRY_API_TOKEN (or"
                     + " PGFERRY_API_TOKEN_FILE) so that every request needs 'Authorization: Bearer <token>', or listen"
                     + " on a loopback address (--http-host 127.0.0.1)");
         }
-        this.bus = new Bus(bootstrapServers, "pgferry-coordinator");
+        this.bus = new Bus(kafka, "pgferry-coordinator");
         bus.ensureTopics();
         Secrets secrets = settings.secrets();
         this.follower = new StatusFollower(bus, fold, "pgferry-coordinator-status").start();
@@ -88,7 +89,11 @@ public final class Coordinator implements AutoCloseable {
     }
 
     public static Coordinator start(String bootstrapServers, Settings settings) throws IOException {
-        return new Coordinator(bootstrapServers, settings, Clock.systemUTC());
+        return start(KafkaSettings.of(bootstrapServers), settings);
+    }
+
+    public static Coordinator start(KafkaSettings kafka, Settings settings) throws IOException {
+        return new Coordinator(kafka, settings, Clock.systemUTC());
     }
 
     private java.util.List<String> databasesOf(String migrationId) {

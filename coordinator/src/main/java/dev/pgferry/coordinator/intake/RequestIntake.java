@@ -64,7 +64,7 @@ public final class RequestIntake implements AutoCloseable {
                          Clock clock, UnaryOperator<MigrationRequest> protect) {
         this.protect = protect;
         // Everything one request causes is written in one transaction with the request's offset: exactly once.
-        this.bus = new Bus(bus.bootstrapServers(), "pgferry-coordinator-intake", TRANSACTIONAL_ID);
+        this.bus = new Bus(bus.settings(), "pgferry-coordinator-intake", TRANSACTIONAL_ID);
         this.catalog = catalog;
         this.store = store;
         this.databasesOf = databasesOf;
