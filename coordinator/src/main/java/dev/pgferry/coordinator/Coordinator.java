@@ -6,6 +6,7 @@ import dev.pgferry.bus.Stopping;
 import dev.pgferry.coordinator.fold.StatusFold;
 import dev.pgferry.coordinator.fold.StatusFollower;
 import dev.pgferry.coordinator.http.HttpApi;
+import dev.pgferry.coordinator.http.Metrics;
 import dev.pgferry.coordinator.intake.RequestIntake;
 import dev.pgferry.coordinator.intake.RequestStore;
 import dev.pgferry.coordinator.replication.LagMonitor;
@@ -28,6 +29,7 @@ public final class Coordinator implements AutoCloseable {
     private final RequestIntake intake;
     private final LagMonitor lagMonitor;
     private final HttpApi http;
+    private final Metrics metrics;
 
     /** How often the lag of syncing databases is measured. */
     public static final long LAG_PERIOD_MS = 10_000;
@@ -72,9 +74,10 @@ public final class Coordinator implements AutoCloseable {
         this.intake = new RequestIntake(bus, new SourceCatalog(secrets), store, this::databasesOf, clock,
                 r -> secrets.protect(r, settings.allowPlaintextPasswords())).start();
         this.lagMonitor = new LagMonitor(bus, fold, store, secrets, clock).start(settings.lagPeriodMs());
+        this.metrics = new Metrics(fold, clock);
         this.http = settings.httpPort() < 0 ? null : new HttpApi(bus, fold,
                 r -> secrets.protect(r, settings.allowPlaintextPasswords()), settings.httpHost(), settings.httpPort(),
-                settings.apiToken()).start();
+                settings.apiToken(), metrics).start();
     }
 
     /** Starts a coordinator; {@code httpPort} 0 picks a free port, a negative one serves no HTTP. */
@@ -119,6 +122,7 @@ public final class Coordinator implements AutoCloseable {
         if (http != null) {
             http.close();
         }
+        metrics.close();
         lagMonitor.close();
         Stopping.all(List.of(intake::close, store::close, follower::close));
         bus.close();

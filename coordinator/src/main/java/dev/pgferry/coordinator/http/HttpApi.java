@@ -28,7 +28,8 @@ import java.util.function.UnaryOperator;
 /**
  * The coordinator's HTTP API: {@code POST /migrations} (a request body, published to the requests topic),
  * {@code GET /migrations} and {@code GET /migrations/{id}} (the folded status), {@code DELETE /migrations/{id}}
- * (remove the migration's replication), {@code POST /migrations/{id}/verify}. With a token, every request must
+ * (remove the migration's replication), {@code POST /migrations/{id}/verify}, and {@code GET /metrics}
+ * ({@link Metrics}). With a token, every request must
  * carry it as a bearer token (401 otherwise). Responses are JSON and never contain a password: statuses are
  * built from events that hold none, and error bodies from validation messages.
  */
@@ -48,12 +49,37 @@ public final class HttpApi implements AutoCloseable {
      */
     public HttpApi(Bus bus, StatusFold fold, UnaryOperator<MigrationRequest> protect, String bindHost, int port,
                    String token) throws IOException {
+        this(bus, fold, protect, bindHost, port, token, null);
+    }
+
+    /** As above, also serving {@code GET /metrics} from {@code metrics} (Prometheus' text format). */
+    public HttpApi(Bus bus, StatusFold fold, UnaryOperator<MigrationRequest> protect, String bindHost, int port,
+                   String token, Metrics metrics) throws IOException {
         this.bus = bus;
         this.protect = protect;
         this.token = token == null ? null : ("Bearer " + token).getBytes(StandardCharsets.UTF_8);
         this.fold = fold;
         this.server = HttpServer.create(new InetSocketAddress(bindHost, port), 0);
         this.server.createContext("/migrations", this::handle);
+        if (metrics != null) {
+            this.server.createContext("/metrics", ex -> {
+                try (ex) {
+                    if (!authorized(ex)) {
+                        unauthorized(ex);
+                    } else {
+                        byte[] body = metrics.scrape().getBytes(StandardCharsets.UTF_8);
+                        ex.getResponseHeaders().set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+                        ex.sendResponseHeaders(200, body.length);
+                        try (OutputStream out = ex.getResponseBody()) {
+                            out.write(body);
+                        }
+                    }
+                } catch (RuntimeException e) {
+                    LOG.error("metrics scrape failed", e);
+                    reply(ex, 500, Json.write(Map.of("error", "internal error: " + e.getClass().getSimpleName())));
+                }
+            });
+        }
         this.server.setExecutor(Executors.newFixedThreadPool(4, r -> {
             Thread t = new Thread(r, "http");
             t.setDaemon(true);
@@ -79,6 +105,12 @@ public final class HttpApi implements AutoCloseable {
         return given != null && MessageDigest.isEqual(token, given.getBytes(StandardCharsets.UTF_8));
     }
 
+    private static void unauthorized(HttpExchange ex) throws IOException {
+        ex.getResponseHeaders().set("WWW-Authenticate", "Bearer realm=\"pgferry\"");
+        reply(ex, 401, Json.write(Map.of("error", "this pgferry API needs 'Authorization: Bearer <token>'"
+                + " with the coordinator's PGFERRY_API_TOKEN")));
+    }
+
     public HttpApi start() {
         server.start();
         return this;
@@ -93,9 +125,7 @@ public final class HttpApi implements AutoCloseable {
             String path = ex.getRequestURI().getPath().replaceAll("/+$", "");
             String method = ex.getRequestMethod();
             if (!authorized(ex)) {
-                ex.getResponseHeaders().set("WWW-Authenticate", "Bearer realm=\"pgferry\"");
-                reply(ex, 401, Json.write(Map.of("error", "this pgferry API needs 'Authorization: Bearer <token>'"
-                        + " with the coordinator's PGFERRY_API_TOKEN")));
+                unauthorized(ex);
                 return;
             }
             if (path.equals("/migrations") && method.equals("POST")) {

@@ -331,10 +331,16 @@ public final class TableCopier {
             // committed and then retried would be copied twice).
             in.commit();
             commit(out, xidAndPid, unit);
-            in.setAutoCommit(true);
-            out.setAutoCommit(true);
-            inLease.release();
-            outLease.release();
+            // Committed: from here on nothing may fail the unit. A session that cannot be reset (its connection broke
+            // during the COMMIT, whose outcome was then read back) is closed instead of going back to its pool.
+            try {
+                in.setAutoCommit(true);
+                out.setAutoCommit(true);
+                inLease.release();
+                outLease.release();
+            } catch (SQLException e) {
+                LOG.debug("{}: sessions not reusable after the commit: {}", unit.describe(), e.toString());
+            }
             // Replace the running estimate of this unit by its exact count.
             totals.rows.addAndGet(rows - published[0]);
             totals.bytes.addAndGet(bytes - published[1]);

@@ -1,0 +1,105 @@
+package dev.pgferry.it;
+
+import dev.pgferry.cli.local.LocalPostgres;
+import dev.pgferry.cli.local.SampleData;
+import dev.pgferry.messages.MigrationRequest;
+import dev.pgferry.messages.MigrationStatus;
+import dev.pgferry.messages.MigrationStatus.DatabaseStatus;
+import org.junit.jupiter.api.Test;
+
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * {@code GET /metrics} during a migration: Prometheus' text format, values that move while the copy runs and end
+ * equal to what {@code GET /migrations/{id}} says, the state gauge following the database from running to done,
+ * and JVM metrics beside them.
+ */
+class MetricsIT {
+    private static final Pattern SAMPLE = Pattern.compile("^(\\w+)\\{([^}]*)} (\\S+)$");
+
+    @Test
+    void metricsFollowAMigrationAndEndAsItsStatus() throws Exception {
+        try (LocalPostgres source = Infra.postgres(); LocalPostgres target = Infra.postgres(); Pgferry pgferry = new Pgferry(1)) {
+            SampleData.create(source, 20_000);
+            MigrationRequest r = Pgferry.request(source, target, List.of("postgres", "inventory", "Analytics; Ünï \"q\""));
+            HttpClient http = HttpClient.newHttpClient();
+            URI metrics = URI.create("http://127.0.0.1:" + pgferry.coordinator.httpPort() + "/metrics");
+
+            pgferry.submit(r);
+            List<String> states = new ArrayList<>();
+            List<Double> rows = new ArrayList<>();
+            String last;
+            do {
+                HttpResponse<String> scrape = http.send(HttpRequest.newBuilder(metrics).build(), HttpResponse.BodyHandlers.ofString());
+                assertThat(scrape.statusCode()).isEqualTo(200);
+                assertThat(scrape.headers().firstValue("Content-Type")).hasValueSatisfying(v -> assertThat(v).startsWith("text/plain"));
+                last = scrape.body();
+                Map<String, Double> shop = samples(last, r.migrationId(), "shop");
+                shop.keySet().stream().filter(k -> k.startsWith("pgferry_database_state/")).findFirst()
+                        .map(k -> k.substring(k.indexOf('/') + 1))
+                        .filter(s -> states.isEmpty() || !states.get(states.size() - 1).equals(s)).ifPresent(states::add);
+                if (shop.containsKey("pgferry_database_rows_copied")) {
+                    rows.add(shop.get("pgferry_database_rows_copied"));
+                }
+                Thread.sleep(25);
+            } while (!states.contains("done") && !states.contains("failed") && states.size() < 10
+                    && pgferry.coordinator.fold().view(r.migrationId()).map(s -> !s.isFinal()).orElse(true));
+            MigrationStatus status = pgferry.awaitFinal(r.migrationId());
+            last = http.send(HttpRequest.newBuilder(metrics).build(), HttpResponse.BodyHandlers.ofString()).body();
+            samples(last, r.migrationId(), "shop").keySet().stream().filter(k -> k.startsWith("pgferry_database_state/"))
+                    .map(k -> k.substring(k.indexOf('/') + 1))
+                    .filter(st -> !states.get(states.size() - 1).equals(st)).forEach(states::add);
+
+            DatabaseStatus row = status.migrationDetail().get(0);
+            assertThat(row.status()).isEqualTo(MigrationStatus.State.DONE);
+            Map<String, Double> shop = samples(last, r.migrationId(), "shop");
+            assertThat(shop.get("pgferry_database_rows_copied")).isEqualTo((double) row.rowsCopied()).isGreaterThan(20_000);
+            assertThat(shop.get("pgferry_database_bytes_copied")).isEqualTo((double) row.bytesCopied());
+            assertThat(shop.get("pgferry_database_tables_done")).isEqualTo((double) row.tablesDone())
+                    .isEqualTo(shop.get("pgferry_database_tables_to_copy")).isPositive();
+            assertThat(shop.get("pgferry_database_attempt")).isEqualTo(1.0);
+            assertThat(shop).containsEntry("pgferry_database_state/done", 1.0).doesNotContainKey("pgferry_database_state/running");
+            // Seen moving: running before done, and the rows never going back
+            assertThat(states).containsSubsequence("running", "done");
+            assertThat(rows).isSortedAccordingTo(Double::compare);
+            assertThat(rows.get(0)).isLessThan(rows.get(rows.size() - 1));
+            assertThat(last).contains("pgferry_databases{state=\"done\"}", "jvm_memory_used_bytes", "process_uptime_seconds");
+        }
+    }
+
+    /** The samples labelled with this migration and database: metric name (plus "/state" or "/phase") to value. */
+    private static Map<String, Double> samples(String text, String migration, String database) {
+        Map<String, Double> out = new HashMap<>();
+        for (String line : text.split("\n")) {
+            Matcher m = SAMPLE.matcher(line);
+            if (!m.matches()) {
+                continue;
+            }
+            Map<String, String> labels = new HashMap<>();
+            for (String l : m.group(2).split(",")) {
+                String[] kv = l.split("=", 2);
+                if (kv.length == 2) {
+                    labels.put(kv[0], kv[1].replaceAll("^\"|\"$", ""));
+                }
+            }
+            if (!migration.equals(labels.get("migration")) || !database.equals(labels.get("database"))) {
+                continue;
+            }
+            String key = m.group(1) + (labels.containsKey("state") ? "/" + labels.get("state")
+                    : labels.containsKey("phase") ? "/" + labels.get("phase") : "");
+            out.put(key, Double.parseDouble(m.group(3)));
+        }
+        return out;
+    }
+}
