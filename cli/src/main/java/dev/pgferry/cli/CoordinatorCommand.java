@@ -1,5 +1,6 @@
 package dev.pgferry.cli;
 
+import dev.pgferry.bus.KafkaSettings;
 import dev.pgferry.coordinator.Coordinator;
 import dev.pgferry.pg.Secrets;
 import picocli.CommandLine.Command;
@@ -38,7 +39,7 @@ final class CoordinatorCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        dev.pgferry.bus.KafkaSettings settings = kafka.settings(bootstrapServers);
+        KafkaSettings settings = kafka.settings(bootstrapServers);
         Coordinator c = Coordinator.start(settings, Coordinator.Settings.of(httpHost, httpPort)
                 .withSecrets(Secrets.system(), allowPlaintextPasswords).withApiToken(apiToken()));
         System.err.println("pgferry coordinator: HTTP on " + httpHost + ":" + c.httpPort() + ", " + settings);

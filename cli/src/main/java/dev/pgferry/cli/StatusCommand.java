@@ -2,6 +2,7 @@ package dev.pgferry.cli;
 
 import dev.pgferry.broker.ChildBroker;
 import dev.pgferry.bus.Bus;
+import dev.pgferry.bus.KafkaSettings;
 import dev.pgferry.messages.MigrationStatus;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -38,13 +39,13 @@ final class StatusCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         if (!kafka.named(bootstrapServers)) {
             try (ChildBroker broker = ChildBroker.start(dataDir.resolve("kafka"), 0)) {
-                return show(dev.pgferry.bus.KafkaSettings.of(broker.bootstrapServers()));
+                return show(KafkaSettings.of(broker.bootstrapServers()));
             }
         }
         return show(kafka.settings(bootstrapServers));
     }
 
-    private int show(dev.pgferry.bus.KafkaSettings servers) throws Exception {
+    private int show(KafkaSettings servers) throws Exception {
         try (Bus bus = new Bus(servers, "pgferry-status")) {
             if (await) {
                 return Exits.report(MigrationWatcher.await(bus, migrationId, System.err), json, System.out);

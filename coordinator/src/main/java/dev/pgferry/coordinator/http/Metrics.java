@@ -58,15 +58,15 @@ public final class Metrics implements AutoCloseable {
         new ClassLoaderMetrics().bindTo(registry);
         new ProcessorMetrics().bindTo(registry);
         new UptimeMetrics().bindTo(registry);
-        perDatabase(fold, "pgferry.database.rows.copied", "rows copied so far (exact once the table is in)", d -> d.rowsCopied());
-        perDatabase(fold, "pgferry.database.bytes.copied", "bytes of COPY data copied so far", d -> d.bytesCopied());
-        perDatabase(fold, "pgferry.database.rows.estimate", "rows the source's statistics expect", d -> d.rowsEstimate());
-        perDatabase(fold, "pgferry.database.tables.done", "tables whose rows are in", d -> d.tablesDone());
-        perDatabase(fold, "pgferry.database.tables.to.copy", "tables to copy in all", d -> d.tablesTotal());
-        perDatabase(fold, "pgferry.database.attempt", "the attempt running or last run (1 for the first)", d -> d.attempt());
-        perDatabase(fold, "pgferry.database.lag.bytes", "replication lag of a syncing database, in bytes of WAL",
+        perDatabase("pgferry.database.rows.copied", "rows copied so far (exact once the table is in)", d -> d.rowsCopied());
+        perDatabase("pgferry.database.bytes.copied", "bytes of COPY data copied so far", d -> d.bytesCopied());
+        perDatabase("pgferry.database.rows.estimate", "rows the source's statistics expect", d -> d.rowsEstimate());
+        perDatabase("pgferry.database.tables.done", "tables whose rows are in", d -> d.tablesDone());
+        perDatabase("pgferry.database.tables.to.copy", "tables to copy in all", d -> d.tablesTotal());
+        perDatabase("pgferry.database.attempt", "the attempt running or last run (1 for the first)", d -> d.attempt());
+        perDatabase("pgferry.database.lag.bytes", "replication lag of a syncing database, in bytes of WAL",
                 d -> d.lagBytes() == null ? Double.NaN : d.lagBytes());
-        perDatabase(fold, "pgferry.database.eta.seconds", "estimated seconds until the copy is done",
+        perDatabase("pgferry.database.eta.seconds", "estimated seconds until the copy is done",
                 d -> d.etaSeconds() == null ? Double.NaN : d.etaSeconds());
         this.state = MultiGauge.builder("pgferry.database.state").description("1 for the database's current state")
                 .register(registry);
@@ -78,7 +78,7 @@ public final class Metrics implements AutoCloseable {
                 .register(registry);
     }
 
-    private void perDatabase(StatusFold fold, String name, String description, ToDoubleFunction<DatabaseStatus> value) {
+    private void perDatabase(String name, String description, ToDoubleFunction<DatabaseStatus> value) {
         perDatabase.add(new Gauge(MultiGauge.builder(name).description(description).register(registry), value));
     }
 

@@ -49,8 +49,8 @@ import java.util.stream.Collectors;
  * range rolled back and is copied again; when the connection breaks during a range's COMMIT, the outcome is read
  * back from the target ({@code txid_status}) before anything is copied twice. Slices run in parallel on
  * {@code jobs} threads, in the order given (largest first). Small tables are copied in batches ({@link #units}):
- * a batch's tables are truncated, copied, indexed and analyzed in one target transaction by one job, which saves
- * each table a commit, a hand-over between jobs and a status event (a database of 500 three-row tables spent
+ * a batch's tables are copied (without TRUNCATE: see {@link #copySlice}), indexed and analyzed in one target
+ * transaction by one job, which saves each table a commit, a hand-over between jobs and a status event (a database of 500 three-row tables spent
  * most of its copy on those: BENCHMARKS.md). Progress (with estimates and an ETA) is reported every
  * {@link #PROGRESS_PERIOD_MS} while copying, after a unit of work when the last report is older than
  * {@link #PROGRESS_MIN_GAP_MS}, and at the end; reports are serialized and their totals never go back.
@@ -128,7 +128,7 @@ public final class TableCopier {
      */
     record Unit(List<TableSlicer.Slice> slices, Map<SourceCatalog.Table, List<String>> after) {
         String describe() {
-            return slices.size() == 1 ? slices.get(0).describe()
+            return slices.size() == 1 ? "table " + slices.get(0).describe()
                     : "batch of " + slices.size() + " tables (" + slices.get(0).describe() + ", ...)";
         }
 
@@ -219,7 +219,7 @@ public final class TableCopier {
             AtomicInteger unitsLeft = new AtomicInteger(units.size());
             for (Unit unit : units) {
                 Retry retry = Retry.of("copy " + unit.describe(), TABLE_RETRY);
-                retry.getEventPublisher().onRetry(ev -> warn.accept("table " + unit.describe() + ": copy attempt "
+                retry.getEventPublisher().onRetry(ev -> warn.accept(unit.describe() + ": copy attempt "
                         + ev.getNumberOfRetryAttempts() + " failed (" + ev.getLastThrowable().getMessage()
                         + "); copying it again from the start"));
                 futures.add(CompletableFuture.supplyAsync(() -> {
@@ -279,7 +279,7 @@ public final class TableCopier {
 
     /** Copies one unit, in binary, else as text; returns {rows, bytes of the COPY stream}. */
     long[] copy(Unit unit, Totals totals) {
-        String what = "copying " + (unit.slices().size() == 1 ? "table " : "") + unit.describe() + " of database " + dbname;
+        String what = "copying " + unit.describe() + " of database " + dbname;
         try {
             try {
                 return copy(unit, true, totals);

@@ -64,9 +64,9 @@ public final class PostDataPlan {
      */
     public record ForeignKey(long table, long refTable, long bytes, String qualifiedTable, String name, String sql,
                              boolean validated) {
-        /** The key added without checking the rows: a brief lock, no scan. */
+        /** A validated key added without checking the rows: a brief lock, no scan ({@link #validateSql} checks them). */
         public String notValidSql() {
-            return validated ? sql + " NOT VALID" : sql;
+            return sql + " NOT VALID";
         }
 
         /** Checks the rows of a key added NOT VALID; takes only locks that let other validations run beside it. */

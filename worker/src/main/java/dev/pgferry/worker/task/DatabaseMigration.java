@@ -213,7 +213,6 @@ public final class DatabaseMigration {
         // PostgreSQL's table sync, and so does a request that asks for it.
         boolean ownCopy = !replication || !(choice.check().sourceViaAivenExtras() || request.options().postgresTableSync());
         Replicator replicator = new Replicator(source, target, db, name);
-        List<SourceCatalog.Table> tables;
         Set<String> missingRoles;
         // One pool of --jobs threads for copies, index builds and ANALYZE: a table's index builds (the longest
         // chain of work left once its rows are in) go ahead of further copies.
@@ -235,16 +234,16 @@ public final class DatabaseMigration {
             targetDb.prepare(prior, attempt, properties, warn);
             if (replication) {
                 // Replication publishes the tables before the slot exists; the copy lists them again under its snapshot.
-                tables = tables(request, db);
+                List<SourceCatalog.Table> published = tables(request, db);
                 // The publication must exist before the slot: decoding sees the catalog as of each change.
-                prepareTablesForReplication(events, replicator, tables);
-                replicator.publish(tables.stream().filter(t -> !t.unlogged()).toList(), choice.check().sourceViaAivenExtras());
+                prepareTablesForReplication(events, replicator, published);
+                replicator.publish(published.stream().filter(t -> !t.unlogged()).toList(), choice.check().sourceViaAivenExtras());
             }
             SourceRead read = ahead != null ? ahead.take()
                     : readSource(SourceSnapshot.withNewSlot(source, db, name), schema, ownCopy);
             try (SourceSnapshot snapshot = read.snapshot()) {
                 schema.restorePreData(missingRoles).forEach(e -> emit.accept(events.warning("pre-data restore: " + e)));
-                tables = read.tables();
+                List<SourceCatalog.Table> tables = read.tables();
                 List<SourceCatalog.Sequence> sequences = read.sequences();
                 List<SourceCatalog.MatView> matViews = read.matViews();
                 List<Long> largeObjects = read.largeObjects();

@@ -64,7 +64,7 @@ class TableCopierTest {
             long last = u.slices().get(u.slices().size() - 1).table().bytes();
             assertThat(bytes - last).isLessThan(TableCopier.BATCH_BYTES);
         });
-        // Every slice is in exactly one unit, in the order given
+        // Every slice is in exactly one unit
         assertThat(units.stream().flatMap(u -> u.slices().stream()).toList()).containsExactlyInAnyOrderElementsOf(slices);
     }
 }
