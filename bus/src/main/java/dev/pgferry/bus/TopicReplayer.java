@@ -1,7 +1,11 @@
 package dev.pgferry.bus;
 
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.ListOffsetsOptions;
+import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.IsolationLevel;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.WakeupException;
 import org.slf4j.Logger;
@@ -10,7 +14,12 @@ import org.slf4j.LoggerFactory;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
+import java.util.stream.Collectors;
 
 /**
  * Reads a whole topic from the beginning, without a consumer group, and keeps following it, handing every record
@@ -24,11 +33,15 @@ public final class TopicReplayer implements AutoCloseable {
     private final KafkaConsumer<String, byte[]> consumer;
     private final Consumer<ConsumerRecord<String, byte[]>> handler;
     private final Thread thread;
+    private final Bus bus;
+    /** The next offset to handle, per partition, as of the end of the latest poll. */
+    private final Map<TopicPartition, Long> positions = new ConcurrentHashMap<>();
     private volatile boolean running = true;
     private volatile boolean caughtUp;
 
     public TopicReplayer(Bus bus, String topic, String clientId, Consumer<ConsumerRecord<String, byte[]>> handler) {
         this.topic = topic;
+        this.bus = bus;
         this.handler = handler;
         this.consumer = new KafkaConsumer<>(bus.consumerProps(null, clientId));
         this.thread = new Thread(this::run, "replay-" + topic);
@@ -56,6 +69,33 @@ public final class TopicReplayer implements AutoCloseable {
         }
     }
 
+    /**
+     * Waits until every record committed to the topic before this call has been handled: the view is current as of
+     * now, not only as of the replay's start (a request about a migration must see every event written before it).
+     */
+    public void awaitCurrent(Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        Map<TopicPartition, Long> end;
+        try (Admin admin = Admin.create(bus.adminProps())) {
+            List<TopicPartition> partitions = admin.describeTopics(List.of(topic)).allTopicNames()
+                    .get(timeout.toMillis(), TimeUnit.MILLISECONDS).get(topic).partitions().stream()
+                    .map(p -> new TopicPartition(topic, p.partition())).toList();
+            end = admin.listOffsets(partitions.stream().collect(Collectors.toMap(p -> p, p -> OffsetSpec.latest())),
+                            new ListOffsetsOptions(IsolationLevel.READ_COMMITTED)).all()
+                    .get(timeout.toMillis(), TimeUnit.MILLISECONDS).entrySet().stream()
+                    .collect(Collectors.toMap(Map.Entry::getKey, e -> e.getValue().offset()));
+        } catch (ExecutionException | TimeoutException e) {
+            throw new IllegalStateException("could not read the end of " + topic + ": " + e, e);
+        }
+        while (System.nanoTime() < deadline) {
+            if (end.entrySet().stream().allMatch(e -> positions.getOrDefault(e.getKey(), 0L) >= e.getValue())) {
+                return;
+            }
+            Thread.sleep(20);
+        }
+        throw new IllegalStateException(topic + " was not read up to its end within " + timeout);
+    }
+
     private void run() {
         try {
             List<TopicPartition> partitions = consumer.partitionsFor(topic, Duration.ofMinutes(1)).stream()
@@ -71,6 +111,9 @@ public final class TopicReplayer implements AutoCloseable {
                         LOG.warn("skipping record {}-{}@{}: {}", record.topic(), record.partition(), record.offset(),
                                 e.getMessage());
                     }
+                }
+                for (TopicPartition p : partitions) {
+                    positions.put(p, consumer.position(p));
                 }
                 if (!caughtUp && end.entrySet().stream().allMatch(e -> consumer.position(e.getKey()) >= e.getValue())) {
                     caughtUp = true;

@@ -66,7 +66,7 @@ final class DemoCommand implements Callable<Integer> {
                 if (status.migrationDetail().stream().anyMatch(d -> d.status() == MigrationStatus.State.SYNCING)) {
                     System.err.println("pgferry demo: the target follows the source by logical replication;"
                             + " removing it (pgferry remove " + request.migrationId() + ")");
-                    MigrationStatus removed = local.remove(request.migrationId(), System.err);
+                    MigrationStatus removed = local.remove(request.migrationId(), System.err, null);
                     Exits.report(removed, json, System.out);
                     if (removed.migration().status() != MigrationStatus.State.REMOVED) {
                         rc = Exits.FAILED;

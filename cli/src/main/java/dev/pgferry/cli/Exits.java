@@ -12,6 +12,10 @@ final class Exits {
     static final int FAILED = 1;
     /** Bad usage, as picocli reports it too. */
     static final int USAGE = 2;
+    /** Still running: a wait gave up first. */
+    static final int RUNNING = 3;
+    /** No such migration. */
+    static final int UNKNOWN = 4;
 
     private Exits() {
     }

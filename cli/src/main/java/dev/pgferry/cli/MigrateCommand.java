@@ -66,14 +66,15 @@ final class MigrateCommand implements Callable<Integer> {
             }
             if (stopAtLag == null || status.migration().status() != MigrationStatus.State.DONE || !syncing) {
                 if (syncing) {
-                    System.err.println("pgferry: replication keeps running; end it with: pgferry remove " + r.migrationId()
-                            + " --data-dir " + dataDir);
+                    System.err.println("pgferry: replication keeps running; switch over with: pgferry cutover "
+                            + r.migrationId() + " --data-dir " + dataDir + " (or end it with: pgferry remove "
+                            + r.migrationId() + ")");
                 }
                 return Exits.report(status, json, System.out);
             }
             System.err.println("pgferry: every database is syncing; waiting until the lag is at most " + stopAtLag + " bytes");
             local.awaitLag(r.migrationId(), stopAtLag, System.err);
-            MigrationStatus removed = local.remove(r.migrationId(), System.err);
+            MigrationStatus removed = local.remove(r.migrationId(), System.err, null);
             Exits.report(removed, json, System.out);
             return removed.migration().status() == MigrationStatus.State.REMOVED ? Exits.DONE : Exits.FAILED;
         }

@@ -45,9 +45,28 @@ final class MigrationWatcher {
     /** Blocks until the migration's status satisfies {@code until}, folding the status topic itself. */
     static MigrationStatus await(Bus bus, String migrationId, PrintStream progress, Predicate<MigrationStatus> until)
             throws InterruptedException {
+        return await(bus, migrationId, progress, until, null);
+    }
+
+    /**
+     * As {@link #await(Bus, String, PrintStream, Predicate)}, giving up after {@code timeout} (null: never) with
+     * {@link TimedOut}.
+     */
+    static MigrationStatus await(Bus bus, String migrationId, PrintStream progress, Predicate<MigrationStatus> until,
+                                 Duration timeout) throws InterruptedException {
         StatusFold fold = new StatusFold();
         try (StatusFollower follower = new StatusFollower(bus, fold, "pgferry-cli-status").start()) {
-            return await(fold, follower, migrationId, progress, until);
+            return await(fold, follower, migrationId, progress, until, timeout);
+        }
+    }
+
+    /** A wait that ended before its condition held; the work goes on without the client. */
+    static final class TimedOut extends RuntimeException {
+        final transient MigrationStatus last;
+
+        TimedOut(Duration timeout, MigrationStatus last) {
+            super("gave up waiting after " + timeout.toSeconds() + " s; the work goes on without this command");
+            this.last = last;
         }
     }
 
@@ -57,11 +76,17 @@ final class MigrationWatcher {
      */
     static MigrationStatus await(Coordinator coordinator, String migrationId, PrintStream progress,
                                  Predicate<MigrationStatus> until) throws InterruptedException {
-        return await(coordinator.fold(), coordinator.follower(), migrationId, progress, until);
+        return await(coordinator, migrationId, progress, until, null);
+    }
+
+    static MigrationStatus await(Coordinator coordinator, String migrationId, PrintStream progress,
+                                 Predicate<MigrationStatus> until, Duration timeout) throws InterruptedException {
+        return await(coordinator.fold(), coordinator.follower(), migrationId, progress, until, timeout);
     }
 
     private static MigrationStatus await(StatusFold fold, StatusFollower follower, String migrationId, PrintStream progress,
-                                         Predicate<MigrationStatus> until) throws InterruptedException {
+                                         Predicate<MigrationStatus> until, Duration timeout) throws InterruptedException {
+        long deadline = timeout == null ? Long.MAX_VALUE : System.nanoTime() + timeout.toNanos();
         boolean terminal = System.console() != null && System.getenv("TERM") != null && !"dumb".equals(System.getenv("TERM"));
         Map<String, String> shown = new HashMap<>();
         int drawn = 0;
@@ -88,6 +113,9 @@ final class MigrationWatcher {
                 if (until.test(s) && follower.caughtUp()) {
                     return s;
                 }
+            }
+            if (System.nanoTime() > deadline) {
+                throw new TimedOut(timeout, view.orElse(null));
             }
             Thread.sleep(250);
         }

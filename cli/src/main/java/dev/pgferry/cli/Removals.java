@@ -17,9 +17,11 @@ final class Removals {
         bus.send(Topics.REQUESTS, migrationId, Json.write(RemovalRequest.of(migrationId)));
     }
 
-    static MigrationStatus removeAndAwait(Bus bus, String migrationId, PrintStream progress) throws InterruptedException {
+    /** Requests the removal and waits for its end, or until {@code timeout} (null: none) with {@code TimedOut}. */
+    static MigrationStatus removeAndAwait(Bus bus, String migrationId, PrintStream progress, java.time.Duration timeout)
+            throws InterruptedException {
         request(bus, migrationId);
-        return MigrationWatcher.await(bus, migrationId, progress, Removals::removalEnded);
+        return MigrationWatcher.await(bus, migrationId, progress, Removals::removalEnded, timeout);
     }
 
     /** The removal was asked for and no database is still being removed. */

@@ -31,20 +31,29 @@ final class RemoveCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print the final status as JSON.")
     boolean json;
 
+    @Option(names = "--timeout", paramLabel = "DURATION", converter = DurationConverter.class,
+            description = "Stop waiting after this long (the removal goes on; see 'pgferry status'); exit 3.")
+    java.time.Duration timeout;
+
     @Override
     public Integer call() throws Exception {
-        if (!kafka.named(bootstrapServers)) {
-            try (SingleMachine local = new SingleMachine(dataDir, 1, 1, 0, -1)) {
-                return report(local.remove(migrationId, System.err));
+        try {
+            if (!kafka.named(bootstrapServers)) {
+                try (SingleMachine local = new SingleMachine(dataDir, 1, 1, 0, -1)) {
+                    return report(local.remove(migrationId, System.err, timeout));
+                }
             }
-        }
-        try (Bus bus = new Bus(kafka.settings(bootstrapServers), "pgferry-remove")) {
-            Optional<MigrationStatus> current = MigrationWatcher.current(bus, migrationId);
-            if (current.isEmpty()) {
-                System.err.println("pgferry: no migration " + migrationId);
-                return 4;
+            try (Bus bus = new Bus(kafka.settings(bootstrapServers), "pgferry-remove")) {
+                Optional<MigrationStatus> current = MigrationWatcher.current(bus, migrationId);
+                if (current.isEmpty()) {
+                    System.err.println("pgferry: no migration " + migrationId);
+                    return Exits.UNKNOWN;
+                }
+                return report(Removals.removeAndAwait(bus, migrationId, System.err, timeout));
             }
-            return report(Removals.removeAndAwait(bus, migrationId, System.err));
+        } catch (MigrationWatcher.TimedOut e) {
+            System.err.println("pgferry: " + e.getMessage() + "; see 'pgferry status " + migrationId + "'");
+            return Exits.RUNNING;
         }
     }
 

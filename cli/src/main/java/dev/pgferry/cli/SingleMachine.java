@@ -72,10 +72,10 @@ final class SingleMachine implements AutoCloseable {
         return MigrationWatcher.await(coordinator, request.migrationId(), progress, MigrationStatus::isFinal);
     }
 
-    /** Requests removal of the migration's replication and waits until it is removed (or failed). */
-    MigrationStatus remove(String migrationId, PrintStream progress) throws InterruptedException {
+    /** Requests removal of the migration's replication and waits until it is removed (or failed, or the timeout). */
+    MigrationStatus remove(String migrationId, PrintStream progress, java.time.Duration timeout) throws InterruptedException {
         Removals.request(bus, migrationId);
-        return MigrationWatcher.await(coordinator, migrationId, progress, Removals::removalEnded);
+        return MigrationWatcher.await(coordinator, migrationId, progress, Removals::removalEnded, timeout);
     }
 
     /**
@@ -89,6 +89,18 @@ final class SingleMachine implements AutoCloseable {
         }
         Verifications.request(bus, migrationId, jobs);
         return MigrationWatcher.await(coordinator, migrationId, progress, Verifications.ended(before));
+    }
+
+    /** The migration as this machine's coordinator sees it, once the status topic is read. */
+    java.util.Optional<MigrationStatus> current(String migrationId) throws InterruptedException {
+        return MigrationWatcher.current(coordinator, migrationId);
+    }
+
+    /** Requests the cut-over and waits until it ended for every database (or {@code timeout}, null: none, passed). */
+    MigrationStatus cutover(dev.pgferry.messages.CutoverRequest request, MigrationStatus before, java.time.Duration timeout,
+                            PrintStream progress) throws InterruptedException {
+        Cutovers.request(bus, request);
+        return MigrationWatcher.await(coordinator, request.migrationId(), progress, Cutovers.ended(before), timeout);
     }
 
     /** Waits until every syncing database of the migration lags by at most {@code maxLagBytes}. */

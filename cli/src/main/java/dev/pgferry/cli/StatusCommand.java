@@ -32,6 +32,10 @@ final class StatusCommand implements Callable<Integer> {
     @Option(names = "--wait", description = "Block until the migration is done or failed.")
     boolean await;
 
+    @Option(names = "--timeout", paramLabel = "DURATION", converter = DurationConverter.class,
+            description = "With --wait: stop waiting after this long (e.g. 90s, 10m); exit 3.")
+    java.time.Duration timeout;
+
     @Option(names = "--json", description = "Print the status as JSON.")
     boolean json;
 
@@ -48,7 +52,16 @@ final class StatusCommand implements Callable<Integer> {
     private int show(KafkaSettings servers) throws Exception {
         try (Bus bus = new Bus(servers, "pgferry-status")) {
             if (await) {
-                return Exits.report(MigrationWatcher.await(bus, migrationId, System.err), json, System.out);
+                try {
+                    return Exits.report(MigrationWatcher.await(bus, migrationId, System.err, MigrationStatus::isFinal,
+                            timeout), json, System.out);
+                } catch (MigrationWatcher.TimedOut e) {
+                    System.err.println("pgferry: " + e.getMessage());
+                    if (e.last != null) {
+                        Exits.report(e.last, json, System.out);
+                    }
+                    return Exits.RUNNING;
+                }
             }
             Optional<MigrationStatus> status = MigrationWatcher.current(bus, migrationId);
             if (status.isEmpty()) {

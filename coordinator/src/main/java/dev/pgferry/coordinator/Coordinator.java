@@ -11,11 +11,14 @@ import dev.pgferry.coordinator.intake.RequestIntake;
 import dev.pgferry.coordinator.intake.RequestStore;
 import dev.pgferry.coordinator.replication.LagMonitor;
 import dev.pgferry.coordinator.intake.SourceCatalog;
+import dev.pgferry.messages.MigrationStatus;
 import dev.pgferry.pg.Secrets;
 
 import java.io.IOException;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * One coordinator process: request intake, the status fold (rebuilt by replaying the status topic), the lag
@@ -71,7 +74,7 @@ public final class Coordinator implements AutoCloseable {
         Secrets secrets = settings.secrets();
         this.follower = new StatusFollower(bus, fold, "pgferry-coordinator-status").start();
         this.store = new RequestStore(bus).start();
-        this.intake = new RequestIntake(bus, new SourceCatalog(secrets), store, this::databasesOf, clock,
+        this.intake = new RequestIntake(bus, new SourceCatalog(secrets), store, this::currentView, clock,
                 r -> secrets.protect(r, settings.allowPlaintextPasswords())).start();
         this.lagMonitor = new LagMonitor(bus, fold, store, secrets, clock).start(settings.lagPeriodMs());
         this.metrics = new Metrics(fold, clock);
@@ -99,9 +102,15 @@ public final class Coordinator implements AutoCloseable {
         return new Coordinator(kafka, settings, Clock.systemUTC());
     }
 
-    private java.util.List<String> databasesOf(String migrationId) {
-        return fold.view(migrationId).map(v -> v.migrationDetail().stream().map(d -> d.dbname()).toList())
-                .orElse(java.util.List.of());
+    /** The view of a migration once every status event written before this call is applied. */
+    private Optional<MigrationStatus> currentView(String migrationId) {
+        try {
+            follower.awaitCurrent(Duration.ofSeconds(60));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while reading the status topic", e);
+        }
+        return fold.view(migrationId);
     }
 
     public StatusFold fold() {

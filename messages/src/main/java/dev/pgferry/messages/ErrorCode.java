@@ -31,6 +31,13 @@ public enum ErrorCode {
     SECRET_UNRESOLVED(false),
     /** An inline password would be written to Kafka in clear: no secret key to seal it, and plaintext not allowed. */
     PLAINTEXT_PASSWORD(false),
+    /** A cut-over was asked for a database that is not replicating (no subscription of this migration). */
+    NOT_REPLICATING(false),
+    /**
+     * A cut-over did not finish (its deadline passed, verification found differences, a step failed): the source
+     * takes writes again and the replication goes on.
+     */
+    CUTOVER_ABORTED(false),
     /** An unexpected error inside pgferry; the message says what happened. */
     INTERNAL(false);
 

@@ -82,4 +82,21 @@ public record EventSource(String migrationId, String dbname, String workerId, in
     public StatusEvent.TaskFailed failed(Failure error) {
         return new StatusEvent.TaskFailed(migrationId, dbname, workerId, attempt, clock.instant(), error);
     }
+
+    public StatusEvent.CutoverRequested cutoverRequested(List<String> databases) {
+        return new StatusEvent.CutoverRequested(migrationId, dbname, workerId, attempt, clock.instant(), databases);
+    }
+
+    public StatusEvent.CutoverStep cutoverStep(String step, String detail) {
+        return new StatusEvent.CutoverStep(migrationId, dbname, workerId, attempt, clock.instant(), step, detail);
+    }
+
+    public StatusEvent.TaskCutOver cutOver(long writesBlockedMs, String fenceLsn, int sessionsEnded, boolean sourceWritable) {
+        return new StatusEvent.TaskCutOver(migrationId, dbname, workerId, attempt, clock.instant(), writesBlockedMs,
+                fenceLsn, sessionsEnded, sourceWritable);
+    }
+
+    public StatusEvent.CutoverFailed cutoverFailed(Failure error, boolean sourceWritable) {
+        return new StatusEvent.CutoverFailed(migrationId, dbname, workerId, attempt, clock.instant(), error, sourceWritable);
+    }
 }

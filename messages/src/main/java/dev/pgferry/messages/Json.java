@@ -76,7 +76,7 @@ public final class Json {
 
     /**
      * Reads a message of the requests topic: a {@link RemovalRequest} when {@code action} is {@code remove}, a
-     * {@link VerifyRequest} when it is {@code verify}, else
+     * {@link VerifyRequest} when it is {@code verify}, a {@link CutoverRequest} when it is {@code cutover}, else
      * a {@link MigrationRequest} ({@code action} absent or {@code migrate}).
      */
     public static Request readRequestMessage(byte[] bytes) {
@@ -88,8 +88,11 @@ public final class Json {
         if (action != null && VerifyRequest.ACTION.equals(action.asText())) {
             return convert(tree, VerifyRequest.class);
         }
+        if (action != null && CutoverRequest.ACTION.equals(action.asText())) {
+            return convert(tree, CutoverRequest.class);
+        }
         if (action != null && !"migrate".equals(action.asText())) {
-            throw invalid("field 'action': must be migrate, remove or verify");
+            throw invalid("field 'action': must be migrate, remove, verify or cutover");
         }
         tree.remove("action");
         return convert(tree, MigrationRequest.class);

@@ -18,6 +18,12 @@ import java.util.Objects;
  * dropped because its last event could not be sent). {@code created} says whether pgferry created the target database (and so may
  * drop it again). A roles entry is {@code done} once the roles of the migration exist on the target; {@code missing}
  * lists the roles that could not be created, so that every database's restore can tolerate statements naming them.
+ *
+ * <p>A cut-over entry ({@code cutover:<migration>/<dbname>}) is written {@code running} before the source database's
+ * writes are blocked, with {@code saved_setting}: the database's own {@code default_transaction_read_only} setting
+ * before (null: none), so that whoever lifts the block restores it, even after a worker died mid-way; {@code done}
+ * once the target has everything (from there on the cut-over only goes forward); {@code aborted} once the block is
+ * lifted again.
  */
 public record LedgerEntry(
         @JsonProperty("schema_version") Integer schemaVersion,
@@ -26,7 +32,8 @@ public record LedgerEntry(
         @JsonProperty("created") boolean created,
         @JsonProperty("missing") List<String> missing,
         @JsonProperty("final_state") String finalState,
-        @JsonProperty("published") boolean published) {
+        @JsonProperty("published") boolean published,
+        @JsonProperty("saved_setting") String savedSetting) {
 
     public LedgerEntry {
         schemaVersion = schemaVersion == null ? MigrationRequest.SCHEMA_VERSION : schemaVersion;
@@ -35,21 +42,30 @@ public record LedgerEntry(
     }
 
     public static LedgerEntry running(int attempt, boolean created) {
-        return new LedgerEntry(null, State.RUNNING, attempt, created, List.of(), null, false);
+        return new LedgerEntry(null, State.RUNNING, attempt, created, List.of(), null, false, null);
     }
 
     /** Finished as {@code finalState} ({@code done} or {@code syncing}); its final status event not yet written. */
     public static LedgerEntry done(int attempt, boolean created, String finalState) {
-        return new LedgerEntry(null, State.DONE, attempt, created, List.of(), finalState, false);
+        return new LedgerEntry(null, State.DONE, attempt, created, List.of(), finalState, false, null);
     }
 
     /** The same entry once the final status event is written. */
     public LedgerEntry asPublished() {
-        return new LedgerEntry(schemaVersion, state, attempt, created, missing, finalState, true);
+        return new LedgerEntry(schemaVersion, state, attempt, created, missing, finalState, true, savedSetting);
     }
 
     public static LedgerEntry rolesDone(List<String> missing) {
-        return new LedgerEntry(null, State.DONE, 1, false, missing, null, true);
+        return new LedgerEntry(null, State.DONE, 1, false, missing, null, true, null);
+    }
+
+    /** A cut-over entry in {@code state}, keeping the database's own read-only setting from before it. */
+    public static LedgerEntry cutover(State state, String savedSetting) {
+        return new LedgerEntry(null, state, 1, false, List.of(), null, true, savedSetting);
+    }
+
+    public static String cutoverKey(String migrationId, String dbname) {
+        return "cutover:" + migrationId + "/" + dbname;
     }
 
     public static String databaseKey(String migrationId, String dbname) {
@@ -62,7 +78,7 @@ public record LedgerEntry(
 
     /** Where a step stands. */
     public enum State {
-        RUNNING, DONE;
+        RUNNING, DONE, ABORTED;
 
         @com.fasterxml.jackson.annotation.JsonValue
         public String wireName() {

@@ -20,7 +20,8 @@ public record MigrationStatus(
         @JsonProperty("updated_at") Instant updatedAt,
         @JsonProperty("removal_requested") boolean removalRequested,
         @JsonProperty("accepted_at") Instant acceptedAt,
-        @JsonProperty("verify") VerifySummary verify) {
+        @JsonProperty("verify") VerifySummary verify,
+        @JsonProperty("cutover_requested_at") Instant cutoverRequestedAt) {
 
     public MigrationStatus {
         migrationDetail = List.copyOf(migrationDetail);
@@ -53,10 +54,11 @@ public record MigrationStatus(
 
     /**
      * Status of a migration or of one database. A replicated database is {@code running} during its initial copy,
-     * {@code syncing} once every table is ready; {@code removing}/{@code removed} after a removal request.
+     * {@code syncing} once every table is ready, {@code cutting_over} during a cut-over (then {@code done}, or
+     * {@code syncing} again when it did not finish); {@code removing}/{@code removed} after a removal request.
      */
     public enum State {
-        PENDING, RUNNING, SYNCING, DONE, FAILED, REMOVING, REMOVED;
+        PENDING, RUNNING, SYNCING, CUTTING_OVER, DONE, FAILED, REMOVING, REMOVED;
 
         @com.fasterxml.jackson.annotation.JsonValue
         public String wireName() {
@@ -102,12 +104,34 @@ public record MigrationStatus(
             @JsonProperty("started_at") Instant startedAt,
             @JsonProperty("finished_at") Instant finishedAt,
             @JsonProperty("verification") Verification verification,
-            @JsonProperty("verified_at") Instant verifiedAt) {
+            @JsonProperty("verified_at") Instant verifiedAt,
+            @JsonProperty("cutover") Cutover cutover) {
 
         public DatabaseStatus {
             warnings = List.copyOf(warnings == null ? List.of() : warnings);
             phaseSeconds = phaseSeconds == null ? java.util.Map.of()
                     : java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(phaseSeconds));
         }
+    }
+
+    /**
+     * The latest cut-over of one database, {@code null} when none was asked for. {@code state}: {@code cutting_over},
+     * {@code done} or {@code failed} (the replication goes on); {@code step} and {@code detail}: where it stands and
+     * what it waits for; {@code writes_blocked_ms}, {@code fence_lsn}, {@code sessions_ended}: see the
+     * {@code task_cut_over} event; {@code source_writable}: whether the source takes writes now.
+     */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record Cutover(
+            @JsonProperty("state") String state,
+            @JsonProperty("step") String step,
+            @JsonProperty("detail") String detail,
+            @JsonProperty("requested_at") Instant requestedAt,
+            @JsonProperty("finished_at") Instant finishedAt,
+            @JsonProperty("writes_blocked_ms") Long writesBlockedMs,
+            @JsonProperty("fence_lsn") String fenceLsn,
+            @JsonProperty("sessions_ended") Integer sessionsEnded,
+            @JsonProperty("source_writable") Boolean sourceWritable,
+            @JsonProperty("error") String error,
+            @JsonProperty("error_code") ErrorCode errorCode) {
     }
 }

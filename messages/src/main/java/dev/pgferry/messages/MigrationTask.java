@@ -14,14 +14,15 @@ public record MigrationTask(
         @JsonProperty("dbname") String dbname,
         @JsonProperty("request") MigrationRequest request,
         @JsonProperty("action") Action action,
-        @JsonProperty("verify_jobs") Integer verifyJobs) {
+        @JsonProperty("verify_jobs") Integer verifyJobs,
+        @JsonProperty("cutover") CutoverRequest cutover) {
 
     /**
-     * What to do with the database: migrate it, remove the replication of an earlier migration, or verify it
-     * against the source ({@code verify_jobs} connections per side).
+     * What to do with the database: migrate it, remove the replication of an earlier migration, verify it
+     * against the source ({@code verify_jobs} connections per side), or cut it over to the target ({@code cutover}).
      */
     public enum Action {
-        MIGRATE, REMOVE, VERIFY;
+        MIGRATE, REMOVE, VERIFY, CUTOVER;
 
         @com.fasterxml.jackson.annotation.JsonValue
         public String wireName() {
@@ -45,23 +46,32 @@ public record MigrationTask(
             throw new IllegalArgumentException("task migration_id differs from its request's");
         }
         action = action == null ? Action.MIGRATE : action;
+        if (action == Action.CUTOVER && cutover == null) {
+            throw new IllegalArgumentException("a cutover task needs its 'cutover' options");
+        }
         if (dbname == null || dbname.isEmpty()) {
             throw new IllegalArgumentException("dbname is required");
         }
     }
 
     public static MigrationTask of(MigrationRequest request, String dbname) {
-        return new MigrationTask(MigrationRequest.SCHEMA_VERSION, request.migrationId(), dbname, request, Action.MIGRATE, null);
+        return new MigrationTask(MigrationRequest.SCHEMA_VERSION, request.migrationId(), dbname, request, Action.MIGRATE, null, null);
     }
 
     /** The task that verifies this database against the source. */
     public static MigrationTask verification(MigrationRequest request, String dbname, int jobs) {
-        return new MigrationTask(MigrationRequest.SCHEMA_VERSION, request.migrationId(), dbname, request, Action.VERIFY, jobs);
+        return new MigrationTask(MigrationRequest.SCHEMA_VERSION, request.migrationId(), dbname, request, Action.VERIFY, jobs, null);
     }
 
     /** The task that removes the replication of this database. */
     public static MigrationTask removal(MigrationRequest request, String dbname) {
-        return new MigrationTask(MigrationRequest.SCHEMA_VERSION, request.migrationId(), dbname, request, Action.REMOVE, null);
+        return new MigrationTask(MigrationRequest.SCHEMA_VERSION, request.migrationId(), dbname, request, Action.REMOVE, null, null);
+    }
+
+    /** The task that cuts this database over to the target. */
+    public static MigrationTask cutover(MigrationRequest request, String dbname, CutoverRequest cutover) {
+        return new MigrationTask(MigrationRequest.SCHEMA_VERSION, request.migrationId(), dbname, request, Action.CUTOVER,
+                null, cutover);
     }
 
     /** The Kafka key: migration id and database. */

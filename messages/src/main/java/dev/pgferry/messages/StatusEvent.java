@@ -26,6 +26,10 @@ import java.util.List;
         @JsonSubTypes.Type(value = StatusEvent.TaskWarning.class, name = "task_warning"),
         @JsonSubTypes.Type(value = StatusEvent.TaskDone.class, name = "task_done"),
         @JsonSubTypes.Type(value = StatusEvent.TaskFailed.class, name = "task_failed"),
+        @JsonSubTypes.Type(value = StatusEvent.CutoverRequested.class, name = "cutover_requested"),
+        @JsonSubTypes.Type(value = StatusEvent.CutoverStep.class, name = "cutover_step"),
+        @JsonSubTypes.Type(value = StatusEvent.TaskCutOver.class, name = "task_cut_over"),
+        @JsonSubTypes.Type(value = StatusEvent.CutoverFailed.class, name = "cutover_failed"),
         @JsonSubTypes.Type(value = StatusEvent.TaskSyncing.class, name = "task_syncing"),
         @JsonSubTypes.Type(value = StatusEvent.ReplicationLag.class, name = "replication_lag"),
         @JsonSubTypes.Type(value = StatusEvent.RemovalRequested.class, name = "removal_requested"),
@@ -142,5 +146,44 @@ public sealed interface StatusEvent {
     /** One database failed; the others go on. */
     record TaskFailed(String migrationId, String dbname, String workerId, int attempt, Instant timestamp,
                       @JsonProperty("error") Failure error) implements StatusEvent {
+    }
+
+    /** A user asked to cut the migration over; {@code databases} are those that got a cut-over task. */
+    record CutoverRequested(String migrationId, String dbname, String workerId, int attempt, Instant timestamp,
+                            @JsonProperty("databases") List<String> databases) implements StatusEvent {
+        public CutoverRequested {
+            databases = List.copyOf(databases);
+        }
+    }
+
+    /**
+     * A database's cut-over reached a step ({@code catching_up}, {@code blocking_writes}, {@code awaiting_fence},
+     * {@code copying_sequences}, {@code verifying}, {@code dropping_replication}); {@code detail} says what it waits
+     * for, in words.
+     */
+    record CutoverStep(String migrationId, String dbname, String workerId, int attempt, Instant timestamp,
+                       @JsonProperty("step") String step, @JsonProperty("detail") String detail) implements StatusEvent {
+    }
+
+    /**
+     * A database was cut over: every transaction the source committed before its writes were blocked is on the
+     * target, sequences are set, the replication is gone. {@code writes_blocked_ms}: how long the source refused
+     * writes before the target was ready; {@code fence_lsn}: the source's WAL position the target confirmed;
+     * {@code sessions_ended}: source sessions ended to block writes; {@code source_writable}: whether the source
+     * takes writes again ({@code --unblock-source}).
+     */
+    record TaskCutOver(String migrationId, String dbname, String workerId, int attempt, Instant timestamp,
+                       @JsonProperty("writes_blocked_ms") long writesBlockedMs, @JsonProperty("fence_lsn") String fenceLsn,
+                       @JsonProperty("sessions_ended") int sessionsEnded,
+                       @JsonProperty("source_writable") boolean sourceWritable) implements StatusEvent {
+    }
+
+    /**
+     * A database's cut-over did not finish; the replication goes on. {@code source_writable} is false only when the
+     * source's write block could not be lifted (the error says how to lift it by hand).
+     */
+    record CutoverFailed(String migrationId, String dbname, String workerId, int attempt, Instant timestamp,
+                         @JsonProperty("error") Failure error, @JsonProperty("source_writable") boolean sourceWritable)
+            implements StatusEvent {
     }
 }

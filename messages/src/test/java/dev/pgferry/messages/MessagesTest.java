@@ -136,6 +136,38 @@ class MessagesTest {
     }
 
     @Test
+    void cutoverRequestsAreReadWithTheirDefaultsAndCheckedAgainstTheStatus() {
+        Request read = Json.readRequestMessage("{\"action\": \"cutover\", \"migration_id\": \"m-9\"}"
+                .getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        org.assertj.core.api.Assertions.assertThat(read).isEqualTo(CutoverRequest.of("m-9", java.util.List.of(), 60, false, false));
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> Json.readRequestMessage(
+                        "{\"action\": \"cutover\", \"migration_id\": \"m-9\", \"deadline_seconds\": 0}"
+                                .getBytes(java.nio.charset.StandardCharsets.UTF_8)))
+                .hasMessageContaining("deadline_seconds must be 1 to 86400");
+        MigrationTask task = Json.readTask(Json.write(MigrationTask.cutover(MigrationRequest.of(
+                new Connection("a", 5432, "postgres", "u", null, null, null), new Connection("b", 5432, "postgres", "u", null, null, null),
+                Method.REPLICATION, java.util.List.of(), java.util.List.of(), java.util.List.of()), "shop",
+                CutoverRequest.of("m-9", java.util.List.of("shop"), 30, true, true))));
+        org.assertj.core.api.Assertions.assertThat(task.action()).isEqualTo(MigrationTask.Action.CUTOVER);
+        org.assertj.core.api.Assertions.assertThat(task.cutover().deadlineSeconds()).isEqualTo(30);
+        org.assertj.core.api.Assertions.assertThat(task.cutover().unblockSource()).isTrue();
+
+        MigrationStatus status = new MigrationStatus("m-9", new MigrationStatus.Overall(MigrationStatus.State.DONE, "", null),
+                java.util.List.of(row("shop", MigrationStatus.State.SYNCING), row("crm", MigrationStatus.State.DONE)),
+                null, null, null, false, null, null, null);
+        org.assertj.core.api.Assertions.assertThat(CutoverRequest.of("m-9", java.util.List.of(), 60, false, false).refusal(status)).isNull();
+        org.assertj.core.api.Assertions.assertThat(CutoverRequest.of("m-9", java.util.List.of("crm"), 60, false, false).refusal(status))
+                .isEqualTo("only syncing databases can be cut over; crm is done");
+        org.assertj.core.api.Assertions.assertThat(CutoverRequest.of("m-9", java.util.List.of("hr"), 60, false, false).refusal(status))
+                .isEqualTo("migration m-9 has no database hr (it has shop, crm)");
+    }
+
+    private static MigrationStatus.DatabaseStatus row(String db, MigrationStatus.State state) {
+        return new MigrationStatus.DatabaseStatus(db, "replication", state, null, null, null, 1, null, 0, 0, 0, 0, null, null,
+                null, null, 0, 0, null, null, null, null, null, null, null);
+    }
+
+    @Test
     void verifyRequestsAndRoleOptionsAreReadFromTheRequestsTopic() {
         Request verify = Json.readRequestMessage("{\"action\": \"verify\", \"migration_id\": \"m-9\", \"jobs\": 4}"
                 .getBytes(java.nio.charset.StandardCharsets.UTF_8));
@@ -145,7 +177,7 @@ class MessagesTest {
                 .hasMessageContaining("jobs must be 1 to 64");
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> Json.readRequestMessage(
                         "{\"action\": \"shrink\", \"migration_id\": \"m-9\"}".getBytes(java.nio.charset.StandardCharsets.UTF_8)))
-                .hasMessageContaining("must be migrate, remove or verify");
+                .hasMessageContaining("must be migrate, remove, verify or cutover");
 
         MigrationRequest r = Json.readRequest(("{\"source\": {\"host\": \"a\", \"user\": \"u\"}, \"target\": {\"host\": \"b\","
                 + " \"user\": \"u\"}, \"options\": {\"roles\": \"used\", \"ignore_roles\": [\"x\"]}}")

@@ -45,6 +45,11 @@ public final class StatusTable {
                 out.append("warning: ").append(d.dbname()).append(": ").append(w).append('\n');
             }
         }
+        for (DatabaseStatus d : s.migrationDetail()) {
+            if (d.cutover() != null) {
+                out.append("cut-over: ").append(d.dbname()).append(": ").append(cutoverLine(d.cutover())).append('\n');
+            }
+        }
         return out.toString();
     }
 
@@ -54,11 +59,26 @@ public final class StatusTable {
         double share = d.rowsEstimate() > 0 ? Math.min(1.0, (double) d.rowsCopied() / d.rowsEstimate())
                 : d.tablesTotal() == 0 ? 0 : (double) d.tablesDone() / d.tablesTotal();
         int filled = d.status() == MigrationStatus.State.DONE || d.status() == MigrationStatus.State.SYNCING
+                || d.status() == MigrationStatus.State.CUTTING_OVER
                 ? width : (int) (width * share);
         String bar = "#".repeat(filled) + ".".repeat(width - filled);
         return String.format("  %-24s [%s] %-8s %-9s %d rows, %d/%d tables, %.1f MB%s", d.dbname(), bar,
                 d.status().wireName(), d.phase() == null ? "" : d.phase().wireName(), d.rowsCopied(), d.tablesDone(),
-                d.tablesTotal(), d.bytesCopied() / 1e6, d.etaSeconds() == null ? "" : ", ~" + d.etaSeconds() + " s left");
+                d.tablesTotal(), d.bytesCopied() / 1e6, d.etaSeconds() == null ? "" : ", ~" + d.etaSeconds() + " s left")
+                + (d.status() == MigrationStatus.State.CUTTING_OVER && d.cutover() != null
+                ? ", cut-over " + cutoverLine(d.cutover()) : "");
+    }
+
+    /** The latest cut-over of a database in words. */
+    public static String cutoverLine(MigrationStatus.Cutover c) {
+        return switch (c.state()) {
+            case "done" -> String.format("done; source writes were blocked for %.1f s (%d session(s) ended), target has"
+                            + " everything up to source WAL %s; the source is %s", c.writesBlockedMs() / 1000.0,
+                    c.sessionsEnded(), c.fenceLsn() == null ? "?" : c.fenceLsn(),
+                    Boolean.TRUE.equals(c.sourceWritable()) ? "writable again" : "read-only");
+            case "failed" -> "failed: " + c.error();
+            default -> c.step() + (c.detail() == null ? "" : ": " + c.detail());
+        };
     }
 
     private static String nz(String s) {

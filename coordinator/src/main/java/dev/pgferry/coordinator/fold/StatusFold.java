@@ -51,6 +51,13 @@ public final class StatusFold {
             Row row = m.rows.computeIfAbsent(v.dbname(), Row::new);
             row.verification = v.verification();
             row.verifiedAt = v.timestamp();
+        } else if (event instanceof StatusEvent.CutoverRequested c) {
+            m.cutoverRequestedAt = c.timestamp();
+            for (String db : c.databases()) {
+                Row row = m.rows.computeIfAbsent(db, Row::new);
+                row.cutover = new CutoverState(c.timestamp());
+                row.state = State.CUTTING_OVER;
+            }
         } else if (event instanceof StatusEvent.RemovalRequested) {
             m.removalRequested = true;
             m.rows.values().forEach(r -> r.state = r.state == State.REMOVED ? State.REMOVED : State.REMOVING);
@@ -75,6 +82,9 @@ public final class StatusFold {
                 row.state = State.FAILED;
                 row.error = ((StatusEvent.TaskFailed) event).error();
             }
+            return;
+        }
+        if (applyCutover(row, event)) {
             return;
         }
         if (event.attempt() < row.attempt) {
@@ -127,6 +137,45 @@ public final class StatusFold {
         }
     }
 
+    /**
+     * Applies a cut-over event, whatever its attempt (a cut-over runs after the migration's attempts, as a removal
+     * does); false for any other event.
+     */
+    private static boolean applyCutover(Row row, StatusEvent event) {
+        if (event instanceof StatusEvent.CutoverStep step) {
+            CutoverState c = row.cutover(step.timestamp());
+            c.state = "cutting_over";
+            c.step = step.step();
+            c.detail = step.detail();
+            row.state = State.CUTTING_OVER;
+        } else if (event instanceof StatusEvent.TaskCutOver done) {
+            CutoverState c = row.cutover(done.timestamp());
+            c.state = "done";
+            c.step = null;
+            c.detail = null;
+            c.finishedAt = done.timestamp();
+            c.writesBlockedMs = done.writesBlockedMs();
+            c.fenceLsn = done.fenceLsn();
+            c.sessionsEnded = done.sessionsEnded();
+            c.sourceWritable = done.sourceWritable();
+            row.state = State.DONE;
+            row.lagBytes = null;
+            row.lagMeasuredAt = null;
+        } else if (event instanceof StatusEvent.CutoverFailed failed) {
+            CutoverState c = row.cutover(failed.timestamp());
+            c.state = "failed";
+            c.finishedAt = failed.timestamp();
+            c.sourceWritable = failed.sourceWritable();
+            c.error = failed.error();
+            // The replication goes on: the row follows the source again.
+            row.state = row.state == State.CUTTING_OVER ? State.SYNCING : row.state;
+        } else {
+            return false;
+        }
+        row.workerId = event.workerId();
+        return true;
+    }
+
     /** The view of one migration, if any event of it was seen. */
     public synchronized Optional<MigrationStatus> view(String migrationId) {
         return Optional.ofNullable(migrations.get(migrationId)).map(MigrationState::toStatus);
@@ -155,6 +204,7 @@ public final class StatusFold {
         Instant updatedAt;
         Instant firstSeen;
         Instant verifyRequestedAt;
+        Instant cutoverRequestedAt;
 
         MigrationState(String id) {
             this.id = id;
@@ -163,7 +213,7 @@ public final class StatusFold {
         MigrationStatus toStatus() {
             List<DatabaseStatus> detail = rows.values().stream().map(Row::toStatus).toList();
             return new MigrationStatus(id, overall(detail), detail, source, target, updatedAt, removalRequested, firstSeen,
-                    verifySummary());
+                    verifySummary(), cutoverRequestedAt);
         }
 
         private MigrationStatus.VerifySummary verifySummary() {
@@ -189,6 +239,9 @@ public final class StatusFold {
             }
             if (removalRequested && detail.stream().allMatch(d -> d.status() == State.REMOVED)) {
                 return new Overall(State.REMOVED, method, null);
+            }
+            if (detail.stream().anyMatch(d -> d.status() == State.CUTTING_OVER)) {
+                return new Overall(State.CUTTING_OVER, method, null);
             }
             if (!planned || detail.stream().anyMatch(d -> d.status() == State.PENDING || d.status() == State.RUNNING)) {
                 return new Overall(State.RUNNING, method, null);
@@ -229,6 +282,7 @@ public final class StatusFold {
         Instant finishedAt;
         Verification verification;
         Instant verifiedAt;
+        CutoverState cutover;
 
         Row(String dbname) {
             this.dbname = dbname;
@@ -255,6 +309,14 @@ public final class StatusFold {
             finishedAt = null;
         }
 
+        /** The current cut-over's state, begun at {@code at} when no request for it was seen. */
+        CutoverState cutover(Instant at) {
+            if (cutover == null) {
+                cutover = new CutoverState(at);
+            }
+            return cutover;
+        }
+
         /** Adds the time since the current phase began to that phase's total (where the time went). */
         void closePhase(Instant at) {
             if (phase != null && phaseStartedAt != null && at != null) {
@@ -269,7 +331,30 @@ public final class StatusFold {
                     error == null ? null : error.message(), error == null ? null : error.code(), phase, attempt,
                     workerId, tablesDone, tablesTotal, rowsCopied, bytesCopied, warnings, methodReason, lagBytes,
                     lagMeasuredAt, rowsEstimate, bytesEstimate, state == State.RUNNING ? etaSeconds : null, phaseSeconds,
-                    startedAt, finishedAt, verification, verifiedAt);
+                    startedAt, finishedAt, verification, verifiedAt, cutover == null ? null : cutover.toStatus());
+        }
+    }
+
+    /** Mutable state of one database's latest cut-over; guarded by the fold's lock. */
+    private static final class CutoverState {
+        final Instant requestedAt;
+        String state = "cutting_over";
+        String step = "queued";
+        String detail;
+        Instant finishedAt;
+        Long writesBlockedMs;
+        String fenceLsn;
+        Integer sessionsEnded;
+        Boolean sourceWritable;
+        Failure error;
+
+        CutoverState(Instant requestedAt) {
+            this.requestedAt = requestedAt;
+        }
+
+        MigrationStatus.Cutover toStatus() {
+            return new MigrationStatus.Cutover(state, step, detail, requestedAt, finishedAt, writesBlockedMs, fenceLsn,
+                    sessionsEnded, sourceWritable, error == null ? null : error.message(), error == null ? null : error.code());
         }
     }
 }

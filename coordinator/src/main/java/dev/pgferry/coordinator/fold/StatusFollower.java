@@ -33,6 +33,11 @@ public final class StatusFollower implements AutoCloseable {
         replayer.awaitCaughtUp(timeout);
     }
 
+    /** Waits until every event committed before this call has been applied. */
+    public void awaitCurrent(Duration timeout) throws InterruptedException {
+        replayer.awaitCurrent(timeout);
+    }
+
     @Override
     public void close() {
         replayer.close();

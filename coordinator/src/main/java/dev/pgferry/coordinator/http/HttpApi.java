@@ -4,6 +4,7 @@ import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import dev.pgferry.bus.Bus;
 import dev.pgferry.coordinator.fold.StatusFold;
+import dev.pgferry.messages.CutoverRequest;
 import dev.pgferry.messages.Json;
 import dev.pgferry.messages.MigrationException;
 import dev.pgferry.messages.MigrationRequest;
@@ -28,7 +29,9 @@ import java.util.function.UnaryOperator;
 /**
  * The coordinator's HTTP API: {@code POST /migrations} (a request body, published to the requests topic),
  * {@code GET /migrations} and {@code GET /migrations/{id}} (the folded status), {@code DELETE /migrations/{id}}
- * (remove the migration's replication), {@code POST /migrations/{id}/verify}, and {@code GET /metrics}
+ * (remove the migration's replication), {@code POST /migrations/{id}/verify}, {@code POST /migrations/{id}/cutover}
+ * (an optional body with {@code databases}, {@code deadline_seconds}, {@code verify}, {@code unblock_source}: 202,
+ * or 409 when nothing named can be cut over), and {@code GET /metrics}
  * ({@link Metrics}). With a token, every request must
  * carry it as a bearer token (401 otherwise). Responses are JSON and never contain a password: statuses are
  * built from events that hold none, and error bodies from validation messages.
@@ -140,6 +143,8 @@ public final class HttpApi implements AutoCloseable {
                     bus.send(Topics.REQUESTS, id, Json.write(VerifyRequest.of(id, 2)));
                     reply(ex, 202, Json.write(Map.of("migration_id", id, "verify", "requested")));
                 }
+            } else if (path.matches("/migrations/[^/]+/cutover") && method.equals("POST")) {
+                cutover(ex, path.substring("/migrations/".length(), path.length() - "/cutover".length()));
             } else if (path.startsWith("/migrations/") && method.equals("GET")) {
                 String id = path.substring("/migrations/".length());
                 var view = fold.view(id);
@@ -186,6 +191,40 @@ public final class HttpApi implements AutoCloseable {
         }
         bus.send(Topics.REQUESTS, request.migrationId(), Json.write(request));
         reply(ex, 202, Json.write(Map.of("migration_id", request.migrationId())));
+    }
+
+    private void cutover(HttpExchange ex, String id) throws IOException {
+        var view = fold.view(id);
+        if (view.isEmpty()) {
+            reply(ex, 404, Json.write(Map.of("error", "no migration " + id)));
+            return;
+        }
+        byte[] body;
+        try (InputStream in = ex.getRequestBody()) {
+            body = in.readNBytes(Json.MAX_MESSAGE_BYTES + 1);
+        }
+        CutoverRequest request;
+        try {
+            Map<String, Object> fields = new java.util.LinkedHashMap<>();
+            if (body.length > 0) {
+                @SuppressWarnings("unchecked")
+                Map<String, Object> given = Json.read(body, Map.class);
+                fields.putAll(given);
+            }
+            fields.put("action", CutoverRequest.ACTION);
+            fields.put("migration_id", id);
+            request = Json.read(Json.write(fields), CutoverRequest.class);
+        } catch (MigrationException e) {
+            reply(ex, 400, Json.write(Map.of("error", e.getMessage(), "code", e.code())));
+            return;
+        }
+        String refusal = request.refusal(view.get());
+        if (refusal != null) {
+            reply(ex, 409, Json.write(Map.of("error", refusal)));
+            return;
+        }
+        bus.send(Topics.REQUESTS, id, Json.write(request));
+        reply(ex, 202, Json.write(Map.of("migration_id", id, "cutover", "requested")));
     }
 
     private static void reply(HttpExchange ex, int status, byte[] body) throws IOException {

@@ -2,10 +2,12 @@ package dev.pgferry.coordinator.intake;
 
 import dev.pgferry.bus.Bus;
 import dev.pgferry.bus.Stopping;
+import dev.pgferry.messages.CutoverRequest;
 import dev.pgferry.messages.EventSource;
 import dev.pgferry.messages.Json;
 import dev.pgferry.messages.MigrationException;
 import dev.pgferry.messages.MigrationRequest;
+import dev.pgferry.messages.MigrationStatus;
 import dev.pgferry.messages.MigrationTask;
 import dev.pgferry.messages.RemovalRequest;
 import dev.pgferry.messages.VerifyRequest;
@@ -32,7 +34,9 @@ import java.util.function.UnaryOperator;
 /**
  * Turns each request on {@value Topics#REQUESTS} into an accepted event, a planned event and one task per
  * database, then commits the request's offset; a removal request into a removal-requested event and one removal
- * task per database of that migration. A request that cannot be read goes to the dead-letter topic (with a
+ * task per database of that migration; a verify request likewise; a cut-over request into one cut-over task per
+ * named database that is syncing. Requests about a migration are planned from the status view as of the moment
+ * they are handled (every event written before them applied, also right after a coordinator restart). A request that cannot be read goes to the dead-letter topic (with a
  * failed event when its migration id can be read); a request whose servers cannot be reached ends as a failed
  * migration. Either way the intake goes on with the next request. Runs on its own thread.
  */
@@ -52,22 +56,23 @@ public final class RequestIntake implements AutoCloseable {
     private volatile boolean running = true;
 
     private final RequestStore store;
-    private final Function<String, List<String>> databasesOf;
+    private final Function<String, Optional<MigrationStatus>> viewOf;
     private final UnaryOperator<MigrationRequest> protect;
 
     /**
-     * {@code databasesOf} gives the databases of a known migration (from the status view), for removal;
+     * {@code viewOf} gives the status view of a known migration, current as of the call (for removal, verification
+     * and cut-over);
      * {@code protect} turns a request into what a task may carry (inline passwords sealed) or refuses it with a
      * {@link MigrationException}, so that no task holds a clear password unless the operator allowed it.
      */
-    public RequestIntake(Bus bus, SourceCatalog catalog, RequestStore store, Function<String, List<String>> databasesOf,
+    public RequestIntake(Bus bus, SourceCatalog catalog, RequestStore store, Function<String, Optional<MigrationStatus>> viewOf,
                          Clock clock, UnaryOperator<MigrationRequest> protect) {
         this.protect = protect;
         // Everything one request causes is written in one transaction with the request's offset: exactly once.
         this.bus = new Bus(bus.settings(), "pgferry-coordinator-intake", TRANSACTIONAL_ID);
         this.catalog = catalog;
         this.store = store;
-        this.databasesOf = databasesOf;
+        this.viewOf = viewOf;
         this.clock = clock;
         Map<String, Object> props = bus.consumerProps(Topics.COORDINATOR_GROUP, "pgferry-coordinator-intake");
         props.put("max.poll.records", 1);
@@ -138,6 +143,10 @@ public final class RequestIntake implements AutoCloseable {
             verify(record, verify);
             return;
         }
+        if (message instanceof CutoverRequest cutover) {
+            cutover(record, cutover);
+            return;
+        }
         MigrationRequest request = (MigrationRequest) message;
         MDC.put("migration", request.migrationId());
         try {
@@ -178,7 +187,7 @@ public final class RequestIntake implements AutoCloseable {
         if (original.isEmpty()) {
             return;
         }
-        List<String> databases = databasesOf.apply(removal.migrationId());
+        List<String> databases = databasesOf(removal.migrationId());
         bus.publish(new EventSource(removal.migrationId(), null, WORKER_ID, 1, clock).removalRequested());
         for (String db : databases) {
             MigrationTask task = MigrationTask.removal(original.get(), db);
@@ -193,13 +202,43 @@ public final class RequestIntake implements AutoCloseable {
         if (original.isEmpty()) {
             return;
         }
-        List<String> databases = databasesOf.apply(verify.migrationId());
+        List<String> databases = databasesOf(verify.migrationId());
         bus.publish(new EventSource(verify.migrationId(), null, WORKER_ID, 1, clock).verifyRequested());
         for (String db : databases) {
             MigrationTask task = MigrationTask.verification(original.get(), db, verify.jobs());
             bus.send(Topics.TASKS, task.key(), Json.write(task));
         }
         LOG.info("migration {}: published {} verification tasks", verify.migrationId(), databases.size());
+    }
+
+    /**
+     * Publishes a cut-over task for every named database that is syncing (or whose cut-over is under way: a repeated
+     * request finishes it); other databases are left as they are, and the log says why.
+     */
+    private void cutover(ConsumerRecord<String, byte[]> record, CutoverRequest cutover) {
+        Optional<MigrationRequest> original = original(record, cutover.migrationId(), "cut over");
+        if (original.isEmpty()) {
+            return;
+        }
+        List<MigrationStatus.DatabaseStatus> rows = viewOf.apply(cutover.migrationId())
+                .map(MigrationStatus::migrationDetail).orElse(List.of());
+        List<String> databases = rows.stream().filter(d -> cutover.names(d.dbname()))
+                .filter(d -> d.status() == MigrationStatus.State.SYNCING || d.status() == MigrationStatus.State.CUTTING_OVER)
+                .map(MigrationStatus.DatabaseStatus::dbname).toList();
+        rows.stream().filter(d -> cutover.names(d.dbname()) && !databases.contains(d.dbname())).forEach(d ->
+                LOG.info("migration {}: database {} is {}, not syncing: no cut-over", cutover.migrationId(), d.dbname(),
+                        d.status().wireName()));
+        bus.publish(new EventSource(cutover.migrationId(), null, WORKER_ID, 1, clock).cutoverRequested(databases));
+        for (String db : databases) {
+            MigrationTask task = MigrationTask.cutover(original.get(), db, cutover);
+            bus.send(Topics.TASKS, task.key(), Json.write(task));
+        }
+        LOG.info("migration {}: published {} cut-over tasks", cutover.migrationId(), databases.size());
+    }
+
+    private List<String> databasesOf(String migrationId) {
+        return viewOf.apply(migrationId).map(v -> v.migrationDetail().stream().map(MigrationStatus.DatabaseStatus::dbname)
+                .toList()).orElse(List.of());
     }
 
     /** The original request of a migration a control request names; dead-letters the control request if unknown. */

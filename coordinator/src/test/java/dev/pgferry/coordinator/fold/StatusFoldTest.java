@@ -133,4 +133,51 @@ class StatusFoldTest {
         fold.apply(db("a", 1).verified(new Verification(Verification.Result.ERROR, null, null, null, null, "boom")));
         assertThat(view().verify().result()).isEqualTo("error");
     }
+
+    @Test
+    void aCutOverIsCuttingOverUntilItsDatabasesAreDoneOrSyncingAgain() {
+        plan("a", "b", "c");
+        fold.apply(db("a", 1).syncing());
+        fold.apply(db("b", 1).syncing());
+        fold.apply(db("c", 1).done(Method.DUMP));
+        fold.apply(db("a", 1).lag(4096));
+        fold.apply(new EventSource("m-1", null, "coordinator", 1, CLOCK).cutoverRequested(List.of("a", "b")));
+
+        assertThat(view().migration().status()).isEqualTo(State.CUTTING_OVER);
+        assertThat(view().isFinal()).isFalse();
+        assertThat(view().cutoverRequestedAt()).isEqualTo(CLOCK.instant());
+        assertThat(view().migrationDetail().get(0).cutover().step()).isEqualTo("queued");
+        assertThat(view().migrationDetail().get(2).cutover()).isNull();
+        assertThat(view().migrationDetail().get(2).status()).isEqualTo(State.DONE);
+
+        fold.apply(db("a", 1).cutoverStep("awaiting_fence", "waiting for 0/3000"));
+        MigrationStatus.DatabaseStatus a = view().migrationDetail().get(0);
+        assertThat(a.status()).isEqualTo(State.CUTTING_OVER);
+        assertThat(a.cutover().detail()).isEqualTo("waiting for 0/3000");
+
+        fold.apply(db("a", 1).cutOver(1500, "0/3000", 4, false));
+        fold.apply(db("b", 1).cutoverFailed(new Failure(ErrorCode.CUTOVER_ABORTED, null, "deadline", false), true));
+
+        a = view().migrationDetail().get(0);
+        assertThat(a.status()).isEqualTo(State.DONE);
+        assertThat(a.lagBytes()).isNull();
+        assertThat(a.cutover()).isEqualTo(new MigrationStatus.Cutover("done", null, null, CLOCK.instant(), CLOCK.instant(),
+                1500L, "0/3000", 4, false, null, null));
+        MigrationStatus.DatabaseStatus b = view().migrationDetail().get(1);
+        assertThat(b.status()).isEqualTo(State.SYNCING);
+        assertThat(b.error()).isNull();
+        assertThat(b.cutover().state()).isEqualTo("failed");
+        assertThat(b.cutover().errorCode()).isEqualTo(ErrorCode.CUTOVER_ABORTED);
+        assertThat(view().migration().status()).isEqualTo(State.DONE);
+    }
+
+    @Test
+    void cutOverEventsApplyWhateverTheirAttempt() {
+        plan("a");
+        fold.apply(db("a", 3).syncing());
+        fold.apply(new EventSource("m-1", null, "coordinator", 1, CLOCK).cutoverRequested(List.of("a")));
+        fold.apply(db("a", 1).cutoverStep("catching_up", null));
+        assertThat(view().migrationDetail().get(0).attempt()).isEqualTo(3);
+        assertThat(view().migrationDetail().get(0).cutover().step()).isEqualTo("catching_up");
+    }
 }

@@ -305,6 +305,30 @@ public record DatabaseProperties(String name, String owner, String encoding, Str
     }
 
     /**
+     * These properties with the stored setting {@code name} as {@code value} ({@code null}: not set): the source as it
+     * was before a cut-over blocked its writes, for comparing it with the target.
+     */
+    public DatabaseProperties withSetting(String name, String value) {
+        List<String> changed = new ArrayList<>();
+        boolean placed = false;
+        for (String s : settings) {
+            if (s.startsWith(name + "=")) {
+                if (value != null && !placed) {
+                    changed.add(name + "=" + value);
+                    placed = true;
+                }
+            } else {
+                changed.add(s);
+            }
+        }
+        if (value != null && !placed) {
+            changed.add(name + "=" + value);
+        }
+        return new DatabaseProperties(this.name, owner, encoding, collate, ctype, localeProvider, iculocale, connectionLimit,
+                allowConnections, tablespace, grants, List.copyOf(changed), roleSettings, comment, labels);
+    }
+
+    /**
      * The differences between this (the source's) and {@code other} (the target's), one line each; empty when they
      * match. The tablespace is compared by name; an owner or grantee in {@code missingRoles} is not a difference.
      */

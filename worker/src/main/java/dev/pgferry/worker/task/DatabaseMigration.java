@@ -11,6 +11,7 @@ import dev.pgferry.messages.MigrationTask;
 import dev.pgferry.messages.Phase;
 import dev.pgferry.messages.ReplicationNames;
 import dev.pgferry.messages.StatusEvent;
+import dev.pgferry.messages.Verification;
 import dev.pgferry.pg.PgConnector;
 import dev.pgferry.pg.Secrets;
 import dev.pgferry.pg.SessionPool;
@@ -21,6 +22,7 @@ import dev.pgferry.worker.database.DatabaseProperties;
 import dev.pgferry.worker.copy.SourceCatalog;
 import dev.pgferry.worker.copy.SourceSnapshot;
 import dev.pgferry.worker.copy.TableCopier;
+import dev.pgferry.worker.replication.Cutover;
 import dev.pgferry.worker.replication.Preconditions;
 import dev.pgferry.worker.replication.Removal;
 import dev.pgferry.worker.replication.Replicator;
@@ -52,7 +54,8 @@ import java.util.stream.Collectors;
  * preconditions hold (or when asked for, failing with the reasons otherwise), dump otherwise, with the reason in
  * the status. Both methods copy roles, create the target database and restore the schema. Dump then streams the
  * data under one source snapshot and ends {@code done}; replication publishes the tables, subscribes, waits until
- * every table is ready and ends {@code syncing}. A removal task ends a migration's replication instead.
+ * every table is ready and ends {@code syncing}. A removal task ends a migration's replication instead; a cut-over
+ * task switches a syncing database over to the target ({@link Cutover}).
  * Any failure ends the task with one {@code task_failed} event and never affects other databases.
  * Confined to the thread that runs it.
  */
@@ -100,7 +103,8 @@ public final class DatabaseMigration {
             // Verify only reads and only reports: it takes no lock (it describes the target as it is, even mid-copy),
             // and a failure of its own is its result, never a failure of the database.
             emit.accept(events.verified(new Verifier(source, target, task.request(), db,
-                    task.verifyJobs() == null ? jobs : task.verifyJobs()).run()));
+                    task.verifyJobs() == null ? jobs : task.verifyJobs(),
+                    ledger.read(LedgerEntry.cutoverKey(task.migrationId(), db))).run()));
             MDC.remove("database");
             MDC.remove("migration");
             return true;
@@ -113,6 +117,9 @@ public final class DatabaseMigration {
                 Removal.remove(source, target, db, ReplicationNames.of(task.migrationId(), db));
                 emit.accept(events.removed());
                 return true;
+            }
+            if (task.action() == MigrationTask.Action.CUTOVER) {
+                return cutover(new EventSource(task.migrationId(), db, workerId, Math.max(1, prior.attempt()), clock));
             }
             if (prior.done()) {
                 LOG.info("database {} was already migrated by {} (attempt {}); nothing to do", db, task.migrationId(),
@@ -149,6 +156,33 @@ public final class DatabaseMigration {
             MDC.remove("migration");
         }
         return true;
+    }
+
+    /**
+     * Cuts the database over (see {@link Cutover}). False when it was cut over but its final event could not be
+     * written: the task runs again, finds the cut-over done in the ledger and writes it then. An aborted cut-over is
+     * never run again by itself (that would block the source's writes once more): a lost event of it leaves the row
+     * {@code cutting_over} until the user asks again.
+     */
+    private boolean cutover(EventSource events) {
+        String db = task.dbname();
+        Cutover.Outcome outcome = new Cutover(source, target, db, ReplicationNames.of(task.migrationId(), db),
+                task.migrationId(), task.cutover(), ledger, entry -> {
+                    Verification v = new Verifier(source, target, task.request(), db, jobs, Optional.of(entry)).run();
+                    emit.accept(events.verified(v));
+                    return v;
+                }).run((step, detail) -> emit.accept(events.cutoverStep(step, detail)));
+        try {
+            if (outcome instanceof Cutover.Done d) {
+                emit.accept(events.cutOver(d.writesBlockedMs(), d.fenceLsn(), d.sessionsEnded(), d.sourceWritable()));
+            } else if (outcome instanceof Cutover.Aborted a) {
+                emit.accept(events.cutoverFailed(a.failure(), a.sourceWritable()));
+            }
+            return true;
+        } catch (RuntimeException e) {
+            LOG.warn("the final event of the cut-over of {} could not be written: {}", db, e.toString());
+            return !(outcome instanceof Cutover.Done);
+        }
     }
 
     /**

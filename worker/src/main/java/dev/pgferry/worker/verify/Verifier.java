@@ -18,6 +18,9 @@ import dev.pgferry.worker.schema.PgTool;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import dev.pgferry.messages.LedgerEntry;
+import dev.pgferry.worker.replication.Cutover;
+
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -27,6 +30,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * {@code pgferry verify} for one database: compares source and target with nothing taken on trust from the copy
@@ -43,13 +47,24 @@ public final class Verifier {
     private final MigrationRequest request;
     private final String dbname;
     private final int jobs;
+    private final Optional<LedgerEntry> cutover;
 
     public Verifier(PgConnector source, PgConnector target, MigrationRequest request, String dbname, int jobs) {
+        this(source, target, request, dbname, jobs, Optional.empty());
+    }
+
+    /**
+     * {@code cutover}: the database's cut-over entry in the ledger, if any. While a cut-over blocks the source's
+     * writes (and after it), the source's {@code default_transaction_read_only} is compared as it was before.
+     */
+    public Verifier(PgConnector source, PgConnector target, MigrationRequest request, String dbname, int jobs,
+                    Optional<LedgerEntry> cutover) {
         this.source = source;
         this.target = target;
         this.request = request;
         this.dbname = dbname;
         this.jobs = jobs;
+        this.cutover = cutover.filter(e -> e.state() != LedgerEntry.State.ABORTED);
     }
 
     /** The verification; a failure of the verification itself is a result of {@code error}, never an exception. */
@@ -72,7 +87,11 @@ public final class Verifier {
         try (Connection src = source.open(dbname); Connection dst = target.open(dbname)) {
             slot = liveSlot(src);
             fastHash = ServerCatalog.majorVersion(src) >= 11 && ServerCatalog.majorVersion(dst) >= 11;
-            List<String> differences = DatabaseProperties.read(src, dbname).differences(DatabaseProperties.read(dst, dbname));
+            DatabaseProperties before = DatabaseProperties.read(src, dbname);
+            if (cutover.isPresent()) {
+                before = before.withSetting(Cutover.SETTING, cutover.get().savedSetting());
+            }
+            List<String> differences = before.differences(DatabaseProperties.read(dst, dbname));
             checks.add(check("database properties", differences));
             if (dbname.equals(ServerCatalog.migratedDatabases(src, request::ignores).stream().findFirst().orElse(null))) {
                 checks.add(check("roles", RoleComparison.differences(src, dst, request)));

@@ -1,0 +1,107 @@
+package dev.pgferry.cli;
+
+import dev.pgferry.bus.Bus;
+import dev.pgferry.messages.CutoverRequest;
+import dev.pgferry.messages.MigrationStatus;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+
+@Command(name = "cutover", mixinStandardHelpOptions = true,
+        description = "Switch a replicating migration over to the target without losing a write. Per database: wait"
+                + " until the target has nearly caught up, block new writes on the source (the database's"
+                + " default_transaction_read_only is set, and the sessions that began before are ended, pgferry's own"
+                + " spared), wait until the target has applied everything the source committed, copy sequences,"
+                + " optionally verify, drop the replication. Past --deadline, or on any failure, the source takes writes"
+                + " again and replication goes on. The source stays read-only afterwards unless --unblock-source."
+                + " Without --bootstrap-servers it uses the single-machine broker data under --data-dir. Exits 0 when"
+                + " every database was cut over, 1 otherwise, 2 for a request that cannot be made, 3 when --timeout"
+                + " passed first, 4 for an unknown migration.")
+final class CutoverCommand implements Callable<Integer> {
+    @Parameters(index = "0", paramLabel = "ID")
+    String migrationId;
+
+    @Option(names = "--databases", split = ",", paramLabel = "DB",
+            description = "Only these databases (default: every syncing database of the migration).")
+    List<String> databases;
+
+    @Option(names = "--deadline", defaultValue = "60s", paramLabel = "DURATION", converter = DurationConverter.class,
+            description = "Longest time one database's cut-over may take, catching up included (default: ${DEFAULT-VALUE});"
+                    + " past it the source takes writes again.")
+    Duration deadline;
+
+    @Option(names = "--verify", description = "Compare source and target while writes are blocked; cut over only when"
+            + " they match.")
+    boolean verify;
+
+    @Option(names = "--unblock-source", description = "Let the source take writes again after the cut-over.")
+    boolean unblockSource;
+
+    @Option(names = "--timeout", paramLabel = "DURATION", converter = DurationConverter.class,
+            description = "Stop waiting after this long (the cut-over goes on; see 'pgferry status').")
+    Duration timeout;
+
+    @Option(names = "--bootstrap-servers", paramLabel = "HOST:PORT", description = "A running pgferry's Kafka.")
+    String bootstrapServers;
+
+    @Mixin
+    KafkaOptions kafka;
+
+    @Option(names = "--data-dir", defaultValue = "./.pgferry", description = "Single-machine data (default: ${DEFAULT-VALUE}).")
+    Path dataDir;
+
+    @Option(names = "--json", description = "Print the final status as JSON.")
+    boolean json;
+
+    @Override
+    public Integer call() throws Exception {
+        if (deadline.toSeconds() < 1 || deadline.toSeconds() > 86_400) {
+            System.err.println("pgferry: --deadline must be 1 s to 1 day");
+            return Exits.USAGE;
+        }
+        CutoverRequest request = CutoverRequest.of(migrationId, databases, (int) deadline.toSeconds(), verify, unblockSource);
+        try {
+            if (!kafka.named(bootstrapServers)) {
+                try (SingleMachine local = new SingleMachine(dataDir, 1, 1, 0, -1)) {
+                    Optional<MigrationStatus> before = local.current(migrationId);
+                    Integer refused = check(before, request);
+                    return refused != null ? refused
+                            : Cutovers.report(local.cutover(request, before.get(), timeout, System.err), request, json, System.out);
+                }
+            }
+            try (Bus bus = new Bus(kafka.settings(bootstrapServers), "pgferry-cutover")) {
+                Optional<MigrationStatus> before = MigrationWatcher.current(bus, migrationId);
+                Integer refused = check(before, request);
+                if (refused != null) {
+                    return refused;
+                }
+                Cutovers.request(bus, request);
+                return Cutovers.report(MigrationWatcher.await(bus, migrationId, System.err,
+                        Cutovers.ended(before.get()), timeout), request, json, System.out);
+            }
+        } catch (MigrationWatcher.TimedOut e) {
+            System.err.println("pgferry: " + e.getMessage() + "; see 'pgferry status " + migrationId + "'");
+            return Exits.RUNNING;
+        }
+    }
+
+    private static Integer check(Optional<MigrationStatus> before, CutoverRequest request) {
+        if (before.isEmpty()) {
+            System.err.println("pgferry: no migration " + request.migrationId());
+            return Exits.UNKNOWN;
+        }
+        String refusal = request.refusal(before.get());
+        if (refusal != null) {
+            System.err.println("pgferry: " + refusal);
+            return Exits.USAGE;
+        }
+        return null;
+    }
+}

@@ -1,0 +1,252 @@
+package dev.pgferry.it;
+
+import dev.pgferry.cli.local.LocalPostgres;
+import dev.pgferry.cli.local.SampleData;
+import dev.pgferry.messages.CutoverRequest;
+import dev.pgferry.messages.ErrorCode;
+import dev.pgferry.messages.Json;
+import dev.pgferry.messages.Method;
+import dev.pgferry.messages.MigrationRequest;
+import dev.pgferry.messages.MigrationStatus;
+import dev.pgferry.messages.MigrationStatus.DatabaseStatus;
+import dev.pgferry.messages.MigrationStatus.State;
+import dev.pgferry.messages.Topics;
+import dev.pgferry.messages.Verification;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * {@code pgferry cutover}: a deadline that cannot be met leaves the source writable and the replication running;
+ * under pgbench and a writer that records every id the source committed, the cut-over loses none of them, leaves
+ * the source read-only and the target's sequences ahead; {@code --unblock-source} through the CLI, right after a
+ * coordinator restart.
+ */
+class CutoverIT {
+    static Pgferry pgferry;
+
+    @BeforeAll
+    static void start() throws Exception {
+        pgferry = new Pgferry(2);
+    }
+
+    @AfterAll
+    static void stop() {
+        pgferry.close();
+    }
+
+    @Test
+    void cutsOverUnderWritesLosingNothingAndUndoesAMissedDeadline() throws Exception {
+        try (LocalPostgres source = Infra.postgres(); LocalPostgres target = Infra.postgres()) {
+            // Given two databases replicating: a pgbench database with a table of our own, and a small one
+            ReplicationIT.exec(source, "postgres", "CREATE DATABASE bank");
+            ReplicationIT.exec(source, "postgres", "CREATE DATABASE ledger");
+            assertThat(pgbench(source, "-i", "-s", "2", "-q", "bank").waitFor()).as("pgbench -i").isZero();
+            ReplicationIT.exec(source, "bank", "CREATE TABLE public.ticks (id bigserial PRIMARY KEY, note text NOT NULL)");
+            ReplicationIT.exec(source, "ledger", "CREATE TABLE public.entries (id serial PRIMARY KEY, v int NOT NULL);"
+                    + " INSERT INTO public.entries (v) SELECT g FROM generate_series(1, 100) g");
+            MigrationRequest r = ReplicationIT.request(source, target, Method.REPLICATION, List.of("postgres"));
+            pgferry.submit(r);
+            MigrationStatus syncing = pgferry.awaitFinal(r.migrationId());
+            assertThat(syncing.migrationDetail()).as(syncing.toString()).allSatisfy(d -> assertThat(d.status()).isEqualTo(State.SYNCING));
+
+            // When the target's apply worker is held by a lock and a cut-over of bank (asked over HTTP) has 3 seconds
+            DatabaseStatus aborted;
+            try (Connection hold = SampleData.connect(target, "bank"); Statement st = hold.createStatement()) {
+                hold.setAutoCommit(false);
+                st.execute("LOCK TABLE public.ticks IN ACCESS EXCLUSIVE MODE");
+                ReplicationIT.exec(source, "bank", "INSERT INTO public.ticks (note) VALUES ('before the deadline')");
+                assertThat(post(r.migrationId(), "{\"databases\": [\"bank\"], \"deadline_seconds\": 3}").statusCode())
+                        .isEqualTo(202);
+                aborted = awaitCutover(r.migrationId(), "bank", "failed", null);
+
+                // Then the cut-over is aborted, the source takes writes again and its setting is as before
+                assertThat(aborted.status()).isEqualTo(State.SYNCING);
+                assertThat(aborted.cutover().errorCode()).isEqualTo(ErrorCode.CUTOVER_ABORTED);
+                assertThat(aborted.cutover().error()).contains("deadline").contains("takes writes again");
+                assertThat(aborted.cutover().sourceWritable()).isTrue();
+                assertThat(readOnlySetting(source, "bank")).isNull();
+                ReplicationIT.exec(source, "bank", "INSERT INTO public.ticks (note) VALUES ('after the abort')");
+                hold.rollback();
+            }
+            // and the replication still runs: both rows arrive once the lock is gone
+            ReplicationIT.eventually(() -> Compare.scalar(target, "bank", "SELECT count(*) FROM public.ticks"), "2");
+
+            // When pgbench and a writer that records each committed id write to bank while it is cut over (verified)
+            Process bench = pgbench(source, "-n", "-c", "4", "-j", "2", "-T", "120", "bank");
+            Writer writer = new Writer(source);
+            Thread writing = new Thread(writer, "ticks-writer");
+            writing.start();
+            ReplicationIT.eventually(() -> writer.committed().size() >= 200
+                    && Long.parseLong(Compare.scalar(source, "bank", "SELECT count(*) FROM public.pgbench_history")) > 0, true);
+            cutover(CutoverRequest.of(r.migrationId(), List.of("bank"), 60, true, false));
+            DatabaseStatus cut = awaitCutover(r.migrationId(), "bank", "done", aborted.cutover().requestedAt());
+            writing.join(30_000);
+            boolean benchEnded = bench.waitFor(30, TimeUnit.SECONDS);
+            bench.destroyForcibly();
+
+            // Then the writes stopped because the source refused them
+            assertThat(writer.stoppedBy.get()).as("the writer's last error").isEqualTo("25006");
+            assertThat(benchEnded).as("pgbench ended once its sessions were ended").isTrue();
+            assertThat(cut.status()).isEqualTo(State.DONE);
+            assertThat(cut.cutover().sessionsEnded()).isGreaterThanOrEqualTo(5);
+            assertThat(cut.cutover().writesBlockedMs()).isPositive();
+            assertThat(cut.cutover().fenceLsn()).matches("[0-9A-F]+/[0-9A-F]+");
+            assertThat(cut.cutover().sourceWritable()).isFalse();
+            assertThat(cut.verification().result()).isEqualTo(Verification.Result.MATCH);
+            // and every id the source confirmed to the writer is on the target, and every table matches
+            List<Long> committed = writer.committed();
+            assertThat(Compare.scalar(target, "bank", "SELECT count(*) FROM public.ticks WHERE id = ANY ('{"
+                    + String.join(",", committed.stream().map(String::valueOf).toList()) + "}'::bigint[])"))
+                    .isEqualTo(String.valueOf(committed.size()));
+            assertThat(Compare.tableFingerprints(target, "bank")).isEqualTo(Compare.tableFingerprints(source, "bank"));
+            Reliability.record("cut-over while pgbench (4 clients) and a recording writer wrote to the source",
+                    committed.size() + " ids the source confirmed, all on the target; writes blocked "
+                            + cut.cutover().writesBlockedMs() + " ms; source read-only after",
+                    Reliability.rows(Compare.tableFingerprints(source, "bank")),
+                    Reliability.rows(Compare.tableFingerprints(target, "bank")));
+            // and the source refuses writes while the target takes them, its sequence ahead of every source id
+            assertThatThrownBy(() -> ReplicationIT.exec(source, "bank", "INSERT INTO public.ticks (note) VALUES ('late')"))
+                    .isInstanceOfSatisfying(SQLException.class, e -> assertThat(e.getSQLState()).isEqualTo("25006"));
+            long sourceMax = Long.parseLong(Compare.scalar(source, "bank", "SELECT max(id) FROM public.ticks"));
+            long targetNext = Long.parseLong(Compare.scalar(target, "bank",
+                    "INSERT INTO public.ticks (note) VALUES ('on the target') RETURNING id"));
+            assertThat(targetNext).isGreaterThan(sourceMax);
+            // and nothing of the replication is left on either server
+            assertThat(Compare.scalar(target, "bank", "SELECT count(*) FROM pg_subscription"
+                    + " WHERE subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())")).isEqualTo("0");
+            assertThat(Compare.scalar(source, "bank", "SELECT count(*) FROM pg_replication_slots"
+                    + " WHERE database = current_database()")).isEqualTo("0");
+            assertThat(Compare.scalar(source, "bank", "SELECT count(*) FROM pg_publication")).isEqualTo("0");
+
+            // When the coordinator restarts and, at once, the other database is cut over through the CLI with
+            // --unblock-source (the new coordinator plans it from a view it must first rebuild)
+            pgferry.coordinator.close();
+            pgferry.coordinator = dev.pgferry.coordinator.Coordinator.start(Infra.kafka(), "127.0.0.1", 0, 1_000);
+            CliIT.Run run = CliIT.pgferry("cutover", r.migrationId(), "--databases", "ledger", "--unblock-source",
+                    "--timeout", "2m", "--bootstrap-servers", Infra.kafka());
+
+            // Then it exits 0, the whole migration is done, and ledger's source takes writes again
+            assertThat(run.exitCode()).as(run.out()).isEqualTo(0);
+            assertThat(run.out()).contains("cut-over: ledger: done").contains("writable again");
+            MigrationStatus done = awaitView(r.migrationId(), s -> s.migration().status() == State.DONE
+                    && s.migrationDetail().stream().allMatch(d -> d.status() == State.DONE));
+            assertThat(done.migration().status()).isEqualTo(State.DONE);
+            ReplicationIT.exec(source, "ledger", "INSERT INTO public.entries (v) VALUES (101)");
+            assertThat(readOnlySetting(source, "ledger")).isNull();
+            assertThat(readOnlySetting(source, "bank")).isEqualTo("on");
+            assertThat(Compare.scalar(source, "ledger", "SELECT count(*) FROM pg_replication_slots")).isEqualTo("0");
+
+            // and a cut-over of a migration with nothing left to cut over is refused before anything is sent
+            CliIT.Run again = CliIT.pgferry("cutover", r.migrationId(), "--bootstrap-servers", Infra.kafka());
+            assertThat(again.exitCode()).isEqualTo(2);
+            assertThat(post(r.migrationId(), "").statusCode()).isEqualTo(409);
+            assertThat(post(r.migrationId(), "{\"deadline_seconds\": 0}").statusCode()).isEqualTo(400);
+            assertThat(post("m-unknown", "").statusCode()).isEqualTo(404);
+        }
+    }
+
+    /** The source database's own default_transaction_read_only setting, or null. */
+    static String readOnlySetting(LocalPostgres pg, String db) throws SQLException {
+        return Compare.scalar(pg, "postgres", "SELECT substr(cfg, length('default_transaction_read_only') + 2)"
+                + " FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase, unnest(s.setconfig) cfg"
+                + " WHERE d.datname = '" + db + "' AND s.setrole = 0 AND cfg LIKE 'default_transaction_read_only=%'");
+    }
+
+    static MigrationStatus awaitView(String id, java.util.function.Predicate<MigrationStatus> p) throws InterruptedException {
+        long deadline = System.currentTimeMillis() + 120_000;
+        while (System.currentTimeMillis() < deadline) {
+            java.util.Optional<MigrationStatus> s = pgferry.coordinator.fold().view(id);
+            if (s.isPresent() && p.test(s.get())) {
+                return s.get();
+            }
+            Thread.sleep(50);
+        }
+        throw new AssertionError("condition not reached: " + pgferry.coordinator.fold().view(id));
+    }
+
+    static java.net.http.HttpResponse<String> post(String id, String body) throws Exception {
+        return java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(
+                        "http://127.0.0.1:" + pgferry.coordinator.httpPort() + "/migrations/" + id + "/cutover"))
+                .POST(java.net.http.HttpRequest.BodyPublishers.ofString(body)).build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString());
+    }
+
+    static void cutover(CutoverRequest request) {
+        pgferry.bus.send(Topics.REQUESTS, request.migrationId(), Json.write(request));
+    }
+
+    /** Waits for the end of a cut-over of {@code db} requested after {@code after} (null: any) and checks its state. */
+    static DatabaseStatus awaitCutover(String id, String db, String state, java.time.Instant after) throws InterruptedException {
+        MigrationStatus s = awaitView(id, v -> v.migrationDetail().stream().anyMatch(d -> d.dbname().equals(db)
+                && d.cutover() != null && (after == null || d.cutover().requestedAt().isAfter(after))
+                && (d.cutover().state().equals("done") || d.cutover().state().equals("failed"))));
+        DatabaseStatus row = ReplicationIT.row(s, db);
+        assertThat(row.cutover().state()).as(row.toString()).isEqualTo(state);
+        return row;
+    }
+
+    static Process pgbench(LocalPostgres pg, String... args) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of(LocalPostgres.defaultBinDir().resolve("pgbench").toString(),
+                "-h", pg.host(), "-p", String.valueOf(pg.port()), "-U", "postgres"));
+        cmd.addAll(List.of(args));
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
+                .redirectOutput(Infra.work().resolve("pgbench-" + pg.port() + ".log").toFile());
+        pb.environment().put("PGPASSWORD", pg.password());
+        return pb.start();
+    }
+
+    /**
+     * Inserts rows one transaction at a time and keeps every id the source confirmed committed; reconnects when its
+     * session is ended, and stops at the first other error (the SQLSTATE is kept).
+     */
+    static final class Writer implements Runnable {
+        private final LocalPostgres pg;
+        private final List<Long> committed = Collections.synchronizedList(new ArrayList<>());
+        final AtomicReference<String> stoppedBy = new AtomicReference<>();
+
+        Writer(LocalPostgres pg) {
+            this.pg = pg;
+        }
+
+        List<Long> committed() {
+            synchronized (committed) {
+                return List.copyOf(committed);
+            }
+        }
+
+        @Override
+        public void run() {
+            while (stoppedBy.get() == null) {
+                try (Connection c = SampleData.connect(pg, "bank");
+                     PreparedStatement ps = c.prepareStatement("INSERT INTO public.ticks (note) VALUES ('w') RETURNING id")) {
+                    while (true) {
+                        try (ResultSet rs = ps.executeQuery()) {
+                            rs.next();
+                            committed.add(rs.getLong(1));
+                        }
+                    }
+                } catch (SQLException e) {
+                    // 57P01: this session was ended; anything else ends the writer.
+                    if (!"57P01".equals(e.getSQLState()) && !"08006".equals(e.getSQLState())) {
+                        stoppedBy.set(e.getSQLState() == null ? e.toString() : e.getSQLState());
+                    }
+                }
+            }
+        }
+    }
+}
