@@ -112,7 +112,7 @@ class FaultInjectionIT {
             // Then the refusing database fails with its reason and the other is done: pgferry's sessions run
             // without statement and idle timeouts, as pg_dump and pg_restore do, and in read-write transactions
             DatabaseStatus inventory = row(s, "inventory");
-            assertThat(inventory.status()).isEqualTo(State.FAILED);
+            assertThat(inventory.status()).as(s.toString()).isEqualTo(State.FAILED);
             assertThat(inventory.error()).contains("this database takes no new tables");
             DatabaseStatus shop = row(s, "shop");
             assertThat(shop.status()).as(shop.toString()).isEqualTo(State.DONE);
