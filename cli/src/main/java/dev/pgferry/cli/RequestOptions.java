@@ -62,10 +62,17 @@ final class RequestOptions {
             description = "Source roles never created on the target.")
     List<String> ignoreRoles = new ArrayList<>();
 
+    @Option(names = "--max-wait", paramLabel = "DURATION", converter = DurationConverter.class,
+            description = "Fail a database (WAIT_TIMEOUT) that waits longer than this on a session of the source's, such as"
+                    + " a transaction left open that keeps the replication slot from being created (default: wait; the"
+                    + " status names the session).")
+    java.time.Duration maxWait;
+
     MigrationRequest toRequest() {
         return new MigrationRequest(MigrationRequest.SCHEMA_VERSION, migrationId, Connection.fromUri(source),
                 Connection.fromUri(target), Method.parse(method), ignoreDbs, skipTables, withTables,
                 new MigrationOptions(replicaIdentityFull, includeExtensionTables, postgresTableSync,
-                        MigrationOptions.RoleScope.parse(roles), ignoreRoles));
+                        MigrationOptions.RoleScope.parse(roles), ignoreRoles,
+                        maxWait == null ? null : (int) Math.min(Integer.MAX_VALUE, maxWait.toSeconds())));
     }
 }

@@ -28,7 +28,17 @@ final class Infra {
                 bootstrap = external;
             } else {
                 EmbeddedKafka kafka = EmbeddedKafka.start(work().resolve("kafka"));
-                Runtime.getRuntime().addShutdownHook(new Thread(kafka::close));
+                Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                    kafka.close();
+                    // Each run's broker data and server logs (about 150 MB) go with it; PGFERRY_KEEP_IT_WORK=1 keeps them.
+                    if (!"1".equals(System.getenv("PGFERRY_KEEP_IT_WORK"))) {
+                        try (var files = java.nio.file.Files.walk(work())) {
+                            files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+                        } catch (java.io.IOException e) {
+                            // a leftover temp directory holds nothing of value
+                        }
+                    }
+                }));
                 bootstrap = kafka.bootstrapServers();
             }
         }

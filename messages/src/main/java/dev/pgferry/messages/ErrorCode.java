@@ -31,6 +31,13 @@ public enum ErrorCode {
     SECRET_UNRESOLVED(false),
     /** An inline password would be written to Kafka in clear: no secret key to seal it, and plaintext not allowed. */
     PLAINTEXT_PASSWORD(false),
+    /** A database waited longer than its {@code max_wait_seconds} on a session of the user's; the message names it. */
+    WAIT_TIMEOUT(false),
+    /**
+     * The source invalidated the database's replication slot ({@code wal_status = lost}: it held more WAL than
+     * {@code max_slot_wal_keep_size}); the target no longer follows the source.
+     */
+    SLOT_LOST(false),
     /** A cut-over was asked for a database that is not replicating (no subscription of this migration). */
     NOT_REPLICATING(false),
     /**

@@ -38,7 +38,12 @@ public record EventSource(String migrationId, String dbname, String workerId, in
     }
 
     public StatusEvent.ReplicationLag lag(long lagBytes) {
-        return new StatusEvent.ReplicationLag(migrationId, dbname, workerId, attempt, clock.instant(), lagBytes);
+        return lag(lagBytes, null, null, null);
+    }
+
+    public StatusEvent.ReplicationLag lag(long lagBytes, String walStatus, Long safeWalBytes, String walWarning) {
+        return new StatusEvent.ReplicationLag(migrationId, dbname, workerId, attempt, clock.instant(), lagBytes,
+                walStatus, safeWalBytes, walWarning);
     }
 
     public StatusEvent.RemovalRequested removalRequested() {
@@ -73,6 +78,10 @@ public record EventSource(String migrationId, String dbname, String workerId, in
 
     public StatusEvent.TaskWarning warning(String message) {
         return new StatusEvent.TaskWarning(migrationId, dbname, workerId, attempt, clock.instant(), message);
+    }
+
+    public StatusEvent.TaskWaiting waiting(String waitingFor) {
+        return new StatusEvent.TaskWaiting(migrationId, dbname, workerId, attempt, clock.instant(), waitingFor);
     }
 
     public StatusEvent.TaskDone done(Method method) {

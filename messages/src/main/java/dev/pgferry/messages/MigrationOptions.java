@@ -17,15 +17,19 @@ import java.util.List;
  * @param roles                   which source roles are created on the target: {@code all} (the default, as
  *                                {@code pg_dumpall --roles-only}, less reserved and platform roles) or {@code used}
  * @param ignoreRoles             roles never created on the target (the name Aiven's migration config uses)
+ * @param maxWaitSeconds          how long a database may wait on a session of the user's (e.g. a transaction left
+ *                                open that keeps the replication slot from being created) before it fails with
+ *                                {@code WAIT_TIMEOUT}; {@code null}: as long as it takes (the status says what it waits for)
  */
 public record MigrationOptions(
         @JsonProperty("replica_identity_full") Boolean replicaIdentityFull,
         @JsonProperty("include_extension_tables") Boolean includeExtensionTables,
         @JsonProperty("postgres_table_sync") Boolean postgresTableSync,
         @JsonProperty("roles") RoleScope roles,
-        @JsonProperty("ignore_roles") List<String> ignoreRoles) {
+        @JsonProperty("ignore_roles") List<String> ignoreRoles,
+        @JsonProperty("max_wait_seconds") Integer maxWaitSeconds) {
 
-    public static final MigrationOptions DEFAULTS = new MigrationOptions(false, false, false, RoleScope.ALL, List.of());
+    public static final MigrationOptions DEFAULTS = new MigrationOptions(false, false, false, RoleScope.ALL, List.of(), null);
 
     public MigrationOptions {
         replicaIdentityFull = replicaIdentityFull != null && replicaIdentityFull;
@@ -33,10 +37,18 @@ public record MigrationOptions(
         postgresTableSync = postgresTableSync != null && postgresTableSync;
         roles = roles == null ? RoleScope.ALL : roles;
         ignoreRoles = List.copyOf(ignoreRoles == null ? List.of() : ignoreRoles);
+        if (maxWaitSeconds != null && maxWaitSeconds < 1) {
+            throw new IllegalArgumentException("max_wait_seconds must be at least 1, got " + maxWaitSeconds);
+        }
+    }
+
+    public MigrationOptions(Boolean replicaIdentityFull, Boolean includeExtensionTables, Boolean postgresTableSync,
+                            RoleScope roles, List<String> ignoreRoles) {
+        this(replicaIdentityFull, includeExtensionTables, postgresTableSync, roles, ignoreRoles, null);
     }
 
     public MigrationOptions(Boolean replicaIdentityFull, Boolean includeExtensionTables, Boolean postgresTableSync) {
-        this(replicaIdentityFull, includeExtensionTables, postgresTableSync, RoleScope.ALL, List.of());
+        this(replicaIdentityFull, includeExtensionTables, postgresTableSync, RoleScope.ALL, List.of(), null);
     }
 
     /** Which source roles a migration creates on the target. */

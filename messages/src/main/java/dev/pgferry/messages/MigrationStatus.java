@@ -105,7 +105,11 @@ public record MigrationStatus(
             @JsonProperty("finished_at") Instant finishedAt,
             @JsonProperty("verification") Verification verification,
             @JsonProperty("verified_at") Instant verifiedAt,
-            @JsonProperty("cutover") Cutover cutover) {
+            @JsonProperty("cutover") Cutover cutover,
+            @JsonProperty("waiting_for") String waitingFor,
+            @JsonProperty("wal_status") String walStatus,
+            @JsonProperty("safe_wal_bytes") Long safeWalBytes,
+            @JsonProperty("wal_warning") String walWarning) {
 
         public DatabaseStatus {
             warnings = List.copyOf(warnings == null ? List.of() : warnings);

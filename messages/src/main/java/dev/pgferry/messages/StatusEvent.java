@@ -24,6 +24,7 @@ import java.util.List;
         @JsonSubTypes.Type(value = StatusEvent.PhaseChanged.class, name = "phase_changed"),
         @JsonSubTypes.Type(value = StatusEvent.TaskProgress.class, name = "task_progress"),
         @JsonSubTypes.Type(value = StatusEvent.TaskWarning.class, name = "task_warning"),
+        @JsonSubTypes.Type(value = StatusEvent.TaskWaiting.class, name = "task_waiting"),
         @JsonSubTypes.Type(value = StatusEvent.TaskDone.class, name = "task_done"),
         @JsonSubTypes.Type(value = StatusEvent.TaskFailed.class, name = "task_failed"),
         @JsonSubTypes.Type(value = StatusEvent.CutoverRequested.class, name = "cutover_requested"),
@@ -108,6 +109,15 @@ public sealed interface StatusEvent {
                        @JsonProperty("message") String message) implements StatusEvent {
     }
 
+    /**
+     * A database waits on something outside pgferry: {@code waiting_for} says on what (the sessions, by pid, user,
+     * application, state and query) and how to unblock it; {@code null} once it no longer waits.
+     */
+    @JsonInclude(JsonInclude.Include.ALWAYS)
+    record TaskWaiting(String migrationId, String dbname, String workerId, int attempt, Instant timestamp,
+                       @JsonProperty("waiting_for") String waitingFor) implements StatusEvent {
+    }
+
     /** One database finished. */
     record TaskDone(String migrationId, String dbname, String workerId, int attempt, Instant timestamp,
                     @JsonProperty("method") Method method) implements StatusEvent {
@@ -118,9 +128,17 @@ public sealed interface StatusEvent {
             implements StatusEvent {
     }
 
-    /** How far the target lags behind the source, measured at {@code timestamp} (bytes of WAL). */
+    /**
+     * How far the target lags behind the source, measured at {@code timestamp} (bytes of WAL), and how safe the
+     * database's slot is: {@code wal_status} as the source reports it (PostgreSQL 13+: {@code reserved},
+     * {@code extended}, {@code unreserved}, {@code lost}), {@code safe_wal_bytes} the WAL that may still be written
+     * before the source invalidates the slot (null without {@code max_slot_wal_keep_size}), and {@code wal_warning}
+     * when that is running out.
+     */
     record ReplicationLag(String migrationId, String dbname, String workerId, int attempt, Instant timestamp,
-                          @JsonProperty("lag_bytes") long lagBytes) implements StatusEvent {
+                          @JsonProperty("lag_bytes") long lagBytes, @JsonProperty("wal_status") String walStatus,
+                          @JsonProperty("safe_wal_bytes") Long safeWalBytes,
+                          @JsonProperty("wal_warning") String walWarning) implements StatusEvent {
     }
 
     /** A user asked to remove the migration's replication. */

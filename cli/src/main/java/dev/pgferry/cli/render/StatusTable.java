@@ -46,6 +46,11 @@ public final class StatusTable {
             }
         }
         for (DatabaseStatus d : s.migrationDetail()) {
+            if (d.walWarning() != null) {
+                out.append("warning: ").append(d.dbname()).append(": ").append(d.walWarning()).append('\n');
+            }
+        }
+        for (DatabaseStatus d : s.migrationDetail()) {
             if (d.cutover() != null) {
                 out.append("cut-over: ").append(d.dbname()).append(": ").append(cutoverLine(d.cutover())).append('\n');
             }
@@ -66,7 +71,8 @@ public final class StatusTable {
                 d.status().wireName(), d.phase() == null ? "" : d.phase().wireName(), d.rowsCopied(), d.tablesDone(),
                 d.tablesTotal(), d.bytesCopied() / 1e6, d.etaSeconds() == null ? "" : ", ~" + d.etaSeconds() + " s left")
                 + (d.status() == MigrationStatus.State.CUTTING_OVER && d.cutover() != null
-                ? ", cut-over " + cutoverLine(d.cutover()) : "");
+                ? ", cut-over " + cutoverLine(d.cutover()) : "")
+                + (d.waitingFor() == null ? "" : ", waiting: " + d.waitingFor());
     }
 
     /** The latest cut-over of a database in words. */

@@ -107,6 +107,9 @@ public final class StatusFold {
         } else if (event instanceof StatusEvent.ReplicationLag l) {
             row.lagBytes = l.lagBytes();
             row.lagMeasuredAt = l.timestamp();
+            row.walStatus = l.walStatus();
+            row.safeWalBytes = l.safeWalBytes();
+            row.walWarning = l.walWarning();
         } else if (event instanceof StatusEvent.PhaseChanged p) {
             row.state = State.RUNNING;
             row.closePhase(p.timestamp());
@@ -122,6 +125,8 @@ public final class StatusFold {
             row.etaSeconds = p.etaSeconds();
         } else if (event instanceof StatusEvent.TaskWarning w) {
             row.warnings.add(w.message());
+        } else if (event instanceof StatusEvent.TaskWaiting w) {
+            row.waitingFor = w.waitingFor();
         } else if (event instanceof StatusEvent.TaskDone d) {
             row.closePhase(d.timestamp());
             row.finishedAt = d.timestamp();
@@ -283,6 +288,10 @@ public final class StatusFold {
         Verification verification;
         Instant verifiedAt;
         CutoverState cutover;
+        String waitingFor;
+        String walStatus;
+        Long safeWalBytes;
+        String walWarning;
 
         Row(String dbname) {
             this.dbname = dbname;
@@ -300,6 +309,9 @@ public final class StatusFold {
             methodReason = null;
             lagBytes = null;
             lagMeasuredAt = null;
+            walStatus = null;
+            safeWalBytes = null;
+            walWarning = null;
             rowsEstimate = 0;
             bytesEstimate = 0;
             etaSeconds = null;
@@ -307,6 +319,7 @@ public final class StatusFold {
             phaseSeconds = new LinkedHashMap<>();
             startedAt = null;
             finishedAt = null;
+            waitingFor = null;
         }
 
         /** The current cut-over's state, begun at {@code at} when no request for it was seen. */
@@ -331,7 +344,15 @@ public final class StatusFold {
                     error == null ? null : error.message(), error == null ? null : error.code(), phase, attempt,
                     workerId, tablesDone, tablesTotal, rowsCopied, bytesCopied, warnings, methodReason, lagBytes,
                     lagMeasuredAt, rowsEstimate, bytesEstimate, state == State.RUNNING ? etaSeconds : null, phaseSeconds,
-                    startedAt, finishedAt, verification, verifiedAt, cutover == null ? null : cutover.toStatus());
+                    startedAt, finishedAt, verification, verifiedAt, cutover == null ? null : cutover.toStatus(),
+                    state == State.RUNNING ? waitingFor : null, replicating() ? walStatus : null,
+                    replicating() ? safeWalBytes : null, replicating() ? walWarning : null);
+        }
+
+        /** Whether the slot's WAL figures describe the database now (the last ones stay with a lost slot). */
+        private boolean replicating() {
+            return state == State.SYNCING || state == State.CUTTING_OVER
+                    || (state == State.FAILED && error != null && error.code() == dev.pgferry.messages.ErrorCode.SLOT_LOST);
         }
     }
 

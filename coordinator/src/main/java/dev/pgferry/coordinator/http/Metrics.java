@@ -66,6 +66,8 @@ public final class Metrics implements AutoCloseable {
         perDatabase("pgferry.database.attempt", "the attempt running or last run (1 for the first)", d -> d.attempt());
         perDatabase("pgferry.database.lag.bytes", "replication lag of a syncing database, in bytes of WAL",
                 d -> d.lagBytes() == null ? Double.NaN : d.lagBytes());
+        perDatabase("pgferry.database.slot.safe.wal.bytes", "WAL the source may still write before it invalidates the"
+                + " database's replication slot (max_slot_wal_keep_size)", d -> d.safeWalBytes() == null ? Double.NaN : d.safeWalBytes());
         perDatabase("pgferry.database.eta.seconds", "estimated seconds until the copy is done",
                 d -> d.etaSeconds() == null ? Double.NaN : d.etaSeconds());
         this.state = MultiGauge.builder("pgferry.database.state").description("1 for the database's current state")

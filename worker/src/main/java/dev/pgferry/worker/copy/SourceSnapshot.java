@@ -1,6 +1,7 @@
 package dev.pgferry.worker.copy;
 
 import dev.pgferry.messages.ErrorCode;
+import dev.pgferry.pg.BlockerWatch;
 import dev.pgferry.pg.PgConnector;
 import dev.pgferry.pg.SessionPool;
 import dev.pgferry.pg.Sql;
@@ -10,6 +11,7 @@ import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.time.Duration;
 
 /**
  * A snapshot of the source that the schema dump and every copy connection import, so that all of them read one
@@ -51,18 +53,35 @@ public final class SourceSnapshot implements AutoCloseable {
     /**
      * Creates logical replication slot {@code slotName} (pgoutput) and keeps the snapshot its creation exported:
      * data read under it plus the changes the slot streams are exactly the source, nothing twice, nothing lost.
+     * The creation waits for every transaction open on the source server; meanwhile {@code waiting} hears which
+     * sessions it waits for (see {@link BlockerWatch}), and past {@code maxWait} (null: never) it gives up with
+     * {@code WAIT_TIMEOUT}.
      */
-    public static SourceSnapshot withNewSlot(PgConnector source, String dbname, String slotName) {
+    public static SourceSnapshot withNewSlot(PgConnector source, String dbname, String slotName, Duration maxWait,
+                                             BlockerWatch.Listener waiting) {
         Connection c = source.openReplication(dbname);
-        try (Statement s = c.createStatement();
-             ResultSet rs = s.executeQuery("CREATE_REPLICATION_SLOT " + Sql.ident(slotName)
-                     + " LOGICAL pgoutput EXPORT_SNAPSHOT")) {
-            rs.next();
-            return new SourceSnapshot(c, rs.getString("snapshot_name"), false, source, dbname);
+        String doing = "creating replication slot " + slotName + " on source database " + dbname;
+        BlockerWatch watch = null;
+        try {
+            watch = BlockerWatch.start(source, dbname, BlockerWatch.backendPid(c), "creating replication slot "
+                    + slotName, maxWait, waiting);
+            try (Statement s = c.createStatement();
+                 ResultSet rs = s.executeQuery("CREATE_REPLICATION_SLOT " + Sql.ident(slotName)
+                         + " LOGICAL pgoutput EXPORT_SNAPSHOT")) {
+                rs.next();
+                return new SourceSnapshot(c, rs.getString("snapshot_name"), false, source, dbname);
+            }
         } catch (SQLException e) {
             closeQuietly(c);
-            throw SqlStates.wrap(ErrorCode.PRECONDITION_FAILED, "creating replication slot " + slotName
-                    + " on source database " + dbname, e);
+            throw watch == null ? SqlStates.wrap(ErrorCode.PRECONDITION_FAILED, doing, e)
+                    : watch.failure(e, ErrorCode.PRECONDITION_FAILED, doing);
+        } catch (RuntimeException e) {
+            closeQuietly(c);
+            throw e;
+        } finally {
+            if (watch != null) {
+                watch.close();
+            }
         }
     }
 

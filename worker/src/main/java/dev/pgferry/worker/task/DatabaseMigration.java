@@ -274,7 +274,8 @@ public final class DatabaseMigration {
                 replicator.publish(published.stream().filter(t -> !t.unlogged()).toList(), choice.check().sourceViaAivenExtras());
             }
             SourceRead read = ahead != null ? ahead.take()
-                    : readSource(SourceSnapshot.withNewSlot(source, db, name), schema, ownCopy);
+                    : readSource(SourceSnapshot.withNewSlot(source, db, name, maxWait(),
+                            w -> emit.accept(events.waiting(w))), schema, ownCopy);
             try (SourceSnapshot snapshot = read.snapshot()) {
                 schema.restorePreData(missingRoles).forEach(e -> emit.accept(events.warning("pre-data restore: " + e)));
                 List<SourceCatalog.Table> tables = read.tables();
@@ -337,6 +338,12 @@ public final class DatabaseMigration {
         String finalState = replication ? SYNCING : DONE;
         targetDb.markDone(attempt, prior, finalState);
         return finalState;
+    }
+
+    /** How long this database may wait on a session of the user's (null: as long as it takes). */
+    private java.time.Duration maxWait() {
+        Integer seconds = task.request().options().maxWaitSeconds();
+        return seconds == null ? null : java.time.Duration.ofSeconds(seconds);
     }
 
     /** What the migration reads from the source under its snapshot, before anything is copied. */

@@ -1,0 +1,151 @@
+package dev.pgferry.it;
+
+import dev.pgferry.cli.local.LocalPostgres;
+import dev.pgferry.cli.local.SampleData;
+import dev.pgferry.messages.ErrorCode;
+import dev.pgferry.messages.Method;
+import dev.pgferry.messages.MigrationOptions;
+import dev.pgferry.messages.MigrationRequest;
+import dev.pgferry.messages.MigrationStatus;
+import dev.pgferry.messages.MigrationStatus.DatabaseStatus;
+import dev.pgferry.messages.MigrationStatus.State;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.util.List;
+import java.util.Optional;
+import java.util.function.Predicate;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * What guards a replication. Waiting is explained: a transaction left open on the source keeps the replication slot
+ * from being created; the status names that session while the database waits, ending it lets the migration go on,
+ * and with {@code max_wait_seconds} the database fails cleanly instead, leaving nothing behind. The WAL guard: a slot
+ * the source invalidates (a tiny {@code max_slot_wal_keep_size}) fails its database with {@code SLOT_LOST}.
+ */
+class ReplicationGuardsIT {
+    static Pgferry pgferry;
+
+    @BeforeAll
+    static void start() throws Exception {
+        pgferry = new Pgferry(1);
+    }
+
+    @AfterAll
+    static void stop() {
+        pgferry.close();
+    }
+
+    @Test
+    void aTransactionLeftOpenOnTheSourceIsNamedWhileTheSlotWaitsAndMaxWaitFailsCleanly() throws Exception {
+        try (LocalPostgres source = Infra.postgres(); LocalPostgres target = Infra.postgres()) {
+            ReplicationIT.exec(source, "postgres", "CREATE DATABASE app; CREATE DATABASE app2");
+            for (String db : List.of("app", "app2")) {
+                ReplicationIT.exec(source, db, "CREATE TABLE public.t (id int PRIMARY KEY, v text);"
+                        + " INSERT INTO public.t SELECT g, 'v' || g FROM generate_series(1, 500) g");
+            }
+
+            // Given a session of the user's that wrote and left its transaction open (in another database)
+            int pid;
+            try (Connection open = SampleData.connect(source, "postgres"); Statement st = open.createStatement()) {
+                open.setAutoCommit(false);
+                try (ResultSet rs = st.executeQuery("SELECT pg_backend_pid(), txid_current()")) {
+                    rs.next();
+                    pid = rs.getInt(1);
+                }
+
+                // When a replication migration starts
+                MigrationRequest r = ReplicationIT.request(source, target, Method.REPLICATION, List.of("postgres", "app2"));
+                pgferry.submit(r);
+
+                // Then its row says what it waits for: that session, by pid, state and database, and how to end it
+                DatabaseStatus waiting = awaitRow(r.migrationId(), "app", d -> d.waitingFor() != null);
+                assertThat(waiting.status()).isEqualTo(State.RUNNING);
+                assertThat(waiting.waitingFor()).contains("creating replication slot").contains("pid " + pid)
+                        .contains("idle in transaction").contains("database postgres").contains("pg_terminate_backend");
+
+                // When the session ends its transaction, then the migration goes on to syncing and the wait is gone
+                open.rollback();
+                MigrationStatus done = pgferry.awaitFinal(r.migrationId());
+                DatabaseStatus app = ReplicationIT.row(done, "app");
+                assertThat(app.status()).as(app.toString()).isEqualTo(State.SYNCING);
+                assertThat(app.waitingFor()).isNull();
+                assertThat(Compare.tableFingerprints(target, "app")).isEqualTo(Compare.tableFingerprints(source, "app"));
+
+                // When another session holds a transaction open and a migration may wait at most 3 s
+                st.execute("SELECT txid_current()");
+                MigrationRequest limited = ReplicationIT.request(source, target, Method.REPLICATION, List.of("postgres", "app"))
+                        .withOptions(new MigrationOptions(false, false, false, MigrationOptions.RoleScope.ALL, List.of(), 3));
+                pgferry.submit(limited);
+                MigrationStatus failed = pgferry.awaitFinal(limited.migrationId());
+
+                // Then that database fails with WAIT_TIMEOUT naming the session, which pgferry left alone
+                DatabaseStatus app2 = ReplicationIT.row(failed, "app2");
+                assertThat(app2.status()).as(app2.toString()).isEqualTo(State.FAILED);
+                assertThat(app2.errorCode()).isEqualTo(ErrorCode.WAIT_TIMEOUT);
+                assertThat(app2.error()).contains("gave up after 3 s").contains("pid " + pid);
+                try (ResultSet rs = st.executeQuery("SELECT 1")) {
+                    assertThat(rs.next()).as("the user's session is untouched").isTrue();
+                }
+                open.rollback();
+            }
+            // and nothing of it is left behind: no slot or publication for app2, no database on the target
+            assertThat(Compare.scalar(source, "app2", "SELECT count(*) FROM pg_replication_slots WHERE database = 'app2'"))
+                    .isEqualTo("0");
+            assertThat(Compare.scalar(source, "app2", "SELECT count(*) FROM pg_publication")).isEqualTo("0");
+            assertThat(Compare.scalar(target, "postgres", "SELECT count(*) FROM pg_database WHERE datname = 'app2'"))
+                    .isEqualTo("0");
+        }
+    }
+
+    @Test
+    void aSlotTheSourceInvalidatesFailsItsDatabaseWithWhatToDo() throws Exception {
+        try (LocalPostgres source = Infra.postgres(java.util.Map.of("max_slot_wal_keep_size", "1MB"));
+             LocalPostgres target = Infra.postgres()) {
+            // Given a database syncing from a source that keeps at most 1 MB of WAL for a slot
+            ReplicationIT.exec(source, "postgres", "CREATE DATABASE wal");
+            ReplicationIT.exec(source, "wal", "CREATE TABLE public.t (id bigserial PRIMARY KEY, v text)");
+            MigrationRequest r = ReplicationIT.request(source, target, Method.REPLICATION, List.of("postgres"));
+            pgferry.submit(r);
+            MigrationStatus syncing = pgferry.awaitFinal(r.migrationId());
+            assertThat(ReplicationIT.row(syncing, "wal").status()).as(syncing.toString()).isEqualTo(State.SYNCING);
+            DatabaseStatus measured = awaitRow(r.migrationId(), "wal", d -> d.walStatus() != null);
+            assertThat(measured.walStatus()).isEqualTo("reserved");
+            assertThat(measured.safeWalBytes()).isNotNull();
+
+            // When the target stops consuming and the source writes far more WAL than that, then checkpoints
+            ReplicationIT.exec(target, "wal", "ALTER SUBSCRIPTION " + Compare.scalar(target, "wal",
+                    "SELECT quote_ident(subname) FROM pg_subscription") + " DISABLE");
+            for (int i = 0; i < 4; i++) {
+                ReplicationIT.exec(source, "wal", "INSERT INTO public.t (v) SELECT repeat('x', 200) FROM generate_series(1, 40000);"
+                        + " SELECT pg_switch_wal()");
+            }
+            ReplicationIT.exec(source, "postgres", "CHECKPOINT");
+
+            // Then the source reports the slot lost, and the database fails with SLOT_LOST saying what to do
+            assertThat(Compare.scalar(source, "postgres", "SELECT wal_status FROM pg_replication_slots")).isEqualTo("lost");
+            DatabaseStatus lost = awaitRow(r.migrationId(), "wal", d -> d.status() == State.FAILED);
+            assertThat(lost.errorCode()).isEqualTo(ErrorCode.SLOT_LOST);
+            assertThat(lost.error()).contains("max_slot_wal_keep_size").contains("pgferry remove " + r.migrationId());
+            assertThat(lost.walStatus()).isEqualTo("lost");
+        }
+    }
+
+    static DatabaseStatus awaitRow(String id, String db, Predicate<DatabaseStatus> p) throws InterruptedException {
+        long deadline = System.currentTimeMillis() + 120_000;
+        while (System.currentTimeMillis() < deadline) {
+            Optional<DatabaseStatus> row = pgferry.coordinator.fold().view(id)
+                    .flatMap(s -> s.migrationDetail().stream().filter(d -> d.dbname().equals(db)).findFirst());
+            if (row.isPresent() && p.test(row.get())) {
+                return row.get();
+            }
+            Thread.sleep(50);
+        }
+        throw new AssertionError("condition not reached: " + pgferry.coordinator.fold().view(id));
+    }
+}
