@@ -8,7 +8,6 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
@@ -44,21 +43,12 @@ final class CutoverCommand implements Callable<Integer> {
     @Option(names = "--unblock-source", description = "Let the source take writes again after the cut-over.")
     boolean unblockSource;
 
-    @Option(names = "--timeout", paramLabel = "DURATION", converter = DurationConverter.class,
-            description = "Stop waiting after this long (the cut-over goes on; see 'pgferry status').")
-    Duration timeout;
-
-    @Option(names = "--bootstrap-servers", paramLabel = "HOST:PORT", description = "A running pgferry's Kafka.")
-    String bootstrapServers;
+    @Option(names = "--ignore-drift", description = "Cut over although the source's schema changed since replication"
+            + " began (tables or columns the target lacks; see 'pgferry refresh').")
+    boolean ignoreDrift;
 
     @Mixin
-    KafkaOptions kafka;
-
-    @Option(names = "--data-dir", defaultValue = "./.pgferry", description = "Single-machine data (default: ${DEFAULT-VALUE}).")
-    Path dataDir;
-
-    @Option(names = "--json", description = "Print the final status as JSON.")
-    boolean json;
+    ControlOptions control;
 
     @Override
     public Integer call() throws Exception {
@@ -66,17 +56,18 @@ final class CutoverCommand implements Callable<Integer> {
             System.err.println("pgferry: --deadline must be 1 s to 1 day");
             return Exits.USAGE;
         }
-        CutoverRequest request = CutoverRequest.of(migrationId, databases, (int) deadline.toSeconds(), verify, unblockSource);
+        CutoverRequest request = CutoverRequest.of(migrationId, databases, (int) deadline.toSeconds(), verify, unblockSource,
+                ignoreDrift);
         try {
-            if (!kafka.named(bootstrapServers)) {
-                try (SingleMachine local = new SingleMachine(dataDir, 1, 1, 0, -1)) {
+            if (!control.distributed()) {
+                try (SingleMachine local = new SingleMachine(control.dataDir, 1, 1, 0, -1)) {
                     Optional<MigrationStatus> before = local.current(migrationId);
                     Integer refused = check(before, request);
                     return refused != null ? refused
-                            : Cutovers.report(local.cutover(request, before.get(), timeout, System.err), request, json, System.out);
+                            : Cutovers.report(local.cutover(request, before.get(), control.timeout, System.err), request, control.json, System.out);
                 }
             }
-            try (Bus bus = new Bus(kafka.settings(bootstrapServers), "pgferry-cutover")) {
+            try (Bus bus = new Bus(control.settings(), "pgferry-cutover")) {
                 Optional<MigrationStatus> before = MigrationWatcher.current(bus, migrationId);
                 Integer refused = check(before, request);
                 if (refused != null) {
@@ -84,7 +75,7 @@ final class CutoverCommand implements Callable<Integer> {
                 }
                 Cutovers.request(bus, request);
                 return Cutovers.report(MigrationWatcher.await(bus, migrationId, System.err,
-                        Cutovers.ended(before.get()), timeout), request, json, System.out);
+                        Cutovers.ended(before.get()), control.timeout), request, control.json, System.out);
             }
         } catch (MigrationWatcher.TimedOut e) {
             System.err.println("pgferry: " + e.getMessage() + "; see 'pgferry status " + migrationId + "'");

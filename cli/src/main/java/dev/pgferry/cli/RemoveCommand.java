@@ -4,10 +4,8 @@ import dev.pgferry.bus.Bus;
 import dev.pgferry.messages.MigrationStatus;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-import java.nio.file.Path;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 
@@ -19,37 +17,24 @@ final class RemoveCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "ID")
     String migrationId;
 
-    @Option(names = "--bootstrap-servers", paramLabel = "HOST:PORT", description = "A running pgferry's Kafka.")
-    String bootstrapServers;
-
     @Mixin
-    KafkaOptions kafka;
-
-    @Option(names = "--data-dir", defaultValue = "./.pgferry", description = "Single-machine data (default: ${DEFAULT-VALUE}).")
-    Path dataDir;
-
-    @Option(names = "--json", description = "Print the final status as JSON.")
-    boolean json;
-
-    @Option(names = "--timeout", paramLabel = "DURATION", converter = DurationConverter.class,
-            description = "Stop waiting after this long (the removal goes on; see 'pgferry status'); exit 3.")
-    java.time.Duration timeout;
+    ControlOptions control;
 
     @Override
     public Integer call() throws Exception {
         try {
-            if (!kafka.named(bootstrapServers)) {
-                try (SingleMachine local = new SingleMachine(dataDir, 1, 1, 0, -1)) {
-                    return report(local.remove(migrationId, System.err, timeout));
+            if (!control.distributed()) {
+                try (SingleMachine local = new SingleMachine(control.dataDir, 1, 1, 0, -1)) {
+                    return report(local.remove(migrationId, System.err, control.timeout));
                 }
             }
-            try (Bus bus = new Bus(kafka.settings(bootstrapServers), "pgferry-remove")) {
+            try (Bus bus = new Bus(control.settings(), "pgferry-remove")) {
                 Optional<MigrationStatus> current = MigrationWatcher.current(bus, migrationId);
                 if (current.isEmpty()) {
                     System.err.println("pgferry: no migration " + migrationId);
                     return Exits.UNKNOWN;
                 }
-                return report(Removals.removeAndAwait(bus, migrationId, System.err, timeout));
+                return report(Removals.removeAndAwait(bus, migrationId, System.err, control.timeout));
             }
         } catch (MigrationWatcher.TimedOut e) {
             System.err.println("pgferry: " + e.getMessage() + "; see 'pgferry status " + migrationId + "'");
@@ -58,7 +43,7 @@ final class RemoveCommand implements Callable<Integer> {
     }
 
     private int report(MigrationStatus status) {
-        Exits.report(status, json, System.out);
+        Exits.report(status, control.json, System.out);
         return status.migration().status() == MigrationStatus.State.REMOVED ? Exits.DONE : Exits.FAILED;
     }
 }

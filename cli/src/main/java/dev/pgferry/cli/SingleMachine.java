@@ -103,6 +103,14 @@ final class SingleMachine implements AutoCloseable {
         return MigrationWatcher.await(coordinator, request.migrationId(), progress, Cutovers.ended(before), timeout);
     }
 
+    /** Requests a refresh and waits until {@code ended} holds (or {@code timeout}, null: none, passed). */
+    MigrationStatus refresh(dev.pgferry.messages.RefreshRequest request,
+                            java.util.function.Predicate<MigrationStatus> ended, java.time.Duration timeout,
+                            PrintStream progress) throws InterruptedException {
+        RefreshCommand.send(bus, request);
+        return MigrationWatcher.await(coordinator, request.migrationId(), progress, ended, timeout);
+    }
+
     /** Waits until every syncing database of the migration lags by at most {@code maxLagBytes}. */
     MigrationStatus awaitLag(String migrationId, long maxLagBytes, PrintStream progress) throws InterruptedException {
         return MigrationWatcher.await(coordinator, migrationId, progress, s -> s.migrationDetail().stream()

@@ -32,6 +32,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
  * {@code pgferry cutover}: a deadline that cannot be met leaves the source writable and the replication running;
+ * schema drift (a new table, a new column) is named in the status, refused by a cut-over and repaired by
+ * {@code pgferry refresh};
  * under pgbench and a writer that records every id the source committed, the cut-over loses none of them, leaves
  * the source read-only and the target's sequences ahead; {@code --unblock-source} through the CLI, right after a
  * coordinator restart.
@@ -86,6 +88,38 @@ class CutoverIT {
             // and the replication still runs: both rows arrive once the lock is gone
             ReplicationIT.eventually(() -> Compare.scalar(target, "bank", "SELECT count(*) FROM public.ticks"), "2");
 
+            // When a table is created and a column added on the source while bank is syncing
+            ReplicationIT.exec(source, "bank", "CREATE TABLE public.audit (id serial PRIMARY KEY, what text NOT NULL);"
+                    + " INSERT INTO public.audit (what) VALUES ('a'), ('b');"
+                    + " ALTER TABLE public.ticks ADD COLUMN source_note text DEFAULT 'none';"
+                    + " INSERT INTO public.ticks (note, source_note) VALUES ('with the new column', 'x')");
+
+            // Then the status names both, and a cut-over refuses without blocking writes
+            DatabaseStatus drifted = awaitRow(r.migrationId(), "bank", d -> d.drift() != null
+                    && d.drift().stream().anyMatch(i -> i.startsWith("table public.audit "))
+                    && d.drift().stream().anyMatch(i -> i.startsWith("column public.ticks.source_note (text) ")));
+            assertThat(drifted.status()).isEqualTo(State.SYNCING);
+            cutover(CutoverRequest.of(r.migrationId(), List.of("bank"), 30, false, false));
+            DatabaseStatus refused = awaitCutover(r.migrationId(), "bank", "failed", aborted.cutover().requestedAt());
+            assertThat(refused.cutover().error()).contains("schema changed").contains("public.audit")
+                    .contains("pgferry refresh " + r.migrationId()).contains("writes were not blocked");
+            assertThat(readOnlySetting(source, "bank")).isNull();
+
+            // When the drift is refreshed through the CLI
+            CliIT.Run refresh = CliIT.pgferry("refresh", r.migrationId(), "--databases", "bank", "--timeout", "2m",
+                    "--bootstrap-servers", Infra.kafka());
+
+            // Then the new table and column are on the target with their rows, and rows written later arrive
+            assertThat(refresh.exitCode()).as(refresh.out()).isEqualTo(0);
+            assertThat(refresh.out()).contains("refresh: bank: created public.audit on the target")
+                    .contains("added column public.ticks.source_note (text) on the target");
+            ReplicationIT.exec(source, "bank", "INSERT INTO public.audit (what) VALUES ('after the refresh')");
+            ReplicationIT.eventually(() -> Compare.tableFingerprints(target, "bank").get("public.audit"),
+                    Compare.tableFingerprints(source, "bank").get("public.audit"));
+            ReplicationIT.eventually(() -> Compare.tableFingerprints(target, "bank").get("public.ticks"),
+                    Compare.tableFingerprints(source, "bank").get("public.ticks"));
+            assertThat(awaitRow(r.migrationId(), "bank", d -> d.drift() == null).refresh().error()).isNull();
+
             // When pgbench and a writer that records each committed id write to bank while it is cut over (verified)
             Process bench = pgbench(source, "-n", "-c", "4", "-j", "2", "-T", "120", "bank");
             Writer writer = new Writer(source);
@@ -94,7 +128,7 @@ class CutoverIT {
             ReplicationIT.eventually(() -> writer.committed().size() >= 200
                     && Long.parseLong(Compare.scalar(source, "bank", "SELECT count(*) FROM public.pgbench_history")) > 0, true);
             cutover(CutoverRequest.of(r.migrationId(), List.of("bank"), 60, true, false));
-            DatabaseStatus cut = awaitCutover(r.migrationId(), "bank", "done", aborted.cutover().requestedAt());
+            DatabaseStatus cut = awaitCutover(r.migrationId(), "bank", "done", refused.cutover().requestedAt());
             writing.join(30_000);
             boolean benchEnded = bench.waitFor(30, TimeUnit.SECONDS);
             bench.destroyForcibly();
@@ -165,6 +199,12 @@ class CutoverIT {
         return Compare.scalar(pg, "postgres", "SELECT substr(cfg, length('default_transaction_read_only') + 2)"
                 + " FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase, unnest(s.setconfig) cfg"
                 + " WHERE d.datname = '" + db + "' AND s.setrole = 0 AND cfg LIKE 'default_transaction_read_only=%'");
+    }
+
+    static DatabaseStatus awaitRow(String id, String db, java.util.function.Predicate<DatabaseStatus> p)
+            throws InterruptedException {
+        return ReplicationIT.row(awaitView(id, v -> v.migrationDetail().stream().anyMatch(d -> d.dbname().equals(db)
+                && p.test(d))), db);
     }
 
     static MigrationStatus awaitView(String id, java.util.function.Predicate<MigrationStatus> p) throws InterruptedException {

@@ -14,7 +14,8 @@ import java.util.List;
  * {@code deadline_seconds}: how long one database's cut-over may take (default 60); past it the source takes writes
  * again and replication goes on. {@code verify}: compare source and target while writes are blocked, and cut over
  * only when they match. {@code unblock_source}: let the source take writes again after a successful cut-over
- * (default: it stays read-only, since the application now writes to the target).
+ * (default: it stays read-only, since the application now writes to the target). {@code ignore_drift}: cut over
+ * although the source's schema changed since replication began (tables or columns the target lacks).
  */
 public record CutoverRequest(
         @JsonProperty("schema_version") Integer schemaVersion,
@@ -23,7 +24,8 @@ public record CutoverRequest(
         @JsonProperty("databases") List<String> databases,
         @JsonProperty("deadline_seconds") Integer deadlineSeconds,
         @JsonProperty("verify") Boolean verify,
-        @JsonProperty("unblock_source") Boolean unblockSource) implements Request {
+        @JsonProperty("unblock_source") Boolean unblockSource,
+        @JsonProperty("ignore_drift") Boolean ignoreDrift) implements Request {
 
     public static final String ACTION = "cutover";
     public static final int DEFAULT_DEADLINE_SECONDS = 60;
@@ -44,12 +46,18 @@ public record CutoverRequest(
         }
         verify = verify != null && verify;
         unblockSource = unblockSource != null && unblockSource;
+        ignoreDrift = ignoreDrift != null && ignoreDrift;
     }
 
     public static CutoverRequest of(String migrationId, List<String> databases, int deadlineSeconds, boolean verify,
                                     boolean unblockSource) {
+        return of(migrationId, databases, deadlineSeconds, verify, unblockSource, false);
+    }
+
+    public static CutoverRequest of(String migrationId, List<String> databases, int deadlineSeconds, boolean verify,
+                                    boolean unblockSource, boolean ignoreDrift) {
         return new CutoverRequest(MigrationRequest.SCHEMA_VERSION, ACTION, migrationId, databases, deadlineSeconds,
-                verify, unblockSource);
+                verify, unblockSource, ignoreDrift);
     }
 
     /** Whether this request names {@code dbname} (an empty list names every database). */

@@ -108,4 +108,16 @@ public record EventSource(String migrationId, String dbname, String workerId, in
     public StatusEvent.CutoverFailed cutoverFailed(Failure error, boolean sourceWritable) {
         return new StatusEvent.CutoverFailed(migrationId, dbname, workerId, attempt, clock.instant(), error, sourceWritable);
     }
+
+    public StatusEvent.SchemaDriftSeen drift(List<String> drift) {
+        return new StatusEvent.SchemaDriftSeen(migrationId, dbname, workerId, attempt, clock.instant(), drift);
+    }
+
+    public StatusEvent.RefreshRequested refreshRequested(List<String> databases) {
+        return new StatusEvent.RefreshRequested(migrationId, dbname, workerId, attempt, clock.instant(), databases);
+    }
+
+    public StatusEvent.TaskRefreshed refreshed(List<String> applied, List<String> remaining, String error) {
+        return new StatusEvent.TaskRefreshed(migrationId, dbname, workerId, attempt, clock.instant(), applied, remaining, error);
+    }
 }

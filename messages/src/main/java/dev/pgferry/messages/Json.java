@@ -76,7 +76,8 @@ public final class Json {
 
     /**
      * Reads a message of the requests topic: a {@link RemovalRequest} when {@code action} is {@code remove}, a
-     * {@link VerifyRequest} when it is {@code verify}, a {@link CutoverRequest} when it is {@code cutover}, else
+     * {@link VerifyRequest} when it is {@code verify}, a {@link CutoverRequest} when it is {@code cutover}, a {@link RefreshRequest} when it is
+     * {@code refresh}, else
      * a {@link MigrationRequest} ({@code action} absent or {@code migrate}).
      */
     public static Request readRequestMessage(byte[] bytes) {
@@ -91,8 +92,11 @@ public final class Json {
         if (action != null && CutoverRequest.ACTION.equals(action.asText())) {
             return convert(tree, CutoverRequest.class);
         }
+        if (action != null && RefreshRequest.ACTION.equals(action.asText())) {
+            return convert(tree, RefreshRequest.class);
+        }
         if (action != null && !"migrate".equals(action.asText())) {
-            throw invalid("field 'action': must be migrate, remove, verify or cutover");
+            throw invalid("field 'action': must be migrate, remove, verify, cutover or refresh");
         }
         tree.remove("action");
         return convert(tree, MigrationRequest.class);

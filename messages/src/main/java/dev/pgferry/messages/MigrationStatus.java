@@ -21,7 +21,8 @@ public record MigrationStatus(
         @JsonProperty("removal_requested") boolean removalRequested,
         @JsonProperty("accepted_at") Instant acceptedAt,
         @JsonProperty("verify") VerifySummary verify,
-        @JsonProperty("cutover_requested_at") Instant cutoverRequestedAt) {
+        @JsonProperty("cutover_requested_at") Instant cutoverRequestedAt,
+        @JsonProperty("refresh_requested_at") Instant refreshRequestedAt) {
 
     public MigrationStatus {
         migrationDetail = List.copyOf(migrationDetail);
@@ -109,10 +110,13 @@ public record MigrationStatus(
             @JsonProperty("waiting_for") String waitingFor,
             @JsonProperty("wal_status") String walStatus,
             @JsonProperty("safe_wal_bytes") Long safeWalBytes,
-            @JsonProperty("wal_warning") String walWarning) {
+            @JsonProperty("wal_warning") String walWarning,
+            @JsonProperty("drift") List<String> drift,
+            @JsonProperty("refresh") Refresh refresh) {
 
         public DatabaseStatus {
             warnings = List.copyOf(warnings == null ? List.of() : warnings);
+            drift = drift == null ? null : List.copyOf(drift);
             phaseSeconds = phaseSeconds == null ? java.util.Map.of()
                     : java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(phaseSeconds));
         }
@@ -137,5 +141,17 @@ public record MigrationStatus(
             @JsonProperty("source_writable") Boolean sourceWritable,
             @JsonProperty("error") String error,
             @JsonProperty("error_code") ErrorCode errorCode) {
+    }
+
+    /**
+     * The latest refresh of one database: when it was asked for and when it ended (null while it runs), what it
+     * applied, and why it stopped ({@code error}, null when it did not).
+     */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record Refresh(
+            @JsonProperty("requested_at") Instant requestedAt,
+            @JsonProperty("finished_at") Instant finishedAt,
+            @JsonProperty("applied") List<String> applied,
+            @JsonProperty("error") String error) {
     }
 }

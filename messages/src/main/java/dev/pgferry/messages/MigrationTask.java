@@ -19,10 +19,11 @@ public record MigrationTask(
 
     /**
      * What to do with the database: migrate it, remove the replication of an earlier migration, verify it
-     * against the source ({@code verify_jobs} connections per side), or cut it over to the target ({@code cutover}).
+     * against the source ({@code verify_jobs} connections per side), cut it over to the target ({@code cutover}), or
+     * repair its schema drift.
      */
     public enum Action {
-        MIGRATE, REMOVE, VERIFY, CUTOVER;
+        MIGRATE, REMOVE, VERIFY, CUTOVER, REFRESH;
 
         @com.fasterxml.jackson.annotation.JsonValue
         public String wireName() {
@@ -72,6 +73,12 @@ public record MigrationTask(
     public static MigrationTask cutover(MigrationRequest request, String dbname, CutoverRequest cutover) {
         return new MigrationTask(MigrationRequest.SCHEMA_VERSION, request.migrationId(), dbname, request, Action.CUTOVER,
                 null, cutover);
+    }
+
+    /** The task that repairs the schema drift of this database. */
+    public static MigrationTask refresh(MigrationRequest request, String dbname) {
+        return new MigrationTask(MigrationRequest.SCHEMA_VERSION, request.migrationId(), dbname, request, Action.REFRESH,
+                null, null);
     }
 
     /** The Kafka key: migration id and database. */

@@ -31,6 +31,9 @@ import java.util.List;
         @JsonSubTypes.Type(value = StatusEvent.CutoverStep.class, name = "cutover_step"),
         @JsonSubTypes.Type(value = StatusEvent.TaskCutOver.class, name = "task_cut_over"),
         @JsonSubTypes.Type(value = StatusEvent.CutoverFailed.class, name = "cutover_failed"),
+        @JsonSubTypes.Type(value = StatusEvent.SchemaDriftSeen.class, name = "schema_drift"),
+        @JsonSubTypes.Type(value = StatusEvent.RefreshRequested.class, name = "refresh_requested"),
+        @JsonSubTypes.Type(value = StatusEvent.TaskRefreshed.class, name = "task_refreshed"),
         @JsonSubTypes.Type(value = StatusEvent.TaskSyncing.class, name = "task_syncing"),
         @JsonSubTypes.Type(value = StatusEvent.ReplicationLag.class, name = "replication_lag"),
         @JsonSubTypes.Type(value = StatusEvent.RemovalRequested.class, name = "removal_requested"),
@@ -203,5 +206,37 @@ public sealed interface StatusEvent {
     record CutoverFailed(String migrationId, String dbname, String workerId, int attempt, Instant timestamp,
                          @JsonProperty("error") Failure error, @JsonProperty("source_writable") boolean sourceWritable)
             implements StatusEvent {
+    }
+
+    /**
+     * What changed on a replicating database's source that replication does not carry, one line per object
+     * ({@code SchemaDrift}); an empty list once nothing does. Written by the coordinator when it changes.
+     */
+    record SchemaDriftSeen(String migrationId, String dbname, String workerId, int attempt, Instant timestamp,
+                           @JsonProperty("drift") List<String> drift) implements StatusEvent {
+        public SchemaDriftSeen {
+            drift = List.copyOf(drift);
+        }
+    }
+
+    /** A user asked to repair the schema drift of the migration; {@code databases} got a refresh task. */
+    record RefreshRequested(String migrationId, String dbname, String workerId, int attempt, Instant timestamp,
+                            @JsonProperty("databases") List<String> databases) implements StatusEvent {
+        public RefreshRequested {
+            databases = List.copyOf(databases);
+        }
+    }
+
+    /**
+     * A database's refresh ended: {@code applied} lists what was made on the target or added to the replication,
+     * {@code remaining} the drift still seen after it, {@code error} why it stopped (null when it did not).
+     */
+    record TaskRefreshed(String migrationId, String dbname, String workerId, int attempt, Instant timestamp,
+                         @JsonProperty("applied") List<String> applied, @JsonProperty("remaining") List<String> remaining,
+                         @JsonProperty("error") String error) implements StatusEvent {
+        public TaskRefreshed {
+            applied = List.copyOf(applied);
+            remaining = List.copyOf(remaining);
+        }
     }
 }

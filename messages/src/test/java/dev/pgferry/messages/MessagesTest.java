@@ -154,7 +154,7 @@ class MessagesTest {
 
         MigrationStatus status = new MigrationStatus("m-9", new MigrationStatus.Overall(MigrationStatus.State.DONE, "", null),
                 java.util.List.of(row("shop", MigrationStatus.State.SYNCING), row("crm", MigrationStatus.State.DONE)),
-                null, null, null, false, null, null, null);
+                null, null, null, false, null, null, null, null);
         org.assertj.core.api.Assertions.assertThat(CutoverRequest.of("m-9", java.util.List.of(), 60, false, false).refusal(status)).isNull();
         org.assertj.core.api.Assertions.assertThat(CutoverRequest.of("m-9", java.util.List.of("crm"), 60, false, false).refusal(status))
                 .isEqualTo("only syncing databases can be cut over; crm is done");
@@ -164,7 +164,7 @@ class MessagesTest {
 
     private static MigrationStatus.DatabaseStatus row(String db, MigrationStatus.State state) {
         return new MigrationStatus.DatabaseStatus(db, "replication", state, null, null, null, 1, null, 0, 0, 0, 0, null, null,
-                null, null, 0, 0, null, null, null, null, null, null, null, null, null, null, null);
+                null, null, 0, 0, null, null, null, null, null, null, null, null, null, null, null, null, null);
     }
 
     @Test
@@ -177,7 +177,7 @@ class MessagesTest {
                 .hasMessageContaining("jobs must be 1 to 64");
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> Json.readRequestMessage(
                         "{\"action\": \"shrink\", \"migration_id\": \"m-9\"}".getBytes(java.nio.charset.StandardCharsets.UTF_8)))
-                .hasMessageContaining("must be migrate, remove, verify or cutover");
+                .hasMessageContaining("must be migrate, remove, verify, cutover or refresh");
 
         MigrationRequest r = Json.readRequest(("{\"source\": {\"host\": \"a\", \"user\": \"u\"}, \"target\": {\"host\": \"b\","
                 + " \"user\": \"u\"}, \"options\": {\"roles\": \"used\", \"ignore_roles\": [\"x\"]}}")

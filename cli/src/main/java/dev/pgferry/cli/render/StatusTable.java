@@ -46,6 +46,16 @@ public final class StatusTable {
             }
         }
         for (DatabaseStatus d : s.migrationDetail()) {
+            for (String item : d.drift() == null ? List.<String>of() : d.drift()) {
+                out.append("drift: ").append(d.dbname()).append(": ").append(item).append('\n');
+            }
+            if (d.refresh() != null && d.refresh().finishedAt() != null) {
+                out.append("refresh: ").append(d.dbname()).append(": ").append(d.refresh().applied().isEmpty() ? "nothing to do"
+                        : String.join("; ", d.refresh().applied())).append(d.refresh().error() == null ? ""
+                        : "; stopped: " + d.refresh().error()).append('\n');
+            }
+        }
+        for (DatabaseStatus d : s.migrationDetail()) {
             if (d.walWarning() != null) {
                 out.append("warning: ").append(d.dbname()).append(": ").append(d.walWarning()).append('\n');
             }

@@ -51,6 +51,11 @@ public final class StatusFold {
             Row row = m.rows.computeIfAbsent(v.dbname(), Row::new);
             row.verification = v.verification();
             row.verifiedAt = v.timestamp();
+        } else if (event instanceof StatusEvent.RefreshRequested rr) {
+            m.refreshRequestedAt = rr.timestamp();
+            for (String db : rr.databases()) {
+                m.rows.computeIfAbsent(db, Row::new).refresh = new MigrationStatus.Refresh(rr.timestamp(), null, null, null);
+            }
         } else if (event instanceof StatusEvent.CutoverRequested c) {
             m.cutoverRequestedAt = c.timestamp();
             for (String db : c.databases()) {
@@ -84,7 +89,7 @@ public final class StatusFold {
             }
             return;
         }
-        if (applyCutover(row, event)) {
+        if (applyToReplicating(row, event)) {
             return;
         }
         if (event.attempt() < row.attempt) {
@@ -143,10 +148,10 @@ public final class StatusFold {
     }
 
     /**
-     * Applies a cut-over event, whatever its attempt (a cut-over runs after the migration's attempts, as a removal
-     * does); false for any other event.
+     * Applies an event about a replicating database (cut-over, schema drift, refresh), whatever its attempt (these
+     * run after the migration's attempts, as a removal does); false for any other event.
      */
-    private static boolean applyCutover(Row row, StatusEvent event) {
+    private static boolean applyToReplicating(Row row, StatusEvent event) {
         if (event instanceof StatusEvent.CutoverStep step) {
             CutoverState c = row.cutover(step.timestamp());
             c.state = "cutting_over";
@@ -166,6 +171,13 @@ public final class StatusFold {
             row.state = State.DONE;
             row.lagBytes = null;
             row.lagMeasuredAt = null;
+        } else if (event instanceof StatusEvent.SchemaDriftSeen d) {
+            row.drift = d.drift().isEmpty() ? null : d.drift();
+            return true;
+        } else if (event instanceof StatusEvent.TaskRefreshed r) {
+            Instant requested = row.refresh == null ? r.timestamp() : row.refresh.requestedAt();
+            row.refresh = new MigrationStatus.Refresh(requested, r.timestamp(), r.applied(), r.error());
+            row.drift = r.remaining().isEmpty() ? null : r.remaining();
         } else if (event instanceof StatusEvent.CutoverFailed failed) {
             CutoverState c = row.cutover(failed.timestamp());
             c.state = "failed";
@@ -210,6 +222,7 @@ public final class StatusFold {
         Instant firstSeen;
         Instant verifyRequestedAt;
         Instant cutoverRequestedAt;
+        Instant refreshRequestedAt;
 
         MigrationState(String id) {
             this.id = id;
@@ -218,7 +231,7 @@ public final class StatusFold {
         MigrationStatus toStatus() {
             List<DatabaseStatus> detail = rows.values().stream().map(Row::toStatus).toList();
             return new MigrationStatus(id, overall(detail), detail, source, target, updatedAt, removalRequested, firstSeen,
-                    verifySummary(), cutoverRequestedAt);
+                    verifySummary(), cutoverRequestedAt, refreshRequestedAt);
         }
 
         private MigrationStatus.VerifySummary verifySummary() {
@@ -292,6 +305,8 @@ public final class StatusFold {
         String walStatus;
         Long safeWalBytes;
         String walWarning;
+        List<String> drift;
+        MigrationStatus.Refresh refresh;
 
         Row(String dbname) {
             this.dbname = dbname;
@@ -346,7 +361,8 @@ public final class StatusFold {
                     lagMeasuredAt, rowsEstimate, bytesEstimate, state == State.RUNNING ? etaSeconds : null, phaseSeconds,
                     startedAt, finishedAt, verification, verifiedAt, cutover == null ? null : cutover.toStatus(),
                     state == State.RUNNING ? waitingFor : null, replicating() ? walStatus : null,
-                    replicating() ? safeWalBytes : null, replicating() ? walWarning : null);
+                    replicating() ? safeWalBytes : null, replicating() ? walWarning : null,
+                    state == State.SYNCING || state == State.CUTTING_OVER ? drift : null, refresh);
         }
 
         /** Whether the slot's WAL figures describe the database now (the last ones stay with a lost slot). */

@@ -8,6 +8,7 @@ import dev.pgferry.messages.CutoverRequest;
 import dev.pgferry.messages.Json;
 import dev.pgferry.messages.MigrationException;
 import dev.pgferry.messages.MigrationRequest;
+import dev.pgferry.messages.RefreshRequest;
 import dev.pgferry.messages.RemovalRequest;
 import dev.pgferry.messages.VerifyRequest;
 import dev.pgferry.messages.Topics;
@@ -31,7 +32,8 @@ import java.util.function.UnaryOperator;
  * {@code GET /migrations} and {@code GET /migrations/{id}} (the folded status), {@code DELETE /migrations/{id}}
  * (remove the migration's replication), {@code POST /migrations/{id}/verify}, {@code POST /migrations/{id}/cutover}
  * (an optional body with {@code databases}, {@code deadline_seconds}, {@code verify}, {@code unblock_source}: 202,
- * or 409 when nothing named can be cut over), and {@code GET /metrics}
+ * or 409 when nothing named can be cut over), {@code POST /migrations/{id}/refresh} (an optional body with
+ * {@code databases}), and {@code GET /metrics}
  * ({@link Metrics}). With a token, every request must
  * carry it as a bearer token (401 otherwise). Responses are JSON and never contain a password: statuses are
  * built from events that hold none, and error bodies from validation messages.
@@ -143,6 +145,8 @@ public final class HttpApi implements AutoCloseable {
                     bus.send(Topics.REQUESTS, id, Json.write(VerifyRequest.of(id, 2)));
                     reply(ex, 202, Json.write(Map.of("migration_id", id, "verify", "requested")));
                 }
+            } else if (path.matches("/migrations/[^/]+/refresh") && method.equals("POST")) {
+                refresh(ex, path.substring("/migrations/".length(), path.length() - "/refresh".length()));
             } else if (path.matches("/migrations/[^/]+/cutover") && method.equals("POST")) {
                 cutover(ex, path.substring("/migrations/".length(), path.length() - "/cutover".length()));
             } else if (path.startsWith("/migrations/") && method.equals("GET")) {
@@ -193,27 +197,54 @@ public final class HttpApi implements AutoCloseable {
         reply(ex, 202, Json.write(Map.of("migration_id", request.migrationId())));
     }
 
+    private void refresh(HttpExchange ex, String id) throws IOException {
+        var view = fold.view(id);
+        if (view.isEmpty()) {
+            reply(ex, 404, Json.write(Map.of("error", "no migration " + id)));
+            return;
+        }
+        RefreshRequest request;
+        try {
+            request = Json.read(Json.write(fields(ex, RefreshRequest.ACTION, id)), RefreshRequest.class);
+        } catch (MigrationException e) {
+            reply(ex, 400, Json.write(Map.of("error", e.getMessage(), "code", e.code())));
+            return;
+        }
+        if (view.get().migrationDetail().stream().noneMatch(d -> request.names(d.dbname())
+                && d.status() == dev.pgferry.messages.MigrationStatus.State.SYNCING)) {
+            reply(ex, 409, Json.write(Map.of("error", "no named database of migration " + id + " is syncing")));
+            return;
+        }
+        bus.send(Topics.REQUESTS, id, Json.write(request));
+        reply(ex, 202, Json.write(Map.of("migration_id", id, "refresh", "requested")));
+    }
+
+    /** The request body's fields (none for an empty body) with {@code action} and {@code migration_id} set. */
+    private static Map<String, Object> fields(HttpExchange ex, String action, String id) throws IOException {
+        byte[] body;
+        try (InputStream in = ex.getRequestBody()) {
+            body = in.readNBytes(Json.MAX_MESSAGE_BYTES + 1);
+        }
+        Map<String, Object> fields = new java.util.LinkedHashMap<>();
+        if (body.length > 0) {
+            @SuppressWarnings("unchecked")
+            Map<String, Object> given = Json.read(body, Map.class);
+            fields.putAll(given);
+        }
+        fields.put("action", action);
+        fields.put("migration_id", id);
+        return fields;
+    }
+
     private void cutover(HttpExchange ex, String id) throws IOException {
         var view = fold.view(id);
         if (view.isEmpty()) {
             reply(ex, 404, Json.write(Map.of("error", "no migration " + id)));
             return;
         }
-        byte[] body;
-        try (InputStream in = ex.getRequestBody()) {
-            body = in.readNBytes(Json.MAX_MESSAGE_BYTES + 1);
-        }
         CutoverRequest request;
         try {
-            Map<String, Object> fields = new java.util.LinkedHashMap<>();
-            if (body.length > 0) {
-                @SuppressWarnings("unchecked")
-                Map<String, Object> given = Json.read(body, Map.class);
-                fields.putAll(given);
-            }
-            fields.put("action", CutoverRequest.ACTION);
-            fields.put("migration_id", id);
-            request = Json.read(Json.write(fields), CutoverRequest.class);
+            request = Json.read(Json.write(fields(ex, CutoverRequest.ACTION, id)), CutoverRequest.class);
         } catch (MigrationException e) {
             reply(ex, 400, Json.write(Map.of("error", e.getMessage(), "code", e.code())));
             return;

@@ -9,6 +9,7 @@ import dev.pgferry.messages.MigrationException;
 import dev.pgferry.messages.MigrationRequest;
 import dev.pgferry.messages.MigrationStatus;
 import dev.pgferry.messages.MigrationTask;
+import dev.pgferry.messages.RefreshRequest;
 import dev.pgferry.messages.RemovalRequest;
 import dev.pgferry.messages.VerifyRequest;
 import dev.pgferry.messages.Request;
@@ -35,7 +36,7 @@ import java.util.function.UnaryOperator;
  * Turns each request on {@value Topics#REQUESTS} into an accepted event, a planned event and one task per
  * database, then commits the request's offset; a removal request into a removal-requested event and one removal
  * task per database of that migration; a verify request likewise; a cut-over request into one cut-over task per
- * named database that is syncing. Requests about a migration are planned from the status view as of the moment
+ * named database that is syncing; a refresh request into one refresh task per named syncing database. Requests about a migration are planned from the status view as of the moment
  * they are handled (every event written before them applied, also right after a coordinator restart). A request that cannot be read goes to the dead-letter topic (with a
  * failed event when its migration id can be read); a request whose servers cannot be reached ends as a failed
  * migration. Either way the intake goes on with the next request. Runs on its own thread.
@@ -147,6 +148,10 @@ public final class RequestIntake implements AutoCloseable {
             cutover(record, cutover);
             return;
         }
+        if (message instanceof RefreshRequest refresh) {
+            refresh(record, refresh);
+            return;
+        }
         MigrationRequest request = (MigrationRequest) message;
         MDC.put("migration", request.migrationId());
         try {
@@ -234,6 +239,23 @@ public final class RequestIntake implements AutoCloseable {
             bus.send(Topics.TASKS, task.key(), Json.write(task));
         }
         LOG.info("migration {}: published {} cut-over tasks", cutover.migrationId(), databases.size());
+    }
+
+    /** Publishes a refresh task for every named database that is syncing. */
+    private void refresh(ConsumerRecord<String, byte[]> record, RefreshRequest refresh) {
+        Optional<MigrationRequest> original = original(record, refresh.migrationId(), "refresh");
+        if (original.isEmpty()) {
+            return;
+        }
+        List<String> databases = viewOf.apply(refresh.migrationId()).map(MigrationStatus::migrationDetail).orElse(List.of())
+                .stream().filter(d -> refresh.names(d.dbname()) && d.status() == MigrationStatus.State.SYNCING)
+                .map(MigrationStatus.DatabaseStatus::dbname).toList();
+        bus.publish(new EventSource(refresh.migrationId(), null, WORKER_ID, 1, clock).refreshRequested(databases));
+        for (String db : databases) {
+            MigrationTask task = MigrationTask.refresh(original.get(), db);
+            bus.send(Topics.TASKS, task.key(), Json.write(task));
+        }
+        LOG.info("migration {}: published {} refresh tasks", refresh.migrationId(), databases.size());
     }
 
     private List<String> databasesOf(String migrationId) {

@@ -11,6 +11,7 @@ import dev.pgferry.messages.MigrationRequest;
 import dev.pgferry.messages.MigrationStatus;
 import dev.pgferry.messages.ReplicationNames;
 import dev.pgferry.pg.PgConnector;
+import dev.pgferry.pg.SchemaDrift;
 import dev.pgferry.pg.Secrets;
 import dev.pgferry.pg.ServerCatalog;
 import dev.pgferry.pg.Side;
@@ -37,12 +38,17 @@ import java.util.concurrent.TimeUnit;
  * confirmed, {@code wal_status}, {@code safe_wal_size}) and publishes one {@code replication_lag} event per
  * database, with a warning when the slot is about to be invalidated ({@code wal_status} {@code unreserved}, or less
  * than a fifth of {@code max_slot_wal_keep_size} left). A slot the source invalidated ({@code wal_status = lost})
- * fails its database with {@code SLOT_LOST} and what to do. One scheduler thread for all migrations.
+ * fails its database with {@code SLOT_LOST} and what to do. Every {@value #DRIFT_EVERY} periods it also compares
+ * each syncing database's source with its publication and target ({@link SchemaDrift}) and publishes a
+ * {@code schema_drift} event when what it finds changed. One scheduler thread for all migrations.
  */
 public final class LagMonitor implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(LagMonitor.class);
     /** Below this share of max_slot_wal_keep_size left, a slot's row warns. */
     static final double WARN_SHARE = 0.2;
+    /** Schema drift is looked for every this many periods (two connections per database, so less often than lag). */
+    static final int DRIFT_EVERY = 3;
+    private long tick;
 
     private final Bus bus;
     private final StatusFold fold;
@@ -82,6 +88,7 @@ public final class LagMonitor implements AutoCloseable {
     }
 
     void measureAll() {
+        boolean drift = tick++ % DRIFT_EVERY == 0;
         Map<Connection, List<Watched>> bySource = new LinkedHashMap<>();
         for (MigrationStatus status : fold.all()) {
             Optional<MigrationRequest> request = store.get(status.migrationId());
@@ -103,6 +110,9 @@ public final class LagMonitor implements AutoCloseable {
                     Slot slot = slots.get(w.slot());
                     if (slot != null) {
                         publish(w, slot, keepBytes);
+                        if (drift && !"lost".equals(slot.walStatus())) {
+                            checkDrift(w);
+                        }
                     }
                 }
                 failing.remove(key);
@@ -128,6 +138,28 @@ public final class LagMonitor implements AutoCloseable {
             return;
         }
         bus.publish(events.lag(slot.lagBytes(), slot.walStatus(), slot.safeWalBytes(), warning(w.slot(), slot, keepBytes)));
+    }
+
+    /** Publishes the database's schema drift when it differs from what the status shows. */
+    private void checkDrift(Watched w) {
+        MigrationRequest request = w.request();
+        String db = w.row().dbname();
+        PgConnector source = new PgConnector(request.source(), Side.SOURCE, "lag-monitor", secrets);
+        PgConnector target = new PgConnector(request.target(), Side.TARGET, "lag-monitor", secrets);
+        List<String> found;
+        try (java.sql.Connection s = source.open(db); java.sql.Connection t = target.open(db)) {
+            found = SchemaDrift.of(s, t, w.slot(), w.slot(), (schema, table) -> request.copiesTable(db, schema, table),
+                    request.options().includeExtensionTables()).describe();
+        } catch (SQLException e) {
+            throw new IllegalStateException("looking for schema drift in " + db + ": " + e.getMessage(), e);
+        }
+        List<String> shown = w.row().drift() == null ? List.of() : w.row().drift();
+        if (!found.equals(shown)) {
+            bus.publish(new EventSource(request.migrationId(), db, "coordinator", w.row().attempt(), clock).drift(found));
+            if (!found.isEmpty()) {
+                LOG.warn("database {} of {}: schema drift: {}", db, request.migrationId(), found);
+            }
+        }
     }
 
     /** A warning when the slot is close to being invalidated, else null. */

@@ -180,4 +180,30 @@ class StatusFoldTest {
         assertThat(view().migrationDetail().get(0).attempt()).isEqualTo(3);
         assertThat(view().migrationDetail().get(0).cutover().step()).isEqualTo("catching_up");
     }
+
+    @Test
+    void driftIsShownUntilARefreshLeavesNoneAndAWaitOnlyWhileRunning() {
+        plan("a");
+        fold.apply(db("a", 1).started(Method.REPLICATION, null));
+        fold.apply(db("a", 1).waiting("creating replication slot x waits for pid 7"));
+        assertThat(view().migrationDetail().get(0).waitingFor()).contains("pid 7");
+        fold.apply(db("a", 1).waiting(null));
+        assertThat(view().migrationDetail().get(0).waitingFor()).isNull();
+
+        fold.apply(db("a", 1).syncing());
+        EventSource coordinator = new EventSource("m-1", "a", "coordinator", 1, CLOCK);
+        fold.apply(coordinator.drift(List.of("table public.t is on the source but not in the publication")));
+        assertThat(view().migrationDetail().get(0).drift()).containsExactly("table public.t is on the source but not in the publication");
+        assertThat(view().migrationDetail().get(0).workerId()).isEqualTo("w-1");
+
+        fold.apply(new EventSource("m-1", null, "coordinator", 1, CLOCK).refreshRequested(List.of("a")));
+        assertThat(view().refreshRequestedAt()).isEqualTo(CLOCK.instant());
+        assertThat(view().migrationDetail().get(0).refresh().finishedAt()).isNull();
+        fold.apply(db("a", 1).refreshed(List.of("created public.t on the target"), List.of(), null));
+        MigrationStatus.DatabaseStatus a = view().migrationDetail().get(0);
+        assertThat(a.drift()).isNull();
+        assertThat(a.refresh()).isEqualTo(new MigrationStatus.Refresh(CLOCK.instant(), CLOCK.instant(),
+                List.of("created public.t on the target"), null));
+        assertThat(a.status()).isEqualTo(State.SYNCING);
+    }
 }

@@ -6,8 +6,10 @@ import dev.pgferry.messages.ErrorCode;
 import dev.pgferry.messages.Failure;
 import dev.pgferry.messages.LedgerEntry;
 import dev.pgferry.messages.MigrationException;
+import dev.pgferry.messages.MigrationRequest;
 import dev.pgferry.messages.Verification;
 import dev.pgferry.pg.PgConnector;
+import dev.pgferry.pg.SchemaDrift;
 import dev.pgferry.pg.Sql;
 import dev.pgferry.pg.SqlStates;
 import dev.pgferry.worker.copy.ObjectCopier;
@@ -28,7 +30,8 @@ import java.util.function.Function;
 /**
  * Cuts one replicating database over to the target, losing nothing the source committed:
  * <ol>
- * <li>checks that the database replicates (its subscription exists and is enabled) and that the source holds no
+ * <li>checks that the database replicates (its subscription exists and is enabled), that the source's schema has
+ *     not drifted from the target's ({@link SchemaDrift}; unless {@code ignore_drift}) and that the source holds no
  *     prepared transaction (one could commit after the fence);</li>
  * <li>while the source still takes writes, waits until the target lags by at most {@link #CATCH_UP_BYTES}, so that
  *     writes stay blocked only for the last stretch;</li>
@@ -80,6 +83,7 @@ public final class Cutover {
     private final String dbname;
     private final String name;
     private final CutoverRequest options;
+    private final MigrationRequest request;
     private final Ledger ledger;
     private final String ledgerKey;
     private final Function<LedgerEntry, Verification> verify;
@@ -88,15 +92,16 @@ public final class Cutover {
      * {@code verify} compares the database's source and target, given the cut-over's ledger entry (the source's
      * setting before the block); it is called only when the request asks for it.
      */
-    public Cutover(PgConnector source, PgConnector target, String dbname, String name, String migrationId,
+    public Cutover(PgConnector source, PgConnector target, String dbname, String name, MigrationRequest request,
                    CutoverRequest options, Ledger ledger, Function<LedgerEntry, Verification> verify) {
+        this.request = request;
         this.source = source;
         this.target = target;
         this.dbname = dbname;
         this.name = name;
         this.options = options;
         this.ledger = ledger;
-        this.ledgerKey = LedgerEntry.cutoverKey(migrationId, dbname);
+        this.ledgerKey = LedgerEntry.cutoverKey(request.migrationId(), dbname);
         this.verify = verify;
     }
 
@@ -114,6 +119,7 @@ public final class Cutover {
             try (Connection s = source.open(dbname); Connection t = target.open(dbname)) {
                 s.setAutoCommit(true);
                 checkReplicating(s, t);
+                checkDrift(s, t);
                 checkPreparedTransactions(s);
                 steps.step("catching_up", "waiting until the target lags by at most " + CATCH_UP_BYTES + " bytes before"
                         + " blocking writes on the source");
@@ -222,13 +228,27 @@ public final class Cutover {
                 if (!rs.getBoolean(1)) {
                     throw new MigrationException(ErrorCode.CUTOVER_ABORTED, "subscription " + name + " in target database "
                             + dbname + " is disabled, so the target would never catch up: enable it (ALTER SUBSCRIPTION "
-                            + Sql.ident(name) + " ENABLE) and cut over again; writes were not blocked");
+                            + Sql.ident(name) + " ENABLE) and cut over again");
                 }
             }
         }
         if (slotConfirmed(s) == null) {
             throw new MigrationException(ErrorCode.NOT_REPLICATING, "replication slot " + name + " of database " + dbname
                     + " is missing on the source: nothing to cut over");
+        }
+    }
+
+    /** Refuses while the source's schema has changed in a way the target lacks, unless the request ignores it. */
+    private void checkDrift(Connection s, Connection t) throws SQLException {
+        if (options.ignoreDrift()) {
+            return;
+        }
+        SchemaDrift drift = SchemaDrift.of(s, t, name, name, (schema, table) -> request.copiesTable(dbname, schema, table),
+                request.options().includeExtensionTables());
+        if (!drift.none()) {
+            throw new MigrationException(ErrorCode.CUTOVER_ABORTED, "the source's schema changed since replication began: "
+                    + String.join("; ", drift.describe()) + ". Run pgferry refresh " + request.migrationId()
+                    + " first, or cut over with --ignore-drift");
         }
     }
 
@@ -243,7 +263,7 @@ public final class Cutover {
         if (!gids.isEmpty()) {
             throw new MigrationException(ErrorCode.CUTOVER_ABORTED, gids.size() + " prepared transaction(s) ("
                     + String.join(", ", gids) + ") are open in source database " + dbname + " and could commit after"
-                    + " the cut-over: COMMIT PREPARED or ROLLBACK PREPARED them, then cut over again; writes were not blocked");
+                    + " the cut-over: COMMIT PREPARED or ROLLBACK PREPARED them, then cut over again");
         }
     }
 
@@ -272,7 +292,7 @@ public final class Cutover {
                         + " most " + CATCH_UP_BYTES);
                 lastShown = lag;
             }
-            sleepUntil(deadline, "the target still lagged by " + lag + " bytes; writes were not blocked");
+            sleepUntil(deadline, "the target still lagged by " + lag + " bytes");
         }
     }
 

@@ -196,7 +196,7 @@ public final class SchemaCopier implements AutoCloseable {
     private static final Pattern MISSING_ROLE = Pattern.compile("role \"(.*)\" does not exist");
 
     /** A libpq conninfo naming only the database, so that a name containing '=' is not read as conninfo. */
-    static String conninfoDbname(String name) {
+    public static String conninfoDbname(String name) {
         return "dbname='" + name.replace("\\", "\\\\").replace("'", "\\'") + "'";
     }
 

@@ -24,6 +24,7 @@ import dev.pgferry.worker.copy.SourceSnapshot;
 import dev.pgferry.worker.copy.TableCopier;
 import dev.pgferry.worker.replication.Cutover;
 import dev.pgferry.worker.replication.Preconditions;
+import dev.pgferry.worker.replication.Refresh;
 import dev.pgferry.worker.replication.Removal;
 import dev.pgferry.worker.replication.Replicator;
 import dev.pgferry.worker.roles.RoleCopier;
@@ -55,7 +56,8 @@ import java.util.stream.Collectors;
  * the status. Both methods copy roles, create the target database and restore the schema. Dump then streams the
  * data under one source snapshot and ends {@code done}; replication publishes the tables, subscribes, waits until
  * every table is ready and ends {@code syncing}. A removal task ends a migration's replication instead; a cut-over
- * task switches a syncing database over to the target ({@link Cutover}).
+ * task switches a syncing database over to the target ({@link Cutover}); a refresh task repairs its schema drift
+ * ({@link Refresh}).
  * Any failure ends the task with one {@code task_failed} event and never affects other databases.
  * Confined to the thread that runs it.
  */
@@ -118,6 +120,13 @@ public final class DatabaseMigration {
                 emit.accept(events.removed());
                 return true;
             }
+            if (task.action() == MigrationTask.Action.REFRESH) {
+                EventSource refreshing = new EventSource(task.migrationId(), db, workerId, Math.max(1, prior.attempt()), clock);
+                Refresh.Result r = new Refresh(source, target, db, ReplicationNames.of(task.migrationId(), db), task.request())
+                        .run((ready, total) -> { });
+                emit.accept(refreshing.refreshed(r.applied(), r.remaining(), r.error()));
+                return true;
+            }
             if (task.action() == MigrationTask.Action.CUTOVER) {
                 return cutover(new EventSource(task.migrationId(), db, workerId, Math.max(1, prior.attempt()), clock));
             }
@@ -167,7 +176,7 @@ public final class DatabaseMigration {
     private boolean cutover(EventSource events) {
         String db = task.dbname();
         Cutover.Outcome outcome = new Cutover(source, target, db, ReplicationNames.of(task.migrationId(), db),
-                task.migrationId(), task.cutover(), ledger, entry -> {
+                task.request(), task.cutover(), ledger, entry -> {
                     Verification v = new Verifier(source, target, task.request(), db, jobs, Optional.of(entry)).run();
                     emit.accept(events.verified(v));
                     return v;

@@ -1,0 +1,193 @@
+package dev.pgferry.worker.replication;
+
+import dev.pgferry.messages.ErrorCode;
+import dev.pgferry.messages.MigrationException;
+import dev.pgferry.messages.MigrationRequest;
+import dev.pgferry.pg.PgConnector;
+import dev.pgferry.pg.SchemaDrift;
+import dev.pgferry.pg.ServerCatalog;
+import dev.pgferry.pg.Sql;
+import dev.pgferry.pg.SqlStates;
+import dev.pgferry.worker.schema.PgTool;
+import dev.pgferry.worker.schema.SchemaCopier;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Collectors;
+
+/**
+ * Repairs the schema drift of one replicating database ({@link SchemaDrift}): creates on the target each table made
+ * on the source since replication began (its definition, indexes, constraints and owned sequences, by
+ * {@code pg_dump --table}; its schema first when the target lacks it), adds each column the target's tables lack
+ * (type, default, NOT NULL), adds the new tables to the publication and refreshes the subscription, whose table sync
+ * then copies their rows, and waits until every table is ready. The replication runs throughout; a failure stops the
+ * refresh and is reported, never failing the database. Confined to one thread.
+ */
+public final class Refresh {
+
+    /** What a refresh did ({@code applied}), what drift is still seen after it, and why it stopped (null: it did not). */
+    public record Result(List<String> applied, List<String> remaining, String error) {
+    }
+
+    private final PgConnector source;
+    private final PgConnector target;
+    private final String dbname;
+    private final String name;
+    private final MigrationRequest request;
+
+    public Refresh(PgConnector source, PgConnector target, String dbname, String name, MigrationRequest request) {
+        this.source = source;
+        this.target = target;
+        this.dbname = dbname;
+        this.name = name;
+        this.request = request;
+    }
+
+    public Result run(Replicator.SyncProgress progress) {
+        List<String> applied = new ArrayList<>();
+        String error = null;
+        try {
+            SchemaDrift drift = read();
+            List<SchemaDrift.Table> created = createTables(drift.newTables(), applied);
+            addColumns(drift.newColumns(), applied);
+            if (!drift.newTables().isEmpty()) {
+                publish(drift.newTables());
+                applied.add("added " + drift.newTables().stream().map(SchemaDrift.Table::toString)
+                        .collect(Collectors.joining(", ")) + " to publication " + name);
+            }
+            if (!drift.newTables().isEmpty() || !drift.newColumns().isEmpty()) {
+                refreshSubscription();
+                new Replicator(source, target, dbname, name).awaitReady(progress);
+            }
+            if (!created.isEmpty()) {
+                applied.add("copied the rows of " + created.stream().map(SchemaDrift.Table::toString)
+                        .collect(Collectors.joining(", ")) + " (subscription table sync)");
+            }
+        } catch (MigrationException e) {
+            error = e.getMessage();
+        }
+        List<String> remaining;
+        try {
+            remaining = read().describe();
+        } catch (MigrationException e) {
+            remaining = List.of();
+            error = error == null ? e.getMessage() : error;
+        }
+        return new Result(applied, remaining, error);
+    }
+
+    private SchemaDrift read() {
+        try (Connection s = source.open(dbname); Connection t = target.open(dbname)) {
+            return SchemaDrift.of(s, t, name, name, (schema, table) -> request.copiesTable(dbname, schema, table),
+                    request.options().includeExtensionTables());
+        } catch (SQLException e) {
+            throw SqlStates.wrap(ErrorCode.PRECONDITION_FAILED, "comparing the schema of " + dbname + " on both sides", e);
+        }
+    }
+
+    /** Creates the tables the target lacks; returns those it created. */
+    private List<SchemaDrift.Table> createTables(List<SchemaDrift.Table> tables, List<String> applied) {
+        List<SchemaDrift.Table> missing = new ArrayList<>();
+        try (Connection t = target.open(dbname)) {
+            for (SchemaDrift.Table table : tables) {
+                try (PreparedStatement ps = t.prepareStatement("SELECT 1 FROM pg_catalog.pg_class c"
+                        + " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ? AND c.relname = ?")) {
+                    ps.setString(1, table.schema());
+                    ps.setString(2, table.name());
+                    try (ResultSet rs = ps.executeQuery()) {
+                        if (!rs.next()) {
+                            missing.add(table);
+                        }
+                    }
+                }
+            }
+            try (Statement st = t.createStatement()) {
+                for (SchemaDrift.Table table : missing) {
+                    if (!ServerCatalog.exists(t, "SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = ?", table.schema())) {
+                        boolean ownerExists = ServerCatalog.exists(t, "SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = ?",
+                                table.schemaOwner());
+                        st.execute("CREATE SCHEMA " + Sql.ident(table.schema())
+                                + (ownerExists ? " AUTHORIZATION " + Sql.ident(table.schemaOwner()) : ""));
+                        applied.add("created schema " + table.schema() + " on the target");
+                    }
+                }
+            }
+        } catch (SQLException e) {
+            throw SqlStates.wrap(ErrorCode.SCHEMA_RESTORE_FAILED, "preparing new tables in target database " + dbname, e);
+        }
+        if (missing.isEmpty()) {
+            return missing;
+        }
+        Path dump = null;
+        try {
+            dump = Files.createTempFile("pgferry-refresh-", ".dump");
+            List<String> args = new ArrayList<>(List.of("--schema-only", "--format=custom", "--file=" + dump));
+            // A pattern in double quotes is taken literally (a doubled quote stands for one).
+            missing.forEach(table -> args.add("--table=" + quoted(table.schema()) + "." + quoted(table.name())));
+            PgTool.run("pg_dump", args, source.libpqEnv(dbname), ErrorCode.SCHEMA_DUMP_FAILED,
+                    "dumping the new tables of source database " + dbname);
+            PgTool.run("pg_restore", List.of("--dbname=" + SchemaCopier.conninfoDbname(dbname), "--exit-on-error",
+                            "--single-transaction", dump.toString()), target.libpqEnv(dbname), ErrorCode.SCHEMA_RESTORE_FAILED, "creating the new tables in target database " + dbname);
+        } catch (IOException e) {
+            throw new MigrationException(ErrorCode.INTERNAL, null, "temporary file for the new tables of " + dbname + ": "
+                    + e.getMessage(), false, e);
+        } finally {
+            if (dump != null) {
+                try {
+                    Files.deleteIfExists(dump);
+                } catch (IOException ignored) {
+                    // a temp file
+                }
+            }
+        }
+        applied.add("created " + missing.stream().map(SchemaDrift.Table::toString).collect(Collectors.joining(", "))
+                + " on the target (with indexes, constraints and owned sequences)");
+        return missing;
+    }
+
+    private static String quoted(String identifier) {
+        return "\"" + identifier.replace("\"", "\"\"") + "\"";
+    }
+
+    private void addColumns(List<SchemaDrift.Column> columns, List<String> applied) {
+        if (columns.isEmpty()) {
+            return;
+        }
+        try (Connection t = target.open(dbname); Statement st = t.createStatement()) {
+            for (SchemaDrift.Column c : columns) {
+                st.execute("ALTER TABLE " + Sql.qualified(c.schema(), c.table()) + " " + c.addClause());
+                applied.add("added column " + c + " on the target");
+            }
+        } catch (SQLException e) {
+            throw SqlStates.wrap(ErrorCode.SCHEMA_RESTORE_FAILED, "adding new columns in target database " + dbname, e);
+        }
+    }
+
+    private void publish(List<SchemaDrift.Table> tables) {
+        try (Connection s = source.open(dbname); Statement st = s.createStatement()) {
+            st.execute("ALTER PUBLICATION " + Sql.ident(name) + " ADD TABLE "
+                    + tables.stream().map(SchemaDrift.Table::qualifiedName).collect(Collectors.joining(", ")));
+        } catch (SQLException e) {
+            throw SqlStates.wrap(ErrorCode.PERMISSION_DENIED, "adding the new tables to publication " + name
+                    + " on source database " + dbname, e);
+        }
+    }
+
+    private void refreshSubscription() {
+        try (Connection t = target.open(dbname); Statement st = t.createStatement()) {
+            t.setAutoCommit(true);
+            st.execute("ALTER SUBSCRIPTION " + Sql.ident(name) + " REFRESH PUBLICATION WITH (copy_data = true)");
+        } catch (SQLException e) {
+            throw SqlStates.wrap(ErrorCode.PERMISSION_DENIED, "refreshing subscription " + name + " in target database "
+                    + dbname, e);
+        }
+    }
+}
