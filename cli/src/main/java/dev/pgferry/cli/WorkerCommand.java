@@ -3,6 +3,7 @@ package dev.pgferry.cli;
 import dev.pgferry.bus.Bus;
 import dev.pgferry.pg.Secrets;
 import dev.pgferry.worker.runtime.Worker;
+import dev.pgferry.worker.runtime.WorkerMetrics;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -27,13 +28,26 @@ final class WorkerCommand implements Callable<Integer> {
             description = "How long the group waits for a silent (dead) worker before its task goes to another (default: ${DEFAULT-VALUE}).")
     int sessionTimeoutMs;
 
+    @Option(names = "--metrics-port", paramLabel = "PORT",
+            description = "Serve this worker's own metrics (tasks, status events by type, retries, JVM) at GET /metrics on"
+                    + " this port, in Prometheus' text format (default: none).")
+    Integer metricsPort;
+
+    @Option(names = "--metrics-host", defaultValue = "127.0.0.1", paramLabel = "HOST",
+            description = "The address --metrics-port listens on (default: ${DEFAULT-VALUE}; 0.0.0.0 for a scraper on"
+                    + " another host: the metrics hold no secret, only counts).")
+    String metricsHost;
+
     @Override
     public Integer call() throws Exception {
         Bus bus = new Bus(kafka.settings(bootstrapServers), "pgferry-worker");
         bus.ensureTopics();
-        Worker w = new Worker(bus, Worker.newWorkerId(), Clock.systemUTC(), Secrets.system(), copy.jobs, sessionTimeoutMs,
-                copy.splitTableBytes()).start();
-        System.err.println("pgferry worker " + w.workerId() + ": " + bus.settings());
-        return Daemon.runUntilStopped(bus, w);
+        String id = Worker.newWorkerId();
+        WorkerMetrics metrics = metricsPort == null ? null : WorkerMetrics.serve(id, metricsHost, metricsPort);
+        Worker w = new Worker(bus, id, Clock.systemUTC(), Secrets.system(), copy.jobs, sessionTimeoutMs,
+                copy.splitTableBytes()).withMetrics(metrics).start();
+        System.err.println("pgferry worker " + w.workerId() + ": " + bus.settings()
+                + (metrics == null ? "" : "; metrics at http://" + metricsHost + ":" + metrics.port() + "/metrics"));
+        return metrics == null ? Daemon.runUntilStopped(bus, w) : Daemon.runUntilStopped(metrics, bus, w);
     }
 }

@@ -5,6 +5,8 @@ import dev.pgferry.cli.local.SampleData;
 import dev.pgferry.messages.MigrationRequest;
 import dev.pgferry.messages.MigrationStatus;
 import dev.pgferry.messages.MigrationStatus.DatabaseStatus;
+import dev.pgferry.worker.runtime.Worker;
+import dev.pgferry.worker.runtime.WorkerMetrics;
 import org.junit.jupiter.api.Test;
 
 import java.net.URI;
@@ -23,14 +25,19 @@ import static org.assertj.core.api.Assertions.assertThat;
 /**
  * {@code GET /metrics} during a migration: Prometheus' text format, values that move while the copy runs and end
  * equal to what {@code GET /migrations/{id}} says, the state gauge following the database from running to done,
- * and JVM metrics beside them.
+ * and JVM metrics beside them; a worker's own {@code /metrics} ({@code worker --metrics-port}) counting its task and
+ * the events it wrote.
  */
 class MetricsIT {
     private static final Pattern SAMPLE = Pattern.compile("^(\\w+)\\{([^}]*)} (\\S+)$");
 
     @Test
     void metricsFollowAMigrationAndEndAsItsStatus() throws Exception {
-        try (LocalPostgres source = Infra.postgres(); LocalPostgres target = Infra.postgres(); Pgferry pgferry = new Pgferry(1)) {
+        try (LocalPostgres source = Infra.postgres(); LocalPostgres target = Infra.postgres(); Pgferry pgferry = new Pgferry(0);
+             WorkerMetrics workerMetrics = WorkerMetrics.serve("it-metrics-worker", "127.0.0.1", 0)) {
+            Worker worker = new Worker(pgferry.bus, "it-metrics-worker", java.time.Clock.systemUTC(), dev.pgferry.pg.Secrets.system(), 2)
+                    .withMetrics(workerMetrics).start();
+            pgferry.workers.add(worker);
             SampleData.create(source, 20_000);
             MigrationRequest r = Pgferry.request(source, target, List.of("postgres", "inventory", "Analytics; Ünï \"q\""));
             HttpClient http = HttpClient.newHttpClient();
@@ -75,7 +82,30 @@ class MetricsIT {
             assertThat(rows).isSortedAccordingTo(Double::compare);
             assertThat(rows.get(0)).isLessThan(rows.get(rows.size() - 1));
             assertThat(last).contains("pgferry_databases{state=\"done\"}", "jvm_memory_used_bytes", "process_uptime_seconds");
+
+            // The worker's own metrics: the one task it ran, its outcome event, nothing running now
+            String own = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + workerMetrics.port() + "/metrics"))
+                    .build(), HttpResponse.BodyHandlers.ofString()).body();
+            assertThat(value(own, "pgferry_worker_tasks_started_total", "action=\"migrate\"")).isEqualTo(1.0);
+            assertThat(value(own, "pgferry_worker_tasks_finished_total", "action=\"migrate\"")).isEqualTo(1.0);
+            assertThat(value(own, "pgferry_worker_status_events_total", "type=\"task_done\"")).isEqualTo(1.0);
+            assertThat(value(own, "pgferry_worker_status_events_total", "type=\"task_progress\"")).isPositive();
+            assertThat(value(own, "pgferry_worker_tasks_running", "worker=\"it-metrics-worker\"")).isEqualTo(0.0);
+            assertThat(own).contains("jvm_memory_used_bytes").doesNotContain(Infra.PASSWORD);
         }
+    }
+
+    /** The value of the one sample of {@code metric} whose labels contain {@code label}. */
+    private static double value(String text, String metric, String label) {
+        List<Double> found = new ArrayList<>();
+        for (String line : text.split("\n")) {
+            Matcher m = SAMPLE.matcher(line);
+            if (m.matches() && m.group(1).equals(metric) && m.group(2).contains(label)) {
+                found.add(Double.parseDouble(m.group(3)));
+            }
+        }
+        assertThat(found).as(metric + "{" + label + "} in\n" + text).hasSize(1);
+        return found.get(0);
     }
 
     /** The samples labelled with this migration and database: metric name (plus "/state" or "/phase") to value. */

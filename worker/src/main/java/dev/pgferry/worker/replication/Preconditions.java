@@ -17,9 +17,9 @@ import java.util.List;
 public final class Preconditions {
 
     /**
-     * The outcome: problems (empty when replication is possible) and whether aiven_extras stands in for privileges.
-     * Without a replication-capable source user pgferry cannot create the slot itself and leaves the initial copy to
-     * PostgreSQL's table sync.
+     * The outcome: problems (empty when replication is possible) and whether aiven_extras stands in for privileges:
+     * on the source for owning the published tables (the publication is made through it), on the target for
+     * creating and dropping the subscription.
      */
     public record Result(List<String> problems, boolean sourceViaAivenExtras, boolean targetViaAivenExtras) {
         public boolean ok() {
@@ -57,18 +57,18 @@ public final class Preconditions {
         boolean sourceReplication = bool(source, "SELECT rolreplication FROM pg_catalog.pg_roles WHERE rolname = CURRENT_USER");
         boolean sourceExtras = hasAivenExtras(source);
         String sourceUser = string(source, "SELECT CURRENT_USER");
-        if (!sourceSuper && !sourceReplication && !sourceExtras) {
-            problems.add("source user " + sourceUser + " may not replicate: it has neither SUPERUSER nor REPLICATION and the"
-                    + " aiven_extras extension is not installed in this database; run ALTER ROLE " + sourceUser
-                    + " REPLICATION (or CREATE EXTENSION aiven_extras)");
+        // The subscription's WAL sender runs as the source user: that needs REPLICATION (or a superuser) whatever
+        // else is installed; aiven_extras only stands in for owning the published tables.
+        if (!sourceSuper && !sourceReplication) {
+            problems.add("source user " + sourceUser + " may not replicate: it has neither SUPERUSER nor REPLICATION,"
+                    + " which the subscription's WAL sender needs; run ALTER ROLE " + sourceUser + " REPLICATION");
         }
-        if (!sourceSuper && !sourceExtras) {
-            List<String> notOwned = notOwnedTables(source, includeExtensionTables);
-            if (!notOwned.isEmpty()) {
-                problems.add("source user " + sourceUser + " does not own " + notOwned.size() + " table(s) ("
-                        + String.join(", ", notOwned.subList(0, Math.min(5, notOwned.size())))
-                        + (notOwned.size() > 5 ? ", ..." : "") + "); CREATE PUBLICATION needs the owner or a superuser");
-            }
+        List<String> notOwned = sourceSuper ? List.of() : notOwnedTables(source, includeExtensionTables);
+        if (!notOwned.isEmpty() && !sourceExtras) {
+            problems.add("source user " + sourceUser + " does not own " + notOwned.size() + " table(s) ("
+                    + String.join(", ", notOwned.subList(0, Math.min(5, notOwned.size())))
+                    + (notOwned.size() > 5 ? ", ..." : "") + "); CREATE PUBLICATION needs the owner or a superuser"
+                    + " (or the aiven_extras extension in this database)");
         }
         int freeSlots = intQuery(source, "SELECT pg_catalog.current_setting('max_replication_slots')::int"
                 + " - (SELECT count(*) FROM pg_catalog.pg_replication_slots)");
@@ -102,7 +102,7 @@ public final class Preconditions {
                     + (targetVersion >= 160000 ? "GRANT pg_create_subscription TO " + targetUser + " or " : "")
                     + "CREATE EXTENSION aiven_extras on the target");
         }
-        return new Result(problems, !sourceSuper && !sourceReplication && sourceExtras,
+        return new Result(problems, !notOwned.isEmpty() && sourceExtras,
                 !targetSuper && !targetCreateSub && targetExtras);
     }
 

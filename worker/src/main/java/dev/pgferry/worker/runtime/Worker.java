@@ -53,6 +53,7 @@ public final class Worker implements AutoCloseable {
     private final ExecutorService runner;
     private final Thread thread;
     private volatile boolean running = true;
+    private volatile WorkerMetrics metrics;
 
     /** Pause before running again a task whose final status event could not be written. */
     private static final long RETRY_PAUSE_MS = 1_000;
@@ -104,6 +105,12 @@ public final class Worker implements AutoCloseable {
         return workerId;
     }
 
+    /** Counts this worker's tasks and events in {@code m} (served by {@code worker --metrics-port}); before start. */
+    public Worker withMetrics(WorkerMetrics m) {
+        this.metrics = m;
+        return this;
+    }
+
     public Worker start() {
         thread.start();
         return this;
@@ -112,6 +119,7 @@ public final class Worker implements AutoCloseable {
     private void pollLoop() {
         Future<Boolean> current = null;
         ConsumerRecord<String, byte[]> currentRecord = null;
+        MigrationTask currentTask = null;
         try {
             consumer.subscribe(List.of(Topics.TASKS), new ConsumerRebalanceListener() {
                 @Override
@@ -136,8 +144,14 @@ public final class Worker implements AutoCloseable {
                             continue;
                         }
                         currentRecord = record;
+                        currentTask = task;
                         consumer.pause(consumer.assignment());
-                        DatabaseMigration migration = new DatabaseMigration(task, workerId, bus::publish, clock, secrets, jobs,
+                        java.util.function.Consumer<dev.pgferry.messages.StatusEvent> emit = bus::publish;
+                        if (metrics != null) {
+                            metrics.taskStarted(task);
+                            emit = metrics.counting(emit);
+                        }
+                        DatabaseMigration migration = new DatabaseMigration(task, workerId, emit, clock, secrets, jobs,
                                 splitTableBytes, ledger);
                         current = runner.submit(migration::run);
                         break;
@@ -152,8 +166,12 @@ public final class Worker implements AutoCloseable {
                                 currentRecord.offset());
                         Thread.sleep(RETRY_PAUSE_MS);
                     }
+                    if (metrics != null) {
+                        metrics.taskFinished(currentTask);
+                    }
                     current = null;
                     currentRecord = null;
+                    currentTask = null;
                     consumer.resume(consumer.paused());
                 }
             }

@@ -251,10 +251,9 @@ public final class DatabaseMigration {
         emit.accept(events.started(choice.method(), choice.reason()));
 
         boolean replication = choice.method() == Method.REPLICATION;
-        // pgferry copies the data itself under the snapshot of the slot's creation (faster: BENCHMARKS.md); a
-        // source user that may not open a replication connection (aiven_extras) leaves the initial copy to
-        // PostgreSQL's table sync, and so does a request that asks for it.
-        boolean ownCopy = !replication || !(choice.check().sourceViaAivenExtras() || request.options().postgresTableSync());
+        // pgferry copies the data itself under the snapshot of the slot's creation (faster: BENCHMARKS.md), unless the
+        // request leaves the initial copy to PostgreSQL's table sync.
+        boolean ownCopy = !replication || !request.options().postgresTableSync();
         Replicator replicator = new Replicator(source, target, db, name);
         Set<String> missingRoles;
         // One pool of --jobs threads for copies, index builds and ANALYZE: a table's index builds (the longest
