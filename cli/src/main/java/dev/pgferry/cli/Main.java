@@ -8,7 +8,7 @@ import java.util.Set;
 /** The {@code pgferry} command. */
 @Command(name = "pgferry", mixinStandardHelpOptions = true, version = "pgferry 0.1.0",
         description = "Moves PostgreSQL databases between servers, as tasks over Apache Kafka.",
-        subcommands = {MigrateCommand.class, DemoCommand.class, SubmitCommand.class, StatusCommand.class, RemoveCommand.class, CutoverCommand.class, RefreshCommand.class, VerifyCommand.class,
+        subcommands = {MigrateCommand.class, DemoCommand.class, SubmitCommand.class, StatusCommand.class, RemoveCommand.class, CutoverCommand.class, RefreshCommand.class, VerifyCommand.class, CheckCommand.class,
                 CoordinatorCommand.class, WorkerCommand.class, BrokerCommand.class, SecretKeyCommand.class})
 public final class Main {
     private static final Set<String> SERVICES = Set.of("coordinator", "worker", "broker");

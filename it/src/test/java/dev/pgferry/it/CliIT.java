@@ -48,6 +48,43 @@ class CliIT {
     }
 
     @Test
+    void checkReportsWhatReplicationCannotCarryAndBlocksAMigrationOntoItselfChangingNothing() throws Exception {
+        LocalPostgres target = Infra.sharedTarget();
+        String before = Compare.scalar(target, "postgres", "SELECT count(*) FROM pg_database");
+
+        // When a replication migration of the sample is checked
+        Run run = pgferry("check", "--source", source.uri("postgres"), "--target", target.uri("postgres"),
+                "--ignore-dbs", "postgres", "--method", "replication", "--json");
+
+        // Then nothing blocks it, the table without a primary key is a warning by name, and each database is sized
+        assertThat(run.exitCode()).as(run.out()).isEqualTo(0);
+        var report = Json.mapper().readTree(run.out());
+        assertThat(report.get("verdict").asText()).isEqualTo("warning");
+        var databases = new java.util.HashMap<String, JsonNode>();
+        report.get("databases").forEach(d -> databases.put(d.get("dbname").asText(), d));
+        assertThat(databases.keySet()).containsExactlyInAnyOrderElementsOf(SampleData.DATABASES);
+        var shop = databases.get("shop");
+        assertThat(shop.get("method").asText()).isEqualTo("replication");
+        assertThat(shop.get("size_bytes").asLong()).isPositive();
+        java.util.List<String> warnings = new java.util.ArrayList<>();
+        shop.get("findings").forEach(f -> {
+            if (f.get("verdict").asText().equals("warning")) {
+                warnings.add(f.get("check").asText() + ": " + f.get("message").asText());
+            }
+        });
+        assertThat(warnings).anySatisfy(w -> assertThat(w).startsWith("primary keys:").contains("public.events_log"));
+        // and --strict turns the warning into exit 1; the target was not touched
+        assertThat(pgferry("check", "--source", source.uri("postgres"), "--target", target.uri("postgres"),
+                "--ignore-dbs", "postgres", "--method", "replication", "--strict").exitCode()).isEqualTo(1);
+        assertThat(Compare.scalar(target, "postgres", "SELECT count(*) FROM pg_database")).isEqualTo(before);
+
+        // When a migration onto the source itself is checked, then it is a blocker and exit 1
+        Run self = pgferry("check", "--source", source.uri("postgres"), "--target", source.uri("postgres"));
+        assertThat(self.exitCode()).isEqualTo(1);
+        assertThat(self.out()).contains(": blocker").contains("same server");
+    }
+
+    @Test
     void migrateOnOneMachineCopiesEverythingAndExitsZero() throws Exception {
         try (LocalPostgres target = Infra.postgres()) {
             Path dataDir = Infra.work().resolve("cli-data");

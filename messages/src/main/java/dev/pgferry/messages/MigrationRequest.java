@@ -67,6 +67,16 @@ public record MigrationRequest(
         return new MigrationRequest(schemaVersion, migrationId, source, target, method, ignoreDbs, skipTables, withTables, other);
     }
 
+    /** Whether source and target name the same server (host, loopback spelled any way, and port). */
+    public boolean onOneServer() {
+        return canonicalHost(source.host()).equals(canonicalHost(target.host())) && source.port().equals(target.port());
+    }
+
+    private static String canonicalHost(String host) {
+        String h = host.toLowerCase(java.util.Locale.ROOT);
+        return h.equals("localhost") || h.equals("::1") || h.equals("[::1]") || h.startsWith("127.") ? "loopback" : h;
+    }
+
     /** Whether the database is left out of the migration. */
     public boolean ignores(String dbname) {
         return ALWAYS_IGNORED.contains(dbname) || ignoreDbs.contains(dbname);

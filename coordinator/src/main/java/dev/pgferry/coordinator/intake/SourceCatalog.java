@@ -27,7 +27,7 @@ public final class SourceCatalog {
 
     /** The databases to migrate, sorted by name. */
     public List<String> plan(MigrationRequest request) {
-        if (sameServer(request)) {
+        if (request.onOneServer()) {
             throw new MigrationException(ErrorCode.INVALID_REQUEST, "source and target are the same server ("
                     + request.source().describe() + "); migrating a server onto itself would destroy its data");
         }
@@ -45,15 +45,5 @@ public final class SourceCatalog {
             throw SqlStates.wrap(ErrorCode.SOURCE_UNREACHABLE, "listing databases of source " + request.source().describe(), e);
         }
         return databases;
-    }
-
-    private static boolean sameServer(MigrationRequest r) {
-        return canonicalHost(r.source().host()).equals(canonicalHost(r.target().host()))
-                && r.source().port().equals(r.target().port());
-    }
-
-    private static String canonicalHost(String host) {
-        String h = host.toLowerCase(java.util.Locale.ROOT);
-        return h.equals("localhost") || h.equals("::1") || h.equals("[::1]") || h.startsWith("127.") ? "loopback" : h;
     }
 }

@@ -1,0 +1,297 @@
+package dev.pgferry.worker.check;
+
+import dev.pgferry.messages.CheckReport;
+import dev.pgferry.messages.CheckReport.DatabaseCheck;
+import dev.pgferry.messages.CheckReport.Finding;
+import dev.pgferry.messages.Method;
+import dev.pgferry.messages.MigrationException;
+import dev.pgferry.messages.MigrationRequest;
+import dev.pgferry.pg.PgConnector;
+import dev.pgferry.pg.Secrets;
+import dev.pgferry.pg.ServerCatalog;
+import dev.pgferry.pg.Side;
+import dev.pgferry.pg.SqlStates;
+import dev.pgferry.worker.copy.SourceCatalog;
+import dev.pgferry.worker.database.DatabaseProperties;
+import dev.pgferry.worker.replication.Preconditions;
+import dev.pgferry.worker.schema.PgTool;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Collectors;
+
+/**
+ * {@code pgferry check}: validates a migration request without changing anything on either server. For the
+ * servers: both reachable, {@code pg_dump} not older than the source, prepared transactions and transactions open
+ * for long on the source (they hold up the creation of a replication slot). For each database the request would
+ * move: the method it would get and, for replication, every precondition; tables without a primary key, unlogged
+ * tables and large objects (what replication cannot carry); extensions the target lacks or has older; a locale the
+ * target cannot give it; a target database that already holds tables; {@code max_slot_wal_keep_size} smaller than
+ * the database; its size and the rows its statistics expect. Only reads. Stateless.
+ */
+public final class Checker {
+    /** A transaction open longer than this on the source is reported (it would hold up slot creation). */
+    static final int LONG_TRANSACTION_SECONDS = 60;
+
+    private final PgConnector source;
+    private final PgConnector target;
+    private final MigrationRequest request;
+
+    public Checker(MigrationRequest request, Secrets secrets) {
+        this.request = request;
+        this.source = new PgConnector(request.source(), Side.SOURCE, "check", secrets);
+        this.target = new PgConnector(request.target(), Side.TARGET, "check", secrets);
+    }
+
+    public CheckReport run() {
+        List<Finding> server = new ArrayList<>();
+        if (request.onOneServer()) {
+            server.add(Finding.blocker("servers", "source and target are the same server (" + request.source().describe()
+                    + "); migrating a server onto itself would destroy its data"));
+            return CheckReport.of(request.source().describe(), request.target().describe(), server, List.of());
+        }
+        List<String> databases;
+        int sourceMajor;
+        try (Connection s = source.open(); Connection t = target.open()) {
+            sourceMajor = ServerCatalog.majorVersion(s);
+            int targetMajor = ServerCatalog.majorVersion(t);
+            server.add(Finding.pass("servers", "source is PostgreSQL " + sourceMajor + ", target PostgreSQL " + targetMajor));
+            if (targetMajor < sourceMajor) {
+                server.add(Finding.warning("versions", "the target is older than the source: objects or syntax of PostgreSQL "
+                        + sourceMajor + " may not restore; migrate to PostgreSQL " + sourceMajor + " or later"));
+            }
+            databases = ServerCatalog.migratedDatabases(s, request::ignores);
+            server.addAll(openTransactions(s));
+        } catch (MigrationException e) {
+            server.add(Finding.blocker("connect", e.getMessage()));
+            return CheckReport.of(request.source().describe(), request.target().describe(), server, List.of());
+        } catch (SQLException e) {
+            server.add(Finding.blocker("servers", SqlStates.describe(e)));
+            return CheckReport.of(request.source().describe(), request.target().describe(), server, List.of());
+        }
+        try {
+            int dumpMajor = PgTool.pgDumpMajor();
+            server.add(dumpMajor >= sourceMajor ? Finding.pass("pg_dump", "pg_dump " + dumpMajor + " can dump a PostgreSQL "
+                    + sourceMajor + " source") : Finding.blocker("pg_dump", "pg_dump is version " + dumpMajor
+                    + ", older than the source (PostgreSQL " + sourceMajor + "), which it cannot dump: install pg_dump "
+                    + sourceMajor + " or later (PGFERRY_PG_BIN names its directory)"));
+        } catch (MigrationException e) {
+            server.add(Finding.blocker("pg_dump", e.getMessage()));
+        }
+        if (databases.isEmpty()) {
+            server.add(Finding.blocker("databases", "no database of the source is left to migrate (all ignored, templates or"
+                    + " not open to " + request.source().user() + ")"));
+        }
+        List<DatabaseCheck> checks = new ArrayList<>();
+        for (String db : databases) {
+            checks.add(database(db));
+        }
+        return CheckReport.of(request.source().describe(), request.target().describe(), server, checks);
+    }
+
+    /** Prepared transactions and transactions open for long, anywhere on the source server. */
+    private List<Finding> openTransactions(Connection s) throws SQLException {
+        List<Finding> out = new ArrayList<>();
+        List<String> prepared = strings(s, "SELECT gid || ' (database ' || database || ', since ' || prepared || ')'"
+                + " FROM pg_catalog.pg_prepared_xacts ORDER BY prepared");
+        if (!prepared.isEmpty()) {
+            out.add(Finding.warning("prepared transactions", prepared.size() + " prepared transaction(s) on the source: "
+                    + String.join("; ", prepared) + ". They hold up the creation of a replication slot and could commit"
+                    + " after a cut-over: COMMIT PREPARED or ROLLBACK PREPARED them"));
+        }
+        List<String> open = new ArrayList<>();
+        try (PreparedStatement ps = s.prepareStatement("SELECT pid, usename, application_name, datname, state,"
+                + " extract(epoch FROM now() - xact_start)::bigint FROM pg_catalog.pg_stat_activity"
+                + " WHERE xact_start < now() - make_interval(secs => ?) AND backend_type = 'client backend'"
+                + " AND pid <> pg_catalog.pg_backend_pid() ORDER BY xact_start")) {
+            ps.setInt(1, LONG_TRANSACTION_SECONDS);
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    open.add("pid " + rs.getInt(1) + " (user " + rs.getString(2) + ", application '" + rs.getString(3)
+                            + "', database " + rs.getString(4) + ", " + rs.getString(5) + " for " + rs.getLong(6) + " s)");
+                }
+            }
+        }
+        out.add(open.isEmpty() ? Finding.pass("open transactions", "no transaction open for more than "
+                + LONG_TRANSACTION_SECONDS + " s on the source")
+                : Finding.warning("open transactions", open.size() + " transaction(s) open for more than "
+                + LONG_TRANSACTION_SECONDS + " s on the source: " + String.join("; ", open) + ". Creating a replication"
+                + " slot waits until they end; end them before migrating with replication, or use --max-wait"));
+        return out;
+    }
+
+    private DatabaseCheck database(String db) {
+        List<Finding> findings = new ArrayList<>();
+        long size = 0;
+        long rows = 0;
+        String method = request.method().wireName();
+        try (Connection s = source.open(db); Connection t = target.open()) {
+            size = longValue(s, "SELECT pg_catalog.pg_database_size(current_database())");
+            List<SourceCatalog.Table> tables = SourceCatalog.tables(s, request.options().includeExtensionTables()).stream()
+                    .filter(table -> request.copiesTable(db, table.schema(), table.name())).toList();
+            rows = tables.stream().mapToLong(SourceCatalog.Table::rowsEstimate).sum();
+            findings.add(Finding.pass("size", String.format("%d table(s), %d rows expected, %.1f MB on the source",
+                    tables.size(), rows, size / 1e6)));
+            boolean replication = false;
+            if (request.method() != Method.DUMP) {
+                Preconditions.Result pre = Preconditions.check(s, t, request.options().includeExtensionTables());
+                replication = pre.ok();
+                if (pre.ok()) {
+                    findings.add(Finding.pass("replication", "every precondition of logical replication holds"
+                            + (pre.sourceViaAivenExtras() || pre.targetViaAivenExtras() ? " (through aiven_extras)" : "")));
+                } else if (request.method() == Method.REPLICATION) {
+                    findings.add(Finding.blocker("replication", String.join("; ", pre.problems())));
+                } else {
+                    findings.add(Finding.warning("replication", "dump instead of logical replication: "
+                            + String.join("; ", pre.problems())));
+                }
+                method = replication ? Method.REPLICATION.wireName() : Method.DUMP.wireName();
+                if (replication || request.method() == Method.REPLICATION) {
+                    findings.addAll(replicationLimits(s, tables));
+                }
+            }
+            findings.addAll(extensions(s, t));
+            findings.addAll(targetDatabase(db, s, t));
+            findings.addAll(walKeep(s, size, replication));
+        } catch (MigrationException e) {
+            findings.add(Finding.blocker("connect", e.getMessage()));
+        } catch (SQLException e) {
+            findings.add(Finding.blocker("catalog", "reading database " + db + ": " + SqlStates.describe(e)));
+        }
+        return DatabaseCheck.of(db, method, size, rows, findings);
+    }
+
+    /** What logical replication does not carry in this database. */
+    private List<Finding> replicationLimits(Connection s, List<SourceCatalog.Table> tables) throws SQLException {
+        List<Finding> out = new ArrayList<>();
+        List<String> noKey = tables.stream().filter(t -> !t.unlogged() && !t.replicaIdentity())
+                .map(SourceCatalog.Table::displayName).toList();
+        if (!noKey.isEmpty()) {
+            out.add(Finding.warning("primary keys", noKey.size() + " table(s) without primary key or replica identity ("
+                    + list(noKey) + "): their INSERTs replicate, but UPDATE and DELETE on them fail on the source once"
+                    + " published; add primary keys, or migrate with --replica-identity-full"));
+        }
+        List<String> unlogged = tables.stream().filter(SourceCatalog.Table::unlogged).map(SourceCatalog.Table::displayName).toList();
+        if (!unlogged.isEmpty()) {
+            out.add(Finding.warning("unlogged tables", list(unlogged) + " are unlogged: copied once, later changes do not"
+                    + " replicate"));
+        }
+        long largeObjects = longValue(s, "SELECT count(*) FROM pg_catalog.pg_largeobject_metadata");
+        if (largeObjects > 0) {
+            out.add(Finding.warning("large objects", largeObjects + " large object(s): copied once, later changes do not"
+                    + " replicate"));
+        }
+        return out;
+    }
+
+    /** Extensions of the source database that the target cannot provide, or only in an older version. */
+    private List<Finding> extensions(Connection s, Connection t) throws SQLException {
+        List<Finding> out = new ArrayList<>();
+        List<String[]> installed = new ArrayList<>();
+        try (Statement st = s.createStatement(); ResultSet rs = st.executeQuery(
+                "SELECT extname, extversion FROM pg_catalog.pg_extension WHERE extname <> 'plpgsql' ORDER BY 1")) {
+            while (rs.next()) {
+                installed.add(new String[] {rs.getString(1), rs.getString(2)});
+            }
+        }
+        List<String> missing = new ArrayList<>();
+        List<String> older = new ArrayList<>();
+        for (String[] ext : installed) {
+            try (PreparedStatement ps = t.prepareStatement("SELECT default_version, ? = ANY (SELECT version FROM"
+                    + " pg_catalog.pg_available_extension_versions WHERE name = ?)"
+                    + " FROM pg_catalog.pg_available_extensions WHERE name = ?")) {
+                ps.setString(1, ext[1]);
+                ps.setString(2, ext[0]);
+                ps.setString(3, ext[0]);
+                try (ResultSet rs = ps.executeQuery()) {
+                    if (!rs.next()) {
+                        missing.add(ext[0] + " " + ext[1]);
+                    } else if (!rs.getBoolean(2)) {
+                        older.add(ext[0] + " " + ext[1] + " (the target offers " + rs.getString(1) + ")");
+                    }
+                }
+            }
+        }
+        if (!missing.isEmpty()) {
+            out.add(Finding.blocker("extensions", "the target cannot create extension(s) " + String.join(", ", missing)
+                    + ": install them on the target server first"));
+        }
+        if (!older.isEmpty()) {
+            out.add(Finding.warning("extensions", "the target has other versions of " + String.join(", ", older)
+                    + "; the restore creates its own version"));
+        }
+        if (missing.isEmpty() && older.isEmpty()) {
+            out.add(Finding.pass("extensions", installed.isEmpty() ? "no extension besides plpgsql"
+                    : "the target offers " + installed.stream().map(e -> e[0] + " " + e[1]).collect(Collectors.joining(", "))));
+        }
+        return out;
+    }
+
+    /** The target database: absent, or present without tables, and a locale the target can give it. */
+    private List<Finding> targetDatabase(String db, Connection s, Connection t) throws SQLException {
+        List<Finding> out = new ArrayList<>();
+        DatabaseProperties properties = DatabaseProperties.read(s, db);
+        boolean exists = ServerCatalog.exists(t, "SELECT 1 FROM pg_catalog.pg_database WHERE datname = ?", db);
+        if (!exists) {
+            try {
+                properties.checkLocaleOn(t);
+                out.add(Finding.pass("target database", "the target has no database " + db + " yet; it can create it with"
+                        + " the source's encoding and locale"));
+            } catch (MigrationException e) {
+                out.add(Finding.blocker("locale", e.getMessage()));
+            }
+            return out;
+        }
+        try (Connection existing = target.open(db)) {
+            long tables = longValue(existing, "SELECT count(*) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n"
+                    + " ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog',"
+                    + " 'information_schema') AND n.nspname !~ '^pg_toast'");
+            out.add(tables == 0 ? Finding.pass("target database", "the target's database " + db + " exists and holds no"
+                    + " tables: it is used as it is")
+                    : Finding.blocker("target database", "the target's database " + db + " already holds " + tables
+                    + " table(s): the migration refuses to overwrite it (TARGET_NOT_EMPTY); drop it, or leave it out with"
+                    + " --ignore-dbs"));
+        }
+        return out;
+    }
+
+    /** A slot may be invalidated before the initial copy ends when max_slot_wal_keep_size is below the database size. */
+    private List<Finding> walKeep(Connection s, long size, boolean replication) throws SQLException {
+        if (!replication || ServerCatalog.majorVersion(s) < 13) {
+            return List.of();
+        }
+        long keepMb = longValue(s, "SELECT setting::bigint FROM pg_catalog.pg_settings WHERE name = 'max_slot_wal_keep_size'");
+        if (keepMb >= 0 && keepMb << 20 < size) {
+            return List.of(Finding.warning("max_slot_wal_keep_size", "the source keeps at most " + keepMb + " MB of WAL"
+                    + " for a slot, less than this database (" + size / (1 << 20) + " MB): writes during the initial copy"
+                    + " could get the slot invalidated (SLOT_LOST); raise it for the migration"));
+        }
+        return List.of();
+    }
+
+    private static String list(List<String> names) {
+        return String.join(", ", names.subList(0, Math.min(10, names.size()))) + (names.size() > 10 ? " and "
+                + (names.size() - 10) + " more" : "");
+    }
+
+    private static long longValue(Connection c, String sql) throws SQLException {
+        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery(sql)) {
+            return rs.next() ? rs.getLong(1) : 0;
+        }
+    }
+
+    private static List<String> strings(Connection c, String sql) throws SQLException {
+        List<String> out = new ArrayList<>();
+        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery(sql)) {
+            while (rs.next()) {
+                out.add(rs.getString(1));
+            }
+        }
+        return out;
+    }
+}
