@@ -208,15 +208,21 @@ class CutoverIT {
     }
 
     static MigrationStatus awaitView(String id, java.util.function.Predicate<MigrationStatus> p) throws InterruptedException {
+        return awaitViewOf(pgferry, id, p);
+    }
+
+    /** Waits (bounded) until {@code of}'s coordinator sees the migration satisfy {@code p}. */
+    static MigrationStatus awaitViewOf(Pgferry of, String id, java.util.function.Predicate<MigrationStatus> p)
+            throws InterruptedException {
         long deadline = System.currentTimeMillis() + 120_000;
         while (System.currentTimeMillis() < deadline) {
-            java.util.Optional<MigrationStatus> s = pgferry.coordinator.fold().view(id);
+            java.util.Optional<MigrationStatus> s = of.coordinator.fold().view(id);
             if (s.isPresent() && p.test(s.get())) {
                 return s.get();
             }
             Thread.sleep(50);
         }
-        throw new AssertionError("condition not reached: " + pgferry.coordinator.fold().view(id));
+        throw new AssertionError("condition not reached: " + of.coordinator.fold().view(id));
     }
 
     static java.net.http.HttpResponse<String> post(String id, String body) throws Exception {

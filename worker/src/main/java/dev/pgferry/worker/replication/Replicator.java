@@ -93,6 +93,11 @@ public final class Replicator {
                 return;
             }
             if (viaAivenExtras) {
+                // The preconditions found it in the target's bootstrap database; a database pgferry created (from a
+                // source without it) needs its own.
+                try (Statement st = c.createStatement()) {
+                    st.execute("CREATE EXTENSION IF NOT EXISTS aiven_extras");
+                }
                 try (PreparedStatement ps = c.prepareStatement(
                         "SELECT aiven_extras.pg_create_subscription(?, ?, ?, ?, ?, ?)")) {
                     ps.setString(1, name);
