@@ -111,7 +111,7 @@ public final class LagMonitor implements AutoCloseable {
                     if (slot != null) {
                         publish(w, slot, keepBytes);
                         if (drift && !"lost".equals(slot.walStatus())) {
-                            checkDrift(w);
+                            checkDriftQuietly(w);
                         }
                     }
                 }
@@ -138,6 +138,20 @@ public final class LagMonitor implements AutoCloseable {
             return;
         }
         bus.publish(events.lag(slot.lagBytes(), slot.walStatus(), slot.safeWalBytes(), warning(w.slot(), slot, keepBytes)));
+    }
+
+    /** {@link #checkDrift}, warning once per database while it cannot (the lag readings go on). */
+    private void checkDriftQuietly(Watched w) {
+        String key = "drift " + w.request().migrationId() + "/" + w.row().dbname();
+        try {
+            checkDrift(w);
+            failing.remove(key);
+        } catch (RuntimeException e) {
+            if (failing.add(key)) {
+                LOG.warn("cannot look for schema drift of {} in {} (warning once until it works again): {}",
+                        w.row().dbname(), w.request().migrationId(), e.getMessage());
+            }
+        }
     }
 
     /** Publishes the database's schema drift when it differs from what the status shows. */

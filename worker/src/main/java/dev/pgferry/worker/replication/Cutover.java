@@ -110,8 +110,9 @@ public final class Cutover {
         long deadline = System.nanoTime() + options.deadlineSeconds() * 1_000_000_000L;
         String saved;
         LedgerEntry running;
+        Optional<LedgerEntry> prior = Optional.empty();
         try {
-            Optional<LedgerEntry> prior = ledger.read(ledgerKey);
+            prior = ledger.read(ledgerKey);
             if (prior.isPresent() && prior.get().state() == LedgerEntry.State.DONE) {
                 // A worker died after the target had everything: only the last steps are left.
                 return finish(steps, prior.get().savedSetting(), 0, null, 0);
@@ -131,7 +132,10 @@ public final class Cutover {
             running = LedgerEntry.cutover(LedgerEntry.State.RUNNING, saved);
             ledger.write(ledgerKey, running);
         } catch (SQLException | RuntimeException e) {
-            // Writes were not blocked (or, for a block a dead worker left, are lifted by the next request).
+            if (prior.isPresent() && prior.get().state() == LedgerEntry.State.RUNNING) {
+                // A worker died with the source blocked: lift the block it left, with the setting it saved.
+                return abort(e, prior.get().savedSetting());
+            }
             return new Aborted(failure(e, "writes were not blocked; the replication goes on"), true);
         }
         long blockedAt = System.nanoTime();
