@@ -82,15 +82,9 @@ final class RefreshCommand implements Callable<Integer> {
             System.err.println("pgferry: no migration " + request.migrationId());
             return Exits.UNKNOWN;
         }
-        List<String> known = before.get().migrationDetail().stream().map(DatabaseStatus::dbname).toList();
-        List<String> unknown = request.databases().stream().filter(db -> !known.contains(db)).toList();
-        if (!unknown.isEmpty()) {
-            System.err.println("pgferry: migration " + request.migrationId() + " has no database " + String.join(", ", unknown));
-            return Exits.USAGE;
-        }
-        if (before.get().migrationDetail().stream().noneMatch(d -> request.names(d.dbname())
-                && d.status() == MigrationStatus.State.SYNCING)) {
-            System.err.println("pgferry: no named database of migration " + request.migrationId() + " is syncing: nothing to refresh");
+        String refusal = request.refusal(before.get());
+        if (refusal != null) {
+            System.err.println("pgferry: " + refusal);
             return Exits.USAGE;
         }
         return null;

@@ -72,8 +72,7 @@ public record SchemaDrift(List<Table> newTables, List<Column> newColumns, List<S
         return out;
     }
 
-    private static final String NOT_SYSTEM = " n.nspname NOT IN ('pg_catalog', 'information_schema')"
-            + " AND n.nspname !~ '^pg_toast' AND n.nspname !~ '^pg_temp'";
+    private static final String NOT_SYSTEM = CatalogSql.NOT_SYSTEM;
 
     /**
      * Compares a replicating database's source ({@code source}) with its publication and target: {@code copies}
@@ -86,8 +85,7 @@ public record SchemaDrift(List<Table> newTables, List<Column> newColumns, List<S
         try (PreparedStatement ps = source.prepareStatement("SELECT n.nspname, c.relname, pg_catalog.pg_get_userbyid(n.nspowner)"
                 + " FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
                 + " WHERE c.relkind = 'r' AND c.relpersistence = 'p' AND" + NOT_SYSTEM
-                + (includeExtensionTables ? "" : " AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d"
-                + " WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid = c.oid AND d.deptype = 'e')")
+                + (includeExtensionTables ? "" : " AND" + CatalogSql.NOT_EXTENSION)
                 + " AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_publication_tables pt WHERE pt.pubname = ?"
                 + "   AND pt.schemaname = n.nspname AND pt.tablename = c.relname)"
                 + " ORDER BY 1, 2")) {

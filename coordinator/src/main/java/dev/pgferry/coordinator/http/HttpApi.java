@@ -8,7 +8,9 @@ import dev.pgferry.messages.CutoverRequest;
 import dev.pgferry.messages.Json;
 import dev.pgferry.messages.MigrationException;
 import dev.pgferry.messages.MigrationRequest;
+import dev.pgferry.messages.MigrationStatus;
 import dev.pgferry.messages.RefreshRequest;
+import dev.pgferry.messages.Request;
 import dev.pgferry.messages.RemovalRequest;
 import dev.pgferry.messages.VerifyRequest;
 import dev.pgferry.messages.Topics;
@@ -25,6 +27,7 @@ import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.util.Map;
 import java.util.concurrent.Executors;
+import java.util.function.BiFunction;
 import java.util.function.UnaryOperator;
 
 /**
@@ -146,9 +149,11 @@ public final class HttpApi implements AutoCloseable {
                     reply(ex, 202, Json.write(Map.of("migration_id", id, "verify", "requested")));
                 }
             } else if (path.matches("/migrations/[^/]+/refresh") && method.equals("POST")) {
-                refresh(ex, path.substring("/migrations/".length(), path.length() - "/refresh".length()));
+                control(ex, path.substring("/migrations/".length(), path.length() - "/refresh".length()),
+                        RefreshRequest.ACTION, RefreshRequest.class, RefreshRequest::refusal);
             } else if (path.matches("/migrations/[^/]+/cutover") && method.equals("POST")) {
-                cutover(ex, path.substring("/migrations/".length(), path.length() - "/cutover".length()));
+                control(ex, path.substring("/migrations/".length(), path.length() - "/cutover".length()),
+                        CutoverRequest.ACTION, CutoverRequest.class, CutoverRequest::refusal);
             } else if (path.startsWith("/migrations/") && method.equals("GET")) {
                 String id = path.substring("/migrations/".length());
                 var view = fold.view(id);
@@ -197,26 +202,32 @@ public final class HttpApi implements AutoCloseable {
         reply(ex, 202, Json.write(Map.of("migration_id", request.migrationId())));
     }
 
-    private void refresh(HttpExchange ex, String id) throws IOException {
+    /**
+     * A request about a known migration from an optional JSON body ({@code action} and {@code migration_id} set
+     * here): 404 for an unknown migration, 400 for a bad body, 409 when {@code refusal} says it cannot be made
+     * as asked, else published and 202.
+     */
+    private <R extends Request> void control(HttpExchange ex, String id, String action, Class<R> type,
+                                             BiFunction<R, MigrationStatus, String> refusal) throws IOException {
         var view = fold.view(id);
         if (view.isEmpty()) {
             reply(ex, 404, Json.write(Map.of("error", "no migration " + id)));
             return;
         }
-        RefreshRequest request;
+        R request;
         try {
-            request = Json.read(Json.write(fields(ex, RefreshRequest.ACTION, id)), RefreshRequest.class);
+            request = Json.read(Json.write(fields(ex, action, id)), type);
         } catch (MigrationException e) {
             reply(ex, 400, Json.write(Map.of("error", e.getMessage(), "code", e.code())));
             return;
         }
-        if (view.get().migrationDetail().stream().noneMatch(d -> request.names(d.dbname())
-                && d.status() == dev.pgferry.messages.MigrationStatus.State.SYNCING)) {
-            reply(ex, 409, Json.write(Map.of("error", "no named database of migration " + id + " is syncing")));
+        String refused = refusal.apply(request, view.get());
+        if (refused != null) {
+            reply(ex, 409, Json.write(Map.of("error", refused)));
             return;
         }
         bus.send(Topics.REQUESTS, id, Json.write(request));
-        reply(ex, 202, Json.write(Map.of("migration_id", id, "refresh", "requested")));
+        reply(ex, 202, Json.write(Map.of("migration_id", id, action, "requested")));
     }
 
     /** The request body's fields (none for an empty body) with {@code action} and {@code migration_id} set. */
@@ -234,28 +245,6 @@ public final class HttpApi implements AutoCloseable {
         fields.put("action", action);
         fields.put("migration_id", id);
         return fields;
-    }
-
-    private void cutover(HttpExchange ex, String id) throws IOException {
-        var view = fold.view(id);
-        if (view.isEmpty()) {
-            reply(ex, 404, Json.write(Map.of("error", "no migration " + id)));
-            return;
-        }
-        CutoverRequest request;
-        try {
-            request = Json.read(Json.write(fields(ex, CutoverRequest.ACTION, id)), CutoverRequest.class);
-        } catch (MigrationException e) {
-            reply(ex, 400, Json.write(Map.of("error", e.getMessage(), "code", e.code())));
-            return;
-        }
-        String refusal = request.refusal(view.get());
-        if (refusal != null) {
-            reply(ex, 409, Json.write(Map.of("error", refusal)));
-            return;
-        }
-        bus.send(Topics.REQUESTS, id, Json.write(request));
-        reply(ex, 202, Json.write(Map.of("migration_id", id, "cutover", "requested")));
     }
 
     private static void reply(HttpExchange ex, int status, byte[] body) throws IOException {

@@ -6,6 +6,7 @@ import dev.pgferry.messages.CheckReport.Finding;
 import dev.pgferry.messages.Method;
 import dev.pgferry.messages.MigrationException;
 import dev.pgferry.messages.MigrationRequest;
+import dev.pgferry.pg.CatalogSql;
 import dev.pgferry.pg.PgConnector;
 import dev.pgferry.pg.Secrets;
 import dev.pgferry.pg.ServerCatalog;
@@ -249,8 +250,8 @@ public final class Checker {
         }
         try (Connection existing = target.open(db)) {
             long tables = longValue(existing, "SELECT count(*) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n"
-                    + " ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog',"
-                    + " 'information_schema') AND n.nspname !~ '^pg_toast'");
+                    + " ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') AND" + CatalogSql.NOT_SYSTEM
+                    + " AND" + CatalogSql.NOT_EXTENSION);
             out.add(tables == 0 ? Finding.pass("target database", "the target's database " + db + " exists and holds no"
                     + " tables: it is used as it is")
                     : Finding.blocker("target database", "the target's database " + db + " already holds " + tables

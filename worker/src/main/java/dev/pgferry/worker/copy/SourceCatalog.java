@@ -1,5 +1,6 @@
 package dev.pgferry.worker.copy;
 
+import dev.pgferry.pg.CatalogSql;
 import dev.pgferry.pg.Sql;
 
 import java.sql.Connection;
@@ -52,10 +53,8 @@ public final class SourceCatalog {
     public record MatView(String schema, String name, boolean populated) {
     }
 
-    private static final String NOT_SYSTEM = " n.nspname NOT IN ('pg_catalog', 'information_schema')"
-            + " AND n.nspname !~ '^pg_toast' AND n.nspname !~ '^pg_temp'";
-    private static final String NOT_EXTENSION = " NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d"
-            + " WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid = c.oid AND d.deptype = 'e')";
+    private static final String NOT_SYSTEM = CatalogSql.NOT_SYSTEM;
+    private static final String NOT_EXTENSION = CatalogSql.NOT_EXTENSION;
 
     /** Tables holding rows (relkind r, including leaf partitions), costliest first, without extension tables. */
     public static List<Table> tables(Connection c) throws SQLException {
