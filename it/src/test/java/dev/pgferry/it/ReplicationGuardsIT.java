@@ -89,6 +89,8 @@ class ReplicationGuardsIT {
                 assertThat(app2.status()).as(app2.toString()).isEqualTo(State.FAILED);
                 assertThat(app2.errorCode()).isEqualTo(ErrorCode.WAIT_TIMEOUT);
                 assertThat(app2.error()).contains("gave up after 3 s").contains("pid " + pid);
+                Reliability.record("transaction left open on the source while the slot is created, max_wait_seconds 3",
+                        "the status named the session; the database failed with WAIT_TIMEOUT, nothing left behind", null, null);
                 try (ResultSet rs = st.executeQuery("SELECT 1")) {
                     assertThat(rs.next()).as("the user's session is untouched").isTrue();
                 }
@@ -133,6 +135,8 @@ class ReplicationGuardsIT {
             assertThat(lost.errorCode()).isEqualTo(ErrorCode.SLOT_LOST);
             assertThat(lost.error()).contains("max_slot_wal_keep_size").contains("pgferry remove " + r.migrationId());
             assertThat(lost.walStatus()).isEqualTo("lost");
+            Reliability.record("replication slot invalidated by the source (max_slot_wal_keep_size exceeded)",
+                    "database failed with SLOT_LOST and what to do", null, null);
         }
     }
 
