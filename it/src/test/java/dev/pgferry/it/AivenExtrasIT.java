@@ -88,7 +88,7 @@ class AivenExtrasIT {
             // When it is cut over
             pgferry.bus.send(Topics.REQUESTS, r.migrationId(), Json.write(CutoverRequest.of(r.migrationId(), List.of(), 60,
                     false, false)));
-            MigrationStatus cut = CutoverIT.awaitViewOf(pgferry, r.migrationId(), v -> ReplicationIT.row(v, "app").cutover() != null
+            MigrationStatus cut = Pgferry.awaitView(pgferry.coordinator, r.migrationId(), v -> ReplicationIT.row(v, "app").cutover() != null
                     && !"cutting_over".equals(ReplicationIT.row(v, "app").cutover().state()));
 
             // Then it is done: the source refuses writes, the target has every row and its sequence ahead, and the

@@ -99,7 +99,7 @@ class CutoverIT {
                     + " INSERT INTO public.ticks (note, source_note) VALUES ('with the new column', 'x')");
 
             // Then the status names both, and a cut-over refuses without blocking writes
-            DatabaseStatus drifted = awaitRow(r.migrationId(), "bank", d -> d.drift() != null
+            DatabaseStatus drifted = Pgferry.awaitRow(pgferry.coordinator, r.migrationId(), "bank", d -> d.drift() != null
                     && d.drift().stream().anyMatch(i -> i.startsWith("table public.audit "))
                     && d.drift().stream().anyMatch(i -> i.startsWith("column public.ticks.source_note (text) ")));
             assertThat(drifted.status()).isEqualTo(State.SYNCING);
@@ -122,7 +122,7 @@ class CutoverIT {
                     Compare.tableFingerprints(source, "bank").get("public.audit"));
             ReplicationIT.eventually(() -> Compare.tableFingerprints(target, "bank").get("public.ticks"),
                     Compare.tableFingerprints(source, "bank").get("public.ticks"));
-            assertThat(awaitRow(r.migrationId(), "bank", d -> d.drift() == null).refresh().error()).isNull();
+            assertThat(Pgferry.awaitRow(pgferry.coordinator, r.migrationId(), "bank", d -> d.drift() == null).refresh().error()).isNull();
 
             // When pgbench and a writer that records each committed id write to bank while it is cut over (verified)
             Process bench = pgbench(source, "-n", "-c", "4", "-j", "2", "-T", "120", "bank");
@@ -181,7 +181,7 @@ class CutoverIT {
             // Then it exits 0, the whole migration is done, and ledger's source takes writes again
             assertThat(run.exitCode()).as(run.out()).isEqualTo(0);
             assertThat(run.out()).contains("cut-over: ledger: done").contains("writable again");
-            MigrationStatus done = awaitView(r.migrationId(), s -> s.migration().status() == State.DONE
+            MigrationStatus done = Pgferry.awaitView(pgferry.coordinator, r.migrationId(), s -> s.migration().status() == State.DONE
                     && s.migrationDetail().stream().allMatch(d -> d.status() == State.DONE));
             assertThat(done.migration().status()).isEqualTo(State.DONE);
             ReplicationIT.exec(source, "ledger", "INSERT INTO public.entries (v) VALUES (101)");
@@ -205,30 +205,6 @@ class CutoverIT {
                 + " WHERE d.datname = '" + db + "' AND s.setrole = 0 AND cfg LIKE 'default_transaction_read_only=%'");
     }
 
-    static DatabaseStatus awaitRow(String id, String db, java.util.function.Predicate<DatabaseStatus> p)
-            throws InterruptedException {
-        return ReplicationIT.row(awaitView(id, v -> v.migrationDetail().stream().anyMatch(d -> d.dbname().equals(db)
-                && p.test(d))), db);
-    }
-
-    static MigrationStatus awaitView(String id, java.util.function.Predicate<MigrationStatus> p) throws InterruptedException {
-        return awaitViewOf(pgferry, id, p);
-    }
-
-    /** Waits (bounded) until {@code of}'s coordinator sees the migration satisfy {@code p}. */
-    static MigrationStatus awaitViewOf(Pgferry of, String id, java.util.function.Predicate<MigrationStatus> p)
-            throws InterruptedException {
-        long deadline = System.currentTimeMillis() + 120_000;
-        while (System.currentTimeMillis() < deadline) {
-            java.util.Optional<MigrationStatus> s = of.coordinator.fold().view(id);
-            if (s.isPresent() && p.test(s.get())) {
-                return s.get();
-            }
-            Thread.sleep(50);
-        }
-        throw new AssertionError("condition not reached: " + of.coordinator.fold().view(id));
-    }
-
     static java.net.http.HttpResponse<String> post(String id, String body) throws Exception {
         return java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(
                         "http://127.0.0.1:" + pgferry.coordinator.httpPort() + "/migrations/" + id + "/cutover"))
@@ -242,10 +218,9 @@ class CutoverIT {
 
     /** Waits for the end of a cut-over of {@code db} requested after {@code after} (null: any) and checks its state. */
     static DatabaseStatus awaitCutover(String id, String db, String state, java.time.Instant after) throws InterruptedException {
-        MigrationStatus s = awaitView(id, v -> v.migrationDetail().stream().anyMatch(d -> d.dbname().equals(db)
-                && d.cutover() != null && (after == null || d.cutover().requestedAt().isAfter(after))
-                && (d.cutover().state().equals("done") || d.cutover().state().equals("failed"))));
-        DatabaseStatus row = ReplicationIT.row(s, db);
+        DatabaseStatus row = Pgferry.awaitRow(pgferry.coordinator, id, db, d -> d.cutover() != null
+                && (after == null || d.cutover().requestedAt().isAfter(after))
+                && (d.cutover().state().equals("done") || d.cutover().state().equals("failed")));
         assertThat(row.cutover().state()).as(row.toString()).isEqualTo(state);
         return row;
     }

@@ -86,6 +86,14 @@ final class Pgferry implements AutoCloseable {
         throw new AssertionError("condition not reached: " + c.fold().view(migrationId));
     }
 
+    /** Waits (bounded) until the row of database {@code db}, as {@code c} folds it, satisfies {@code p}. */
+    static MigrationStatus.DatabaseStatus awaitRow(Coordinator c, String migrationId, String db,
+                                                   java.util.function.Predicate<MigrationStatus.DatabaseStatus> p)
+            throws InterruptedException {
+        return ReplicationIT.row(awaitView(c, migrationId, v -> v.migrationDetail().stream()
+                .anyMatch(d -> d.dbname().equals(db) && p.test(d))), db);
+    }
+
     /** Waits (bounded) until the migration's view, as {@code c} folds it, satisfies {@code p}. */
     static MigrationStatus awaitView(Coordinator c, String migrationId, java.util.function.Predicate<MigrationStatus> p)
             throws InterruptedException {

@@ -17,8 +17,6 @@ import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.Statement;
 import java.util.List;
-import java.util.Optional;
-import java.util.function.Predicate;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -64,7 +62,7 @@ class ReplicationGuardsIT {
                 pgferry.submit(r);
 
                 // Then its row says what it waits for: that session, by pid, state and database, and how to end it
-                DatabaseStatus waiting = awaitRow(r.migrationId(), "app", d -> d.waitingFor() != null);
+                DatabaseStatus waiting = Pgferry.awaitRow(pgferry.coordinator, r.migrationId(), "app", d -> d.waitingFor() != null);
                 assertThat(waiting.status()).isEqualTo(State.RUNNING);
                 assertThat(waiting.waitingFor()).contains("creating replication slot").contains("pid " + pid)
                         .contains("idle in transaction").contains("database postgres").contains("pg_terminate_backend");
@@ -116,7 +114,7 @@ class ReplicationGuardsIT {
             pgferry.submit(r);
             MigrationStatus syncing = pgferry.awaitFinal(r.migrationId());
             assertThat(ReplicationIT.row(syncing, "wal").status()).as(syncing.toString()).isEqualTo(State.SYNCING);
-            DatabaseStatus measured = awaitRow(r.migrationId(), "wal", d -> d.walStatus() != null);
+            DatabaseStatus measured = Pgferry.awaitRow(pgferry.coordinator, r.migrationId(), "wal", d -> d.walStatus() != null);
             assertThat(measured.walStatus()).isEqualTo("reserved");
             assertThat(measured.safeWalBytes()).isNotNull();
 
@@ -131,25 +129,12 @@ class ReplicationGuardsIT {
 
             // Then the source reports the slot lost, and the database fails with SLOT_LOST saying what to do
             assertThat(Compare.scalar(source, "postgres", "SELECT wal_status FROM pg_replication_slots")).isEqualTo("lost");
-            DatabaseStatus lost = awaitRow(r.migrationId(), "wal", d -> d.status() == State.FAILED);
+            DatabaseStatus lost = Pgferry.awaitRow(pgferry.coordinator, r.migrationId(), "wal", d -> d.status() == State.FAILED);
             assertThat(lost.errorCode()).isEqualTo(ErrorCode.SLOT_LOST);
             assertThat(lost.error()).contains("max_slot_wal_keep_size").contains("pgferry remove " + r.migrationId());
             assertThat(lost.walStatus()).isEqualTo("lost");
             Reliability.record("replication slot invalidated by the source (max_slot_wal_keep_size exceeded)",
                     "database failed with SLOT_LOST and what to do", null, null);
         }
-    }
-
-    static DatabaseStatus awaitRow(String id, String db, Predicate<DatabaseStatus> p) throws InterruptedException {
-        long deadline = System.currentTimeMillis() + 120_000;
-        while (System.currentTimeMillis() < deadline) {
-            Optional<DatabaseStatus> row = pgferry.coordinator.fold().view(id)
-                    .flatMap(s -> s.migrationDetail().stream().filter(d -> d.dbname().equals(db)).findFirst());
-            if (row.isPresent() && p.test(row.get())) {
-                return row.get();
-            }
-            Thread.sleep(50);
-        }
-        throw new AssertionError("condition not reached: " + pgferry.coordinator.fold().view(id));
     }
 }

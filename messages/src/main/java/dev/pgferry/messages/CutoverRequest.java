@@ -70,11 +70,9 @@ public record CutoverRequest(
      * replicate), or null when it can.
      */
     public String refusal(MigrationStatus status) {
-        List<String> known = status.migrationDetail().stream().map(MigrationStatus.DatabaseStatus::dbname).toList();
-        List<String> unknown = databases.stream().filter(db -> !known.contains(db)).toList();
-        if (!unknown.isEmpty()) {
-            return "migration " + status.migrationId() + " has no database " + String.join(", ", unknown)
-                    + " (it has " + String.join(", ", known) + ")";
+        String unknown = status.refuseUnknown(databases);
+        if (unknown != null) {
+            return unknown;
         }
         List<MigrationStatus.DatabaseStatus> named = status.migrationDetail().stream().filter(d -> names(d.dbname())).toList();
         List<MigrationStatus.DatabaseStatus> notSyncing = named.stream().filter(d -> !replicating(d)).toList();

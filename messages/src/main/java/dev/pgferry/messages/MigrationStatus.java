@@ -46,6 +46,17 @@ public record MigrationStatus(
         }
     }
 
+    /**
+     * For a request that names {@code databases}: a refusal naming those this migration does not have (and the ones
+     * it has), or null when it has them all.
+     */
+    public String refuseUnknown(List<String> databases) {
+        List<String> known = migrationDetail.stream().map(DatabaseStatus::dbname).toList();
+        List<String> unknown = databases.stream().filter(db -> !known.contains(db)).toList();
+        return unknown.isEmpty() ? null : "migration " + migrationId + " has no database " + String.join(", ", unknown)
+                + " (it has " + String.join(", ", known) + ")";
+    }
+
     /** Whether nothing more will change without a new request. */
     @com.fasterxml.jackson.annotation.JsonIgnore
     public boolean isFinal() {

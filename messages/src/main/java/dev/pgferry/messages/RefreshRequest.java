@@ -41,10 +41,9 @@ public record RefreshRequest(
 
     /** Why the request cannot be made as asked (an unknown database, none named syncing), or null when it can. */
     public String refusal(MigrationStatus status) {
-        List<String> known = status.migrationDetail().stream().map(MigrationStatus.DatabaseStatus::dbname).toList();
-        List<String> unknown = databases.stream().filter(db -> !known.contains(db)).toList();
-        if (!unknown.isEmpty()) {
-            return "migration " + status.migrationId() + " has no database " + String.join(", ", unknown);
+        String unknown = status.refuseUnknown(databases);
+        if (unknown != null) {
+            return unknown;
         }
         if (status.migrationDetail().stream().noneMatch(d -> names(d.dbname()) && d.status() == MigrationStatus.State.SYNCING)) {
             return "no named database of migration " + status.migrationId() + " is syncing: nothing to refresh";

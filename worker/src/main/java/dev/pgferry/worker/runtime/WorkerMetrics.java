@@ -34,6 +34,8 @@ public final class WorkerMetrics implements AutoCloseable {
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     private final JvmGcMetrics gc = new JvmGcMetrics();
     private final AtomicInteger running = new AtomicInteger();
+    private final java.util.Map<Class<?>, Counter> eventCounters = new java.util.concurrent.ConcurrentHashMap<>();
+    private final Counter retries;
     private final String workerId;
     private final HttpServer server;
 
@@ -46,6 +48,8 @@ public final class WorkerMetrics implements AutoCloseable {
         new ClassLoaderMetrics().bindTo(registry);
         new ProcessorMetrics().bindTo(registry);
         new UptimeMetrics().bindTo(registry);
+        this.retries = Counter.builder("pgferry.worker.task.retries").description("databases this worker started again"
+                + " after a failed or interrupted attempt").register(registry);
         Gauge.builder("pgferry.worker.tasks.running", running, AtomicInteger::get)
                 .description("tasks this worker runs now (0 or 1)").register(registry);
         this.server = HttpServer.create(new InetSocketAddress(host, port), 0);
@@ -87,12 +91,13 @@ public final class WorkerMetrics implements AutoCloseable {
     Consumer<StatusEvent> counting(Consumer<StatusEvent> emit) {
         return event -> {
             emit.accept(event);
-            String type = event.getClass().getSimpleName().replaceAll("([a-z])([A-Z])", "$1_$2").toLowerCase(java.util.Locale.ROOT);
-            Counter.builder("pgferry.worker.status.events").description("status events this worker wrote, by type")
-                    .tag("type", type).register(registry).increment();
+            // One counter per event type, looked up once: this runs for every event (progress every half second).
+            eventCounters.computeIfAbsent(event.getClass(), type -> Counter.builder("pgferry.worker.status.events")
+                    .description("status events this worker wrote, by type")
+                    .tag("type", type.getSimpleName().replaceAll("([a-z])([A-Z])", "$1_$2").toLowerCase(java.util.Locale.ROOT))
+                    .register(registry)).increment();
             if (event instanceof StatusEvent.TaskStarted && event.attempt() > 1) {
-                Counter.builder("pgferry.worker.task.retries").description("databases this worker started again after"
-                        + " a failed or interrupted attempt").register(registry).increment();
+                retries.increment();
             }
         };
     }
