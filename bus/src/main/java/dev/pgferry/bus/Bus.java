@@ -3,6 +3,7 @@ package dev.pgferry.bus;
 import dev.pgferry.messages.Json;
 import dev.pgferry.messages.Redaction;
 import dev.pgferry.messages.StatusEvent;
+import dev.pgferry.messages.TaskClaim;
 import dev.pgferry.messages.Topics;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
@@ -168,6 +169,10 @@ public final class Bus implements AutoCloseable {
                     new NewTopic(Topics.TASKS, Topics.TASK_PARTITIONS, (short) -1),
                     new NewTopic(Topics.STATUS, 3, (short) -1).configs(keepForever),
                     new NewTopic(Topics.DEAD_LETTERS, 1, (short) -1).configs(keepForeverLarge),
+                    // The claims of running tasks: only the latest of each key matters, and most end as a tombstone.
+                    new NewTopic(Topics.CLAIMS, 1, (short) -1).configs(Map.of("cleanup.policy", "compact",
+                            "segment.ms", Long.toString(java.time.Duration.ofHours(1).toMillis()),
+                            "delete.retention.ms", Long.toString(java.time.Duration.ofHours(1).toMillis()))),
                     // One entry per key is all a reader needs; compaction keeps the latest of each for ever.
                     new NewTopic(Topics.LEDGER, Topics.LEDGER_PARTITIONS, (short) -1).configs(Map.of(
                             "cleanup.policy", "compact", "segment.ms", Long.toString(java.time.Duration.ofHours(6).toMillis()))));
@@ -210,6 +215,11 @@ public final class Bus implements AutoCloseable {
             RuntimeException clear = refused(e);
             throw clear != e ? clear : new IllegalStateException("cannot write to " + record.topic() + ": " + e, e);
         }
+    }
+
+    /** Writes (or, with a null claim, deletes) the claim of the task record {@code key}, acknowledged by the broker. */
+    public void claim(String key, TaskClaim claim) {
+        send(Topics.CLAIMS, key, claim == null ? null : Json.write(claim));
     }
 
     /** Publishes a status event, keyed by migration id so that one migration's events stay in order. */

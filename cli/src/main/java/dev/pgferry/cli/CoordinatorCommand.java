@@ -37,11 +37,17 @@ final class CoordinatorCommand implements Callable<Integer> {
                     + " written to the tasks topic in clear). Off by default: such requests are refused.")
     boolean allowPlaintextPasswords;
 
+    @Option(names = "--claim-timeout", defaultValue = "20s", paramLabel = "DURATION", converter = DurationConverter.class,
+            description = "Queue a running task again when its worker has not renewed its claim for this long: the"
+                    + " worker died or lost Kafka (default: ${DEFAULT-VALUE}; workers renew every 2 s).")
+    java.time.Duration claimTimeout;
+
     @Override
     public Integer call() throws Exception {
         KafkaSettings settings = kafka.settings(bootstrapServers);
         Coordinator c = Coordinator.start(settings, Coordinator.Settings.of(httpHost, httpPort)
-                .withSecrets(Secrets.system(), allowPlaintextPasswords).withApiToken(apiToken()));
+                .withSecrets(Secrets.system(), allowPlaintextPasswords).withApiToken(apiToken())
+                .withClaimTimeout(claimTimeout.toMillis()));
         System.err.println("pgferry coordinator: HTTP on " + httpHost + ":" + c.httpPort() + ", " + settings);
         return Daemon.runUntilStopped(c);
     }

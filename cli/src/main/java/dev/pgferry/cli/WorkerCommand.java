@@ -12,7 +12,7 @@ import java.time.Clock;
 import java.util.concurrent.Callable;
 
 @Command(name = "worker", mixinStandardHelpOptions = true,
-        description = "Run a worker: takes one database task at a time from the group. Start more processes to go faster.")
+        description = "Run a worker: takes database tasks from the queue, --tasks at a time. Start more processes to go faster.")
 final class WorkerCommand implements Callable<Integer> {
     @Option(names = "--bootstrap-servers", paramLabel = "HOST:PORT",
             description = "Kafka to use (or bootstrap.servers in --kafka-config).")
@@ -25,8 +25,14 @@ final class WorkerCommand implements Callable<Integer> {
     CopyOptions copy;
 
     @Option(names = "--session-timeout-ms", defaultValue = "" + Worker.DEFAULT_SESSION_TIMEOUT_MS,
-            description = "How long the group waits for a silent (dead) worker before its task goes to another (default: ${DEFAULT-VALUE}).")
+            description = "How long the group waits for a silent (dead) idle worker before its partitions go to another"
+                    + " (default: ${DEFAULT-VALUE}). A running task of a dead worker is queued again by the coordinator"
+                    + " (its --claim-timeout).")
     int sessionTimeoutMs;
+
+    @Option(names = "--tasks", defaultValue = "1", paramLabel = "N",
+            description = "Databases this worker migrates at once, each with its own --jobs (default: ${DEFAULT-VALUE}).")
+    int tasks;
 
     @Option(names = "--metrics-port", paramLabel = "PORT",
             description = "Serve this worker's own metrics (tasks, status events by type, retries, JVM) at GET /metrics on"
@@ -45,7 +51,7 @@ final class WorkerCommand implements Callable<Integer> {
         String id = Worker.newWorkerId();
         WorkerMetrics metrics = metricsPort == null ? null : WorkerMetrics.serve(id, metricsHost, metricsPort);
         Worker w = new Worker(bus, id, Clock.systemUTC(), Secrets.system(), copy.jobs, sessionTimeoutMs,
-                copy.splitTableBytes()).withMetrics(metrics).start();
+                copy.splitTableBytes()).withMetrics(metrics).withSlots(tasks).start();
         System.err.println("pgferry worker " + w.workerId() + ": " + bus.settings()
                 + (metrics == null ? "" : "; metrics at http://" + metricsHost + ":" + metrics.port() + "/metrics"));
         return metrics == null ? Daemon.runUntilStopped(bus, w) : Daemon.runUntilStopped(metrics, bus, w);

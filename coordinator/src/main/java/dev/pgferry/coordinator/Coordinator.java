@@ -10,6 +10,8 @@ import dev.pgferry.coordinator.http.Metrics;
 import dev.pgferry.coordinator.intake.RequestIntake;
 import dev.pgferry.coordinator.intake.RequestStore;
 import dev.pgferry.coordinator.replication.LagMonitor;
+import dev.pgferry.coordinator.tasks.ClaimReaper;
+import dev.pgferry.messages.Topics;
 import dev.pgferry.coordinator.intake.SourceCatalog;
 import dev.pgferry.messages.MigrationStatus;
 import dev.pgferry.pg.Secrets;
@@ -31,6 +33,7 @@ public final class Coordinator implements AutoCloseable {
     private final RequestStore store;
     private final RequestIntake intake;
     private final LagMonitor lagMonitor;
+    private final ClaimReaper reaper;
     private final HttpApi http;
     private final Metrics metrics;
 
@@ -41,24 +44,33 @@ public final class Coordinator implements AutoCloseable {
      * How one coordinator runs. {@code httpPort} 0 picks a free port, a negative one serves no HTTP; with
      * {@code apiToken} every HTTP request needs {@code Authorization: Bearer <token>}, and without one the API only
      * listens on a loopback address. Without {@code allowPlaintextPasswords}, a request whose inline password
-     * {@code secrets} cannot seal is refused rather than written to the tasks topic in clear.
+     * {@code secrets} cannot seal is refused rather than written to the tasks topic in clear. A running task whose
+     * claim is silent for {@code claimTimeoutMs} is queued again.
      */
     public record Settings(String httpHost, int httpPort, long lagPeriodMs, Secrets secrets,
-                           boolean allowPlaintextPasswords, String apiToken) {
+                           boolean allowPlaintextPasswords, String apiToken, long claimTimeoutMs) {
         public static Settings of(String httpHost, int httpPort) {
-            return new Settings(httpHost, httpPort, LAG_PERIOD_MS, Secrets.system(), false, null);
+            return new Settings(httpHost, httpPort, LAG_PERIOD_MS, Secrets.system(), false, null, Topics.CLAIM_TIMEOUT_MS);
         }
 
         public Settings withLagPeriod(long ms) {
-            return new Settings(httpHost, httpPort, ms, secrets, allowPlaintextPasswords, apiToken);
+            return new Settings(httpHost, httpPort, ms, secrets, allowPlaintextPasswords, apiToken, claimTimeoutMs);
         }
 
         public Settings withSecrets(Secrets s, boolean allowPlaintext) {
-            return new Settings(httpHost, httpPort, lagPeriodMs, s, allowPlaintext, apiToken);
+            return new Settings(httpHost, httpPort, lagPeriodMs, s, allowPlaintext, apiToken, claimTimeoutMs);
         }
 
         public Settings withApiToken(String token) {
-            return new Settings(httpHost, httpPort, lagPeriodMs, secrets, allowPlaintextPasswords, token);
+            return new Settings(httpHost, httpPort, lagPeriodMs, secrets, allowPlaintextPasswords, token, claimTimeoutMs);
+        }
+
+        public Settings withClaimTimeout(long ms) {
+            if (ms <= 2 * Topics.CLAIM_HEARTBEAT_MS) {
+                throw new IllegalArgumentException("the claim timeout must be more than twice the claims' renewal period ("
+                        + Topics.CLAIM_HEARTBEAT_MS + " ms), not " + ms + " ms");
+            }
+            return new Settings(httpHost, httpPort, lagPeriodMs, secrets, allowPlaintextPasswords, apiToken, ms);
         }
     }
 
@@ -77,6 +89,7 @@ public final class Coordinator implements AutoCloseable {
         this.intake = new RequestIntake(bus, new SourceCatalog(secrets), store, this::currentView, clock,
                 r -> secrets.protect(r, settings.allowPlaintextPasswords())).start();
         this.lagMonitor = new LagMonitor(bus, fold, store, secrets, clock).start(settings.lagPeriodMs());
+        this.reaper = new ClaimReaper(bus, settings.claimTimeoutMs()).start();
         this.metrics = new Metrics(fold, clock);
         this.http = settings.httpPort() < 0 ? null : new HttpApi(bus, fold,
                 r -> secrets.protect(r, settings.allowPlaintextPasswords()), settings.httpHost(), settings.httpPort(),
@@ -133,7 +146,7 @@ public final class Coordinator implements AutoCloseable {
         }
         metrics.close();
         lagMonitor.close();
-        Stopping.all(List.of(intake::close, store::close, follower::close));
+        Stopping.all(List.of(intake::close, store::close, follower::close, reaper::close));
         bus.close();
     }
 }

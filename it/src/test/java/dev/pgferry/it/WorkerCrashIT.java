@@ -38,7 +38,8 @@ class WorkerCrashIT {
             MigrationRequest r = MigrationRequest.of(Pgferry.conn(source), Pgferry.conn(target), Method.DUMP,
                     List.of("postgres"), List.of(), List.of());
 
-            try (Coordinator coordinator = Coordinator.start(Infra.kafka(), "127.0.0.1", -1);
+            // (a claim silent for 6 s brings the killed worker's task back; 20 s by default)
+            try (Coordinator coordinator = Coordinator.start(Infra.kafka(), Coordinator.Settings.of("127.0.0.1", -1).withClaimTimeout(6_000));
                  Bus bus = new Bus(Infra.kafka(), "it-crash")) {
                 // and a worker running as its own OS process
                 Process victim = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),

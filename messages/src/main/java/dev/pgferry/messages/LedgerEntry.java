@@ -24,6 +24,8 @@ import java.util.Objects;
  * before (null: none), so that whoever lifts the block restores it, even after a worker died mid-way; {@code done}
  * once the target has everything (from there on the cut-over only goes forward); {@code aborted} once the block is
  * lifted again.
+ *
+ * <p>{@code removed} on a database entry: its migration was removed; no later task of it touches the database.
  */
 public record LedgerEntry(
         @JsonProperty("schema_version") Integer schemaVersion,
@@ -55,6 +57,14 @@ public record LedgerEntry(
         return new LedgerEntry(schemaVersion, state, attempt, created, missing, finalState, true, savedSetting);
     }
 
+    /**
+     * The database's migration was removed: a task of it that runs later (one that waited in the queue, or was
+     * queued again for a worker that went silent) must not migrate it again.
+     */
+    public static LedgerEntry removed(int attempt) {
+        return new LedgerEntry(null, State.REMOVED, attempt, false, List.of(), null, true, null);
+    }
+
     public static LedgerEntry rolesDone(List<String> missing) {
         return new LedgerEntry(null, State.DONE, 1, false, missing, null, true, null);
     }
@@ -78,7 +88,7 @@ public record LedgerEntry(
 
     /** Where a step stands. */
     public enum State {
-        RUNNING, DONE, ABORTED;
+        RUNNING, DONE, ABORTED, REMOVED;
 
         @com.fasterxml.jackson.annotation.JsonValue
         public String wireName() {

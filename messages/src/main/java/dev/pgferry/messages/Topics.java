@@ -14,6 +14,9 @@ package dev.pgferry.messages;
  * <tr><td>{@value #STATUS}</td><td>migration id, so that all events of one migration (and so of each of its
  *     databases) stay ordered</td><td>{@link StatusEvent}</td><td>coordinator (migration-level events) and workers
  *     (database events)</td><td>coordinator, CLI: each folds the whole topic from the beginning</td></tr>
+ * <tr><td>{@value #CLAIMS}</td><td>{@code <task key>@<partition>:<offset>} of the task record</td><td>{@link TaskClaim}
+ *     (null: the task is finished)</td><td>the worker running the task, every {@value #CLAIM_HEARTBEAT_MS} ms</td>
+ *     <td>coordinator: queues the task again when its claim is silent for the claim timeout; compacted</td></tr>
  * <tr><td>{@value #LEDGER}</td><td>{@code db:<migration>/<dbname>}, {@code roles:<migration>}</td>
  *     <td>{@link LedgerEntry}</td><td>workers (the holder of the task's target lock)</td><td>workers: the
  *     latest entry of a key, read after taking that lock; compacted, so one entry per key is kept</td></tr>
@@ -21,16 +24,24 @@ package dev.pgferry.messages;
  *     {@code pgferry.reason} and {@code pgferry.source.topic}</td><td>coordinator, workers</td><td>operators</td></tr>
  * </table>
  *
+ * <p>Task distribution. Workers are a consumer group on {@value #TASKS}, but only a worker with a free task slot
+ * is a member: on taking a task it writes the task's claim, commits the task's offset at once and, with no slot
+ * left, leaves the group, so every partition always belongs to workers that can start a task now and no task waits
+ * behind a running one. The running worker renews its claim every {@value #CLAIM_HEARTBEAT_MS} ms and deletes it
+ * once the task's final status event is written; the coordinator queues again the task of a claim that fell silent
+ * (the worker died or lost Kafka). A task can therefore run twice (its claim written but its offset not committed,
+ * or a slow worker declared dead): the task's lock on the target and its ledger entry make the second run wait,
+ * then find the work done; a removed database is marked so in the ledger, and no later task of it touches it.
+ *
  * <p>Crash cases. The coordinator writes a request's accepted and planned events and all its tasks in one Kafka
  * transaction together with the request's offset: a crash in between aborts the transaction (nothing of it is
- * visible to read_committed readers) and the next coordinator handles the request once. A worker commits a task's
- * offset only after that task's final status event is written: a worker killed mid-task leaves the task to the
- * next worker of the group, which finds the half-copied database by its ledger entry ({@code running} with the
- * attempt, written before the target database was touched), drops it and starts a new attempt, so no row is
- * duplicated. The ledger lives in Kafka, not in the target: nothing of pgferry's bookkeeping is written into the
- * user's databases (their comments and settings end as on the source).
- * A rebalance can hand a task to a second worker while the first still runs it; an advisory lock held on the
- * target for the task's life makes the second wait, then find the database done. Removal requests
+ * visible to read_committed readers) and the next coordinator handles the request once. A worker killed mid-task
+ * stops renewing its claim: the coordinator queues the task again, and the next worker finds the half-copied
+ * database by its ledger entry ({@code running} with the attempt, written before the target database was touched),
+ * drops it and starts a new attempt, so no row is duplicated. The ledger lives in Kafka, not in the target: nothing
+ * of pgferry's bookkeeping is written into the user's databases (their comments and settings end as on the source).
+ * An advisory lock held on the target for a task's life makes a second run of it wait, then find the database
+ * done. Removal requests
  * ({@code "action": "remove"}) travel on the requests topic and become removal tasks on the tasks topic.
  */
 public final class Topics {
@@ -39,11 +50,16 @@ public final class Topics {
     public static final String STATUS = "pgferry.status";
     public static final String DEAD_LETTERS = "pgferry.dead-letters";
     public static final String LEDGER = "pgferry.ledger";
+    public static final String CLAIMS = "pgferry.claims";
+    /** How often a running task's claim is renewed. */
+    public static final long CLAIM_HEARTBEAT_MS = 2_000;
+    /** How long a claim may be silent before its task is queued again, by default. */
+    public static final long CLAIM_TIMEOUT_MS = 20_000;
     /** Partitions of the ledger topic: a reader scans only the partition of its key. */
     public static final int LEDGER_PARTITIONS = 12;
     public static final String COORDINATOR_GROUP = "pgferry-coordinator";
     public static final String WORKER_GROUP = "pgferry-workers";
-    /** Partitions of the tasks topic: the most workers that can run tasks at once. */
+    /** Partitions of the tasks topic: the most workers that can wait for a task at once (running ones leave the group). */
     public static final int TASK_PARTITIONS = 12;
     public static final String REASON_HEADER = "pgferry.reason";
     public static final String SOURCE_TOPIC_HEADER = "pgferry.source.topic";

@@ -6,12 +6,11 @@ import dev.pgferry.bus.Stopping;
 import dev.pgferry.messages.Json;
 import dev.pgferry.messages.MigrationException;
 import dev.pgferry.messages.MigrationTask;
+import dev.pgferry.messages.TaskClaim;
 import dev.pgferry.messages.Topics;
 import dev.pgferry.pg.Secrets;
 import dev.pgferry.worker.task.DatabaseMigration;
-import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.CooperativeStickyAssignor;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
@@ -22,8 +21,10 @@ import org.slf4j.LoggerFactory;
 
 import java.time.Clock;
 import java.time.Duration;
-import java.util.Collection;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.ExecutorService;
@@ -31,13 +32,15 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 
 /**
- * One stateless worker: a member of consumer group {@value Topics#WORKER_GROUP} that runs one task at a time.
- * While a task runs (which can take hours) the poll thread keeps polling with every partition paused, so the
- * worker keeps its partitions and its group membership; the task's offset is committed only after the task's
- * final status event is written, so a worker killed mid-task leaves the task to another worker, and a task whose
- * database finished while its final event could not be written runs again to write it. A task message
- * that cannot be read goes to the dead-letter topic. The poll loop owns the consumer; the task runs on a second
- * thread.
+ * One stateless worker: runs up to {@code slots} tasks at once (one by default), each on a thread of its own. It is
+ * a member of consumer group {@value Topics#WORKER_GROUP} only while a slot is free: on taking a task it writes the
+ * task's claim ({@link TaskClaim}), commits the task's offset at once and, with no slot left, leaves the group, so
+ * that the partitions go to workers that can start a task now and no task waits behind a running one. While a task
+ * runs its claim is renewed every {@value Topics#CLAIM_HEARTBEAT_MS} ms; once the task's final status event is
+ * written the claim is deleted. A worker killed mid-task leaves a claim that falls silent, and the coordinator
+ * queues that task again (see {@link Topics}). A task whose database finished while its final event could not be
+ * written runs again, in the same slot, after a pause. A task message that cannot be read goes to the dead-letter
+ * topic. The poll loop owns the consumer and the claims.
  */
 public final class Worker implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Worker.class);
@@ -50,15 +53,16 @@ public final class Worker implements AutoCloseable {
     private final long splitTableBytes;
     private final KafkaConsumer<String, byte[]> consumer;
     private final Ledger ledger;
-    private final ExecutorService runner;
     private final Thread thread;
     private volatile boolean running = true;
     private volatile WorkerMetrics metrics;
+    private int slots = 1;
+    private ExecutorService runner;
 
     /** Pause before running again a task whose final status event could not be written. */
     private static final long RETRY_PAUSE_MS = 1_000;
 
-    /** How long the group waits for a silent worker before giving its tasks to another, by default. */
+    /** How long the group waits for a silent worker before its partitions go to another, by default. */
     public static final int DEFAULT_SESSION_TIMEOUT_MS = 15_000;
 
     public Worker(Bus bus, String workerId, Clock clock, Secrets secrets, int jobs) {
@@ -66,8 +70,8 @@ public final class Worker implements AutoCloseable {
     }
 
     /**
-     * {@code sessionTimeoutMs} bounds how long a task of a killed worker waits before another worker takes it
-     * (the broker must allow it: group.min.session.timeout.ms, 6 s by default).
+     * {@code sessionTimeoutMs} bounds how long the partitions of a worker that died while waiting for a task stay
+     * with it (the broker must allow it: group.min.session.timeout.ms, 6 s by default).
      */
     public Worker(Bus bus, String workerId, Clock clock, Secrets secrets, int jobs, int sessionTimeoutMs) {
         this(bus, workerId, clock, secrets, jobs, sessionTimeoutMs, 0);
@@ -93,7 +97,6 @@ public final class Worker implements AutoCloseable {
         props.put("heartbeat.interval.ms", Math.max(500, sessionTimeoutMs / 5));
         this.consumer = new KafkaConsumer<>(props);
         this.ledger = new Ledger(bus, "pgferry-" + workerId);
-        this.runner = Executors.newSingleThreadExecutor(r -> new Thread(r, "task-" + workerId));
         this.thread = new Thread(this::pollLoop, "worker-" + workerId);
     }
 
@@ -111,79 +114,140 @@ public final class Worker implements AutoCloseable {
         return this;
     }
 
+    /** Runs up to {@code n} tasks (databases) at once, each with its own copy jobs; before start. */
+    public Worker withSlots(int n) {
+        if (n < 1) {
+            throw new IllegalArgumentException("a worker needs at least one task slot, not " + n);
+        }
+        this.slots = n;
+        return this;
+    }
+
     public Worker start() {
+        AtomicInteger n = new AtomicInteger();
+        this.runner = Executors.newFixedThreadPool(slots, r -> new Thread(r, "task-" + workerId + "-" + n.incrementAndGet()));
         thread.start();
         return this;
     }
 
-    private void pollLoop() {
-        Future<Boolean> current = null;
-        ConsumerRecord<String, byte[]> currentRecord = null;
-        MigrationTask currentTask = null;
-        try {
-            consumer.subscribe(List.of(Topics.TASKS), new ConsumerRebalanceListener() {
-                @Override
-                public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
-                }
+    /** A task this worker runs: its record, its claim and the run in progress. */
+    private record Running(ConsumerRecord<String, byte[]> record, MigrationTask task, TaskClaim claim,
+                           Future<Boolean> run) {
+    }
 
-                @Override
-                public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
-                    // A task is running: newly assigned partitions wait too.
-                    if (!consumer.paused().isEmpty()) {
-                        consumer.pause(partitions);
+    private void pollLoop() {
+        List<Running> tasks = new ArrayList<>();
+        boolean member = false;
+        long nextHeartbeat = 0;
+        try {
+            while (running) {
+                for (Running r : List.copyOf(tasks)) {
+                    if (r.run().isDone()) {
+                        tasks.remove(r);
+                        finished(r).ifPresent(tasks::add);
                     }
                 }
-            });
-            while (running) {
-                ConsumerRecords<String, byte[]> records = consumer.poll(Duration.ofMillis(200));
-                if (current == null) {
-                    for (ConsumerRecord<String, byte[]> record : records) {
-                        MigrationTask task = readTask(record);
-                        if (task == null) {
-                            commit(record);
-                            continue;
-                        }
-                        currentRecord = record;
-                        currentTask = task;
-                        consumer.pause(consumer.assignment());
-                        java.util.function.Consumer<dev.pgferry.messages.StatusEvent> emit = bus::publish;
-                        if (metrics != null) {
-                            metrics.taskStarted(task);
-                            emit = metrics.counting(emit);
-                        }
-                        DatabaseMigration migration = new DatabaseMigration(task, workerId, emit, clock, secrets, jobs,
-                                splitTableBytes, ledger);
-                        current = runner.submit(migration::run);
-                        break;
+                if (!tasks.isEmpty() && System.nanoTime() - nextHeartbeat >= 0) {
+                    for (Running r : tasks) {
+                        bus.claim(r.claim().key(), r.claim());
                     }
-                } else if (current.isDone()) {
-                    if (current.get()) {
-                        commit(currentRecord);
+                    nextHeartbeat = System.nanoTime() + Topics.CLAIM_HEARTBEAT_MS * 1_000_000;
+                }
+                boolean free = tasks.size() < slots;
+                if (free != member) {
+                    if (free) {
+                        consumer.subscribe(List.of(Topics.TASKS));
                     } else {
-                        // A finished database whose final status event was not written: run the task again after a
-                        // pause; the next run finds it done and only writes that event.
-                        consumer.seek(new TopicPartition(currentRecord.topic(), currentRecord.partition()),
-                                currentRecord.offset());
-                        Thread.sleep(RETRY_PAUSE_MS);
+                        // No slot left: the partitions go to workers that can start a task now.
+                        consumer.unsubscribe();
                     }
-                    if (metrics != null) {
-                        metrics.taskFinished(currentTask);
+                    member = free;
+                }
+                if (!member) {
+                    Thread.sleep(200);
+                    continue;
+                }
+                for (ConsumerRecord<String, byte[]> record : consumer.poll(Duration.ofMillis(200))) {
+                    MigrationTask task = readTask(record);
+                    if (task != null) {
+                        TaskClaim claim = TaskClaim.of(workerId, task.key(), record.partition(), record.offset());
+                        // Claimed before the offset moves on: from here on a silent claim brings the task back.
+                        bus.claim(claim.key(), claim);
+                        tasks.add(new Running(record, task, claim, submit(task)));
                     }
-                    current = null;
-                    currentRecord = null;
-                    currentTask = null;
-                    consumer.resume(consumer.paused());
+                    commit(record);
                 }
             }
         } catch (WakeupException e) {
             // closing
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         } catch (Exception e) {
             LOG.error("worker {} stopped", workerId, e);
         } finally {
             runner.shutdownNow();
+            for (Running r : tasks) {
+                handBack(r);
+            }
             consumer.close();
             ledger.close();
         }
+    }
+
+    /**
+     * A task still running when the worker stops goes back to the queue at once (its run is interrupted; the next
+     * worker waits for the task's target lock, then starts a new attempt). If that fails, its claim falls silent and
+     * the coordinator queues it again.
+     */
+    private void handBack(Running r) {
+        try {
+            if (r.run().isDone() && Boolean.TRUE.equals(r.run().get())) {
+                bus.claim(r.claim().key(), null);
+                return;
+            }
+        } catch (Exception e) {
+            // interrupted or failed: hand it back
+        }
+        try {
+            bus.send(Topics.TASKS, r.record().key(), r.record().value());
+            bus.claim(r.claim().key(), null);
+            LOG.info("worker {} stopping: handed task {} back to the queue", workerId, r.task().key());
+        } catch (RuntimeException e) {
+            LOG.warn("could not hand task {} back: {} (the coordinator queues it again once its claim is silent)",
+                    r.task().key(), e.toString());
+        }
+    }
+
+    private Future<Boolean> submit(MigrationTask task) {
+        java.util.function.Consumer<dev.pgferry.messages.StatusEvent> emit = bus::publish;
+        if (metrics != null) {
+            metrics.taskStarted(task);
+            emit = metrics.counting(emit);
+        }
+        DatabaseMigration migration = new DatabaseMigration(task, workerId, emit, clock, secrets, jobs,
+                splitTableBytes, ledger);
+        return runner.submit(migration::run);
+    }
+
+    /**
+     * Ends a finished run: deletes its claim, or, for a finished database whose final status event was not written,
+     * runs the task again after a pause (the next run finds it done and only writes that event) and returns that run.
+     */
+    private Optional<Running> finished(Running r) throws Exception {
+        if (metrics != null) {
+            metrics.taskFinished(r.task());
+        }
+        if (!r.run().get()) {
+            Thread.sleep(RETRY_PAUSE_MS);
+            return Optional.of(new Running(r.record(), r.task(), r.claim(), submit(r.task())));
+        }
+        try {
+            bus.claim(r.claim().key(), null);
+        } catch (RuntimeException e) {
+            // The claim falls silent and the task is queued again: its next run finds the work done.
+            LOG.warn("could not delete the claim {}: {}", r.claim().key(), e.toString());
+        }
+        return Optional.empty();
     }
 
     private MigrationTask readTask(ConsumerRecord<String, byte[]> record) {
@@ -200,7 +264,8 @@ public final class Worker implements AutoCloseable {
             consumer.commitSync(Map.of(new TopicPartition(record.topic(), record.partition()),
                     new OffsetAndMetadata(record.offset() + 1)));
         } catch (RuntimeException e) {
-            // The partition moved to another worker while the task ran; that worker will redo it as a new attempt.
+            // The partition moved to another worker in between: that worker runs the task too, and the task's
+            // target lock and ledger entry make one of the two runs find the work done.
             LOG.warn("could not commit task at {}-{}@{}: {}", record.topic(), record.partition(), record.offset(), e.toString());
         }
     }
@@ -208,6 +273,11 @@ public final class Worker implements AutoCloseable {
     @Override
     public void close() {
         running = false;
+        if (runner == null) {
+            consumer.close();
+            ledger.close();
+            return;
+        }
         Stopping.pollLoop(consumer, thread, 30_000);
     }
 }

@@ -117,7 +117,13 @@ public final class DatabaseMigration {
             if (task.action() == MigrationTask.Action.REMOVE) {
                 events = new EventSource(task.migrationId(), db, workerId, Math.max(1, prior.attempt()), clock);
                 Removal.remove(source, target, db, ReplicationNames.of(task.migrationId(), db));
+                // A task of this database still queued (or queued again) must not bring it back.
+                targetDb.markRemoved(Math.max(1, prior.attempt()));
                 emit.accept(events.removed());
+                return true;
+            }
+            if (prior.removed()) {
+                LOG.info("database {} of {} was removed; {} task skipped", db, task.migrationId(), task.action());
                 return true;
             }
             if (task.action() == MigrationTask.Action.REFRESH) {

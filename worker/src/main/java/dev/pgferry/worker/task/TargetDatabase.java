@@ -38,7 +38,7 @@ public final class TargetDatabase {
      * the database.
      */
     public record Prior(boolean exists, boolean ours, boolean done, int attempt, boolean created, String finalState,
-                        boolean published) {
+                        boolean published, boolean removed) {
     }
 
     private final PgConnector target;
@@ -66,8 +66,8 @@ public final class TargetDatabase {
         }
         Optional<LedgerEntry> entry = ledger.read(key);
         return entry.map(e -> new Prior(exists, true, e.state() == LedgerEntry.State.DONE, e.attempt(), e.created(),
-                        e.finalState(), e.published()))
-                .orElse(new Prior(exists, false, false, 0, false, null, false));
+                        e.finalState(), e.published(), e.state() == LedgerEntry.State.REMOVED))
+                .orElse(new Prior(exists, false, false, 0, false, null, false, false));
     }
 
     /** Whether a failure of this attempt may drop the database: only when pgferry created it. */
@@ -138,6 +138,11 @@ public final class TargetDatabase {
     }
 
     /** Finished as {@code finalState} ({@code done} or {@code syncing}): from here on the database is never dropped. */
+    /** Notes that the database's migration was removed: no later task of it touches the database. */
+    public void markRemoved(int attempt) {
+        ledger.write(key, LedgerEntry.removed(attempt));
+    }
+
     public void markDone(int attempt, Prior prior, String finalState) {
         ledger.write(key, LedgerEntry.done(attempt, createdByUs(prior), finalState));
     }
