@@ -90,6 +90,52 @@ class FaultInjectionIT {
     }
 
     @Test
+    void aSourceRestartMidTaskStartsTheDatabaseOverAsANewAttempt() throws Exception {
+        try (LocalPostgres restarting = Infra.postgres(); LocalPostgres target = Infra.postgres()) {
+            ReplicationIT.exec(restarting, "postgres", "CREATE DATABASE app");
+            ReplicationIT.exec(restarting, "app", "CREATE TABLE public.items (id bigint PRIMARY KEY, payload text);"
+                    + " CREATE TABLE public.notes (id int PRIMARY KEY, body text);"
+                    + " INSERT INTO public.items SELECT g, md5(g::text) FROM generate_series(1, 200000) g;"
+                    + " INSERT INTO public.notes SELECT g, 'note ' || g FROM generate_series(1, 500) g");
+            MigrationRequest r = MigrationRequest.of(Pgferry.conn(restarting), Pgferry.conn(target), Method.DUMP,
+                    List.of("postgres"), List.of(), List.of());
+            // Given a task held mid-way on the source (an application session holds a table pgferry must read)
+            try (var holder = SampleData.connect(restarting, "app"); var hs = holder.createStatement()) {
+                holder.setAutoCommit(false);
+                hs.execute("LOCK TABLE public.notes IN ACCESS EXCLUSIVE MODE");
+                pgferry.submit(r);
+                long deadline = System.currentTimeMillis() + 60_000;
+                while (!"true".equals(Compare.scalar(restarting, "postgres", "SELECT count(*) > 0 FROM pg_stat_activity"
+                        + " WHERE datname = 'app' AND wait_event_type = 'Lock'")) && System.currentTimeMillis() < deadline) {
+                    Thread.sleep(20);
+                }
+                DatabaseStatus held = Pgferry.awaitRow(pgferry.coordinator, r.migrationId(), "app",
+                        d -> d.status() == State.RUNNING);
+                assertThat(held.attempt()).isEqualTo(1);
+
+                // When the source server restarts (as a managed service's maintenance does), ending every session
+                restarting.restart();
+            } catch (java.sql.SQLException endedByTheRestart) {
+                // the holder's session ended with the server
+            }
+            MigrationStatus s = pgferry.awaitFinal(r.migrationId());
+
+            // Then the database started over as attempt 2 by itself and completed, no row lost or doubled
+            DatabaseStatus app = row(s, "app");
+            assertThat(app.status()).as(app.toString()).isEqualTo(State.DONE);
+            assertThat(app.attempt()).isEqualTo(2);
+            assertThat(app.warnings()).anySatisfy(w -> assertThat(w).contains("attempt 1 failed")
+                    .contains("starting over as attempt 2"));
+            var expected = Compare.tableFingerprints(restarting, "app");
+            var actual = Compare.tableFingerprints(target, "app");
+            Reliability.record("source server restarted (pg_ctl restart -m fast) mid-task",
+                    "survived: the database started over by itself as attempt 2 and completed",
+                    Reliability.rows(expected), Reliability.rows(actual));
+            assertThat(actual).isEqualTo(expected);
+        }
+    }
+
+    @Test
     void aTargetDatabaseThatRefusesWritesFailsThatDatabaseOnlyAndDefaultsForApplicationsDoNotApply() throws Exception {
         try (LocalPostgres target = Infra.postgres()) {
             // Given a target database whose event trigger refuses every new table, and one whose statements time

@@ -39,8 +39,9 @@ import java.util.concurrent.Future;
  * runs its claim is renewed every {@value Topics#CLAIM_HEARTBEAT_MS} ms; once the task's final status event is
  * written the claim is deleted. A worker killed mid-task leaves a claim that falls silent, and the coordinator
  * queues that task again (see {@link Topics}). A task whose database finished while its final event could not be
- * written runs again, in the same slot, after a pause. A task message that cannot be read goes to the dead-letter
- * topic. The poll loop owns the consumer and the claims.
+ * written runs again, in the same slot, after a pause, and so does one whose attempt failed in a way worth retrying
+ * ({@value #MAX_RETRIES} times at most, the pause doubling from 1 s). A task message that cannot be read goes to
+ * the dead-letter topic. The poll loop owns the consumer and the claims.
  */
 public final class Worker implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Worker.class);
@@ -59,8 +60,11 @@ public final class Worker implements AutoCloseable {
     private int slots = 1;
     private ExecutorService runner;
 
-    /** Pause before running again a task whose final status event could not be written. */
+    /** Pause before running a task again, doubled on each run again of the same task up to {@link #MAX_RETRY_PAUSE_MS}. */
     private static final long RETRY_PAUSE_MS = 1_000;
+    private static final long MAX_RETRY_PAUSE_MS = 30_000;
+    /** New attempts after failures worth retrying (see {@code Retry}), per task. */
+    static final int MAX_RETRIES = 4;
 
     /** How long the group waits for a silent worker before its partitions go to another, by default. */
     public static final int DEFAULT_SESSION_TIMEOUT_MS = 15_000;
@@ -132,7 +136,7 @@ public final class Worker implements AutoCloseable {
 
     /** A task this worker runs: its record, its claim and the run in progress. */
     private record Running(ConsumerRecord<String, byte[]> record, MigrationTask task, TaskClaim claim,
-                           Future<Boolean> run) {
+                           Future<Boolean> run, int reruns) {
     }
 
     private void pollLoop() {
@@ -173,7 +177,7 @@ public final class Worker implements AutoCloseable {
                         TaskClaim claim = TaskClaim.of(workerId, task.key(), record.partition(), record.offset());
                         // Claimed before the offset moves on: from here on a silent claim brings the task back.
                         bus.claim(claim.key(), claim);
-                        tasks.add(new Running(record, task, claim, submit(task)));
+                        tasks.add(new Running(record, task, claim, submit(task, 0), 0));
                     }
                     commit(record);
                 }
@@ -218,28 +222,34 @@ public final class Worker implements AutoCloseable {
         }
     }
 
-    private Future<Boolean> submit(MigrationTask task) {
+    /** Runs the task on a slot's thread; its {@code reruns}-th run again waits first (on that thread). */
+    private Future<Boolean> submit(MigrationTask task, int reruns) {
         java.util.function.Consumer<dev.pgferry.messages.StatusEvent> emit = bus::publish;
         if (metrics != null) {
             metrics.taskStarted(task);
             emit = metrics.counting(emit);
         }
         DatabaseMigration migration = new DatabaseMigration(task, workerId, emit, clock, secrets, jobs,
-                splitTableBytes, ledger);
-        return runner.submit(migration::run);
+                splitTableBytes, ledger, Math.max(0, MAX_RETRIES - reruns));
+        long pause = reruns == 0 ? 0 : Math.min(MAX_RETRY_PAUSE_MS, RETRY_PAUSE_MS << Math.min(reruns - 1, 5));
+        return runner.submit(() -> {
+            Thread.sleep(pause);
+            return migration.run();
+        });
     }
 
     /**
-     * Ends a finished run: deletes its claim, or, for a finished database whose final status event was not written,
-     * runs the task again after a pause (the next run finds it done and only writes that event) and returns that run.
+     * Ends a finished run: deletes its claim, or, when the run asks to run again (a finished database whose final
+     * status event was not written, or an attempt that failed in a way worth retrying), runs the task again after a
+     * growing pause and returns that run.
      */
     private Optional<Running> finished(Running r) throws Exception {
         if (metrics != null) {
             metrics.taskFinished(r.task());
         }
         if (!r.run().get()) {
-            Thread.sleep(RETRY_PAUSE_MS);
-            return Optional.of(new Running(r.record(), r.task(), r.claim(), submit(r.task())));
+            int reruns = r.reruns() + 1;
+            return Optional.of(new Running(r.record(), r.task(), r.claim(), submit(r.task(), reruns), reruns));
         }
         try {
             bus.claim(r.claim().key(), null);

@@ -40,6 +40,7 @@ import java.io.IOException;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -73,6 +74,10 @@ public final class DatabaseMigration {
     private final PgConnector source;
     private final PgConnector target;
     private final Ledger ledger;
+    private final int retries;
+
+    /** How long a retry waits at most for both servers to answer again (a restart, a fail-over). */
+    private static final Duration RETRY_WAIT = Duration.ofSeconds(60);
 
     /**
      * {@code splitTableBytes}: tables larger than this are copied in ranges (0: automatic); {@code ledger} keeps the
@@ -80,6 +85,16 @@ public final class DatabaseMigration {
      */
     public DatabaseMigration(MigrationTask task, String workerId, Consumer<StatusEvent> emit, Clock clock,
                              Secrets secrets, int jobs, long splitTableBytes, Ledger ledger) {
+        this(task, workerId, emit, clock, secrets, jobs, splitTableBytes, ledger, 0);
+    }
+
+    /**
+     * With {@code retries} above 0, a migration that fails mid-way for a reason that may pass (see {@link Retry}) is
+     * cleaned up and {@link #run} returns false, so that the caller runs the task again as a new attempt.
+     */
+    public DatabaseMigration(MigrationTask task, String workerId, Consumer<StatusEvent> emit, Clock clock,
+                             Secrets secrets, int jobs, long splitTableBytes, Ledger ledger, int retries) {
+        this.retries = retries;
         this.task = task;
         this.ledger = ledger;
         this.splitTableBytes = splitTableBytes;
@@ -92,9 +107,9 @@ public final class DatabaseMigration {
     }
 
     /**
-     * Runs the task to its final event; never throws for a database failure. Returns false only when a database
-     * is finished but its final status event could not be written: the caller runs the task again later (which then
-     * only writes that event), instead of marking the task handled.
+     * Runs the task to its final event; never throws for a database failure. Returns false when the task must run
+     * again: a database finished but its final status event could not be written (the next run only writes that
+     * event), or an attempt failed in a way worth retrying (the next run is a new attempt).
      */
     public boolean run() {
         String db = task.dbname();
@@ -146,6 +161,7 @@ public final class DatabaseMigration {
             int attempt = prior.ours() ? prior.attempt() + 1 : 1;
             events = new EventSource(task.migrationId(), db, workerId, attempt, clock);
             String finalState;
+            long began = System.nanoTime();
             try {
                 finalState = migrate(events, targetDb, prior, attempt);
             } catch (RuntimeException e) {
@@ -153,6 +169,15 @@ public final class DatabaseMigration {
                     // Nothing half-made stays behind: the replication objects first, then the database.
                     Removal.removeQuietly(source, target, db, ReplicationNames.of(task.migrationId(), db));
                     targetDb.dropQuietly();
+                }
+                Optional<String> why = retries > 0 ? Retry.worthIt(e, source, target, began) : Optional.empty();
+                if (why.isPresent() && Retry.awaitServers(source, target, RETRY_WAIT)) {
+                    // Said as the next attempt, whose row keeps it (the view drops an older attempt's events).
+                    emit.accept(new EventSource(task.migrationId(), db, workerId, attempt + 1, clock).warning(
+                            "attempt " + attempt + " failed: " + e.getMessage() + "; " + why.get()
+                            + ": starting over as attempt " + (attempt + 1) + " (" + (retries - 1) + " more retr"
+                            + (retries == 2 ? "y" : "ies") + " left)"));
+                    return false;
                 }
                 throw e;
             }
