@@ -105,10 +105,11 @@ class FaultInjectionIT {
                 hs.execute("LOCK TABLE public.notes IN ACCESS EXCLUSIVE MODE");
                 pgferry.submit(r);
                 long deadline = System.currentTimeMillis() + 60_000;
-                while (!"true".equals(Compare.scalar(restarting, "postgres", "SELECT count(*) > 0 FROM pg_stat_activity"
+                while (!"true".equals(Compare.scalar(restarting, "postgres", "SELECT (count(*) > 0)::text FROM pg_stat_activity"
                         + " WHERE datname = 'app' AND wait_event_type = 'Lock'")) && System.currentTimeMillis() < deadline) {
                     Thread.sleep(20);
                 }
+                assertThat(System.currentTimeMillis()).as("pgferry waits for the held table").isLessThan(deadline);
                 DatabaseStatus held = Pgferry.awaitRow(pgferry.coordinator, r.migrationId(), "app",
                         d -> d.status() == State.RUNNING);
                 assertThat(held.attempt()).isEqualTo(1);

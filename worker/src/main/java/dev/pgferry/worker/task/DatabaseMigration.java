@@ -161,7 +161,7 @@ public final class DatabaseMigration {
             int attempt = prior.ours() ? prior.attempt() + 1 : 1;
             events = new EventSource(task.migrationId(), db, workerId, attempt, clock);
             String finalState;
-            long began = System.nanoTime();
+            Retry.Epochs epochs = retries > 0 ? Retry.epochs(source, target) : null;
             try {
                 finalState = migrate(events, targetDb, prior, attempt);
             } catch (RuntimeException e) {
@@ -170,7 +170,7 @@ public final class DatabaseMigration {
                     Removal.removeQuietly(source, target, db, ReplicationNames.of(task.migrationId(), db));
                     targetDb.dropQuietly();
                 }
-                Optional<String> why = retries > 0 ? Retry.worthIt(e, source, target, began) : Optional.empty();
+                Optional<String> why = retries > 0 ? Retry.worthIt(e, source, target, epochs) : Optional.empty();
                 if (why.isPresent() && Retry.awaitServers(source, target, RETRY_WAIT)) {
                     // Said as the next attempt, whose row keeps it (the view drops an older attempt's events).
                     emit.accept(new EventSource(task.migrationId(), db, workerId, attempt + 1, clock).warning(

@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# Benchmark: many small databases (issue 10's "cost per database"), interleaved and repeated.
+#
+#   bench/dbs.sh [DATABASES] [ROUNDS] [WORKERS] [TASKS]      (defaults: 100 databases, 3 rounds, 2 workers, 1 task each)
+#
+# Builds DATABASES databases in a throw-away source cluster, each with 4 tables (about 4,000 rows in all), an
+# index, a foreign key, a trigger, a view and a function, then per round migrates all of them with each tool into
+# an emptied target and checks that the target equals the source (per database: row count and content hash of
+# every table, and the number of views, functions and triggers). Tools: pgferry-service (a request posted to a
+# running coordinator with WORKERS worker processes of TASKS slots each, until done), pg_dumpall (`pg_dumpall |
+# psql`, one process for everything) and pg_dump_each (`pg_dump -Fc | pg_restore` per database, one after another).
+# Prints each tool's median and spread and the wall time per database.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+N=${1:-100}
+ROUNDS=${2:-3}
+WORKERS=${3:-2}
+TASKS=${4:-1}
+work=$(mktemp -d /tmp/pgferry-bench-dbs-XXXX)
+. "$here/lib.sh"
+results="$work/results.tsv"
+: > "$results"
+
+cleanup() {
+  set +e
+  [ -n "${svc_pids:-}" ] && kill $svc_pids 2>/dev/null && wait $svc_pids 2>/dev/null
+  stop_clusters
+}
+trap cleanup EXIT
+
+SP=$(free_port); start_cluster source "$SP"
+TP=$(free_port); start_cluster target "$TP"
+src="host=127.0.0.1 port=$SP user=postgres"
+dst="host=127.0.0.1 port=$TP user=postgres"
+export PGUSER=postgres
+
+echo "bench: building $N small databases (workers=$WORKERS, tasks=$TASKS, rounds=$ROUNDS)" >&2
+for i in $(seq 1 "$N"); do
+  psql -q -d "$src dbname=postgres" -c "CREATE DATABASE tenant_$i"
+  psql -q -X -v ON_ERROR_STOP=1 -d "$src dbname=tenant_$i" >/dev/null <<'SQL'
+CREATE TABLE customers (id int PRIMARY KEY, name text NOT NULL, email text, created timestamptz DEFAULT now());
+CREATE TABLE orders (id int PRIMARY KEY, customer_id int NOT NULL REFERENCES customers (id), total numeric(10,2), placed date);
+CREATE INDEX orders_customer_idx ON orders (customer_id);
+CREATE TABLE items (order_id int NOT NULL REFERENCES orders (id), line int, sku text, qty int, PRIMARY KEY (order_id, line));
+CREATE TABLE audit (id bigserial PRIMARY KEY, at timestamptz DEFAULT now(), what text);
+CREATE FUNCTION audit_order() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO audit (what) VALUES ('order ' || NEW.id); RETURN NEW; END $$;
+CREATE TRIGGER orders_audit AFTER INSERT ON orders FOR EACH ROW EXECUTE FUNCTION audit_order();
+CREATE VIEW order_totals AS SELECT c.name, sum(o.total) AS total FROM customers c JOIN orders o ON o.customer_id = c.id GROUP BY c.name;
+INSERT INTO customers SELECT g, 'customer ' || g, 'c' || g || '@example.com' FROM generate_series(1, 500) g;
+INSERT INTO orders SELECT g, 1 + g % 500, (g % 97) * 1.25, DATE '2026-01-01' + g % 300 FROM generate_series(1, 1000) g;
+INSERT INTO items SELECT 1 + g % 1000, g, 'sku-' || (g % 50), 1 + g % 5 FROM generate_series(1, 1500) g;
+VACUUM ANALYZE;
+SQL
+done
+
+fingerprint() { # conninfo -> one line per database and table, then the object counts
+  for i in $(seq 1 "$N"); do
+    psql -Atq -d "$1 dbname=tenant_$i" <<SQL
+SELECT format('SELECT %L || '':'' || count(*) || '':'' || md5(coalesce(string_agg(h, '''' ORDER BY h), '''')) FROM (SELECT md5(t::text) h FROM %I.%I t) s',
+              'tenant_$i.' || c.relname, n.nspname, c.relname)
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind = 'r' AND n.nspname = 'public' ORDER BY 1 \gexec
+SELECT 'tenant_$i objects:' || (SELECT count(*) FROM pg_views WHERE schemaname = 'public') || '/'
+       || (SELECT count(*) FROM pg_proc WHERE pronamespace = 'public'::regnamespace) || '/'
+       || (SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal);
+SQL
+  done
+}
+fingerprint "$src" > "$work/source.fp"
+
+reset_target() {
+  psql -Atq -d "$dst dbname=postgres" -c "SELECT datname FROM pg_database WHERE datname LIKE 'tenant\_%'" |
+    while read -r d; do psql -q -d "$dst dbname=postgres" -c "DROP DATABASE \"$d\" WITH (FORCE)"; done
+}
+
+export PGFERRY_JAVA_OPTS="-Xmx256m -XX:+UseSerialGC"
+"$root/pgferry" --version >/dev/null
+KP=$(free_port)
+"$root/pgferry" broker --port "$KP" --data-dir "$work/broker" >"$work/broker.out" 2>&1 & svc_pids="$!"
+for _ in $(seq 1 120); do grep -q "broker ready" "$work/broker.out" 2>/dev/null && break; sleep 0.5; done
+HP=$(free_port)
+"$root/pgferry" coordinator --bootstrap-servers "127.0.0.1:$KP" --http-port "$HP" >"$work/coordinator.log" 2>&1 & svc_pids="$svc_pids $!"
+for w in $(seq 1 "$WORKERS"); do
+  "$root/pgferry" worker --bootstrap-servers "127.0.0.1:$KP" --tasks "$TASKS" >"$work/worker-$w.log" 2>&1 & svc_pids="$svc_pids $!"
+done
+sleep 5
+
+run_pgferry_service() {
+  id=$(curl -sf -XPOST "localhost:$HP/migrations" -d "{\"source\": {\"host\": \"127.0.0.1\", \"port\": $SP, \"user\": \"postgres\", \"sslmode\": \"disable\"},
+        \"target\": {\"host\": \"127.0.0.1\", \"port\": $TP, \"user\": \"postgres\", \"sslmode\": \"disable\"},
+        \"method\": \"dump\", \"ignore_dbs\": [\"postgres\"]}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["migration_id"])')
+  python3 - "$HP" "$id" > "$work/pgferry-service.json" <<'PY'
+import json, sys, time, urllib.request
+port, mid = sys.argv[1], sys.argv[2]
+while True:
+    try:
+        body = urllib.request.urlopen(f"http://localhost:{port}/migrations/{mid}").read()
+        if json.loads(body)["migration"]["status"] in ("done", "failed"):
+            print(body.decode()); break
+    except Exception:
+        pass
+    time.sleep(0.05)
+PY
+  # Worker time per database: from its start to its finish, as the status reports them (median over databases).
+  python3 -c '
+import json, sys, statistics, datetime
+d = json.load(sys.stdin)
+t = lambda s: datetime.datetime.fromisoformat(s.replace("Z", "+00:00"))
+rows = d["migration_detail"]
+spans = [(t(r["finished_at"]) - t(r["started_at"])).total_seconds() for r in rows if r.get("finished_at") and r.get("started_at")]
+print("bench:   pgferry", d["migration"]["status"], len(rows), "databases; worker seconds per database: median %.2f, min %.2f, max %.2f" % (statistics.median(spans), min(spans), max(spans)), file=sys.stderr)
+' < "$work/pgferry-service.json"
+}
+run_pg_dumpall() {
+  pg_dumpall -d "$src dbname=postgres" --exclude-database=postgres 2>/dev/null |
+    psql -q -X -d "$dst dbname=postgres" >/dev/null 2>"$work/pg_dumpall.err"
+}
+run_pg_dump_each() {
+  for i in $(seq 1 "$N"); do
+    pg_dump -Fc -d "$src dbname=tenant_$i" | { psql -q -d "$dst dbname=postgres" -c "CREATE DATABASE tenant_$i"; pg_restore -d "$dst dbname=tenant_$i"; }
+  done
+}
+
+tools=${TOOLS:-"pgferry-service pg_dumpall pg_dump_each"}
+for round in $(seq 1 "$ROUNDS"); do
+  for tool in $tools; do
+    reset_target
+    start=$(date +%s.%N)
+    case $tool in
+      pgferry-service) run_pgferry_service ;;
+      pg_dumpall) run_pg_dumpall ;;
+      pg_dump_each) run_pg_dump_each ;;
+    esac
+    end=$(date +%s.%N)
+    secs=$(echo "$end - $start" | bc)
+    fingerprint "$dst" > "$work/target.fp"
+    check=$(diff "$work/source.fp" "$work/target.fp" >/dev/null && echo equal || echo DIFFERENT)
+    printf '%s\t%s\t%s\t%s\n' "$tool" "$round" "$secs" "$check" >> "$results"
+    printf 'bench: round %s %-16s %7.1f s  %s\n' "$round" "$tool" "$secs" "$check" >&2
+  done
+done
+
+python3 - "$results" "$N" "$WORKERS" "$TASKS" <<'PY'
+import sys, statistics, collections
+path, n, workers, tasks = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+runs = collections.defaultdict(list); checks = collections.defaultdict(set)
+for line in open(path):
+    tool, rnd, secs, check = line.rstrip('\n').split('\t')
+    runs[tool].append(float(secs)); checks[tool].add(check)
+rounds = max(len(v) for v in runs.values())
+print(f"{n} databases, pgferry: {workers} worker process(es) x {tasks} task slot(s); {rounds} rounds")
+print("| tool | median s | min-max s | s per database | target check |")
+print("|---|---|---|---|---|")
+for tool, secs in sorted(runs.items(), key=lambda kv: statistics.median(kv[1])):
+    m = statistics.median(secs)
+    print(f"| {tool} | {m:.1f} | {min(secs):.1f}-{max(secs):.1f} | {m/n:.3f} | {','.join(sorted(checks[tool]))} |")
+PY
