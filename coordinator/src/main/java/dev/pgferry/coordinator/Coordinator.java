@@ -11,9 +11,9 @@ import dev.pgferry.coordinator.intake.RequestIntake;
 import dev.pgferry.coordinator.intake.RequestStore;
 import dev.pgferry.coordinator.replication.LagMonitor;
 import dev.pgferry.coordinator.tasks.ClaimReaper;
-import dev.pgferry.messages.Topics;
 import dev.pgferry.coordinator.intake.SourceCatalog;
 import dev.pgferry.messages.MigrationStatus;
+import dev.pgferry.messages.Topics;
 import dev.pgferry.pg.Secrets;
 
 import java.io.IOException;

@@ -142,7 +142,7 @@ public final class Worker implements AutoCloseable {
     private void pollLoop() {
         List<Running> tasks = new ArrayList<>();
         boolean member = false;
-        long nextHeartbeat = 0;
+        long nextHeartbeat = System.nanoTime();
         try {
             while (running) {
                 for (Running r : List.copyOf(tasks)) {
