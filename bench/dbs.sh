@@ -24,6 +24,8 @@ results="$work/results.tsv"
 
 cleanup() {
   set +e
+  # BENCH_LOGS=DIR keeps the pgferry processes' logs.
+  [ -n "${BENCH_LOGS:-}" ] && mkdir -p "$BENCH_LOGS" && cp "$work"/*.log "$BENCH_LOGS"/ 2>/dev/null
   [ -n "${svc_pids:-}" ] && kill $svc_pids 2>/dev/null && wait $svc_pids 2>/dev/null
   stop_clusters
 }
@@ -85,7 +87,8 @@ HP=$(free_port)
 for w in $(seq 1 "$WORKERS"); do
   "$root/pgferry" worker --bootstrap-servers "127.0.0.1:$KP" --tasks "$TASKS" >"$work/worker-$w.log" 2>&1 & svc_pids="$svc_pids $!"
 done
-sleep 5
+for _ in $(seq 1 120); do curl -sf "localhost:$HP/migrations" >/dev/null 2>&1 && break; sleep 0.5; done
+sleep 3   # the workers join their group
 
 run_pgferry_service() {
   id=$(curl -sf -XPOST "localhost:$HP/migrations" -d "{\"source\": {\"host\": \"127.0.0.1\", \"port\": $SP, \"user\": \"postgres\", \"sslmode\": \"disable\"},
@@ -111,6 +114,8 @@ t = lambda s: datetime.datetime.fromisoformat(s.replace("Z", "+00:00"))
 rows = d["migration_detail"]
 spans = [(t(r["finished_at"]) - t(r["started_at"])).total_seconds() for r in rows if r.get("finished_at") and r.get("started_at")]
 print("bench:   pgferry", d["migration"]["status"], len(rows), "databases; worker seconds per database: median %.2f, min %.2f, max %.2f" % (statistics.median(spans), min(spans), max(spans)), file=sys.stderr)
+phases = sorted({p for r in rows for p in (r.get("phase_seconds") or {})})
+print("bench:   median seconds per phase:", ", ".join("%s %.3f" % (p, statistics.median([(r.get("phase_seconds") or {}).get(p, 0) for r in rows])) for p in phases), file=sys.stderr)
 ' < "$work/pgferry-service.json"
 }
 run_pg_dumpall() {

@@ -30,6 +30,8 @@ import java.util.UUID;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
 
 /**
  * One stateless worker: runs up to {@code slots} tasks at once (one by default), each on a thread of its own. It is
@@ -58,6 +60,8 @@ public final class Worker implements AutoCloseable {
     private volatile boolean running = true;
     private volatile WorkerMetrics metrics;
     private int slots = 1;
+    /** Released by each task run as it ends: wakes the poll loop. */
+    private final Semaphore ended = new Semaphore(0);
     private ExecutorService runner;
 
     /** Pause before running a task again, doubled on each run again of the same task up to {@link #MAX_RETRY_PAUSE_MS}. */
@@ -168,7 +172,8 @@ public final class Worker implements AutoCloseable {
                     member = free;
                 }
                 if (!member) {
-                    Thread.sleep(200);
+                    // Woken as soon as a task ends, so that its slot takes the next task without delay.
+                    ended.tryAcquire(200, TimeUnit.MILLISECONDS);
                     continue;
                 }
                 for (ConsumerRecord<String, byte[]> record : consumer.poll(Duration.ofMillis(200))) {
@@ -233,8 +238,12 @@ public final class Worker implements AutoCloseable {
                 splitTableBytes, ledger, Math.max(0, MAX_RETRIES - reruns));
         long pause = reruns == 0 ? 0 : Math.min(MAX_RETRY_PAUSE_MS, RETRY_PAUSE_MS << Math.min(reruns - 1, 5));
         return runner.submit(() -> {
-            Thread.sleep(pause);
-            return migration.run();
+            try {
+                Thread.sleep(pause);
+                return migration.run();
+            } finally {
+                ended.release();
+            }
         });
     }
 
