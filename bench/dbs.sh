@@ -94,18 +94,7 @@ run_pgferry_service() {
   id=$(curl -sf -XPOST "localhost:$HP/migrations" -d "{\"source\": {\"host\": \"127.0.0.1\", \"port\": $SP, \"user\": \"postgres\", \"sslmode\": \"disable\"},
         \"target\": {\"host\": \"127.0.0.1\", \"port\": $TP, \"user\": \"postgres\", \"sslmode\": \"disable\"},
         \"method\": \"dump\", \"ignore_dbs\": [\"postgres\"]}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["migration_id"])')
-  python3 - "$HP" "$id" > "$work/pgferry-service.json" <<'PY'
-import json, sys, time, urllib.request
-port, mid = sys.argv[1], sys.argv[2]
-while True:
-    try:
-        body = urllib.request.urlopen(f"http://localhost:{port}/migrations/{mid}").read()
-        if json.loads(body)["migration"]["status"] in ("done", "failed"):
-            print(body.decode()); break
-    except Exception:
-        pass
-    time.sleep(0.05)
-PY
+  wait_for_status "$id" done failed > "$work/pgferry-service.json"
   # Worker time per database: from its start to its finish, as the status reports them (median over databases).
   python3 -c '
 import json, sys, statistics, datetime

@@ -18,3 +18,19 @@ stop_clusters() {
   for c in source target; do as_pg "$BIN/pg_ctl" -D "$work/$c" -m immediate stop >/dev/null 2>&1; done
   rm -rf "$work"
 }
+
+# pgferry's coordinator at HTTP port $HP (set by the caller before the call).
+wait_for_status() { # ID STATUS...: poll the coordinator every 50 ms until the migration has one of STATUS; print it
+  python3 - "$HP" "$@" <<'PY'
+import json, sys, time, urllib.request
+port, mid, wanted = sys.argv[1], sys.argv[2], set(sys.argv[3:])
+while True:
+    try:
+        body = urllib.request.urlopen(f"http://localhost:{port}/migrations/{mid}").read()
+        if json.loads(body)["migration"]["status"] in wanted:
+            print(body.decode()); break
+    except Exception:
+        pass
+    time.sleep(0.05)
+PY
+}

@@ -159,20 +159,6 @@ run_pgferry_http() { # METHOD OPTIONS_JSON: submit through the coordinator's HTT
   # Where the time went, per phase, as the status reports it.
   python3 -c 'import json,sys; d=json.load(sys.stdin); r=d["migration_detail"][0]; print("bench:   pgferry", r["status"], "accepted", d["accepted_at"], "started", r["started_at"], "finished", r["finished_at"], "phases", r["phase_seconds"], file=sys.stderr)' < "$work/pgferry-service.json"
 }
-wait_for_status() { # ID STATUS...: poll the coordinator every 50 ms until the migration has one of STATUS; print it
-  python3 - "$HP" "$@" <<'PY'
-import json, sys, time, urllib.request
-port, mid, wanted = sys.argv[1], sys.argv[2], set(sys.argv[3:])
-while True:
-    try:
-        body = urllib.request.urlopen(f"http://localhost:{port}/migrations/{mid}").read()
-        if json.loads(body)["migration"]["status"] in wanted:
-            print(body.decode()); break
-    except Exception:
-        pass
-    time.sleep(0.05)
-PY
-}
 run_pgferry_service() { run_pgferry_http dump '{}'; }
 run_pgferry_verify() { # after an untimed pgferry-service migration ($id): time pgferry verify through the HTTP API
   curl -sf -XPOST "localhost:$HP/migrations/$id/verify" >/dev/null
