@@ -72,8 +72,9 @@ public final class RoleCopier {
     }
 
     /**
-     * What happened: roles created; roles the migration selected that could not be created (statements naming
-     * them are tolerated by the restores); login roles that arrived without a password.
+     * What happened: roles created; roles the migration selected that the target user cannot use as owners, because
+     * they could not be created or exist without the target user being a member (statements naming them are
+     * tolerated by the restores); login roles that arrived without a password.
      */
     public record Result(List<String> created, Set<String> missing, List<String> withoutPassword) {
     }
@@ -108,6 +109,14 @@ public final class RoleCopier {
                         warn.accept("role " + name + " already exists on the target and was left as it is; it differs"
                                 + " from the source: " + there.comparable() + " on the target, " + role.comparable()
                                 + " on the source");
+                    }
+                    if (!superuser && !name.equals(targetUser) && !isMember(dst, name)) {
+                        // ALTER ... OWNER TO needs membership; pgferry does not change the user's existing roles
+                        missing.add(name);
+                        warn.accept("role " + name + " exists on the target, but " + targetUser + " is not a member of"
+                                + " it, so it cannot own objects there: objects it owns on the source belong to "
+                                + targetUser + " instead; to keep the ownership, run GRANT " + Sql.ident(name) + " TO "
+                                + Sql.ident(targetUser) + " as a superuser of the target before migrating");
                     }
                     continue;
                 }
@@ -296,6 +305,15 @@ public final class RoleCopier {
                     + SqlStates.wrap(ErrorCode.PERMISSION_DENIED, "CREATE ROLE", e).getMessage()
                     + "; objects it owns there belong to " + targetUser + " instead");
             return false;
+        }
+    }
+
+    private static boolean isMember(Connection dst, String role) throws SQLException {
+        try (PreparedStatement ps = dst.prepareStatement("SELECT pg_catalog.pg_has_role(CURRENT_USER, ?, 'MEMBER')")) {
+            ps.setString(1, role);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() && rs.getBoolean(1);
+            }
         }
     }
 

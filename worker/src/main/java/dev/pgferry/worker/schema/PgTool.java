@@ -15,7 +15,7 @@ import java.util.concurrent.TimeUnit;
 /**
  * Runs a PostgreSQL client program ({@code pg_dump}, {@code pg_restore}) with a libpq environment. The password
  * travels only in the child's environment; stderr is kept in a file and its tail goes into error messages.
- * The binary comes from {@code $PGFERRY_PG_BIN} when set, else from the PATH.
+ * The binary comes from {@code $PGFERRY_PG_BIN} when set, else from the PATH; it runs in the C locale.
  */
 public final class PgTool {
     private static final int ERROR_TAIL_CHARS = 2000;
@@ -98,6 +98,9 @@ public final class PgTool {
                     .redirectOutput(stdout == null ? ProcessBuilder.Redirect.DISCARD : ProcessBuilder.Redirect.to(stdout.toFile()));
             pb.environment().keySet().removeIf(k -> k.startsWith("PG"));
             pb.environment().putAll(env);
+            // pgferry reads the programs' own reports (RestoreFailure): their words must not depend on our locale
+            pb.environment().put("LC_ALL", "C");
+            pb.environment().remove("LANGUAGE");
             p = pb.start();
             p.getOutputStream().close();
             int rc = p.waitFor();

@@ -23,7 +23,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Executor;
-import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
@@ -143,9 +142,12 @@ public final class SchemaCopier implements AutoCloseable {
 
     /**
      * Restores one section. With no missing roles the restore is strict: one transaction, stopping at the first
-     * error. When some roles could not be created on the target, statements naming them (ownership, grants) must
-     * fail without stopping the rest: the restore then goes on past errors, and every error that is not
-     * {@code role "<a missing role>" does not exist} still fails the database. Returns the tolerated errors.
+     * error. When some roles could not be created on the target, statements naming them (ownership, policies, user
+     * mappings) must fail without stopping the rest: the restore then goes on past errors, and a failed statement
+     * that does not name a missing role where a role goes still fails the database (the statement is read from
+     * pg_restore's report, never the server's error text, which depends on its locale). Privileges are then left
+     * out of the restore and granted one statement at a time ({@link #grantPrivileges}), so that a grant to a
+     * missing role does not take the other grants of its object down with it. Returns the tolerated failures.
      */
     private List<String> restore(String section, Set<String> missingRoles, int jobs, Path list) {
         String what = "restoring the " + section + " schema into target database " + dbname;
@@ -157,6 +159,8 @@ public final class SchemaCopier implements AutoCloseable {
         // section of the entry listed before it, and drop a comment whose constraint was built early.
         if (missingRoles.isEmpty()) {
             args.add("--exit-on-error");
+        } else {
+            args.add("--no-privileges");
         }
         if (jobs > 1) {
             args.add("--jobs=" + jobs);
@@ -168,32 +172,105 @@ public final class SchemaCopier implements AutoCloseable {
         }
         args.add(dumpFile.toString());
         PgTool.Result r = PgTool.exec("pg_restore", args, target.libpqEnv(dbname), ErrorCode.SCHEMA_RESTORE_FAILED, what);
-        if (r.exitCode() == 0) {
-            return List.of();
-        }
-        if (missingRoles.isEmpty()) {
-            throw new MigrationException(ErrorCode.SCHEMA_RESTORE_FAILED, what + " failed (pg_restore exit code "
-                    + r.exitCode() + "): " + PgTool.tail(r.stderr()));
-        }
         List<String> tolerated = new ArrayList<>();
-        List<String> fatal = new ArrayList<>();
-        for (String line : r.stderr().split("\n")) {
-            Matcher m = ERROR_LINE.matcher(line);
-            if (!m.find()) {
-                continue;
+        if (r.exitCode() != 0) {
+            if (missingRoles.isEmpty()) {
+                throw new MigrationException(ErrorCode.SCHEMA_RESTORE_FAILED, what + " failed (pg_restore exit code "
+                        + r.exitCode() + "): " + PgTool.tail(r.stderr()));
             }
-            Matcher role = MISSING_ROLE.matcher(m.group(1));
-            (role.matches() && missingRoles.contains(role.group(1)) ? tolerated : fatal).add(m.group(1));
+            List<String> fatal = new ArrayList<>();
+            List<RestoreFailure> failures = RestoreFailure.parse(r.stderr());
+            for (RestoreFailure f : failures) {
+                Set<String> named = f.command() == null ? Set.of() : SqlScript.namedRoles(f.command(), missingRoles);
+                if (named.isEmpty()) {
+                    fatal.add(f.message() + (f.command() == null ? "" : " (statement: " + f.command() + ")"));
+                } else {
+                    tolerated.add(notApplied(f.command(), named, f.message()));
+                }
+            }
+            if (!fatal.isEmpty() || failures.isEmpty()) {
+                throw new MigrationException(ErrorCode.SCHEMA_RESTORE_FAILED, what + " failed (pg_restore exit code "
+                        + r.exitCode() + "): " + PgTool.tail(fatal.isEmpty() ? r.stderr() : String.join("\n", fatal)));
+            }
         }
-        if (!fatal.isEmpty() || tolerated.isEmpty()) {
-            throw new MigrationException(ErrorCode.SCHEMA_RESTORE_FAILED, what + " failed (pg_restore exit code "
-                    + r.exitCode() + "): " + PgTool.tail(fatal.isEmpty() ? r.stderr() : String.join("\n", fatal)));
+        if (!missingRoles.isEmpty() && section.equals("pre-data")) {
+            tolerated.addAll(grantPrivileges(missingRoles));
         }
         return tolerated;
     }
 
-    private static final Pattern ERROR_LINE = Pattern.compile("ERROR:\\s+(.*)$");
-    private static final Pattern MISSING_ROLE = Pattern.compile("role \"(.*)\" does not exist");
+    private static String notApplied(String statement, Set<String> roles, String why) {
+        return "not applied: it names " + (roles.size() == 1 ? "role " : "roles ") + String.join(", ", roles)
+                + ", which the target user could not create or cannot act as (see the roles warnings): " + statement
+                + " (" + why + ")";
+    }
+
+    /** The dump's entries of privileges (on objects, columns and large objects, and default privileges). */
+    private static final Pattern PRIVILEGE_ENTRY = Pattern.compile("^\\d+; \\d+ \\d+ (ACL|DEFAULT ACL) ");
+
+    /**
+     * Grants the dump's privileges one statement at a time, as pg_restore would have in the pre-data section. A
+     * statement that fails with {@code undefined_object} while naming a missing role is reported and skipped; any
+     * other failure fails the database.
+     */
+    private List<String> grantPrivileges(Set<String> missingRoles) {
+        String what = "granting privileges in target database " + dbname;
+        Path listing = null;
+        Path script = null;
+        try {
+            listing = Files.createTempFile("pgferry-acl-", ".list");
+            PgTool.Result r = PgTool.exec("pg_restore", List.of("--list", dumpFile.toString()), Map.of(),
+                    ErrorCode.SCHEMA_RESTORE_FAILED, what, listing);
+            if (r.exitCode() != 0) {
+                throw new MigrationException(ErrorCode.SCHEMA_RESTORE_FAILED, what + ": listing the schema dump failed: "
+                        + PgTool.tail(r.stderr()));
+            }
+            List<String> entries = Files.readAllLines(listing).stream().filter(l -> PRIVILEGE_ENTRY.matcher(l).find()).toList();
+            if (entries.isEmpty()) {
+                return List.of();
+            }
+            Files.write(listing, entries);
+            script = Files.createTempFile("pgferry-acl-", ".sql");
+            r = PgTool.exec("pg_restore", List.of("--file=" + script, "--use-list=" + listing, dumpFile.toString()),
+                    Map.of(), ErrorCode.SCHEMA_RESTORE_FAILED, what, null);
+            if (r.exitCode() != 0) {
+                throw new MigrationException(ErrorCode.SCHEMA_RESTORE_FAILED, what + ": writing the privileges of the"
+                        + " schema dump failed: " + PgTool.tail(r.stderr()));
+            }
+            List<String> tolerated = new ArrayList<>();
+            try (Connection c = target.open(dbname); Statement st = c.createStatement()) {
+                for (String statement : SqlScript.statements(Files.readString(script))) {
+                    try {
+                        st.execute(statement);
+                    } catch (SQLException e) {
+                        Set<String> named = SqlScript.namedRoles(statement, missingRoles);
+                        if (!SqlStates.UNDEFINED_OBJECT.equals(e.getSQLState()) || named.isEmpty()) {
+                            throw SqlStates.wrap(ErrorCode.SCHEMA_RESTORE_FAILED, what + " (statement: " + statement + ")", e);
+                        }
+                        tolerated.add(notApplied(statement, named, "SQLSTATE " + e.getSQLState()));
+                    }
+                }
+            } catch (SQLException e) {
+                throw SqlStates.wrap(ErrorCode.SCHEMA_RESTORE_FAILED, what, e);
+            }
+            return tolerated;
+        } catch (IOException e) {
+            throw new MigrationException(ErrorCode.INTERNAL, null, what + ": " + e.getMessage(), false, e);
+        } finally {
+            deleteQuietly(listing);
+            deleteQuietly(script);
+        }
+    }
+
+    private static void deleteQuietly(Path file) {
+        if (file != null) {
+            try {
+                Files.deleteIfExists(file);
+            } catch (IOException ignored) {
+                // a temporary file with schema text, no secret
+            }
+        }
+    }
 
     /** A libpq conninfo naming only the database, so that a name containing '=' is not read as conninfo. */
     public static String conninfoDbname(String name) {

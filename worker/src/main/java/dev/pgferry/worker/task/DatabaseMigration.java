@@ -316,7 +316,7 @@ public final class DatabaseMigration {
                     : readSource(SourceSnapshot.withNewSlot(source, db, name, maxWait(),
                             w -> emit.accept(events.waiting(w))), schema, ownCopy);
             try (SourceSnapshot snapshot = read.snapshot()) {
-                schema.restorePreData(missingRoles).forEach(e -> emit.accept(events.warning("pre-data restore: " + e)));
+                warnCapped(events, "pre-data restore: ", schema.restorePreData(missingRoles));
                 List<SourceCatalog.Table> tables = read.tables();
                 List<SourceCatalog.Sequence> sequences = read.sequences();
                 List<SourceCatalog.MatView> matViews = read.matViews();
@@ -346,7 +346,7 @@ public final class DatabaseMigration {
                     phase(events, Phase.POST_DATA);
                     tolerated.addAll(schema.restorePostData(missingRoles, jobs));
                 }
-                tolerated.forEach(e -> emit.accept(events.warning("post-data restore: " + e)));
+                warnCapped(events, "post-data restore: ", tolerated);
                 try (Connection writer = target.open(db)) {
                     ObjectCopier.copySequences(sequences, writer);
                     ObjectCopier.refreshMatViews(matViews, writer);
@@ -536,6 +536,20 @@ public final class DatabaseMigration {
     private void phase(EventSource events, Phase phase) {
         MDC.put("phase", phase.wireName());
         emit.accept(events.phase(phase));
+    }
+
+    /**
+     * The most statements a restore reports one by one; a schema with thousands of objects of a missing role would
+     * otherwise bury the row's other warnings.
+     */
+    private static final int TOLERATED_SHOWN = 20;
+
+    private void warnCapped(EventSource events, String prefix, List<String> tolerated) {
+        tolerated.stream().limit(TOLERATED_SHOWN).forEach(e -> emit.accept(events.warning(prefix + e)));
+        if (tolerated.size() > TOLERATED_SHOWN) {
+            emit.accept(events.warning(prefix + (tolerated.size() - TOLERATED_SHOWN) + " more statement(s) naming the"
+                    + " same roles were not applied"));
+        }
     }
 
     /**
