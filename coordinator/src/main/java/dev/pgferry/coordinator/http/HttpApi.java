@@ -22,6 +22,7 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.URI;
 import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -36,10 +37,11 @@ import java.util.function.UnaryOperator;
  * (remove the migration's replication), {@code POST /migrations/{id}/verify}, {@code POST /migrations/{id}/cutover}
  * (an optional body with {@code databases}, {@code deadline_seconds}, {@code verify}, {@code unblock_source}: 202,
  * or 409 when nothing named can be cut over), {@code POST /migrations/{id}/refresh} (an optional body with
- * {@code databases}), and {@code GET /metrics}
- * ({@link Metrics}). With a token, every request must
+ * {@code databases}), {@code GET /metrics} ({@link Metrics}), and the dashboard at {@code GET /} ({@link Dashboard}).
+ * With a token, every request but the dashboard's page must
  * carry it as a bearer token (401 otherwise). Responses are JSON and never contain a password: statuses are
- * built from events that hold none, and error bodies from validation messages.
+ * built from events that hold none, and error bodies from validation messages. A request that changes something
+ * is refused (403) when a browser says it comes from a page of another site.
  */
 public final class HttpApi implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(HttpApi.class);
@@ -69,6 +71,7 @@ public final class HttpApi implements AutoCloseable {
         this.fold = fold;
         this.server = HttpServer.create(new InetSocketAddress(bindHost, port), 0);
         this.server.createContext("/migrations", this::handle);
+        this.server.createContext("/", this::page);
         if (metrics != null) {
             this.server.createContext("/metrics", ex -> {
                 try (ex) {
@@ -128,12 +131,64 @@ public final class HttpApi implements AutoCloseable {
         return server.getAddress().getPort();
     }
 
+    /** The dashboard, one bundled page; it holds no data (its script reads {@code GET /migrations}), so no token. */
+    private void page(HttpExchange ex) throws IOException {
+        try (ex) {
+            String path = ex.getRequestURI().getPath();
+            if (!path.equals("/") && !path.equals("/index.html")) {
+                reply(ex, 404, Json.write(Map.of("error", "no such page: " + path)));
+            } else if (!ex.getRequestMethod().equals("GET") && !ex.getRequestMethod().equals("HEAD")) {
+                reply(ex, 405, Json.write(Map.of("error", ex.getRequestMethod() + " " + path + " is not supported")));
+            } else {
+                Dashboard page = Dashboard.get();
+                ex.getResponseHeaders().set("Content-Type", "text/html; charset=utf-8");
+                ex.getResponseHeaders().set("Content-Security-Policy", page.contentSecurityPolicy());
+                ex.getResponseHeaders().set("X-Frame-Options", "DENY");
+                ex.getResponseHeaders().set("Referrer-Policy", "no-referrer");
+                ex.getResponseHeaders().set("Cache-Control", "no-cache");
+                if (ex.getRequestMethod().equals("HEAD")) {
+                    ex.sendResponseHeaders(200, -1);
+                } else {
+                    ex.sendResponseHeaders(200, page.html().length);
+                    try (OutputStream out = ex.getResponseBody()) {
+                        out.write(page.html());
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * Whether a request that changes something comes from a page of another site: browsers name that page in
+     * {@code Origin}, and a form there could otherwise post to a coordinator that trusts its network (no token).
+     */
+    private static boolean crossSite(HttpExchange ex) {
+        String method = ex.getRequestMethod();
+        String origin = ex.getRequestHeaders().getFirst("Origin");
+        if (method.equals("GET") || method.equals("HEAD") || origin == null) {
+            return false;
+        }
+        String host = ex.getRequestHeaders().getFirst("Host");
+        try {
+            URI o = URI.create(origin);
+            return host == null || o.getHost() == null
+                    || !(o.getHost() + (o.getPort() < 0 ? "" : ":" + o.getPort())).equalsIgnoreCase(host);
+        } catch (IllegalArgumentException e) {
+            return true;
+        }
+    }
+
     private void handle(HttpExchange ex) throws IOException {
         try (ex) {
             String path = ex.getRequestURI().getPath().replaceAll("/+$", "");
             String method = ex.getRequestMethod();
             if (!authorized(ex)) {
                 unauthorized(ex);
+                return;
+            }
+            if (crossSite(ex)) {
+                reply(ex, 403, Json.write(Map.of("error", method + " " + path + " from a page of another site ("
+                        + ex.getRequestHeaders().getFirst("Origin") + ") is refused")));
                 return;
             }
             if (path.equals("/migrations") && method.equals("POST")) {
