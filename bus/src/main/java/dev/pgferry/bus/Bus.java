@@ -173,6 +173,10 @@ public final class Bus implements AutoCloseable {
                     new NewTopic(Topics.CLAIMS, 1, (short) -1).configs(Map.of("cleanup.policy", "compact",
                             "segment.ms", Long.toString(java.time.Duration.ofHours(1).toMillis()),
                             "delete.retention.ms", Long.toString(java.time.Duration.ofHours(1).toMillis()))),
+                    // The latest snapshot of each migration's status, and the marker: compaction keeps the latest of each.
+                    new NewTopic(Topics.STATUS_SNAPSHOTS, 1, (short) -1).configs(Map.of("cleanup.policy", "compact",
+                            "max.message.bytes", Integer.toString(TOPIC_MAX_MESSAGE_BYTES),
+                            "segment.ms", Long.toString(java.time.Duration.ofHours(1).toMillis()))),
                     // One entry per key is all a reader needs; compaction keeps the latest of each for ever.
                     new NewTopic(Topics.LEDGER, Topics.LEDGER_PARTITIONS, (short) -1).configs(Map.of(
                             "cleanup.policy", "compact", "segment.ms", Long.toString(java.time.Duration.ofHours(6).toMillis()))));
@@ -203,6 +207,17 @@ public final class Bus implements AutoCloseable {
     /** Sends and waits for the broker's acknowledgement. */
     public void send(String topic, String key, byte[] value) {
         send(new ProducerRecord<>(topic, key, value));
+    }
+
+    /** The largest record value a pgferry topic takes. */
+    public static int maxRecordBytes() {
+        return TOPIC_MAX_MESSAGE_BYTES;
+    }
+
+    /** Sends without waiting; {@link java.util.concurrent.Future#get()} tells whether the broker took it. */
+    public java.util.concurrent.Future<org.apache.kafka.clients.producer.RecordMetadata> sendAsync(String topic, String key,
+                                                                                              byte[] value) {
+        return producer.send(new ProducerRecord<>(topic, key, value));
     }
 
     void send(ProducerRecord<String, byte[]> record) {

@@ -19,10 +19,11 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 import java.util.stream.Collectors;
 
 /**
- * Reads a whole topic from the beginning, without a consumer group, and keeps following it, handing every record
+ * Reads a whole topic from the beginning (or from given offsets), without a consumer group, and keeps following it, handing every record
  * to a handler: the way state is rebuilt from a topic after a restart. Runs on its own thread; the handler is
  * called on that thread only. {@link #close()} stops it.
  */
@@ -32,6 +33,7 @@ public final class TopicReplayer implements AutoCloseable {
     private final String topic;
     private final KafkaConsumer<String, byte[]> consumer;
     private final Consumer<ConsumerRecord<String, byte[]>> handler;
+    private final Supplier<Map<Integer, Long>> start;
     private final Thread thread;
     private final Bus bus;
     /** The next offset to handle, per partition, as of the end of the latest poll. */
@@ -40,6 +42,16 @@ public final class TopicReplayer implements AutoCloseable {
     private volatile boolean caughtUp;
 
     public TopicReplayer(Bus bus, String topic, String clientId, Consumer<ConsumerRecord<String, byte[]>> handler) {
+        this(bus, topic, clientId, Map::of, handler);
+    }
+
+    /**
+     * As above, starting each partition at the offset {@code start} gives for it (called once, on the replay's
+     * thread, before the first read), or at the beginning.
+     */
+    public TopicReplayer(Bus bus, String topic, String clientId, Supplier<Map<Integer, Long>> start,
+                         Consumer<ConsumerRecord<String, byte[]>> handler) {
+        this.start = start;
         this.topic = topic;
         this.bus = bus;
         this.handler = handler;
@@ -102,6 +114,13 @@ public final class TopicReplayer implements AutoCloseable {
                     .map(p -> new TopicPartition(p.topic(), p.partition())).toList();
             consumer.assign(partitions);
             consumer.seekToBeginning(partitions);
+            Map<Integer, Long> from = start.get();
+            for (TopicPartition p : partitions) {
+                Long offset = from.get(p.partition());
+                if (offset != null) {
+                    consumer.seek(p, offset);
+                }
+            }
             Map<TopicPartition, Long> end = consumer.endOffsets(partitions);
             while (running) {
                 for (ConsumerRecord<String, byte[]> record : consumer.poll(Duration.ofMillis(200))) {

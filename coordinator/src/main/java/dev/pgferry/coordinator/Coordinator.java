@@ -3,6 +3,7 @@ package dev.pgferry.coordinator;
 import dev.pgferry.bus.Bus;
 import dev.pgferry.bus.KafkaSettings;
 import dev.pgferry.bus.Stopping;
+import dev.pgferry.coordinator.fold.StatusCheckpointer;
 import dev.pgferry.coordinator.fold.StatusFold;
 import dev.pgferry.coordinator.fold.StatusFollower;
 import dev.pgferry.coordinator.http.HttpApi;
@@ -23,13 +24,15 @@ import java.util.List;
 import java.util.Optional;
 
 /**
- * One coordinator process: request intake, the status fold (rebuilt by replaying the status topic), the lag
+ * One coordinator process: request intake, the status fold (rebuilt from the status snapshots and the events after
+ * them, and snapshotted every {@value Topics#STATUS_SNAPSHOT_MS} ms), the lag
  * monitor of replicated databases and the HTTP API. Start with {@link #start}, stop with {@link #close()}. Thread-safe.
  */
 public final class Coordinator implements AutoCloseable {
     private final Bus bus;
     private final StatusFold fold = new StatusFold();
     private final StatusFollower follower;
+    private final StatusCheckpointer checkpointer;
     private final RequestStore store;
     private final RequestIntake intake;
     private final LagMonitor lagMonitor;
@@ -85,6 +88,7 @@ public final class Coordinator implements AutoCloseable {
         bus.ensureTopics();
         Secrets secrets = settings.secrets();
         this.follower = new StatusFollower(bus, fold, "pgferry-coordinator-status").start();
+        this.checkpointer = new StatusCheckpointer(bus, fold, follower).start(Topics.STATUS_SNAPSHOT_MS);
         this.store = new RequestStore(bus).start();
         this.intake = new RequestIntake(bus, new SourceCatalog(secrets), store, this::currentView, clock,
                 r -> secrets.protect(r, settings.allowPlaintextPasswords())).start();
@@ -134,6 +138,10 @@ public final class Coordinator implements AutoCloseable {
         return follower;
     }
 
+    public StatusCheckpointer checkpointer() {
+        return checkpointer;
+    }
+
     /** The bound HTTP port, or -1 when HTTP is off. */
     public int httpPort() {
         return http == null ? -1 : http.port();
@@ -146,7 +154,7 @@ public final class Coordinator implements AutoCloseable {
         }
         metrics.close();
         lagMonitor.close();
-        Stopping.all(List.of(intake::close, store::close, follower::close, reaper::close));
+        Stopping.all(List.of(intake::close, store::close, checkpointer::close, follower::close, reaper::close));
         bus.close();
     }
 }

@@ -13,7 +13,13 @@ package dev.pgferry.messages;
  *     <td>{@link MigrationTask}</td><td>coordinator</td><td>workers (group {@value #WORKER_GROUP})</td></tr>
  * <tr><td>{@value #STATUS}</td><td>migration id, so that all events of one migration (and so of each of its
  *     databases) stay ordered</td><td>{@link StatusEvent}</td><td>coordinator (migration-level events) and workers
- *     (database events)</td><td>coordinator, CLI: each folds the whole topic from the beginning</td></tr>
+ *     (database events)</td><td>coordinator, CLI: each folds the topic from the latest snapshot's position on
+ *     (from the beginning when there is none)</td></tr>
+ * <tr><td>{@value #STATUS_SNAPSHOTS}</td><td>migration id; {@code ~position} for the marker</td><td>the folded state of
+ *     one migration with the status offsets it covers; the marker: the status offsets every snapshot written before
+ *     it covers</td><td>coordinator, every {@value #STATUS_SNAPSHOT_MS} ms: the migrations whose status changed, then
+ *     the marker</td><td>coordinator, CLI: at start, before reading {@value #STATUS}; compacted, so one snapshot per
+ *     migration is kept</td></tr>
  * <tr><td>{@value #CLAIMS}</td><td>{@code <task key>@<partition>:<offset>} of the task record</td><td>{@link TaskClaim}
  *     (null: the task is finished)</td><td>the worker running the task, every {@value #CLAIM_HEARTBEAT_MS} ms</td>
  *     <td>coordinator: queues the task again when its claim is silent for the claim timeout; compacted</td></tr>
@@ -51,6 +57,9 @@ public final class Topics {
     public static final String DEAD_LETTERS = "pgferry.dead-letters";
     public static final String LEDGER = "pgferry.ledger";
     public static final String CLAIMS = "pgferry.claims";
+    public static final String STATUS_SNAPSHOTS = "pgferry.status-snapshots";
+    /** How often the coordinator writes the snapshots of the migrations whose status changed. */
+    public static final long STATUS_SNAPSHOT_MS = 5_000;
     /** How often a running task's claim is renewed. */
     public static final long CLAIM_HEARTBEAT_MS = 2_000;
     /** How long a claim may be silent before its task is queued again, by default. */

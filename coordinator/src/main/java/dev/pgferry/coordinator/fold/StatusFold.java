@@ -1,6 +1,13 @@
 package dev.pgferry.coordinator.fold;
 
+import com.fasterxml.jackson.annotation.JsonAutoDetect;
+import com.fasterxml.jackson.annotation.JsonAutoDetect.Visibility;
+import com.fasterxml.jackson.annotation.JsonIgnore;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.pgferry.messages.Failure;
+import dev.pgferry.messages.Json;
 import dev.pgferry.messages.Method;
 import dev.pgferry.messages.MigrationStatus;
 import dev.pgferry.messages.MigrationStatus.DatabaseStatus;
@@ -12,6 +19,7 @@ import dev.pgferry.messages.Verification;
 
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -20,15 +28,95 @@ import java.util.stream.Collectors;
 
 /**
  * The status view: a pure fold over status events, so that replaying the status topic from the beginning
- * rebuilds exactly the same view. Events from an attempt older than the newest seen for a database are ignored
+ * rebuilds exactly the same view; {@link #checkpoint()} and {@link #restore} let a reader start from snapshots
+ * instead of the beginning. Events from an attempt older than the newest seen for a database are ignored
  * (a worker thought dead must not overwrite its successor's status). After a removal request, removal
  * events apply whatever their attempt. Thread-safe: all methods synchronize.
  */
 public final class StatusFold {
+    /** The version of {@link #checkpoint()}'s format; snapshots of another version are not restored. */
+    public static final int SNAPSHOT_VERSION = 1;
+    private static final ObjectMapper SNAPSHOTS = Json.mapper().copy()
+            .configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
+
     private final Map<String, MigrationState> migrations = new LinkedHashMap<>();
+    /** The next offset to apply, per partition of the status topic, when events come with their position. */
+    private final Map<Integer, Long> applied = new HashMap<>();
 
     /** Applies one event. */
     public synchronized void apply(StatusEvent event) {
+        applyEvent(event);
+    }
+
+    /**
+     * Applies the event found at {@code offset} of status topic partition {@code partition}; an event that the
+     * migration's restored snapshot already holds is skipped.
+     */
+    public synchronized void apply(StatusEvent event, int partition, long offset) {
+        applied.merge(partition, offset + 1, Math::max);
+        MigrationState m = migrations.get(event.migrationId());
+        if (m != null && offset < m.positions.getOrDefault(partition, 0L)) {
+            return;
+        }
+        m = applyEvent(event);
+        m.positions.put(partition, offset + 1);
+        m.dirty = true;
+    }
+
+    /** What a checkpoint writes: the migrations changed since the previous one, and where the fold stands. */
+    public record Checkpoint(Map<String, byte[]> changed, Map<Integer, Long> positions) {
+    }
+
+    /**
+     * The state of every migration changed since the last call (serialized, with the positions its events came
+     * from), and the next offset to apply per partition: every event before those offsets is in this checkpoint's
+     * snapshots or an earlier one's. Restore with {@link #restore}.
+     */
+    public synchronized Checkpoint checkpoint() {
+        Map<String, byte[]> changed = new LinkedHashMap<>();
+        for (MigrationState m : migrations.values()) {
+            if (m.dirty) {
+                try {
+                    changed.put(m.id, SNAPSHOTS.writeValueAsBytes(m));
+                } catch (JsonProcessingException e) {
+                    throw new IllegalStateException("cannot write the snapshot of migration " + m.id, e);
+                }
+                m.dirty = false;
+            }
+        }
+        return new Checkpoint(changed, Map.copyOf(applied));
+    }
+
+    /**
+     * Starts the fold from snapshots written by {@link #checkpoint()}: the latest of each migration, and the
+     * positions of the latest checkpoint, from which the status topic is read on. Events of a restored migration
+     * found before its own snapshot's position are skipped.
+     */
+    public synchronized void restore(Map<String, byte[]> snapshots, Map<Integer, Long> positions) {
+        List<MigrationState> read = new ArrayList<>();
+        for (Map.Entry<String, byte[]> e : snapshots.entrySet()) {
+            try {
+                read.add(SNAPSHOTS.readValue(e.getValue(), MigrationState.class));
+            } catch (java.io.IOException ex) {
+                throw new IllegalStateException("cannot read the snapshot of migration " + e.getKey() + ": " + ex.getMessage(), ex);
+            }
+        }
+        // all or nothing: a reader that cannot use every snapshot reads the status topic from the beginning instead
+        read.forEach(m -> migrations.put(m.id, m));
+        applied.putAll(positions);
+    }
+
+    /** Marks migrations as changed, so that the next checkpoint writes them (their last write failed). */
+    public synchronized void markChanged(java.util.Collection<String> ids) {
+        ids.forEach(id -> {
+            MigrationState m = migrations.get(id);
+            if (m != null) {
+                m.dirty = true;
+            }
+        });
+    }
+
+    private MigrationState applyEvent(StatusEvent event) {
         MigrationState m = migrations.computeIfAbsent(event.migrationId(), MigrationState::new);
         m.updatedAt = max(m.updatedAt, event.timestamp());
         m.firstSeen = m.firstSeen == null || event.timestamp().isBefore(m.firstSeen) ? event.timestamp() : m.firstSeen;
@@ -69,6 +157,7 @@ public final class StatusFold {
         } else {
             applyToDatabase(m, event);
         }
+        return m;
     }
 
     private static void applyToDatabase(MigrationState m, StatusEvent event) {
@@ -209,10 +298,16 @@ public final class StatusFold {
         return a == null || (b != null && b.isAfter(a)) ? b : a;
     }
 
-    /** Mutable state of one migration; guarded by the fold's lock. */
+    /** Mutable state of one migration; guarded by the fold's lock. Its fields are its snapshot's. */
+    @JsonAutoDetect(fieldVisibility = Visibility.ANY, getterVisibility = Visibility.NONE, isGetterVisibility = Visibility.NONE)
     private static final class MigrationState {
         final String id;
         final Map<String, Row> rows = new LinkedHashMap<>();
+        /** The next offset of each status partition its events came from (one, as events are keyed by migration). */
+        final Map<Integer, Long> positions = new HashMap<>();
+        /** Changed since the last checkpoint. */
+        @JsonIgnore
+        boolean dirty;
         String source;
         String target;
         boolean planned;
@@ -226,6 +321,11 @@ public final class StatusFold {
 
         MigrationState(String id) {
             this.id = id;
+        }
+
+        @SuppressWarnings("unused") // for snapshots
+        private MigrationState() {
+            this(null);
         }
 
         MigrationStatus toStatus() {
@@ -275,6 +375,7 @@ public final class StatusFold {
     }
 
     /** Mutable state of one database row; guarded by the fold's lock. */
+    @JsonAutoDetect(fieldVisibility = Visibility.ANY, getterVisibility = Visibility.NONE, isGetterVisibility = Visibility.NONE)
     private static final class Row {
         final String dbname;
         int attempt;
@@ -310,6 +411,11 @@ public final class StatusFold {
 
         Row(String dbname) {
             this.dbname = dbname;
+        }
+
+        @SuppressWarnings("unused") // for snapshots
+        private Row() {
+            this(null);
         }
 
         void startAttempt(int newAttempt) {
@@ -373,6 +479,7 @@ public final class StatusFold {
     }
 
     /** Mutable state of one database's latest cut-over; guarded by the fold's lock. */
+    @JsonAutoDetect(fieldVisibility = Visibility.ANY, getterVisibility = Visibility.NONE, isGetterVisibility = Visibility.NONE)
     private static final class CutoverState {
         final Instant requestedAt;
         String state = "cutting_over";
@@ -387,6 +494,11 @@ public final class StatusFold {
 
         CutoverState(Instant requestedAt) {
             this.requestedAt = requestedAt;
+        }
+
+        @SuppressWarnings("unused") // for snapshots
+        private CutoverState() {
+            this(null);
         }
 
         MigrationStatus.Cutover toStatus() {
