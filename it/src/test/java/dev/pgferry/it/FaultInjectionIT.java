@@ -68,7 +68,7 @@ class FaultInjectionIT {
             long deadline = System.currentTimeMillis() + 60_000;
             while (terminated == null && System.currentTimeMillis() < deadline) {
                 terminated = Compare.scalar(source, "postgres", "SELECT pg_terminate_backend(pid)::text FROM pg_stat_activity"
-                        + " WHERE application_name = 'pgferry/worker' AND query LIKE 'COPY \"public\".\"rows\"%TO STDOUT%' LIMIT 1");
+                        + " WHERE application_name LIKE 'pgferry/worker%' AND query LIKE 'COPY \"public\".\"rows\"%TO STDOUT%' LIMIT 1");
                 Thread.sleep(5);
             }
             assertThat(terminated).as("a COPY backend was found and terminated").isEqualTo("true");

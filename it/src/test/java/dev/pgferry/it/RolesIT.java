@@ -2,11 +2,14 @@ package dev.pgferry.it;
 
 import dev.pgferry.cli.local.LocalPostgres;
 import dev.pgferry.cli.local.SampleData;
+import dev.pgferry.messages.CheckReport;
 import dev.pgferry.messages.Connection;
 import dev.pgferry.messages.Method;
 import dev.pgferry.messages.MigrationRequest;
 import dev.pgferry.messages.MigrationStatus;
 import dev.pgferry.messages.MigrationStatus.State;
+import dev.pgferry.pg.Secrets;
+import dev.pgferry.worker.check.Checker;
 import org.junit.jupiter.api.Test;
 
 import java.util.List;
@@ -56,6 +59,16 @@ class RolesIT {
             MigrationRequest r = MigrationRequest.of(Pgferry.conn(source),
                     new Connection(target.host(), target.port(), "postgres", "migrator", Infra.PASSWORD, null, "disable"),
                     Method.DUMP, List.of("postgres"), List.of(), List.of());
+
+            // (checked first: pgferry check foresees both role problems, changing nothing)
+            CheckReport check = new Checker(r, Secrets.system()).run();
+            CheckReport.Finding roles = check.server().stream().filter(f -> f.check().equals("roles")).findFirst().orElseThrow();
+            assertThat(roles.verdict()).isEqualTo(CheckReport.Verdict.WARNING);
+            assertThat(roles.message()).startsWith("2 role(s) will not arrive as they are on the source: ")
+                    .contains("role postgres exists on the target, but migrator is not a member of it")
+                    .contains("role su_owner cannot be created: it is a superuser on the source");
+            assertThat(Compare.scalar(target, "postgres", "SELECT count(*) FROM pg_roles WHERE rolname IN ('app_owner', 'su_owner')"))
+                    .isEqualTo("0");
 
             // When it is migrated
             pgferry.submit(r);

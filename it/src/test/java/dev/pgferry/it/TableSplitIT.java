@@ -112,7 +112,7 @@ class TableSplitIT {
             long deadline = System.currentTimeMillis() + 60_000;
             while (terminated == null && System.currentTimeMillis() < deadline) {
                 terminated = Compare.scalar(source, "postgres", "SELECT pg_terminate_backend(pid)::text FROM pg_stat_activity"
-                        + " WHERE application_name = 'pgferry/worker' AND query LIKE 'COPY (SELECT % FROM \"public\".\"big\" WHERE%'"
+                        + " WHERE application_name LIKE 'pgferry/worker%' AND query LIKE 'COPY (SELECT % FROM \"public\".\"big\" WHERE%'"
                         + " LIMIT 1");
                 Thread.sleep(2);
             }

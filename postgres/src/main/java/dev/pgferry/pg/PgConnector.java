@@ -104,6 +104,11 @@ public final class PgConnector {
         }
     }
 
+    /** The {@code application_name} of every session this connector opens (and of the programs it runs). */
+    public String applicationName() {
+        return applicationName;
+    }
+
     private static String hostForUrl(String host) {
         return host.contains(":") && !host.startsWith("[") ? "[" + host + "]" : host;
     }

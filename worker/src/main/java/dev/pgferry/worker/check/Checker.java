@@ -15,6 +15,7 @@ import dev.pgferry.pg.SqlStates;
 import dev.pgferry.worker.copy.SourceCatalog;
 import dev.pgferry.worker.database.DatabaseProperties;
 import dev.pgferry.worker.replication.Preconditions;
+import dev.pgferry.worker.roles.RoleCopier;
 import dev.pgferry.worker.schema.PgTool;
 
 import java.sql.Connection;
@@ -29,7 +30,8 @@ import java.util.stream.Collectors;
 /**
  * {@code pgferry check}: validates a migration request without changing anything on either server. For the
  * servers: both reachable, {@code pg_dump} not older than the source, prepared transactions and transactions open
- * for long on the source (they hold up the creation of a replication slot). For each database the request would
+ * for long on the source (they hold up the creation of a replication slot), roles the target user cannot create
+ * as they are or cannot make owners. For each database the request would
  * move: the method it would get and, for replication, every precondition; tables without a primary key, unlogged
  * tables and large objects (what replication cannot carry); extensions the target lacks or has older; a locale the
  * target cannot give it; a target database that already holds tables; {@code max_slot_wal_keep_size} smaller than
@@ -68,6 +70,10 @@ public final class Checker {
             }
             databases = ServerCatalog.migratedDatabases(s, request::ignores);
             server.addAll(openTransactions(s));
+            List<String> roles = RoleCopier.foresee(s, t, request);
+            server.add(roles.isEmpty() ? Finding.pass("roles", "every role the migration copies can be created on the"
+                    + " target as it is on the source") : Finding.warning("roles", roles.size() + " role(s) will not"
+                    + " arrive as they are on the source: " + String.join("; ", roles)));
         } catch (MigrationException e) {
             server.add(Finding.blocker("connect", e.getMessage()));
             return CheckReport.of(request.source().describe(), request.target().describe(), server, List.of());

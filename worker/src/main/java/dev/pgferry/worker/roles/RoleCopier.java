@@ -154,6 +154,53 @@ public final class RoleCopier {
         }
     }
 
+    /**
+     * What {@link #copy} would meet, read without changing anything (for {@code pgferry check}): per selected role
+     * that the target user will not be able to create as it is, or to make an owner, why and what happens then.
+     * Empty when every role can arrive as it is.
+     */
+    public static List<String> foresee(Connection src, Connection dst, MigrationRequest request) throws SQLException {
+        Map<String, Role> all = readRoles(src);
+        Set<String> selected = select(src, request, all, readMemberships(src));
+        boolean superuser = ServerCatalog.isSuperuser(dst);
+        if (superuser) {
+            return List.of();
+        }
+        String targetUser = currentUser(dst);
+        boolean createRole;
+        try (Statement s = dst.createStatement();
+             ResultSet rs = s.executeQuery("SELECT rolcreaterole FROM pg_catalog.pg_roles WHERE rolname = CURRENT_USER")) {
+            createRole = rs.next() && rs.getBoolean(1);
+        }
+        Map<String, Role> existing = readRoles(dst);
+        List<String> out = new ArrayList<>();
+        for (String name : selected) {
+            Role role = all.get(name);
+            if (name.equals(targetUser)) {
+                continue;
+            }
+            if (existing.containsKey(name)) {
+                if (!isMember(dst, name)) {
+                    out.add("role " + name + " exists on the target, but " + targetUser + " is not a member of it: objects"
+                            + " it owns will belong to " + targetUser + " (GRANT " + Sql.ident(name) + " TO "
+                            + Sql.ident(targetUser) + " as a superuser of the target keeps the ownership)");
+                }
+            } else if (!createRole) {
+                out.add("role " + name + " cannot be created: " + targetUser + " has neither SUPERUSER nor CREATEROLE"
+                        + " on the target; objects it owns will belong to " + targetUser);
+            } else if (role.superuser()) {
+                out.add("role " + name + " cannot be created: it is a superuser on the source, and only a superuser may"
+                        + " create one; objects it owns will belong to " + targetUser + " (or leave it out with"
+                        + " --ignore-roles " + name + ")");
+            } else if (role.replication() || role.bypassRls()) {
+                out.add("role " + name + " will be created without" + (role.replication() ? " REPLICATION" : "")
+                        + (role.bypassRls() ? " BYPASSRLS" : "") + ": only a superuser may grant "
+                        + (role.replication() && role.bypassRls() ? "them" : "it"));
+            }
+        }
+        return out;
+    }
+
     /** Every role of a server but the reserved ones, by name in creation (oid) order. */
     static Map<String, Role> readRoles(Connection c) throws SQLException {
         Map<String, Role> roles = new LinkedHashMap<>();

@@ -210,8 +210,9 @@ public final class SchemaCopier implements AutoCloseable {
 
     /**
      * Grants the dump's privileges one statement at a time, as pg_restore would have in the pre-data section. A
-     * statement that fails with {@code undefined_object} while naming a missing role is reported and skipped; any
-     * other failure fails the database.
+     * statement that fails with {@code undefined_object} or {@code insufficient_privilege} while naming a missing
+     * role is reported and skipped (a grant made by a missing grantor is then made by the target user); any other
+     * failure fails the database.
      */
     private List<String> grantPrivileges(Set<String> missingRoles) {
         String what = "granting privileges in target database " + dbname;
@@ -244,7 +245,11 @@ public final class SchemaCopier implements AutoCloseable {
                         st.execute(statement);
                     } catch (SQLException e) {
                         Set<String> named = SqlScript.namedRoles(statement, missingRoles);
-                        if (!SqlStates.UNDEFINED_OBJECT.equals(e.getSQLState()) || named.isEmpty()) {
+                        // undefined_object: a role not created; insufficient_privilege: one the target user cannot
+                        // act as (SET SESSION AUTHORIZATION to a grantor)
+                        boolean aboutRole = SqlStates.UNDEFINED_OBJECT.equals(e.getSQLState())
+                                || SqlStates.INSUFFICIENT_PRIVILEGE.equals(e.getSQLState());
+                        if (!aboutRole || named.isEmpty()) {
                             throw SqlStates.wrap(ErrorCode.SCHEMA_RESTORE_FAILED, what + " (statement: " + statement + ")", e);
                         }
                         tolerated.add(notApplied(statement, named, "SQLSTATE " + e.getSQLState()));

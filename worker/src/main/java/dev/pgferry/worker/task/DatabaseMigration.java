@@ -12,6 +12,7 @@ import dev.pgferry.messages.Phase;
 import dev.pgferry.messages.ReplicationNames;
 import dev.pgferry.messages.StatusEvent;
 import dev.pgferry.messages.Verification;
+import dev.pgferry.pg.LockWaits;
 import dev.pgferry.pg.PgConnector;
 import dev.pgferry.pg.Secrets;
 import dev.pgferry.pg.SessionPool;
@@ -102,8 +103,11 @@ public final class DatabaseMigration {
         this.emit = emit;
         this.clock = clock;
         this.jobs = jobs;
-        this.source = new PgConnector(task.request().source(), Side.SOURCE, "worker", secrets);
-        this.target = new PgConnector(task.request().target(), Side.TARGET, "worker", secrets);
+        // One application_name per task, on both servers: its sessions (and pg_dump's, pg_restore's) can be told
+        // from other tasks' when one of them waits on a lock (LockWaits).
+        String tag = "worker/" + Integer.toHexString(java.util.concurrent.ThreadLocalRandom.current().nextInt());
+        this.source = new PgConnector(task.request().source(), Side.SOURCE, tag, secrets);
+        this.target = new PgConnector(task.request().target(), Side.TARGET, tag, secrets);
     }
 
     /**
@@ -162,7 +166,8 @@ public final class DatabaseMigration {
             events = new EventSource(task.migrationId(), db, workerId, attempt, clock);
             String finalState;
             Retry.Epochs epochs = retries > 0 ? Retry.epochs(source, target) : null;
-            try {
+            EventSource attemptEvents = events;
+            try (LockWaits waits = LockWaits.start(source, target, w -> emit.accept(attemptEvents.waiting(w)))) {
                 finalState = migrate(events, targetDb, prior, attempt);
             } catch (RuntimeException e) {
                 if (TargetDatabase.createdByUs(prior)) {
