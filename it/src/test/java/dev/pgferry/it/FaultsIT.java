@@ -289,6 +289,37 @@ class FaultsIT {
     }
 
     @Test
+    void aRefusedTaskRunAgainNeverTakesTheUsersDatabaseForItsOwn() throws Exception {
+        try (LocalPostgres target = Infra.postgres(); Ledger ledger = new Ledger(pgferry.bus, "it-refused-twice")) {
+            // Given a target whose database shop is the user's own, with a table in it
+            try (var c = SampleData.connect(target, "postgres"); var st = c.createStatement()) {
+                st.execute("CREATE DATABASE shop");
+            }
+            try (var c = SampleData.connect(target, "shop"); var st = c.createStatement()) {
+                st.execute("CREATE TABLE keep_me (id int PRIMARY KEY); INSERT INTO keep_me SELECT generate_series(1, 42)");
+            }
+            MigrationRequest r = MigrationRequest.of(Pgferry.conn(source), Pgferry.conn(target), Method.DUMP,
+                    List.of(), List.of(), List.of());
+            MigrationTask task = MigrationTask.of(r, "shop");
+            List<StatusEvent> events = java.util.Collections.synchronizedList(new ArrayList<>());
+
+            // When its task runs twice (a redelivery after a failed offset commit, as a rebalance causes)
+            new DatabaseMigration(task, "worker-a", events::add, java.time.Clock.systemUTC(), Secrets.system(), 2, 0, ledger).run();
+            new DatabaseMigration(task, "worker-b", events::add, java.time.Clock.systemUTC(), Secrets.system(), 2, 0, ledger).run();
+
+            // Then both runs refuse the database and it is left exactly as it was (the second run used to take it for
+            // a half-done copy of its own and drop it)
+            List<StatusEvent.TaskFailed> failed = events.stream().filter(e -> e instanceof StatusEvent.TaskFailed)
+                    .map(e -> (StatusEvent.TaskFailed) e).toList();
+            assertThat(failed).hasSize(2).allSatisfy(f -> assertThat(f.error().code()).isEqualTo(ErrorCode.TARGET_NOT_EMPTY));
+            assertThat(failed).allSatisfy(f -> assertThat(f.attempt()).isEqualTo(1));
+            assertThat(Compare.scalar(target, "shop", "SELECT count(*) FROM keep_me")).isEqualTo("42");
+            Reliability.record("a refused task delivered again (user's database holding tables)", "refused again with"
+                    + " TARGET_NOT_EMPTY; the user's database untouched", null, null);
+        }
+    }
+
+    @Test
     void aFinishedDatabaseWhoseLastEventCannotBeWrittenStaysAndItsEventIsWrittenLater() throws Exception {
         try (LocalPostgres target = Infra.postgres(); Ledger ledger = new Ledger(pgferry.bus, "it-final-event")) {
             MigrationRequest r = MigrationRequest.of(Pgferry.conn(source), Pgferry.conn(target), Method.DUMP,

@@ -76,29 +76,31 @@ public final class TargetDatabase {
     }
 
     /**
-     * Makes the database ready for attempt {@code attempt}: drops a half-done copy of ours, creates the database
-     * with the source's owner, encoding and locale if missing, refuses one that holds tables or receives
-     * replication. The marker is written first.
+     * Makes the database ready for attempt {@code attempt}: drops a half-done copy that pgferry created, creates the
+     * database with the source's owner, encoding and locale if missing, refuses one it did not create that holds
+     * tables or receives replication. A database pgferry did not create is never dropped, and is checked before the
+     * marker is written: a second run of a refused task (a redelivered task) finds no marker and refuses again,
+     * rather than taking the database for a half-done copy of its own.
      */
     public void prepare(Prior prior, int attempt, DatabaseProperties source, Consumer<String> warn) {
-        ledger.write(key, LedgerEntry.running(attempt, createdByUs(prior)));
+        boolean ourCopy = prior.exists() && prior.ours() && prior.created();
         try (Connection c = target.open()) {
-            boolean exists = prior.exists();
-            if (prior.ours() && exists) {
-                drop(c);
-                exists = false;
+            if (prior.exists() && !ourCopy) {
+                refuseIfInUse(prior);
             }
-            if (!exists) {
+            ledger.write(key, LedgerEntry.running(attempt, createdByUs(prior)));
+            if (ourCopy) {
+                drop(c);
+            }
+            if (!prior.exists() || ourCopy) {
                 create(c, source, warn);
-            } else {
-                refuseIfInUse();
             }
         } catch (SQLException e) {
             throw SqlStates.wrap(ErrorCode.SCHEMA_RESTORE_FAILED, "preparing target database " + dbname, e);
         }
     }
 
-    private void refuseIfInUse() throws SQLException {
+    private void refuseIfInUse(Prior prior) throws SQLException {
         List<String> subscriptions = query("SELECT subname FROM pg_catalog.pg_subscription WHERE subdbid ="
                 + " (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database()) ORDER BY 1");
         if (!subscriptions.isEmpty()) {
@@ -111,8 +113,9 @@ public final class TargetDatabase {
         if (!tables.isEmpty()) {
             throw new MigrationException(ErrorCode.TARGET_NOT_EMPTY, "target database " + dbname
                     + " already holds tables (" + String.join(", ", tables.subList(0, Math.min(10, tables.size())))
-                    + (tables.size() > 10 ? ", ..." : "") + "); drop them or the database, or ignore this"
-                    + " database with --ignore-dbs");
+                    + (tables.size() > 10 ? ", ..." : "") + ")" + (prior.ours() ? ", perhaps left by attempt "
+                    + prior.attempt() + " of this migration, which did not finish; pgferry did not create this database"
+                    + " and never drops it" : "") + "; drop them or the database, or ignore this database with --ignore-dbs");
         }
     }
 
