@@ -73,7 +73,7 @@ public final class Bus implements AutoCloseable {
         p.put(ProducerConfig.LINGER_MS_CONFIG, 0);
         p.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, TOPIC_MAX_MESSAGE_BYTES + 1024);
         if (transactionalId != null) {
-            p.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, transactionalId);
+            p.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, settings.name(transactionalId));
         }
         this.producer = new KafkaProducer<>(p, new StringSerializer(), new ByteArraySerializer());
         if (transactionalId != null) {
@@ -111,6 +111,15 @@ public final class Bus implements AutoCloseable {
     }
 
     /**
+     * The name in Kafka of pgferry's topic {@code name} ({@link Topics}): with {@code --topic-prefix}, the prefix and
+     * the name. Writes through this bus and the groups of {@link #consumerProps} are named so already; a reader
+     * that assigns or subscribes to a topic itself names it with this.
+     */
+    public String topic(String name) {
+        return settings.name(name);
+    }
+
+    /**
      * A clearer error for a broker that refused pgferry's credentials or TLS handshake (the broker's message
      * names no secret); other errors unchanged.
      */
@@ -136,7 +145,7 @@ public final class Bus implements AutoCloseable {
         Map<String, Object> c = new HashMap<>(settings.client());
         c.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, settings.bootstrapServers());
         if (groupId != null) {
-            c.put(ConsumerConfig.GROUP_ID_CONFIG, groupId);
+            c.put(ConsumerConfig.GROUP_ID_CONFIG, settings.name(groupId));
         }
         c.put(ConsumerConfig.CLIENT_ID_CONFIG, clientId);
         c.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
@@ -165,20 +174,20 @@ public final class Bus implements AutoCloseable {
             Map<String, String> keepForeverLarge = Map.of("retention.ms", "-1", "retention.bytes", "-1",
                     "max.message.bytes", Integer.toString(TOPIC_MAX_MESSAGE_BYTES));
             List<NewTopic> wanted = List.of(
-                    new NewTopic(Topics.REQUESTS, 3, (short) -1).configs(keepForeverLarge),
-                    new NewTopic(Topics.TASKS, Topics.TASK_PARTITIONS, (short) -1),
-                    new NewTopic(Topics.STATUS, 3, (short) -1).configs(keepForever),
-                    new NewTopic(Topics.DEAD_LETTERS, 1, (short) -1).configs(keepForeverLarge),
+                    new NewTopic(topic(Topics.REQUESTS), 3, (short) -1).configs(keepForeverLarge),
+                    new NewTopic(topic(Topics.TASKS), Topics.TASK_PARTITIONS, (short) -1),
+                    new NewTopic(topic(Topics.STATUS), 3, (short) -1).configs(keepForever),
+                    new NewTopic(topic(Topics.DEAD_LETTERS), 1, (short) -1).configs(keepForeverLarge),
                     // The claims of running tasks: only the latest of each key matters, and most end as a tombstone.
-                    new NewTopic(Topics.CLAIMS, 1, (short) -1).configs(Map.of("cleanup.policy", "compact",
+                    new NewTopic(topic(Topics.CLAIMS), 1, (short) -1).configs(Map.of("cleanup.policy", "compact",
                             "segment.ms", Long.toString(java.time.Duration.ofHours(1).toMillis()),
                             "delete.retention.ms", Long.toString(java.time.Duration.ofHours(1).toMillis()))),
                     // The latest snapshot of each migration's status, and the marker: compaction keeps the latest of each.
-                    new NewTopic(Topics.STATUS_SNAPSHOTS, 1, (short) -1).configs(Map.of("cleanup.policy", "compact",
+                    new NewTopic(topic(Topics.STATUS_SNAPSHOTS), 1, (short) -1).configs(Map.of("cleanup.policy", "compact",
                             "max.message.bytes", Integer.toString(TOPIC_MAX_MESSAGE_BYTES),
                             "segment.ms", Long.toString(java.time.Duration.ofHours(1).toMillis()))),
                     // One entry per key is all a reader needs; compaction keeps the latest of each for ever.
-                    new NewTopic(Topics.LEDGER, Topics.LEDGER_PARTITIONS, (short) -1).configs(Map.of(
+                    new NewTopic(topic(Topics.LEDGER), Topics.LEDGER_PARTITIONS, (short) -1).configs(Map.of(
                             "cleanup.policy", "compact", "segment.ms", Long.toString(java.time.Duration.ofHours(6).toMillis()))));
             List<NewTopic> missing = wanted.stream().filter(t -> !existing.contains(t.name())).toList();
             if (missing.isEmpty()) {
@@ -217,10 +226,13 @@ public final class Bus implements AutoCloseable {
     /** Sends without waiting; {@link java.util.concurrent.Future#get()} tells whether the broker took it. */
     public java.util.concurrent.Future<org.apache.kafka.clients.producer.RecordMetadata> sendAsync(String topic, String key,
                                                                                               byte[] value) {
-        return producer.send(new ProducerRecord<>(topic, key, value));
+        return producer.send(new ProducerRecord<>(topic(topic), key, value));
     }
 
-    void send(ProducerRecord<String, byte[]> record) {
+    /** Sends {@code logical} (whose topic is one of {@link Topics}) to this installation's topic of that name. */
+    void send(ProducerRecord<String, byte[]> logical) {
+        ProducerRecord<String, byte[]> record = new ProducerRecord<>(topic(logical.topic()), logical.partition(),
+                logical.timestamp(), logical.key(), logical.value(), logical.headers());
         try {
             producer.send(record).get(2, TimeUnit.MINUTES);
         } catch (InterruptedException e) {

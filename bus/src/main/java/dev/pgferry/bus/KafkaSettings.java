@@ -21,18 +21,44 @@ import java.util.regex.Pattern;
  * offsets, group and transactional ids) are its own and are not overridden. {@link #toString()} hides every value
  * that could hold a secret. Immutable.
  */
-public record KafkaSettings(String bootstrapServers, Map<String, String> client) {
+public record KafkaSettings(String bootstrapServers, Map<String, String> client, String topicPrefix) {
     /** Environment variables with this prefix are client settings (see the class comment). */
     public static final String ENV_PREFIX = "PGFERRY_KAFKA_";
     public static final String CONFIG_FILE_ENV = "PGFERRY_KAFKA_CONFIG";
+    /** Names the topic prefix when {@code --topic-prefix} does not. */
+    public static final String TOPIC_PREFIX_ENV = "PGFERRY_TOPIC_PREFIX";
+    /** What Kafka allows in a topic name, kept short enough for pgferry's names after it. */
+    private static final Pattern PREFIX = Pattern.compile("[A-Za-z0-9._-]{0,100}");
     private static final Pattern SECRET = Pattern.compile("(?i).*(password|jaas|secret|token|key(?!store\\.type|store\\.location|\\.deserializer|\\.serializer)).*");
 
     public KafkaSettings {
         client = Map.copyOf(client);
+        topicPrefix = topicPrefix == null ? "" : topicPrefix;
+        if (!PREFIX.matcher(topicPrefix).matches()) {
+            throw new IllegalArgumentException("the topic prefix may hold only letters, digits, '.', '_' and '-' (at most"
+                    + " 100), not '" + topicPrefix + "'");
+        }
+    }
+
+    public KafkaSettings(String bootstrapServers, Map<String, String> client) {
+        this(bootstrapServers, client, "");
     }
 
     public static KafkaSettings of(String bootstrapServers) {
         return new KafkaSettings(bootstrapServers, Map.of());
+    }
+
+    /**
+     * The same settings for an installation whose topics, consumer groups and transactional ids all start with
+     * {@code prefix} (several installations can then share one Kafka cluster without seeing each other).
+     */
+    public KafkaSettings withTopicPrefix(String prefix) {
+        return new KafkaSettings(bootstrapServers, client, prefix);
+    }
+
+    /** The name of pgferry's topic, group or transactional id {@code name} in this installation. */
+    public String name(String name) {
+        return topicPrefix + name;
     }
 
     /**
@@ -65,7 +91,7 @@ public record KafkaSettings(String bootstrapServers, Map<String, String> client)
                     + " bootstrap.servers in --kafka-config)");
         }
         settings.remove("bootstrap.servers");
-        return new KafkaSettings(servers, settings);
+        return new KafkaSettings(servers, settings, env.getOrDefault(TOPIC_PREFIX_ENV, ""));
     }
 
     /** Whether a setting's value is shown by {@link #toString()}: not when its name suggests a secret. */
@@ -77,6 +103,7 @@ public record KafkaSettings(String bootstrapServers, Map<String, String> client)
     public String toString() {
         Map<String, String> shown = new TreeMap<>();
         client.forEach((k, v) -> shown.put(k, secret(k) ? "***" : v));
-        return "Kafka " + bootstrapServers + (shown.isEmpty() ? "" : " " + shown);
+        return "Kafka " + bootstrapServers + (shown.isEmpty() ? "" : " " + shown)
+                + (topicPrefix.isEmpty() ? "" : " topics " + topicPrefix + "pgferry.*");
     }
 }

@@ -41,7 +41,7 @@ public final class Ledger implements AutoCloseable {
 
     /** The latest entry of {@code key}, if any. */
     public synchronized Optional<LedgerEntry> read(String key) {
-        TopicPartition tp = new TopicPartition(Topics.LEDGER, partition(key));
+        TopicPartition tp = new TopicPartition(bus.topic(Topics.LEDGER), partition(key));
         consumer.assign(List.of(tp));
         consumer.seekToBeginning(List.of(tp));
         long end = consumer.endOffsets(List.of(tp), Duration.ofSeconds(60)).get(tp);

@@ -52,7 +52,7 @@ public final class TopicReplayer implements AutoCloseable {
     public TopicReplayer(Bus bus, String topic, String clientId, Supplier<Map<Integer, Long>> start,
                          Consumer<ConsumerRecord<String, byte[]>> handler) {
         this.start = start;
-        this.topic = topic;
+        this.topic = bus.topic(topic);
         this.bus = bus;
         this.handler = handler;
         this.consumer = new KafkaConsumer<>(bus.consumerProps(null, clientId));

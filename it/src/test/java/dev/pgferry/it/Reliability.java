@@ -51,17 +51,32 @@ final class Reliability {
         return out;
     }
 
+    /**
+     * Writes this JVM's rows to a file of its own, then {@code RELIABILITY.md} from the rows of every test JVM of this
+     * run (the suite runs in two forks; the last to end writes the whole table). Files of earlier runs are left out.
+     */
     private static synchronized void write() {
-        if (ROWS.isEmpty()) {
-            return;
-        }
-        StringBuilder md = new StringBuilder("# Reliability\n\nWritten by the integration suite (`mvn -B verify`, module `it`)"
-                + " from its own results: every injected fault and bad input, what happened, and the rows lost or"
-                + " duplicated as counted on the source and target after the run.\n\n"
-                + "| fault or bad input | outcome | rows lost | rows duplicated |\n|---|---|---|---|\n");
-        ROWS.stream().sorted().forEach(r -> md.append(r).append('\n'));
         try {
             Files.createDirectories(OUT.getParent());
+            String fork = System.getProperty("pgferry.fork", "1");
+            Files.write(OUT.getParent().resolve("reliability-rows-" + fork + ".txt"), ROWS);
+            long started = java.lang.management.ManagementFactory.getRuntimeMXBean().getStartTime() - 120_000;
+            java.util.SortedSet<String> all = new java.util.TreeSet<>();
+            try (var files = Files.list(OUT.getParent())) {
+                for (Path f : files.filter(f -> f.getFileName().toString().startsWith("reliability-rows-")).toList()) {
+                    if (Files.getLastModifiedTime(f).toMillis() >= started) {
+                        all.addAll(Files.readAllLines(f));
+                    }
+                }
+            }
+            if (all.isEmpty()) {
+                return;
+            }
+            StringBuilder md = new StringBuilder("# Reliability\n\nWritten by the integration suite (`mvn -B verify`, module `it`)"
+                    + " from its own results: every injected fault and bad input, what happened, and the rows lost or"
+                    + " duplicated as counted on the source and target after the run.\n\n"
+                    + "| fault or bad input | outcome | rows lost | rows duplicated |\n|---|---|---|---|\n");
+            all.forEach(r -> md.append(r).append('\n'));
             Files.writeString(OUT, md, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING);
         } catch (IOException e) {
             System.err.println("cannot write " + OUT + ": " + e);

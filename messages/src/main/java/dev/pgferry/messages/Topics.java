@@ -30,6 +30,9 @@ package dev.pgferry.messages;
  *     {@code pgferry.reason} and {@code pgferry.source.topic}</td><td>coordinator, workers</td><td>operators</td></tr>
  * </table>
  *
+ * <p>Names. These are the names of one installation with no topic prefix; with one ({@code --topic-prefix}), every
+ * topic, group and transactional id is the prefix followed by the name here ({@code Bus.topic}).
+ *
  * <p>Task distribution. Workers are a consumer group on {@value #TASKS}, but only a worker with a free task slot
  * is a member: on taking a task it writes the task's claim, commits the task's offset at once and, with no slot
  * left, leaves the group, so every partition always belongs to workers that can start a task now and no task waits

@@ -32,7 +32,8 @@ public final class LockWaits implements AutoCloseable {
     private final String applicationName;
     private final BlockerWatch.Listener listener;
     private final Thread thread;
-    private volatile boolean running = true;
+    /** Guarded by this object's lock, as is every call of the listener. */
+    private boolean running = true;
     private String reported;
 
     private LockWaits(Map<String, PgConnector> servers, String applicationName, BlockerWatch.Listener listener) {
@@ -57,7 +58,7 @@ public final class LockWaits implements AutoCloseable {
         Map<String, Connection> open = new LinkedHashMap<>();
         try {
             Thread.sleep(GRACE_MS);
-            while (running) {
+            while (isRunning()) {
                 List<String> waits = new ArrayList<>();
                 TreeSet<Integer> blockers = new TreeSet<>();
                 for (Map.Entry<String, PgConnector> server : servers.entrySet()) {
@@ -79,9 +80,14 @@ public final class LockWaits implements AutoCloseable {
                         + (blockers.size() == 1 ? "it (SELECT pg_terminate_backend(" + blockers.first() + "))"
                         : "them (SELECT pg_terminate_backend(pid) FROM unnest('{" + blockers.stream().map(String::valueOf)
                         .collect(Collectors.joining(",")) + "}'::int[]) pid)");
-                if (running && !java.util.Objects.equals(now, reported)) {
-                    reported = now;
-                    listener.waiting(now);
+                synchronized (this) {
+                    if (!running) {
+                        break;
+                    }
+                    if (!java.util.Objects.equals(now, reported)) {
+                        reported = now;
+                        listener.waiting(now);
+                    }
                 }
                 Thread.sleep(POLL_MS);
             }
@@ -90,6 +96,10 @@ public final class LockWaits implements AutoCloseable {
         } finally {
             open.values().forEach(LockWaits::closeQuietly);
         }
+    }
+
+    private synchronized boolean isRunning() {
+        return running;
     }
 
     /** The waits of this task's sessions on one server, one line per waiting session; adds the blockers' pids. */
@@ -134,17 +144,19 @@ public final class LockWaits implements AutoCloseable {
         }
     }
 
-    /** Stops watching; a listener that heard of a wait hears {@code null}. */
+    /**
+     * Stops watching at once (a watcher still connecting to a server that does not answer ends on its own, and
+     * reports nothing more); a listener that heard of a wait hears {@code null}.
+     */
     @Override
     public void close() {
-        running = false;
-        thread.interrupt();
-        try {
-            thread.join(5_000);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
+        String last;
+        synchronized (this) {
+            running = false;
+            last = reported;
         }
-        if (reported != null) {
+        thread.interrupt();
+        if (last != null) {
             listener.waiting(null);
         }
     }

@@ -46,7 +46,7 @@ public final class StatusSnapshots {
         Map<String, byte[]> snapshots = new HashMap<>();
         Marker marker = null;
         try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(bus.consumerProps(null, clientId + "-snapshots"))) {
-            List<PartitionInfo> info = consumer.partitionsFor(Topics.STATUS_SNAPSHOTS, Duration.ofMinutes(1));
+            List<PartitionInfo> info = consumer.partitionsFor(bus.topic(Topics.STATUS_SNAPSHOTS), Duration.ofMinutes(1));
             if (info == null || info.isEmpty()) {
                 return new Loaded(Map.of(), Map.of());
             }

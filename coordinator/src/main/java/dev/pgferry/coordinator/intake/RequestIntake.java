@@ -91,7 +91,7 @@ public final class RequestIntake implements AutoCloseable {
 
     private void run() {
         try {
-            consumer.subscribe(List.of(Topics.REQUESTS));
+            consumer.subscribe(List.of(bus.topic(Topics.REQUESTS)));
             while (running) {
                 for (ConsumerRecord<String, byte[]> record : consumer.poll(Duration.ofMillis(500))) {
                     TopicPartition tp = new TopicPartition(record.topic(), record.partition());

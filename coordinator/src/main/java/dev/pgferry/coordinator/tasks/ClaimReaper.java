@@ -54,7 +54,7 @@ public final class ClaimReaper implements AutoCloseable {
 
     private void run() {
         try {
-            TopicPartition tp = new TopicPartition(Topics.CLAIMS, 0);
+            TopicPartition tp = new TopicPartition(bus.topic(Topics.CLAIMS), 0);
             claims.assign(List.of(tp));
             claims.seekToBeginning(List.of(tp));
             while (running) {
@@ -105,7 +105,7 @@ public final class ClaimReaper implements AutoCloseable {
     }
 
     private Optional<ConsumerRecord<String, byte[]>> taskRecord(TaskClaim claim) {
-        TopicPartition tp = new TopicPartition(Topics.TASKS, claim.partition());
+        TopicPartition tp = new TopicPartition(bus.topic(Topics.TASKS), claim.partition());
         tasks.assign(List.of(tp));
         long end = tasks.endOffsets(List.of(tp), Duration.ofSeconds(30)).get(tp);
         if (claim.offset() >= end) {

@@ -164,7 +164,7 @@ public final class Worker implements AutoCloseable {
                 boolean free = tasks.size() < slots;
                 if (free != member) {
                     if (free) {
-                        consumer.subscribe(List.of(Topics.TASKS));
+                        consumer.subscribe(List.of(bus.topic(Topics.TASKS)));
                     } else {
                         // No slot left: the partitions go to workers that can start a task now.
                         consumer.unsubscribe();
