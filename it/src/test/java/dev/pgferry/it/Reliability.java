@@ -58,9 +58,9 @@ final class Reliability {
     private static synchronized void write() {
         try {
             Files.createDirectories(OUT.getParent());
-            String fork = System.getProperty("pgferry.fork", "1");
-            Files.write(OUT.getParent().resolve("reliability-rows-" + fork + ".txt"), ROWS);
-            long started = java.lang.management.ManagementFactory.getRuntimeMXBean().getStartTime() - 120_000;
+            // one file per test JVM of this run (the process id); files of earlier runs are older than this JVM
+            Files.write(OUT.getParent().resolve("reliability-rows-" + ProcessHandle.current().pid() + ".txt"), ROWS);
+            long started = java.lang.management.ManagementFactory.getRuntimeMXBean().getStartTime() - 10_000;
             java.util.SortedSet<String> all = new java.util.TreeSet<>();
             try (var files = Files.list(OUT.getParent())) {
                 for (Path f : files.filter(f -> f.getFileName().toString().startsWith("reliability-rows-")).toList()) {
