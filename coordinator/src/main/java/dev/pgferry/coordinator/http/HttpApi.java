@@ -74,7 +74,7 @@ public final class HttpApi implements AutoCloseable {
         this.server.createContext("/", this::page);
         if (metrics != null) {
             this.server.createContext("/metrics", ex -> {
-                try (ex) {
+                try {
                     if (!authorized(ex)) {
                         unauthorized(ex);
                     } else {
@@ -88,6 +88,8 @@ public final class HttpApi implements AutoCloseable {
                 } catch (RuntimeException e) {
                     LOG.error("metrics scrape failed", e);
                     reply(ex, 500, Json.write(Map.of("error", "internal error: " + e.getClass().getSimpleName())));
+                } finally {
+                    ex.close();  // after the catch: a 500 is still answered
                 }
             });
         }
@@ -133,7 +135,7 @@ public final class HttpApi implements AutoCloseable {
 
     /** The dashboard, one bundled page; it holds no data (its script reads {@code GET /migrations}), so no token. */
     private void page(HttpExchange ex) throws IOException {
-        try (ex) {
+        try {
             String path = ex.getRequestURI().getPath();
             if (!path.equals("/") && !path.equals("/index.html")) {
                 reply(ex, 404, Json.write(Map.of("error", "no such page: " + path)));
@@ -155,6 +157,11 @@ public final class HttpApi implements AutoCloseable {
                     }
                 }
             }
+        } catch (RuntimeException e) {
+            LOG.error("serving the dashboard failed", e);
+            reply(ex, 500, Json.write(Map.of("error", "internal error: " + e.getClass().getSimpleName())));
+        } finally {
+            ex.close();
         }
     }
 
@@ -179,7 +186,7 @@ public final class HttpApi implements AutoCloseable {
     }
 
     private void handle(HttpExchange ex) throws IOException {
-        try (ex) {
+        try {
             String path = ex.getRequestURI().getPath().replaceAll("/+$", "");
             String method = ex.getRequestMethod();
             if (!authorized(ex)) {
@@ -231,6 +238,8 @@ public final class HttpApi implements AutoCloseable {
         } catch (RuntimeException e) {
             LOG.error("HTTP request failed", e);
             reply(ex, 500, Json.write(Map.of("error", "internal error: " + e.getClass().getSimpleName())));
+        } finally {
+            ex.close();  // after the catch: a 500 is still answered
         }
     }
 
