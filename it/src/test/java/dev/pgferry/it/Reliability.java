@@ -52,32 +52,35 @@ final class Reliability {
     }
 
     /**
-     * Writes this JVM's rows to a file of its own, then {@code RELIABILITY.md} from the rows of every test JVM of this
-     * run (the suite runs in two forks; the last to end writes the whole table). Files of earlier runs are left out.
+     * Writes this JVM's rows to a file of its own, then {@code RELIABILITY.md} from the rows of every test JVM (the
+     * suite runs in two, then the secret hunt in a third): the last to end writes the whole table. The hunt's JVM
+     * ({@code pgferry.lastJvm}, set in it/pom.xml) deletes the row files after it, so that a next run starts afresh.
      */
     private static synchronized void write() {
         try {
             Files.createDirectories(OUT.getParent());
-            // one file per test JVM of this run (the process id); files of earlier runs are older than this JVM
             Files.write(OUT.getParent().resolve("reliability-rows-" + ProcessHandle.current().pid() + ".txt"), ROWS);
-            long started = java.lang.management.ManagementFactory.getRuntimeMXBean().getStartTime() - 10_000;
             java.util.SortedSet<String> all = new java.util.TreeSet<>();
+            List<Path> rowFiles;
             try (var files = Files.list(OUT.getParent())) {
-                for (Path f : files.filter(f -> f.getFileName().toString().startsWith("reliability-rows-")).toList()) {
-                    if (Files.getLastModifiedTime(f).toMillis() >= started) {
-                        all.addAll(Files.readAllLines(f));
-                    }
+                rowFiles = files.filter(f -> f.getFileName().toString().startsWith("reliability-rows-")).toList();
+            }
+            for (Path f : rowFiles) {
+                all.addAll(Files.readAllLines(f));
+            }
+            if (!all.isEmpty()) {
+                StringBuilder md = new StringBuilder("# Reliability\n\nWritten by the integration suite (`mvn -B verify`, module `it`)"
+                        + " from its own results: every injected fault and bad input, what happened, and the rows lost or"
+                        + " duplicated as counted on the source and target after the run.\n\n"
+                        + "| fault or bad input | outcome | rows lost | rows duplicated |\n|---|---|---|---|\n");
+                all.forEach(r -> md.append(r).append('\n'));
+                Files.writeString(OUT, md, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING);
+            }
+            if (Boolean.getBoolean("pgferry.lastJvm")) {
+                for (Path f : rowFiles) {
+                    Files.deleteIfExists(f);
                 }
             }
-            if (all.isEmpty()) {
-                return;
-            }
-            StringBuilder md = new StringBuilder("# Reliability\n\nWritten by the integration suite (`mvn -B verify`, module `it`)"
-                    + " from its own results: every injected fault and bad input, what happened, and the rows lost or"
-                    + " duplicated as counted on the source and target after the run.\n\n"
-                    + "| fault or bad input | outcome | rows lost | rows duplicated |\n|---|---|---|---|\n");
-            all.forEach(r -> md.append(r).append('\n'));
-            Files.writeString(OUT, md, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING);
         } catch (IOException e) {
             System.err.println("cannot write " + OUT + ": " + e);
         }

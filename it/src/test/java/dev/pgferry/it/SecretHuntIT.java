@@ -1,63 +1,80 @@
 package dev.pgferry.it;
 
-import dev.pgferry.messages.Topics;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * Runs after every other integration test (see junit-platform.properties) and searches everything they left
- * behind for a password: every record of every pgferry topic of the shared broker and every log file. Every
- * migration of the suite used the recognisable {@link Infra#PASSWORD}.
+ * Runs alone after every other integration test (its own failsafe execution, see it/pom.xml) and searches
+ * everything they left behind for a password: every Kafka segment file of every test JVM's broker (records are
+ * stored as written: no producer of the suite compresses), every server, broker and process log in their work
+ * directories, and the test JVMs' own logs. Every migration of the suite used the recognisable
+ * {@link Infra#PASSWORD}. It then deletes those work directories.
  */
-@Order(Integer.MAX_VALUE)
 class SecretHuntIT {
     /** The password inside the raw request of FaultInjectionIT, which --raw publishes unchanged on purpose. */
     static final String RAW_SECRET = "Raw-Secret-4411";
 
     @Test
     void noPasswordIsInAnyTopicOrLog() throws Exception {
-        int checked = 0;
-        for (String topic : List.of(Topics.REQUESTS, Topics.TASKS, Topics.STATUS, Topics.DEAD_LETTERS)) {
-            for (ConsumerRecord<String, byte[]> record : FaultsIT.readAll(topic)) {
-                String text = new String(record.value(), StandardCharsets.UTF_8);
-                assertThat(text).as("%s@%d", topic, record.offset()).doesNotContain(Infra.PASSWORD);
-                if (!(topic.equals(Topics.REQUESTS) && "raw-bad-1".equals(record.key()))) {
-                    assertThat(text).as("%s@%d", topic, record.offset()).doesNotContain(RAW_SECRET);
-                }
-                if (!topic.equals(Topics.REQUESTS)) {
-                    // Given inline by SecretsByDefaultIT's requests: sealed or refused, never passed on
-                    assertThat(text).as("%s@%d", topic, record.offset()).doesNotContain(SecretsByDefaultIT.INLINE, SecretsByDefaultIT.RAW_INLINE);
-                }
-                checked++;
+        List<Path> roots = new ArrayList<>(List.of(Path.of("target")));
+        Path dirs = Path.of("target", "it-work-dirs");
+        List<Path> markers = Files.isDirectory(dirs) ? Files.list(dirs).toList() : List.of();
+        for (Path marker : markers) {
+            Path work = Path.of(Files.readString(marker).trim());
+            if (Files.isDirectory(work)) {
+                roots.add(work);
             }
         }
-        // Log files: this JVM's (target/), and those of the processes and brokers the suite started (the work
-        // directory, where Kafka's own segment files, also named *.log, are searched too).
+        assertThat(roots).as("work directories of the test JVMs").hasSizeGreaterThan(1);
+        int segments = 0;
+        long segmentBytes = 0;
         int logs = 0;
-        for (Path root : List.of(Path.of("target"), Infra.work())) {
-            try (var files = Files.walk(root)) {
-                for (Path log : files.filter(p -> p.toString().endsWith(".log") && Files.isRegularFile(p)).toList()) {
-                    String text = Files.readString(log, StandardCharsets.ISO_8859_1);
-                    assertThat(text).as("%s", log).doesNotContain(Infra.PASSWORD);
-                    if (!log.toString().contains("pgferry.requests-")) {
-                        assertThat(text).as("%s", log).doesNotContain(RAW_SECRET, SecretsByDefaultIT.INLINE, SecretsByDefaultIT.RAW_INLINE);
-                    }
+        for (Path root : roots) {
+            List<Path> files;
+            try (var walk = Files.walk(root)) {
+                files = walk.filter(p -> p.toString().endsWith(".log") && Files.isRegularFile(p)).toList();
+            }
+            for (Path log : files) {
+                String text = Files.readString(log, StandardCharsets.ISO_8859_1);
+                assertThat(text).as("%s", log).doesNotContain(Infra.PASSWORD);
+                // The requests topic holds what users sent: a raw request's own bytes, and inline passwords of
+                // requests that were then refused or sealed; nothing after it may.
+                if (!log.toString().contains("pgferry.requests-")) {
+                    assertThat(text).as("%s", log).doesNotContain(RAW_SECRET, SecretsByDefaultIT.INLINE, SecretsByDefaultIT.RAW_INLINE);
+                }
+                if (log.getParent().getFileName().toString().matches(".*pgferry\\..*-\\d+")) {
+                    segments++;
+                    segmentBytes += Files.size(log);
+                } else {
                     logs++;
                 }
             }
         }
-        assertThat(checked).as("topic records searched").isGreaterThan(100);
+        assertThat(segments).as("Kafka segment files searched").isGreaterThan(10);
+        assertThat(segmentBytes).as("bytes of Kafka records searched").isGreaterThan(100_000);
         assertThat(logs).as("log files searched").isPositive();
-        Reliability.record("secret hunt after the whole suite: " + checked + " topic records, " + logs + " log files",
+        Reliability.record("secret hunt after the whole suite: " + segments + " Kafka segment files (" + segmentBytes / 1024
+                        + " kB of records) and " + logs + " log files of " + (roots.size() - 1) + " test JVMs",
                 "no password found (requests sealed with the shared key; the one --raw request is its own bytes)",
                 null, null);
+
+        if (!"1".equals(System.getenv("PGFERRY_KEEP_IT_WORK"))) {
+            for (Path root : roots.subList(1, roots.size())) {
+                try (var walk = Files.walk(root)) {
+                    walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+                }
+            }
+            for (Path marker : markers) {
+                Files.deleteIfExists(marker);
+            }
+        }
     }
 }
