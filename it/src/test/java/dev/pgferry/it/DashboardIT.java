@@ -33,8 +33,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * The dashboard at {@code /}, in headless Chromium while a replication syncs and a dump waits on a lock: the rows
  * it shows are the status JSON's, a
  * database name full of quotes and semicolons shows as text, the screenshot is kept
- * ({@code it/target/dashboard.png}), and the remove button asks first and does nothing when declined. With a
- * token, the page asks for it and then shows the migrations.
+ * ({@code it/target/dashboard.png}), the remove button asks first and does nothing when declined, and the cut-over
+ * button asks, then cuts the database over. With a token, the page asks for it and then shows the migrations.
  */
 class DashboardIT {
     private static final String ROWS = """
@@ -142,20 +142,22 @@ class DashboardIT {
                 Thread.sleep(500);
                 assertThat(pgferry.coordinator.fold().view(r.migrationId()).orElseThrow().removalRequested()).isFalse();
 
-                // accepted, the removal is requested and the page says so
-                browser.eval("""
-                        (() => { window.confirm = () => true;
-                          document.querySelector('section[data-migration="%s"] button[data-action="remove"]').click(); })()"""
-                        .formatted(r.migrationId()));
+                // Cutting over asks too, naming the database; accepted, it is requested, the page says so, and the
+                // database ends cut over
+                JsonNode cutover = browser.eval("""
+                        (() => { let q = null; window.confirm = m => { q = m; return true; };
+                          document.querySelector('section[data-migration="%s"] button[data-action="cutover"]').click();
+                          return q; })()""".formatted(r.migrationId()));
+                assertThat(cutover.asText()).startsWith("Cut over 1 database(s) of " + r.migrationId() + " (" + weird + ")?");
                 browser.await("(document.querySelector('section[data-migration=\"%s\"] [data-field=\"notice\"]') || {}).textContent || ''"
-                        .formatted(r.migrationId()), v -> !v.asText().isEmpty(), Duration.ofSeconds(10));
-                assertThat(browser.eval("document.querySelector('section[data-migration=\"%s\"] [data-field=\"notice\"]').textContent"
-                        .formatted(r.migrationId())).asText()).isEqualTo("removal requested");
-                Pgferry.awaitView(pgferry.coordinator, r.migrationId(), MigrationStatus::removalRequested);
+                        .formatted(r.migrationId()), v -> v.asText().equals("cut-over requested"), Duration.ofSeconds(10));
+                MigrationStatus.DatabaseStatus cut = Pgferry.awaitRow(pgferry.coordinator, r.migrationId(), weird,
+                        d -> d.status() == State.DONE);
+                assertThat(cut.cutover().state()).isEqualTo("done");
+                assertThat(pgferry.coordinator.fold().view(r.migrationId()).orElseThrow().removalRequested()).isFalse();
                 holder.rollback();
             }
-            MigrationStatus end = pgferry.awaitFinal(r.migrationId());
-            assertThat(end.migrationDetail()).allSatisfy(d -> assertThat(d.status()).as(d.toString()).isEqualTo(State.REMOVED));
+            assertThat(pgferry.awaitFinal(r.migrationId()).migration().status()).isEqualTo(State.DONE);
             assertThat(pgferry.awaitFinal(dump.migrationId()).migration().status()).isEqualTo(State.DONE);
         }
     }
