@@ -113,9 +113,9 @@ final class Browser implements AutoCloseable {
         return last;
     }
 
-    /** A PNG of the page as the browser shows it now, written to {@code file}; its size in bytes. */
+    /** A PNG of the window as the browser shows it now (the page's top), written to {@code file}; its size in bytes. */
     long screenshot(Path file) throws Exception {
-        JsonNode r = call("Page.captureScreenshot", Map.of("format", "png", "captureBeyondViewport", true));
+        JsonNode r = call("Page.captureScreenshot", Map.of("format", "png", "captureBeyondViewport", false));
         byte[] png = Base64.getDecoder().decode(r.get("data").asText());
         Files.createDirectories(file.toAbsolutePath().getParent());
         Files.write(file, png);
