@@ -78,9 +78,7 @@ public final class BlockerWatch implements AutoCloseable {
     private void run() {
         long start = System.nanoTime();
         try (Connection c = connector.open(dbname);
-             PreparedStatement ps = c.prepareStatement("SELECT a.pid, a.usename, a.application_name, a.datname, a.state,"
-                     + " to_char(coalesce(a.xact_start, a.state_change), 'YYYY-MM-DD HH24:MI:SS TZ'),"
-                     + " left(regexp_replace(a.query, '\\s+', ' ', 'g'), 120)"
+             PreparedStatement ps = c.prepareStatement("SELECT " + BlockingSessions.columns("a")
                      + " FROM pg_catalog.pg_stat_activity a WHERE a.pid = ANY (pg_catalog.pg_blocking_pids(?)) ORDER BY a.pid")) {
             ps.setInt(1, pid);
             while (running) {
@@ -90,19 +88,15 @@ public final class BlockerWatch implements AutoCloseable {
                 try (ResultSet rs = ps.executeQuery()) {
                     while (rs.next()) {
                         pids.add(rs.getInt(1));
-                        sessions.add("pid " + rs.getInt(1) + " (user " + rs.getString(2) + ", application '"
-                                + rs.getString(3) + "', database " + rs.getString(4) + ", " + rs.getString(5)
-                                + " since " + rs.getString(6) + ", query: " + rs.getString(7) + ")");
+                        sessions.add(BlockingSessions.describe(rs, 1));
                     }
                 }
                 if (!running) {
                     break;
                 }
                 String now = sessions.isEmpty() ? null : what + " waits for " + sessions.size() + " session(s) to end"
-                        + " their transactions: " + String.join("; ", sessions) + ". Commit or roll them back, or end them"
-                        + (pids.size() == 1 ? " (SELECT pg_terminate_backend(" + pids.get(0) + "))"
-                        : " (SELECT pg_terminate_backend(pid) FROM unnest('{" + pids.stream().map(String::valueOf)
-                        .collect(java.util.stream.Collectors.joining(",")) + "}'::int[]) pid)");
+                        + " their transactions: " + String.join("; ", sessions) + ". Commit or roll them back, or end them "
+                        + BlockingSessions.howToEnd(pids);
                 if (now != null && !now.equals(blockers)) {
                     blockers = now;
                     reported = true;

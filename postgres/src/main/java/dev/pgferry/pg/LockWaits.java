@@ -12,7 +12,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeSet;
-import java.util.stream.Collectors;
 
 /**
  * Watches every session of one task on both servers (its connections and the pg_dump and pg_restore it runs share
@@ -77,9 +76,7 @@ public final class LockWaits implements AutoCloseable {
                 }
                 String now = waits.isEmpty() ? null : String.join("; ", waits) + ". Commit or roll back the blocking"
                         + " transaction" + (blockers.size() == 1 ? "" : "s") + ", or end "
-                        + (blockers.size() == 1 ? "it (SELECT pg_terminate_backend(" + blockers.first() + "))"
-                        : "them (SELECT pg_terminate_backend(pid) FROM unnest('{" + blockers.stream().map(String::valueOf)
-                        .collect(Collectors.joining(",")) + "}'::int[]) pid)");
+                        + (blockers.size() == 1 ? "it " : "them ") + BlockingSessions.howToEnd(blockers);
                 synchronized (this) {
                     if (!running) {
                         break;
@@ -107,9 +104,7 @@ public final class LockWaits implements AutoCloseable {
         Map<Integer, String> waiting = new LinkedHashMap<>();
         Map<Integer, List<String>> by = new LinkedHashMap<>();
         try (PreparedStatement ps = c.prepareStatement("SELECT w.pid, left(regexp_replace(w.query, '\\s+', ' ', 'g'), 80),"
-                + " to_char(w.query_start, 'YYYY-MM-DD HH24:MI:SS TZ'), b.pid, b.usename, b.application_name, b.datname,"
-                + " b.state, to_char(coalesce(b.xact_start, b.state_change), 'YYYY-MM-DD HH24:MI:SS TZ'),"
-                + " left(regexp_replace(b.query, '\\s+', ' ', 'g'), 120)"
+                + " to_char(w.query_start, 'YYYY-MM-DD HH24:MI:SS TZ'), " + BlockingSessions.columns("b")
                 + " FROM pg_catalog.pg_stat_activity w"
                 + " CROSS JOIN LATERAL unnest(pg_catalog.pg_blocking_pids(w.pid)) AS blocker(pid)"
                 + " JOIN pg_catalog.pg_stat_activity b ON b.pid = blocker.pid"
@@ -122,9 +117,7 @@ public final class LockWaits implements AutoCloseable {
                     int pid = rs.getInt(1);
                     waiting.putIfAbsent(pid, rs.getString(2) + " (since " + rs.getString(3) + ")");
                     blockers.add(rs.getInt(4));
-                    by.computeIfAbsent(pid, k -> new ArrayList<>()).add("pid " + rs.getInt(4) + " (user " + rs.getString(5)
-                            + ", application '" + rs.getString(6) + "', database " + rs.getString(7) + ", "
-                            + rs.getString(8) + " since " + rs.getString(9) + ", query: " + rs.getString(10) + ")");
+                    by.computeIfAbsent(pid, k -> new ArrayList<>()).add(BlockingSessions.describe(rs, 4));
                 }
             }
         }

@@ -113,10 +113,7 @@ public final class RoleCopier {
                     if (!superuser && !name.equals(targetUser) && !isMember(dst, name)) {
                         // ALTER ... OWNER TO needs membership; pgferry does not change the user's existing roles
                         missing.add(name);
-                        warn.accept("role " + name + " exists on the target, but " + targetUser + " is not a member of"
-                                + " it, so it cannot own objects there: objects it owns on the source belong to "
-                                + targetUser + " instead; to keep the ownership, run GRANT " + Sql.ident(name) + " TO "
-                                + Sql.ident(targetUser) + " as a superuser of the target before migrating");
+                        warn.accept(notMember(name, targetUser));
                     }
                     continue;
                 }
@@ -181,9 +178,7 @@ public final class RoleCopier {
             }
             if (existing.containsKey(name)) {
                 if (!isMember(dst, name)) {
-                    out.add("role " + name + " exists on the target, but " + targetUser + " is not a member of it: objects"
-                            + " it owns will belong to " + targetUser + " (GRANT " + Sql.ident(name) + " TO "
-                            + Sql.ident(targetUser) + " as a superuser of the target keeps the ownership)");
+                    out.add(notMember(name, targetUser));
                 }
             } else if (!createRole) {
                 out.add("role " + name + " cannot be created: " + targetUser + " has neither SUPERUSER nor CREATEROLE"
@@ -353,6 +348,14 @@ public final class RoleCopier {
                     + "; objects it owns there belong to " + targetUser + " instead");
             return false;
         }
+    }
+
+    /** What becomes of a role that exists on the target but that the target user cannot act as, and the fix. */
+    private static String notMember(String name, String targetUser) {
+        return "role " + name + " exists on the target, but " + targetUser + " is not a member of it, so it cannot own"
+                + " objects there: objects it owns on the source belong to " + targetUser + " instead; to keep the"
+                + " ownership, run GRANT " + Sql.ident(name) + " TO " + Sql.ident(targetUser) + " as a superuser of the"
+                + " target before migrating";
     }
 
     private static boolean isMember(Connection dst, String role) throws SQLException {
