@@ -241,11 +241,18 @@ class CutoverIT {
      */
     static final class Writer implements Runnable {
         private final LocalPostgres pg;
+        private final long pauseMs;
         private final List<Long> committed = Collections.synchronizedList(new ArrayList<>());
         final AtomicReference<String> stoppedBy = new AtomicReference<>();
 
         Writer(LocalPostgres pg) {
+            this(pg, 0);
+        }
+
+        /** A writer that waits {@code pauseMs} after each committed row (a long run stays light). */
+        Writer(LocalPostgres pg, long pauseMs) {
             this.pg = pg;
+            this.pauseMs = pauseMs;
         }
 
         List<Long> committed() {
@@ -264,7 +271,13 @@ class CutoverIT {
                             rs.next();
                             committed.add(rs.getLong(1));
                         }
+                        if (pauseMs > 0) {
+                            Thread.sleep(pauseMs);
+                        }
                     }
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    stoppedBy.set("interrupted");
                 } catch (SQLException e) {
                     // 57P01: this session was ended; anything else ends the writer.
                     if (!"57P01".equals(e.getSQLState()) && !"08006".equals(e.getSQLState())) {

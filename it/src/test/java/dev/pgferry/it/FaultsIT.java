@@ -319,6 +319,59 @@ class FaultsIT {
         }
     }
 
+    /** What a worker's death looks like to the task it runs: nothing after this point of the run happens. */
+    private static final class WorkerDied extends Error {
+    }
+
+    @Test
+    void aTaskThatKillsItsWorkerEveryTimeIsGivenUpAfterItsLastAttemptLeavingNothingBehind() throws Exception {
+        try (LocalPostgres target = Infra.postgres(); Ledger ledger = new Ledger(pgferry.bus, "it-crash-loop")) {
+            MigrationRequest r = MigrationRequest.of(Pgferry.conn(source), Pgferry.conn(target), Method.DUMP,
+                    List.of(), List.of(), List.of());
+            MigrationTask task = MigrationTask.of(r, "shop");
+            List<StatusEvent> events = java.util.Collections.synchronizedList(new ArrayList<>());
+            // Given a task whose worker dies each time its copy starts (as one killed for memory would), run again
+            // each time, as the coordinator queues it again once the dead worker's claim falls silent
+            java.util.function.Consumer<StatusEvent> dying = e -> {
+                events.add(e);
+                if (e instanceof StatusEvent.PhaseChanged p && p.phase() == dev.pgferry.messages.Phase.DATA) {
+                    throw new WorkerDied();
+                }
+            };
+            for (int i = 1; i <= DatabaseMigration.MAX_ATTEMPTS; i++) {
+                try {
+                    new DatabaseMigration(task, "worker-" + i, dying, java.time.Clock.systemUTC(), Secrets.system(), 2,
+                            0, ledger).run();
+                    throw new AssertionError("attempt " + i + " ran to its end");
+                } catch (WorkerDied expected) {
+                    // the worker is gone: its half-made database stays until the next attempt
+                }
+            }
+            assertThat(Compare.scalar(target, "postgres", "SELECT count(*) FROM pg_database WHERE datname = 'shop'"))
+                    .isEqualTo("1");
+
+            // When the task is delivered once more
+            boolean finished = new DatabaseMigration(task, "worker-last", dying, java.time.Clock.systemUTC(),
+                    Secrets.system(), 2, 0, ledger).run();
+
+            // Then it is not started: it fails for good with the attempts counted, says what to do, and the
+            // half-copied database pgferry created is gone
+            assertThat(finished).isTrue();
+            StatusEvent.TaskFailed failed = (StatusEvent.TaskFailed) events.get(events.size() - 1);
+            assertThat(failed.attempt()).isEqualTo(DatabaseMigration.MAX_ATTEMPTS + 1);
+            assertThat(failed.error().code()).isEqualTo(ErrorCode.TOO_MANY_ATTEMPTS);
+            assertThat(failed.error().message()).contains("started " + DatabaseMigration.MAX_ATTEMPTS + " times")
+                    .contains("worker logs").contains("half-copied target database was dropped");
+            assertThat(events.stream().filter(e -> e instanceof StatusEvent.TaskStarted).count())
+                    .isEqualTo(DatabaseMigration.MAX_ATTEMPTS);
+            assertThat(Compare.scalar(target, "postgres", "SELECT count(*) FROM pg_database WHERE datname = 'shop'"))
+                    .isEqualTo("0");
+            Reliability.record("a task that kills its worker every time (" + DatabaseMigration.MAX_ATTEMPTS
+                            + " attempts, each stopped mid-task)", "not started again: failed with TOO_MANY_ATTEMPTS"
+                            + " and what to do; its half-copied database dropped", null, null);
+        }
+    }
+
     @Test
     void aFinishedDatabaseWhoseLastEventCannotBeWrittenStaysAndItsEventIsWrittenLater() throws Exception {
         try (LocalPostgres target = Infra.postgres(); Ledger ledger = new Ledger(pgferry.bus, "it-final-event")) {

@@ -30,9 +30,14 @@ final class Pgferry implements AutoCloseable {
 
     /** Workers that copy tables larger than {@code splitTableBytes} in ranges (0: the automatic threshold). */
     Pgferry(int workerCount, long splitTableBytes) throws Exception {
-        bus = new Bus(Infra.kafka(), "it-client");
+        this(Infra.kafka(), workerCount, splitTableBytes);
+    }
+
+    /** As {@link #Pgferry(int, long)}, over the broker at {@code bootstrapServers} (a test's own). */
+    Pgferry(String bootstrapServers, int workerCount, long splitTableBytes) throws Exception {
+        bus = new Bus(bootstrapServers, "it-client");
         bus.ensureTopics();
-        coordinator = Coordinator.start(Infra.kafka(), "127.0.0.1", 0, 1_000);
+        coordinator = Coordinator.start(bootstrapServers, "127.0.0.1", 0, 1_000);
         for (int i = 0; i < workerCount; i++) {
             workers.add(new Worker(bus, "it-worker-" + i, Clock.systemUTC(), Secrets.system(), 2,
                     Worker.DEFAULT_SESSION_TIMEOUT_MS, splitTableBytes).start());

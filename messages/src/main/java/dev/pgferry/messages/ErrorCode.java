@@ -45,6 +45,11 @@ public enum ErrorCode {
      * takes writes again and the replication goes on.
      */
     CUTOVER_ABORTED(false),
+    /**
+     * A database was started too many times without finishing (its workers stopped mid-task: killed, out of memory,
+     * cut off from Kafka; or its failures were retriable each time): not started again.
+     */
+    TOO_MANY_ATTEMPTS(false),
     /** An unexpected error inside pgferry; the message says what happened. */
     INTERNAL(false);
 

@@ -77,6 +77,13 @@ public final class DatabaseMigration {
     private final Ledger ledger;
     private final int retries;
 
+    /**
+     * How many times a database is started at most. A task whose run stops its worker (a crash, an out-of-memory
+     * kill) is queued again by the coordinator once its claim falls silent, and would otherwise take one worker after
+     * another for ever; each start is counted in the ledger, so the count survives every process.
+     */
+    public static final int MAX_ATTEMPTS = 8;
+
     /** How long a retry waits at most for both servers to answer again (a restart, a fail-over). */
     private static final Duration RETRY_WAIT = Duration.ofSeconds(60);
 
@@ -164,6 +171,9 @@ public final class DatabaseMigration {
             }
             int attempt = prior.ours() ? prior.attempt() + 1 : 1;
             events = new EventSource(task.migrationId(), db, workerId, attempt, clock);
+            if (attempt > MAX_ATTEMPTS) {
+                giveUp(targetDb, prior);
+            }
             String finalState;
             Retry.Epochs epochs = retries > 0 ? Retry.epochs(source, target) : null;
             EventSource attemptEvents = events;
@@ -201,6 +211,26 @@ public final class DatabaseMigration {
             MDC.remove("migration");
         }
         return true;
+    }
+
+    /**
+     * Refuses attempt {@link #MAX_ATTEMPTS} + 1 of a database whose earlier attempts never finished, after removing
+     * what they left (the replication objects, and the database when pgferry created it).
+     */
+    private void giveUp(TargetDatabase targetDb, TargetDatabase.Prior prior) {
+        String db = task.dbname();
+        boolean dropped = TargetDatabase.createdByUs(prior) && prior.exists();
+        if (TargetDatabase.createdByUs(prior)) {
+            Removal.removeQuietly(source, target, db, ReplicationNames.of(task.migrationId(), db));
+            targetDb.dropQuietly();
+        }
+        throw new MigrationException(ErrorCode.TOO_MANY_ATTEMPTS, "database " + db + " was started "
+                + prior.attempt() + " times and never finished: each attempt's worker stopped mid-task (killed, out"
+                + " of memory, cut off from Kafka) or failed in a way worth retrying. pgferry does not start it again,"
+                + " so that it cannot keep taking one worker after another. The worker logs of the last attempt say"
+                + " what happened (look for database " + db + " of " + task.migrationId() + "); once the cause is"
+                + " fixed, migrate this database again with a new request"
+                + (dropped ? ". The half-copied target database was dropped" : ""));
     }
 
     /**

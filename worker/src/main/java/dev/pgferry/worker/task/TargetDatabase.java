@@ -140,12 +140,12 @@ public final class TargetDatabase {
         }
     }
 
-    /** Finished as {@code finalState} ({@code done} or {@code syncing}): from here on the database is never dropped. */
     /** Notes that the database's migration was removed: no later task of it touches the database. */
     public void markRemoved(int attempt) {
         ledger.write(key, LedgerEntry.removed(attempt));
     }
 
+    /** Finished as {@code finalState} ({@code done} or {@code syncing}): from here on the database is never dropped. */
     public void markDone(int attempt, Prior prior, String finalState) {
         ledger.write(key, LedgerEntry.done(attempt, createdByUs(prior), finalState));
     }
