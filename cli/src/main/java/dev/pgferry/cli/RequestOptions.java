@@ -63,9 +63,9 @@ final class RequestOptions {
     List<String> ignoreRoles = new ArrayList<>();
 
     @Option(names = "--max-wait", paramLabel = "DURATION", converter = DurationConverter.class,
-            description = "Fail a database (WAIT_TIMEOUT) that waits longer than this on a session of the source's, such as"
-                    + " a transaction left open that keeps the replication slot from being created (default: wait; the"
-                    + " status names the session).")
+            description = "Fail a database (WAIT_TIMEOUT) that waits longer than this on a session of the user's: a"
+                    + " transaction left open that keeps the replication slot from being created, or a lock one of the"
+                    + " database's sessions waits for on either server (default: wait; the status names the session).")
     java.time.Duration maxWait;
 
     MigrationRequest toRequest() {

@@ -100,6 +100,42 @@ class ReplicationGuardsIT {
             assertThat(Compare.scalar(source, "app2", "SELECT count(*) FROM pg_publication")).isEqualTo("0");
             assertThat(Compare.scalar(target, "postgres", "SELECT count(*) FROM pg_database WHERE datname = 'app2'"))
                     .isEqualTo("0");
+
+            // When an application holds a table of a database being dumped, and the dump may wait at most 3 s
+            ReplicationIT.exec(source, "postgres", "CREATE DATABASE app3");
+            ReplicationIT.exec(source, "app3", "CREATE TABLE public.t (id int PRIMARY KEY); INSERT INTO public.t VALUES (1)");
+            try (Connection holder = SampleData.connect(source, "app3"); Statement st = holder.createStatement()) {
+                int holderPid;
+                try (ResultSet rs = st.executeQuery("SELECT pg_backend_pid()")) {
+                    rs.next();
+                    holderPid = rs.getInt(1);
+                }
+                holder.setAutoCommit(false);
+                st.execute("LOCK TABLE public.t IN ACCESS EXCLUSIVE MODE");
+                MigrationRequest dump = ReplicationIT.request(source, target, Method.DUMP, List.of("postgres", "app", "app2"))
+                        .withOptions(new MigrationOptions(false, false, false, MigrationOptions.RoleScope.ALL, List.of(), 3));
+                pgferry.submit(dump);
+                MigrationStatus failed = pgferry.awaitFinal(dump.migrationId());
+
+                // Then the database fails with WAIT_TIMEOUT, naming the application's session and its lock, not with
+                // the cancellation of pgferry's own statement; the application's session is untouched
+                DatabaseStatus app3 = ReplicationIT.row(failed, "app3");
+                assertThat(app3.status()).as(app3.toString()).isEqualTo(State.FAILED);
+                assertThat(app3.errorCode()).isEqualTo(ErrorCode.WAIT_TIMEOUT);
+                assertThat(app3.error()).startsWith("gave up after 3 s (max_wait_seconds): on the source, ")
+                        .contains("waits for a lock held by pid " + holderPid)
+                        .contains("query: LOCK TABLE public.t IN ACCESS EXCLUSIVE MODE");
+                assertThat(app3.waitingFor()).isNull();
+                try (ResultSet rs = st.executeQuery("SELECT count(*) FROM public.t")) {
+                    assertThat(rs.next()).as("the application's session is untouched").isTrue();
+                }
+                holder.rollback();
+                Reliability.record("an application's lock on a table being dumped, max_wait_seconds 3",
+                        "the database failed with WAIT_TIMEOUT naming the session; the session untouched, nothing left"
+                                + " behind", null, null);
+            }
+            assertThat(Compare.scalar(target, "postgres", "SELECT count(*) FROM pg_database WHERE datname = 'app3'"))
+                    .isEqualTo("0");
         }
     }
 

@@ -177,9 +177,14 @@ public final class DatabaseMigration {
             String finalState;
             Retry.Epochs epochs = retries > 0 ? Retry.epochs(source, target) : null;
             EventSource attemptEvents = events;
-            try (LockWaits waits = LockWaits.start(source, target, w -> emit.accept(attemptEvents.waiting(w)))) {
+            LockWaits waits = LockWaits.start(source, target, maxWait(), w -> emit.accept(attemptEvents.waiting(w)));
+            try {
                 finalState = migrate(events, targetDb, prior, attempt);
-            } catch (RuntimeException e) {
+            } catch (RuntimeException failure) {
+                waits.close();
+                // A statement cancelled because it waited past --max-wait fails as the wait, naming the blockers.
+                RuntimeException e = waits.gaveUp().<RuntimeException>map(why -> new MigrationException(
+                        ErrorCode.WAIT_TIMEOUT, null, why, false, failure)).orElse(failure);
                 if (TargetDatabase.createdByUs(prior)) {
                     // Nothing half-made stays behind: the replication objects first, then the database.
                     Removal.removeQuietly(source, target, db, ReplicationNames.of(task.migrationId(), db));
@@ -195,6 +200,8 @@ public final class DatabaseMigration {
                     return false;
                 }
                 throw e;
+            } finally {
+                waits.close();
             }
             // Finished and marked so: whatever happens from here on, the database stays.
             return publishFinal(targetDb, attempt, TargetDatabase.createdByUs(prior), events, finalState);
