@@ -8,6 +8,7 @@ import dev.pgferry.messages.Json;
 import dev.pgferry.messages.Method;
 import dev.pgferry.messages.MigrationOptions;
 import dev.pgferry.messages.MigrationRequest;
+import dev.pgferry.messages.ReplicationNames;
 import dev.pgferry.messages.MigrationStatus;
 import dev.pgferry.messages.MigrationStatus.DatabaseStatus;
 import dev.pgferry.messages.MigrationStatus.State;
@@ -296,6 +297,32 @@ class ReplicationIT {
             exec(source, "ident", "UPDATE public.loose SET n = n + 1000 WHERE n <= 10; DELETE FROM public.loose WHERE n = 50");
             eventually(() -> Compare.tableFingerprints(target, "ident").get("public.loose"),
                     Compare.tableFingerprints(source, "ident").get("public.loose"));
+
+            // With PostgreSQL's table sync (--postgres-table-sync) the subscription copies the logged tables and
+            // makes its own slot; pgferry copies only the unlogged ones, and the whole post-data section follows
+            exec(source, "postgres", "CREATE DATABASE synced");
+            exec(source, "synced", "CREATE TABLE public.orders (id int PRIMARY KEY, customer text NOT NULL);"
+                    + " CREATE INDEX orders_customer ON public.orders (customer);"
+                    + " CREATE UNLOGGED TABLE public.cache (k int PRIMARY KEY, v text);"
+                    + " INSERT INTO public.orders SELECT g, 'c' || (g % 7) FROM generate_series(1, 2000) g;"
+                    + " INSERT INTO public.cache SELECT g, 'v' || g FROM generate_series(1, 40) g");
+            MigrationRequest tableSync = MigrationRequest.of(Pgferry.conn(source), Pgferry.conn(target), Method.REPLICATION,
+                    List.of("postgres", "nothing", "ident"), List.of(), List.of())
+                    .withOptions(new MigrationOptions(false, false, true));
+            pgferry.submit(tableSync);
+            DatabaseStatus synced = row(pgferry.awaitFinal(tableSync.migrationId()), "synced");
+            assertThat(synced.status()).as(synced.toString()).isEqualTo(State.SYNCING);
+            assertThat(synced.warnings()).anySatisfy(w -> assertThat(w).contains("unlogged table(s) public.cache"));
+            assertThat(Compare.tableFingerprints(target, "synced")).isEqualTo(Compare.tableFingerprints(source, "synced"));
+            assertThat(Compare.scalar(target, "synced", "SELECT count(*) FROM pg_indexes WHERE indexname = 'orders_customer'"))
+                    .isEqualTo("1");
+            // the subscription made the slot of the migration's name, and rows written now arrive
+            String slotName = ReplicationNames.of(tableSync.migrationId(), "synced");
+            assertThat(Compare.scalar(source, "synced", "SELECT count(*) FROM pg_replication_slots WHERE slot_name = '"
+                    + slotName + "'")).isEqualTo("1");
+            exec(source, "synced", "INSERT INTO public.orders VALUES (2001, 'late')");
+            eventually(() -> Compare.tableFingerprints(target, "synced").get("public.orders"),
+                    Compare.tableFingerprints(source, "synced").get("public.orders"));
         }
     }
 }

@@ -16,7 +16,7 @@ import java.time.Duration;
 /**
  * A snapshot of the source that the schema dump and every copy connection import, so that all of them read one
  * consistent state: either exported by a transaction ({@link #export}), or exported by the creation of a logical
- * replication slot ({@link #withNewSlot}), so that the copy and the replication stream meet exactly. The exporting
+ * replication slot ({@link #createSlot}), so that the copy and the replication stream meet exactly. The exporting
  * connection stays open, doing nothing else, until {@link #close()}: a snapshot is importable only while it is.
  * Confined to the thread that owns the task.
  */
@@ -57,8 +57,8 @@ public final class SourceSnapshot implements AutoCloseable {
      * sessions it waits for (see {@link BlockerWatch}), and past {@code maxWait} (null: never) it gives up with
      * {@code WAIT_TIMEOUT}.
      */
-    public static SourceSnapshot withNewSlot(PgConnector source, String dbname, String slotName, Duration maxWait,
-                                             BlockerWatch.Listener waiting) {
+    public static CreatedSlot createSlot(PgConnector source, String dbname, String slotName, Duration maxWait,
+                                         BlockerWatch.Listener waiting) {
         Connection c = source.openReplication(dbname);
         String doing = "creating replication slot " + slotName + " on source database " + dbname;
         BlockerWatch watch = null;
@@ -69,7 +69,8 @@ public final class SourceSnapshot implements AutoCloseable {
                  ResultSet rs = s.executeQuery("CREATE_REPLICATION_SLOT " + Sql.ident(slotName)
                          + " LOGICAL pgoutput EXPORT_SNAPSHOT")) {
                 rs.next();
-                return new SourceSnapshot(c, rs.getString("snapshot_name"), false, source, dbname);
+                return new CreatedSlot(rs.getString("slot_name"), rs.getString("consistent_point"),
+                        new SourceSnapshot(c, rs.getString("snapshot_name"), false, source, dbname));
             }
         } catch (SQLException e) {
             closeQuietly(c);

@@ -5,6 +5,7 @@ import dev.pgferry.messages.MigrationException;
 import dev.pgferry.pg.PgConnector;
 import dev.pgferry.pg.Sql;
 import dev.pgferry.pg.SqlStates;
+import dev.pgferry.worker.copy.CreatedSlot;
 import dev.pgferry.worker.copy.SourceCatalog;
 
 import java.sql.Connection;
@@ -82,11 +83,22 @@ public final class Replicator {
     }
 
     /**
-     * Creates the subscription. With {@code slotExists} it streams from the slot pgferry already created and
-     * whose snapshot it copied the data under ({@code copy_data = false}); otherwise it creates the slot and
-     * PostgreSQL's own table sync copies every table.
+     * Creates the subscription that streams from {@code slot}, which pgferry created and under whose snapshot it
+     * copied the data ({@code copy_data = false}).
      */
-    public void subscribe(boolean viaAivenExtras, boolean slotExists) {
+    public void subscribe(CreatedSlot slot, boolean viaAivenExtras) {
+        subscribe(viaAivenExtras, slot.name());
+    }
+
+    /** Creates the subscription with a slot of its own: PostgreSQL's table sync copies every table. */
+    public void subscribeWithTableSync(boolean viaAivenExtras) {
+        subscribe(viaAivenExtras, null);
+    }
+
+    /** {@code slot} null: the subscription creates the slot {@link #name} and copies the data. */
+    private void subscribe(boolean viaAivenExtras, String slot) {
+        boolean slotExists = slot != null;
+        String slotName = slotExists ? slot : name;
         String conninfo = source.conninfoWithPassword(dbname);
         try (Connection c = target.open(dbname)) {
             if (exists(c, "SELECT 1 FROM pg_catalog.pg_subscription WHERE subname = ?")) {
@@ -103,7 +115,7 @@ public final class Replicator {
                     ps.setString(1, name);
                     ps.setString(2, conninfo);
                     ps.setString(3, name);
-                    ps.setString(4, name);
+                    ps.setString(4, slotName);
                     ps.setBoolean(5, !slotExists);
                     ps.setBoolean(6, !slotExists);
                     ps.executeQuery().close();
@@ -112,7 +124,7 @@ public final class Replicator {
                 try (Statement s = c.createStatement()) {
                     // CREATE SUBSCRIPTION takes no bind parameters; the literal goes through the one quoting helper.
                     s.execute("CREATE SUBSCRIPTION " + Sql.ident(name) + " CONNECTION " + Sql.literal(conninfo)
-                            + " PUBLICATION " + Sql.ident(name) + " WITH (slot_name = " + Sql.literal(name)
+                            + " PUBLICATION " + Sql.ident(name) + " WITH (slot_name = " + Sql.literal(slotName)
                             + (slotExists ? ", create_slot = false, copy_data = false)" : ", create_slot = true, copy_data = true)"));
                 }
             }

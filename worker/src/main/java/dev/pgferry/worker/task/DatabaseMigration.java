@@ -8,56 +8,38 @@ import dev.pgferry.messages.Method;
 import dev.pgferry.messages.MigrationException;
 import dev.pgferry.messages.MigrationRequest;
 import dev.pgferry.messages.MigrationTask;
-import dev.pgferry.messages.Phase;
 import dev.pgferry.messages.ReplicationNames;
 import dev.pgferry.messages.StatusEvent;
 import dev.pgferry.messages.Verification;
 import dev.pgferry.pg.LockWaits;
 import dev.pgferry.pg.PgConnector;
 import dev.pgferry.pg.Secrets;
-import dev.pgferry.pg.SessionPool;
 import dev.pgferry.pg.Side;
 import dev.pgferry.pg.SqlStates;
-import dev.pgferry.worker.copy.ObjectCopier;
 import dev.pgferry.worker.database.DatabaseProperties;
-import dev.pgferry.worker.copy.SourceCatalog;
-import dev.pgferry.worker.copy.SourceSnapshot;
-import dev.pgferry.worker.copy.TableCopier;
 import dev.pgferry.worker.replication.Cutover;
 import dev.pgferry.worker.replication.Preconditions;
 import dev.pgferry.worker.replication.Refresh;
 import dev.pgferry.worker.replication.Removal;
-import dev.pgferry.worker.replication.Replicator;
-import dev.pgferry.worker.roles.RoleCopier;
-import dev.pgferry.worker.schema.IndexBuilder;
-import dev.pgferry.worker.schema.PostDataPlan;
-import dev.pgferry.worker.schema.SchemaCopier;
 import dev.pgferry.worker.verify.Verifier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
 
-import java.io.IOException;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.time.Clock;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Optional;
-import java.util.Set;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.function.Consumer;
-import java.util.function.Supplier;
-import java.util.stream.Collectors;
 
 /**
- * Migrates one database. The method is chosen first, before anything is touched: logical replication when its
+ * Runs one task of one database: its attempts (counted in the ledger), its lock, its retries and its final event.
+ * A migration task chooses the method first, before anything is touched: logical replication when its
  * preconditions hold (or when asked for, failing with the reasons otherwise), dump otherwise, with the reason in
- * the status. Both methods copy roles, create the target database and restore the schema. Dump then streams the
- * data under one source snapshot and ends {@code done}; replication publishes the tables, subscribes, waits until
- * every table is ready and ends {@code syncing}. A removal task ends a migration's replication instead; a cut-over
+ * the status; then {@link DumpMigration} (ends {@code done}) or {@link ReplicationMigration} (ends
+ * {@code syncing}) runs over the steps they share ({@link CopyPipeline}). A removal task ends a migration's
+ * replication instead; a cut-over
  * task switches a syncing database over to the target ({@link Cutover}); a refresh task repairs its schema drift
  * ({@link Refresh}).
  * Any failure ends the task with one {@code task_failed} event and never affects other databases.
@@ -315,108 +297,18 @@ public final class DatabaseMigration {
 
     /** Migrates the database and marks it finished in the ledger; returns its final state, done or syncing. */
     private String migrate(EventSource events, TargetDatabase targetDb, TargetDatabase.Prior prior, int attempt) {
-        MigrationRequest request = task.request();
-        String db = task.dbname();
-        String name = ReplicationNames.of(task.migrationId(), db);
-        Consumer<String> warn = message -> emit.accept(events.warning(message));
-        DatabaseProperties properties = properties(db, prior);
+        CopyPipeline pipeline = new CopyPipeline(task, source, target, events, emit, ledger, jobs, splitTableBytes);
+        DatabaseProperties properties = pipeline.properties(prior);
         Choice choice = choose();
         emit.accept(events.started(choice.method(), choice.reason()));
-
-        boolean replication = choice.method() == Method.REPLICATION;
-        // pgferry copies the data itself under the snapshot of the slot's creation (faster: BENCHMARKS.md), unless the
-        // request leaves the initial copy to PostgreSQL's table sync.
-        boolean ownCopy = !replication || !request.options().postgresTableSync();
-        Replicator replicator = new Replicator(source, target, db, name);
-        Set<String> missingRoles;
-        // One pool of --jobs threads for copies, index builds and ANALYZE: a table's index builds (the longest
-        // chain of work left once its rows are in) go ahead of further copies.
-        try (SchemaCopier schema = new SchemaCopier(source, target, db);
-             // Without a slot to wait for, the source is read ahead (snapshot, schema dump, catalog) on a thread of
-             // its own while the roles and the target database are prepared: none of it touches the target.
-             ReadAhead ahead = replication && ownCopy ? null
-                     : new ReadAhead(db, () -> readSource(SourceSnapshot.export(source, db), schema, ownCopy));
-             SessionPool targetSessions = new SessionPool(() -> target.open(db));
-             JobPool pool = new JobPool(jobs, "jobs-" + db)) {
-            phase(events, Phase.ROLES);
-            missingRoles = roles(warn);
-
-            phase(events, Phase.SCHEMA);
-            if (prior.ours()) {
-                // A previous attempt of this migration may have left a subscription, slot or publication.
-                Removal.removeQuietly(source, target, db, name);
-            }
-            targetDb.prepare(prior, attempt, properties, warn);
-            if (replication) {
-                // Replication publishes the tables before the slot exists; the copy lists them again under its snapshot.
-                List<SourceCatalog.Table> published = tables(request, db);
-                // The publication must exist before the slot: decoding sees the catalog as of each change.
-                prepareTablesForReplication(events, replicator, published);
-                replicator.publish(published.stream().filter(t -> !t.unlogged()).toList(), choice.check().sourceViaAivenExtras());
-            }
-            SourceRead read = ahead != null ? ahead.take()
-                    : readSource(SourceSnapshot.withNewSlot(source, db, name, maxWait(),
-                            w -> emit.accept(events.waiting(w))), schema, ownCopy);
-            try (SourceSnapshot snapshot = read.snapshot()) {
-                warnCapped(events, "pre-data restore: ", schema.restorePreData(missingRoles));
-                List<SourceCatalog.Table> tables = read.tables();
-                List<SourceCatalog.Sequence> sequences = read.sequences();
-                List<SourceCatalog.MatView> matViews = read.matViews();
-                List<Long> largeObjects = read.largeObjects();
-                List<SourceCatalog.ConfigTable> configTables = read.configTables();
-                PostDataPlan plan = read.plan();
-                phase(events, Phase.DATA);
-                List<String> tolerated = new ArrayList<>();
-                Set<String> analyzed = Set.of();
-                if (ownCopy) {
-                    emit.accept(events.progress(0, tables.size(), 0, 0));
-                    IndexBuilder indexes = new IndexBuilder(schema, plan, missingRoles, targetSessions,
-                            pool.executor(JobPool.Kind.INDEX), db);
-                    new TableCopier(source, target, targetSessions, db, snapshot, jobs, splitTableBytes, pool.executor(JobPool.Kind.COPY),
-                            w -> emit.accept(events.warning(w))).copyAll(tables,
-                            p -> emit.accept(events.progress(p)), t -> indexes.tableReady(t.oid()), t -> indexes.takeInline(t.oid()));
-                    copyLargeObjects(snapshot, largeObjects);
-                    copyConfigRows(events, snapshot, configTables, replication);
-                    phase(events, Phase.POST_DATA);
-                    tolerated.addAll(indexes.awaitAll());
-                    analyzed = indexes.analyzed();
-                    tolerated.addAll(schema.restorePostData(missingRoles, jobs, plan.rest()));
-                } else {
-                    copyTables(events, snapshot, pool, targetSessions, tables.stream().filter(SourceCatalog.Table::unlogged).toList());
-                    copyLargeObjects(snapshot, largeObjects);
-                    copyConfigRows(events, snapshot, configTables, replication);
-                    phase(events, Phase.POST_DATA);
-                    tolerated.addAll(schema.restorePostData(missingRoles, jobs));
-                }
-                warnCapped(events, "post-data restore: ", tolerated);
-                try (Connection writer = target.open(db)) {
-                    ObjectCopier.copySequences(sequences, writer);
-                    ObjectCopier.refreshMatViews(matViews, writer);
-                }
-                phase(events, Phase.ANALYZE);
-                schema.analyzeExcept(analyzed, jobs, pool.executor(JobPool.Kind.INDEX));
-                if (replication && !largeObjects.isEmpty()) {
-                    emit.accept(events.warning(largeObjects.size() + " large object(s) were copied once; logical"
-                            + " replication does not carry later changes to large objects"));
-                }
-            }
-        } catch (SQLException e) {
-            throw SqlStates.wrap(ErrorCode.COPY_FAILED, "migrating database " + db, e);
-        } catch (IOException e) {
-            throw new MigrationException(ErrorCode.INTERNAL, null, "temporary file for the schema dump of " + db
-                    + ": " + e.getMessage(), false, e);
+        String finalState;
+        if (choice.method() == Method.REPLICATION) {
+            new ReplicationMigration(pipeline, choice.check(), maxWait()).run(targetDb, prior, attempt, properties);
+            finalState = SYNCING;
+        } else {
+            new DumpMigration(pipeline).run(targetDb, prior, attempt, properties);
+            finalState = DONE;
         }
-        phase(events, Phase.FINISH);
-        targetDb.applyProperties(properties, missingRoles, warn);
-        if (replication) {
-            replicator.subscribe(choice.check().targetViaAivenExtras(), ownCopy);
-            replicator.awaitReady((ready, total) -> {
-                if (!ownCopy) {
-                    emit.accept(events.progress(ready, total, 0, 0));
-                }
-            });
-        }
-        String finalState = replication ? SYNCING : DONE;
         targetDb.markDone(attempt, prior, finalState);
         return finalState;
     }
@@ -425,210 +317,5 @@ public final class DatabaseMigration {
     private java.time.Duration maxWait() {
         Integer seconds = task.request().options().maxWaitSeconds();
         return seconds == null ? null : java.time.Duration.ofSeconds(seconds);
-    }
-
-    /** What the migration reads from the source under its snapshot, before anything is copied. */
-    private record SourceRead(SourceSnapshot snapshot, List<SourceCatalog.Table> tables,
-                              List<SourceCatalog.Sequence> sequences, List<SourceCatalog.MatView> matViews,
-                              List<Long> largeObjects, List<SourceCatalog.ConfigTable> configTables, PostDataPlan plan) {
-    }
-
-    /**
-     * Dumps the schema under {@code snapshot} and reads the catalog under it; the result owns the snapshot (closed
-     * here on failure). {@code plan} is null without an own copy.
-     */
-    private SourceRead readSource(SourceSnapshot snapshot, SchemaCopier schema, boolean ownCopy) {
-        MigrationRequest request = task.request();
-        String db = task.dbname();
-        try {
-            schema.dump(snapshot.id());
-            try (Connection reader = snapshot.openReader(source, db)) {
-                List<SourceCatalog.Table> tables = SourceCatalog.tables(reader, request.options().includeExtensionTables())
-                        .stream().filter(t -> request.copiesTable(db, t.schema(), t.name())).toList();
-                // Each plain table's indexes are built as soon as its rows are in, while other tables copy.
-                PostDataPlan plan = !ownCopy ? null : schema.planPostData(reader, tables.stream()
-                        .filter(t -> !t.partition()).map(SourceCatalog.Table::oid).collect(Collectors.toSet()));
-                // With --include-extension-tables their whole tables are copied like any other.
-                return new SourceRead(snapshot, tables, SourceCatalog.sequences(reader), SourceCatalog.matViews(reader),
-                        SourceCatalog.largeObjects(reader), request.options().includeExtensionTables() ? List.of()
-                        : SourceCatalog.configTables(reader), plan);
-            }
-        } catch (SQLException e) {
-            snapshot.close();
-            throw SqlStates.wrap(ErrorCode.COPY_FAILED, "reading the catalog of source database " + db, e);
-        } catch (IOException e) {
-            snapshot.close();
-            throw new MigrationException(ErrorCode.INTERNAL, null, "temporary file for the schema of " + db
-                    + ": " + e.getMessage(), false, e);
-        } catch (RuntimeException e) {
-            snapshot.close();
-            throw e;
-        }
-    }
-
-    /**
-     * The source read ({@link #readSource}) running on a thread of its own. {@link #take} waits for it and hands
-     * its snapshot to the caller; closed without a take, it closes the snapshot once the read ends.
-     */
-    private static final class ReadAhead implements AutoCloseable {
-        private final CompletableFuture<SourceRead> future;
-        private boolean taken;
-
-        ReadAhead(String db, Supplier<SourceRead> read) {
-            this.future = CompletableFuture.supplyAsync(read, r -> {
-                Thread t = new Thread(r, "read-ahead-" + db);
-                t.setDaemon(true);
-                t.start();
-            });
-        }
-
-        SourceRead take() {
-            try {
-                SourceRead read = future.join();
-                taken = true;
-                return read;
-            } catch (CompletionException e) {
-                throw e.getCause() instanceof RuntimeException r ? r
-                        : new MigrationException(ErrorCode.INTERNAL, null, "reading the source: " + e.getCause(), false, e.getCause());
-            }
-        }
-
-        @Override
-        public void close() {
-            if (!taken) {
-                try {
-                    future.join().snapshot().close();
-                } catch (CompletionException e) {
-                    // the read failed and closed its snapshot itself
-                }
-            }
-        }
-    }
-
-    /** The tables whose data moves, as the source has them now (the copy re-reads them under its snapshot). */
-    private List<SourceCatalog.Table> tables(MigrationRequest request, String db) {
-        try (Connection c = source.open(db)) {
-            return SourceCatalog.tables(c, request.options().includeExtensionTables()).stream()
-                    .filter(t -> request.copiesTable(db, t.schema(), t.name())).toList();
-        } catch (SQLException e) {
-            throw SqlStates.wrap(ErrorCode.SOURCE_UNREACHABLE, "listing tables of source database " + db, e);
-        }
-    }
-
-    /** Copies tables whose indexes need no early build (the unlogged tables PostgreSQL's table sync skips). */
-    private void copyTables(EventSource events, SourceSnapshot snapshot, JobPool pool, SessionPool targetSessions,
-                            List<SourceCatalog.Table> tables) {
-        new TableCopier(source, target, targetSessions, task.dbname(), snapshot, jobs, splitTableBytes, pool.executor(JobPool.Kind.COPY),
-                w -> emit.accept(events.warning(w))).copyAll(tables, p -> emit.accept(events.progress(p)), t -> { },
-                t -> List.of());
-    }
-
-    private void copyLargeObjects(SourceSnapshot snapshot, List<Long> oids) throws SQLException {
-        if (oids.isEmpty()) {
-            return;
-        }
-        try (Connection reader = snapshot.openReader(source, task.dbname()); Connection writer = target.open(task.dbname())) {
-            ObjectCopier.copyLargeObjects(oids, reader, writer);
-        }
-    }
-
-    /** The user's rows of extension configuration tables (e.g. a custom srid in postgis' spatial_ref_sys). */
-    private void copyConfigRows(EventSource events, SourceSnapshot snapshot, List<SourceCatalog.ConfigTable> tables,
-                                boolean replication) throws SQLException {
-        if (tables.isEmpty()) {
-            return;
-        }
-        long rows;
-        try (Connection reader = snapshot.openReader(source, task.dbname()); Connection writer = target.open(task.dbname())) {
-            rows = ObjectCopier.copyConfigRows(tables, reader, writer);
-        }
-        if (replication && rows > 0) {
-            emit.accept(events.warning(rows + " row(s) of extension configuration tables ("
-                    + String.join(", ", tables.stream().map(SourceCatalog.ConfigTable::displayName).toList())
-                    + ") were copied once; logical replication does not carry later changes to them"));
-        }
-    }
-
-    /** Warns about what replication cannot carry, and sets REPLICA IDENTITY FULL where asked. */
-    private void prepareTablesForReplication(EventSource events, Replicator replicator, List<SourceCatalog.Table> tables) {
-        List<SourceCatalog.Table> unlogged = tables.stream().filter(SourceCatalog.Table::unlogged).toList();
-        if (!unlogged.isEmpty()) {
-            emit.accept(events.warning("unlogged table(s) " + names(unlogged) + " are not replicated by PostgreSQL:"
-                    + " copied once; later changes to them will not arrive"));
-        }
-        List<SourceCatalog.Table> noIdentity = tables.stream().filter(t -> !t.unlogged() && !t.replicaIdentity()).toList();
-        if (noIdentity.isEmpty()) {
-            return;
-        }
-        if (task.request().options().replicaIdentityFull()) {
-            replicator.replicaIdentityFull(noIdentity);
-            emit.accept(events.warning("set REPLICA IDENTITY FULL on " + names(noIdentity)
-                    + " (no primary key) so that their UPDATEs and DELETEs replicate"));
-        } else {
-            emit.accept(events.warning("table(s) " + names(noIdentity) + " have no primary key or replica identity:"
-                    + " their INSERTs replicate, but UPDATE and DELETE on them will fail on the source once published;"
-                    + " add a primary key, or rerun with --replica-identity-full"));
-        }
-    }
-
-    private static String names(List<SourceCatalog.Table> tables) {
-        return String.join(", ", tables.stream().map(SourceCatalog.Table::displayName).toList());
-    }
-
-    private void phase(EventSource events, Phase phase) {
-        MDC.put("phase", phase.wireName());
-        emit.accept(events.phase(phase));
-    }
-
-    /**
-     * The most statements a restore reports one by one; a schema with thousands of objects of a missing role would
-     * otherwise bury the row's other warnings.
-     */
-    private static final int TOLERATED_SHOWN = 20;
-
-    private void warnCapped(EventSource events, String prefix, List<String> tolerated) {
-        tolerated.stream().limit(TOLERATED_SHOWN).forEach(e -> emit.accept(events.warning(prefix + e)));
-        if (tolerated.size() > TOLERATED_SHOWN) {
-            emit.accept(events.warning(prefix + (tolerated.size() - TOLERATED_SHOWN) + " more statement(s) naming the"
-                    + " same roles were not applied"));
-        }
-    }
-
-    /**
-     * The source database's properties; for a database the target does not have yet, fails before anything is
-     * touched when the target cannot give it the source's locale.
-     */
-    private DatabaseProperties properties(String db, TargetDatabase.Prior prior) {
-        DatabaseProperties properties;
-        try (Connection c = source.open(db)) {
-            properties = DatabaseProperties.read(c, db);
-        } catch (SQLException e) {
-            throw SqlStates.wrap(ErrorCode.SOURCE_UNREACHABLE, "reading source database " + db, e);
-        }
-        if (!prior.exists() || prior.ours()) {
-            try (Connection c = target.open()) {
-                properties.checkLocaleOn(c);
-            } catch (SQLException e) {
-                throw SqlStates.wrap(ErrorCode.TARGET_UNREACHABLE, "checking the target's locales", e);
-            }
-        }
-        return properties;
-    }
-
-    /**
-     * Runs the migration's roles step unless another task of it already did (the ledger says so, and the roles
-     * lock makes the others wait meanwhile); the roles that could not be created either way.
-     */
-    private Set<String> roles(Consumer<String> warn) {
-        String key = LedgerEntry.rolesKey(task.migrationId());
-        try (TaskLock lock = TaskLock.acquireRoles(target, task.migrationId())) {
-            Optional<LedgerEntry> done = ledger.read(key);
-            if (done.isPresent()) {
-                return Set.copyOf(done.get().missing());
-            }
-            Set<String> missing = RoleCopier.copy(source, target, task.request(), warn).missing();
-            ledger.write(key, LedgerEntry.rolesDone(List.copyOf(missing)));
-            return missing;
-        }
     }
 }

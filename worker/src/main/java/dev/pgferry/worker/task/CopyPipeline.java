@@ -1,0 +1,359 @@
+package dev.pgferry.worker.task;
+
+import dev.pgferry.bus.Ledger;
+import dev.pgferry.messages.ErrorCode;
+import dev.pgferry.messages.EventSource;
+import dev.pgferry.messages.LedgerEntry;
+import dev.pgferry.messages.MigrationException;
+import dev.pgferry.messages.MigrationRequest;
+import dev.pgferry.messages.MigrationTask;
+import dev.pgferry.messages.Phase;
+import dev.pgferry.messages.ReplicationNames;
+import dev.pgferry.messages.StatusEvent;
+import dev.pgferry.pg.PgConnector;
+import dev.pgferry.pg.SessionPool;
+import dev.pgferry.pg.SqlStates;
+import dev.pgferry.worker.copy.ObjectCopier;
+import dev.pgferry.worker.copy.SourceCatalog;
+import dev.pgferry.worker.copy.SourceSnapshot;
+import dev.pgferry.worker.copy.TableCopier;
+import dev.pgferry.worker.database.DatabaseProperties;
+import dev.pgferry.worker.replication.Removal;
+import dev.pgferry.worker.roles.RoleCopier;
+import dev.pgferry.worker.schema.IndexBuilder;
+import dev.pgferry.worker.schema.PostDataPlan;
+import dev.pgferry.worker.schema.SchemaCopier;
+import org.slf4j.MDC;
+
+import java.io.IOException;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.function.Consumer;
+import java.util.function.Supplier;
+import java.util.stream.Collectors;
+
+/**
+ * The steps of one attempt that both methods share ({@link DumpMigration}, {@link ReplicationMigration}): the
+ * source database's properties, the roles, the target database, the read of the source under a snapshot (schema
+ * dump and catalog), and the copy itself (pre-data, rows, large objects, post-data, sequences, materialized views,
+ * ANALYZE), then the database's properties on the target. What differs between the methods (where the snapshot
+ * comes from, what happens before the read and after the copy) is theirs. Confined to the task's thread.
+ */
+final class CopyPipeline {
+    /** Which tables the pipeline copies itself: all, or only those PostgreSQL's table sync skips. */
+    enum Scope { ALL, UNLOGGED_ONLY }
+
+    /**
+     * The most statements a restore reports one by one; a schema with thousands of objects of a missing role would
+     * otherwise bury the row's other warnings.
+     */
+    private static final int TOLERATED_SHOWN = 20;
+
+    final MigrationTask task;
+    final String db;
+    final PgConnector source;
+    final PgConnector target;
+    final EventSource events;
+    private final Consumer<StatusEvent> emit;
+    private final Ledger ledger;
+    private final int jobs;
+    private final long splitTableBytes;
+
+    CopyPipeline(MigrationTask task, PgConnector source, PgConnector target, EventSource events,
+                 Consumer<StatusEvent> emit, Ledger ledger, int jobs, long splitTableBytes) {
+        this.task = task;
+        this.db = task.dbname();
+        this.source = source;
+        this.target = target;
+        this.events = events;
+        this.emit = emit;
+        this.ledger = ledger;
+        this.jobs = jobs;
+        this.splitTableBytes = splitTableBytes;
+    }
+
+    /** What the copy reads from the source under its snapshot, before anything is copied; closing it ends the snapshot. */
+    record SourceRead(SourceSnapshot snapshot, List<SourceCatalog.Table> tables,
+                      List<SourceCatalog.Sequence> sequences, List<SourceCatalog.MatView> matViews,
+                      List<Long> largeObjects, List<SourceCatalog.ConfigTable> configTables, PostDataPlan plan)
+            implements AutoCloseable {
+        @Override
+        public void close() {
+            snapshot.close();
+        }
+    }
+
+    /** What one attempt's copy holds open: the schema dump, the target's sessions and the jobs' threads. */
+    record Resources(SchemaCopier schema, SessionPool targetSessions, JobPool pool) implements AutoCloseable {
+        @Override
+        public void close() {
+            try (SchemaCopier s = schema; SessionPool t = targetSessions; JobPool p = pool) {
+                // closed in reverse order
+            } catch (IOException e) {
+                throw new MigrationException(ErrorCode.INTERNAL, null, "deleting the temporary schema dump: "
+                        + e.getMessage(), false, e);
+            }
+        }
+    }
+
+    Resources open() {
+        try {
+            SchemaCopier schema = new SchemaCopier(source, target, db);
+            // One pool of --jobs threads for copies, index builds and ANALYZE: a table's index builds (the longest
+            // chain of work left once its rows are in) go ahead of further copies.
+            return new Resources(schema, new SessionPool(() -> target.open(db)), new JobPool(jobs, "jobs-" + db));
+        } catch (IOException e) {
+            throw new MigrationException(ErrorCode.INTERNAL, null, "temporary file for the schema dump of " + db
+                    + ": " + e.getMessage(), false, e);
+        }
+    }
+
+    void emit(StatusEvent event) {
+        emit.accept(event);
+    }
+
+    void warn(String message) {
+        emit.accept(events.warning(message));
+    }
+
+    void phase(Phase phase) {
+        MDC.put("phase", phase.wireName());
+        emit.accept(events.phase(phase));
+    }
+
+    /**
+     * The source database's properties; for a database the target does not have yet, fails before anything is
+     * touched when the target cannot give it the source's locale.
+     */
+    DatabaseProperties properties(TargetDatabase.Prior prior) {
+        DatabaseProperties properties;
+        try (Connection c = source.open(db)) {
+            properties = DatabaseProperties.read(c, db);
+        } catch (SQLException e) {
+            throw SqlStates.wrap(ErrorCode.SOURCE_UNREACHABLE, "reading source database " + db, e);
+        }
+        if (!prior.exists() || prior.ours()) {
+            try (Connection c = target.open()) {
+                properties.checkLocaleOn(c);
+            } catch (SQLException e) {
+                throw SqlStates.wrap(ErrorCode.TARGET_UNREACHABLE, "checking the target's locales", e);
+            }
+        }
+        return properties;
+    }
+
+    /**
+     * The roles phase, then the schema phase up to an empty target database: whatever an earlier attempt of this
+     * migration left of its replication is removed, and the target database is made ready. Returns the roles that
+     * could not be created.
+     */
+    Set<String> rolesAndTarget(TargetDatabase targetDb, TargetDatabase.Prior prior, int attempt,
+                               DatabaseProperties properties) {
+        phase(Phase.ROLES);
+        Set<String> missingRoles = roles();
+        phase(Phase.SCHEMA);
+        if (prior.ours()) {
+            // A previous attempt of this migration may have left a subscription, slot or publication.
+            Removal.removeQuietly(source, target, db, ReplicationNames.of(task.migrationId(), db));
+        }
+        targetDb.prepare(prior, attempt, properties, this::warn);
+        return missingRoles;
+    }
+
+    /**
+     * Runs the migration's roles step unless another task of it already did (the ledger says so, and the roles
+     * lock makes the others wait meanwhile); the roles that could not be created either way.
+     */
+    private Set<String> roles() {
+        String key = LedgerEntry.rolesKey(task.migrationId());
+        try (TaskLock lock = TaskLock.acquireRoles(target, task.migrationId())) {
+            Optional<LedgerEntry> done = ledger.read(key);
+            if (done.isPresent()) {
+                return Set.copyOf(done.get().missing());
+            }
+            Set<String> missing = RoleCopier.copy(source, target, task.request(), this::warn).missing();
+            ledger.write(key, LedgerEntry.rolesDone(List.copyOf(missing)));
+            return missing;
+        }
+    }
+
+    /**
+     * Dumps the schema under {@code snapshot} and reads the catalog under it; the result owns the snapshot (closed
+     * here on failure). With {@code planIndexes}, each plain table's indexes are planned to be built as soon as its
+     * rows are in; otherwise the read has no plan.
+     */
+    SourceRead read(SourceSnapshot snapshot, SchemaCopier schema, boolean planIndexes) {
+        MigrationRequest request = task.request();
+        try {
+            schema.dump(snapshot.id());
+            try (Connection reader = snapshot.openReader(source, db)) {
+                List<SourceCatalog.Table> tables = SourceCatalog.tables(reader, request.options().includeExtensionTables())
+                        .stream().filter(t -> request.copiesTable(db, t.schema(), t.name())).toList();
+                PostDataPlan plan = !planIndexes ? null : schema.planPostData(reader, tables.stream()
+                        .filter(t -> !t.partition()).map(SourceCatalog.Table::oid).collect(Collectors.toSet()));
+                // With --include-extension-tables their whole tables are copied like any other.
+                return new SourceRead(snapshot, tables, SourceCatalog.sequences(reader), SourceCatalog.matViews(reader),
+                        SourceCatalog.largeObjects(reader), request.options().includeExtensionTables() ? List.of()
+                        : SourceCatalog.configTables(reader), plan);
+            }
+        } catch (SQLException e) {
+            snapshot.close();
+            throw SqlStates.wrap(ErrorCode.COPY_FAILED, "reading the catalog of source database " + db, e);
+        } catch (IOException e) {
+            snapshot.close();
+            throw new MigrationException(ErrorCode.INTERNAL, null, "temporary file for the schema of " + db
+                    + ": " + e.getMessage(), false, e);
+        } catch (RuntimeException e) {
+            snapshot.close();
+            throw e;
+        }
+    }
+
+    /**
+     * The source read under a snapshot exported now, on a thread of its own: with no slot to wait for, it runs
+     * while the roles and the target database are prepared (none of it touches the target).
+     */
+    ReadAhead readAhead(SchemaCopier schema, boolean planIndexes) {
+        return new ReadAhead(db, () -> read(SourceSnapshot.export(source, db), schema, planIndexes));
+    }
+
+    /**
+     * Everything between an empty target database and its properties: the pre-data schema, the rows ({@code scope}),
+     * large objects and extension configuration rows, the post-data schema (each plain table's indexes as soon as
+     * its rows are in, when the read planned them), sequences, materialized views and ANALYZE.
+     */
+    void copy(Resources res, SourceRead read, Set<String> missingRoles, Scope scope, boolean replicating) {
+        SchemaCopier schema = res.schema();
+        try {
+            warnCapped("pre-data restore: ", schema.restorePreData(missingRoles));
+            phase(Phase.DATA);
+            List<String> tolerated = new ArrayList<>();
+            Set<String> analyzed = Set.of();
+            if (scope == Scope.ALL) {
+                emit.accept(events.progress(0, read.tables().size(), 0, 0));
+                IndexBuilder indexes = new IndexBuilder(schema, read.plan(), missingRoles, res.targetSessions(),
+                        res.pool().executor(JobPool.Kind.INDEX), db);
+                new TableCopier(source, target, res.targetSessions(), db, read.snapshot(), jobs, splitTableBytes,
+                        res.pool().executor(JobPool.Kind.COPY), this::warn).copyAll(read.tables(),
+                        p -> emit.accept(events.progress(p)), t -> indexes.tableReady(t.oid()), t -> indexes.takeInline(t.oid()));
+                copyLargeObjects(read);
+                copyConfigRows(read, replicating);
+                phase(Phase.POST_DATA);
+                tolerated.addAll(indexes.awaitAll());
+                analyzed = indexes.analyzed();
+                tolerated.addAll(schema.restorePostData(missingRoles, jobs, read.plan().rest()));
+            } else {
+                // The tables PostgreSQL's table sync skips; their indexes come with the whole post-data section.
+                new TableCopier(source, target, res.targetSessions(), db, read.snapshot(), jobs, splitTableBytes,
+                        res.pool().executor(JobPool.Kind.COPY), this::warn).copyAll(
+                        read.tables().stream().filter(SourceCatalog.Table::unlogged).toList(),
+                        p -> emit.accept(events.progress(p)), t -> { }, t -> List.of());
+                copyLargeObjects(read);
+                copyConfigRows(read, replicating);
+                phase(Phase.POST_DATA);
+                tolerated.addAll(schema.restorePostData(missingRoles, jobs));
+            }
+            warnCapped("post-data restore: ", tolerated);
+            try (Connection writer = target.open(db)) {
+                ObjectCopier.copySequences(read.sequences(), writer);
+                ObjectCopier.refreshMatViews(read.matViews(), writer);
+            }
+            phase(Phase.ANALYZE);
+            schema.analyzeExcept(analyzed, jobs, res.pool().executor(JobPool.Kind.INDEX));
+            if (replicating && !read.largeObjects().isEmpty()) {
+                warn(read.largeObjects().size() + " large object(s) were copied once; logical"
+                        + " replication does not carry later changes to large objects");
+            }
+        } catch (SQLException e) {
+            throw SqlStates.wrap(ErrorCode.COPY_FAILED, "migrating database " + db, e);
+        } catch (IOException e) {
+            throw new MigrationException(ErrorCode.INTERNAL, null, "temporary file for the schema of " + db
+                    + ": " + e.getMessage(), false, e);
+        }
+    }
+
+    /** The finish phase's common step: the source database's properties (settings, comment, owner...) on the target. */
+    void finish(TargetDatabase targetDb, DatabaseProperties properties, Set<String> missingRoles) {
+        phase(Phase.FINISH);
+        targetDb.applyProperties(properties, missingRoles, this::warn);
+    }
+
+    private void copyLargeObjects(SourceRead read) throws SQLException {
+        if (read.largeObjects().isEmpty()) {
+            return;
+        }
+        try (Connection reader = read.snapshot().openReader(source, db); Connection writer = target.open(db)) {
+            ObjectCopier.copyLargeObjects(read.largeObjects(), reader, writer);
+        }
+    }
+
+    /** The user's rows of extension configuration tables (e.g. a custom srid in postgis' spatial_ref_sys). */
+    private void copyConfigRows(SourceRead read, boolean replicating) throws SQLException {
+        List<SourceCatalog.ConfigTable> tables = read.configTables();
+        if (tables.isEmpty()) {
+            return;
+        }
+        long rows;
+        try (Connection reader = read.snapshot().openReader(source, db); Connection writer = target.open(db)) {
+            rows = ObjectCopier.copyConfigRows(tables, reader, writer);
+        }
+        if (replicating && rows > 0) {
+            warn(rows + " row(s) of extension configuration tables ("
+                    + String.join(", ", tables.stream().map(SourceCatalog.ConfigTable::displayName).toList())
+                    + ") were copied once; logical replication does not carry later changes to them");
+        }
+    }
+
+    private void warnCapped(String prefix, List<String> tolerated) {
+        tolerated.stream().limit(TOLERATED_SHOWN).forEach(e -> warn(prefix + e));
+        if (tolerated.size() > TOLERATED_SHOWN) {
+            warn(prefix + (tolerated.size() - TOLERATED_SHOWN) + " more statement(s) naming the"
+                    + " same roles were not applied");
+        }
+    }
+
+    /**
+     * The source read ({@link #read}) running on a thread of its own. {@link #take} waits for it and hands its
+     * snapshot to the caller; closed without a take, it closes the snapshot once the read ends.
+     */
+    static final class ReadAhead implements AutoCloseable {
+        private final CompletableFuture<SourceRead> future;
+        private boolean taken;
+
+        ReadAhead(String db, Supplier<SourceRead> read) {
+            this.future = CompletableFuture.supplyAsync(read, r -> {
+                Thread t = new Thread(r, "read-ahead-" + db);
+                t.setDaemon(true);
+                t.start();
+            });
+        }
+
+        SourceRead take() {
+            try {
+                SourceRead read = future.join();
+                taken = true;
+                return read;
+            } catch (CompletionException e) {
+                throw e.getCause() instanceof RuntimeException r ? r
+                        : new MigrationException(ErrorCode.INTERNAL, null, "reading the source: " + e.getCause(), false, e.getCause());
+            }
+        }
+
+        @Override
+        public void close() {
+            if (!taken) {
+                try {
+                    future.join().close();
+                } catch (CompletionException e) {
+                    // the read failed and closed its snapshot itself
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,29 @@
+package dev.pgferry.worker.task;
+
+import dev.pgferry.worker.database.DatabaseProperties;
+
+import java.util.Set;
+
+/**
+ * The dump method: the database is copied once under one exported snapshot, read (schema dump and catalog) while
+ * the roles and the target database are prepared, and ends {@code done}.
+ */
+final class DumpMigration {
+    private final CopyPipeline pipeline;
+
+    DumpMigration(CopyPipeline pipeline) {
+        this.pipeline = pipeline;
+    }
+
+    void run(TargetDatabase targetDb, TargetDatabase.Prior prior, int attempt, DatabaseProperties properties) {
+        Set<String> missingRoles;
+        try (CopyPipeline.Resources res = pipeline.open();
+             CopyPipeline.ReadAhead ahead = pipeline.readAhead(res.schema(), true)) {
+            missingRoles = pipeline.rolesAndTarget(targetDb, prior, attempt, properties);
+            try (CopyPipeline.SourceRead read = ahead.take()) {
+                pipeline.copy(res, read, missingRoles, CopyPipeline.Scope.ALL, false);
+            }
+        }
+        pipeline.finish(targetDb, properties, missingRoles);
+    }
+}

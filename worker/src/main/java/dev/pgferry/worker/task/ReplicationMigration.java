@@ -1,0 +1,130 @@
+package dev.pgferry.worker.task;
+
+import dev.pgferry.messages.ErrorCode;
+import dev.pgferry.messages.MigrationRequest;
+import dev.pgferry.messages.ReplicationNames;
+import dev.pgferry.pg.SqlStates;
+import dev.pgferry.worker.copy.CreatedSlot;
+import dev.pgferry.worker.copy.SourceCatalog;
+import dev.pgferry.worker.copy.SourceSnapshot;
+import dev.pgferry.worker.database.DatabaseProperties;
+import dev.pgferry.worker.replication.Preconditions;
+import dev.pgferry.worker.replication.Replicator;
+
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * The replication method: the tables are published, the database is copied, then a subscription on the target
+ * follows the source, and the database ends {@code syncing}. By default pgferry copies the data itself under the
+ * snapshot of the slot it creates ({@link CreatedSlot}), and the subscription streams from that slot without
+ * copying; with {@code postgres_table_sync} PostgreSQL's table sync copies the tables (pgferry copies only the
+ * unlogged ones, which it skips) and the subscription makes its own slot.
+ */
+final class ReplicationMigration {
+    private final CopyPipeline pipeline;
+    private final Preconditions.Result check;
+    private final Duration maxWait;
+    private final String name;
+    private final Replicator replicator;
+
+    ReplicationMigration(CopyPipeline pipeline, Preconditions.Result check, Duration maxWait) {
+        this.pipeline = pipeline;
+        this.check = check;
+        this.maxWait = maxWait;
+        this.name = ReplicationNames.of(pipeline.task.migrationId(), pipeline.db);
+        this.replicator = new Replicator(pipeline.source, pipeline.target, pipeline.db, name);
+    }
+
+    void run(TargetDatabase targetDb, TargetDatabase.Prior prior, int attempt, DatabaseProperties properties) {
+        if (pipeline.task.request().options().postgresTableSync()) {
+            withTableSync(targetDb, prior, attempt, properties);
+        } else {
+            withOwnCopy(targetDb, prior, attempt, properties);
+        }
+    }
+
+    /** pgferry's parallel copy under the slot's snapshot, indexes after, then streaming from that slot. */
+    private void withOwnCopy(TargetDatabase targetDb, TargetDatabase.Prior prior, int attempt,
+                             DatabaseProperties properties) {
+        Set<String> missingRoles;
+        CreatedSlot slot;
+        try (CopyPipeline.Resources res = pipeline.open()) {
+            missingRoles = pipeline.rolesAndTarget(targetDb, prior, attempt, properties);
+            publish();
+            // The slot is created after the publication (decoding sees the catalog as of each change) and waits for
+            // every transaction open on the source; its snapshot is the one the copy reads.
+            slot = SourceSnapshot.createSlot(pipeline.source, pipeline.db, name, maxWait,
+                    w -> pipeline.emit(pipeline.events.waiting(w)));
+            try (CopyPipeline.SourceRead read = pipeline.read(slot.snapshot(), res.schema(), true)) {
+                pipeline.copy(res, read, missingRoles, CopyPipeline.Scope.ALL, true);
+            }
+        }
+        pipeline.finish(targetDb, properties, missingRoles);
+        replicator.subscribe(slot, check.targetViaAivenExtras());
+        replicator.awaitReady((ready, total) -> { });
+    }
+
+    /** PostgreSQL's table sync copies the tables; the tables' progress is the subscription's. */
+    private void withTableSync(TargetDatabase targetDb, TargetDatabase.Prior prior, int attempt,
+                               DatabaseProperties properties) {
+        Set<String> missingRoles;
+        try (CopyPipeline.Resources res = pipeline.open();
+             CopyPipeline.ReadAhead ahead = pipeline.readAhead(res.schema(), false)) {
+            missingRoles = pipeline.rolesAndTarget(targetDb, prior, attempt, properties);
+            publish();
+            try (CopyPipeline.SourceRead read = ahead.take()) {
+                pipeline.copy(res, read, missingRoles, CopyPipeline.Scope.UNLOGGED_ONLY, true);
+            }
+        }
+        pipeline.finish(targetDb, properties, missingRoles);
+        replicator.subscribeWithTableSync(check.targetViaAivenExtras());
+        replicator.awaitReady((ready, total) -> pipeline.emit(pipeline.events.progress(ready, total, 0, 0)));
+    }
+
+    /**
+     * Publishes the tables as the source has them now (the copy lists them again under its snapshot), after warning
+     * about what replication cannot carry. The publication must exist before the slot.
+     */
+    private void publish() {
+        MigrationRequest request = pipeline.task.request();
+        List<SourceCatalog.Table> tables;
+        try (Connection c = pipeline.source.open(pipeline.db)) {
+            tables = SourceCatalog.tables(c, request.options().includeExtensionTables()).stream()
+                    .filter(t -> request.copiesTable(pipeline.db, t.schema(), t.name())).toList();
+        } catch (SQLException e) {
+            throw SqlStates.wrap(ErrorCode.SOURCE_UNREACHABLE, "listing tables of source database " + pipeline.db, e);
+        }
+        prepareTables(tables);
+        replicator.publish(tables.stream().filter(t -> !t.unlogged()).toList(), check.sourceViaAivenExtras());
+    }
+
+    /** Warns about what replication cannot carry, and sets REPLICA IDENTITY FULL where asked. */
+    private void prepareTables(List<SourceCatalog.Table> tables) {
+        List<SourceCatalog.Table> unlogged = tables.stream().filter(SourceCatalog.Table::unlogged).toList();
+        if (!unlogged.isEmpty()) {
+            pipeline.warn("unlogged table(s) " + names(unlogged) + " are not replicated by PostgreSQL:"
+                    + " copied once; later changes to them will not arrive");
+        }
+        List<SourceCatalog.Table> noIdentity = tables.stream().filter(t -> !t.unlogged() && !t.replicaIdentity()).toList();
+        if (noIdentity.isEmpty()) {
+            return;
+        }
+        if (pipeline.task.request().options().replicaIdentityFull()) {
+            replicator.replicaIdentityFull(noIdentity);
+            pipeline.warn("set REPLICA IDENTITY FULL on " + names(noIdentity)
+                    + " (no primary key) so that their UPDATEs and DELETEs replicate");
+        } else {
+            pipeline.warn("table(s) " + names(noIdentity) + " have no primary key or replica identity:"
+                    + " their INSERTs replicate, but UPDATE and DELETE on them will fail on the source once published;"
+                    + " add a primary key, or rerun with --replica-identity-full");
+        }
+    }
+
+    private static String names(List<SourceCatalog.Table> tables) {
+        return String.join(", ", tables.stream().map(SourceCatalog.Table::displayName).toList());
+    }
+}
