@@ -103,6 +103,12 @@ t = lambda s: datetime.datetime.fromisoformat(s.replace("Z", "+00:00"))
 rows = d["migration_detail"]
 spans = [(t(r["finished_at"]) - t(r["started_at"])).total_seconds() for r in rows if r.get("finished_at") and r.get("started_at")]
 print("bench:   pgferry", d["migration"]["status"], len(rows), "databases; worker seconds per database: median %.2f, min %.2f, max %.2f" % (statistics.median(spans), min(spans), max(spans)), file=sys.stderr)
+gaps = []
+for w in {r.get("worker_id") for r in rows}:
+    mine = sorted((t(r["started_at"]), t(r["finished_at"])) for r in rows if r.get("worker_id") == w and r.get("finished_at") and r.get("started_at"))
+    gaps += [(b[0] - a[1]).total_seconds() for a, b in zip(mine, mine[1:])]
+if gaps:
+    print("bench:   seconds from a database finished to the next started on the same worker: median %.3f, min %.3f, max %.3f" % (statistics.median(gaps), min(gaps), max(gaps)), file=sys.stderr)
 phases = sorted({p for r in rows for p in (r.get("phase_seconds") or {})})
 print("bench:   median seconds per phase:", ", ".join("%s %.3f" % (p, statistics.median([(r.get("phase_seconds") or {}).get(p, 0) for r in rows])) for p in phases), file=sys.stderr)
 ' < "$work/pgferry-service.json"

@@ -92,7 +92,7 @@ class SchemaCornerCasesIT {
             CREATE VIEW app.rich AS SELECT id, email FROM app.accounts WHERE balance > 1000;
             COMMENT ON VIEW app.rich IS 'a view';
             CREATE TABLE app.audit (at timestamptz DEFAULT now(), what text);
-            CREATE RULE log_rich AS ON INSERT TO app.rich DO INSTEAD INSERT INTO app.audit (what) VALUES (NEW.email);
+            CREATE RULE log_rich AS ON INSERT TO app.rich DO INSTEAD (INSERT INTO app.audit (what) VALUES (NEW.email); INSERT INTO app.audit (what) VALUES ('rule; second action'));
             COMMENT ON RULE log_rich ON app.rich IS 'a rule';
             CREATE FUNCTION app.touch() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN NEW.at := now(); RETURN NEW; END$$;
             CREATE TRIGGER audit_touch BEFORE INSERT ON app.audit FOR EACH ROW EXECUTE FUNCTION app.touch();
@@ -142,12 +142,68 @@ class SchemaCornerCasesIT {
         source.close();
     }
 
+    /**
+     * A schema whose post-data left after the tables is light (triggers, a rule of two actions, a policy, extended
+     * statistics, comments, default privileges): pgferry runs it on one session from the statements pg_restore
+     * renders, not through a parallel pg_restore.
+     */
+    @org.junit.jupiter.api.Test
+    void aLightPostDataRunOnOneSessionArrivesWhole() throws Exception {
+        try (var c = SampleData.connect(source, "postgres"); var s = c.createStatement()) {
+            s.execute("CREATE DATABASE light_post");
+        }
+        try (var c = SampleData.connect(source, "light_post"); var s = c.createStatement()) {
+            s.execute("""
+                    CREATE TABLE orders (id int PRIMARY KEY, customer text NOT NULL, total numeric);
+                    CREATE TABLE audit (id serial PRIMARY KEY, what text);
+                    CREATE FUNCTION note() RETURNS trigger LANGUAGE plpgsql AS $$
+                        BEGIN INSERT INTO audit (what) VALUES ('order; ' || NEW.id); RETURN NEW; END $$;
+                    CREATE TRIGGER orders_note AFTER INSERT ON orders FOR EACH ROW EXECUTE FUNCTION note();
+                    COMMENT ON TRIGGER orders_note ON orders IS 'a trigger; with a semicolon';
+                    CREATE TABLE big_orders (id int PRIMARY KEY);
+                    CREATE RULE big AS ON INSERT TO big_orders DO INSTEAD
+                        (INSERT INTO audit (what) VALUES ('big ' || NEW.id); INSERT INTO audit (what) VALUES ('second; action'));
+                    ALTER TABLE orders ENABLE ROW LEVEL SECURITY;
+                    CREATE POLICY own ON orders FOR SELECT TO corner_reader USING (customer = current_user);
+                    CREATE STATISTICS orders_stats (dependencies) ON customer, total FROM orders;
+                    ALTER DEFAULT PRIVILEGES FOR ROLE corner_owner GRANT SELECT ON TABLES TO corner_reader;
+                    INSERT INTO orders SELECT g, 'c' || g % 3, g FROM generate_series(1, 30) g;
+                    """);
+        }
+        try (LocalPostgres target = Infra.postgres()) {
+            MigrationRequest r = MigrationRequest.of(Pgferry.conn(source), Pgferry.conn(target), Method.DUMP,
+                    List.of("postgres", "corner"), List.of(), List.of());
+            pgferry.submit(r);
+            MigrationStatus s = pgferry.awaitFinal(r.migrationId());
+            assertThat(s.migration().status()).as(Json.writePretty(s)).isEqualTo(State.DONE);
+            Verification v = VerifyIT.verification(VerifyIT.verify(pgferry, r.migrationId()), "light_post");
+            assertThat(v.result()).as(Json.writePretty(v)).isEqualTo(Verification.Result.MATCH);
+            for (String sql : List.of(
+                    "SELECT tgname || ' ' || pg_get_triggerdef(oid) || ' ' || obj_description(oid, 'pg_trigger')"
+                            + " FROM pg_trigger WHERE NOT tgisinternal",
+                    "SELECT rulename || ' ' || pg_get_ruledef(oid) FROM pg_rewrite WHERE rulename = 'big'",
+                    "SELECT polname || ' ' || pg_get_expr(polqual, polrelid) FROM pg_policy",
+                    "SELECT relname || ' ' || relrowsecurity FROM pg_class WHERE relname = 'orders'",
+                    "SELECT stxname || ' ' || stxkind::text FROM pg_statistic_ext",
+                    "SELECT defaclrole::regrole || ' ' || defaclacl::text FROM pg_default_acl")) {
+                assertThat(Compare.column(target, "light_post", sql)).as(sql)
+                        .isEqualTo(Compare.column(source, "light_post", sql)).isNotEmpty();
+            }
+            // and the rule's two actions and the trigger work on the target
+            try (var c = SampleData.connect(target, "light_post"); var st = c.createStatement()) {
+                st.execute("DELETE FROM audit; INSERT INTO big_orders VALUES (7); INSERT INTO orders VALUES (99, 'x', 1)");
+            }
+            assertThat(Compare.column(target, "light_post", "SELECT what FROM audit ORDER BY id"))
+                    .containsExactly("big 7", "second; action", "order; 99");
+        }
+    }
+
     @ParameterizedTest
     @EnumSource(value = Method.class, names = {"DUMP", "REPLICATION"})
     void everyKindOfObjectArrives(Method method) throws Exception {
         try (LocalPostgres target = Infra.postgres()) {
             MigrationRequest r = MigrationRequest.of(Pgferry.conn(source), Pgferry.conn(target), method,
-                    List.of("postgres"), List.of(), List.of());
+                    List.of("postgres", "light_post"), List.of(), List.of());
             pgferry.submit(r);
             if (method == Method.REPLICATION) {
                 Pgferry.awaitRow(pgferry.coordinator, r.migrationId(), d -> d.status() == State.SYNCING

@@ -101,6 +101,42 @@ public final class PostDataPlan {
     }
 
     /**
+     * Kinds of entries that build nothing and read no rows (catalog changes only): a statement of each takes a few
+     * milliseconds on one session, so parallel restore jobs would cost more (their processes and sessions) than
+     * they save.
+     */
+    private static final List<String> LIGHT = List.of("TRIGGER ", "RULE ", "POLICY ", "ROW SECURITY ", "COMMENT ",
+            "EVENT TRIGGER ", "STATISTICS ", "ACL ", "DEFAULT ACL ");
+
+    /**
+     * Whether every entry of {@link #rest} is light (triggers, rules, policies, comments, privileges...), so that
+     * they can run one after another on one session ({@link SchemaCopier#render}); false when one of them builds an
+     * index or checks rows (a foreign key of a table copied late, a partition index...), which parallel jobs speed up.
+     */
+    public boolean restIsLight() {
+        return light(rest);
+    }
+
+    static boolean light(List<String> toc) {
+        return toc.stream().allMatch(line -> {
+            String desc = desc(line);
+            return desc != null && LIGHT.stream().anyMatch(desc::startsWith);
+        });
+    }
+
+    /** Whether a table-of-contents line is a privilege entry ({@code ACL}, {@code DEFAULT ACL}). */
+    public static boolean isPrivilege(String line) {
+        String desc = desc(line);
+        return desc != null && (desc.startsWith("ACL ") || desc.startsWith("DEFAULT ACL "));
+    }
+
+    /** What follows the catalog ids of a table-of-contents line ("TRIGGER app audit audit_touch owner"), or null. */
+    private static String desc(String line) {
+        String[] t = line.split("\\s+", 4);
+        return t.length == 4 ? t[3] : null;
+    }
+
+    /**
      * @param toc         the output of {@code pg_restore -l}
      * @param source      a connection reading the same snapshot as the dump
      * @param earlyTables OIDs of the plain (non-partition) tables whose indexes may be built early

@@ -99,6 +99,97 @@ public final class SchemaCopier implements AutoCloseable {
     }
 
     /**
+     * The statements pg_restore would send for {@code entries} of the dump, rendered without a server
+     * ({@code pg_restore --file}), in order and with the session settings of its header; to run with
+     * {@link #runScript}. Null when the dump is not in UTF-8: the script is in the dump's encoding, and the session
+     * pgferry runs it on speaks UTF-8 only, so such a dump is restored by pg_restore itself.
+     */
+    public List<String> render(List<String> entries) throws IOException {
+        if (entries.isEmpty()) {
+            return List.of();
+        }
+        String what = "rendering the post-data schema of " + dbname;
+        Path list = PostDataPlan.writeList(entries);
+        Path script = Files.createTempFile("pgferry-post-data-", ".sql");
+        try {
+            PgTool.Result r = PgTool.exec("pg_restore", List.of("--file=" + script, "--use-list=" + list,
+                    dumpFile.toString()), Map.of(), ErrorCode.SCHEMA_RESTORE_FAILED, what, null);
+            if (r.exitCode() != 0) {
+                throw new MigrationException(ErrorCode.SCHEMA_RESTORE_FAILED, what + " failed (pg_restore exit code "
+                        + r.exitCode() + "): " + PgTool.tail(r.stderr()));
+            }
+            String text = Files.readString(script, java.nio.charset.StandardCharsets.ISO_8859_1);
+            if (!text.contains("SET client_encoding = 'UTF8';")) {
+                return null;
+            }
+            return SqlScript.statements(new String(Files.readAllBytes(script), java.nio.charset.StandardCharsets.UTF_8))
+                    .stream().filter(st -> !st.startsWith("SET client_encoding")).toList();
+        } finally {
+            deleteQuietly(list);
+            deleteQuietly(script);
+        }
+    }
+
+    /**
+     * Runs statements {@link #render}ed from the dump on one new session of the target database, as pg_restore
+     * would have. With no missing roles, in one transaction that the first error fails (as
+     * {@code --single-transaction --exit-on-error}); otherwise one statement at a time, a statement that fails with
+     * {@code undefined_object} or {@code insufficient_privilege} while naming a missing role being reported and
+     * skipped. Returns the skipped statements.
+     */
+    public List<String> runScript(List<String> statements, Set<String> missingRoles) {
+        if (statements.isEmpty()) {
+            return List.of();
+        }
+        String what = "restoring the post-data schema into target database " + dbname;
+        try (Connection c = target.open(dbname)) {
+            if (missingRoles.isEmpty()) {
+                c.setAutoCommit(false);
+                try (Statement st = c.createStatement()) {
+                    for (String statement : statements) {
+                        try {
+                            st.execute(statement);
+                        } catch (SQLException e) {
+                            throw SqlStates.wrap(ErrorCode.SCHEMA_RESTORE_FAILED, what + " (statement: " + statement + ")", e);
+                        }
+                    }
+                }
+                c.commit();
+                return List.of();
+            }
+            return applyTolerating(c, statements, missingRoles, what);
+        } catch (SQLException e) {
+            throw SqlStates.wrap(ErrorCode.SCHEMA_RESTORE_FAILED, what, e);
+        }
+    }
+
+    /**
+     * Runs each statement on its own (autocommit); one that fails with {@code undefined_object} (a role not created)
+     * or {@code insufficient_privilege} (one the target user cannot act as) while naming a missing role is reported
+     * and skipped; any other failure fails the database.
+     */
+    private static List<String> applyTolerating(Connection c, List<String> statements, Set<String> missingRoles,
+                                                String what) throws SQLException {
+        List<String> tolerated = new ArrayList<>();
+        try (Statement st = c.createStatement()) {
+            for (String statement : statements) {
+                try {
+                    st.execute(statement);
+                } catch (SQLException e) {
+                    Set<String> named = SqlScript.namedRoles(statement, missingRoles);
+                    boolean aboutRole = SqlStates.UNDEFINED_OBJECT.equals(e.getSQLState())
+                            || SqlStates.INSUFFICIENT_PRIVILEGE.equals(e.getSQLState());
+                    if (!aboutRole || named.isEmpty()) {
+                        throw SqlStates.wrap(ErrorCode.SCHEMA_RESTORE_FAILED, what + " (statement: " + statement + ")", e);
+                    }
+                    tolerated.add(notApplied(statement, named, "SQLSTATE " + e.getSQLState()));
+                }
+            }
+        }
+        return tolerated;
+    }
+
+    /**
      * Gathers planner statistics for every table, partitioned table and materialized view of the target database
      * except {@code analyzed} (qualified names of tables already analyzed), {@code jobs} relations at a time on
      * {@code executor}'s threads, each on one connection of its own.
@@ -238,27 +329,12 @@ public final class SchemaCopier implements AutoCloseable {
                 throw new MigrationException(ErrorCode.SCHEMA_RESTORE_FAILED, what + ": writing the privileges of the"
                         + " schema dump failed: " + PgTool.tail(r.stderr()));
             }
-            List<String> tolerated = new ArrayList<>();
-            try (Connection c = target.open(dbname); Statement st = c.createStatement()) {
-                for (String statement : SqlScript.statements(Files.readString(script))) {
-                    try {
-                        st.execute(statement);
-                    } catch (SQLException e) {
-                        Set<String> named = SqlScript.namedRoles(statement, missingRoles);
-                        // undefined_object: a role not created; insufficient_privilege: one the target user cannot
-                        // act as (SET SESSION AUTHORIZATION to a grantor)
-                        boolean aboutRole = SqlStates.UNDEFINED_OBJECT.equals(e.getSQLState())
-                                || SqlStates.INSUFFICIENT_PRIVILEGE.equals(e.getSQLState());
-                        if (!aboutRole || named.isEmpty()) {
-                            throw SqlStates.wrap(ErrorCode.SCHEMA_RESTORE_FAILED, what + " (statement: " + statement + ")", e);
-                        }
-                        tolerated.add(notApplied(statement, named, "SQLSTATE " + e.getSQLState()));
-                    }
-                }
+            try (Connection c = target.open(dbname)) {
+                // insufficient_privilege: SET SESSION AUTHORIZATION to a grantor the target user cannot act as
+                return applyTolerating(c, SqlScript.statements(Files.readString(script)), missingRoles, what);
             } catch (SQLException e) {
                 throw SqlStates.wrap(ErrorCode.SCHEMA_RESTORE_FAILED, what, e);
             }
-            return tolerated;
         } catch (IOException e) {
             throw new MigrationException(ErrorCode.INTERNAL, null, what + ": " + e.getMessage(), false, e);
         } finally {

@@ -16,19 +16,31 @@ final class SqlScript {
     private SqlScript() {
     }
 
-    /** The statements of {@code script}, each without its {@code ;}, comments and meta-command lines dropped. */
+    /**
+     * The statements of {@code script}, each without its {@code ;}, comments and meta-command lines dropped. A
+     * {@code ;} inside parentheses (the actions of a rule, {@code DO INSTEAD (...; ...)}) does not end a statement,
+     * as in psql.
+     */
     static List<String> statements(String script) {
         List<String> out = new ArrayList<>();
         StringBuilder current = new StringBuilder();
         Scanner s = new Scanner(script);
+        int depth = 0;
         while (s.hasNext()) {
             if (current.toString().isBlank() && s.atLineStart() && s.peek() == '\\') {
                 s.skipLine();
                 continue;
             }
             Token t = s.next();
+            if (t.kind == Kind.OTHER && t.text.equals("(")) {
+                depth++;
+            } else if (t.kind == Kind.OTHER && t.text.equals(")") && depth > 0) {
+                depth--;
+            }
             if (t.kind == Kind.COMMENT) {
                 current.append('\n');
+            } else if (t.kind == Kind.SEMICOLON && depth > 0) {
+                current.append(t.text);
             } else if (t.kind == Kind.SEMICOLON) {
                 if (!current.toString().isBlank()) {
                     out.add(current.toString().strip());

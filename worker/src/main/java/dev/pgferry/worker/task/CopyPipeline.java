@@ -89,6 +89,26 @@ final class CopyPipeline {
         }
     }
 
+    /**
+     * The light post-data statements, their privileges ({@code DEFAULT ACL}) apart, as the roles step decides
+     * whether pg_restore would have granted them. Null lists: the dump is not in UTF-8 (see
+     * {@link SchemaCopier#render}), and pg_restore runs the entries.
+     */
+    record LightRest(List<String> statements, List<String> privileges) {
+        /**
+         * The statements to run: with roles that could not be created, privileges are left out, as pg_restore's
+         * {@code --no-privileges} leaves them (they were granted one by one after the pre-data).
+         */
+        List<String> toRun(Set<String> missingRoles) {
+            if (!missingRoles.isEmpty() || privileges.isEmpty()) {
+                return statements;
+            }
+            List<String> all = new ArrayList<>(statements);
+            all.addAll(privileges);
+            return all;
+        }
+    }
+
     /** What one attempt's copy holds open: the schema dump, the target's sessions and the jobs' threads. */
     record Resources(SchemaCopier schema, SessionPool targetSessions, JobPool pool) implements AutoCloseable {
         @Override
@@ -216,6 +236,43 @@ final class CopyPipeline {
     }
 
     /**
+     * Renders the light post-data entries ({@link PostDataPlan#restIsLight}) on a thread of their own (a pg_restore
+     * process, no server), beside the copy.
+     */
+    private CompletableFuture<LightRest> renderLightRest(SchemaCopier schema, List<String> rest) {
+        return CompletableFuture.supplyAsync(() -> {
+            try {
+                List<String> statements = schema.render(rest.stream().filter(e -> !PostDataPlan.isPrivilege(e)).toList());
+                List<String> privileges = schema.render(rest.stream().filter(PostDataPlan::isPrivilege).toList());
+                return statements == null || privileges == null ? new LightRest(null, null)
+                        : new LightRest(statements, privileges);
+            } catch (IOException e) {
+                throw new MigrationException(ErrorCode.INTERNAL, null, "temporary file for the post-data schema of "
+                        + db + ": " + e.getMessage(), false, e);
+            }
+        }, r -> {
+            Thread t = new Thread(r, "render-" + db);
+            t.setDaemon(true);
+            t.start();
+        });
+    }
+
+    /** The rendered light post-data, or null when pg_restore must run it. */
+    private static LightRest join(CompletableFuture<LightRest> lightRest) {
+        if (lightRest == null) {
+            return null;
+        }
+        try {
+            LightRest r = lightRest.join();
+            return r.statements() == null ? null : r;
+        } catch (CompletionException e) {
+            throw e.getCause() instanceof RuntimeException r ? r
+                    : new MigrationException(ErrorCode.INTERNAL, null, "rendering the post-data schema: " + e.getCause(),
+                    false, e.getCause());
+        }
+    }
+
+    /**
      * The source read under a snapshot exported now, on a thread of its own: with no slot to wait for, it runs
      * while the roles and the target database are prepared (none of it touches the target).
      */
@@ -236,6 +293,11 @@ final class CopyPipeline {
             List<String> tolerated = new ArrayList<>();
             Set<String> analyzed = Set.of();
             if (scope == Scope.ALL) {
+                // When the post-data left after the tables is light enough for one session, its statements are
+                // rendered while the rows copy: a pg_restore with its parallel jobs and sessions after the copy would
+                // take longer than the few statements themselves.
+                CompletableFuture<LightRest> lightRest = read.plan().restIsLight()
+                        ? renderLightRest(schema, read.plan().rest()) : null;
                 emit.accept(events.progress(0, read.tables().size(), 0, 0));
                 IndexBuilder indexes = new IndexBuilder(schema, read.plan(), missingRoles, res.targetSessions(),
                         res.pool().executor(JobPool.Kind.INDEX), db);
@@ -247,7 +309,9 @@ final class CopyPipeline {
                 phase(Phase.POST_DATA);
                 tolerated.addAll(indexes.awaitAll());
                 analyzed = indexes.analyzed();
-                tolerated.addAll(schema.restorePostData(missingRoles, jobs, read.plan().rest()));
+                LightRest light = join(lightRest);
+                tolerated.addAll(light != null ? schema.runScript(light.toRun(missingRoles), missingRoles)
+                        : schema.restorePostData(missingRoles, jobs, read.plan().rest()));
             } else {
                 // The tables PostgreSQL's table sync skips; their indexes come with the whole post-data section.
                 new TableCopier(source, target, res.targetSessions(), db, read.snapshot(), jobs, splitTableBytes,

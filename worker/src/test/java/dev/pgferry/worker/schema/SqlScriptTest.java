@@ -21,6 +21,7 @@ class SqlScriptTest {
                 COMMENT ON TABLE t IS 'it''s; fine';
                 CREATE FUNCTION f() RETURNS int LANGUAGE sql AS $_$ SELECT 1; $_$;
                 SELECT E'\\'; still a literal';
+                CREATE RULE r AS ON INSERT TO public.t DO INSTEAD (INSERT INTO public.u VALUES (new.id); NOTIFY "t;u";);
                 GRANT ALL ON SCHEMA s TO a
                 """;
         assertThat(SqlScript.statements(script)).containsExactly(
@@ -29,6 +30,7 @@ class SqlScriptTest {
                 "COMMENT ON TABLE t IS 'it''s; fine'",
                 "CREATE FUNCTION f() RETURNS int LANGUAGE sql AS $_$ SELECT 1; $_$",
                 "SELECT E'\\'; still a literal'",
+                "CREATE RULE r AS ON INSERT TO public.t DO INSTEAD (INSERT INTO public.u VALUES (new.id); NOTIFY \"t;u\";)",
                 "GRANT ALL ON SCHEMA s TO a");
     }
 
