@@ -11,10 +11,12 @@ import java.util.concurrent.Callable;
         description = "Run the embedded single-node Kafka broker (KRaft) on its own, for several pgferry processes on"
                 + " one machine without a Kafka installation. Stops on SIGTERM.")
 final class BrokerCommand implements Callable<Integer> {
-    @Option(names = "--data-dir", defaultValue = "./.pgferry/broker", description = "Broker data (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--data-dir", paramLabel = "DIR", defaultValue = "./.pgferry/broker",
+            description = "Broker data (default: ${DEFAULT-VALUE}).")
     Path dataDir;
 
-    @Option(names = "--port", defaultValue = "9092", description = "Broker port on 127.0.0.1 (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--port", paramLabel = "PORT", defaultValue = "9092",
+            description = "Broker port on 127.0.0.1 (default: ${DEFAULT-VALUE}).")
     int port;
 
     @Override

@@ -19,7 +19,8 @@ final class ControlOptions {
     @Mixin
     KafkaOptions kafka;
 
-    @Option(names = "--data-dir", defaultValue = "./.pgferry", description = "Single-machine data (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--data-dir", paramLabel = "DIR", defaultValue = "./.pgferry",
+            description = "Single-machine data (default: ${DEFAULT-VALUE}).")
     Path dataDir;
 
     @Option(names = "--json", description = "Print the final status as JSON.")

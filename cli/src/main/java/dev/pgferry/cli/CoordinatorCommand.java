@@ -25,10 +25,11 @@ final class CoordinatorCommand implements Callable<Integer> {
     @Mixin
     KafkaOptions kafka;
 
-    @Option(names = "--http-port", defaultValue = "8080", description = "HTTP port (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--http-port", paramLabel = "PORT", defaultValue = "8080",
+            description = "HTTP port (default: ${DEFAULT-VALUE}).")
     int httpPort;
 
-    @Option(names = "--http-host", defaultValue = "127.0.0.1",
+    @Option(names = "--http-host", paramLabel = "HOST", defaultValue = "127.0.0.1",
             description = "HTTP bind address (default: ${DEFAULT-VALUE}); any other than loopback needs PGFERRY_API_TOKEN.")
     String httpHost;
 

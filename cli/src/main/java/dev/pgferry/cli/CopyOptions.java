@@ -4,7 +4,7 @@ import picocli.CommandLine.Option;
 
 /** How a worker copies: the options of {@code pgferry worker} and {@code pgferry migrate}, defined once. */
 final class CopyOptions {
-    @Option(names = "--jobs", defaultValue = "0",
+    @Option(names = "--jobs", paramLabel = "N", defaultValue = "0",
             description = "Tables (or table ranges) copied and indexes built at once per worker (default 0: one per CPU core, at least 2).")
     int jobs;
 

@@ -24,7 +24,7 @@ import java.util.concurrent.Callable;
                 + " every database was cut over, 1 otherwise, 2 for a request that cannot be made, 3 when --timeout"
                 + " passed first, 4 for an unknown migration.")
 final class CutoverCommand implements Callable<Integer> {
-    @Parameters(index = "0", paramLabel = "ID")
+    @Parameters(index = "0", paramLabel = "ID", description = "The migration's id (as migrate and submit print it).")
     String migrationId;
 
     @Option(names = "--databases", split = ",", paramLabel = "DB",

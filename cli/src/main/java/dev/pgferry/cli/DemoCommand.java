@@ -21,10 +21,12 @@ import java.util.concurrent.Callable;
                 + " fills the source with a small sample, migrates it like `migrate` does, prints the result and"
                 + " removes the servers.")
 final class DemoCommand implements Callable<Integer> {
-    @Option(names = "--data-dir", defaultValue = "./.pgferry", description = "Working data (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--data-dir", paramLabel = "DIR", defaultValue = "./.pgferry",
+            description = "Working data (default: ${DEFAULT-VALUE}).")
     Path dataDir;
 
-    @Option(names = "--rows", defaultValue = "20000", description = "Rows in the largest sample table (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--rows", paramLabel = "N", defaultValue = "20000",
+            description = "Rows in the largest sample table (default: ${DEFAULT-VALUE}).")
     int rows;
 
     @Option(names = "--json", description = "Print the final status as JSON.")

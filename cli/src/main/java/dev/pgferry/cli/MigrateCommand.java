@@ -20,21 +20,25 @@ final class MigrateCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print the final status as JSON.")
     boolean json;
 
-    @Option(names = "--data-dir", defaultValue = "./.pgferry", description = "Broker data (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--data-dir", paramLabel = "DIR", defaultValue = "./.pgferry",
+            description = "Broker data (default: ${DEFAULT-VALUE}).")
     Path dataDir;
 
-    @Option(names = "--workers", defaultValue = "2", description = "Worker count (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--workers", paramLabel = "N", defaultValue = "2",
+            description = "Workers in this process (default: ${DEFAULT-VALUE}).")
     int workers;
 
     @Mixin
     CopyOptions copy;
 
-    @Option(names = "--http-port", defaultValue = "-1", description = "Also serve the HTTP API on this port (default: off).")
+    @Option(names = "--http-port", paramLabel = "PORT", defaultValue = "-1",
+            description = "Also serve the HTTP API on this port (default: off).")
     int httpPort;
 
     @Option(names = "--stop-replication-at-lag", paramLabel = "BYTES",
             description = "Once every replicated database is syncing, wait until each lags by at most BYTES, then"
-                    + " remove the replication (the cut-over) and exit.")
+                    + " remove the replication and exit, while the source may still take writes: whatever is written"
+                    + " after the last applied change is not on the target. Prefer pgferry cutover.")
     Long stopAtLag;
 
     @Option(names = "--verify",

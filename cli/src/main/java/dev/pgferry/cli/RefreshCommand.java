@@ -27,7 +27,7 @@ import java.util.function.Predicate;
                 + " under --data-dir. Exits 0 when no drift is left, 1 otherwise, 2 when no named database is syncing,"
                 + " 3 when --timeout passed first, 4 for an unknown migration.")
 final class RefreshCommand implements Callable<Integer> {
-    @Parameters(index = "0", paramLabel = "ID")
+    @Parameters(index = "0", paramLabel = "ID", description = "The migration's id (as migrate and submit print it).")
     String migrationId;
 
     @Option(names = "--databases", split = ",", paramLabel = "DB",

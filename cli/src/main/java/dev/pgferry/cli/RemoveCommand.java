@@ -14,7 +14,7 @@ import java.util.concurrent.Callable;
                 + " (the target's sequences are set from the source first). Idempotent. Without --bootstrap-servers it"
                 + " uses the single-machine broker data under --data-dir. Exits 0 when every database is removed.")
 final class RemoveCommand implements Callable<Integer> {
-    @Parameters(index = "0", paramLabel = "ID")
+    @Parameters(index = "0", paramLabel = "ID", description = "The migration's id (as migrate and submit print it).")
     String migrationId;
 
     @Mixin

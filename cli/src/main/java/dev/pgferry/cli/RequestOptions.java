@@ -12,14 +12,19 @@ import java.util.List;
 /** The options that describe a migration request, shared by {@code migrate} and {@code submit}. */
 final class RequestOptions {
     @Option(names = "--source", required = true, paramLabel = "URI",
-            description = "Source server: postgres://user[:password]@host[:port][/dbname][?sslmode=..&password_ref=env:NAME|file:PATH]")
+            description = "Source server: postgres://user[:password]@host[:port][/dbname][?sslmode=..&password_ref=..];"
+                    + " dbname is the bootstrap database (default postgres). The password may be inline or a reference,"
+                    + " password_ref=env:NAME or file:PATH, resolved only by the process that opens the connection.")
     String source;
 
-    @Option(names = "--target", required = true, paramLabel = "URI", description = "Target server, same form as --source.")
+    @Option(names = "--target", required = true, paramLabel = "URI",
+            description = "Target server, same form as --source.")
     String target;
 
     @Option(names = "--method", defaultValue = "auto", paramLabel = "METHOD",
-            description = "auto | replication | dump (default: ${DEFAULT-VALUE}: replication where its preconditions hold, dump otherwise).")
+            description = "auto | replication | dump (default: ${DEFAULT-VALUE}): auto replicates where the preconditions"
+                    + " hold and dumps otherwise, saying why; replication never falls back (it fails the database with"
+                    + " the reason); dump never replicates.")
     String method;
 
     @Option(names = "--ignore-dbs", split = ",", paramLabel = "DB,...",
@@ -27,14 +32,18 @@ final class RequestOptions {
     List<String> ignoreDbs = new ArrayList<>();
 
     @Option(names = "--skip-table", paramLabel = "TABLE",
-            description = "Do not copy this table's data: table, schema.table or db.schema.table. Repeatable.")
+            description = "Do not copy this table's data: table, schema.table or db.schema.table (quote a part"
+                    + " containing a dot: \"we.ird\".t). Repeatable. The schema of every table is always copied; a"
+                    + " filtered table arrives empty.")
     List<String> skipTables = new ArrayList<>();
 
     @Option(names = "--with-table", paramLabel = "TABLE",
-            description = "Copy data of only these tables (same forms). Repeatable.")
+            description = "Copy the data of only these tables (same forms). Repeatable. A list that matches nothing in a"
+                    + " database copies no data there.")
     List<String> withTables = new ArrayList<>();
 
-    @Option(names = "--migration-id", paramLabel = "ID", description = "Name the migration (default: generated).")
+    @Option(names = "--migration-id", paramLabel = "ID",
+            description = "Name the migration (default: generated, m-...).")
     String migrationId;
 
     @Option(names = "--replica-identity-full",
@@ -49,7 +58,8 @@ final class RequestOptions {
 
     @Option(names = "--postgres-table-sync",
             description = "Replication: leave the initial copy to PostgreSQL's table sync (indexes first, then"
-                    + " subscription copy_data) instead of pgferry's parallel copy; slower, for comparison.")
+                    + " subscription copy_data) instead of pgferry's parallel copy; slower (BENCHMARKS.md), kept for"
+                    + " comparison.")
     boolean postgresTableSync;
 
     @Option(names = "--roles", defaultValue = "all", paramLabel = "all|used",
@@ -59,7 +69,7 @@ final class RequestOptions {
     String roles;
 
     @Option(names = "--ignore-roles", split = ",", paramLabel = "ROLE,...",
-            description = "Source roles never created on the target.")
+            description = "Source roles never created on the target (the name Aiven's migration configuration uses).")
     List<String> ignoreRoles = new ArrayList<>();
 
     @Option(names = "--max-wait", paramLabel = "DURATION", converter = DurationConverter.class,

@@ -16,7 +16,7 @@ import java.util.concurrent.Callable;
         description = "Print a migration's status, folded from the status topic. Exit 0 done, 1 failed, 3 running, 4 unknown id."
                 + " Without --bootstrap-servers it reads the single-machine data under --data-dir.")
 final class StatusCommand implements Callable<Integer> {
-    @Parameters(index = "0", paramLabel = "ID")
+    @Parameters(index = "0", paramLabel = "ID", description = "The migration's id (as migrate and submit print it).")
     String migrationId;
 
     @Option(names = "--bootstrap-servers", paramLabel = "HOST:PORT",
@@ -26,7 +26,8 @@ final class StatusCommand implements Callable<Integer> {
     @Mixin
     KafkaOptions kafka;
 
-    @Option(names = "--data-dir", defaultValue = "./.pgferry", description = "Single-machine data (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--data-dir", paramLabel = "DIR", defaultValue = "./.pgferry",
+            description = "Single-machine data (default: ${DEFAULT-VALUE}).")
     java.nio.file.Path dataDir;
 
     @Option(names = "--wait", description = "Block until the migration is done or failed.")

@@ -18,7 +18,7 @@ import java.util.concurrent.Callable;
                 + " Writes a JSON report. Without --bootstrap-servers it uses the single-machine broker data under"
                 + " --data-dir. Exits 0 when everything matches, 1 otherwise, 4 for an unknown migration.")
 final class VerifyCommand implements Callable<Integer> {
-    @Parameters(index = "0", paramLabel = "ID")
+    @Parameters(index = "0", paramLabel = "ID", description = "The migration's id (as migrate and submit print it).")
     String migrationId;
 
     @Option(names = "--bootstrap-servers", paramLabel = "HOST:PORT", description = "A running pgferry's Kafka.")
@@ -27,10 +27,12 @@ final class VerifyCommand implements Callable<Integer> {
     @Mixin
     KafkaOptions kafka;
 
-    @Option(names = "--data-dir", defaultValue = "./.pgferry", description = "Single-machine data (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--data-dir", paramLabel = "DIR", defaultValue = "./.pgferry",
+            description = "Single-machine data (default: ${DEFAULT-VALUE}).")
     Path dataDir;
 
-    @Option(names = "--jobs", defaultValue = "2", description = "Connections per side and database (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--jobs", paramLabel = "N", defaultValue = "2",
+            description = "Connections per side and database (default: ${DEFAULT-VALUE}).")
     int jobs;
 
     @Option(names = "--report", paramLabel = "FILE",

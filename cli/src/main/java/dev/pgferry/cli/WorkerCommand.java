@@ -24,7 +24,7 @@ final class WorkerCommand implements Callable<Integer> {
     @Mixin
     CopyOptions copy;
 
-    @Option(names = "--session-timeout-ms", defaultValue = "" + Worker.DEFAULT_SESSION_TIMEOUT_MS,
+    @Option(names = "--session-timeout-ms", paramLabel = "MS", defaultValue = "" + Worker.DEFAULT_SESSION_TIMEOUT_MS,
             description = "How long the group waits for a silent (dead) idle worker before its partitions go to another"
                     + " (default: ${DEFAULT-VALUE}). A running task of a dead worker is queued again by the coordinator"
                     + " (its --claim-timeout).")
