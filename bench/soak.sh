@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The soak of issue 13: pgbench and a writer that records every committed id write to a replicating database for
 # SECONDS (default 300) while the broker is killed and restarted and the coordinator restarted; then a cut-over.
-# It is SoakIT run longer than the suite runs it (30 s); its row lands in it/target/RELIABILITY.md.
+# It is SoakIT run longer than the suite runs it (12 s); its row lands in it/target/RELIABILITY.md.
 #
 #   bench/soak.sh [SECONDS]
 set -euo pipefail

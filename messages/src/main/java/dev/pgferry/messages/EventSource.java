@@ -21,6 +21,19 @@ public record EventSource(String migrationId, String dbname, String workerId, in
                 r.source().describe(), r.target().describe(), r.method());
     }
 
+    public StatusEvent.CheckRequested checkRequested(MigrationRequest r) {
+        return new StatusEvent.CheckRequested(migrationId, dbname, workerId, attempt, clock.instant(),
+                r.source().describe(), r.target().describe());
+    }
+
+    public StatusEvent.CheckReported checkReported(CheckReport report) {
+        return new StatusEvent.CheckReported(migrationId, dbname, workerId, attempt, clock.instant(), report, null);
+    }
+
+    public StatusEvent.CheckReported checkFailed(Failure error) {
+        return new StatusEvent.CheckReported(migrationId, dbname, workerId, attempt, clock.instant(), null, error);
+    }
+
     public StatusEvent.MigrationPlanned planned(List<String> databases) {
         return new StatusEvent.MigrationPlanned(migrationId, dbname, workerId, attempt, clock.instant(), databases);
     }

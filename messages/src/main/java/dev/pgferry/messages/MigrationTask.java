@@ -20,10 +20,11 @@ public record MigrationTask(
     /**
      * What to do with the database: migrate it, remove the replication of an earlier migration, verify it
      * against the source ({@code verify_jobs} connections per side), cut it over to the target ({@code cutover}), or
-     * repair its schema drift.
+     * repair its schema drift; or check the whole request without changing anything ({@code pgferry check}, asked
+     * through {@code POST /checks}: one task for the request, named after the source's bootstrap database).
      */
     public enum Action {
-        MIGRATE, REMOVE, VERIFY, CUTOVER, REFRESH;
+        MIGRATE, REMOVE, VERIFY, CUTOVER, REFRESH, CHECK;
 
         @com.fasterxml.jackson.annotation.JsonValue
         public String wireName() {
@@ -53,6 +54,13 @@ public record MigrationTask(
         if (dbname == null || dbname.isEmpty()) {
             throw new IllegalArgumentException("dbname is required");
         }
+    }
+
+    /** The task that checks the whole request ({@code migration_id} is the check's id). */
+    public static MigrationTask check(MigrationRequest request) {
+        String bootstrap = request.source().dbname() == null ? "postgres" : request.source().dbname();
+        return new MigrationTask(MigrationRequest.SCHEMA_VERSION, request.migrationId(), bootstrap, request, Action.CHECK,
+                null, null);
     }
 
     public static MigrationTask of(MigrationRequest request, String dbname) {

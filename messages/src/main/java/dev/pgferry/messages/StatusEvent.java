@@ -40,6 +40,8 @@ import java.util.List;
         @JsonSubTypes.Type(value = StatusEvent.TaskRemoved.class, name = "task_removed"),
         @JsonSubTypes.Type(value = StatusEvent.VerifyRequested.class, name = "verify_requested"),
         @JsonSubTypes.Type(value = StatusEvent.TaskVerified.class, name = "task_verified"),
+        @JsonSubTypes.Type(value = StatusEvent.CheckRequested.class, name = "check_requested"),
+        @JsonSubTypes.Type(value = StatusEvent.CheckReported.class, name = "check_reported"),
 })
 @JsonInclude(JsonInclude.Include.NON_NULL)
 @JsonIgnoreProperties(value = "schema_version", allowGetters = true)
@@ -162,6 +164,21 @@ public sealed interface StatusEvent {
     /** One database was compared with the source. It changes nothing else of the database's row. */
     record TaskVerified(String migrationId, String dbname, String workerId, int attempt, Instant timestamp,
                         @JsonProperty("verification") Verification verification) implements StatusEvent {
+    }
+
+    /**
+     * A validate-only check was asked for ({@code POST /checks}); {@code migration_id} is the check's id, never a
+     * migration's. Connection details are given without passwords.
+     */
+    record CheckRequested(String migrationId, String dbname, String workerId, int attempt, Instant timestamp,
+                          @JsonProperty("source") String source, @JsonProperty("target") String target)
+            implements StatusEvent {
+    }
+
+    /** A worker ran a check: its report, or the error that kept it from running. */
+    record CheckReported(String migrationId, String dbname, String workerId, int attempt, Instant timestamp,
+                         @JsonProperty("report") CheckReport report, @JsonProperty("error") Failure error)
+            implements StatusEvent {
     }
 
     /** One database failed; the others go on. */

@@ -40,12 +40,47 @@ public final class StatusFold {
             .configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
 
     private final Map<String, MigrationState> migrations = new LinkedHashMap<>();
+    /**
+     * The newest validate-only checks ({@code POST /checks}), at most {@value #CHECKS_KEPT}; not in the snapshots:
+     * a restarted coordinator knows the checks whose events came after its snapshots only.
+     */
+    private final Map<String, CheckView> checks = new LinkedHashMap<>() {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<String, CheckView> eldest) {
+            return size() > CHECKS_KEPT;
+        }
+    };
+    static final int CHECKS_KEPT = 1000;
     /** The next offset to apply, per partition of the status topic, when events come with their position. */
     private final Map<Integer, Long> applied = new HashMap<>();
 
     /** Applies one event. */
     public synchronized void apply(StatusEvent event) {
-        applyEvent(event);
+        if (!applyCheck(event)) {
+            applyEvent(event);
+        }
+    }
+
+    /** The check {@code id}, if this fold has seen it. */
+    public synchronized java.util.Optional<CheckView> check(String id) {
+        return java.util.Optional.ofNullable(checks.get(id));
+    }
+
+    /** Folds a check's event into {@link #checks}; false for any other event. */
+    private boolean applyCheck(StatusEvent event) {
+        if (event instanceof StatusEvent.CheckRequested r) {
+            checks.putIfAbsent(r.migrationId(), new CheckView(r.migrationId(), "pending", r.source(), r.target(),
+                    r.timestamp(), null, null, null, null));
+            return true;
+        }
+        if (event instanceof StatusEvent.CheckReported r) {
+            CheckView asked = checks.get(r.migrationId());
+            checks.put(r.migrationId(), new CheckView(r.migrationId(), r.report() != null ? "done" : "failed",
+                    asked == null ? null : asked.source(), asked == null ? null : asked.target(),
+                    asked == null ? null : asked.requestedAt(), r.timestamp(), r.workerId(), r.report(), r.error()));
+            return true;
+        }
+        return false;
     }
 
     /**
@@ -54,6 +89,9 @@ public final class StatusFold {
      */
     public synchronized void apply(StatusEvent event, int partition, long offset) {
         applied.merge(partition, offset + 1, Math::max);
+        if (applyCheck(event)) {
+            return;
+        }
         MigrationState m = migrations.get(event.migrationId());
         if (m != null && offset < m.positions.getOrDefault(partition, 0L)) {
             return;

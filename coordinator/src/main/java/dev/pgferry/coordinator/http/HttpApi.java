@@ -8,6 +8,8 @@ import dev.pgferry.messages.CutoverRequest;
 import dev.pgferry.messages.Json;
 import dev.pgferry.messages.MigrationException;
 import dev.pgferry.messages.MigrationRequest;
+import dev.pgferry.messages.EventSource;
+import dev.pgferry.messages.MigrationTask;
 import dev.pgferry.messages.MigrationStatus;
 import dev.pgferry.messages.RefreshRequest;
 import dev.pgferry.messages.Request;
@@ -71,6 +73,7 @@ public final class HttpApi implements AutoCloseable {
         this.fold = fold;
         this.server = HttpServer.create(new InetSocketAddress(bindHost, port), 0);
         this.server.createContext("/migrations", this::handle);
+        this.server.createContext("/checks", this::checks);
         this.server.createContext("/", this::page);
         if (metrics != null) {
             this.server.createContext("/metrics", ex -> {
@@ -243,23 +246,79 @@ public final class HttpApi implements AutoCloseable {
         }
     }
 
-    private void post(HttpExchange ex) throws IOException {
+    /**
+     * {@code POST /checks} (a migration request as body): a validate-only check of it, run by the next free worker
+     * ({@code pgferry check}'s report); {@code 202} with its {@code check_id}. {@code GET /checks/{id}}: the check,
+     * {@code pending} until a worker ran it, then {@code done} with the report (or {@code failed}).
+     */
+    private void checks(HttpExchange ex) throws IOException {
+        try {
+            String path = ex.getRequestURI().getPath().replaceAll("/+$", "");
+            String method = ex.getRequestMethod();
+            if (!authorized(ex)) {
+                unauthorized(ex);
+                return;
+            }
+            if (crossSite(ex)) {
+                reply(ex, 403, Json.write(Map.of("error", method + " " + path + " from a page of another site ("
+                        + ex.getRequestHeaders().getFirst("Origin") + ") is refused")));
+                return;
+            }
+            if (path.equals("/checks") && method.equals("POST")) {
+                MigrationRequest request = posted(ex);
+                if (request == null) {
+                    return;
+                }
+                String id = "c-" + java.util.UUID.randomUUID().toString().replace("-", "").substring(0, 12);
+                MigrationRequest check = new MigrationRequest(request.schemaVersion(), id, request.source(),
+                        request.target(), request.method(), request.ignoreDbs(), request.skipTables(),
+                        request.withTables(), request.options());
+                MigrationTask task = MigrationTask.check(check);
+                bus.publish(new EventSource(id, null, "coordinator", 1, java.time.Clock.systemUTC()).checkRequested(check));
+                bus.send(Topics.TASKS, task.key(), Json.write(task));
+                ex.getResponseHeaders().set("Location", "/checks/" + id);
+                reply(ex, 202, Json.write(Map.of("check_id", id)));
+            } else if (path.startsWith("/checks/") && method.equals("GET")) {
+                String id = path.substring("/checks/".length());
+                var view = fold.check(id);
+                if (view.isPresent()) {
+                    reply(ex, 200, Json.write(view.get()));
+                } else {
+                    reply(ex, 404, Json.write(Map.of("error", "no check " + id + " (a coordinator keeps the newest"
+                            + " checks it has seen since it started)")));
+                }
+            } else {
+                reply(ex, 405, Json.write(Map.of("error", method + " " + path + " is not supported")));
+            }
+        } catch (RuntimeException e) {
+            LOG.error("HTTP request failed", e);
+            reply(ex, 500, Json.write(Map.of("error", "internal error: " + e.getClass().getSimpleName())));
+        } finally {
+            ex.close();
+        }
+    }
+
+    /**
+     * The posted migration request with its inline passwords sealed, or null after a {@code 400} (unreadable, or
+     * a password that may not enter Kafka).
+     */
+    private MigrationRequest posted(HttpExchange ex) throws IOException {
         byte[] body;
         try (InputStream in = ex.getRequestBody()) {
             body = in.readNBytes(Json.MAX_MESSAGE_BYTES + 1);
         }
-        MigrationRequest request;
         try {
-            request = Json.readRequest(body);
+            // Inline passwords are sealed before the request enters Kafka, or the request is refused.
+            return protect.apply(Json.readRequest(body));
         } catch (MigrationException e) {
             reply(ex, 400, Json.write(Map.of("error", e.getMessage(), "code", e.code())));
-            return;
+            return null;
         }
-        // Inline passwords are sealed before the request enters Kafka, or the request is refused.
-        try {
-            request = protect.apply(request);
-        } catch (MigrationException e) {
-            reply(ex, 400, Json.write(Map.of("error", e.getMessage(), "code", e.code())));
+    }
+
+    private void post(HttpExchange ex) throws IOException {
+        MigrationRequest request = posted(ex);
+        if (request == null) {
             return;
         }
         bus.send(Topics.REQUESTS, request.migrationId(), Json.write(request));

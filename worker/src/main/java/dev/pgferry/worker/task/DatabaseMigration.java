@@ -21,6 +21,7 @@ import dev.pgferry.worker.replication.Cutover;
 import dev.pgferry.worker.replication.Preconditions;
 import dev.pgferry.worker.replication.Refresh;
 import dev.pgferry.worker.replication.Removal;
+import dev.pgferry.worker.check.Checker;
 import dev.pgferry.worker.verify.Verifier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -58,6 +59,7 @@ public final class DatabaseMigration {
     private final PgConnector target;
     private final Ledger ledger;
     private final int retries;
+    private final Secrets secrets;
 
     /**
      * How many times a database is started at most. A task whose run stops its worker (a crash, an out-of-memory
@@ -85,6 +87,7 @@ public final class DatabaseMigration {
     public DatabaseMigration(MigrationTask task, String workerId, Consumer<StatusEvent> emit, Clock clock,
                              Secrets secrets, int jobs, long splitTableBytes, Ledger ledger, int retries) {
         this.retries = retries;
+        this.secrets = secrets;
         this.task = task;
         this.ledger = ledger;
         this.splitTableBytes = splitTableBytes;
@@ -109,6 +112,22 @@ public final class DatabaseMigration {
         MDC.put("migration", task.migrationId());
         MDC.put("database", db);
         EventSource events = new EventSource(task.migrationId(), db, workerId, 1, clock);
+        if (task.action() == MigrationTask.Action.CHECK) {
+            // A check only reads, on its own sessions, and reports; its failure is its result.
+            try {
+                emit.accept(events.checkReported(new Checker(task.request(), secrets).run()));
+            } catch (MigrationException e) {
+                emit.accept(events.checkFailed(e.toFailure()));
+            } catch (RuntimeException e) {
+                LOG.error("check {} failed unexpectedly", task.migrationId(), e);
+                emit.accept(events.checkFailed(new MigrationException(ErrorCode.INTERNAL, null,
+                        "unexpected error: " + e, false, e).toFailure()));
+            } finally {
+                MDC.remove("database");
+                MDC.remove("migration");
+            }
+            return true;
+        }
         if (task.action() == MigrationTask.Action.VERIFY) {
             // Verify only reads and only reports: it takes no lock (it describes the target as it is, even mid-copy),
             // and a failure of its own is its result, never a failure of the database.
