@@ -24,10 +24,21 @@ final class MigrationWatcher {
     }
 
     static Optional<MigrationStatus> current(Bus bus, String migrationId) throws InterruptedException {
+        return current(bus, migrationId, null);
+    }
+
+    /** As above; when the migration is unknown, {@code unknown} hears what was read instead (null: nobody). */
+    static Optional<MigrationStatus> current(Bus bus, String migrationId, java.util.function.Consumer<String> unknown)
+            throws InterruptedException {
         StatusFold fold = new StatusFold();
         try (StatusFollower follower = new StatusFollower(bus, fold, "pgferry-cli-status").start()) {
             follower.awaitCaughtUp(Duration.ofMinutes(1));
-            return fold.view(migrationId);
+            Optional<MigrationStatus> view = fold.view(migrationId);
+            if (view.isEmpty() && unknown != null) {
+                unknown.accept(fold.all().size() + " other migration(s) known; " + follower.snapshotsRestored()
+                        + " from status snapshots, then " + follower.eventsRead() + " status event(s) read");
+            }
+            return view;
         }
     }
 

@@ -64,10 +64,11 @@ final class StatusCommand implements Callable<Integer> {
                     return Exits.RUNNING;
                 }
             }
-            Optional<MigrationStatus> status = MigrationWatcher.current(bus, migrationId);
+            String[] read = new String[1];
+            Optional<MigrationStatus> status = MigrationWatcher.current(bus, migrationId, what -> read[0] = what);
             if (status.isEmpty()) {
-                System.err.println("pgferry: no migration " + migrationId);
-                return 4;
+                System.err.println("pgferry: no migration " + migrationId + " (" + read[0] + ")");
+                return Exits.UNKNOWN;
             }
             int rc = Exits.report(status.get(), json, System.out);
             return status.get().isFinal() ? rc : 3;

@@ -16,12 +16,12 @@ import dev.pgferry.pg.PgConnector;
 import dev.pgferry.pg.Secrets;
 import dev.pgferry.pg.Side;
 import dev.pgferry.pg.SqlStates;
+import dev.pgferry.worker.check.Checker;
 import dev.pgferry.worker.database.DatabaseProperties;
 import dev.pgferry.worker.replication.Cutover;
 import dev.pgferry.worker.replication.Preconditions;
 import dev.pgferry.worker.replication.Refresh;
 import dev.pgferry.worker.replication.Removal;
-import dev.pgferry.worker.check.Checker;
 import dev.pgferry.worker.verify.Verifier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -40,9 +40,9 @@ import java.util.function.Consumer;
  * preconditions hold (or when asked for, failing with the reasons otherwise), dump otherwise, with the reason in
  * the status; then {@link DumpMigration} (ends {@code done}) or {@link ReplicationMigration} (ends
  * {@code syncing}) runs over the steps they share ({@link CopyPipeline}). A removal task ends a migration's
- * replication instead; a cut-over
- * task switches a syncing database over to the target ({@link Cutover}); a refresh task repairs its schema drift
- * ({@link Refresh}).
+ * replication instead; a cut-over task switches a syncing database over to the target ({@link Cutover}); a refresh
+ * task repairs its schema drift ({@link Refresh}); a verify task compares it with the source ({@link Verifier}); a
+ * check task validates a whole request without changing anything ({@link Checker}).
  * Any failure ends the task with one {@code task_failed} event and never affects other databases.
  * Confined to the thread that runs it.
  */
