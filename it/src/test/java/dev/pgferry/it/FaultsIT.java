@@ -289,6 +289,45 @@ class FaultsIT {
     }
 
     @Test
+    void aSecondDeliveryOfARunningTaskGivesUpAtOnceWhileAnotherTaskOfTheDatabaseWaits() throws Exception {
+        try (LocalPostgres target = Infra.postgres(); Ledger ledger = new Ledger(pgferry.bus, "it-duplicate")) {
+            MigrationRequest r = MigrationRequest.of(Pgferry.conn(source), Pgferry.conn(target), Method.DUMP,
+                    List.of(), List.of(), List.of());
+            dev.pgferry.pg.PgConnector targetPg = new dev.pgferry.pg.PgConnector(r.target(), dev.pgferry.pg.Side.TARGET,
+                    "it", Secrets.system());
+            List<StatusEvent> events = java.util.Collections.synchronizedList(new ArrayList<>());
+            Thread removal;
+            // Given the first delivery of shop's task (record 0:42) running on one worker: it holds the task's lock
+            try (dev.pgferry.worker.task.TaskLock first = dev.pgferry.worker.task.TaskLock.acquire(targetPg,
+                    r.migrationId(), "shop", "migrate@0:42")) {
+                assertThat(first).isNotNull();
+
+                // When the same record is delivered to a second worker (a rebalance before the first's commit)
+                boolean finished = new DatabaseMigration(MigrationTask.of(r, "shop"), "worker-b", events::add,
+                        java.time.Clock.systemUTC(), Secrets.system(), 2, 0, ledger).withDelivery("0:42").run();
+
+                // Then it gives up at once, touching nothing, instead of holding a slot until the task ends
+                assertThat(finished).isTrue();
+                assertThat(events).isEmpty();
+                assertThat(Compare.scalar(target, "postgres", "SELECT count(*) FROM pg_database WHERE datname = 'shop'"))
+                        .isEqualTo("0");
+
+                // and another task of that database (a removal, record 3:7) waits for the lock as before
+                removal = new Thread(() -> new DatabaseMigration(MigrationTask.removal(r, "shop"), "worker-c", events::add,
+                        java.time.Clock.systemUTC(), Secrets.system(), 2, 0, ledger).withDelivery("3:7").run());
+                removal.start();
+                ReplicationIT.eventually(() -> Compare.scalar(target, "postgres", "SELECT count(*) FROM pg_locks l"
+                        + " JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND NOT l.granted"
+                        + " AND a.application_name = 'pgferry/lock/remove@3:7'"), "1");
+                assertThat(events).isEmpty();
+            }
+            // once the first run's lock is gone, the removal runs
+            removal.join(60_000);
+            assertThat(events).singleElement().isInstanceOf(StatusEvent.TaskRemoved.class);
+        }
+    }
+
+    @Test
     void aRefusedTaskRunAgainNeverTakesTheUsersDatabaseForItsOwn() throws Exception {
         try (LocalPostgres target = Infra.postgres(); Ledger ledger = new Ledger(pgferry.bus, "it-refused-twice")) {
             // Given a target whose database shop is the user's own, with a table in it

@@ -1,7 +1,9 @@
 package dev.pgferry.messages;
 
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 
 import java.time.Instant;
 import java.util.List;
@@ -9,8 +11,11 @@ import java.util.List;
 /**
  * The aggregated status of one migration, in the shape {@code avn service migration-status} prints:
  * {@code {"migration": {"status", "method", "error"}, "migration_detail": [{"dbname", "method", "status", "error"}]}}
- * plus {@code migration_id} and progress fields. Immutable.
+ * plus {@code migration_id} and progress fields, and {@code databases_by_status} (how many databases are in each
+ * state, before the rows: a migration of a thousand databases is read from its counts first). Immutable.
  */
+@JsonPropertyOrder({"migration_id", "migration", "databases_by_status"})
+@JsonIgnoreProperties(value = "databases_by_status", allowGetters = true)
 public record MigrationStatus(
         @JsonProperty("migration_id") String migrationId,
         @JsonProperty("migration") Overall migration,
@@ -26,6 +31,19 @@ public record MigrationStatus(
 
     public MigrationStatus {
         migrationDetail = List.copyOf(migrationDetail);
+    }
+
+    /** How many databases are in each state, in the order of {@link State}; states no database is in are left out. */
+    @JsonProperty("databases_by_status")
+    public java.util.Map<String, Integer> databasesByStatus() {
+        java.util.Map<String, Integer> counts = new java.util.LinkedHashMap<>();
+        for (State state : State.values()) {
+            int n = (int) migrationDetail.stream().filter(d -> d.status() == state).count();
+            if (n > 0) {
+                counts.put(state.wireName(), n);
+            }
+        }
+        return counts;
     }
 
     /**

@@ -155,6 +155,13 @@ class MessagesTest {
         MigrationStatus status = new MigrationStatus("m-9", new MigrationStatus.Overall(MigrationStatus.State.DONE, "", null),
                 java.util.List.of(row("shop", MigrationStatus.State.SYNCING), row("crm", MigrationStatus.State.DONE)),
                 null, null, null, false, null, null, null, null);
+        // the counts by state come before the rows in the JSON, and a status written with them reads back
+        org.assertj.core.api.Assertions.assertThat(status.databasesByStatus()).containsExactly(
+                java.util.Map.entry("syncing", 1), java.util.Map.entry("done", 1));
+        String json = new String(Json.write(status), java.nio.charset.StandardCharsets.UTF_8);
+        org.assertj.core.api.Assertions.assertThat(json.indexOf("\"databases_by_status\":{\"syncing\":1,\"done\":1}"))
+                .isPositive().isLessThan(json.indexOf("\"migration_detail\""));
+        org.assertj.core.api.Assertions.assertThat(Json.read(Json.write(status), MigrationStatus.class)).isEqualTo(status);
         org.assertj.core.api.Assertions.assertThat(CutoverRequest.of("m-9", java.util.List.of(), 60, false, false).refusal(status)).isNull();
         org.assertj.core.api.Assertions.assertThat(CutoverRequest.of("m-9", java.util.List.of("crm"), 60, false, false).refusal(status))
                 .isEqualTo("only syncing databases can be cut over; crm is done");

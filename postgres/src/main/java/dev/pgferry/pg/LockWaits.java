@@ -7,10 +7,13 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.TreeSet;
 
 /**
@@ -32,11 +35,11 @@ public final class LockWaits implements AutoCloseable {
 
     private final Map<String, PgConnector> servers;
     private final String applicationName;
-    private final java.time.Duration maxWait;
+    private final Duration maxWait;
     private final BlockerWatch.Listener listener;
     private final Thread thread;
     /** When each waiting session of the task ("side:pid") was first seen waiting (this process's clock). */
-    private final Map<String, Long> waitingSince = new java.util.HashMap<>();
+    private final Map<String, Long> waitingSince = new HashMap<>();
     /** Guarded by this object's lock, as is every call of the listener. */
     private boolean running = true;
     private String reported;
@@ -46,7 +49,7 @@ public final class LockWaits implements AutoCloseable {
     private record Wait(String side, int pid, String line) {
     }
 
-    private LockWaits(Map<String, PgConnector> servers, String applicationName, java.time.Duration maxWait,
+    private LockWaits(Map<String, PgConnector> servers, String applicationName, Duration maxWait,
                       BlockerWatch.Listener listener) {
         this.servers = servers;
         this.applicationName = applicationName;
@@ -62,7 +65,7 @@ public final class LockWaits implements AutoCloseable {
     }
 
     /** As {@link #start(PgConnector, PgConnector, BlockerWatch.Listener)}; {@code maxWait} null: wait as long as it takes. */
-    public static LockWaits start(PgConnector source, PgConnector target, java.time.Duration maxWait,
+    public static LockWaits start(PgConnector source, PgConnector target, Duration maxWait,
                                   BlockerWatch.Listener listener) {
         Map<String, PgConnector> servers = new LinkedHashMap<>();
         servers.put("source", source);
@@ -149,8 +152,8 @@ public final class LockWaits implements AutoCloseable {
      * Why the task's statements were cancelled ({@code gave up after N s (max_wait_seconds): } and the waits, naming
      * the blockers), or empty when they were not.
      */
-    public java.util.Optional<String> gaveUp() {
-        return java.util.Optional.ofNullable(gaveUp);
+    public Optional<String> gaveUp() {
+        return Optional.ofNullable(gaveUp);
     }
 
     private synchronized boolean isRunning() {

@@ -21,6 +21,12 @@ public final class StatusTable {
         out.append(table(List.of("STATUS", "METHOD", "ERROR"), List.<List<String>>of(List.of(
                 s.migration().status().wireName(), nz(s.migration().method()), String.valueOf(s.migration().error())))));
         out.append('\n');
+        out.append("databases: ").append(s.migrationDetail().size());
+        if (!s.migrationDetail().isEmpty()) {
+            out.append(" (").append(String.join(", ", s.databasesByStatus().entrySet().stream()
+                    .map(e -> e.getValue() + " " + e.getKey()).toList())).append(')');
+        }
+        out.append("\n\n");
         List<List<String>> rows = new ArrayList<>();
         for (DatabaseStatus d : s.migrationDetail()) {
             rows.add(List.of(d.dbname(), nz(d.method()), d.status().wireName(),

@@ -182,7 +182,7 @@ public final class Worker implements AutoCloseable {
                         TaskClaim claim = TaskClaim.of(workerId, task.key(), record.partition(), record.offset());
                         // Claimed before the offset moves on: from here on a silent claim brings the task back.
                         bus.claim(claim.key(), claim);
-                        tasks.add(new Running(record, task, claim, submit(task, 0), 0));
+                        tasks.add(new Running(record, task, claim, submit(record, task, 0), 0));
                     }
                     commit(record);
                 }
@@ -228,14 +228,15 @@ public final class Worker implements AutoCloseable {
     }
 
     /** Runs the task on a slot's thread; its {@code reruns}-th run again waits first (on that thread). */
-    private Future<Boolean> submit(MigrationTask task, int reruns) {
+    private Future<Boolean> submit(ConsumerRecord<String, byte[]> record, MigrationTask task, int reruns) {
         java.util.function.Consumer<dev.pgferry.messages.StatusEvent> emit = bus::publish;
         if (metrics != null) {
             metrics.taskStarted(task);
             emit = metrics.counting(emit);
         }
         DatabaseMigration migration = new DatabaseMigration(task, workerId, emit, clock, secrets, jobs,
-                splitTableBytes, ledger, Math.max(0, MAX_RETRIES - reruns));
+                splitTableBytes, ledger, Math.max(0, MAX_RETRIES - reruns))
+                .withDelivery(record.partition() + ":" + record.offset());
         long pause = reruns == 0 ? 0 : Math.min(MAX_RETRY_PAUSE_MS, RETRY_PAUSE_MS << Math.min(reruns - 1, 5));
         return runner.submit(() -> {
             try {
@@ -258,7 +259,7 @@ public final class Worker implements AutoCloseable {
         }
         if (!r.run().get()) {
             int reruns = r.reruns() + 1;
-            return Optional.of(new Running(r.record(), r.task(), r.claim(), submit(r.task(), reruns), reruns));
+            return Optional.of(new Running(r.record(), r.task(), r.claim(), submit(r.record(), r.task(), reruns), reruns));
         }
         try {
             bus.claim(r.claim().key(), null);

@@ -60,6 +60,8 @@ public final class DatabaseMigration {
     private final Ledger ledger;
     private final int retries;
     private final Secrets secrets;
+    /** This delivery of the task (action, partition and offset on the tasks topic); null: not known. */
+    private String delivery;
 
     /**
      * How many times a database is started at most. A task whose run stops its worker (a crash, an out-of-memory
@@ -103,6 +105,15 @@ public final class DatabaseMigration {
     }
 
     /**
+     * Names this delivery of the task (its record on the tasks topic), so that a second delivery of the same record
+     * to another worker, while this one runs it, gives up at once instead of waiting for the task ({@link TaskLock}).
+     */
+    public DatabaseMigration withDelivery(String delivery) {
+        this.delivery = delivery;
+        return this;
+    }
+
+    /**
      * Runs the task to its final event; never throws for a database failure. Returns false when the task must run
      * again: a database finished but its final status event could not be written (the next run only writes that
      * event), or an attempt failed in a way worth retrying (the next run is a new attempt).
@@ -138,7 +149,13 @@ public final class DatabaseMigration {
             MDC.remove("migration");
             return true;
         }
-        try (TaskLock lock = TaskLock.acquire(target, task.migrationId(), db)) {
+        try (TaskLock lock = delivery == null ? TaskLock.acquire(target, task.migrationId(), db)
+                : TaskLock.acquire(target, task.migrationId(), db, task.action().wireName() + "@" + delivery)) {
+            if (lock == null) {
+                LOG.info("task {} ({}) is already being run by another worker, which holds its lock: this delivery"
+                        + " is dropped", task.key(), delivery);
+                return true;
+            }
             TargetDatabase targetDb = new TargetDatabase(target, ledger, db, task.migrationId());
             TargetDatabase.Prior prior = targetDb.inspect();
             if (task.action() == MigrationTask.Action.REMOVE) {

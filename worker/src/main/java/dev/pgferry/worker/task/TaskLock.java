@@ -9,6 +9,7 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
+import java.sql.ResultSet;
 import java.sql.SQLException;
 
 /**
@@ -29,6 +30,67 @@ public final class TaskLock implements AutoCloseable {
     public static TaskLock acquire(PgConnector target, String migrationId, String dbname) {
         return lock(target, migrationId + "/" + dbname, "database " + dbname + " of migration " + migrationId);
     }
+
+    /**
+     * As {@link #acquire(PgConnector, String, String)} for one delivery of a task (its action, partition and offset
+     * on the tasks topic), which the lock's session carries in its {@code application_name}: when the lock is held
+     * by a session of this very delivery (Kafka handed the same record to a second worker after a rebalance while
+     * the first still runs it), returns null at once instead of waiting for the whole task, so that the second
+     * worker's slot is free for other work; the first worker holds the task's claim. Another task of the same
+     * database (a removal or a cut-over while the migration still runs) waits as before.
+     */
+    public static TaskLock acquire(PgConnector target, String migrationId, String dbname, String delivery) {
+        String name = migrationId + "/" + dbname;
+        String what = "database " + dbname + " of migration " + migrationId;
+        String tag = LOCK_APPLICATION + delivery;
+        Connection c = target.open();
+        try {
+            try (PreparedStatement ps = c.prepareStatement("SELECT pg_catalog.set_config('application_name', ?, false)")) {
+                ps.setString(1, tag);
+                ps.executeQuery().close();
+            }
+            long key = key(name);
+            try (PreparedStatement ps = c.prepareStatement("SELECT pg_catalog.pg_try_advisory_lock(?, ?)")) {
+                ps.setInt(1, (int) (key >>> 32));
+                ps.setInt(2, (int) key);
+                try (ResultSet rs = ps.executeQuery()) {
+                    rs.next();
+                    if (rs.getBoolean(1)) {
+                        return new TaskLock(c);
+                    }
+                }
+            }
+            // Held: by this delivery's first run (a duplicate), or by another task of the database.
+            try (PreparedStatement ps = c.prepareStatement("SELECT a.application_name FROM pg_catalog.pg_locks l"
+                    + " JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted"
+                    + " AND l.classid = (?::int4)::oid AND l.objid = (?::int4)::oid AND l.objsubid = 2")) {
+                ps.setInt(1, (int) (key >>> 32));
+                ps.setInt(2, (int) key);
+                try (ResultSet rs = ps.executeQuery()) {
+                    if (rs.next() && tag.equals(rs.getString(1))) {
+                        c.close();
+                        return null;
+                    }
+                }
+            }
+            try (PreparedStatement ps = c.prepareStatement("SELECT pg_catalog.pg_advisory_lock(?, ?)")) {
+                ps.setInt(1, (int) (key >>> 32));
+                ps.setInt(2, (int) key);
+                ps.executeQuery().close();
+                return new TaskLock(c);
+            }
+        } catch (SQLException e) {
+            try {
+                c.close();
+            } catch (SQLException ignored) {
+                // nothing more to release
+            }
+            throw SqlStates.wrap(ErrorCode.TARGET_UNREACHABLE, "locking " + what, e);
+        }
+    }
+
+    /** The start of the {@code application_name} of a task lock's session; the delivery follows (at most 63 bytes). */
+    static final String LOCK_APPLICATION = "pgferry/lock/";
 
     /**
      * Blocks until the lock of this migration's roles step is ours: the step runs once per migration, by the first
