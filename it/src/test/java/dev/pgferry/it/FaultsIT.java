@@ -324,6 +324,9 @@ class FaultsIT {
             // once the first run's lock is gone, the removal runs
             removal.join(60_000);
             assertThat(events).singleElement().isInstanceOf(StatusEvent.TaskRemoved.class);
+            Reliability.record("the same task record delivered to a second worker while the first runs it",
+                    "the second gave up at once (no event, nothing touched); a removal of that database waited for the"
+                            + " lock, then ran", null, null);
         }
     }
 

@@ -72,8 +72,8 @@ public final class HttpApi implements AutoCloseable {
         this.token = token == null ? null : ("Bearer " + token).getBytes(StandardCharsets.UTF_8);
         this.fold = fold;
         this.server = HttpServer.create(new InetSocketAddress(bindHost, port), 0);
-        this.server.createContext("/migrations", this::handle);
-        this.server.createContext("/checks", this::checks);
+        this.server.createContext("/migrations", ex -> guarded(ex, this::handle));
+        this.server.createContext("/checks", ex -> guarded(ex, this::checks));
         this.server.createContext("/", this::page);
         if (metrics != null) {
             this.server.createContext("/metrics", ex -> {
@@ -188,7 +188,16 @@ public final class HttpApi implements AutoCloseable {
         }
     }
 
-    private void handle(HttpExchange ex) throws IOException {
+    /** What answers one API request, once it is known to be authorized and not cross-site. */
+    private interface Route {
+        void answer(HttpExchange ex, String path, String method) throws IOException;
+    }
+
+    /**
+     * Every API request: the token (when one is set) and the same-site rule first, then {@code route}; an exception
+     * is answered 500 without its text, and the exchange is always closed.
+     */
+    private void guarded(HttpExchange ex, Route route) throws IOException {
         try {
             String path = ex.getRequestURI().getPath().replaceAll("/+$", "");
             String method = ex.getRequestMethod();
@@ -201,43 +210,7 @@ public final class HttpApi implements AutoCloseable {
                         + ex.getRequestHeaders().getFirst("Origin") + ") is refused")));
                 return;
             }
-            if (path.equals("/migrations") && method.equals("POST")) {
-                post(ex);
-            } else if (path.equals("/migrations") && method.equals("GET")) {
-                reply(ex, 200, Json.write(fold.all()));
-            } else if (path.matches("/migrations/[^/]+/verify") && method.equals("POST")) {
-                String id = path.substring("/migrations/".length(), path.length() - "/verify".length());
-                if (fold.view(id).isEmpty()) {
-                    reply(ex, 404, Json.write(Map.of("error", "no migration " + id)));
-                } else {
-                    bus.send(Topics.REQUESTS, id, Json.write(VerifyRequest.of(id, 2)));
-                    reply(ex, 202, Json.write(Map.of("migration_id", id, "verify", "requested")));
-                }
-            } else if (path.matches("/migrations/[^/]+/refresh") && method.equals("POST")) {
-                control(ex, path.substring("/migrations/".length(), path.length() - "/refresh".length()),
-                        RefreshRequest.ACTION, RefreshRequest.class, RefreshRequest::refusal);
-            } else if (path.matches("/migrations/[^/]+/cutover") && method.equals("POST")) {
-                control(ex, path.substring("/migrations/".length(), path.length() - "/cutover".length()),
-                        CutoverRequest.ACTION, CutoverRequest.class, CutoverRequest::refusal);
-            } else if (path.startsWith("/migrations/") && method.equals("GET")) {
-                String id = path.substring("/migrations/".length());
-                var view = fold.view(id);
-                if (view.isPresent()) {
-                    reply(ex, 200, Json.write(view.get()));
-                } else {
-                    reply(ex, 404, Json.write(Map.of("error", "no migration " + id)));
-                }
-            } else if (path.startsWith("/migrations/") && method.equals("DELETE")) {
-                String id = path.substring("/migrations/".length());
-                if (fold.view(id).isEmpty()) {
-                    reply(ex, 404, Json.write(Map.of("error", "no migration " + id)));
-                } else {
-                    bus.send(Topics.REQUESTS, id, Json.write(RemovalRequest.of(id)));
-                    reply(ex, 202, Json.write(Map.of("migration_id", id, "removal", "requested")));
-                }
-            } else {
-                reply(ex, 405, Json.write(Map.of("error", method + " " + path + " is not supported")));
-            }
+            route.answer(ex, path, method);
         } catch (RuntimeException e) {
             LOG.error("HTTP request failed", e);
             reply(ex, 500, Json.write(Map.of("error", "internal error: " + e.getClass().getSimpleName())));
@@ -246,55 +219,77 @@ public final class HttpApi implements AutoCloseable {
         }
     }
 
+    private void handle(HttpExchange ex, String path, String method) throws IOException {
+        if (path.equals("/migrations") && method.equals("POST")) {
+            post(ex);
+        } else if (path.equals("/migrations") && method.equals("GET")) {
+            reply(ex, 200, Json.write(fold.all()));
+        } else if (path.matches("/migrations/[^/]+/verify") && method.equals("POST")) {
+            String id = path.substring("/migrations/".length(), path.length() - "/verify".length());
+            if (fold.view(id).isEmpty()) {
+                reply(ex, 404, Json.write(Map.of("error", "no migration " + id)));
+            } else {
+                bus.send(Topics.REQUESTS, id, Json.write(VerifyRequest.of(id, 2)));
+                reply(ex, 202, Json.write(Map.of("migration_id", id, "verify", "requested")));
+            }
+        } else if (path.matches("/migrations/[^/]+/refresh") && method.equals("POST")) {
+            control(ex, path.substring("/migrations/".length(), path.length() - "/refresh".length()),
+                    RefreshRequest.ACTION, RefreshRequest.class, RefreshRequest::refusal);
+        } else if (path.matches("/migrations/[^/]+/cutover") && method.equals("POST")) {
+            control(ex, path.substring("/migrations/".length(), path.length() - "/cutover".length()),
+                    CutoverRequest.ACTION, CutoverRequest.class, CutoverRequest::refusal);
+        } else if (path.startsWith("/migrations/") && method.equals("GET")) {
+            String id = path.substring("/migrations/".length());
+            var view = fold.view(id);
+            if (view.isPresent()) {
+                reply(ex, 200, Json.write(view.get()));
+            } else {
+                reply(ex, 404, Json.write(Map.of("error", "no migration " + id)));
+            }
+        } else if (path.startsWith("/migrations/") && method.equals("DELETE")) {
+            String id = path.substring("/migrations/".length());
+            if (fold.view(id).isEmpty()) {
+                reply(ex, 404, Json.write(Map.of("error", "no migration " + id)));
+            } else {
+                bus.send(Topics.REQUESTS, id, Json.write(RemovalRequest.of(id)));
+                reply(ex, 202, Json.write(Map.of("migration_id", id, "removal", "requested")));
+            }
+        } else {
+            reply(ex, 405, Json.write(Map.of("error", method + " " + path + " is not supported")));
+        }
+    }
+
     /**
      * {@code POST /checks} (a migration request as body): a validate-only check of it, run by the next free worker
      * ({@code pgferry check}'s report); {@code 202} with its {@code check_id}. {@code GET /checks/{id}}: the check,
      * {@code pending} until a worker ran it, then {@code done} with the report (or {@code failed}).
      */
-    private void checks(HttpExchange ex) throws IOException {
-        try {
-            String path = ex.getRequestURI().getPath().replaceAll("/+$", "");
-            String method = ex.getRequestMethod();
-            if (!authorized(ex)) {
-                unauthorized(ex);
+    private void checks(HttpExchange ex, String path, String method) throws IOException {
+        if (path.equals("/checks") && method.equals("POST")) {
+            MigrationRequest request = posted(ex);
+            if (request == null) {
                 return;
             }
-            if (crossSite(ex)) {
-                reply(ex, 403, Json.write(Map.of("error", method + " " + path + " from a page of another site ("
-                        + ex.getRequestHeaders().getFirst("Origin") + ") is refused")));
-                return;
-            }
-            if (path.equals("/checks") && method.equals("POST")) {
-                MigrationRequest request = posted(ex);
-                if (request == null) {
-                    return;
-                }
-                String id = "c-" + java.util.UUID.randomUUID().toString().replace("-", "").substring(0, 12);
-                MigrationRequest check = new MigrationRequest(request.schemaVersion(), id, request.source(),
-                        request.target(), request.method(), request.ignoreDbs(), request.skipTables(),
-                        request.withTables(), request.options());
-                MigrationTask task = MigrationTask.check(check);
-                bus.publish(new EventSource(id, null, "coordinator", 1, java.time.Clock.systemUTC()).checkRequested(check));
-                bus.send(Topics.TASKS, task.key(), Json.write(task));
-                ex.getResponseHeaders().set("Location", "/checks/" + id);
-                reply(ex, 202, Json.write(Map.of("check_id", id)));
-            } else if (path.startsWith("/checks/") && method.equals("GET")) {
-                String id = path.substring("/checks/".length());
-                var view = fold.check(id);
-                if (view.isPresent()) {
-                    reply(ex, 200, Json.write(view.get()));
-                } else {
-                    reply(ex, 404, Json.write(Map.of("error", "no check " + id + " (a coordinator keeps the newest"
-                            + " checks it has seen since it started)")));
-                }
+            String id = "c-" + java.util.UUID.randomUUID().toString().replace("-", "").substring(0, 12);
+            MigrationRequest check = new MigrationRequest(request.schemaVersion(), id, request.source(),
+                    request.target(), request.method(), request.ignoreDbs(), request.skipTables(),
+                    request.withTables(), request.options());
+            MigrationTask task = MigrationTask.check(check);
+            bus.publish(new EventSource(id, null, "coordinator", 1, java.time.Clock.systemUTC()).checkRequested(check));
+            bus.send(Topics.TASKS, task.key(), Json.write(task));
+            ex.getResponseHeaders().set("Location", "/checks/" + id);
+            reply(ex, 202, Json.write(Map.of("check_id", id)));
+        } else if (path.startsWith("/checks/") && method.equals("GET")) {
+            String id = path.substring("/checks/".length());
+            var view = fold.check(id);
+            if (view.isPresent()) {
+                reply(ex, 200, Json.write(view.get()));
             } else {
-                reply(ex, 405, Json.write(Map.of("error", method + " " + path + " is not supported")));
+                reply(ex, 404, Json.write(Map.of("error", "no check " + id + " (a coordinator keeps the newest"
+                        + " checks it has seen since it started)")));
             }
-        } catch (RuntimeException e) {
-            LOG.error("HTTP request failed", e);
-            reply(ex, 500, Json.write(Map.of("error", "internal error: " + e.getClass().getSimpleName())));
-        } finally {
-            ex.close();
+        } else {
+            reply(ex, 405, Json.write(Map.of("error", method + " " + path + " is not supported")));
         }
     }
 

@@ -118,12 +118,12 @@ public final class SchemaCopier implements AutoCloseable {
                 throw new MigrationException(ErrorCode.SCHEMA_RESTORE_FAILED, what + " failed (pg_restore exit code "
                         + r.exitCode() + "): " + PgTool.tail(r.stderr()));
             }
-            String text = Files.readString(script, java.nio.charset.StandardCharsets.ISO_8859_1);
+            // The header names the dump's encoding in ASCII, whatever the rest is in.
+            String text = new String(Files.readAllBytes(script), java.nio.charset.StandardCharsets.UTF_8);
             if (!text.contains("SET client_encoding = 'UTF8';")) {
                 return null;
             }
-            return SqlScript.statements(new String(Files.readAllBytes(script), java.nio.charset.StandardCharsets.UTF_8))
-                    .stream().filter(st -> !st.startsWith("SET client_encoding")).toList();
+            return SqlScript.statements(text).stream().filter(st -> !st.startsWith("SET client_encoding")).toList();
         } finally {
             deleteQuietly(list);
             deleteQuietly(script);

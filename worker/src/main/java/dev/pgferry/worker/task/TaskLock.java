@@ -40,25 +40,16 @@ public final class TaskLock implements AutoCloseable {
      * database (a removal or a cut-over while the migration still runs) waits as before.
      */
     public static TaskLock acquire(PgConnector target, String migrationId, String dbname, String delivery) {
-        String name = migrationId + "/" + dbname;
-        String what = "database " + dbname + " of migration " + migrationId;
         String tag = LOCK_APPLICATION + delivery;
+        long key = key(migrationId + "/" + dbname);
         Connection c = target.open();
         try {
             try (PreparedStatement ps = c.prepareStatement("SELECT pg_catalog.set_config('application_name', ?, false)")) {
                 ps.setString(1, tag);
                 ps.executeQuery().close();
             }
-            long key = key(name);
-            try (PreparedStatement ps = c.prepareStatement("SELECT pg_catalog.pg_try_advisory_lock(?, ?)")) {
-                ps.setInt(1, (int) (key >>> 32));
-                ps.setInt(2, (int) key);
-                try (ResultSet rs = ps.executeQuery()) {
-                    rs.next();
-                    if (rs.getBoolean(1)) {
-                        return new TaskLock(c);
-                    }
-                }
+            if (advisory(c, "pg_try_advisory_lock", key)) {
+                return new TaskLock(c);
             }
             // Held: by this delivery's first run (a duplicate), or by another task of the database.
             try (PreparedStatement ps = c.prepareStatement("SELECT a.application_name FROM pg_catalog.pg_locks l"
@@ -68,24 +59,17 @@ public final class TaskLock implements AutoCloseable {
                 ps.setInt(2, (int) key);
                 try (ResultSet rs = ps.executeQuery()) {
                     if (rs.next() && tag.equals(rs.getString(1))) {
-                        c.close();
+                        closeQuietly(c);
                         return null;
                     }
                 }
             }
-            try (PreparedStatement ps = c.prepareStatement("SELECT pg_catalog.pg_advisory_lock(?, ?)")) {
-                ps.setInt(1, (int) (key >>> 32));
-                ps.setInt(2, (int) key);
-                ps.executeQuery().close();
-                return new TaskLock(c);
-            }
+            advisory(c, "pg_advisory_lock", key);
+            return new TaskLock(c);
         } catch (SQLException e) {
-            try {
-                c.close();
-            } catch (SQLException ignored) {
-                // nothing more to release
-            }
-            throw SqlStates.wrap(ErrorCode.TARGET_UNREACHABLE, "locking " + what, e);
+            closeQuietly(c);
+            throw SqlStates.wrap(ErrorCode.TARGET_UNREACHABLE, "locking database " + dbname + " of migration "
+                    + migrationId, e);
         }
     }
 
@@ -102,19 +86,33 @@ public final class TaskLock implements AutoCloseable {
 
     private static TaskLock lock(PgConnector target, String name, String what) {
         Connection c = target.open();
-        try (PreparedStatement ps = c.prepareStatement("SELECT pg_catalog.pg_advisory_lock(?, ?)")) {
-            long key = key(name);
-            ps.setInt(1, (int) (key >>> 32));
-            ps.setInt(2, (int) key);
-            ps.executeQuery().close();
+        try {
+            advisory(c, "pg_advisory_lock", key(name));
             return new TaskLock(c);
         } catch (SQLException e) {
-            try {
-                c.close();
-            } catch (SQLException ignored) {
-                // nothing more to release
-            }
+            closeQuietly(c);
             throw SqlStates.wrap(ErrorCode.TARGET_UNREACHABLE, "locking " + what, e);
+        }
+    }
+
+    /** Calls advisory lock function {@code function} (blocking or trying) with the two halves of {@code key}. */
+    private static boolean advisory(Connection c, String function, long key) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("SELECT pg_catalog." + function + "(?, ?)::text")) {
+            ps.setInt(1, (int) (key >>> 32));
+            ps.setInt(2, (int) key);
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                // pg_advisory_lock returns void (an empty text), pg_try_advisory_lock whether it got the lock
+                return !"false".equals(rs.getString(1));
+            }
+        }
+    }
+
+    private static void closeQuietly(Connection c) {
+        try {
+            c.close();
+        } catch (SQLException ignored) {
+            // nothing more to release
         }
     }
 
