@@ -1,6 +1,7 @@
 package dev.pgferry.it;
 
 import dev.pgferry.cli.local.LocalPostgres;
+import dev.pgferry.messages.RemovalRequest;
 import dev.pgferry.cli.local.SampleData;
 import dev.pgferry.coordinator.Coordinator;
 import dev.pgferry.messages.ErrorCode;
@@ -54,6 +55,43 @@ class FaultInjectionIT {
 
     static DatabaseStatus row(MigrationStatus s, String db) {
         return s.migrationDetail().stream().filter(d -> d.dbname().equals(db)).findFirst().orElseThrow();
+    }
+
+    @Test
+    void aRemovalWhileTheSourceIsDownIsTriedAgainUntilTheSourceIsBack() throws Exception {
+        try (LocalPostgres away = Infra.postgres(); LocalPostgres target = Infra.postgres()) {
+            // Given a database replicating from a source
+            ReplicationIT.exec(away, "postgres", "CREATE DATABASE app");
+            ReplicationIT.exec(away, "app", "CREATE TABLE public.t (id serial PRIMARY KEY, v text);"
+                    + " INSERT INTO public.t (v) SELECT 'v' || g FROM generate_series(1, 300) g");
+            MigrationRequest r = ReplicationIT.request(away, target, Method.REPLICATION, List.of("postgres"));
+            pgferry.submit(r);
+            assertThat(row(pgferry.awaitFinal(r.migrationId()), "app").status()).isEqualTo(State.SYNCING);
+
+            // When the source is down as the replication is removed
+            away.stop();
+            pgferry.bus.send(Topics.REQUESTS, r.migrationId(), Json.write(RemovalRequest.of(r.migrationId())));
+
+            // Then the removal fails for now and says it tries again, and the row is not failed
+            DatabaseStatus waiting = Pgferry.awaitRow(pgferry.coordinator, r.migrationId(), "app",
+                    d -> d.warnings().stream().anyMatch(w -> w.startsWith("removal failed: ")));
+            assertThat(waiting.status()).isNotEqualTo(State.FAILED);
+            assertThat(waiting.warnings()).anySatisfy(w -> assertThat(w).contains("trying again"));
+
+            // When the source is back, then the removal finishes and nothing of the replication is left
+            away.startAgain();
+            DatabaseStatus removed = Pgferry.awaitRow(pgferry.coordinator, r.migrationId(), "app",
+                    d -> d.status() == State.REMOVED || d.status() == State.FAILED);
+            assertThat(removed.status()).as(removed.toString()).isEqualTo(State.REMOVED);
+            assertThat(Compare.scalar(target, "app", "SELECT count(*) FROM pg_subscription")).isEqualTo("0");
+            assertThat(Compare.scalar(away, "app", "SELECT count(*) FROM pg_replication_slots")).isEqualTo("0");
+            assertThat(Compare.scalar(away, "app", "SELECT count(*) FROM pg_publication")).isEqualTo("0");
+            assertThat(Compare.tableFingerprints(target, "app")).isEqualTo(Compare.tableFingerprints(away, "app"));
+            Reliability.record("source server down while a replication is removed", "the removal was tried again"
+                    + " (said in the row) and finished once the source was back; nothing left on either server",
+                    Reliability.rows(Compare.tableFingerprints(away, "app")),
+                    Reliability.rows(Compare.tableFingerprints(target, "app")));
+        }
     }
 
     @Test

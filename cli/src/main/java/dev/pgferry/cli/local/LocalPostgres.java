@@ -27,12 +27,15 @@ public final class LocalPostgres implements AutoCloseable {
     private final Path dir;
     private final int port;
     private final String password;
+    /** The server's options (port, socket directory, settings), for a start after a stop. */
+    private final String options;
 
-    private LocalPostgres(Path binDir, Path dir, int port, String password) {
+    private LocalPostgres(Path binDir, Path dir, int port, String password, String options) {
         this.binDir = binDir;
         this.dir = dir;
         this.port = port;
         this.password = password;
+        this.options = options;
     }
 
     /** The server programs: $PGFERRY_PG_SERVER_BIN, else Debian's PostgreSQL 15, else the newest under /usr/lib/postgresql. */
@@ -96,11 +99,11 @@ public final class LocalPostgres implements AutoCloseable {
         for (int attempt = 0; attempt < 3; attempt++) {
             int port = freePort();
             try {
+                String options = "-p " + port + " -k " + dir + settings.entrySet().stream()
+                        .map(e -> " -c " + e.getKey() + "=" + e.getValue()).collect(Collectors.joining());
                 run(List.of(binDir.resolve("pg_ctl").toString(), "-D", data.toString(), "-l", dir.resolve("server.log").toString(),
-                        "-w", "-t", "60", "-o", "-p " + port + " -k " + dir + settings.entrySet().stream()
-                                .map(e -> " -c " + e.getKey() + "=" + e.getValue()).collect(Collectors.joining()),
-                        "start"), dir, root);
-                return new LocalPostgres(binDir, dir, port, password);
+                        "-w", "-t", "60", "-o", options, "start"), dir, root);
+                return new LocalPostgres(binDir, dir, port, password, options);
             } catch (IOException e) {
                 last = e;
             }
@@ -213,17 +216,36 @@ public final class LocalPostgres implements AutoCloseable {
         return dir.resolve("server.log");
     }
 
-    /** Stops the server immediately (fast shutdown) and deletes its files. */
     /**
      * Restarts the server on the same port and settings, ending every session (fast shutdown), as a managed
      * service's maintenance or fail-over does.
      */
     public void restart() throws IOException, InterruptedException {
-        run(List.of(binDir.resolve("pg_ctl").toString(), "-D", dir.resolve("data").toString(), "-l",
-                        dir.resolve("server.log").toString(), "-m", "fast", "-w", "-t", "60", "restart"),
-                dir, "root".equals(System.getProperty("user.name")));
+        pgCtl("restart");
     }
 
+    /** Stops the server (fast shutdown), keeping its files: {@link #startAgain} brings it back on the same port. */
+    public void stop() throws IOException, InterruptedException {
+        pgCtl("stop");
+    }
+
+    /** Starts a server {@link #stop}ped before, on the same port and settings. */
+    public void startAgain() throws IOException, InterruptedException {
+        pgCtl("start");
+    }
+
+    private void pgCtl(String action) throws IOException, InterruptedException {
+        List<String> cmd = new java.util.ArrayList<>(List.of(binDir.resolve("pg_ctl").toString(), "-D",
+                dir.resolve("data").toString(), "-l", dir.resolve("server.log").toString(), "-m", "fast", "-w", "-t", "60"));
+        if (action.equals("start")) {
+            // restart reuses the options of the running server (postmaster.opts); a start needs them again
+            cmd.addAll(List.of("-o", options));
+        }
+        cmd.add(action);
+        run(cmd, dir, "root".equals(System.getProperty("user.name")));
+    }
+
+    /** Stops the server immediately (fast shutdown) and deletes its files. */
     @Override
     public void close() {
         try {

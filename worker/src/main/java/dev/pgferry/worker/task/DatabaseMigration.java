@@ -160,7 +160,17 @@ public final class DatabaseMigration {
             TargetDatabase.Prior prior = targetDb.inspect();
             if (task.action() == MigrationTask.Action.REMOVE) {
                 events = new EventSource(task.migrationId(), db, workerId, Math.max(1, prior.attempt()), clock);
-                Removal.remove(source, target, db, ReplicationNames.of(task.migrationId(), db));
+                try {
+                    Removal.remove(source, target, db, ReplicationNames.of(task.migrationId(), db));
+                } catch (MigrationException e) {
+                    // A server that restarts or is briefly away: the removal (idempotent) runs again after a pause.
+                    if (e.retriable() && retries > 0) {
+                        emit.accept(events.warning("removal failed: " + e.getMessage() + "; trying again ("
+                                + retries + " more tr" + (retries == 1 ? "y" : "ies") + " left)"));
+                        return false;
+                    }
+                    throw e;
+                }
                 // A task of this database still queued (or queued again) must not bring it back.
                 targetDb.markRemoved(Math.max(1, prior.attempt()));
                 emit.accept(events.removed());
