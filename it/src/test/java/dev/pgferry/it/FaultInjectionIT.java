@@ -1,6 +1,7 @@
 package dev.pgferry.it;
 
 import dev.pgferry.cli.local.LocalPostgres;
+import dev.pgferry.messages.RefreshRequest;
 import dev.pgferry.messages.RemovalRequest;
 import dev.pgferry.cli.local.SampleData;
 import dev.pgferry.coordinator.Coordinator;
@@ -58,7 +59,7 @@ class FaultInjectionIT {
     }
 
     @Test
-    void aRemovalWhileTheSourceIsDownIsTriedAgainUntilTheSourceIsBack() throws Exception {
+    void aRefreshAndARemovalWhileTheSourceIsDownAreTriedAgainUntilTheSourceIsBack() throws Exception {
         try (LocalPostgres away = Infra.postgres(); LocalPostgres target = Infra.postgres()) {
             // Given a database replicating from a source
             ReplicationIT.exec(away, "postgres", "CREATE DATABASE app");
@@ -67,6 +68,22 @@ class FaultInjectionIT {
             MigrationRequest r = ReplicationIT.request(away, target, Method.REPLICATION, List.of("postgres"));
             pgferry.submit(r);
             assertThat(row(pgferry.awaitFinal(r.migrationId()), "app").status()).isEqualTo(State.SYNCING);
+
+            // When a table is created on the source and the source is down as the drift is refreshed
+            ReplicationIT.exec(away, "app", "CREATE TABLE public.extra (id int PRIMARY KEY); INSERT INTO public.extra VALUES (1), (2)");
+            away.stop();
+            pgferry.bus.send(Topics.REQUESTS, r.migrationId(), Json.write(RefreshRequest.of(r.migrationId(), List.of())));
+
+            // Then the refresh fails for now and says it tries again; once the source is back it is done
+            Pgferry.awaitRow(pgferry.coordinator, r.migrationId(), "app",
+                    d -> d.warnings().stream().anyMatch(w -> w.startsWith("refresh failed: ") && w.contains("trying again")));
+            away.startAgain();
+            DatabaseStatus refreshed = Pgferry.awaitRow(pgferry.coordinator, r.migrationId(), "app",
+                    d -> d.refresh() != null && d.refresh().finishedAt() != null);
+            assertThat(refreshed.refresh().error()).as(refreshed.toString()).isNull();
+            assertThat(refreshed.refresh().applied()).anySatisfy(a -> assertThat(a).contains("created public.extra"));
+            ReplicationIT.eventually(() -> Compare.tableFingerprints(target, "app").get("public.extra"),
+                    Compare.tableFingerprints(away, "app").get("public.extra"));
 
             // When the source is down as the replication is removed
             away.stop();
@@ -87,8 +104,9 @@ class FaultInjectionIT {
             assertThat(Compare.scalar(away, "app", "SELECT count(*) FROM pg_replication_slots")).isEqualTo("0");
             assertThat(Compare.scalar(away, "app", "SELECT count(*) FROM pg_publication")).isEqualTo("0");
             assertThat(Compare.tableFingerprints(target, "app")).isEqualTo(Compare.tableFingerprints(away, "app"));
-            Reliability.record("source server down while a replication is removed", "the removal was tried again"
-                    + " (said in the row) and finished once the source was back; nothing left on either server",
+            Reliability.record("source server down while a replication is refreshed, then while it is removed", "each"
+                    + " was tried again (said in the row) and finished once the source was back: the new table's rows"
+                    + " arrived; nothing of the replication left on either server",
                     Reliability.rows(Compare.tableFingerprints(away, "app")),
                     Reliability.rows(Compare.tableFingerprints(target, "app")));
         }

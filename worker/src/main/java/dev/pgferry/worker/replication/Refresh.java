@@ -33,8 +33,11 @@ import java.util.stream.Collectors;
  */
 public final class Refresh {
 
-    /** What a refresh did ({@code applied}), what drift is still seen after it, and why it stopped (null: it did not). */
-    public record Result(List<String> applied, List<String> remaining, String error) {
+    /**
+     * What a refresh did ({@code applied}), what drift is still seen after it, why it stopped (null: it did not),
+     * and whether that reason may pass (a server away or restarting), so that running it again is worth it.
+     */
+    public record Result(List<String> applied, List<String> remaining, String error, boolean retriable) {
     }
 
     private final PgConnector source;
@@ -54,6 +57,7 @@ public final class Refresh {
     public Result run(Replicator.SyncProgress progress) {
         List<String> applied = new ArrayList<>();
         String error = null;
+        boolean retriable = false;
         try {
             SchemaDrift drift = read();
             List<SchemaDrift.Table> created = createTables(drift.newTables(), applied);
@@ -73,15 +77,17 @@ public final class Refresh {
             }
         } catch (MigrationException e) {
             error = e.getMessage();
+            retriable = e.retriable();
         }
         List<String> remaining;
         try {
             remaining = read().describe();
         } catch (MigrationException e) {
             remaining = List.of();
+            retriable = error == null ? e.retriable() : retriable;
             error = error == null ? e.getMessage() : error;
         }
-        return new Result(applied, remaining, error);
+        return new Result(applied, remaining, error, retriable);
     }
 
     private SchemaDrift read() {

@@ -184,6 +184,12 @@ public final class DatabaseMigration {
                 EventSource refreshing = new EventSource(task.migrationId(), db, workerId, Math.max(1, prior.attempt()), clock);
                 Refresh.Result r = new Refresh(source, target, db, ReplicationNames.of(task.migrationId(), db), task.request())
                         .run((ready, total) -> { });
+                if (r.error() != null && r.retriable() && retries > 0) {
+                    // A refresh reads the drift afresh each time: running it again does what is left.
+                    emit.accept(refreshing.warning("refresh failed: " + r.error() + "; trying again (" + retries
+                            + " more tr" + (retries == 1 ? "y" : "ies") + " left)"));
+                    return false;
+                }
                 emit.accept(refreshing.refreshed(r.applied(), r.remaining(), r.error()));
                 return true;
             }
