@@ -110,8 +110,17 @@ public final class TopicReplayer implements AutoCloseable {
 
     private void run() {
         try {
-            List<TopicPartition> partitions = consumer.partitionsFor(topic, Duration.ofMinutes(1)).stream()
-                    .map(p -> new TopicPartition(p.topic(), p.partition())).toList();
+            List<TopicPartition> partitions = partitions();
+            while (partitions.isEmpty()) {
+                // No such topic yet (a reader of a broker nothing was ever written to): nothing to replay, so the
+                // replay is caught up; it starts once the topic exists.
+                caughtUp = true;
+                Thread.sleep(1_000);
+                if (!running) {
+                    return;
+                }
+                partitions = partitions();
+            }
             consumer.assign(partitions);
             consumer.seekToBeginning(partitions);
             Map<Integer, Long> from = start.get();
@@ -140,11 +149,18 @@ public final class TopicReplayer implements AutoCloseable {
             }
         } catch (WakeupException e) {
             // closing
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         } catch (RuntimeException e) {
             LOG.error("replay of {} stopped", topic, e);
         } finally {
             consumer.close();
         }
+    }
+
+    private List<TopicPartition> partitions() {
+        List<org.apache.kafka.common.PartitionInfo> info = consumer.partitionsFor(topic, Duration.ofMinutes(1));
+        return info == null ? List.of() : info.stream().map(p -> new TopicPartition(p.topic(), p.partition())).toList();
     }
 
     @Override

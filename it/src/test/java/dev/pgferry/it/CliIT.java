@@ -21,7 +21,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 class CliIT {
     static LocalPostgres source;
 
-    record Run(int exitCode, String out) {
+    /** How a command ended: its exit code, what it printed on stdout and on stderr. */
+    record Run(int exitCode, String out, String err) {
     }
 
     @BeforeAll
@@ -37,13 +38,18 @@ class CliIT {
 
     static synchronized Run pgferry(String... args) {
         PrintStream saved = System.out;
+        PrintStream savedErr = System.err;
         ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
         System.setOut(new PrintStream(buf, true, StandardCharsets.UTF_8));
+        System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
         try {
             int rc = Main.run(args);
-            return new Run(rc, buf.toString(StandardCharsets.UTF_8));
+            return new Run(rc, buf.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
         } finally {
             System.setOut(saved);
+            System.setErr(savedErr);
+            savedErr.print(err.toString(StandardCharsets.UTF_8));  // still in the test's report
         }
     }
 
@@ -141,6 +147,11 @@ class CliIT {
             assertThat(Compare.tableFingerprints(target, "inventory")).isEqualTo(Compare.tableFingerprints(source, "inventory"));
 
             assertThat(pgferry("status", "no-such-migration", "--bootstrap-servers", Infra.kafka()).exitCode()).isEqualTo(4);
+            // and on a single-machine data directory nothing was ever migrated from: no topic yet, a plain answer
+            Run none = pgferry("status", "no-such-migration", "--data-dir", Infra.work().resolve("cli-empty").toString());
+            assertThat(none.exitCode()).as(none.err()).isEqualTo(4);
+            assertThat(none.err()).contains("pgferry: no migration no-such-migration (0 other migration(s) known")
+                    .doesNotContain("Exception");
         }
     }
 
