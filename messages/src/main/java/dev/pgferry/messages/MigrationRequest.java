@@ -62,6 +62,11 @@ public record MigrationRequest(
         return new MigrationRequest(schemaVersion, migrationId, newSource, newTarget, method, ignoreDbs, skipTables, withTables, options);
     }
 
+    /** The same request under another id (a check of it gets an id of its own). */
+    public MigrationRequest withMigrationId(String id) {
+        return new MigrationRequest(schemaVersion, id, source, target, method, ignoreDbs, skipTables, withTables, options);
+    }
+
     /** The same request with other options. */
     public MigrationRequest withOptions(MigrationOptions other) {
         return new MigrationRequest(schemaVersion, migrationId, source, target, method, ignoreDbs, skipTables, withTables, other);

@@ -36,13 +36,10 @@ public record MigrationStatus(
     /** How many databases are in each state, in the order of {@link State}; states no database is in are left out. */
     @JsonProperty("databases_by_status")
     public java.util.Map<String, Integer> databasesByStatus() {
+        java.util.Map<State, Integer> byState = new java.util.EnumMap<>(State.class);
+        migrationDetail.forEach(d -> byState.merge(d.status(), 1, Integer::sum));
         java.util.Map<String, Integer> counts = new java.util.LinkedHashMap<>();
-        for (State state : State.values()) {
-            int n = (int) migrationDetail.stream().filter(d -> d.status() == state).count();
-            if (n > 0) {
-                counts.put(state.wireName(), n);
-            }
-        }
+        byState.forEach((state, n) -> counts.put(state.wireName(), n));
         return counts;
     }
 

@@ -271,9 +271,7 @@ public final class HttpApi implements AutoCloseable {
                 return;
             }
             String id = "c-" + java.util.UUID.randomUUID().toString().replace("-", "").substring(0, 12);
-            MigrationRequest check = new MigrationRequest(request.schemaVersion(), id, request.source(),
-                    request.target(), request.method(), request.ignoreDbs(), request.skipTables(),
-                    request.withTables(), request.options());
+            MigrationRequest check = request.withMigrationId(id);
             MigrationTask task = MigrationTask.check(check);
             bus.publish(new EventSource(id, null, "coordinator", 1, java.time.Clock.systemUTC()).checkRequested(check));
             bus.send(Topics.TASKS, task.key(), Json.write(task));

@@ -158,16 +158,16 @@ public final class DatabaseMigration {
             }
             TargetDatabase targetDb = new TargetDatabase(target, ledger, db, task.migrationId());
             TargetDatabase.Prior prior = targetDb.inspect();
+            // The attempt whose row a removal, refresh or cut-over reports on.
+            EventSource current = new EventSource(task.migrationId(), db, workerId, Math.max(1, prior.attempt()), clock);
             if (task.action() == MigrationTask.Action.REMOVE) {
-                events = new EventSource(task.migrationId(), db, workerId, Math.max(1, prior.attempt()), clock);
+                events = current;
                 try {
                     Removal.remove(source, target, db, ReplicationNames.of(task.migrationId(), db));
                 } catch (MigrationException e) {
                     // A server that restarts or is briefly away: the removal (idempotent) runs again after a pause.
                     if (e.retriable() && retries > 0) {
-                        emit.accept(events.warning("removal failed: " + e.getMessage() + "; trying again ("
-                                + retries + " more tr" + (retries == 1 ? "y" : "ies") + " left)"));
-                        return false;
+                        return runAgain(events, "removal", e.getMessage());
                     }
                     throw e;
                 }
@@ -181,20 +181,17 @@ public final class DatabaseMigration {
                 return true;
             }
             if (task.action() == MigrationTask.Action.REFRESH) {
-                EventSource refreshing = new EventSource(task.migrationId(), db, workerId, Math.max(1, prior.attempt()), clock);
                 Refresh.Result r = new Refresh(source, target, db, ReplicationNames.of(task.migrationId(), db), task.request())
                         .run((ready, total) -> { });
                 if (r.error() != null && r.retriable() && retries > 0) {
                     // A refresh reads the drift afresh each time: running it again does what is left.
-                    emit.accept(refreshing.warning("refresh failed: " + r.error() + "; trying again (" + retries
-                            + " more tr" + (retries == 1 ? "y" : "ies") + " left)"));
-                    return false;
+                    return runAgain(current, "refresh", r.error());
                 }
-                emit.accept(refreshing.refreshed(r.applied(), r.remaining(), r.error()));
+                emit.accept(current.refreshed(r.applied(), r.remaining(), r.error()));
                 return true;
             }
             if (task.action() == MigrationTask.Action.CUTOVER) {
-                return cutover(new EventSource(task.migrationId(), db, workerId, Math.max(1, prior.attempt()), clock));
+                return cutover(current);
             }
             if (prior.done()) {
                 LOG.info("database {} was already migrated by {} (attempt {}); nothing to do", db, task.migrationId(),
@@ -252,6 +249,16 @@ public final class DatabaseMigration {
             MDC.remove("migration");
         }
         return true;
+    }
+
+    /**
+     * Says in the row that {@code what} stopped for a reason that may pass ({@code error}) and runs again after a
+     * pause; returns false, which makes the worker run the task again.
+     */
+    private boolean runAgain(EventSource events, String what, String error) {
+        emit.accept(events.warning(what + " failed: " + error + "; trying again (" + retries + " more tr"
+                + (retries == 1 ? "y" : "ies") + " left)"));
+        return false;
     }
 
     /**
