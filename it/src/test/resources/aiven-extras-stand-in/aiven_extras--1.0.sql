@@ -65,3 +65,25 @@ BEGIN
     EXECUTE format('ALTER SUBSCRIPTION %I ENABLE', arg_subscription_name);
 END;
 $$;
+
+-- ALTER SUBSCRIPTION ... REFRESH PUBLICATION refuses to run inside a function. Aiven's runs it in the calling backend
+-- from C; this stand-in, in SQL only, runs it over a dblink loopback as the bootstrap superuser (as Aiven's did before
+-- its C version), which needs a local socket connection for that superuser without a password (the test adds a peer
+-- line to pg_hba.conf). dblink's C function is declared here, so the dblink extension is not needed.
+CREATE FUNCTION aiven_extras.loopback_exec(TEXT, TEXT) RETURNS TEXT LANGUAGE c STRICT AS '$libdir/dblink', 'dblink_exec';
+REVOKE EXECUTE ON FUNCTION aiven_extras.loopback_exec(TEXT, TEXT) FROM PUBLIC;
+
+CREATE FUNCTION aiven_extras.pg_alter_subscription_refresh_publication(arg_subscription_name TEXT,
+                                                                       arg_copy_data BOOLEAN = TRUE)
+RETURNS VOID LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
+BEGIN
+    IF arg_subscription_name IS NULL OR arg_copy_data IS NULL THEN
+        RAISE EXCEPTION 'arg_subscription_name and arg_copy_data must not be NULL';
+    END IF;
+    PERFORM aiven_extras.loopback_exec(
+        format('host=%s port=%s dbname=%s user=%s', split_part(current_setting('unix_socket_directories'), ',', 1),
+               current_setting('port'), quote_literal(current_database()), current_user),
+        format('ALTER SUBSCRIPTION %I REFRESH PUBLICATION WITH (copy_data = %s)', arg_subscription_name,
+               arg_copy_data::TEXT));
+END;
+$$;

@@ -9,6 +9,7 @@ import dev.pgferry.messages.MigrationRequest;
 import dev.pgferry.messages.MigrationStatus;
 import dev.pgferry.messages.MigrationStatus.DatabaseStatus;
 import dev.pgferry.messages.MigrationStatus.State;
+import dev.pgferry.messages.RefreshRequest;
 import dev.pgferry.messages.Topics;
 import org.junit.jupiter.api.Test;
 
@@ -29,7 +30,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  * {@code aiven_extras}; the target user may not create subscriptions, so the subscription is made and dropped
  * through {@code aiven_extras}. The extension is pgferry's stand-in with the same functions
  * ({@code src/test/resources/aiven-extras-stand-in}), installed as a trusted extension into the PostgreSQL 16
- * binaries the suite unpacks. Migrate, syncing, changes flowing, cut-over (which drops the subscription through the
+ * binaries the suite unpacks. Migrate, syncing, changes flowing, a new table and column refreshed (the publication made
+ * again and the subscription refreshed through the extension), cut-over (which drops the subscription through the
  * extension) and nothing left behind.
  */
 class AivenExtrasIT {
@@ -85,6 +87,42 @@ class AivenExtrasIT {
                     + " SET balance = balance + 1 WHERE id <= 10");
             ReplicationIT.eventually(() -> Compare.tableFingerprints(target, "app"), Compare.tableFingerprints(source, "app"));
 
+            // When a table is created and a column added on the source while app is syncing (by the application's
+            // owner, who grants the admin SELECT on the new table)
+            ReplicationIT.exec(source, "app", "SET ROLE appowner;"
+                    + " CREATE TABLE bank.transfers (id serial PRIMARY KEY, amount int NOT NULL);"
+                    + " INSERT INTO bank.transfers (amount) SELECT g FROM generate_series(1, 300) g;"
+                    + " ALTER TABLE bank.accounts ADD COLUMN note text DEFAULT 'none';"
+                    + " GRANT SELECT ON bank.transfers TO srcadmin; GRANT SELECT ON bank.transfers_id_seq TO srcadmin;"
+                    + " RESET ROLE; UPDATE bank.accounts SET note = 'changed' WHERE id <= 5");
+            DatabaseStatus drifted = Pgferry.awaitRow(pgferry.coordinator, r.migrationId(), "app", d -> d.drift() != null
+                    && d.drift().stream().anyMatch(i -> i.startsWith("table bank.transfers "))
+                    && d.drift().stream().anyMatch(i -> i.startsWith("column bank.accounts.note (text) ")));
+            assertThat(drifted.status()).isEqualTo(State.SYNCING);
+            // and refreshed: neither admin may add a table it does not own to the publication or refresh a subscription
+            // a superuser owns, so both go through the extension
+            assertThatThrownBy(() -> exec(source, "srcadmin", "app", "ALTER PUBLICATION "
+                    + Compare.scalar(source, "app", "SELECT quote_ident(pubname) FROM pg_publication") + " ADD TABLE bank.transfers"))
+                    .isInstanceOfSatisfying(SQLException.class, e -> assertThat(e.getSQLState()).isEqualTo("42501"));
+            allowLoopback(target);
+            pgferry.bus.send(Topics.REQUESTS, r.migrationId(), Json.write(RefreshRequest.of(r.migrationId(), List.of())));
+            DatabaseStatus refreshed = Pgferry.awaitRow(pgferry.coordinator, r.migrationId(), "app", d -> d.refresh() != null
+                    && d.refresh().finishedAt() != null);
+
+            // Then the new table and column are on the target with their rows; the publication, made again, is still
+            // the admin's and holds both tables; rows written later to either arrive
+            assertThat(refreshed.refresh().error()).as(refreshed.toString()).isNull();
+            assertThat(refreshed.refresh().applied()).anyMatch(a -> a.contains("bank.transfers") && a.contains("(made again through aiven_extras)"))
+                    .anyMatch(a -> a.contains("refreshed subscription") && a.contains("through aiven_extras"));
+            assertThat(Compare.scalar(source, "app", "SELECT pg_get_userbyid(pubowner) || ':' || (SELECT string_agg("
+                    + "schemaname || '.' || tablename, ',' ORDER BY tablename) FROM pg_publication_tables) FROM pg_publication"))
+                    .isEqualTo("srcadmin:bank.accounts,bank.transfers");
+            ReplicationIT.exec(source, "app", "INSERT INTO bank.transfers (amount) VALUES (-5);"
+                    + " INSERT INTO bank.accounts (balance, note) VALUES (7, 'after the refresh')");
+            ReplicationIT.eventually(() -> Compare.tableFingerprints(target, "app"), Compare.tableFingerprints(source, "app"));
+            assertThat(Pgferry.awaitRow(pgferry.coordinator, r.migrationId(), "app", d -> d.drift() == null).status())
+                    .isEqualTo(State.SYNCING);
+
             // When it is cut over
             pgferry.bus.send(Topics.REQUESTS, r.migrationId(), Json.write(CutoverRequest.of(r.migrationId(), List.of(), 60,
                     false, false)));
@@ -105,6 +143,19 @@ class AivenExtrasIT {
             assertThat(Compare.scalar(source, "app", "SELECT count(*) FROM pg_replication_slots")).isEqualTo("0");
             assertThat(Compare.scalar(source, "app", "SELECT count(*) FROM pg_publication")).isEqualTo("0");
         }
+    }
+
+    /**
+     * Lets the bootstrap superuser connect over the local socket without a password, as the stand-in's refresh
+     * (a dblink loopback, see aiven_extras--1.0.sql) needs; Aiven's own runs in the calling backend instead.
+     */
+    private static void allowLoopback(LocalPostgres pg) throws Exception {
+        Path hba = Path.of(Compare.scalar(pg, "postgres", "SHOW hba_file"));
+        Path ident = Path.of(Compare.scalar(pg, "postgres", "SHOW ident_file"));
+        String osUser = "root".equals(System.getProperty("user.name")) ? "postgres" : System.getProperty("user.name");
+        Files.writeString(ident, Files.readString(ident) + "\nloopback " + osUser + " postgres\n");
+        Files.writeString(hba, "local all postgres peer map=loopback\n" + Files.readString(hba));
+        Compare.scalar(pg, "postgres", "SELECT pg_reload_conf()::text");
     }
 
     private static void install(Path extensions) throws Exception {

@@ -63,12 +63,15 @@ public final class Refresh {
             List<SchemaDrift.Table> created = createTables(drift.newTables(), applied);
             addColumns(drift.newColumns(), applied);
             if (!drift.newTables().isEmpty()) {
-                publish(drift.newTables());
+                boolean extension = publish(drift.newTables());
                 applied.add("added " + drift.newTables().stream().map(SchemaDrift.Table::toString)
-                        .collect(Collectors.joining(", ")) + " to publication " + name);
+                        .collect(Collectors.joining(", ")) + " to publication " + name
+                        + (extension ? " (made again through aiven_extras)" : ""));
             }
             if (!drift.newTables().isEmpty() || !drift.newColumns().isEmpty()) {
-                refreshSubscription();
+                if (refreshSubscription()) {
+                    applied.add("refreshed subscription " + name + " through aiven_extras");
+                }
                 new Replicator(source, target, dbname, name).awaitReady(progress);
             }
             if (!created.isEmpty()) {
@@ -177,20 +180,69 @@ public final class Refresh {
         }
     }
 
-    private void publish(List<SchemaDrift.Table> tables) {
-        try (Connection s = source.open(dbname); Statement st = s.createStatement()) {
-            st.execute("ALTER PUBLICATION " + Sql.ident(name) + " ADD TABLE "
-                    + tables.stream().map(SchemaDrift.Table::qualifiedName).collect(Collectors.joining(", ")));
+    /**
+     * Adds the tables to the publication. Only the owner of a table may add it; a user that is not, on a source with
+     * aiven_extras (which made the publication), has the publication made again through the extension with every
+     * table: dropped and created in one transaction, so that the walsender, which reads the publication as of each
+     * change it decodes, never finds it missing. Returns whether the extension was used.
+     */
+    private boolean publish(List<SchemaDrift.Table> tables) {
+        String added = tables.stream().map(SchemaDrift.Table::qualifiedName).collect(Collectors.joining(", "));
+        try (Connection s = source.open(dbname)) {
+            try (Statement st = s.createStatement()) {
+                st.execute("ALTER PUBLICATION " + Sql.ident(name) + " ADD TABLE " + added);
+                return false;
+            } catch (SQLException e) {
+                if (!SqlStates.INSUFFICIENT_PRIVILEGE.equals(e.getSQLState()) || !Preconditions.hasAivenExtras(s)) {
+                    throw e;
+                }
+            }
+            s.setAutoCommit(false);
+            List<String> all = new ArrayList<>();
+            try (PreparedStatement ps = s.prepareStatement("SELECT pg_catalog.format('%I.%I', schemaname, tablename)"
+                    + " FROM pg_catalog.pg_publication_tables WHERE pubname = ? ORDER BY 1")) {
+                ps.setString(1, name);
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        all.add(rs.getString(1));
+                    }
+                }
+            }
+            tables.forEach(t -> all.add(t.qualifiedName()));
+            try (Statement st = s.createStatement()) {
+                st.execute("DROP PUBLICATION " + Sql.ident(name));
+            }
+            Replicator.publishThroughExtension(s, name, all);
+            s.commit();
+            return true;
         } catch (SQLException e) {
             throw SqlStates.wrap(ErrorCode.PERMISSION_DENIED, "adding the new tables to publication " + name
                     + " on source database " + dbname, e);
         }
     }
 
-    private void refreshSubscription() {
-        try (Connection t = target.open(dbname); Statement st = t.createStatement()) {
+    /**
+     * Refreshes the subscription so that it copies and follows the new tables. Only its owner may; a subscription
+     * that aiven_extras made (its owner a superuser) is refreshed through the extension. Returns whether it was.
+     */
+    private boolean refreshSubscription() {
+        try (Connection t = target.open(dbname)) {
             t.setAutoCommit(true);
-            st.execute("ALTER SUBSCRIPTION " + Sql.ident(name) + " REFRESH PUBLICATION WITH (copy_data = true)");
+            try (Statement st = t.createStatement()) {
+                st.execute("ALTER SUBSCRIPTION " + Sql.ident(name) + " REFRESH PUBLICATION WITH (copy_data = true)");
+                return false;
+            } catch (SQLException e) {
+                if (!SqlStates.INSUFFICIENT_PRIVILEGE.equals(e.getSQLState()) || !Preconditions.hasAivenExtras(t)) {
+                    throw e;
+                }
+            }
+            // Outside a transaction block, as the extension's function requires.
+            try (PreparedStatement ps = t.prepareStatement(
+                    "SELECT aiven_extras.pg_alter_subscription_refresh_publication(?, true)")) {
+                ps.setString(1, name);
+                ps.executeQuery().close();
+            }
+            return true;
         } catch (SQLException e) {
             throw SqlStates.wrap(ErrorCode.PERMISSION_DENIED, "refreshing subscription " + name + " in target database "
                     + dbname, e);

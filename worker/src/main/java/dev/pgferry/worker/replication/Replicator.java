@@ -51,15 +51,7 @@ public final class Replicator {
                 return;
             }
             if (viaAivenExtras) {
-                StringBuilder sql = new StringBuilder("SELECT aiven_extras.pg_create_publication(?, 'insert,update,delete'");
-                tables.forEach(t -> sql.append(", ?"));
-                try (PreparedStatement ps = c.prepareStatement(sql.append(")").toString())) {
-                    ps.setString(1, name);
-                    for (int i = 0; i < tables.size(); i++) {
-                        ps.setString(i + 2, tables.get(i).qualifiedName());
-                    }
-                    ps.executeQuery().close();
-                }
+                publishThroughExtension(c, name, tables.stream().map(SourceCatalog.Table::qualifiedName).toList());
             } else {
                 String list = tables.stream().map(SourceCatalog.Table::qualifiedName).collect(Collectors.joining(", "));
                 try (Statement s = c.createStatement()) {
@@ -68,6 +60,22 @@ public final class Replicator {
             }
         } catch (SQLException e) {
             throw SqlStates.wrap(ErrorCode.PRECONDITION_FAILED, "creating publication " + name + " on source database " + dbname, e);
+        }
+    }
+
+    /**
+     * Creates publication {@code name} of the given tables (quoted, qualified names) through aiven_extras, which
+     * creates it as a superuser and gives it to the session's user: for a user that does not own the tables.
+     */
+    static void publishThroughExtension(Connection c, String name, List<String> qualifiedTables) throws SQLException {
+        StringBuilder sql = new StringBuilder("SELECT aiven_extras.pg_create_publication(?, 'insert,update,delete'");
+        qualifiedTables.forEach(t -> sql.append(", ?"));
+        try (PreparedStatement ps = c.prepareStatement(sql.append(")").toString())) {
+            ps.setString(1, name);
+            for (int i = 0; i < qualifiedTables.size(); i++) {
+                ps.setString(i + 2, qualifiedTables.get(i));
+            }
+            ps.executeQuery().close();
         }
     }
 
