@@ -1,5 +1,6 @@
 package dev.pgferry.cli;
 
+import dev.pgferry.worker.runtime.Worker;
 import picocli.CommandLine.Option;
 
 /** How a worker copies: the options of {@code pgferry worker} and {@code pgferry migrate}, defined once. */
@@ -15,5 +16,10 @@ final class CopyOptions {
 
     long splitTableBytes() {
         return splitTableMb << 20;
+    }
+
+    /** A worker's settings with these options, the rest at their defaults. */
+    Worker.Settings workerSettings() {
+        return Worker.Settings.defaults().withJobs(jobs).withSplitTableBytes(splitTableBytes());
     }
 }

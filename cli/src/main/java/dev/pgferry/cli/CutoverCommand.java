@@ -3,6 +3,7 @@ package dev.pgferry.cli;
 import dev.pgferry.bus.Bus;
 import dev.pgferry.messages.CutoverRequest;
 import dev.pgferry.messages.MigrationStatus;
+import dev.pgferry.worker.runtime.Worker;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -60,7 +61,7 @@ final class CutoverCommand implements Callable<Integer> {
                 ignoreDrift);
         try {
             if (!control.distributed()) {
-                try (SingleMachine local = new SingleMachine(control.dataDir, 1, 1, 0, -1)) {
+                try (SingleMachine local = new SingleMachine(control.dataDir, 1, Worker.Settings.defaults().withJobs(1), -1)) {
                     Optional<MigrationStatus> before = local.current(migrationId);
                     Integer refused = check(before, request);
                     return refused != null ? refused

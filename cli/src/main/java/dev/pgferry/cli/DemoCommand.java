@@ -7,6 +7,7 @@ import dev.pgferry.messages.Connection;
 import dev.pgferry.messages.Method;
 import dev.pgferry.messages.MigrationRequest;
 import dev.pgferry.messages.MigrationStatus;
+import dev.pgferry.worker.runtime.Worker;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -46,7 +47,7 @@ final class DemoCommand implements Callable<Integer> {
                     new Connection(source.host(), source.port(), "postgres", "postgres", password, null, "disable"),
                     new Connection(target.host(), target.port(), "postgres", "postgres", password, null, "disable"),
                     Method.AUTO, List.of(), List.of(), List.of());
-            try (SingleMachine local = new SingleMachine(dataDir, 2, 2, 0, -1)) {
+            try (SingleMachine local = new SingleMachine(dataDir, 2, Worker.Settings.defaults().withJobs(2), -1)) {
                 MigrationStatus status = local.migrate(request, System.err);
                 int rc = Exits.report(status, json, System.out);
                 int identical = 0;

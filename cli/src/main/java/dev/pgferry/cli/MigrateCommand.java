@@ -55,7 +55,7 @@ final class MigrateCommand implements Callable<Integer> {
         MigrationRequest r = request.toRequest();
         System.err.println("pgferry: migrating " + r.source().describe() + " -> " + r.target().describe()
                 + " (migration " + r.migrationId() + ")");
-        try (SingleMachine local = new SingleMachine(dataDir, workers, copy.jobs, copy.splitTableBytes(), httpPort)) {
+        try (SingleMachine local = new SingleMachine(dataDir, workers, copy.workerSettings(), httpPort)) {
             MigrationStatus status = local.migrate(r, System.err);
             boolean syncing = status.migrationDetail().stream().anyMatch(d -> d.status() == MigrationStatus.State.SYNCING);
             if (verify && status.migration().status() == MigrationStatus.State.DONE) {

@@ -3,10 +3,11 @@ package dev.pgferry.cli;
 import dev.pgferry.bus.Bus;
 import dev.pgferry.cli.render.StatusTable;
 import dev.pgferry.messages.Json;
-import dev.pgferry.messages.MigrationStatus;
 import dev.pgferry.messages.MigrationStatus.DatabaseStatus;
+import dev.pgferry.messages.MigrationStatus;
 import dev.pgferry.messages.RefreshRequest;
 import dev.pgferry.messages.Topics;
+import dev.pgferry.worker.runtime.Worker;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -42,7 +43,7 @@ final class RefreshCommand implements Callable<Integer> {
         RefreshRequest request = RefreshRequest.of(migrationId, databases);
         try {
             if (!control.distributed()) {
-                try (SingleMachine local = new SingleMachine(control.dataDir, 1, 1, 0, -1)) {
+                try (SingleMachine local = new SingleMachine(control.dataDir, 1, Worker.Settings.defaults().withJobs(1), -1)) {
                     Optional<MigrationStatus> before = local.current(migrationId);
                     Integer refused = check(before, request);
                     return refused != null ? refused

@@ -2,6 +2,7 @@ package dev.pgferry.cli;
 
 import dev.pgferry.bus.Bus;
 import dev.pgferry.messages.MigrationStatus;
+import dev.pgferry.worker.runtime.Worker;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Parameters;
@@ -24,7 +25,7 @@ final class RemoveCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         try {
             if (!control.distributed()) {
-                try (SingleMachine local = new SingleMachine(control.dataDir, 1, 1, 0, -1)) {
+                try (SingleMachine local = new SingleMachine(control.dataDir, 1, Worker.Settings.defaults().withJobs(1), -1)) {
                     return report(local.remove(migrationId, System.err, control.timeout));
                 }
             }

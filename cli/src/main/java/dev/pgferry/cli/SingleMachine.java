@@ -13,7 +13,6 @@ import dev.pgferry.worker.runtime.Worker;
 
 import java.io.PrintStream;
 import java.nio.file.Path;
-import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -46,7 +45,8 @@ final class SingleMachine implements AutoCloseable {
         return system.withKey(java.util.Base64.getDecoder().decode(java.nio.file.Files.readString(file).trim()));
     }
 
-    SingleMachine(Path dataDir, int workerCount, int jobs, long splitTableBytes, int httpPort) throws Exception {
+    /** {@code workers}: the settings of each worker (each gets an id of its own and this data directory's key). */
+    SingleMachine(Path dataDir, int workerCount, Worker.Settings workers, int httpPort) throws Exception {
         Warmup.inBackground();
         this.secrets = secrets(dataDir);
         this.broker = ChildBroker.start(dataDir.resolve("kafka"), 0);
@@ -56,8 +56,7 @@ final class SingleMachine implements AutoCloseable {
                     Coordinator.Settings.of("127.0.0.1", httpPort).withLagPeriod(2_000).withSecrets(secrets, false));
             this.bus = new Bus(broker.bootstrapServers(), "pgferry-cli");
             for (int i = 0; i < workerCount; i++) {
-                workers.add(new Worker(bus, Worker.newWorkerId(), Clock.systemUTC(), secrets, jobs,
-                        Worker.DEFAULT_SESSION_TIMEOUT_MS, splitTableBytes).start());
+                this.workers.add(new Worker(bus, workers.withWorkerId(Worker.newWorkerId()).withSecrets(secrets)).start());
             }
         } catch (Exception | Error e) {
             broker.close();

@@ -2,6 +2,7 @@ package dev.pgferry.cli;
 
 import dev.pgferry.bus.Bus;
 import dev.pgferry.messages.MigrationStatus;
+import dev.pgferry.worker.runtime.Worker;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -46,7 +47,7 @@ final class VerifyCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         Path file = report != null ? report : Path.of("pgferry-verify-" + migrationId + ".json");
         if (!kafka.named(bootstrapServers)) {
-            try (SingleMachine local = new SingleMachine(dataDir, 1, jobs, 0, -1)) {
+            try (SingleMachine local = new SingleMachine(dataDir, 1, Worker.Settings.defaults().withJobs(jobs), -1)) {
                 MigrationStatus s = local.verify(migrationId, jobs, System.err);
                 return s == null ? unknown() : Verifications.report(s, file, json, System.out);
             }

@@ -1,14 +1,12 @@
 package dev.pgferry.cli;
 
 import dev.pgferry.bus.Bus;
-import dev.pgferry.pg.Secrets;
 import dev.pgferry.worker.runtime.Worker;
 import dev.pgferry.worker.runtime.WorkerMetrics;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-import java.time.Clock;
 import java.util.concurrent.Callable;
 
 @Command(name = "worker", mixinStandardHelpOptions = true,
@@ -48,10 +46,9 @@ final class WorkerCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         Bus bus = new Bus(kafka.settings(bootstrapServers), "pgferry-worker");
         bus.ensureTopics();
-        String id = Worker.newWorkerId();
-        WorkerMetrics metrics = metricsPort == null ? null : WorkerMetrics.serve(id, metricsHost, metricsPort);
-        Worker w = new Worker(bus, id, Clock.systemUTC(), Secrets.system(), copy.jobs, sessionTimeoutMs,
-                copy.splitTableBytes()).withMetrics(metrics).withSlots(tasks).start();
+        Worker.Settings settings = copy.workerSettings().withSessionTimeout(sessionTimeoutMs).withSlots(tasks);
+        WorkerMetrics metrics = metricsPort == null ? null : WorkerMetrics.serve(settings.workerId(), metricsHost, metricsPort);
+        Worker w = new Worker(bus, settings).withMetrics(metrics).start();
         System.err.println("pgferry worker " + w.workerId() + ": " + bus.settings()
                 + (metrics == null ? "" : "; metrics at http://" + metricsHost + ":" + metrics.port() + "/metrics"));
         return metrics == null ? Daemon.runUntilStopped(bus, w) : Daemon.runUntilStopped(metrics, bus, w);

@@ -12,13 +12,11 @@ import dev.pgferry.messages.MigrationStatus.DatabaseStatus;
 import dev.pgferry.messages.MigrationStatus.State;
 import dev.pgferry.messages.Phase;
 import dev.pgferry.messages.Topics;
-import dev.pgferry.pg.Secrets;
 import dev.pgferry.worker.runtime.Worker;
 import org.junit.jupiter.api.Test;
 
 import java.net.ServerSocket;
 import java.nio.file.Path;
-import java.time.Clock;
 import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -42,7 +40,7 @@ class BrokerRestartIT {
                     List.of("postgres"), List.of(), List.of());
             try (Bus bus = new Bus(broker.bootstrapServers(), "it-restart");
                  Coordinator coordinator = Coordinator.start(broker.bootstrapServers(), "127.0.0.1", -1);
-                 Worker worker = new Worker(bus, "it-restart-worker", Clock.systemUTC(), Secrets.system(), 2).start()) {
+                 Worker worker = new Worker(bus, Worker.Settings.defaults().withWorkerId("it-restart-worker").withJobs(2)).start()) {
                 bus.ensureTopics();
                 bus.send(Topics.REQUESTS, r.migrationId(), Json.write(Pgferry.sealed(r)));
                 Pgferry.awaitRow(coordinator, r.migrationId(), d -> d.phase() == Phase.DATA);

@@ -35,7 +35,7 @@ class MetricsIT {
     void metricsFollowAMigrationAndEndAsItsStatus() throws Exception {
         try (LocalPostgres source = Infra.postgres(); LocalPostgres target = Infra.postgres(); Pgferry pgferry = new Pgferry(0);
              WorkerMetrics workerMetrics = WorkerMetrics.serve("it-metrics-worker", "127.0.0.1", 0)) {
-            Worker worker = new Worker(pgferry.bus, "it-metrics-worker", java.time.Clock.systemUTC(), dev.pgferry.pg.Secrets.system(), 2)
+            Worker worker = new Worker(pgferry.bus, Worker.Settings.defaults().withWorkerId("it-metrics-worker").withJobs(2))
                     .withMetrics(workerMetrics).start();
             pgferry.workers.add(worker);
             SampleData.create(source, 20_000);

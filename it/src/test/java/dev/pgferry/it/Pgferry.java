@@ -12,7 +12,6 @@ import dev.pgferry.messages.Topics;
 import dev.pgferry.pg.Secrets;
 import dev.pgferry.worker.runtime.Worker;
 
-import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -39,8 +38,8 @@ final class Pgferry implements AutoCloseable {
         bus.ensureTopics();
         coordinator = Coordinator.start(bootstrapServers, "127.0.0.1", 0, 1_000);
         for (int i = 0; i < workerCount; i++) {
-            workers.add(new Worker(bus, "it-worker-" + i, Clock.systemUTC(), Secrets.system(), 2,
-                    Worker.DEFAULT_SESSION_TIMEOUT_MS, splitTableBytes).start());
+            workers.add(new Worker(bus, Worker.Settings.defaults().withWorkerId("it-worker-" + i).withJobs(2)
+                    .withSplitTableBytes(splitTableBytes)).start());
         }
     }
 

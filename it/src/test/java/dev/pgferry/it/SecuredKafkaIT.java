@@ -7,7 +7,6 @@ import dev.pgferry.cli.Main;
 import dev.pgferry.cli.local.LocalPostgres;
 import dev.pgferry.cli.local.SampleData;
 import dev.pgferry.coordinator.Coordinator;
-import dev.pgferry.pg.Secrets;
 import dev.pgferry.worker.runtime.Worker;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.ScramCredentialInfo;
@@ -22,7 +21,6 @@ import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Clock;
 import java.util.List;
 import java.util.Map;
 
@@ -77,7 +75,7 @@ class SecuredKafkaIT {
             SampleData.create(source, 500);
             try (Coordinator coordinator = Coordinator.start(settings, Coordinator.Settings.of("127.0.0.1", -1));
                  Bus bus = new Bus(settings, "it-secured-worker");
-                 Worker worker = new Worker(bus, "it-secured-worker", Clock.systemUTC(), Secrets.system(), 2).start()) {
+                 Worker worker = new Worker(bus, Worker.Settings.defaults().withWorkerId("it-secured-worker").withJobs(2)).start()) {
                 Run submit = pgferry("submit", "--kafka-config", config.toString(), "--source", source.uri("postgres"),
                         "--target", target.uri("postgres"), "--ignore-dbs", "postgres,shop,Analytics; Ünï \"q\"",
                         "--migration-id", "secured-kafka-1", "--method", "dump", "--wait");

@@ -11,12 +11,10 @@ import dev.pgferry.messages.MigrationRequest;
 import dev.pgferry.messages.MigrationStatus;
 import dev.pgferry.messages.MigrationTask;
 import dev.pgferry.messages.Topics;
-import dev.pgferry.pg.Secrets;
 import dev.pgferry.worker.runtime.Worker;
 import org.apache.kafka.clients.admin.Admin;
 import org.junit.jupiter.api.Test;
 
-import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.Set;
@@ -38,7 +36,7 @@ class TopicPrefixIT {
         try (Bus bus = new Bus(mine, "it-prefix");
              Coordinator prefixed = Coordinator.start(mine, Coordinator.Settings.of("127.0.0.1", -1));
              Coordinator plain = Coordinator.start(Infra.kafka(), "127.0.0.1", -1)) {
-            Worker worker = new Worker(bus, "it-prefix-worker", Clock.systemUTC(), Secrets.system(), 1).start();
+            Worker worker = new Worker(bus, Worker.Settings.defaults().withWorkerId("it-prefix-worker").withJobs(1)).start();
             try {
                 // Its topics carry the prefix
                 try (Admin admin = Admin.create(bus.adminProps())) {

@@ -11,12 +11,10 @@ import dev.pgferry.messages.MigrationStatus;
 import dev.pgferry.messages.MigrationStatus.DatabaseStatus;
 import dev.pgferry.messages.Phase;
 import dev.pgferry.messages.Topics;
-import dev.pgferry.pg.Secrets;
 import dev.pgferry.worker.runtime.Worker;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Path;
-import java.time.Clock;
 import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -55,7 +53,7 @@ class WorkerCrashIT {
                     assertThat(copying.status()).isEqualTo(MigrationStatus.State.RUNNING);
 
                     // Then a new worker takes the task over and finishes it as a new attempt
-                    try (Worker rescuer = new Worker(bus, "rescuer", Clock.systemUTC(), Secrets.system(), 2).start()) {
+                    try (Worker rescuer = new Worker(bus, Worker.Settings.defaults().withWorkerId("rescuer").withJobs(2)).start()) {
                         DatabaseStatus done = Pgferry.awaitRow(coordinator, r.migrationId(),
                                 d -> d.status() == MigrationStatus.State.DONE || d.status() == MigrationStatus.State.FAILED);
                         assertThat(done.status()).as(done.toString()).isEqualTo(MigrationStatus.State.DONE);

@@ -59,7 +59,7 @@ public final class Worker implements AutoCloseable {
     private final Thread thread;
     private volatile boolean running = true;
     private volatile WorkerMetrics metrics;
-    private int slots = 1;
+    private final int slots;
     /** Released by each task run as it ends: wakes the poll loop. */
     private final Semaphore ended = new Semaphore(0);
     private ExecutorService runner;
@@ -73,36 +73,83 @@ public final class Worker implements AutoCloseable {
     /** How long the group waits for a silent worker before its partitions go to another, by default. */
     public static final int DEFAULT_SESSION_TIMEOUT_MS = 15_000;
 
-    public Worker(Bus bus, String workerId, Clock clock, Secrets secrets, int jobs) {
-        this(bus, workerId, clock, secrets, jobs, DEFAULT_SESSION_TIMEOUT_MS);
+    /**
+     * How a worker runs, each setting defined once here with its default ({@link #defaults()}); the CLI options of
+     * {@code pgferry worker} and {@code migrate} fill it.
+     *
+     * @param workerId         this worker's name in claims, logs and metrics
+     * @param jobs             tables (or ranges) copied and indexes built at once per task; 0: one per core, at least 2
+     * @param slots            tasks (databases) run at once, each with its own jobs
+     * @param sessionTimeoutMs how long the group waits for a silent idle worker before its partitions go to another,
+     *                         in ms (the broker must allow it: group.min.session.timeout.ms, 6 s by default)
+     * @param splitTableBytes  tables larger than this are copied in ranges, in parallel; 0: automatic (see
+     *                         {@code TableSlicer})
+     */
+    public record Settings(String workerId, Clock clock, Secrets secrets, int jobs, int slots, int sessionTimeoutMs,
+                           long splitTableBytes) {
+        public Settings {
+            if (jobs < 0) {
+                throw new IllegalArgumentException("--jobs must be 0 (one per core) or more, not " + jobs);
+            }
+            if (slots < 1) {
+                throw new IllegalArgumentException("a worker needs at least one task slot, not " + slots);
+            }
+            if (sessionTimeoutMs < 1_000) {
+                throw new IllegalArgumentException("the session timeout must be at least 1000 ms, not " + sessionTimeoutMs);
+            }
+            if (splitTableBytes < 0) {
+                throw new IllegalArgumentException("the split size must be 0 (automatic) or more, not " + splitTableBytes);
+            }
+        }
+
+        /** A new worker id, the system clock and secret key, automatic jobs, one slot, the default timeout. */
+        public static Settings defaults() {
+            return new Settings(newWorkerId(), Clock.systemUTC(), Secrets.system(), 0, 1, DEFAULT_SESSION_TIMEOUT_MS, 0);
+        }
+
+        public Settings withWorkerId(String id) {
+            return new Settings(id, clock, secrets, jobs, slots, sessionTimeoutMs, splitTableBytes);
+        }
+
+        public Settings withSecrets(Secrets s) {
+            return new Settings(workerId, clock, s, jobs, slots, sessionTimeoutMs, splitTableBytes);
+        }
+
+        public Settings withJobs(int n) {
+            return new Settings(workerId, clock, secrets, n, slots, sessionTimeoutMs, splitTableBytes);
+        }
+
+        public Settings withSlots(int n) {
+            return new Settings(workerId, clock, secrets, jobs, n, sessionTimeoutMs, splitTableBytes);
+        }
+
+        public Settings withSessionTimeout(int ms) {
+            return new Settings(workerId, clock, secrets, jobs, slots, ms, splitTableBytes);
+        }
+
+        public Settings withSplitTableBytes(long bytes) {
+            return new Settings(workerId, clock, secrets, jobs, slots, sessionTimeoutMs, bytes);
+        }
+
+        /** The jobs a task runs: {@link #jobs}, or one per core (at least 2: while one waits on the network, another works). */
+        int effectiveJobs() {
+            return jobs > 0 ? jobs : Math.max(2, Runtime.getRuntime().availableProcessors());
+        }
     }
 
-    /**
-     * {@code sessionTimeoutMs} bounds how long the partitions of a worker that died while waiting for a task stay
-     * with it (the broker must allow it: group.min.session.timeout.ms, 6 s by default).
-     */
-    public Worker(Bus bus, String workerId, Clock clock, Secrets secrets, int jobs, int sessionTimeoutMs) {
-        this(bus, workerId, clock, secrets, jobs, sessionTimeoutMs, 0);
-    }
-
-    /**
-     * {@code splitTableBytes}: tables larger than this are copied in ranges, in parallel (0: automatic, see
-     * {@code TableSlicer}).
-     */
-    public Worker(Bus bus, String workerId, Clock clock, Secrets secrets, int jobs, int sessionTimeoutMs,
-                  long splitTableBytes) {
+    public Worker(Bus bus, Settings settings) {
         this.bus = bus;
-        this.splitTableBytes = splitTableBytes;
-        this.workerId = workerId;
-        this.clock = clock;
-        this.secrets = secrets;
-        // 0: one copy job per core (at least 2: while one job waits on the network, another works).
-        this.jobs = jobs > 0 ? jobs : Math.max(2, Runtime.getRuntime().availableProcessors());
+        this.splitTableBytes = settings.splitTableBytes();
+        this.workerId = settings.workerId();
+        this.clock = settings.clock();
+        this.secrets = settings.secrets();
+        this.jobs = settings.effectiveJobs();
+        this.slots = settings.slots();
         Map<String, Object> props = bus.consumerProps(Topics.WORKER_GROUP, "pgferry-" + workerId);
         props.put("max.poll.records", 1);
         props.put("partition.assignment.strategy", CooperativeStickyAssignor.class.getName());
-        props.put("session.timeout.ms", sessionTimeoutMs);
-        props.put("heartbeat.interval.ms", Math.max(500, sessionTimeoutMs / 5));
+        props.put("session.timeout.ms", settings.sessionTimeoutMs());
+        props.put("heartbeat.interval.ms", Math.max(500, settings.sessionTimeoutMs() / 5));
         this.consumer = new KafkaConsumer<>(props);
         this.ledger = new Ledger(bus, "pgferry-" + workerId);
         this.thread = new Thread(this::pollLoop, "worker-" + workerId);
@@ -119,15 +166,6 @@ public final class Worker implements AutoCloseable {
     /** Counts this worker's tasks and events in {@code m} (served by {@code worker --metrics-port}); before start. */
     public Worker withMetrics(WorkerMetrics m) {
         this.metrics = m;
-        return this;
-    }
-
-    /** Runs up to {@code n} tasks (databases) at once, each with its own copy jobs; before start. */
-    public Worker withSlots(int n) {
-        if (n < 1) {
-            throw new IllegalArgumentException("a worker needs at least one task slot, not " + n);
-        }
-        this.slots = n;
         return this;
     }
 
