@@ -55,9 +55,15 @@ final class CheckCommand implements Callable<Integer> {
         out.println("check " + report.source() + " -> " + report.target() + ": " + report.verdict().wireName());
         report.server().forEach(f -> out.println(line("  ", f)));
         for (DatabaseCheck d : report.databases()) {
-            out.println(String.format("database %s: %s (method %s, %.1f MB, about %d rows)", d.dbname(),
-                    d.verdict().wireName(), d.method(), d.sizeBytes() / 1e6, d.rowsEstimate()));
+            out.println(String.format("database %s: %s (method %s, %.1f MB, about %d rows%s)", d.dbname(),
+                    d.verdict().wireName(), d.method(), d.sizeBytes() / 1e6, d.rowsEstimate(),
+                    d.estimatedSeconds() == null ? "" : ", about " + d.estimatedSeconds() + " s"));
             d.findings().forEach(f -> out.println(line("  ", f)));
+        }
+        long seconds = report.databases().stream().mapToLong(d -> d.estimatedSeconds() == null ? 0 : d.estimatedSeconds()).sum();
+        if (report.databases().size() > 1) {
+            out.println("all " + report.databases().size() + " databases: about " + seconds + " s of worker time, roughly"
+                    + " (shared by the workers that run them)");
         }
     }
 

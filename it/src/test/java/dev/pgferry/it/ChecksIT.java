@@ -24,6 +24,9 @@ class ChecksIT {
     void aCheckPostedToTheCoordinatorIsRunByAWorkerAndItsReportServed() throws Exception {
         try (LocalPostgres source = Infra.postgres(); Pgferry pgferry = new Pgferry(1)) {
             SampleData.create(source, 200);
+            // with a table large enough for the check to measure the rate it reads at (about 13 MB)
+            ReplicationIT.exec(source, "shop", "CREATE TABLE public.wide AS SELECT g AS id, repeat(md5(g::text), 30) AS body"
+                    + " FROM generate_series(1, 12000) g");
             LocalPostgres target = Infra.sharedTarget();
             String before = Compare.scalar(target, "postgres", "SELECT count(*) FROM pg_database");
             HttpClient http = HttpClient.newHttpClient();
@@ -71,6 +74,18 @@ class ChecksIT {
                 }
             });
             assertThat(warnings).anySatisfy(w -> assertThat(w).startsWith("primary keys:").contains("public.events_log"));
+            // and a duration estimated at the rate the check read the large table at
+            JsonNode shop = databases.get("shop");
+            assertThat(shop.get("estimated_seconds").asLong()).isGreaterThanOrEqualTo(1);
+            List<String> durations = new ArrayList<>();
+            shop.get("findings").forEach(f -> {
+                if (f.get("check").asText().equals("duration")) {
+                    durations.add(f.get("message").asText());
+                }
+            });
+            assertThat(durations).singleElement().satisfies(d -> assertThat(d)
+                    .startsWith("about " + shop.get("estimated_seconds").asLong() + " s for one worker")
+                    .contains("the rate this check read the largest table at"));
             // and nothing changed on the target, and the check is no migration
             assertThat(Compare.scalar(target, "postgres", "SELECT count(*) FROM pg_database")).isEqualTo(before);
             assertThat(pgferry.coordinator.fold().view(id)).isEmpty();

@@ -72,14 +72,17 @@ public record CheckReport(
     public record DatabaseCheck(@JsonProperty("dbname") String dbname, @JsonProperty("verdict") Verdict verdict,
                                 @JsonProperty("method") String method, @JsonProperty("size_bytes") long sizeBytes,
                                 @JsonProperty("rows_estimate") long rowsEstimate,
+                                @JsonProperty("estimated_seconds") Long estimatedSeconds,
                                 @JsonProperty("findings") List<Finding> findings) {
         public DatabaseCheck {
             findings = List.copyOf(findings);
         }
 
-        public static DatabaseCheck of(String dbname, String method, long sizeBytes, long rowsEstimate, List<Finding> findings) {
+        /** {@code estimatedSeconds}: a rough duration of the copy by one worker; null when the database could not be read. */
+        public static DatabaseCheck of(String dbname, String method, long sizeBytes, long rowsEstimate,
+                                       Long estimatedSeconds, List<Finding> findings) {
             return new DatabaseCheck(dbname, findings.stream().map(Finding::verdict).max(Comparator.naturalOrder())
-                    .orElse(Verdict.PASS), method, sizeBytes, rowsEstimate, findings);
+                    .orElse(Verdict.PASS), method, sizeBytes, rowsEstimate, estimatedSeconds, findings);
         }
     }
 }

@@ -11,6 +11,7 @@ import dev.pgferry.pg.PgConnector;
 import dev.pgferry.pg.Secrets;
 import dev.pgferry.pg.ServerCatalog;
 import dev.pgferry.pg.Side;
+import dev.pgferry.pg.Sql;
 import dev.pgferry.pg.SqlStates;
 import dev.pgferry.worker.copy.SourceCatalog;
 import dev.pgferry.worker.database.DatabaseProperties;
@@ -24,7 +25,9 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
+import java.util.Locale;
 import java.util.stream.Collectors;
 
 /**
@@ -136,6 +139,7 @@ public final class Checker {
         List<Finding> findings = new ArrayList<>();
         long size = 0;
         long rows = 0;
+        Long seconds = null;
         String method = request.method().wireName();
         try (Connection s = source.open(db); Connection t = target.open()) {
             size = longValue(s, "SELECT pg_catalog.pg_database_size(current_database())");
@@ -144,6 +148,9 @@ public final class Checker {
             rows = tables.stream().mapToLong(SourceCatalog.Table::rowsEstimate).sum();
             findings.add(Finding.pass("size", String.format("%d table(s), %d rows expected, %.1f MB on the source",
                     tables.size(), rows, size / 1e6)));
+            Estimate estimate = Estimate.of(tables, readRate(s, tables));
+            seconds = estimate.seconds();
+            findings.add(Finding.pass("duration", estimate.describe()));
             boolean replication = false;
             if (request.method() != Method.DUMP) {
                 Preconditions.Result pre = Preconditions.check(s, t, request.options().includeExtensionTables());
@@ -170,7 +177,7 @@ public final class Checker {
         } catch (SQLException e) {
             findings.add(Finding.blocker("catalog", "reading database " + db + ": " + SqlStates.describe(e)));
         }
-        return DatabaseCheck.of(db, method, size, rows, findings);
+        return DatabaseCheck.of(db, method, size, rows, seconds, findings);
     }
 
     /** What logical replication does not carry in this database. */
@@ -265,6 +272,76 @@ public final class Checker {
                     + " --ignore-dbs"));
         }
         return out;
+    }
+
+    /** Reads of the rate probe: at most this long and this much of the largest table. */
+    static final long PROBE_NANOS = 1_000_000_000L;
+    static final long PROBE_BYTES = 256L << 20;
+    /** A table smaller than this says little about the read rate (latency dominates): not probed. */
+    static final long PROBE_MIN_TABLE_BYTES = 8L << 20;
+
+    /**
+     * The rate (bytes/s) at which this machine reads the database's largest table from the source in binary COPY
+     * (what the copy reads), for at most {@link #PROBE_NANOS} or {@link #PROBE_BYTES}; null when no table is large
+     * enough to tell. Only reads.
+     */
+    private static Double readRate(Connection s, List<SourceCatalog.Table> tables) throws SQLException {
+        SourceCatalog.Table largest = tables.stream().max(Comparator.comparingLong(SourceCatalog.Table::bytes))
+                .orElse(null);
+        if (largest == null || largest.bytes() < PROBE_MIN_TABLE_BYTES || largest.columns().isEmpty()) {
+            return null;
+        }
+        String columns = largest.columns().stream().map(Sql::ident).collect(Collectors.joining(", "));
+        org.postgresql.copy.CopyOut out = s.unwrap(org.postgresql.PGConnection.class).getCopyAPI().copyOut(
+                "COPY (SELECT " + columns + " FROM " + largest.qualifiedName() + ") TO STDOUT (FORMAT binary)");
+        long started = System.nanoTime();
+        long bytes = 0;
+        try {
+            byte[] chunk;
+            while ((chunk = out.readFromCopy()) != null) {
+                bytes += chunk.length;
+                if (bytes >= PROBE_BYTES || System.nanoTime() - started >= PROBE_NANOS) {
+                    break;
+                }
+            }
+        } finally {
+            if (out.isActive()) {
+                out.cancelCopy();
+            }
+        }
+        double elapsed = (System.nanoTime() - started) / 1e9;
+        return elapsed <= 0 || bytes == 0 ? null : bytes / elapsed;
+    }
+
+    /**
+     * A rough duration of one database's migration by one worker: a fixed cost per database (roles, schema, target
+     * database: about 1 s, BENCHMARKS.md) plus the tables' bytes and their index builds (in bytes of copy that take
+     * as long, {@link SourceCatalog.IndexCost}) at half the source's read rate (the target writes every byte, and its
+     * WAL, while the source reads it; on the benchmark's 2 cores this lands within 20% of the 1 GB dataset's time).
+     * {@code readRate} null: {@link #ASSUMED_READ_RATE}.
+     */
+    record Estimate(long seconds, long workBytes, double readRate, boolean measured) {
+        static final double PER_DATABASE_SECONDS = 1.0;
+        static final double ASSUMED_READ_RATE = 200e6;
+
+        static Estimate of(List<SourceCatalog.Table> tables, Double readRate) {
+            long work = tables.stream().mapToLong(t -> t.bytes() + t.indexCost().total()).sum();
+            double rate = readRate == null ? ASSUMED_READ_RATE : readRate;
+            return new Estimate(Math.round(PER_DATABASE_SECONDS + work / (rate / 2)), work, rate, readRate != null);
+        }
+
+        String describe() {
+            String rate = measured
+                    ? String.format(Locale.ROOT, "%.0f MB/s, the rate this check read the largest table at", readRate / 1e6)
+                    : String.format(Locale.ROOT, "%.0f MB/s assumed (no table large enough to measure)", readRate / 1e6);
+            return String.format(Locale.ROOT, "about %s for one worker, roughly: 1 s per database plus %.1f MB of tables and index"
+                    + " builds at half of %s; the target's speed, --jobs and more workers change it", human(seconds),
+                    workBytes / 1e6, rate);
+        }
+
+        static String human(long s) {
+            return s < 120 ? s + " s" : s < 7_200 ? Math.round(s / 60.0) + " min" : String.format(Locale.ROOT, "%.1f h", s / 3600.0);
+        }
     }
 
     /** A slot may be invalidated before the initial copy ends when max_slot_wal_keep_size is below the database size. */
