@@ -26,6 +26,12 @@ import java.util.Objects;
  * lifted again.
  *
  * <p>{@code removed} on a database entry: its migration was removed; no later task of it touches the database.
+ *
+ * <p>A unit entry ({@code unit:<migration>/<dbname>/<attempt>/<index>}, see {@link CopyUnit}) is written by whoever
+ * copies that unit, holding the unit's advisory lock on the target: {@code running} with the target transaction's
+ * {@code xid} just before its COMMIT, {@code done} with the {@code rows} and {@code bytes} copied and the
+ * {@code worker_id} once committed. A later holder of the lock that finds {@code running} asks the target whether
+ * that transaction committed ({@code txid_status}) before copying the unit again, so no range is copied twice.
  */
 public record LedgerEntry(
         @JsonProperty("schema_version") Integer schemaVersion,
@@ -35,7 +41,11 @@ public record LedgerEntry(
         @JsonProperty("missing") List<String> missing,
         @JsonProperty("final_state") String finalState,
         @JsonProperty("published") boolean published,
-        @JsonProperty("saved_setting") String savedSetting) {
+        @JsonProperty("saved_setting") String savedSetting,
+        @JsonProperty("xid") Long xid,
+        @JsonProperty("rows") Long rows,
+        @JsonProperty("bytes") Long bytes,
+        @JsonProperty("worker_id") String workerId) {
 
     public LedgerEntry {
         schemaVersion = schemaVersion == null ? MigrationRequest.SCHEMA_VERSION : schemaVersion;
@@ -44,17 +54,17 @@ public record LedgerEntry(
     }
 
     public static LedgerEntry running(int attempt, boolean created) {
-        return new LedgerEntry(null, State.RUNNING, attempt, created, List.of(), null, false, null);
+        return new LedgerEntry(null, State.RUNNING, attempt, created, List.of(), null, false, null, null, null, null, null);
     }
 
     /** Finished as {@code finalState} ({@code done} or {@code syncing}); its final status event not yet written. */
     public static LedgerEntry done(int attempt, boolean created, String finalState) {
-        return new LedgerEntry(null, State.DONE, attempt, created, List.of(), finalState, false, null);
+        return new LedgerEntry(null, State.DONE, attempt, created, List.of(), finalState, false, null, null, null, null, null);
     }
 
     /** The same entry once the final status event is written. */
     public LedgerEntry asPublished() {
-        return new LedgerEntry(schemaVersion, state, attempt, created, missing, finalState, true, savedSetting);
+        return new LedgerEntry(schemaVersion, state, attempt, created, missing, finalState, true, savedSetting, xid, rows, bytes, workerId);
     }
 
     /**
@@ -62,16 +72,30 @@ public record LedgerEntry(
      * queued again for a worker that went silent) must not migrate it again.
      */
     public static LedgerEntry removed(int attempt) {
-        return new LedgerEntry(null, State.REMOVED, attempt, false, List.of(), null, true, null);
+        return new LedgerEntry(null, State.REMOVED, attempt, false, List.of(), null, true, null, null, null, null, null);
     }
 
     public static LedgerEntry rolesDone(List<String> missing) {
-        return new LedgerEntry(null, State.DONE, 1, false, missing, null, true, null);
+        return new LedgerEntry(null, State.DONE, 1, false, missing, null, true, null, null, null, null, null);
     }
 
     /** A cut-over entry in {@code state}, keeping the database's own read-only setting from before it. */
     public static LedgerEntry cutover(State state, String savedSetting) {
-        return new LedgerEntry(null, state, 1, false, List.of(), null, true, savedSetting);
+        return new LedgerEntry(null, state, 1, false, List.of(), null, true, savedSetting, null, null, null, null);
+    }
+
+    /** A unit about to commit target transaction {@code xid}. */
+    public static LedgerEntry unitCommitting(long xid, String workerId) {
+        return new LedgerEntry(null, State.RUNNING, 1, false, List.of(), null, true, null, xid, null, null, workerId);
+    }
+
+    /** A unit copied and committed ({@code rows} and {@code bytes} null: committed by a worker that died before it said so). */
+    public static LedgerEntry unitDone(Long rows, Long bytes, String workerId) {
+        return new LedgerEntry(null, State.DONE, 1, false, List.of(), null, true, null, null, rows, bytes, workerId);
+    }
+
+    public static String unitKey(String migrationId, String dbname, int attempt, int index) {
+        return "unit:" + migrationId + "/" + dbname + "/" + attempt + "/" + index;
     }
 
     public static String cutoverKey(String migrationId, String dbname) {

@@ -15,16 +15,18 @@ public record MigrationTask(
         @JsonProperty("request") MigrationRequest request,
         @JsonProperty("action") Action action,
         @JsonProperty("verify_jobs") Integer verifyJobs,
-        @JsonProperty("cutover") CutoverRequest cutover) {
+        @JsonProperty("cutover") CutoverRequest cutover,
+        @JsonProperty("unit") CopyUnit unit) {
 
     /**
      * What to do with the database: migrate it, remove the replication of an earlier migration, verify it
      * against the source ({@code verify_jobs} connections per side), cut it over to the target ({@code cutover}), or
      * repair its schema drift; or check the whole request without changing anything ({@code pgferry check}, asked
-     * through {@code POST /checks}: one task for the request, named after the source's bootstrap database).
+     * through {@code POST /checks}: one task for the request, named after the source's bootstrap database); or copy
+     * one range of a large table that the worker migrating the database offers to the others ({@code unit}).
      */
     public enum Action {
-        MIGRATE, REMOVE, VERIFY, CUTOVER, REFRESH, CHECK;
+        MIGRATE, REMOVE, VERIFY, CUTOVER, REFRESH, CHECK, COPY_UNIT;
 
         @com.fasterxml.jackson.annotation.JsonValue
         public String wireName() {
@@ -51,6 +53,9 @@ public record MigrationTask(
         if (action == Action.CUTOVER && cutover == null) {
             throw new IllegalArgumentException("a cutover task needs its 'cutover' options");
         }
+        if ((action == Action.COPY_UNIT) != (unit != null)) {
+            throw new IllegalArgumentException("a copy_unit task, and only it, has a 'unit'");
+        }
         if (dbname == null || dbname.isEmpty()) {
             throw new IllegalArgumentException("dbname is required");
         }
@@ -60,37 +65,46 @@ public record MigrationTask(
     public static MigrationTask check(MigrationRequest request) {
         String bootstrap = request.source().dbname() == null ? "postgres" : request.source().dbname();
         return new MigrationTask(MigrationRequest.SCHEMA_VERSION, request.migrationId(), bootstrap, request, Action.CHECK,
-                null, null);
+                null, null, null);
     }
 
     public static MigrationTask of(MigrationRequest request, String dbname) {
-        return new MigrationTask(MigrationRequest.SCHEMA_VERSION, request.migrationId(), dbname, request, Action.MIGRATE, null, null);
+        return new MigrationTask(MigrationRequest.SCHEMA_VERSION, request.migrationId(), dbname, request, Action.MIGRATE, null, null, null);
     }
 
     /** The task that verifies this database against the source. */
     public static MigrationTask verification(MigrationRequest request, String dbname, int jobs) {
-        return new MigrationTask(MigrationRequest.SCHEMA_VERSION, request.migrationId(), dbname, request, Action.VERIFY, jobs, null);
+        return new MigrationTask(MigrationRequest.SCHEMA_VERSION, request.migrationId(), dbname, request, Action.VERIFY, jobs, null, null);
     }
 
     /** The task that removes the replication of this database. */
     public static MigrationTask removal(MigrationRequest request, String dbname) {
-        return new MigrationTask(MigrationRequest.SCHEMA_VERSION, request.migrationId(), dbname, request, Action.REMOVE, null, null);
+        return new MigrationTask(MigrationRequest.SCHEMA_VERSION, request.migrationId(), dbname, request, Action.REMOVE, null, null, null);
     }
 
     /** The task that cuts this database over to the target. */
     public static MigrationTask cutover(MigrationRequest request, String dbname, CutoverRequest cutover) {
         return new MigrationTask(MigrationRequest.SCHEMA_VERSION, request.migrationId(), dbname, request, Action.CUTOVER,
-                null, cutover);
+                null, cutover, null);
     }
 
     /** The task that repairs the schema drift of this database. */
     public static MigrationTask refresh(MigrationRequest request, String dbname) {
         return new MigrationTask(MigrationRequest.SCHEMA_VERSION, request.migrationId(), dbname, request, Action.REFRESH,
-                null, null);
+                null, null, null);
     }
 
-    /** The Kafka key: migration id and database. */
+    /** The task that copies one range of a large table of this database, offered by the worker migrating it. */
+    public static MigrationTask copyUnit(MigrationRequest request, String dbname, CopyUnit unit) {
+        return new MigrationTask(MigrationRequest.SCHEMA_VERSION, request.migrationId(), dbname, request, Action.COPY_UNIT,
+                null, null, unit);
+    }
+
+    /**
+     * The Kafka key: migration id and database; a unit adds its attempt and index, so that the units of one database
+     * spread over the partitions (and so over the waiting workers).
+     */
     public String key() {
-        return migrationId + "/" + dbname;
+        return migrationId + "/" + dbname + (unit == null ? "" : "#" + unit.attempt() + "." + unit.index());
     }
 }

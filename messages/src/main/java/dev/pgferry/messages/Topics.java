@@ -52,6 +52,11 @@ package dev.pgferry.messages;
  * An advisory lock held on the target for a task's life makes a second run of it wait, then find the database
  * done. Removal requests
  * ({@code "action": "remove"}) travel on the requests topic and become removal tasks on the tasks topic.
+ *
+ * <p>Units. The worker migrating a database may offer the ranges of its large tables as {@code copy_unit} tasks on
+ * {@value #TASKS} ({@link CopyUnit}, keyed {@code migration_id/dbname#attempt.index}); any worker copies one under the
+ * offering worker's snapshot, fenced by the range's advisory lock on the target and its ledger entry
+ * ({@code unit:...}, see {@link LedgerEntry}); the offering worker copies every range nobody else finished.
  */
 public final class Topics {
     public static final String REQUESTS = "pgferry.requests";

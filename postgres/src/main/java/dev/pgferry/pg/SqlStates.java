@@ -18,6 +18,8 @@ public final class SqlStates {
     public static final String DUPLICATE_OBJECT = "42710";
     public static final String DUPLICATE_DATABASE = "42P04";
     public static final String UNDEFINED_OBJECT = "42704";
+    /** invalid_parameter_value: among others, a snapshot that cannot be imported (its exporter ended). */
+    public static final String INVALID_PARAMETER_VALUE = "22023";
 
     private static final Set<String> RETRIABLE_STATES = Set.of("57P01", "57P02", "57P03", "40001", "40P01", "53300");
 

@@ -86,6 +86,14 @@ public final class SourceSnapshot implements AutoCloseable {
         }
     }
 
+    /**
+     * The snapshot another worker exported and holds ({@code id}, as a {@code CopyUnit} names it): this side only
+     * reads under it, and it stays importable only while its exporter's transaction is open.
+     */
+    public static SourceSnapshot imported(PgConnector source, String dbname, String id) {
+        return new SourceSnapshot(null, id, false, source, dbname);
+    }
+
     public String id() {
         return id;
     }
@@ -141,6 +149,9 @@ public final class SourceSnapshot implements AutoCloseable {
     @Override
     public void close() {
         readers.close();
+        if (holder == null) {
+            return;
+        }
         if (transactional) {
             try {
                 holder.rollback();

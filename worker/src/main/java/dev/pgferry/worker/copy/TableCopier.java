@@ -22,6 +22,7 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -33,6 +34,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
@@ -92,6 +94,9 @@ public final class TableCopier {
     private final long splitBytes;
     private final Executor executor;
     private final Consumer<String> warn;
+    private SharedUnits shared;
+    /** How long a unit another worker is copying waits before its lock is tried again. */
+    static final long BUSY_PAUSE_MS = 250;
 
     /**
      * Slices run on {@code executor} ({@code jobs} threads, shared with the index builds); {@code warn} hears of
@@ -108,6 +113,19 @@ public final class TableCopier {
         this.jobs = Math.max(1, jobs);
         this.splitBytes = splitBytes;
         this.warn = warn;
+    }
+
+    /**
+     * Offers the ranges of split tables to other workers and copies them under {@link SharedUnits}' protocol; a
+     * range another worker holds is tried again later (before; the copy waits for it at its end).
+     */
+    public TableCopier withSharedUnits(SharedUnits units) {
+        this.shared = units;
+        return this;
+    }
+
+    /** What copying one unit came to: its rows and bytes, and whether this worker copied it (or found it done). */
+    public record Copied(long rows, long bytes, boolean here) {
     }
 
     /** Running totals of one copy; guarded by its own monitor. */
@@ -204,6 +222,7 @@ public final class TableCopier {
         });
         reporter.scheduleAtFixedRate(report, PROGRESS_PERIOD_MS, PROGRESS_PERIOD_MS, TimeUnit.MILLISECONDS);
         List<Future<?>> futures = new ArrayList<>();
+        AtomicBoolean stop = new AtomicBoolean();
         try {
             List<TableSlicer.Slice> slices;
             try (Connection reader = snapshot.openReader(source, dbname)) {
@@ -216,14 +235,27 @@ public final class TableCopier {
             slices.stream().filter(sl -> sl.part() == 0 && !sl.whole()).forEach(sl ->
                     LOG.info("copying {} in {} ranges", sl.table().displayName(), sl.parts()));
             List<Unit> units = units(slices, inline);
+            Map<Unit, Integer> sharedIndex = new IdentityHashMap<>();
+            if (shared != null) {
+                List<Unit> ranges = units.stream().filter(u -> !u.batch() && !u.slices().get(0).whole()).toList();
+                List<SharedUnits.Offered> offered = new ArrayList<>();
+                for (int i = 0; i < ranges.size(); i++) {
+                    sharedIndex.put(ranges.get(i), i);
+                    offered.add(new SharedUnits.Offered(i, ranges.size(), ranges.get(i).slices().get(0)));
+                }
+                shared.offer(offered);
+            }
+            // The first report: the totals to expect, once the units are planned (and offered).
+            report.run();
             AtomicInteger unitsLeft = new AtomicInteger(units.size());
             for (Unit unit : units) {
                 Retry retry = Retry.of("copy " + unit.describe(), TABLE_RETRY);
                 retry.getEventPublisher().onRetry(ev -> warn.accept(unit.describe() + ": copy attempt "
                         + ev.getNumberOfRetryAttempts() + " failed (" + ev.getLastThrowable().getMessage()
                         + "); copying it again from the start"));
-                futures.add(CompletableFuture.supplyAsync(() -> {
-                    long[] copied = Retry.decorateSupplier(retry, () -> copy(unit, totals)).get();
+                Integer index = sharedIndex.get(unit);
+                futures.add(attempt(() -> Retry.decorateSupplier(retry, () -> copy(unit, index, totals)).get(), stop)
+                        .thenApply(copied -> {
                     int tablesDone = 0;
                     for (TableSlicer.Slice slice : unit.slices()) {
                         if (partsLeft.get(slice.table()).decrementAndGet() == 0) {
@@ -235,8 +267,8 @@ public final class TableCopier {
                     boolean due;
                     synchronized (totals) {
                         totals.tablesDone += tablesDone;
-                        totals.doneRows += copied[0];
-                        totals.doneBytes += copied[1];
+                        totals.doneRows += copied.rows();
+                        totals.doneBytes += copied.bytes();
                         due = last || System.nanoTime() - totals.lastReport >= PROGRESS_MIN_GAP_MS * 1_000_000;
                     }
                     // One status event per unit would be one Kafka round trip per small table: the reports are
@@ -245,7 +277,7 @@ public final class TableCopier {
                         report.run();
                     }
                     return null;
-                }, executor));
+                }));
             }
             for (Future<?> f : futures) {
                 f.get();
@@ -259,9 +291,34 @@ public final class TableCopier {
             throw new MigrationException(ErrorCode.INTERNAL, "copy of " + dbname + " interrupted");
         } finally {
             reporter.shutdownNow();
-            // After a failure, slices not started yet never start (a cancelled stage does not run).
+            // After a failure, slices not started yet never start (a cancelled stage does not run, and a unit tried
+            // again later sees the stop).
+            stop.set(true);
             futures.forEach(f -> f.cancel(false));
         }
+    }
+
+    /**
+     * Runs {@code copy} on the jobs' executor; when it finds its unit held by another worker (null), runs it again
+     * after {@link #BUSY_PAUSE_MS}, leaving the job free for other units meanwhile.
+     */
+    private CompletableFuture<Copied> attempt(java.util.function.Supplier<Copied> copy, AtomicBoolean stop) {
+        return CompletableFuture.supplyAsync(() -> {
+            if (stop.get()) {
+                throw new java.util.concurrent.CancellationException("the copy stopped");
+            }
+            return copy.get();
+        }, executor).thenCompose(copied -> copied != null ? CompletableFuture.completedFuture(copied)
+                : CompletableFuture.supplyAsync(() -> null, CompletableFuture.delayedExecutor(BUSY_PAUSE_MS,
+                        TimeUnit.MILLISECONDS, executor)).thenCompose(x -> attempt(copy, stop)));
+    }
+
+    /**
+     * Copies one range that another worker offered (see {@link SharedUnits}): once, in binary or else as text.
+     * Returns null when another worker holds it; else whether this worker copied it or found it done.
+     */
+    public Copied copyOffered(TableSlicer.Slice slice, int index) {
+        return copy(new Unit(List.of(slice), Map.of()), index, new Totals());
     }
 
     /** Seconds left, from the share of estimated rows copied so far; null while too early to tell. */
@@ -277,25 +334,28 @@ public final class TableCopier {
         return Math.round(elapsed * (1 - done) / done);
     }
 
-    /** Copies one unit, in binary, else as text; returns {rows, bytes of the COPY stream}. */
-    long[] copy(Unit unit, Totals totals) {
+    /**
+     * Copies one unit, in binary, else as text; returns its rows and bytes of the COPY stream. A shared unit
+     * ({@code index} not null, see {@link SharedUnits}) that another worker holds: null.
+     */
+    Copied copy(Unit unit, Integer index, Totals totals) {
         String what = "copying " + unit.describe() + " of database " + dbname;
         try {
             try {
-                return copy(unit, true, totals);
+                return copy(unit, index, true, totals);
             } catch (SQLException e) {
                 if (!BINARY_UNSUPPORTED.contains(e.getSQLState())) {
                     throw e;
                 }
                 LOG.info("{}: binary COPY not possible ({}); copying as text", unit.describe(), e.getSQLState());
-                return copy(unit, false, totals);
+                return copy(unit, index, false, totals);
             }
         } catch (SQLException e) {
             throw SqlStates.wrap(ErrorCode.COPY_FAILED, what, e);
         }
     }
 
-    private long[] copy(Unit unit, boolean binary, Totals totals) throws SQLException {
+    private Copied copy(Unit unit, Integer index, boolean binary, Totals totals) throws SQLException {
         // What this attempt has added to the shared running totals (published per batch of rows, not per row).
         long[] published = new long[2];
         long rows = 0;
@@ -310,6 +370,24 @@ public final class TableCopier {
                      ResultSet rs = s.executeQuery("SELECT pg_catalog.txid_current(), pg_catalog.pg_backend_pid()")) {
                     rs.next();
                     xidAndPid = new long[]{rs.getLong(1), rs.getLong(2)};
+                }
+            }
+            if (index != null) {
+                SharedUnits.Claim claim = shared.claim(out, index);
+                if (claim.outcome() != SharedUnits.Outcome.COPY) {
+                    in.commit();
+                    out.rollback();
+                    in.setAutoCommit(true);
+                    out.setAutoCommit(true);
+                    inLease.release();
+                    outLease.release();
+                    if (claim.outcome() == SharedUnits.Outcome.BUSY) {
+                        return null;
+                    }
+                    totals.rows.addAndGet(claim.rows());
+                    totals.bytes.addAndGet(claim.bytes());
+                    LOG.info("{} was copied by {}", unit.describe(), claim.by());
+                    return new Copied(claim.rows(), claim.bytes(), false);
                 }
             }
             for (TableSlicer.Slice slice : unit.slices()) {
@@ -330,7 +408,13 @@ public final class TableCopier {
             // The source side ends first: once the target has committed, nothing may fail this attempt (a range
             // committed and then retried would be copied twice).
             in.commit();
+            if (index != null) {
+                shared.committing(index, xidAndPid[0]);
+            }
             commit(out, xidAndPid, unit);
+            if (index != null) {
+                shared.done(index, rows, bytes);
+            }
             // Committed: from here on nothing may fail the unit. A session that cannot be reset (its connection broke
             // during the COMMIT, whose outcome was then read back) is closed instead of going back to its pool.
             try {
@@ -344,7 +428,7 @@ public final class TableCopier {
             // Replace the running estimate of this unit by its exact count.
             totals.rows.addAndGet(rows - published[0]);
             totals.bytes.addAndGet(bytes - published[1]);
-            return new long[]{rows, bytes};
+            return new Copied(rows, bytes, true);
         } catch (SQLException | RuntimeException e) {
             // Undo this attempt's share of the running totals before the caller retries or fails.
             totals.rows.addAndGet(-published[0]);

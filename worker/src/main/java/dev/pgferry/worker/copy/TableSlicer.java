@@ -25,12 +25,17 @@ public final class TableSlicer {
     }
 
     /**
-     * A part of a table, copied in one target transaction. {@code where} is null for the whole table (copied
-     * after a TRUNCATE, with FREEZE); otherwise it is the condition selecting this part's rows.
+     * A part of a table, copied in one target transaction. {@code range} is null for the whole table (copied
+     * after a TRUNCATE, with FREEZE); otherwise it selects this part's rows.
      */
-    public record Slice(SourceCatalog.Table table, String where, int part, int parts) {
+    public record Slice(SourceCatalog.Table table, Range range, int part, int parts) {
         public boolean whole() {
-            return where == null;
+            return range == null;
+        }
+
+        /** The condition selecting this part's rows (null for the whole table). */
+        public String where() {
+            return range == null ? null : range.where();
         }
 
         public String describe() {
@@ -71,7 +76,7 @@ public final class TableSlicer {
         List<Slice> out = new ArrayList<>();
         for (SourceCatalog.Table t : tables) {
             int wanted = parts(t, share, jobs, splitBytes);
-            List<String> ranges = wanted < 2 || t.columns().isEmpty() ? List.of()
+            List<Range> ranges = wanted < 2 || t.columns().isEmpty() ? List.of()
                     : tidRanges ? pageRanges(reader, t, wanted) : keyRanges(reader, t, wanted);
             if (ranges.size() < 2) {
                 out.add(new Slice(t, null, 0, 1));
@@ -84,9 +89,33 @@ public final class TableSlicer {
         return out;
     }
 
-    // The bounds below are numbers computed here, never user input; COPY (SELECT ...) takes no bind parameters.
+    /**
+     * The rows of a range, as numbers: heap pages {@code [lower, upper)} when {@code keyColumn} is null, else values
+     * of that integer column; a null bound is open. Its SQL is made here from those numbers and the quoted column
+     * name, so a range received from another worker ({@code CopyUnit}) never carries SQL.
+     */
+    public record Range(String keyColumn, Long lower, Long upper) {
+        public Range {
+            if (lower == null && upper == null) {
+                throw new IllegalArgumentException("a range needs at least one bound");
+            }
+        }
 
-    private static List<String> pageRanges(Connection reader, SourceCatalog.Table t, int wanted) throws SQLException {
+        /** The condition; COPY (SELECT ...) takes no bind parameters, and the bounds are numbers. */
+        public String where() {
+            String column = keyColumn == null ? "ctid" : Sql.ident(keyColumn);
+            String lowerSql = lower == null ? null : column + " >= " + bound(lower);
+            String upperSql = upper == null ? null : column + " < " + bound(upper);
+            return lowerSql == null ? upperSql : upperSql == null ? lowerSql : lowerSql + " AND " + upperSql;
+        }
+
+        private String bound(long value) {
+            return keyColumn == null ? "'(" + value + ",0)'::pg_catalog.tid" : Long.toString(value);
+        }
+    }
+
+
+    private static List<Range> pageRanges(Connection reader, SourceCatalog.Table t, int wanted) throws SQLException {
         long pages;
         try (PreparedStatement ps = reader.prepareStatement("SELECT pg_catalog.pg_relation_size(?::pg_catalog.oid)"
                 + " / pg_catalog.current_setting('block_size')::bigint")) {
@@ -97,14 +126,14 @@ public final class TableSlicer {
             }
         }
         int parts = (int) Math.min(wanted, pages);
-        List<String> bounds = new ArrayList<>();
+        List<Long> bounds = new ArrayList<>();
         for (int i = 1; i < parts; i++) {
-            bounds.add("'(" + pages * i / parts + ",0)'::pg_catalog.tid");
+            bounds.add(pages * i / parts);
         }
-        return boundedRanges("ctid < ", "ctid >= ", bounds);
+        return boundedRanges(null, bounds);
     }
 
-    private static List<String> keyRanges(Connection reader, SourceCatalog.Table t, int wanted) throws SQLException {
+    private static List<Range> keyRanges(Connection reader, SourceCatalog.Table t, int wanted) throws SQLException {
         String key = null;
         try (PreparedStatement ps = reader.prepareStatement("SELECT a.attname FROM pg_catalog.pg_index i"
                 + " JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]"
@@ -143,16 +172,14 @@ public final class TableSlicer {
                 bounds.add(bound);
             }
         }
-        return boundedRanges(column + " < ", column + " >= ", bounds.stream().map(String::valueOf).toList());
+        return boundedRanges(key, bounds);
     }
 
     /** Contiguous ranges split at {@code bounds}: below the first, between each pair, from the last on. */
-    private static List<String> boundedRanges(String below, String from, List<String> bounds) {
-        List<String> out = new ArrayList<>();
+    private static List<Range> boundedRanges(String keyColumn, List<Long> bounds) {
+        List<Range> out = new ArrayList<>();
         for (int i = 0; i <= bounds.size(); i++) {
-            String lower = i == 0 ? null : from + bounds.get(i - 1);
-            String upper = i == bounds.size() ? null : below + bounds.get(i);
-            out.add(lower == null ? upper : upper == null ? lower : lower + " AND " + upper);
+            out.add(new Range(keyColumn, i == 0 ? null : bounds.get(i - 1), i == bounds.size() ? null : bounds.get(i)));
         }
         return out;
     }

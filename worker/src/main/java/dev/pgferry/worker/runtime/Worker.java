@@ -10,6 +10,7 @@ import dev.pgferry.messages.TaskClaim;
 import dev.pgferry.messages.Topics;
 import dev.pgferry.pg.Secrets;
 import dev.pgferry.worker.task.DatabaseMigration;
+import dev.pgferry.worker.task.UnitCopy;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.CooperativeStickyAssignor;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -216,6 +217,11 @@ public final class Worker implements AutoCloseable {
                 }
                 for (ConsumerRecord<String, byte[]> record : consumer.poll(Duration.ofMillis(200))) {
                     MigrationTask task = readTask(record);
+                    if (task != null && task.action() == MigrationTask.Action.COPY_UNIT && !UnitCopy.wanted(task, ledger)) {
+                        // A unit of an attempt that has ended: dropped here, without taking a slot (and so without
+                        // leaving and rejoining the group), as every unit offered by a database that finished is.
+                        task = null;
+                    }
                     if (task != null) {
                         TaskClaim claim = TaskClaim.of(workerId, task.key(), record.partition(), record.offset());
                         // Claimed before the offset moves on: from here on a silent claim brings the task back.
@@ -272,9 +278,22 @@ public final class Worker implements AutoCloseable {
             metrics.taskStarted(task);
             emit = metrics.counting(emit);
         }
+        if (task.action() == MigrationTask.Action.COPY_UNIT) {
+            // A range of another worker's database: it only helps, and never runs again (that worker copies what
+            // is left).
+            return runner.submit(() -> {
+                try {
+                    UnitCopy.run(task, workerId, secrets, ledger);
+                    return true;
+                } finally {
+                    ended.release();
+                }
+            });
+        }
         DatabaseMigration migration = new DatabaseMigration(task, workerId, emit, clock, secrets, jobs,
                 splitTableBytes, ledger, Math.max(0, MAX_RETRIES - reruns))
-                .withDelivery(record.partition() + ":" + record.offset());
+                .withDelivery(record.partition() + ":" + record.offset())
+                .withUnitOffers(unit -> bus.send(Topics.TASKS, unit.key(), Json.write(unit)));
         long pause = reruns == 0 ? 0 : Math.min(MAX_RETRY_PAUSE_MS, RETRY_PAUSE_MS << Math.min(reruns - 1, 5));
         return runner.submit(() -> {
             try {

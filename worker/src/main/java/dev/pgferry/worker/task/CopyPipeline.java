@@ -1,6 +1,7 @@
 package dev.pgferry.worker.task;
 
 import dev.pgferry.bus.Ledger;
+import dev.pgferry.messages.CopyUnit;
 import dev.pgferry.messages.ErrorCode;
 import dev.pgferry.messages.EventSource;
 import dev.pgferry.messages.LedgerEntry;
@@ -14,9 +15,11 @@ import dev.pgferry.pg.PgConnector;
 import dev.pgferry.pg.SessionPool;
 import dev.pgferry.pg.SqlStates;
 import dev.pgferry.worker.copy.ObjectCopier;
+import dev.pgferry.worker.copy.SharedUnits;
 import dev.pgferry.worker.copy.SourceCatalog;
 import dev.pgferry.worker.copy.SourceSnapshot;
 import dev.pgferry.worker.copy.TableCopier;
+import dev.pgferry.worker.copy.TableSlicer;
 import dev.pgferry.worker.database.DatabaseProperties;
 import dev.pgferry.worker.replication.Removal;
 import dev.pgferry.worker.roles.RoleCopier;
@@ -64,6 +67,8 @@ final class CopyPipeline {
     private final Ledger ledger;
     private final int jobs;
     private final long splitTableBytes;
+    /** Publishes the ranges of split tables as tasks any worker may take (null: this worker copies them alone). */
+    private Consumer<MigrationTask> offers;
 
     CopyPipeline(MigrationTask task, PgConnector source, PgConnector target, EventSource events,
                  Consumer<StatusEvent> emit, Ledger ledger, int jobs, long splitTableBytes) {
@@ -76,6 +81,42 @@ final class CopyPipeline {
         this.ledger = ledger;
         this.jobs = jobs;
         this.splitTableBytes = splitTableBytes;
+    }
+
+    /** Offers the ranges of split tables to other workers through {@code publish} (see {@link SharedUnits}). */
+    CopyPipeline withOffers(Consumer<MigrationTask> publish) {
+        this.offers = publish;
+        return this;
+    }
+
+    /** The units this attempt shares with other workers, read under {@code snapshot}; null when it shares none. */
+    private SharedUnits sharedUnits(SourceSnapshot snapshot) {
+        if (offers == null) {
+            return null;
+        }
+        return new SharedUnits(ledger, task.migrationId(), db, events.attempt(), events.workerId(), offered -> {
+            long targetOid = targetDatabaseOid();
+            for (SharedUnits.Offered o : offered) {
+                TableSlicer.Slice slice = o.slice();
+                SourceCatalog.Table t = slice.table();
+                offers.accept(MigrationTask.copyUnit(task.request(), db, new CopyUnit(snapshot.id(), events.attempt(),
+                        o.index(), o.count(), t.schema(), t.name(), t.columns(), slice.range().keyColumn(),
+                        slice.range().lower(), slice.range().upper(), slice.part(), slice.parts(), events.workerId(),
+                        targetOid)));
+            }
+        });
+    }
+
+    /** The OID of the target database this attempt copies into (a database made again gets another). */
+    private long targetDatabaseOid() {
+        try (Connection c = target.open(db); java.sql.Statement s = c.createStatement();
+             java.sql.ResultSet rs = s.executeQuery("SELECT oid FROM pg_catalog.pg_database"
+                     + " WHERE datname = pg_catalog.current_database()")) {
+            rs.next();
+            return rs.getLong(1);
+        } catch (SQLException e) {
+            throw SqlStates.wrap(ErrorCode.TARGET_UNREACHABLE, "reading target database " + db, e);
+        }
     }
 
     /** What the copy reads from the source under its snapshot, before anything is copied; closing it ends the snapshot. */
@@ -298,11 +339,11 @@ final class CopyPipeline {
                 // take longer than the few statements themselves.
                 CompletableFuture<LightRest> lightRest = read.plan().restIsLight()
                         ? renderLightRest(schema, read.plan().rest()) : null;
-                emit.accept(events.progress(0, read.tables().size(), 0, 0));
                 IndexBuilder indexes = new IndexBuilder(schema, read.plan(), missingRoles, res.targetSessions(),
                         res.pool().executor(JobPool.Kind.INDEX), db);
                 new TableCopier(source, target, res.targetSessions(), db, read.snapshot(), jobs, splitTableBytes,
-                        res.pool().executor(JobPool.Kind.COPY), this::warn).copyAll(read.tables(),
+                        res.pool().executor(JobPool.Kind.COPY), this::warn).withSharedUnits(sharedUnits(read.snapshot()))
+                        .copyAll(read.tables(),
                         p -> emit.accept(events.progress(p)), t -> indexes.tableReady(t.oid()), t -> indexes.takeInline(t.oid()));
                 copyLargeObjects(read);
                 copyConfigRows(read, replicating);

@@ -62,6 +62,7 @@ public final class DatabaseMigration {
     private final Secrets secrets;
     /** This delivery of the task (action, partition and offset on the tasks topic); null: not known. */
     private String delivery;
+    private Consumer<MigrationTask> offers;
 
     /**
      * How many times a database is started at most. A task whose run stops its worker (a crash, an out-of-memory
@@ -110,6 +111,15 @@ public final class DatabaseMigration {
      */
     public DatabaseMigration withDelivery(String delivery) {
         this.delivery = delivery;
+        return this;
+    }
+
+    /**
+     * Offers the ranges of this database's split tables to other workers by publishing them as tasks through
+     * {@code publish} (see {@code SharedUnits}); without it, this worker copies them alone.
+     */
+    public DatabaseMigration withUnitOffers(Consumer<MigrationTask> publish) {
+        this.offers = publish;
         return this;
     }
 
@@ -356,7 +366,8 @@ public final class DatabaseMigration {
 
     /** Migrates the database and marks it finished in the ledger; returns its final state, done or syncing. */
     private String migrate(EventSource events, TargetDatabase targetDb, TargetDatabase.Prior prior, int attempt) {
-        CopyPipeline pipeline = new CopyPipeline(task, source, target, events, emit, ledger, jobs, splitTableBytes);
+        CopyPipeline pipeline = new CopyPipeline(task, source, target, events, emit, ledger, jobs, splitTableBytes)
+                .withOffers(offers);
         DatabaseProperties properties = pipeline.properties(prior);
         Choice choice = choose();
         emit.accept(events.started(choice.method(), choice.reason()));

@@ -178,7 +178,7 @@ public final class TargetDatabase {
             }
             // A locale the target lacks was ruled out before anything was touched; an encoding that does not suit
             // the target's locale of the same name is still possible (22023).
-            boolean locale = "22023".equals(e.getSQLState()) || "42809".equals(e.getSQLState());
+            boolean locale = SqlStates.INVALID_PARAMETER_VALUE.equals(e.getSQLState()) || "42809".equals(e.getSQLState());
             throw new MigrationException(SqlStates.codeFor(e.getSQLState(), ErrorCode.PRECONDITION_FAILED), e.getSQLState(),
                     "creating target database " + dbname + " as on the source (owner " + source.owner() + ", encoding "
                     + source.encoding() + ", LC_COLLATE " + source.collate() + ", LC_CTYPE " + source.ctype() + ") failed: "

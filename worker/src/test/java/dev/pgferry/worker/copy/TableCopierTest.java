@@ -21,8 +21,8 @@ class TableCopierTest {
     void smallTablesGoInBatchesBoundedByCountAndBytesAndTheRestStayAlone() {
         List<TableSlicer.Slice> slices = new ArrayList<>();
         SourceCatalog.Table big = table("big", TableCopier.SMALL_TABLE_BYTES + 1);
-        slices.add(new TableSlicer.Slice(big, "ctid < '(10,0)'::pg_catalog.tid", 0, 2));
-        slices.add(new TableSlicer.Slice(big, "ctid >= '(10,0)'::pg_catalog.tid", 1, 2));
+        slices.add(new TableSlicer.Slice(big, new TableSlicer.Range(null, null, 10L), 0, 2));
+        slices.add(new TableSlicer.Slice(big, new TableSlicer.Range(null, 10L, null), 1, 2));
         for (int i = 0; i < TableCopier.BATCH_TABLES + 5; i++) {
             slices.add(whole(table("t" + i, 8192)));
         }
@@ -66,5 +66,15 @@ class TableCopierTest {
         });
         // Every slice is in exactly one unit
         assertThat(units.stream().flatMap(u -> u.slices().stream()).toList()).containsExactlyInAnyOrderElementsOf(slices);
+    }
+
+    @Test
+    void aRangeIsMadeIntoSqlFromItsNumbersAndQuotedColumnOnly() {
+        assertThat(new TableSlicer.Range(null, null, 10L).where()).isEqualTo("ctid < '(10,0)'::pg_catalog.tid");
+        assertThat(new TableSlicer.Range(null, 10L, 20L).where())
+                .isEqualTo("ctid >= '(10,0)'::pg_catalog.tid AND ctid < '(20,0)'::pg_catalog.tid");
+        assertThat(new TableSlicer.Range("Id\"; DROP TABLE x; --", 5L, null).where())
+                .isEqualTo("\"Id\"\"; DROP TABLE x; --\" >= 5");
+        assertThat(new TableSlicer.Slice(table("t", 1), null, 0, 1).where()).isNull();
     }
 }
