@@ -116,8 +116,9 @@ public final class TableCopier {
     }
 
     /**
-     * Offers the ranges of split tables to other workers and copies them under {@link SharedUnits}' protocol; a
-     * range another worker holds is tried again later (before; the copy waits for it at its end).
+     * Offers the ranges of split tables to other workers and copies them under {@link SharedUnits}' protocol: a
+     * range another worker holds is tried again every {@link #BUSY_PAUSE_MS} until it is found done or free, so the
+     * copy ends only once every range is in.
      */
     public TableCopier withSharedUnits(SharedUnits units) {
         this.shared = units;
