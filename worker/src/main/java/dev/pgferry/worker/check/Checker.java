@@ -317,7 +317,7 @@ public final class Checker {
      * A rough duration of one database's migration by one worker: a fixed cost per database (roles, schema, target
      * database: about 1 s, BENCHMARKS.md) plus the tables' bytes and their index builds (in bytes of copy that take
      * as long, {@link SourceCatalog.IndexCost}) at half the source's read rate (the target writes every byte, and its
-     * WAL, while the source reads it; on the benchmark's 2 cores this lands within 20% of the 1 GB dataset's time).
+     * WAL, while the source reads it). A rough figure: its only calibration is BENCHMARKS.md's rates.
      * {@code readRate} null: {@link #ASSUMED_READ_RATE}.
      */
     record Estimate(long seconds, long workBytes, double readRate, boolean measured) {

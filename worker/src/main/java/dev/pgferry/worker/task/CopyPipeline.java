@@ -189,19 +189,20 @@ final class CopyPipeline {
     }
 
     /**
-     * The source database's properties; for a database the target does not have yet, fails before anything is
-     * touched when the target cannot give it the source's locale.
+     * The source database's properties, read on {@code s} (a session in the source database); for a database the
+     * target does not have yet, fails before anything is touched when the target ({@code t}, a session in its
+     * bootstrap database) cannot give it the source's locale.
      */
-    DatabaseProperties properties(TargetDatabase.Prior prior) {
+    DatabaseProperties properties(TargetDatabase.Prior prior, Connection s, Connection t) {
         DatabaseProperties properties;
-        try (Connection c = source.open(db)) {
-            properties = DatabaseProperties.read(c, db);
+        try {
+            properties = DatabaseProperties.read(s, db);
         } catch (SQLException e) {
             throw SqlStates.wrap(ErrorCode.SOURCE_UNREACHABLE, "reading source database " + db, e);
         }
         if (!prior.exists() || prior.ours()) {
-            try (Connection c = target.open()) {
-                properties.checkLocaleOn(c);
+            try {
+                properties.checkLocaleOn(t);
             } catch (SQLException e) {
                 throw SqlStates.wrap(ErrorCode.TARGET_UNREACHABLE, "checking the target's locales", e);
             }

@@ -343,13 +343,14 @@ public final class DatabaseMigration {
     private record Choice(Method method, String reason, Preconditions.Result check) {
     }
 
-    private Choice choose() {
+    /** The method, from the preconditions read on {@code s} (the source database) and {@code t} (the target). */
+    private Choice choose(Connection s, Connection t) {
         MigrationRequest request = task.request();
         if (request.method() == Method.DUMP) {
             return new Choice(Method.DUMP, null, null);
         }
         Preconditions.Result check;
-        try (Connection s = source.open(task.dbname()); Connection t = target.open()) {
+        try {
             check = Preconditions.check(s, t, request.options().includeExtensionTables());
         } catch (SQLException e) {
             throw SqlStates.wrap(ErrorCode.PRECONDITION_FAILED, "checking logical replication preconditions", e);
@@ -368,8 +369,15 @@ public final class DatabaseMigration {
     private String migrate(EventSource events, TargetDatabase targetDb, TargetDatabase.Prior prior, int attempt) {
         CopyPipeline pipeline = new CopyPipeline(task, source, target, events, emit, ledger, jobs, splitTableBytes)
                 .withOffers(offers);
-        DatabaseProperties properties = pipeline.properties(prior);
-        Choice choice = choose();
+        DatabaseProperties properties;
+        Choice choice;
+        // One session on each side for the properties, the locale check and the method's preconditions.
+        try (Connection s = source.open(task.dbname()); Connection t = target.open()) {
+            properties = pipeline.properties(prior, s, t);
+            choice = choose(s, t);
+        } catch (SQLException e) {
+            throw SqlStates.wrap(ErrorCode.SOURCE_UNREACHABLE, "closing the sessions that read database " + task.dbname(), e);
+        }
         emit.accept(events.started(choice.method(), choice.reason()));
         String finalState;
         if (choice.method() == Method.REPLICATION) {

@@ -69,6 +69,9 @@ public final class UnitCopy {
             }
         } catch (MigrationException e) {
             LOG.warn("{} of {} not copied here ({}); {} copies it", slice.describe(), db, e.getMessage(), u.owner());
+        } catch (RuntimeException e) {
+            // Never the end of this worker: the unit is its owner's to finish.
+            LOG.error("{} of {} failed unexpectedly; {} copies it", slice.describe(), db, u.owner(), e);
         } finally {
             MDC.remove("database");
             MDC.remove("migration");
