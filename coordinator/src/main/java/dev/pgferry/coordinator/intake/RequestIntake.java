@@ -172,7 +172,8 @@ public final class RequestIntake implements AutoCloseable {
                 bus.publish(events.migrationFailed(e.toFailure()));
                 return;
             }
-            bus.publish(events.planned(databases));
+            // Listed by name; queued largest first (see SourceCatalog.plan).
+            bus.publish(events.planned(databases.stream().sorted().toList()));
             if (HALT_AFTER_PLANNED) {
                 Runtime.getRuntime().halt(137);
             }

@@ -25,7 +25,7 @@ public final class SourceCatalog {
         this.secrets = secrets;
     }
 
-    /** The databases to migrate, sorted by name. */
+    /** The databases to migrate, largest first (then by name): the order their tasks are queued in. */
     public List<String> plan(MigrationRequest request) {
         if (request.onOneServer()) {
             throw new MigrationException(ErrorCode.INVALID_REQUEST, "source and target are the same server ("
@@ -40,7 +40,7 @@ public final class SourceCatalog {
         PgConnector source = new PgConnector(request.source(), Side.SOURCE, "coordinator", secrets);
         List<String> databases;
         try (Connection c = source.open()) {
-            databases = ServerCatalog.migratedDatabases(c, request::ignores);
+            databases = ServerCatalog.migratedDatabasesLargestFirst(c, request::ignores);
         } catch (SQLException e) {
             throw SqlStates.wrap(ErrorCode.SOURCE_UNREACHABLE, "listing databases of source " + request.source().describe(), e);
         }
