@@ -44,7 +44,9 @@ import java.util.concurrent.TimeUnit;
  * queues that task again (see {@link Topics}). A task whose database finished while its final event could not be
  * written runs again, in the same slot, after a pause, and so does one whose attempt failed in a way worth retrying
  * ({@value #MAX_RETRIES} times at most, the pause doubling from 1 s). A task message that cannot be read goes to
- * the dead-letter topic. The poll loop owns the consumer and the claims.
+ * the dead-letter topic. A {@code copy_unit} task (a range of a table another worker offers, see {@code UnitCopy})
+ * runs once in a slot and never again; one of an attempt that has ended is dropped without taking a slot. The poll
+ * loop owns the consumer and the claims.
  */
 public final class Worker implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Worker.class);
