@@ -54,6 +54,15 @@ public final class ServerCatalog {
         }
     }
 
+    /** The OID of the database {@code c} is connected to (a database dropped and made again gets another). */
+    public static long currentDatabaseOid(Connection c) throws SQLException {
+        try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery(
+                "SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database()")) {
+            rs.next();
+            return rs.getLong(1);
+        }
+    }
+
     /** Whether the connected user is a superuser. */
     public static boolean isSuperuser(Connection c) throws SQLException {
         try (Statement s = c.createStatement();

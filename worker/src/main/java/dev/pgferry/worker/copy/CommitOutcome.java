@@ -21,16 +21,20 @@ public enum CommitOutcome {
      * transaction still in progress belongs to a backend that has not noticed its client is gone: it is given a
      * few seconds, then backend {@code pid} is terminated, which aborts it, so that the answer is final.
      */
+    /** {@code txid_status(xid)} once: committed, aborted, in progress, or null (too old to tell). */
+    static String status(Connection c, long xid) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("SELECT pg_catalog.txid_status(?)")) {
+            ps.setLong(1, xid);
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                return rs.getString(1);
+            }
+        }
+    }
+
     public static CommitOutcome resolve(Connection c, long xid, int pid) throws SQLException {
         for (int poll = 0; ; poll++) {
-            String status;
-            try (PreparedStatement ps = c.prepareStatement("SELECT pg_catalog.txid_status(?)")) {
-                ps.setLong(1, xid);
-                try (ResultSet rs = ps.executeQuery()) {
-                    rs.next();
-                    status = rs.getString(1);
-                }
-            }
+            String status = status(c, xid);
             if ("committed".equals(status)) {
                 return COMMITTED;
             }

@@ -4,6 +4,7 @@ import dev.pgferry.bus.Ledger;
 import dev.pgferry.messages.ErrorCode;
 import dev.pgferry.messages.LedgerEntry;
 import dev.pgferry.messages.MigrationException;
+import dev.pgferry.pg.ServerCatalog;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -104,14 +105,9 @@ public final class SharedUnits {
         if (targetDatabaseOid != null) {
             // Checked on the unit's own session: a later attempt drops the database (ending this session) before it
             // makes it again, so a session that sees the offered OID writes into the offering attempt's database.
-            try (PreparedStatement ps = out.prepareStatement(
-                    "SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database()");
-                 ResultSet rs = ps.executeQuery()) {
-                rs.next();
-                if (rs.getLong(1) != targetDatabaseOid) {
-                    throw new MigrationException(ErrorCode.COPY_FAILED, "target database " + dbname + " was made again"
-                            + " since unit " + key(index) + " was offered: it belongs to a later attempt");
-                }
+            if (ServerCatalog.currentDatabaseOid(out) != targetDatabaseOid) {
+                throw new MigrationException(ErrorCode.COPY_FAILED, "target database " + dbname + " was made again"
+                        + " since unit " + key(index) + " was offered: it belongs to a later attempt");
             }
         }
         try (PreparedStatement ps = out.prepareStatement("SELECT pg_catalog.pg_try_advisory_xact_lock(?, ?)")) {
@@ -135,14 +131,8 @@ public final class SharedUnits {
             return Claim.COPY;
         }
         // Its holder wrote this just before its COMMIT and has ended since (its lock is ours now).
-        try (PreparedStatement ps = out.prepareStatement("SELECT pg_catalog.txid_status(?)")) {
-            ps.setLong(1, entry.get().xid());
-            try (ResultSet rs = ps.executeQuery()) {
-                rs.next();
-                if (!"committed".equals(rs.getString(1))) {
-                    return Claim.COPY;
-                }
-            }
+        if (!"committed".equals(CommitOutcome.status(out, entry.get().xid()))) {
+            return Claim.COPY;
         }
         LOG.info("unit {} was committed by {}, which did not say so: not copied again", key(index), entry.get().workerId());
         LedgerEntry done = LedgerEntry.unitDone(null, null, entry.get().workerId());

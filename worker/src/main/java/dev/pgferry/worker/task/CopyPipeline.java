@@ -12,6 +12,7 @@ import dev.pgferry.messages.Phase;
 import dev.pgferry.messages.ReplicationNames;
 import dev.pgferry.messages.StatusEvent;
 import dev.pgferry.pg.PgConnector;
+import dev.pgferry.pg.ServerCatalog;
 import dev.pgferry.pg.SessionPool;
 import dev.pgferry.pg.SqlStates;
 import dev.pgferry.worker.copy.ObjectCopier;
@@ -109,11 +110,8 @@ final class CopyPipeline {
 
     /** The OID of the target database this attempt copies into (a database made again gets another). */
     private long targetDatabaseOid() {
-        try (Connection c = target.open(db); java.sql.Statement s = c.createStatement();
-             java.sql.ResultSet rs = s.executeQuery("SELECT oid FROM pg_catalog.pg_database"
-                     + " WHERE datname = pg_catalog.current_database()")) {
-            rs.next();
-            return rs.getLong(1);
+        try (Connection c = target.open(db)) {
+            return ServerCatalog.currentDatabaseOid(c);
         } catch (SQLException e) {
             throw SqlStates.wrap(ErrorCode.TARGET_UNREACHABLE, "reading target database " + db, e);
         }
