@@ -3,7 +3,15 @@ package dev.pgferry.it;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.pgferry.cli.local.LocalPostgres;
 import dev.pgferry.cli.local.SampleData;
+import dev.pgferry.bus.Bus;
+import dev.pgferry.bus.KafkaSettings;
+import dev.pgferry.coordinator.fold.StatusFold;
+import dev.pgferry.coordinator.http.HttpApi;
+import dev.pgferry.messages.Connection;
+import dev.pgferry.messages.EventSource;
 import dev.pgferry.messages.Json;
+import dev.pgferry.messages.Method;
+import dev.pgferry.messages.MigrationRequest;
 import org.junit.jupiter.api.Test;
 
 import java.net.URI;
@@ -14,11 +22,62 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.UUID;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 /** {@code POST /checks}: {@code pgferry check} through the running service, run by a worker, changing nothing. */
 class ChecksIT {
+
+    @Test
+    void whatWasJustPostedIsAnsweredAsAcceptedOrPendingNeverAsUnknown() throws Exception {
+        // A fold that no consumer feeds: what the API answers is what it knows from the POST alone
+        // (topics of their own, so that no other test's coordinator plans or runs what is posted here)
+        KafkaSettings own = KafkaSettings.of(Infra.kafka()).withTopicPrefix("it-" + UUID.randomUUID().toString().substring(0, 6) + ".");
+        StatusFold fold = new StatusFold();
+        try (Bus bus = new Bus(own, "it-posted");
+             HttpApi api = new HttpApi(bus, fold, req -> req, "127.0.0.1", 0, null).start()) {
+            bus.ensureTopics();
+            HttpClient http = HttpClient.newHttpClient();
+            String base = "http://127.0.0.1:" + api.port();
+            String body = """
+                    {"source": {"host": "127.0.0.1", "port": 1, "user": "postgres", "sslmode": "disable"},
+                     "target": {"host": "127.0.0.1", "port": 2, "user": "postgres", "sslmode": "disable"}}""";
+
+            // When a migration and a check are posted and asked for at once
+            HttpResponse<String> migration = http.send(HttpRequest.newBuilder(URI.create(base + "/migrations"))
+                    .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(migration.statusCode()).as(migration.body()).isEqualTo(202);
+            String id = Json.mapper().readTree(migration.body()).get("migration_id").asText();
+            HttpResponse<String> check = http.send(HttpRequest.newBuilder(URI.create(base + "/checks"))
+                    .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
+            String checkId = Json.mapper().readTree(check.body()).get("check_id").asText();
+
+            // Then the migration is accepted and not yet planned, and the check is pending
+            HttpResponse<String> asked = http.send(HttpRequest.newBuilder(URI.create(base + "/migrations/" + id)).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(asked.statusCode()).as(asked.body()).isEqualTo(202);
+            JsonNode accepted = Json.mapper().readTree(asked.body());
+            assertThat(accepted.get("migration_id").asText()).isEqualTo(id);
+            assertThat(accepted.get("status").asText()).isEqualTo("accepted");
+            HttpResponse<String> pending = http.send(HttpRequest.newBuilder(URI.create(base + "/checks/" + checkId)).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(pending.statusCode()).as(pending.body()).isEqualTo(200);
+            assertThat(Json.mapper().readTree(pending.body()).get("status").asText()).isEqualTo("pending");
+            // and once the coordinator has it, its status is served; an id never posted is still unknown
+            fold.apply(new EventSource(id, null, "coordinator", 1, java.time.Clock.systemUTC())
+                    .accepted(MigrationRequest.of(Connection.fromUri("postgres://postgres@127.0.0.1:1/"),
+                            Connection.fromUri("postgres://postgres@127.0.0.1:2/"), Method.DUMP, List.of(), List.of(),
+                            List.of()).withMigrationId(id)));
+            HttpResponse<String> known = http.send(HttpRequest.newBuilder(URI.create(base + "/migrations/" + id)).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(known.statusCode()).as(known.body()).isEqualTo(200);
+            assertThat(Json.mapper().readTree(known.body()).get("migration_id").asText()).isEqualTo(id);
+            HttpResponse<String> never = http.send(HttpRequest.newBuilder(URI.create(base + "/migrations/nope")).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(never.statusCode()).isEqualTo(404);
+        }
+    }
 
     @Test
     void aCheckPostedToTheCoordinatorIsRunByAWorkerAndItsReportServed() throws Exception {

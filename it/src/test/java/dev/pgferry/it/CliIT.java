@@ -93,17 +93,23 @@ class CliIT {
         assertThat(self.out()).contains(": blocker").contains("same server");
     }
 
+    /** One migration on the single-machine default, then {@code status} and {@code verify} over what it left. */
     @Test
-    void migrateOnOneMachineCopiesEverythingAndExitsZero() throws Exception {
+    void migrateOnOneMachineCopiesEverythingProvesItAndVerifyNamesATamperedRow() throws Exception {
         try (LocalPostgres target = Infra.postgres()) {
             Path dataDir = Infra.work().resolve("cli-data");
+            Path first = Infra.work().resolve("cli-verify-1.json");
+            Path second = Infra.work().resolve("cli-verify-2.json");
 
             Run run = pgferry("migrate", "--source", source.uri("postgres"), "--target", target.uri("postgres"),
                     "--ignore-dbs", "postgres,inventory", "--skip-table", "shop.public.events_log", "--json", "--method", "dump",
-                    "--migration-id", "cli-local-1",
+                    "--migration-id", "cli-local-1", "--verify", "--verify-report", first.toString(),
                     "--data-dir", dataDir.toString());
 
             assertThat(run.exitCode()).as(run.out()).isEqualTo(0);
+            JsonNode report = Json.mapper().readTree(Files.readString(first));
+            assertThat(report.get("result").asText()).as(report.toString()).isEqualTo("match");
+            assertThat(report.get("databases").findValuesAsText("dbname")).containsExactlyInAnyOrder("shop", "Analytics; Ünï \"q\"");
             JsonNode json = Json.mapper().readTree(run.out());
             assertThat(json.get("migration").get("status").asText()).isEqualTo("done");
             assertThat(json.get("migration_detail").findValuesAsText("dbname")).containsExactlyInAnyOrder("shop", "Analytics; Ünï \"q\"");
@@ -132,6 +138,28 @@ class CliIT {
             assertThat(status.exitCode()).as(status.out()).isEqualTo(0);
             assertThat(Json.mapper().readTree(status.out()).get("migration_detail").findValuesAsText("status"))
                     .containsOnly("done");
+
+            // A row changed on the target afterwards is named by a new verification
+            try (var c = SampleData.connect(target, "shop"); var s = c.createStatement()) {
+                s.execute("UPDATE public.customers SET email = 'changed@example.com' WHERE id = 7");
+            }
+            Run again = pgferry("verify", "cli-local-1", "--data-dir", dataDir.toString(), "--report", second.toString(),
+                    "--json");
+
+            assertThat(again.exitCode()).as(again.out()).isEqualTo(1);
+            JsonNode verified = Json.mapper().readTree(again.out());
+            assertThat(verified).isEqualTo(Json.mapper().readTree(Files.readString(second)));
+            assertThat(verified.get("result").asText()).isEqualTo("differs");
+            JsonNode shop = verified.get("databases").findValues("verification").get(verified.get("databases").findValuesAsText("dbname").indexOf("shop"));
+            JsonNode customers = null;
+            for (JsonNode t : shop.get("tables")) {
+                if (t.get("table").asText().equals("public.customers")) {
+                    customers = t;
+                }
+            }
+            assertThat(customers).isNotNull();
+            assertThat(customers.get("result").asText()).isEqualTo("differs");
+            assertThat(customers.get("sample_keys").get(0).asText()).isEqualTo("(7) differs");
         }
     }
 
@@ -208,45 +236,6 @@ class CliIT {
             assertThat(Compare.scalar(target, "inventory", "SELECT count(*) FROM pg_subscription")).isEqualTo("0");
             assertThat(Compare.scalar(source, "postgres", "SELECT count(*) FROM pg_replication_slots")).isEqualTo("0");
             assertThat(pgferry("remove", "no-such-migration", "--bootstrap-servers", Infra.kafka()).exitCode()).isEqualTo(4);
-        }
-    }
-
-    @Test
-    void migrateWithVerifyProvesTheCopyAndVerifyNamesATamperedRow() throws Exception {
-        try (LocalPostgres target = Infra.postgres()) {
-            Path dataDir = Infra.work().resolve("cli-verify");
-            Path first = Infra.work().resolve("cli-verify-1.json");
-            Path second = Infra.work().resolve("cli-verify-2.json");
-
-            Run run = pgferry("migrate", "--source", source.uri("postgres"), "--target", target.uri("postgres"),
-                    "--ignore-dbs", "postgres,inventory", "--method", "dump", "--migration-id", "cli-verify-1",
-                    "--verify", "--verify-report", first.toString(), "--data-dir", dataDir.toString());
-
-            assertThat(run.exitCode()).as(run.out()).isEqualTo(0);
-            JsonNode report = Json.mapper().readTree(Files.readString(first));
-            assertThat(report.get("result").asText()).isEqualTo("match");
-            assertThat(report.get("databases").findValuesAsText("dbname")).containsExactlyInAnyOrder("shop", "Analytics; Ünï \"q\"");
-
-            try (var c = SampleData.connect(target, "shop"); var s = c.createStatement()) {
-                s.execute("UPDATE public.customers SET email = 'changed@example.com' WHERE id = 7");
-            }
-            Run again = pgferry("verify", "cli-verify-1", "--data-dir", dataDir.toString(), "--report", second.toString(),
-                    "--json");
-
-            assertThat(again.exitCode()).as(again.out()).isEqualTo(1);
-            JsonNode json = Json.mapper().readTree(again.out());
-            assertThat(json).isEqualTo(Json.mapper().readTree(Files.readString(second)));
-            assertThat(json.get("result").asText()).isEqualTo("differs");
-            JsonNode shop = json.get("databases").findValues("verification").get(json.get("databases").findValuesAsText("dbname").indexOf("shop"));
-            JsonNode customers = null;
-            for (JsonNode t : shop.get("tables")) {
-                if (t.get("table").asText().equals("public.customers")) {
-                    customers = t;
-                }
-            }
-            assertThat(customers).isNotNull();
-            assertThat(customers.get("result").asText()).isEqualTo("differs");
-            assertThat(customers.get("sample_keys").get(0).asText()).isEqualTo("(7) differs");
         }
     }
 }

@@ -43,7 +43,9 @@ class FaultInjectionIT {
         SampleData.create(source, 2000);
         ReplicationIT.exec(source, "postgres", "CREATE DATABASE big");
         ReplicationIT.exec(source, "big", "CREATE TABLE public.rows (id bigint PRIMARY KEY, payload text);"
-                + " INSERT INTO public.rows SELECT g, repeat(md5(g::text), 4) FROM generate_series(1, 1200000) g");
+                + " INSERT INTO public.rows SELECT g, repeat(md5(g::text), 4) FROM generate_series(1, 300000) g");
+        // (larger than what the sockets and the worker's pipe hold: a COPY held on the target stalls it on the source)
+        Gate.install(source, "big", "public.rows", "id");
         // Tables copy whole here (the copy of ranges of a split table has its own test: TableSplitIT).
         pgferry = new Pgferry(2, Long.MAX_VALUE);
     }
@@ -117,16 +119,14 @@ class FaultInjectionIT {
         try (LocalPostgres target = Infra.postgres()) {
             MigrationRequest r = MigrationRequest.of(Pgferry.conn(source), Pgferry.conn(target), Method.DUMP,
                     List.of("postgres", "shop", "Analytics; Ünï \"q\"", "inventory"), List.of(), List.of());
+            Gate gate = Gate.close(target);
             pgferry.submit(r);
 
-            // When the backend streaming the big table is terminated while it copies
-            String terminated = null;
-            long deadline = System.currentTimeMillis() + 60_000;
-            while (terminated == null && System.currentTimeMillis() < deadline) {
-                terminated = Compare.scalar(source, "postgres", "SELECT pg_terminate_backend(pid)::text FROM pg_stat_activity"
-                        + " WHERE application_name LIKE 'pgferry/worker%' AND query LIKE 'COPY \"public\".\"rows\"%TO STDOUT%' LIMIT 1");
-                Thread.sleep(5);
-            }
+            // When the backend streaming the big table is terminated while it copies (its copy into the target held)
+            gate.awaitHeld();
+            String terminated = Compare.scalar(source, "postgres", "SELECT pg_terminate_backend(pid)::text FROM pg_stat_activity"
+                    + " WHERE application_name LIKE 'pgferry/worker%' AND query LIKE 'COPY \"public\".\"rows\"%TO STDOUT%' LIMIT 1");
+            gate.open();
             assertThat(terminated).as("a COPY backend was found and terminated").isEqualTo("true");
             MigrationStatus s = pgferry.awaitFinal(r.migrationId());
 

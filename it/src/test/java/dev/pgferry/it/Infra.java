@@ -60,8 +60,16 @@ final class Infra {
         return work;
     }
 
+    /**
+     * Settings of every test cluster beyond LocalPostgres' own: no autovacuum (what pgferry must do itself, such as
+     * ANALYZE on the target, is then proven by the tests; and a suite of short-lived clusters spends no CPU on
+     * vacuuming tables it drops minutes later), and no full-page images in a WAL that is never fsynced anyway.
+     */
+    static final java.util.Map<String, String> TEST_SETTINGS = java.util.Map.of("autovacuum", "off",
+            "full_page_writes", "off");
+
     static LocalPostgres postgres() throws Exception {
-        return LocalPostgres.start(LocalPostgres.defaultBinDir(), work().resolve("pg"), PASSWORD);
+        return postgres(java.util.Map.of());
     }
 
     private static LocalPostgres sharedTarget;
@@ -77,6 +85,8 @@ final class Infra {
     }
 
     static LocalPostgres postgres(java.util.Map<String, String> settings) throws Exception {
-        return LocalPostgres.start(LocalPostgres.defaultBinDir(), work().resolve("pg"), PASSWORD, settings);
+        java.util.Map<String, String> all = new java.util.HashMap<>(TEST_SETTINGS);
+        all.putAll(settings);
+        return LocalPostgres.start(LocalPostgres.defaultBinDir(), work().resolve("pg"), PASSWORD, all);
     }
 }

@@ -25,14 +25,16 @@ class WorkerCrashIT {
     @Test
     void aKilledWorkersTaskIsRedoneByAnotherWithoutDuplicatedRows() throws Exception {
         try (LocalPostgres source = Infra.postgres(); LocalPostgres target = Infra.postgres()) {
-            // Given a database with a table large enough that copying it takes a few seconds
+            // Given a database whose table's copy into the target is held by a gate until the test opens it
             try (var c = SampleData.connect(source, "postgres"); var s = c.createStatement()) {
                 s.execute("CREATE DATABASE big");
             }
             try (var c = SampleData.connect(source, "big"); var s = c.createStatement()) {
                 s.execute("CREATE TABLE public.rows (id bigint PRIMARY KEY, payload text, n numeric)");
-                s.execute("INSERT INTO public.rows SELECT g, repeat(md5(g::text), 4), g * 1.5 FROM generate_series(1, 1500000) g");
+                s.execute("INSERT INTO public.rows SELECT g, repeat(md5(g::text), 4), g * 1.5 FROM generate_series(1, 20000) g");
             }
+            Gate.install(source, "big", "public.rows", "id");
+            Gate gate = Gate.close(target);
             MigrationRequest r = MigrationRequest.of(Pgferry.conn(source), Pgferry.conn(target), Method.DUMP,
                     List.of("postgres"), List.of(), List.of());
 
@@ -48,8 +50,10 @@ class WorkerCrashIT {
                     bus.send(Topics.REQUESTS, r.migrationId(), Json.write(Pgferry.sealed(r)));
 
                     // When the worker is killed while it copies data
+                    gate.awaitHeld();
                     DatabaseStatus copying = Pgferry.awaitRow(coordinator, r.migrationId(), d -> d.phase() == Phase.DATA);
                     victim.destroyForcibly().waitFor();
+                    gate.open();
                     assertThat(copying.status()).isEqualTo(MigrationStatus.State.RUNNING);
 
                     // Then a new worker takes the task over and finishes it as a new attempt
@@ -64,7 +68,7 @@ class WorkerCrashIT {
                     victim.destroyForcibly();
                 }
             }
-            assertThat(Compare.scalar(target, "big", "SELECT count(*) FROM public.rows")).isEqualTo("1500000");
+            assertThat(Compare.scalar(target, "big", "SELECT count(*) FROM public.rows")).isEqualTo("20000");
             var expected = Compare.tableFingerprints(source, "big");
             var actual = Compare.tableFingerprints(target, "big");
             Reliability.record("worker process killed with SIGKILL mid-copy",

@@ -12,6 +12,7 @@ import dev.pgferry.messages.EventSource;
 import dev.pgferry.messages.MigrationTask;
 import dev.pgferry.messages.MigrationStatus;
 import dev.pgferry.messages.RefreshRequest;
+import dev.pgferry.messages.StatusEvent;
 import dev.pgferry.messages.Request;
 import dev.pgferry.messages.RemovalRequest;
 import dev.pgferry.messages.VerifyRequest;
@@ -54,6 +55,17 @@ public final class HttpApi implements AutoCloseable {
 
     private final UnaryOperator<MigrationRequest> protect;
     private final byte[] token;
+    /**
+     * Migrations posted here that the fold may not know yet (the intake plans them after reading them back from
+     * the requests topic): {@code GET /migrations/{id}} answers {@code 202} for them instead of {@code 404}.
+     */
+    private final Map<String, java.time.Instant> accepted = java.util.Collections.synchronizedMap(
+            new java.util.LinkedHashMap<>() {
+                @Override
+                protected boolean removeEldestEntry(Map.Entry<String, java.time.Instant> eldest) {
+                    return size() > 1000;
+                }
+            });
 
     /**
      * {@code protect} turns a posted request into what may enter Kafka (inline passwords sealed) or refuses it;
@@ -241,8 +253,13 @@ public final class HttpApi implements AutoCloseable {
         } else if (path.startsWith("/migrations/") && method.equals("GET")) {
             String id = path.substring("/migrations/".length());
             var view = fold.view(id);
+            java.time.Instant posted = accepted.get(id);
             if (view.isPresent()) {
+                accepted.remove(id);
                 reply(ex, 200, Json.write(view.get()));
+            } else if (posted != null) {
+                reply(ex, 202, Json.write(Map.of("migration_id", id, "status", "accepted", "requested_at",
+                        posted.toString(), "message", "requested; the coordinator has not planned it yet")));
             } else {
                 reply(ex, 404, Json.write(Map.of("error", "no migration " + id)));
             }
@@ -273,7 +290,12 @@ public final class HttpApi implements AutoCloseable {
             String id = "c-" + java.util.UUID.randomUUID().toString().replace("-", "").substring(0, 12);
             MigrationRequest check = request.withMigrationId(id);
             MigrationTask task = MigrationTask.check(check);
-            bus.publish(new EventSource(id, null, "coordinator", 1, java.time.Clock.systemUTC()).checkRequested(check));
+            StatusEvent.CheckRequested asked =
+                    new EventSource(id, null, "coordinator", 1, java.time.Clock.systemUTC()).checkRequested(check);
+            bus.publish(asked);
+            // folded here as well, so that a GET right after the 202 finds the check pending rather than a 404
+            // (the fold's consumer reads the event back later; folding it twice changes nothing)
+            fold.apply(asked);
             bus.send(Topics.TASKS, task.key(), Json.write(task));
             ex.getResponseHeaders().set("Location", "/checks/" + id);
             reply(ex, 202, Json.write(Map.of("check_id", id)));
@@ -315,6 +337,7 @@ public final class HttpApi implements AutoCloseable {
             return;
         }
         bus.send(Topics.REQUESTS, request.migrationId(), Json.write(request));
+        accepted.put(request.migrationId(), java.time.Instant.now());
         reply(ex, 202, Json.write(Map.of("migration_id", request.migrationId())));
     }
 
