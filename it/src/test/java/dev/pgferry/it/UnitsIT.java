@@ -5,6 +5,7 @@ import dev.pgferry.bus.KafkaSettings;
 import dev.pgferry.bus.Ledger;
 import dev.pgferry.cli.local.LocalPostgres;
 import dev.pgferry.cli.local.SampleData;
+import dev.pgferry.messages.CopyUnit;
 import dev.pgferry.messages.Json;
 import dev.pgferry.messages.LedgerEntry;
 import dev.pgferry.messages.MigrationException;
@@ -13,9 +14,13 @@ import dev.pgferry.messages.MigrationRequest;
 import dev.pgferry.messages.MigrationTask;
 import dev.pgferry.messages.StatusEvent;
 import dev.pgferry.messages.Topics;
+import dev.pgferry.pg.PgConnector;
 import dev.pgferry.pg.Secrets;
+import dev.pgferry.pg.Side;
 import dev.pgferry.worker.copy.SharedUnits;
+import dev.pgferry.worker.copy.SourceSnapshot;
 import dev.pgferry.worker.task.DatabaseMigration;
+import dev.pgferry.worker.task.UnitCopy;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Path;
@@ -163,6 +168,52 @@ class UnitsIT {
                 cb.rollback();
             }
             assertThat(Compare.scalar(target, "units", "SELECT count(*) FROM public.t")).isEqualTo("10");
+        }
+    }
+
+    @Test
+    void aMidSizedTableOfferedWholeIsCopiedByAnotherWorkerOnceUnderTheOwnersSnapshot() throws Exception {
+        try (LocalPostgres source = Infra.postgres(); LocalPostgres target = Infra.postgres();
+             Bus bus = new Bus(Infra.kafka(), "it-whole-unit"); Ledger ledger = new Ledger(bus, "it-whole-unit")) {
+            bus.ensureTopics();
+            ReplicationIT.exec(source, "postgres", "CREATE DATABASE whole");
+            ReplicationIT.exec(source, "whole", "CREATE TABLE public.w (id int PRIMARY KEY, v text);"
+                    + " INSERT INTO public.w SELECT g, md5(g::text) FROM generate_series(1, 5000) g");
+            ReplicationIT.exec(target, "postgres", "CREATE DATABASE whole");
+            ReplicationIT.exec(target, "whole", "CREATE TABLE public.w (id int, v text)");
+            long targetOid = Long.parseLong(Compare.scalar(target, "whole",
+                    "SELECT oid FROM pg_database WHERE datname = current_database()"));
+            MigrationRequest r = Pgferry.sealed(MigrationRequest.of(Pgferry.conn(source), Pgferry.conn(target), Method.DUMP,
+                    List.of(), List.of(), List.of()));
+            // Given the owner's exported snapshot, and rows written on the source after it
+            try (SourceSnapshot snapshot = SourceSnapshot.export(new PgConnector(r.source(), Side.SOURCE, "it-owner",
+                    Secrets.system()), "whole")) {
+                ReplicationIT.exec(source, "whole", "INSERT INTO public.w VALUES (5001, 'after the snapshot')");
+                CopyUnit unit = new CopyUnit(snapshot.id(), 1, 0, 1, "public", "w", List.of("id", "v"), null, null, null,
+                        0, 1, "owner", targetOid);
+                // (as it crosses the wire: no bounds at all)
+                byte[] wire = Json.write(MigrationTask.copyUnit(r, "whole", unit));
+                assertThat(Json.mapper().readTree(wire).get("unit").has("lower")).isFalse();
+                MigrationTask task = Json.read(wire, MigrationTask.class);
+
+                // When another worker runs the unit offered as the whole table, twice
+                UnitCopy.run(task, "helper", Secrets.system(), ledger);
+                UnitCopy.run(task, "helper-2", Secrets.system(), ledger);
+            }
+
+            // Then the table holds the snapshot's rows once, and the ledger says the first worker copied them
+            assertThat(Compare.scalar(target, "whole", "SELECT count(*) || '/' || count(DISTINCT id) || '/' || max(id)"
+                    + " FROM public.w")).isEqualTo("5000/5000/5000");
+            assertThat(Compare.scalar(target, "whole", "SELECT md5(string_agg(id || ':' || v, ',' ORDER BY id)) FROM public.w"))
+                    .isEqualTo(Compare.scalar(source, "whole",
+                            "SELECT md5(string_agg(id || ':' || v, ',' ORDER BY id)) FROM public.w WHERE id <= 5000"));
+            LedgerEntry entry = ledger.read(LedgerEntry.unitKey(r.migrationId(), "whole", 1, 0)).orElseThrow();
+            assertThat(entry.state()).isEqualTo(LedgerEntry.State.DONE);
+            assertThat(entry.workerId()).isEqualTo("helper");
+            assertThat(entry.rows()).isEqualTo(5000L);
+            // and a unit without bounds is only ever a whole table
+            assertThatThrownBy(() -> new CopyUnit("s", 1, 0, 2, "public", "w", List.of("id"), null, null, null, 0, 2,
+                    "owner", targetOid)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("whole table");
         }
     }
 

@@ -17,9 +17,9 @@ import java.util.Optional;
 import java.util.function.Consumer;
 
 /**
- * The ranges of one attempt's large tables that any worker may copy: the worker migrating the database (the owner)
- * offers them to the others (as {@code copy_unit} tasks) and copies them itself too, so that a big database uses
- * every free worker while none is ever needed.
+ * The ranges of one attempt's large tables, and its mid-sized tables copied whole, that any worker may copy: the
+ * worker migrating the database (the owner) offers them to the others (as {@code copy_unit} tasks) and copies them
+ * itself too, so that a big database uses every free worker while none is ever needed.
  *
  * <p>Whoever copies a unit does it in one target transaction that first takes the unit's transaction-level advisory
  * lock ({@code pg_try_advisory_xact_lock(<attempt key>, <index>)}, so the lock ends exactly when the transaction

@@ -70,6 +70,12 @@ public final class TableCopier {
     /** The most tables, and bytes of table, in one batch; bounded so that the batches still spread over the jobs. */
     static final int BATCH_TABLES = 32;
     static final long BATCH_BYTES = 8L << 20;
+    /**
+     * With shared units, a table copied whole is offered to other workers as well from this size on (and from half the
+     * split size, when one is set): below it, the round trips of claiming the unit would cost a noticeable share of
+     * its copy, and another worker would rarely start it before the owner does.
+     */
+    static final long OFFERED_WHOLE_BYTES = TableSlicer.MIN_AUTO_SPLIT_BYTES / 2;
     /** Size of the CopyData messages sent to the target: bounded memory, one buffer per copying table. */
     static final int WRITE_BATCH_BYTES = 256 * 1024;
     /** No binary output/input function, or a binary form the other side cannot read: copy as text instead. */
@@ -116,9 +122,9 @@ public final class TableCopier {
     }
 
     /**
-     * Offers the ranges of split tables to other workers and copies them under {@link SharedUnits}' protocol: a
-     * range another worker holds is tried again every {@link #BUSY_PAUSE_MS} until it is found done or free, so the
-     * copy ends only once every range is in.
+     * Offers the ranges of split tables, and the tables copied whole from {@link #offeredWholeBytes}, to other workers
+     * and copies them under {@link SharedUnits}' protocol: a unit another worker holds is tried again every
+     * {@link #BUSY_PAUSE_MS} until it is found done or free, so the copy ends only once every unit is in.
      */
     public TableCopier withSharedUnits(SharedUnits units) {
         this.shared = units;
@@ -238,7 +244,9 @@ public final class TableCopier {
             List<Unit> units = units(slices, inline);
             Map<Unit, Integer> sharedIndex = new IdentityHashMap<>();
             if (shared != null) {
-                List<Unit> ranges = units.stream().filter(u -> !u.batch() && !u.slices().get(0).whole()).toList();
+                long wholeFrom = offeredWholeBytes(splitBytes);
+                List<Unit> ranges = units.stream().filter(u -> !u.batch() && (!u.slices().get(0).whole()
+                        || u.slices().get(0).table().bytes() >= wholeFrom)).toList();
                 List<SharedUnits.Offered> offered = new ArrayList<>();
                 for (int i = 0; i < ranges.size(); i++) {
                     sharedIndex.put(ranges.get(i), i);
@@ -315,11 +323,16 @@ public final class TableCopier {
     }
 
     /**
-     * Copies one range that another worker offered (see {@link SharedUnits}): once, in binary or else as text.
-     * Returns null when another worker holds it; else whether this worker copied it or found it done.
+     * Copies one range, or whole table, that another worker offered (see {@link SharedUnits}): once, in binary or else
+     * as text. Returns null when another worker holds it; else whether this worker copied it or found it done.
      */
     public Copied copyOffered(TableSlicer.Slice slice, int index) {
         return copy(new Unit(List.of(slice), Map.of()), index, new Totals());
+    }
+
+    /** The size from which a table copied whole is a shared unit too (see {@link #OFFERED_WHOLE_BYTES}). */
+    static long offeredWholeBytes(long splitBytes) {
+        return splitBytes > 0 ? Math.max(1, splitBytes / 2) : OFFERED_WHOLE_BYTES;
     }
 
     /** Seconds left, from the share of estimated rows copied so far; null while too early to tell. */
@@ -366,7 +379,8 @@ public final class TableCopier {
             Connection out = outLease.connection();
             out.setAutoCommit(false);
             long[] xidAndPid = null;
-            if (unit.checkedCommit()) {
+            // (a shared unit notes the transaction that commits it, so that any worker can tell whether it went through)
+            if (unit.checkedCommit() || index != null) {
                 try (Statement s = out.createStatement();
                      ResultSet rs = s.executeQuery("SELECT pg_catalog.txid_current(), pg_catalog.pg_backend_pid()")) {
                     rs.next();

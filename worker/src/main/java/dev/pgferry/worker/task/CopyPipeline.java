@@ -84,7 +84,10 @@ final class CopyPipeline {
         this.splitTableBytes = splitTableBytes;
     }
 
-    /** Offers the ranges of split tables to other workers through {@code publish} (see {@link SharedUnits}). */
+    /**
+     * Offers the ranges of split tables, and large tables copied whole, to other workers through {@code publish} (see
+     * {@link SharedUnits}).
+     */
     CopyPipeline withOffers(Consumer<MigrationTask> publish) {
         this.offers = publish;
         return this;
@@ -100,10 +103,11 @@ final class CopyPipeline {
             for (SharedUnits.Offered o : offered) {
                 TableSlicer.Slice slice = o.slice();
                 SourceCatalog.Table t = slice.table();
+                TableSlicer.Range range = slice.range();
                 offers.accept(MigrationTask.copyUnit(task.request(), db, new CopyUnit(snapshot.id(), events.attempt(),
-                        o.index(), o.count(), t.schema(), t.name(), t.columns(), slice.range().keyColumn(),
-                        slice.range().lower(), slice.range().upper(), slice.part(), slice.parts(), events.workerId(),
-                        targetOid)));
+                        o.index(), o.count(), t.schema(), t.name(), t.columns(), range == null ? null : range.keyColumn(),
+                        range == null ? null : range.lower(), range == null ? null : range.upper(), slice.part(),
+                        slice.parts(), events.workerId(), targetOid)));
             }
         });
     }

@@ -23,8 +23,8 @@ import org.slf4j.MDC;
 import java.sql.SQLException;
 
 /**
- * Runs a {@code copy_unit} task: one range of a large table that the worker migrating its database offered (see
- * {@link SharedUnits}), read under that worker's exported snapshot and written in one target transaction. It only
+ * Runs a {@code copy_unit} task: one range of a large table, or a whole table, that the worker migrating its database
+ * offered (see {@link SharedUnits}), read under that worker's exported snapshot and written in one target transaction. It only
  * ever helps: the offering worker copies every unit nobody else finished, so a unit that cannot be copied here (its
  * snapshot gone because that attempt ended, its target database gone, another worker holding it, any error) is
  * left to it, said in the log, and the task ends. Emits no status event: the offering worker counts the unit's rows
@@ -46,8 +46,8 @@ public final class UnitCopy {
         PgConnector target = new PgConnector(task.request().target(), Side.TARGET, tag, secrets);
         SourceCatalog.Table table = new SourceCatalog.Table(u.schema(), u.table(), u.columns(), 0, false, true, 0, 0,
                 false, SourceCatalog.IndexCost.NONE);
-        TableSlicer.Slice slice = new TableSlicer.Slice(table, new TableSlicer.Range(u.keyColumn(), u.lower(), u.upper()),
-                u.part(), u.parts());
+        TableSlicer.Slice slice = new TableSlicer.Slice(table, u.lower() == null && u.upper() == null ? null
+                : new TableSlicer.Range(u.keyColumn(), u.lower(), u.upper()), u.part(), u.parts());
         try (SourceSnapshot snapshot = SourceSnapshot.imported(source, db, u.snapshot());
              SessionPool targetSessions = new SessionPool(() -> target.open(db))) {
             if (!importable(snapshot)) {
