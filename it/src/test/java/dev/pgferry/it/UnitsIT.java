@@ -9,6 +9,7 @@ import dev.pgferry.messages.CopyUnit;
 import dev.pgferry.messages.Json;
 import dev.pgferry.messages.LedgerEntry;
 import dev.pgferry.messages.MigrationException;
+import dev.pgferry.messages.MigrationStatus;
 import dev.pgferry.messages.Method;
 import dev.pgferry.messages.MigrationRequest;
 import dev.pgferry.messages.MigrationTask;
@@ -31,6 +32,7 @@ import java.time.Clock;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -114,6 +116,23 @@ class UnitsIT {
             assertThat(killedUnit.get()).isBetween(0, units.size() - 1);
             assertThat(units.get(killedUnit.get()).workerId()).isEqualTo("owner");
             assertThat(units.stream().mapToLong(u -> u.rows() == null ? 0 : u.rows()).sum()).isLessThanOrEqualTo(300000);
+            // and the database's last progress says who copied what: the other worker its ranges, as the ledger
+            // says, the owner the rest (the small table included); every row once
+            StatusEvent.TaskProgress last = null;
+            for (StatusEvent e : events) {
+                if (e instanceof StatusEvent.TaskProgress p) {
+                    last = p;
+                }
+            }
+            assertThat(last).isNotNull();
+            Map<String, MigrationStatus.WorkerShare> copiedBy = last.copiedBy();
+            assertThat(copiedBy).as(String.valueOf(copiedBy)).containsKey("owner").hasSize(2);
+            String other = copiedBy.keySet().stream().filter(w -> !w.equals("owner")).findFirst().orElseThrow();
+            List<LedgerEntry> byOther = units.stream().filter(u -> other.equals(u.workerId())).toList();
+            assertThat(copiedBy.get(other)).isEqualTo(new MigrationStatus.WorkerShare(byOther.size(),
+                    byOther.stream().mapToLong(LedgerEntry::rows).sum(), byOther.stream().mapToLong(LedgerEntry::bytes).sum()));
+            assertThat(copiedBy.values().stream().mapToLong(MigrationStatus.WorkerShare::rows).sum()).isEqualTo(300100);
+            assertThat(copiedBy.get("owner").units()).isEqualTo(units.size() - byOther.size() + 1);
             Reliability.record("a worker copying a range of another worker's database killed with SIGKILL mid-range",
                     "survived: the owner copied that range again, once; " + units.stream()
                             .filter(u -> !"owner".equals(u.workerId())).count() + " of " + units.size()

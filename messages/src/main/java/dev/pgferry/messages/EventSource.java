@@ -81,12 +81,13 @@ public record EventSource(String migrationId, String dbname, String workerId, in
 
     public StatusEvent.TaskProgress progress(int tablesDone, int tablesTotal, long rows, long bytes) {
         return new StatusEvent.TaskProgress(migrationId, dbname, workerId, attempt, clock.instant(),
-                tablesDone, tablesTotal, rows, bytes, 0, 0, null);
+                tablesDone, tablesTotal, rows, bytes, 0, 0, null, null);
     }
 
     public StatusEvent.TaskProgress progress(CopyProgress p) {
         return new StatusEvent.TaskProgress(migrationId, dbname, workerId, attempt, clock.instant(), p.tablesDone(),
-                p.tablesTotal(), p.rowsCopied(), p.bytesCopied(), p.rowsEstimate(), p.bytesEstimate(), p.etaSeconds());
+                p.tablesTotal(), p.rowsCopied(), p.bytesCopied(), p.rowsEstimate(), p.bytesEstimate(), p.etaSeconds(),
+                p.copiedBy());
     }
 
     public StatusEvent.TaskWarning warning(String message) {

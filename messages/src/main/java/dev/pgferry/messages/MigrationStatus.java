@@ -98,6 +98,20 @@ public record MigrationStatus(
         }
     }
 
+    /**
+     * What one worker copied of a database whose tables were shared between workers (see {@code copy_unit}): its
+     * units (a range, a table, or a batch of small tables), their rows and bytes of COPY stream.
+     */
+    public record WorkerShare(
+            @JsonProperty("units") int units,
+            @JsonProperty("rows") long rows,
+            @JsonProperty("bytes") long bytes) {
+
+        public WorkerShare plus(long unitRows, long unitBytes) {
+            return new WorkerShare(units + 1, rows + unitRows, bytes + unitBytes);
+        }
+    }
+
     /** The overall line. {@code method} is empty when databases used different methods; {@code error} is null when none. */
     public record Overall(
             @JsonProperty("status") State status,
@@ -138,9 +152,11 @@ public record MigrationStatus(
             @JsonProperty("safe_wal_bytes") Long safeWalBytes,
             @JsonProperty("wal_warning") String walWarning,
             @JsonProperty("drift") List<String> drift,
-            @JsonProperty("refresh") Refresh refresh) {
+            @JsonProperty("refresh") Refresh refresh,
+            @JsonProperty("copied_by") java.util.Map<String, WorkerShare> copiedBy) {
 
         public DatabaseStatus {
+            copiedBy = copiedBy == null ? null : java.util.Collections.unmodifiableMap(new java.util.TreeMap<>(copiedBy));
             warnings = List.copyOf(warnings == null ? List.of() : warnings);
             drift = drift == null ? null : List.copyOf(drift);
             phaseSeconds = phaseSeconds == null ? java.util.Map.of()

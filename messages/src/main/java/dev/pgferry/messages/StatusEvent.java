@@ -99,13 +99,15 @@ public sealed interface StatusEvent {
 
     /**
      * How far the data copy of one database is: tables, rows and bytes (of the COPY stream) so far, the source's
-     * estimates of rows and bytes (on disk) in all, and the expected seconds left ({@code null} while unknown).
+     * estimates of rows and bytes (on disk) in all, and the expected seconds left ({@code null} while unknown);
+     * {@code copied_by}: what each worker copied so far, when the database's tables are shared between workers.
      */
     record TaskProgress(String migrationId, String dbname, String workerId, int attempt, Instant timestamp,
                         @JsonProperty("tables_done") int tablesDone, @JsonProperty("tables_total") int tablesTotal,
                         @JsonProperty("rows_copied") long rowsCopied, @JsonProperty("bytes_copied") long bytesCopied,
                         @JsonProperty("rows_estimate") long rowsEstimate, @JsonProperty("bytes_estimate") long bytesEstimate,
-                        @JsonProperty("eta_seconds") Long etaSeconds)
+                        @JsonProperty("eta_seconds") Long etaSeconds,
+                        @JsonProperty("copied_by") java.util.Map<String, MigrationStatus.WorkerShare> copiedBy)
             implements StatusEvent {
     }
 

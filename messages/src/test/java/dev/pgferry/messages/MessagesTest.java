@@ -171,7 +171,7 @@ class MessagesTest {
 
     private static MigrationStatus.DatabaseStatus row(String db, MigrationStatus.State state) {
         return new MigrationStatus.DatabaseStatus(db, "replication", state, null, null, null, 1, null, 0, 0, 0, 0, null, null,
-                null, null, 0, 0, null, null, null, null, null, null, null, null, null, null, null, null, null);
+                null, null, 0, 0, null, null, null, null, null, null, null, null, null, null, null, null, null, null);
     }
 
     @Test

@@ -45,6 +45,11 @@ public final class StatusTable {
             if (d.methodReason() != null) {
                 out.append("note: ").append(d.dbname()).append(": ").append(d.methodReason()).append('\n');
             }
+            if (d.copiedBy() != null && !d.copiedBy().isEmpty()) {
+                out.append("copied by: ").append(d.dbname()).append(": ").append(String.join("; ", d.copiedBy().entrySet()
+                        .stream().map(e -> e.getKey() + " " + e.getValue().units() + " unit(s), " + e.getValue().rows()
+                                + " rows").toList())).append('\n');
+            }
         }
         for (DatabaseStatus d : s.migrationDetail()) {
             for (String w : d.warnings()) {

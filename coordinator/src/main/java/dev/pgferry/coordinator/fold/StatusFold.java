@@ -255,6 +255,7 @@ public final class StatusFold {
             row.rowsEstimate = p.rowsEstimate();
             row.bytesEstimate = p.bytesEstimate();
             row.etaSeconds = p.etaSeconds();
+            row.copiedBy = p.copiedBy();
         } else if (event instanceof StatusEvent.TaskWarning w) {
             row.warnings.add(w.message());
         } else if (event instanceof StatusEvent.TaskWaiting w) {
@@ -446,6 +447,7 @@ public final class StatusFold {
         String walWarning;
         List<String> drift;
         MigrationStatus.Refresh refresh;
+        Map<String, MigrationStatus.WorkerShare> copiedBy;
 
         Row(String dbname) {
             this.dbname = dbname;
@@ -479,6 +481,7 @@ public final class StatusFold {
             startedAt = null;
             finishedAt = null;
             waitingFor = null;
+            copiedBy = null;
         }
 
         /** The current cut-over's state, begun at {@code at} when no request for it was seen. */
@@ -506,7 +509,7 @@ public final class StatusFold {
                     startedAt, finishedAt, verification, verifiedAt, cutover == null ? null : cutover.toStatus(),
                     state == State.RUNNING ? waitingFor : null, replicating() ? walStatus : null,
                     replicating() ? safeWalBytes : null, replicating() ? walWarning : null,
-                    state == State.SYNCING || state == State.CUTTING_OVER ? drift : null, refresh);
+                    state == State.SYNCING || state == State.CUTTING_OVER ? drift : null, refresh, copiedBy);
         }
 
         /** Whether the slot's WAL figures describe the database now (the last ones stay with a lost slot). */

@@ -47,6 +47,9 @@ class StatusFoldSnapshotTest {
         e.add(src("m-b", "big", 1).cutoverStep("fence", "waiting for 0/3000000"));
         e.add(src("m-a", null, 1).verifyRequested());
         e.add(src("m-a", "shop", 1).verified(new Verification(Verification.Result.MATCH, List.of(), List.of(), 0, 1.5, null)));
+        e.add(src("m-a", "crm", 2).progress(new dev.pgferry.messages.CopyProgress(1, 2, 500, 5000, 900, 9000, 3L,
+                Map.of("w-2", new dev.pgferry.messages.MigrationStatus.WorkerShare(2, 300, 3000),
+                        "w-9", new dev.pgferry.messages.MigrationStatus.WorkerShare(1, 200, 2000)))));
         e.add(src("m-a", "crm", 2).phase(Phase.POST_DATA));
         e.add(src("m-b", "big", 1).cutOver(120, "0/3000000", 1, false));
         e.add(src("m-a", "crm", 2).done(Method.DUMP));

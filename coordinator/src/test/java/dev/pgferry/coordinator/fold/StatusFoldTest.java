@@ -1,5 +1,6 @@
 package dev.pgferry.coordinator.fold;
 
+import dev.pgferry.messages.CopyProgress;
 import dev.pgferry.messages.ErrorCode;
 import dev.pgferry.messages.EventSource;
 import dev.pgferry.messages.Failure;
@@ -14,6 +15,7 @@ import java.time.Clock;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.util.List;
+import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -49,6 +51,24 @@ class StatusFoldTest {
 
         fold.apply(db("b", 1).done(Method.DUMP));
         assertThat(view().migration()).isEqualTo(new MigrationStatus.Overall(State.DONE, "dump", null));
+    }
+
+    @Test
+    void whatEachWorkerCopiedOfASharedDatabaseIsShownUntilTheNextAttempt() {
+        plan("big");
+        fold.apply(db("big", 1).started(Method.DUMP, null));
+        fold.apply(db("big", 1).progress(new CopyProgress(1, 2, 700, 7000, 1000, 10_000, 2L, Map.of(
+                "w-1", new MigrationStatus.WorkerShare(3, 400, 4000), "helper", new MigrationStatus.WorkerShare(2, 300, 3000)))));
+        fold.apply(db("big", 1).done(Method.DUMP));
+
+        MigrationStatus.DatabaseStatus row = view().migrationDetail().get(0);
+        assertThat(row.copiedBy()).containsOnlyKeys("helper", "w-1");
+        assertThat(row.copiedBy().get("helper")).isEqualTo(new MigrationStatus.WorkerShare(2, 300, 3000));
+        assertThat(dev.pgferry.messages.Json.mapper().valueToTree(row).get("copied_by").get("w-1").get("rows").asLong())
+                .isEqualTo(400);
+
+        fold.apply(db("big", 2).started(Method.DUMP, null));
+        assertThat(view().migrationDetail().get(0).copiedBy()).isNull();
     }
 
     @Test

@@ -93,6 +93,11 @@ public final class SharedUnits {
         }
     }
 
+    /** The worker this is run by. */
+    String workerId() {
+        return workerId;
+    }
+
     String key(int index) {
         return LedgerEntry.unitKey(migrationId, dbname, attempt, index);
     }

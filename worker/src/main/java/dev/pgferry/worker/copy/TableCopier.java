@@ -3,6 +3,7 @@ package dev.pgferry.worker.copy;
 import dev.pgferry.messages.CopyProgress;
 import dev.pgferry.messages.ErrorCode;
 import dev.pgferry.messages.MigrationException;
+import dev.pgferry.messages.MigrationStatus;
 import dev.pgferry.pg.PgConnector;
 import dev.pgferry.pg.SessionPool;
 import dev.pgferry.pg.Sql;
@@ -131,8 +132,11 @@ public final class TableCopier {
         return this;
     }
 
-    /** What copying one unit came to: its rows and bytes, and whether this worker copied it (or found it done). */
-    public record Copied(long rows, long bytes, boolean here) {
+    /**
+     * What copying one unit came to: its rows and bytes, whether this worker copied it (or found it done), and the
+     * worker that did (null when the unit is not shared).
+     */
+    public record Copied(long rows, long bytes, boolean here, String by) {
     }
 
     /** Running totals of one copy; guarded by its own monitor. */
@@ -144,6 +148,8 @@ public final class TableCopier {
         long doneRows;
         long doneBytes;
         long lastReport = System.nanoTime();
+        /** With shared units: what each worker copied of the units done so far. */
+        Map<String, MigrationStatus.WorkerShare> byWorker;
     }
 
     /**
@@ -219,7 +225,8 @@ public final class TableCopier {
                 long rows = Math.max(totals.doneRows, totals.rows.get());
                 long bytes = Math.max(totals.doneBytes, totals.bytes.get());
                 progress.accept(new CopyProgress(totals.tablesDone, tables.size(), rows, bytes, rowsEstimate,
-                        bytesEstimate, eta(totals.started, rows, rowsEstimate)));
+                        bytesEstimate, eta(totals.started, rows, rowsEstimate),
+                        totals.byWorker == null ? null : Map.copyOf(totals.byWorker)));
             }
         };
         ScheduledExecutorService reporter = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -253,6 +260,9 @@ public final class TableCopier {
                     offered.add(new SharedUnits.Offered(i, ranges.size(), ranges.get(i).slices().get(0)));
                 }
                 shared.offer(offered);
+                if (!offered.isEmpty()) {
+                    totals.byWorker = new java.util.TreeMap<>();
+                }
             }
             // The first report: the totals to expect, once the units are planned (and offered).
             report.run();
@@ -277,6 +287,10 @@ public final class TableCopier {
                     synchronized (totals) {
                         totals.tablesDone += tablesDone;
                         totals.doneRows += copied.rows();
+                        if (totals.byWorker != null && copied.by() != null) {
+                            totals.byWorker.merge(copied.by(), new MigrationStatus.WorkerShare(1, copied.rows(),
+                                    copied.bytes()), (a, b) -> a.plus(b.rows(), b.bytes()));
+                        }
                         totals.doneBytes += copied.bytes();
                         due = last || System.nanoTime() - totals.lastReport >= PROGRESS_MIN_GAP_MS * 1_000_000;
                     }
@@ -402,7 +416,7 @@ public final class TableCopier {
                     totals.rows.addAndGet(claim.rows());
                     totals.bytes.addAndGet(claim.bytes());
                     LOG.info("{} was copied by {}", unit.describe(), claim.by());
-                    return new Copied(claim.rows(), claim.bytes(), false);
+                    return new Copied(claim.rows(), claim.bytes(), false, claim.by());
                 }
             }
             for (TableSlicer.Slice slice : unit.slices()) {
@@ -443,7 +457,7 @@ public final class TableCopier {
             // Replace the running estimate of this unit by its exact count.
             totals.rows.addAndGet(rows - published[0]);
             totals.bytes.addAndGet(bytes - published[1]);
-            return new Copied(rows, bytes, true);
+            return new Copied(rows, bytes, true, shared == null ? null : shared.workerId());
         } catch (SQLException | RuntimeException e) {
             // Undo this attempt's share of the running totals before the caller retries or fails.
             totals.rows.addAndGet(-published[0]);
