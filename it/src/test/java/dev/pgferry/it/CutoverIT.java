@@ -125,8 +125,9 @@ class CutoverIT {
             assertThat(Pgferry.awaitRow(pgferry.coordinator, r.migrationId(), "bank", d -> d.drift() == null).refresh().error()).isNull();
 
             // When pgbench and a writer that records each committed id write to bank while it is cut over (verified)
-            Process bench = pgbench(source, "-n", "-c", "4", "-j", "2", "-T", "120", "bank");
-            Writer writer = new Writer(source);
+            // (both paced: the suite's other JVM shares the machine's cores)
+            Process bench = pgbench(source, "-n", "-c", "4", "-j", "2", "-R", "400", "-T", "120", "bank");
+            Writer writer = new Writer(source, 2);
             Thread writing = new Thread(writer, "ticks-writer");
             writing.start();
             ReplicationIT.eventually(() -> writer.committed().size() >= 200

@@ -32,7 +32,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  * ({@code -Dpgferry.soak.seconds=300}).
  */
 class SoakIT {
-    static final int DEFAULT_SECONDS = 12;
+    static final int DEFAULT_SECONDS = 8;
 
     @Test
     void writesThroughABrokerAndACoordinatorRestartAllArriveAndTheCutoverLosesNothing() throws Exception {

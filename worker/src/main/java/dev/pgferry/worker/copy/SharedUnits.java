@@ -52,7 +52,7 @@ public final class SharedUnits {
         }
     }
 
-    /** A unit offered: its number among the database's offered units and its range. */
+    /** A unit offered: its number among the database's offered units and its slice (a range, or a whole table). */
     public record Offered(int index, int count, TableSlicer.Slice slice) {
     }
 

@@ -252,12 +252,12 @@ public final class TableCopier {
             Map<Unit, Integer> sharedIndex = new IdentityHashMap<>();
             if (shared != null) {
                 long wholeFrom = offeredWholeBytes(splitBytes);
-                List<Unit> ranges = units.stream().filter(u -> !u.batch() && (!u.slices().get(0).whole()
+                List<Unit> offers = units.stream().filter(u -> !u.batch() && (!u.slices().get(0).whole()
                         || u.slices().get(0).table().bytes() >= wholeFrom)).toList();
                 List<SharedUnits.Offered> offered = new ArrayList<>();
-                for (int i = 0; i < ranges.size(); i++) {
-                    sharedIndex.put(ranges.get(i), i);
-                    offered.add(new SharedUnits.Offered(i, ranges.size(), ranges.get(i).slices().get(0)));
+                for (int i = 0; i < offers.size(); i++) {
+                    sharedIndex.put(offers.get(i), i);
+                    offered.add(new SharedUnits.Offered(i, offers.size(), offers.get(i).slices().get(0)));
                 }
                 shared.offer(offered);
                 if (!offered.isEmpty()) {
