@@ -6,6 +6,7 @@ import dev.pgferry.cli.local.LocalPostgres;
 import dev.pgferry.cli.local.SampleData;
 import dev.pgferry.coordinator.fold.StatusFold;
 import dev.pgferry.coordinator.http.HttpApi;
+import dev.pgferry.messages.EventSource;
 import dev.pgferry.messages.Json;
 import dev.pgferry.messages.Method;
 import dev.pgferry.messages.MigrationRequest;
@@ -173,8 +174,9 @@ class DashboardIT {
     @Test
     void withATokenThePageAsksForItAndThenShowsTheMigrations() throws Exception {
         String token = Secrets.newKey();
+        StatusFold fold = new StatusFold();
         try (Bus bus = new Bus(Infra.kafka(), "it-dashboard-token");
-             HttpApi api = new HttpApi(bus, new StatusFold(), req -> req, "127.0.0.1", 0, token).start();
+             HttpApi api = new HttpApi(bus, fold, req -> req, "127.0.0.1", 0, token).start();
              Browser browser = Browser.start()) {
             HttpClient http = HttpClient.newHttpClient();
             String base = "http://127.0.0.1:" + api.port();
@@ -199,6 +201,18 @@ class DashboardIT {
                     v -> !v.asText().isEmpty(), Duration.ofSeconds(10));
             assertThat(empty.asText()).startsWith("No migrations yet");
             assertThat(browser.eval("getComputedStyle(document.getElementById('login')).display").asText()).isEqualTo("none");
+
+            // A database whose tables two workers shared shows what each copied
+            EventSource m = new EventSource("m-shared", null, "coordinator", 1, java.time.Clock.systemUTC());
+            fold.apply(m.planned(List.of("big")));
+            EventSource big = new EventSource("m-shared", "big", "w-owner", 1, java.time.Clock.systemUTC());
+            fold.apply(big.started(Method.DUMP, null));
+            fold.apply(big.progress(new dev.pgferry.messages.CopyProgress(1, 2, 1500, 15_000, 3000, 30_000, 4L, Map.of(
+                    "w-owner", new MigrationStatus.WorkerShare(3, 1000, 10_000),
+                    "w-helper", new MigrationStatus.WorkerShare(1, 500, 5000)))));
+            JsonNode shared = browser.await("(document.querySelector('section[data-migration=\"m-shared\"] [data-field=\"copied_by\"]')"
+                    + " || {}).textContent || ''", v -> !v.asText().isEmpty(), Duration.ofSeconds(10));
+            assertThat(shared.asText()).isEqualTo("copied by w-helper 1 unit, 500 rows; w-owner 3 units, 1,000 rows");
         }
     }
 }
