@@ -8,7 +8,8 @@
 # an emptied target and checks that the target equals the source (per database: row count and content hash of
 # every table, and the number of views, functions and triggers). Tools: pgferry-service (a request posted to a
 # running coordinator with WORKERS worker processes of TASKS slots each, until done), pg_dumpall (`pg_dumpall |
-# psql`, one process for everything) and pg_dump_each (`pg_dump -Fc | pg_restore` per database, one after another).
+# psql`, one process for everything) and pg_dump_each (`pg_dump -Fc | pg_restore` per database, one after another);
+# pgferry-service-naptime is pgferry-service with autovacuum_naptime raised on both servers for the run.
 # Prints each tool's median and spread and the wall time per database.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -113,6 +114,17 @@ phases = sorted({p for r in rows for p in (r.get("phase_seconds") or {})})
 print("bench:   median seconds per phase:", ", ".join("%s %.3f" % (p, statistics.median([(r.get("phase_seconds") or {}).get(p, 0) for r in rows])) for p in phases), file=sys.stderr)
 ' < "$work/pgferry-service.json"
 }
+# The same with autovacuum's launcher slowed on both servers for the migration (autovacuum_naptime 10 min instead of
+# 1 min: with N databases it starts N autovacuum workers a minute on each server), set back afterwards.
+run_pgferry_service_naptime() {
+  for c in "$src" "$dst"; do
+    psql -q -d "$c dbname=postgres" -c "ALTER SYSTEM SET autovacuum_naptime = '10min'" -c "SELECT pg_reload_conf()" >/dev/null
+  done
+  run_pgferry_service
+  for c in "$src" "$dst"; do
+    psql -q -d "$c dbname=postgres" -c "ALTER SYSTEM RESET autovacuum_naptime" -c "SELECT pg_reload_conf()" >/dev/null
+  done
+}
 run_pg_dumpall() {
   pg_dumpall -d "$src dbname=postgres" --exclude-database=postgres 2>/dev/null |
     psql -q -X -d "$dst dbname=postgres" >/dev/null 2>"$work/pg_dumpall.err"
@@ -130,6 +142,7 @@ for round in $(seq 1 "$ROUNDS"); do
     start=$(date +%s.%N)
     case $tool in
       pgferry-service) run_pgferry_service ;;
+      pgferry-service-naptime) run_pgferry_service_naptime ;;
       pg_dumpall) run_pg_dumpall ;;
       pg_dump_each) run_pg_dump_each ;;
     esac
