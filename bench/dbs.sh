@@ -32,11 +32,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-SP=$(free_port); start_cluster source "$SP"
-TP=$(free_port); start_cluster target "$TP"
-src="host=127.0.0.1 port=$SP user=postgres"
-dst="host=127.0.0.1 port=$TP user=postgres"
-export PGUSER=postgres
+start_source_and_target
 
 echo "bench: building $N small databases (workers=$WORKERS, tasks=$TASKS, rounds=$ROUNDS)" >&2
 for i in $(seq 1 "$N"); do
@@ -79,16 +75,10 @@ reset_target() {
 }
 
 export PGFERRY_JAVA_OPTS="-Xmx256m -XX:+UseSerialGC"
-"$root/pgferry" --version >/dev/null
-KP=$(free_port)
-"$root/pgferry" broker --port "$KP" --data-dir "$work/broker" >"$work/broker.out" 2>&1 & svc_pids="$!"
-for _ in $(seq 1 120); do grep -q "broker ready" "$work/broker.out" 2>/dev/null && break; sleep 0.5; done
-HP=$(free_port)
-"$root/pgferry" coordinator --bootstrap-servers "127.0.0.1:$KP" --http-port "$HP" >"$work/coordinator.log" 2>&1 & svc_pids="$svc_pids $!"
+start_service
 for w in $(seq 1 "$WORKERS"); do
   "$root/pgferry" worker --bootstrap-servers "127.0.0.1:$KP" --tasks "$TASKS" >"$work/worker-$w.log" 2>&1 & svc_pids="$svc_pids $!"
 done
-for _ in $(seq 1 120); do curl -sf "localhost:$HP/migrations" >/dev/null 2>&1 && break; sleep 0.5; done
 sleep 3   # the workers join their group
 
 run_pgferry_service() {

@@ -1,4 +1,4 @@
-# Shared by bench/run.sh and bench/heap.sh: throw-away PostgreSQL clusters on free loopback ports.
+# Shared by the bench/*.sh scripts: throw-away PostgreSQL clusters on free loopback ports, and a running pgferry.
 # Source it after setting `work` (a fresh directory); clusters run as the postgres OS user when we are root.
 BIN=${PGFERRY_PG_SERVER_BIN:-/usr/lib/postgresql/15/bin}
 chmod 755 "$work"; [ "$(id -u)" = 0 ] && chown postgres "$work"
@@ -17,6 +17,26 @@ start_cluster() { # name port: logical WAL, room for slots and workers, larger b
 stop_clusters() {
   for c in source target; do as_pg "$BIN/pg_ctl" -D "$work/$c" -m immediate stop >/dev/null 2>&1; done
   rm -rf "$work"
+}
+
+start_source_and_target() { # clusters "source" and "target"; sets SP, TP, their conninfos src and dst, and PGUSER
+  SP=$(free_port); start_cluster source "$SP"
+  TP=$(free_port); start_cluster target "$TP"
+  src="host=127.0.0.1 port=$SP user=postgres"
+  dst="host=127.0.0.1 port=$TP user=postgres"
+  export PGUSER=postgres
+}
+
+start_service() { # a broker and a coordinator of "$root/pgferry" in $work, running once its HTTP API answers;
+  # sets KP (broker port) and HP (HTTP port) and adds both processes to svc_pids (the caller's cleanup stops them)
+  "$root/pgferry" --version >/dev/null
+  KP=$(free_port)
+  "$root/pgferry" broker --port "$KP" --data-dir "$work/broker" >"$work/broker.out" 2>&1 & svc_pids="${svc_pids:-} $!"
+  for _ in $(seq 1 120); do grep -q "broker ready" "$work/broker.out" 2>/dev/null && break; sleep 0.5; done
+  HP=$(free_port)
+  "$root/pgferry" coordinator --bootstrap-servers "127.0.0.1:$KP" --http-port "$HP" >"$work/coordinator.log" 2>&1 &
+  svc_pids="$svc_pids $!"
+  for _ in $(seq 1 120); do curl -sf "localhost:$HP/migrations" >/dev/null 2>&1 && break; sleep 0.5; done
 }
 
 # pgferry's coordinator at HTTP port $HP (set by the caller before the call).

@@ -34,11 +34,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-SP=$(free_port); start_cluster source "$SP"
-TP=$(free_port); start_cluster target "$TP"
-src="host=127.0.0.1 port=$SP user=postgres"
-dst="host=127.0.0.1 port=$TP user=postgres"
-export PGUSER=postgres
+start_source_and_target
 
 SHAPE=${SHAPE:-mixed}
 psql -q -d "$src dbname=postgres" -c "CREATE DATABASE bench"
@@ -182,12 +178,7 @@ remove_replication() { # untimed, after the target check: subscription, slot and
 }
 
 # pgferry as a service: broker, coordinator and one worker (heap capped at 256 MB) already running.
-"$root/pgferry" --version >/dev/null
-KP=$(free_port)
-"$root/pgferry" broker --port "$KP" --data-dir "$work/broker" >"$work/broker.out" 2>&1 & svc_pids="$!"
-for _ in $(seq 1 120); do grep -q "broker ready" "$work/broker.out" 2>/dev/null && break; sleep 0.5; done
-HP=$(free_port)
-"$root/pgferry" coordinator --bootstrap-servers "127.0.0.1:$KP" --http-port "$HP" >"$work/coordinator.log" 2>&1 & svc_pids="$svc_pids $!"
+start_service
 "$root/pgferry" worker --bootstrap-servers "127.0.0.1:$KP" --jobs "$JOBS" ${BENCH_WORKER_OPTS:-} >"$work/worker.log" 2>&1 & worker_pid=$!; svc_pids="$svc_pids $worker_pid"
 sleep 5
 

@@ -30,11 +30,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-SP=$(free_port); start_cluster source "$SP"
-TP=$(free_port); start_cluster target "$TP"
-src="host=127.0.0.1 port=$SP user=postgres"
-dst="host=127.0.0.1 port=$TP user=postgres"
-export PGUSER=postgres
+start_source_and_target
 
 echo "bench: building the database (rounds=$ROUNDS, worker counts: $COUNTS)" >&2
 psql -q -d "$src dbname=postgres" -c "CREATE DATABASE big"
@@ -60,13 +56,7 @@ SQL
 fingerprint "$src" > "$work/source.fp"
 
 export PGFERRY_JAVA_OPTS="-Xmx512m -XX:+UseSerialGC"
-"$root/pgferry" --version >/dev/null
-KP=$(free_port)
-"$root/pgferry" broker --port "$KP" --data-dir "$work/broker" >"$work/broker.out" 2>&1 & svc_pids="$!"
-for _ in $(seq 1 120); do grep -q "broker ready" "$work/broker.out" 2>/dev/null && break; sleep 0.5; done
-HP=$(free_port)
-"$root/pgferry" coordinator --bootstrap-servers "127.0.0.1:$KP" --http-port "$HP" >"$work/coordinator.log" 2>&1 & svc_pids="$svc_pids $!"
-for _ in $(seq 1 120); do curl -sf "localhost:$HP/migrations" >/dev/null 2>&1 && break; sleep 0.5; done
+start_service
 
 cpu_of() { # pid -> CPU seconds (user + system) so far
   awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$1/stat"

@@ -7,9 +7,4 @@ package dev.pgferry.messages;
  */
 public record CopyProgress(int tablesDone, int tablesTotal, long rowsCopied, long bytesCopied, long rowsEstimate,
                            long bytesEstimate, Long etaSeconds, java.util.Map<String, MigrationStatus.WorkerShare> copiedBy) {
-
-    public CopyProgress(int tablesDone, int tablesTotal, long rowsCopied, long bytesCopied, long rowsEstimate,
-                        long bytesEstimate, Long etaSeconds) {
-        this(tablesDone, tablesTotal, rowsCopied, bytesCopied, rowsEstimate, bytesEstimate, etaSeconds, null);
-    }
 }
