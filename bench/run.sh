@@ -12,7 +12,8 @@
 # Extra server settings for both clusters: BENCH_PG_OPTS="-c log_min_duration_statement=100". KEEP=1 leaves the
 # clusters running; TOOLS="pgferry-service floor" picks tools (also: pgferry-repl and pgferry-repl-tablesync, logical
 # replication until every database is syncing, with pgferry's copy or PostgreSQL's table sync; pgferry-verify, the
-# time of pgferry verify after an untimed migration; not in the default set).
+# time of pgferry verify after an untimed migration; pgferry-service-b, the service with a worker started with
+# BENCH_WORKER_OPTS_B, for an interleaved A/B of worker options; not in the default set).
 # Needs PostgreSQL 15 server and client programs; pgcopydb is timed when installed (apt-get install pgcopydb).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -179,8 +180,17 @@ remove_replication() { # untimed, after the target check: subscription, slot and
 
 # pgferry as a service: broker, coordinator and one worker (heap capped at 256 MB) already running.
 start_service
-"$root/pgferry" worker --bootstrap-servers "127.0.0.1:$KP" --jobs "$JOBS" ${BENCH_WORKER_OPTS:-} >"$work/worker.log" 2>&1 & worker_pid=$!; svc_pids="$svc_pids $worker_pid"
-sleep 5
+# pgferry-service-b: the same, with a worker started with BENCH_WORKER_OPTS_B instead (an A/B of worker options,
+# interleaved; the worker is restarted, untimed, whenever the next tool wants the other options).
+worker_opts=unset
+use_worker() { # OPTIONS: make sure the running worker has these options
+  [ "$worker_opts" = "$1" ] && return
+  if [ -n "${worker_pid:-}" ]; then kill "$worker_pid"; wait "$worker_pid" 2>/dev/null || true; fi
+  "$root/pgferry" worker --bootstrap-servers "127.0.0.1:$KP" --jobs "$JOBS" $1 >>"$work/worker.log" 2>&1 & worker_pid=$!
+  svc_pids="$svc_pids $worker_pid"; worker_opts=$1
+  sleep 5
+}
+use_worker "${BENCH_WORKER_OPTS:-}"
 
 tools=${TOOLS:-"pgferry-service pgferry-migrate pg_dump_restore pg_dump_dir pg_dump_psql floor"}
 [ -z "${TOOLS:-}" ] && command -v pgcopydb >/dev/null && tools="$tools pgcopydb"
@@ -191,12 +201,14 @@ echo "bench: warm-up done" >&2
 for round in $(seq 1 "$ROUNDS"); do
   for tool in $tools; do
     reset_target
+    case $tool in pgferry-service-b) use_worker "${BENCH_WORKER_OPTS_B:?}" ;; pgferry-*) use_worker "${BENCH_WORKER_OPTS:-}" ;; esac
     # pgferry-verify times the verification alone: the migration it verifies runs first, untimed.
     [ "$tool" = pgferry-verify ] && run_pgferry_service
     start=$(date +%s.%N)
     case $tool in
       pgferry-verify) run_pgferry_verify ;;
       pgferry-service) run_pgferry_service ;;
+      pgferry-service-b) run_pgferry_service ;;
       pgferry-repl) run_pgferry_repl ;;
       pgferry-repl-tablesync) run_pgferry_repl_tablesync ;;
       pgferry-migrate) run_pgferry_migrate ;;

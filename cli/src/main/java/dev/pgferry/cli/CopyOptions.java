@@ -11,7 +11,8 @@ final class CopyOptions {
 
     @Option(names = "--split-table-mb", defaultValue = "0", paramLabel = "MB",
             description = "Copy tables larger than this in ranges, in parallel (default 0: automatic, a table of at"
-                    + " least 64 MB whose copy and longest index build outlast a 1/jobs share of all the work).")
+                    + " least 64 MB when its copy and longest index build would outlast the rest of the work even though"
+                    + " ranges cost about twice a whole copy; never with 2 jobs or fewer).")
     long splitTableMb;
 
     long splitTableBytes() {

@@ -44,24 +44,43 @@ public final class TableSlicer {
     }
 
     /**
-     * How many parts to copy table {@code t} in, given {@code share}, all the work divided by the jobs. With
-     * {@code splitBytes} > 0: one per {@code splitBytes} of table.
-     * Automatic (0): a table is split when its copy plus its longest index build would take longer than an equal
-     * share of all the work (copies and index builds) per job: it would finish last, and every job but one would
-     * wait for it. It is then cut into as many parts as that share goes into it, so that its rows are in (and its
-     * index builds start) early. Tables under {@link #MIN_AUTO_SPLIT_BYTES} are never split automatically, and no
-     * more than needed: parallel COPY into one table costs more per byte than COPY of a whole table (no FREEZE; on
-     * PostgreSQL 15 and older the writers also queue on the table's extension lock), which BENCHMARKS.md measures.
+     * What writing a table in ranges costs against writing it whole: its ranges go into the table without
+     * {@code FREEZE} (several writers, none of which created or truncated it), so every page is written once more
+     * when the index builds, foreign-key checks or the next vacuum set its hint bits and freeze it, and PostgreSQL 15
+     * and older also queue the writers on the table's extension lock. Measured in BENCHMARKS.md: a 671 MB
+     * {@code pgbench_accounts} in 2 ranges made a 2-job migration 20 % slower than the table whole, and 400 MB in 2
+     * ranges cost 12 more CPU seconds.
      */
-    static int parts(SourceCatalog.Table t, long share, int jobs, long splitBytes) {
+    static final int SPLIT_COST_FACTOR = 2;
+
+    /**
+     * How many parts to copy table {@code t} in, given {@code total}, all the work (copies and index builds, in bytes
+     * of copy: {@link SourceCatalog.IndexCost}) of the database, and {@code jobs}. With {@code splitBytes} > 0: one per
+     * {@code splitBytes} of table.
+     * Automatic (0): the shorter of two estimates of when the last job ends. Whole, that is the later of an equal
+     * share of the work per job and the table's own chain, its copy plus its longest index build. In k parts, the
+     * table's copy costs {@link #SPLIT_COST_FACTOR} times as much but spreads over the jobs: the later of the larger
+     * share and one part plus that index build, with the fewest parts (at most one per job) that bring the chain
+     * within the share. So a table is split only when its chain would outlast everything else by more than splitting
+     * costs: never on 2 jobs (each of 2 parts costs as long as the whole table), and on more jobs a table that is a
+     * large part of the database. Tables under {@link #MIN_AUTO_SPLIT_BYTES} are never split automatically.
+     */
+    static int parts(SourceCatalog.Table t, long total, int jobs, long splitBytes) {
         if (splitBytes > 0) {
             return t.bytes() <= splitBytes ? 1 : (int) Math.min(MAX_PARTS, (t.bytes() - 1) / splitBytes + 1);
         }
         if (jobs < 2 || t.bytes() < MIN_AUTO_SPLIT_BYTES) {
             return 1;
         }
-        long critical = t.bytes() + t.indexCost().longest();
-        return critical <= share ? 1 : (int) Math.min(MAX_PARTS, Math.max(2, (critical - 1) / share + 1));
+        long longest = t.indexCost().longest();
+        long whole = Math.max(total / jobs, t.bytes() + longest);
+        long splitCopy = t.bytes() * SPLIT_COST_FACTOR;
+        long splitShare = (total + splitCopy - t.bytes()) / jobs;
+        long room = splitShare - longest;
+        // More parts than jobs would not shorten the chain: the jobs copy at most that many parts at once.
+        int k = room <= 0 ? jobs : (int) Math.min(jobs, Math.max(2, (splitCopy - 1) / room + 1));
+        long split = Math.max(splitShare, splitCopy / k + longest);
+        return split < whole ? k : 1;
     }
 
     /**
@@ -71,11 +90,11 @@ public final class TableSlicer {
     public static List<Slice> plan(Connection reader, List<SourceCatalog.Table> tables, int jobs, long splitBytes)
             throws SQLException {
         boolean tidRanges = reader.getMetaData().getDatabaseMajorVersion() >= 14;
-        // An equal share of all the work per job, in bytes of copy (see SourceCatalog.IndexCost).
-        long share = Math.max(1, tables.stream().mapToLong(x -> x.bytes() + x.indexCost().total()).sum() / Math.max(1, jobs));
+        // All the work, in bytes of copy (see SourceCatalog.IndexCost).
+        long total = tables.stream().mapToLong(x -> x.bytes() + x.indexCost().total()).sum();
         List<Slice> out = new ArrayList<>();
         for (SourceCatalog.Table t : tables) {
-            int wanted = parts(t, share, jobs, splitBytes);
+            int wanted = parts(t, total, jobs, splitBytes);
             List<Range> ranges = wanted < 2 || t.columns().isEmpty() ? List.of()
                     : tidRanges ? pageRanges(reader, t, wanted) : keyRanges(reader, t, wanted);
             if (ranges.size() < 2) {

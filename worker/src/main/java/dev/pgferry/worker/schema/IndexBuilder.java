@@ -114,16 +114,14 @@ public final class IndexBuilder {
         }
         CompletableFuture<List<String>> chain = CompletableFuture.allOf(steps.toArray(CompletableFuture[]::new))
                 .thenApplyAsync(done -> {
-                    List<String> statements = new ArrayList<>(work.finish());
+                    execute(work.finish());
+                    // Its keys need its indexes and constraints, not its statistics: they start beside the ANALYZE.
+                    tableDone(oid);
                     if (work.analyze()) {
                         // After the indexes: ANALYZE also gathers statistics for expression indexes.
-                        statements.add("ANALYZE " + work.table());
-                    }
-                    execute(statements);
-                    if (work.analyze()) {
+                        execute(List.of("ANALYZE " + work.table()));
                         analyzed.add(work.table());
                     }
-                    tableDone(oid);
                     List<String> tolerated = new ArrayList<>();
                     steps.forEach(s -> tolerated.addAll(s.join()));
                     return tolerated;
