@@ -13,7 +13,8 @@
 # clusters running; TOOLS="pgferry-service floor" picks tools (also: pgferry-repl and pgferry-repl-tablesync, logical
 # replication until every database is syncing, with pgferry's copy or PostgreSQL's table sync; pgferry-verify, the
 # time of pgferry verify after an untimed migration; pgferry-service-b, the service with a worker started with
-# BENCH_WORKER_OPTS_B, for an interleaved A/B of worker options; not in the default set).
+# BENCH_WORKER_OPTS_B, for an interleaved A/B of worker options; pgferry-migrate-b, ./pgferry migrate of another
+# checkout, BENCH_ROOT_B, for an A/B of two builds; not in the default set).
 # Needs PostgreSQL 15 server and client programs; pgcopydb is timed when installed (apt-get install pgcopydb).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -141,10 +142,10 @@ run_floor() {
     xargs -P "$JOBS" -I{} sh -c "psql -Atq -d '$src dbname=bench' -c 'COPY public.{} TO STDOUT' | psql -q -d '$dst dbname=bench' -c 'COPY public.{} FROM STDIN'"
 }
 export PGFERRY_JAVA_OPTS="-Xmx256m -XX:+UseSerialGC"
-run_pgferry_migrate() {
-  "$root/pgferry" migrate --source "postgres://postgres@127.0.0.1:$SP/postgres?sslmode=disable" \
+run_pgferry_migrate() { # [ROOT]: ./pgferry migrate of this checkout, or of another one (pgferry-migrate-b)
+  "${1:-$root}/pgferry" migrate --source "postgres://postgres@127.0.0.1:$SP/postgres?sslmode=disable" \
     --target "postgres://postgres@127.0.0.1:$TP/postgres?sslmode=disable" --method dump --ignore-dbs postgres \
-    --jobs "$JOBS" --workers 1 --data-dir "$work/pgferry-migrate" >/dev/null 2>"$work/pgferry-migrate.log"
+    --jobs "$JOBS" --workers 1 --data-dir "$work/pgferry-migrate${1:+-b}" >/dev/null 2>"$work/pgferry-migrate.log"
 }
 run_pgferry_http() { # METHOD OPTIONS_JSON: submit through the coordinator's HTTP API and wait (no client JVM start-up)
   id=$(curl -sf -XPOST "localhost:$HP/migrations" -d "{\"source\": {\"host\": \"127.0.0.1\", \"port\": $SP, \"user\": \"postgres\", \"sslmode\": \"disable\"},
@@ -212,6 +213,7 @@ for round in $(seq 1 "$ROUNDS"); do
       pgferry-repl) run_pgferry_repl ;;
       pgferry-repl-tablesync) run_pgferry_repl_tablesync ;;
       pgferry-migrate) run_pgferry_migrate ;;
+      pgferry-migrate-b) run_pgferry_migrate "${BENCH_ROOT_B:?}" ;;
       pg_dump_restore) run_pg_dump_restore ;;
       pg_dump_dir) run_pg_dump_dir ;;
       pg_dump_psql) run_pg_dump_psql ;;

@@ -10,6 +10,7 @@ import dev.pgferry.messages.MigrationStatus;
 import java.io.PrintStream;
 import java.time.Duration;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.function.Predicate;
@@ -20,6 +21,9 @@ import java.util.function.Predicate;
  * mode it reads the view of the coordinator running in the same process instead.
  */
 final class MigrationWatcher {
+    /** How often the view is looked at (the view is built in memory, from the fold). */
+    private static final long POLL_MS = 100;
+
     private MigrationWatcher() {
     }
 
@@ -101,17 +105,22 @@ final class MigrationWatcher {
         boolean terminal = System.console() != null && System.getenv("TERM") != null && !"dumb".equals(System.getenv("TERM"));
         Map<String, String> shown = new HashMap<>();
         int drawn = 0;
+        List<String> lastDrawn = List.of();
         while (true) {
             Optional<MigrationStatus> view = fold.view(migrationId);
             if (view.isPresent()) {
                 MigrationStatus s = view.get();
                 if (progress != null && terminal) {
-                    // Redraw the block of progress lines in place.
-                    StringBuilder out = new StringBuilder(drawn > 0 ? "\033[" + drawn + "F" : "");
-                    s.migrationDetail().forEach(d -> out.append("\033[2K").append(StatusTable.progressLine(d)).append('\n'));
-                    progress.print(out);
-                    progress.flush();
-                    drawn = s.migrationDetail().size();
+                    // Redraw the block of progress lines in place, when it changed.
+                    List<String> lines = s.migrationDetail().stream().map(StatusTable::progressLine).toList();
+                    if (!lines.equals(lastDrawn)) {
+                        StringBuilder out = new StringBuilder(drawn > 0 ? "\033[" + drawn + "F" : "");
+                        lines.forEach(l -> out.append("\033[2K").append(l).append('\n'));
+                        progress.print(out);
+                        progress.flush();
+                        drawn = lines.size();
+                        lastDrawn = lines;
+                    }
                 } else if (progress != null) {
                     // Not a terminal: one line per database whenever its line changes.
                     for (MigrationStatus.DatabaseStatus d : s.migrationDetail()) {
@@ -128,7 +137,8 @@ final class MigrationWatcher {
             if (System.nanoTime() > deadline) {
                 throw new TimedOut(timeout, view.orElse(null));
             }
-            Thread.sleep(250);
+            // The view is in memory: looking every POLL_MS costs little, and the command ends sooner after the migration.
+            Thread.sleep(POLL_MS);
         }
     }
 }

@@ -152,10 +152,22 @@ public final class Worker implements AutoCloseable {
         props.put("max.poll.records", 1);
         props.put("partition.assignment.strategy", CooperativeStickyAssignor.class.getName());
         props.put("session.timeout.ms", settings.sessionTimeoutMs());
-        props.put("heartbeat.interval.ms", Math.max(500, settings.sessionTimeoutMs() / 5));
+        props.put("heartbeat.interval.ms", heartbeatMs(settings.sessionTimeoutMs()));
         this.consumer = new KafkaConsumer<>(props);
         this.ledger = new Ledger(bus, "pgferry-" + workerId);
         this.thread = new Thread(this::pollLoop, "worker-" + workerId);
+    }
+
+    /**
+     * How often the worker's consumer tells the group it is alive, and so how soon it hears that the group must be
+     * rebalanced: every worker that takes a task leaves the group and every worker whose slot frees up rejoins it, and
+     * until the other members have heard and rejoined, the partitions of the one that left are nobody's, so a task
+     * published to them waits. With Kafka's default (3 s) a task waited up to that long (the single-machine default's
+     * two workers needed 0.8 s to form their group, BENCHMARKS.md); a heartbeat every 500 ms (a third of the session
+     * timeout when that is shorter) costs each worker two small requests a second.
+     */
+    static int heartbeatMs(int sessionTimeoutMs) {
+        return Math.min(500, sessionTimeoutMs / 3);
     }
 
     public static String newWorkerId() {

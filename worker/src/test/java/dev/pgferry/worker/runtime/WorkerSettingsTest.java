@@ -35,4 +35,10 @@ class WorkerSettingsTest {
         assertThatThrownBy(() -> Worker.Settings.defaults().withSessionTimeout(10)).hasMessageContaining("session timeout");
         assertThatThrownBy(() -> Worker.Settings.defaults().withSplitTableBytes(-1)).hasMessageContaining("split size");
     }
+
+    @Test
+    void theHeartbeatIsHalfASecondOrAThirdOfAShorterSessionTimeout() {
+        assertThat(Worker.heartbeatMs(Worker.DEFAULT_SESSION_TIMEOUT_MS)).isEqualTo(500);
+        assertThat(Worker.heartbeatMs(1_200)).isEqualTo(400);
+    }
 }
