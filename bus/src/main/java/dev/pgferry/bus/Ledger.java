@@ -23,6 +23,15 @@ import java.util.Optional;
 public final class Ledger implements AutoCloseable {
     private final Bus bus;
     private final KafkaConsumer<String, byte[]> consumer;
+    /** Settled entries this ledger has read or written (see {@link #readSettled}); the most recent few hundred. */
+    private final Map<String, LedgerEntry> settled = java.util.Collections.synchronizedMap(
+            new java.util.LinkedHashMap<>(16, 0.75f, true) {
+                @Override
+                protected boolean removeEldestEntry(Map.Entry<String, LedgerEntry> eldest) {
+                    return size() > SETTLED_KEPT;
+                }
+            });
+    static final int SETTLED_KEPT = 256;
 
     public Ledger(Bus bus, String clientId) {
         this.bus = bus;
@@ -54,6 +63,30 @@ public final class Ledger implements AutoCloseable {
             }
         }
         return latest == null ? Optional.empty() : Optional.of(Json.read(latest, LedgerEntry.class));
+    }
+
+    /**
+     * The entry of a key that never changes once written (a migration's roles step, done once for all its
+     * databases): from memory when this ledger has read or written it before, which spares the caller the lock
+     * it would otherwise take to read it (each database of a migration after the first one asked for it again).
+     * Empty when there is none yet; the caller then takes its lock, {@link #read}s and {@link #writeSettled}s.
+     */
+    public Optional<LedgerEntry> readSettled(String key) {
+        LedgerEntry known = settled.get(key);
+        return known != null ? Optional.of(known) : Optional.empty();
+    }
+
+    /** As {@link #read}, remembering an entry found as settled (see {@link #readSettled}). */
+    public Optional<LedgerEntry> readAndSettle(String key) {
+        Optional<LedgerEntry> entry = read(key);
+        entry.ifPresent(e -> settled.put(key, e));
+        return entry;
+    }
+
+    /** As {@link #write}, for a key whose entry never changes again (see {@link #readSettled}). */
+    public void writeSettled(String key, LedgerEntry entry) {
+        write(key, entry);
+        settled.put(key, entry);
     }
 
     /** Writes the entry of {@code key} and waits for the broker's acknowledgement. */

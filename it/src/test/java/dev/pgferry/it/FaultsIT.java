@@ -257,6 +257,24 @@ class FaultsIT {
     }
 
     @Test
+    void aSettledLedgerEntryIsKnownWithoutKafkaOnlyToALedgerThatReadOrWroteIt() {
+        String key = LedgerEntry.rolesKey("m-settled-" + System.nanoTime());
+        try (Ledger a = new Ledger(pgferry.bus, "it-settle-a"); Ledger b = new Ledger(pgferry.bus, "it-settle-b")) {
+            // Nothing to remember while the key has no entry
+            assertThat(a.readAndSettle(key)).isEmpty();
+            assertThat(a.readSettled(key)).isEmpty();
+
+            a.writeSettled(key, LedgerEntry.rolesDone(List.of("ghost")));
+
+            // The writer knows it from memory; another ledger only after reading it from the topic
+            assertThat(a.readSettled(key)).map(LedgerEntry::missing).contains(List.of("ghost"));
+            assertThat(b.readSettled(key)).isEmpty();
+            assertThat(b.readAndSettle(key)).map(LedgerEntry::missing).contains(List.of("ghost"));
+            assertThat(b.readSettled(key)).map(LedgerEntry::missing).contains(List.of("ghost"));
+        }
+    }
+
+    @Test
     void twoWorkersGivenTheSameTaskNeverWorkOnTheDatabaseAtOnce() throws Exception {
         try (LocalPostgres target = Infra.postgres(); Ledger ledgerA = new Ledger(pgferry.bus, "it-a");
              Ledger ledgerB = new Ledger(pgferry.bus, "it-b")) {

@@ -232,17 +232,22 @@ final class CopyPipeline {
 
     /**
      * Runs the migration's roles step unless another task of it already did (the ledger says so, and the roles
-     * lock makes the others wait meanwhile); the roles that could not be created either way.
+     * lock makes the others wait meanwhile); the roles that could not be created either way. Once this worker has
+     * seen the step done, its later databases of the migration take neither the lock nor a ledger read.
      */
     private Set<String> roles() {
         String key = LedgerEntry.rolesKey(task.migrationId());
+        Optional<LedgerEntry> known = ledger.readSettled(key);
+        if (known.isPresent()) {
+            return Set.copyOf(known.get().missing());
+        }
         try (TaskLock lock = TaskLock.acquireRoles(target, task.migrationId())) {
-            Optional<LedgerEntry> done = ledger.read(key);
+            Optional<LedgerEntry> done = ledger.readAndSettle(key);
             if (done.isPresent()) {
                 return Set.copyOf(done.get().missing());
             }
             Set<String> missing = RoleCopier.copy(source, target, task.request(), this::warn).missing();
-            ledger.write(key, LedgerEntry.rolesDone(List.copyOf(missing)));
+            ledger.writeSettled(key, LedgerEntry.rolesDone(List.copyOf(missing)));
             return missing;
         }
     }

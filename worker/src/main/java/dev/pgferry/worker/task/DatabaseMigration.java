@@ -73,6 +73,8 @@ public final class DatabaseMigration {
 
     /** How long a retry waits at most for both servers to answer again (a restart, a fail-over). */
     private static final Duration RETRY_WAIT = Duration.ofSeconds(60);
+    /** When the source server had last started as this attempt began (see {@link Retry}); null: unknown. */
+    private volatile String sourceStartedAt;
 
     /**
      * {@code splitTableBytes}: tables larger than this are copied in ranges (0: automatic); {@code ledger} keeps the
@@ -216,7 +218,6 @@ public final class DatabaseMigration {
                 giveUp(targetDb, prior);
             }
             String finalState;
-            Retry.Epochs epochs = retries > 0 ? Retry.epochs(source, target) : null;
             EventSource attemptEvents = events;
             LockWaits waits = LockWaits.start(source, target, maxWait(), w -> emit.accept(attemptEvents.waiting(w)));
             try {
@@ -231,6 +232,9 @@ public final class DatabaseMigration {
                     Removal.removeQuietly(source, target, db, ReplicationNames.of(task.migrationId(), db));
                     targetDb.dropQuietly();
                 }
+                // When the servers had last started as the attempt began: read on its first sessions (inspect, the
+                // properties), not on sessions of their own.
+                Retry.Epochs epochs = new Retry.Epochs(sourceStartedAt, targetDb.serverStartedAt());
                 Optional<String> why = retries > 0 ? Retry.worthIt(e, source, target, epochs) : Optional.empty();
                 if (why.isPresent() && Retry.awaitServers(source, target, RETRY_WAIT)) {
                     // Said as the next attempt, whose row keeps it (the view drops an older attempt's events).
@@ -373,6 +377,7 @@ public final class DatabaseMigration {
         Choice choice;
         // One session on each side for the properties, the locale check and the method's preconditions.
         try (Connection s = source.open(task.dbname()); Connection t = target.open()) {
+            sourceStartedAt = Retry.startedAt(s);
             properties = pipeline.properties(prior, s, t);
             choice = choose(s, t);
         } catch (SQLException e) {

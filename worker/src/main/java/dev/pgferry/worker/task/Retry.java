@@ -32,10 +32,19 @@ final class Retry {
     }
 
     private static String startedAt(PgConnector server) {
-        try (Connection c = server.open(); Statement s = c.createStatement();
+        try (Connection c = server.open()) {
+            return startedAt(c);
+        } catch (MigrationException | SQLException e) {
+            return null;
+        }
+    }
+
+    /** When the server of session {@code c} last started; null: unknown. */
+    static String startedAt(Connection c) {
+        try (Statement s = c.createStatement();
              ResultSet rs = s.executeQuery("SELECT pg_catalog.pg_postmaster_start_time()::text")) {
             return rs.next() ? rs.getString(1) : null;
-        } catch (MigrationException | SQLException e) {
+        } catch (SQLException e) {
             return null;
         }
     }

@@ -45,6 +45,7 @@ public final class TargetDatabase {
     private final Ledger ledger;
     private final String dbname;
     private final String key;
+    private volatile String serverStartedAt;
 
     public TargetDatabase(PgConnector target, Ledger ledger, String dbname, String migrationId) {
         this.target = target;
@@ -56,10 +57,13 @@ public final class TargetDatabase {
     public Prior inspect() {
         boolean exists;
         try (Connection c = target.open();
-             PreparedStatement ps = c.prepareStatement("SELECT 1 FROM pg_catalog.pg_database WHERE datname = ?")) {
+             PreparedStatement ps = c.prepareStatement("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_database WHERE datname = ?),"
+                     + " pg_catalog.pg_postmaster_start_time()::text")) {
             ps.setString(1, dbname);
             try (ResultSet rs = ps.executeQuery()) {
-                exists = rs.next();
+                rs.next();
+                exists = rs.getBoolean(1);
+                serverStartedAt = rs.getString(2);
             }
         } catch (SQLException e) {
             throw SqlStates.wrap(ErrorCode.TARGET_UNREACHABLE, "inspecting target database " + dbname, e);
@@ -68,6 +72,14 @@ public final class TargetDatabase {
         return entry.map(e -> new Prior(exists, true, e.state() == LedgerEntry.State.DONE, e.attempt(), e.created(),
                         e.finalState(), e.published(), e.state() == LedgerEntry.State.REMOVED))
                 .orElse(new Prior(exists, false, false, 0, false, null, false, false));
+    }
+
+    /**
+     * When the target server last started ({@code pg_postmaster_start_time()}, its own clock), as {@link #inspect}
+     * read it; null before that.
+     */
+    public String serverStartedAt() {
+        return serverStartedAt;
     }
 
     /** Whether a failure of this attempt may drop the database: only when pgferry created it. */
