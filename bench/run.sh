@@ -181,14 +181,15 @@ remove_replication() { # untimed, after the target check: subscription, slot and
 
 # pgferry as a service: broker, coordinator and one worker (heap capped at 256 MB) already running.
 start_service
-# pgferry-service-b: the same, with a worker started with BENCH_WORKER_OPTS_B instead (an A/B of worker options,
-# interleaved; the worker is restarted, untimed, whenever the next tool wants the other options).
+# pgferry-service-b: the same, with a worker started with BENCH_WORKER_OPTS_B instead, or from the checkout
+# BENCH_ROOT_B (an A/B of worker options or builds, interleaved; the worker is restarted, untimed, whenever the next
+# tool wants the other one).
 worker_opts=unset
-use_worker() { # OPTIONS: make sure the running worker has these options
-  [ "$worker_opts" = "$1" ] && return
+use_worker() { # OPTIONS [ROOT]: make sure the running worker has these options (and is ROOT's build)
+  [ "$worker_opts" = "$1 ${2:-$root}" ] && return
   if [ -n "${worker_pid:-}" ]; then kill "$worker_pid"; wait "$worker_pid" 2>/dev/null || true; fi
-  "$root/pgferry" worker --bootstrap-servers "127.0.0.1:$KP" --jobs "$JOBS" $1 >>"$work/worker.log" 2>&1 & worker_pid=$!
-  svc_pids="$svc_pids $worker_pid"; worker_opts=$1
+  "${2:-$root}/pgferry" worker --bootstrap-servers "127.0.0.1:$KP" --jobs "$JOBS" $1 >>"$work/worker.log" 2>&1 & worker_pid=$!
+  svc_pids="$svc_pids $worker_pid"; worker_opts="$1 ${2:-$root}"
   sleep 5
 }
 use_worker "${BENCH_WORKER_OPTS:-}"
@@ -202,7 +203,10 @@ echo "bench: warm-up done" >&2
 for round in $(seq 1 "$ROUNDS"); do
   for tool in $tools; do
     reset_target
-    case $tool in pgferry-service-b) use_worker "${BENCH_WORKER_OPTS_B:?}" ;; pgferry-*) use_worker "${BENCH_WORKER_OPTS:-}" ;; esac
+    case $tool in
+      pgferry-service-b) use_worker "${BENCH_WORKER_OPTS_B:-${BENCH_WORKER_OPTS:-}}" "${BENCH_ROOT_B:-$root}" ;;
+      pgferry-*) use_worker "${BENCH_WORKER_OPTS:-}" ;;
+    esac
     # pgferry-verify times the verification alone: the migration it verifies runs first, untimed.
     [ "$tool" = pgferry-verify ] && run_pgferry_service
     start=$(date +%s.%N)

@@ -257,6 +257,38 @@ class FaultsIT {
     }
 
     @Test
+    void aSchemaDumpThatFailsFailsItsDatabaseWithTheDumpsErrorAndLeavesNothingOnTheTarget() throws Exception {
+        // Given a source database with a table the migration's (non-superuser) source user may not read: pg_dump,
+        // which locks every table it dumps, fails on it, while the target database is being made beside it
+        ReplicationIT.exec(source, "postgres", "CREATE ROLE dump_limited LOGIN PASSWORD '" + Infra.PASSWORD + "'");
+        ReplicationIT.exec(source, "postgres", "CREATE DATABASE unreadable");
+        ReplicationIT.exec(source, "unreadable", "CREATE TABLE public.secret (id int PRIMARY KEY);"
+                + " REVOKE ALL ON public.secret FROM PUBLIC");
+        try (LocalPostgres target = Infra.postgres()) {
+            List<String> others = List.of(Compare.scalar(source, "postgres", "SELECT string_agg(datname, ',')"
+                    + " FROM pg_catalog.pg_database WHERE NOT datistemplate AND datname <> 'unreadable'").split(","));
+            MigrationRequest r = MigrationRequest.of(new Connection(source.host(), source.port(), "postgres",
+                    "dump_limited", Infra.PASSWORD, null, "disable"), Pgferry.conn(target), Method.DUMP, others,
+                    List.of(), List.of());
+
+            pgferry.submit(r);
+            DatabaseStatus unreadable = row(pgferry.awaitFinal(r.migrationId()), "unreadable");
+
+            // Then the database failed with the dump's error, as a dump failure, not retried, and the target
+            // database pgferry had created for it is gone
+            assertThat(unreadable.status()).as(unreadable.toString()).isEqualTo(State.FAILED);
+            assertThat(unreadable.errorCode()).isEqualTo(ErrorCode.SCHEMA_DUMP_FAILED);
+            assertThat(unreadable.error()).contains("pg_dump").contains("secret");
+            assertThat(unreadable.attempt()).isEqualTo(1);
+            assertThat(Compare.scalar(target, "postgres", "SELECT count(*) FROM pg_catalog.pg_database"
+                    + " WHERE datname = 'unreadable'")).isEqualTo("0");
+            Reliability.record("schema dump failed (a table the source user may not read)", "failed that database"
+                    + " with SCHEMA_DUMP_FAILED and pg_dump's error; the target database it had created was dropped",
+                    null, null);
+        }
+    }
+
+    @Test
     void aSettledLedgerEntryIsKnownWithoutKafkaOnlyToALedgerThatReadOrWroteIt() {
         String key = LedgerEntry.rolesKey("m-settled-" + System.nanoTime());
         try (Ledger a = new Ledger(pgferry.bus, "it-settle-a"); Ledger b = new Ledger(pgferry.bus, "it-settle-b")) {

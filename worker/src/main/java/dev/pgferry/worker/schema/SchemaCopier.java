@@ -29,8 +29,9 @@ import java.util.regex.Pattern;
  * Copies one database's schema in two halves around the data: {@link #dump} takes a custom-format schema dump
  * (with large-object metadata) under the copy's snapshot; {@link #restorePreData} creates types, tables and
  * functions before the data; {@link #restorePostData} creates indexes, constraints, triggers and refreshes
- * materialized views after it. The dump file is deleted by {@link #close()}. Used by one thread at a time (the dump
- * may be made on another thread than the restores, handed over through a future).
+ * materialized views after it. The dump file is deleted by {@link #close()}. The dump is written by one thread
+ * and handed over through a future; after that, a restore and a listing ({@link #planPostData}) may read it at the
+ * same time, on two threads (each runs a pg_restore process that only reads the file).
  */
 public final class SchemaCopier implements AutoCloseable {
     private final PgConnector source;

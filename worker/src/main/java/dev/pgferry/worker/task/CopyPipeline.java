@@ -39,7 +39,6 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.function.Consumer;
-import java.util.function.Supplier;
 import java.util.stream.Collectors;
 
 /**
@@ -258,9 +257,15 @@ final class CopyPipeline {
      * rows are in; otherwise the read has no plan.
      */
     SourceRead read(SourceSnapshot snapshot, SchemaCopier schema, boolean planIndexes) {
+        return read(snapshot, schema, planIndexes, () -> { });
+    }
+
+    /** As {@link #read(SourceSnapshot, SchemaCopier, boolean)}, calling {@code dumped} once the schema dump is written. */
+    private SourceRead read(SourceSnapshot snapshot, SchemaCopier schema, boolean planIndexes, Runnable dumped) {
         MigrationRequest request = task.request();
         try {
             schema.dump(snapshot.id());
+            dumped.run();
             try (Connection reader = snapshot.openReader(source, db)) {
                 List<SourceCatalog.Table> tables = SourceCatalog.tables(reader, request.options().includeExtensionTables())
                         .stream().filter(t -> request.copiesTable(db, t.schema(), t.name())).toList();
@@ -326,7 +331,7 @@ final class CopyPipeline {
      * while the roles and the target database are prepared (none of it touches the target).
      */
     ReadAhead readAhead(SchemaCopier schema, boolean planIndexes) {
-        return new ReadAhead(db, () -> read(SourceSnapshot.export(source, db), schema, planIndexes));
+        return new ReadAhead(db, dumped -> read(SourceSnapshot.export(source, db), schema, planIndexes, dumped));
     }
 
     /**
@@ -335,9 +340,19 @@ final class CopyPipeline {
      * its rows are in, when the read planned them), sequences, materialized views and ANALYZE.
      */
     void copy(Resources res, SourceRead read, Set<String> missingRoles, Scope scope, boolean replicating) {
+        restorePreData(res, missingRoles);
+        copyRestored(res, read, missingRoles, scope, replicating);
+    }
+
+    /** The pre-data section (types, tables, functions) of the schema dump, which must be written, onto the target. */
+    void restorePreData(Resources res, Set<String> missingRoles) {
+        warnCapped("pre-data restore: ", res.schema().restorePreData(missingRoles));
+    }
+
+    /** As {@link #copy}, once the pre-data section is restored ({@link #restorePreData}). */
+    void copyRestored(Resources res, SourceRead read, Set<String> missingRoles, Scope scope, boolean replicating) {
         SchemaCopier schema = res.schema();
         try {
-            warnCapped("pre-data restore: ", schema.restorePreData(missingRoles));
             phase(Phase.DATA);
             List<String> tolerated = new ArrayList<>();
             Set<String> analyzed = Set.of();
@@ -432,19 +447,38 @@ final class CopyPipeline {
     }
 
     /**
-     * The source read ({@link #read}) running on a thread of its own. {@link #take} waits for it and hands its
-     * snapshot to the caller; closed without a take, it closes the snapshot once the read ends.
+     * The source read ({@link #read}) running on a thread of its own. {@link #awaitDump} waits until its schema
+     * dump is written (the pre-data section can then be restored while the catalog is still being read);
+     * {@link #take} waits for all of it and hands its snapshot to the caller; closed without a take, it closes the
+     * snapshot once the read ends.
      */
     static final class ReadAhead implements AutoCloseable {
         private final CompletableFuture<SourceRead> future;
+        private final CompletableFuture<Void> dumped = new CompletableFuture<>();
         private boolean taken;
 
-        ReadAhead(String db, Supplier<SourceRead> read) {
-            this.future = CompletableFuture.supplyAsync(read, r -> {
+        /** {@code read} is given what to call once the schema dump is written. */
+        ReadAhead(String db, java.util.function.Function<Runnable, SourceRead> read) {
+            this.future = CompletableFuture.supplyAsync(() -> read.apply(() -> dumped.complete(null)), r -> {
                 Thread t = new Thread(r, "read-ahead-" + db);
                 t.setDaemon(true);
                 t.start();
             });
+            future.whenComplete((r, e) -> {
+                if (e != null) {
+                    dumped.completeExceptionally(e);
+                }
+            });
+        }
+
+        /** Waits until the schema dump is written; throws what made the read fail before that. */
+        void awaitDump() {
+            try {
+                dumped.join();
+            } catch (CompletionException e) {
+                take(); // the read failed: this throws its failure
+                throw e;
+            }
         }
 
         SourceRead take() {

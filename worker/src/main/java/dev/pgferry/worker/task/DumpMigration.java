@@ -6,7 +6,8 @@ import java.util.Set;
 
 /**
  * The dump method: the database is copied once under one exported snapshot, read (schema dump and catalog) while
- * the roles and the target database are prepared, and ends {@code done}.
+ * the roles and the target database are prepared (the pre-data section restored as soon as both the dump and the
+ * target database are ready, while the catalog is still being read), and ends {@code done}.
  */
 final class DumpMigration {
     private final CopyPipeline pipeline;
@@ -20,8 +21,11 @@ final class DumpMigration {
         try (CopyPipeline.Resources res = pipeline.open();
              CopyPipeline.ReadAhead ahead = pipeline.readAhead(res.schema(), true)) {
             missingRoles = pipeline.rolesAndTarget(targetDb, prior, attempt, properties);
+            // The pre-data section needs only the dump: it is restored while the source's catalog is still read.
+            ahead.awaitDump();
+            pipeline.restorePreData(res, missingRoles);
             try (CopyPipeline.SourceRead read = ahead.take()) {
-                pipeline.copy(res, read, missingRoles, CopyPipeline.Scope.ALL, false);
+                pipeline.copyRestored(res, read, missingRoles, CopyPipeline.Scope.ALL, false);
             }
         }
         pipeline.finish(targetDb, properties, missingRoles);
