@@ -63,7 +63,7 @@ public final class ChildBroker implements AutoCloseable {
             if (timedOut) {
                 p.destroyForcibly().waitFor();
             }
-            ClassArchive.publish(pending, archive);
+            ClassArchive.publish(pending, archive, System.getProperty("java.class.path"));
             if (timedOut) {
                 throw new IOException("Kafka broker did not become ready within " + READY_TIMEOUT_MS / 1000
                         + " s; see " + log);
@@ -106,7 +106,7 @@ public final class ChildBroker implements AutoCloseable {
             process.destroyForcibly();
             Thread.currentThread().interrupt();
         } finally {
-            ClassArchive.publish(pendingArchive, archive);
+            ClassArchive.publish(pendingArchive, archive, System.getProperty("java.class.path"));
         }
     }
 }

@@ -16,9 +16,10 @@ import java.util.List;
  * with an archive of them (a dynamic CDS archive, written by the first broker JVM that runs) the next ones are ready
  * in about half the time (1.9 s against 0.9 s measured). The archive is keyed by the Java runtime and the exact class
  * path (each entry's path, size and modification time), so a rebuilt jar gets a new one; it is written under a name
- * of its own by one JVM and moved into place only after that JVM has exited, so no broker ever reads a half-written
- * archive. The first broker JVM pays for writing it as it exits (about 3 s, once per build of the jars). Where it
- * cannot be written, the broker simply starts without it. Stateless.
+ * of its own by one JVM and moved into place only after that JVM has exited and only when a JVM can map it
+ * ({@link #usable}), so no broker ever reads a half-written archive or one cut short by a kill. The first broker JVM
+ * pays for writing it as it exits (about 3 s, once per build of the jars). Where it cannot be written, the broker
+ * simply starts without it. Stateless.
  */
 final class ClassArchive {
     static final int KEEP = 3;
@@ -46,13 +47,20 @@ final class ClassArchive {
                 : pending == null ? List.of() : List.of("-XX:ArchiveClassesAtExit=" + pending);
     }
 
-    /** Moves what an exited JVM wrote to {@code pending} into place as {@code archive}; never throws. */
-    static void publish(Path pending, Path archive) {
+    /**
+     * Moves what an exited JVM wrote to {@code pending} into place as {@code archive}, when a JVM with
+     * {@code classPath} can use it ({@link #usable}); never throws.
+     */
+    static void publish(Path pending, Path archive, String classPath) {
+        publish(pending, archive, p -> usable(p, classPath));
+    }
+
+    static void publish(Path pending, Path archive, java.util.function.Predicate<Path> usable) {
         if (pending == null) {
             return;
         }
         try {
-            if (Files.isRegularFile(pending) && Files.size(pending) > 0 && !Files.exists(archive)) {
+            if (Files.isRegularFile(pending) && Files.size(pending) > 0 && !Files.exists(archive) && usable.test(pending)) {
                 Files.move(pending, archive, StandardCopyOption.ATOMIC_MOVE);
                 prune(archive.getParent());
             }
@@ -64,6 +72,30 @@ final class ClassArchive {
             } catch (IOException ignored) {
                 // a stray temporary file in the cache directory; harmless
             }
+        }
+    }
+
+    /**
+     * Whether a JVM started with {@code classPath} maps {@code file} as its class archive: a JVM killed while it
+     * wrote its archive (the broker's stop timed out, the user's kill) leaves one that makes every JVM given it abort
+     * as it starts, which would stop every later broker until the cache were cleared. Checked once per archive, by
+     * a JVM that only prints its version (about 0.2 s).
+     */
+    static boolean usable(Path file, String classPath) {
+        try {
+            Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                    "-Xshare:on", "-XX:SharedArchiveFile=" + file, "-cp", classPath, "-version")
+                    .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+            if (!p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+                return false;
+            }
+            return p.exitValue() == 0;
+        } catch (IOException e) {
+            return false;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
         }
     }
 

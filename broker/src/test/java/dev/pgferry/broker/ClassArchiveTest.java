@@ -34,7 +34,7 @@ class ClassArchiveTest {
 
         // When that JVM has exited and written its archive
         Files.writeString(pending, "archive bytes");
-        ClassArchive.publish(pending, archive);
+        ClassArchive.publish(pending, archive, p -> true);
 
         assertThat(archive).hasContent("archive bytes");
         assertThat(pending).doesNotExist();
@@ -46,12 +46,37 @@ class ClassArchiveTest {
     void aJvmThatWroteNothingPublishesNothingAndNoPlaceToWriteMeansNoOptions() throws Exception {
         Path archive = dir.resolve("cds").resolve("broker-aa.jsa");
         Path pending = ClassArchive.pending(archive);
-        ClassArchive.publish(pending, archive);
+        ClassArchive.publish(pending, archive, p -> true);
         assertThat(archive).doesNotExist();
 
         Path blocked = Files.writeString(dir.resolve("file"), "not a directory").resolve("cds").resolve("broker-bb.jsa");
         assertThat(ClassArchive.pending(blocked)).isNull();
         assertThat(ClassArchive.jvmOptions(blocked, null)).isEmpty();
+    }
+
+    @Test
+    void anArchiveAJvmCannotMapIsNotPublishedAndACompleteOneIs() throws Exception {
+        // A real archive, written by a JVM as it exits, and the same archive cut short (a JVM killed while writing it)
+        Path classPath = Files.createDirectories(dir.resolve("classes"));
+        Path written = dir.resolve("written.jsa");
+        Process jvm = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-XX:ArchiveClassesAtExit=" + written, "-cp", classPath.toString(), "-version")
+                .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        assertThat(jvm.waitFor()).isZero();
+        byte[] bytes = Files.readAllBytes(written);
+        Path archive = dir.resolve("cds").resolve("broker-" + "c".repeat(24) + ".jsa");
+
+        Path cut = ClassArchive.pending(archive);
+        Files.write(cut, java.util.Arrays.copyOf(bytes, bytes.length / 2));
+        assertThat(ClassArchive.usable(cut, classPath.toString())).isFalse();
+        ClassArchive.publish(cut, archive, classPath.toString());
+        assertThat(archive).doesNotExist();
+        assertThat(cut).doesNotExist();
+
+        Path whole = ClassArchive.pending(archive);
+        Files.write(whole, bytes);
+        ClassArchive.publish(whole, archive, classPath.toString());
+        assertThat(archive).hasBinaryContent(bytes);
     }
 
     @Test
@@ -65,7 +90,7 @@ class ClassArchiveTest {
         Path pending = ClassArchive.pending(archive);
         Files.writeString(pending, "new");
 
-        ClassArchive.publish(pending, archive);
+        ClassArchive.publish(pending, archive, p -> true);
 
         try (var files = Files.list(cds)) {
             assertThat(files.map(f -> f.getFileName().toString())).containsExactlyInAnyOrder(

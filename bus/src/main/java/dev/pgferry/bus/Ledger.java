@@ -69,7 +69,8 @@ public final class Ledger implements AutoCloseable {
      * The entry of a key that never changes once written (a migration's roles step, done once for all its
      * databases): from memory when this ledger has read or written it before, which spares the caller the lock
      * it would otherwise take to read it (each database of a migration after the first one asked for it again).
-     * Empty when there is none yet; the caller then takes its lock, {@link #read}s and {@link #writeSettled}s.
+     * Empty when this ledger has not seen it; the caller then takes its lock and {@link #readAndSettle}s (or, when
+     * there is none yet, does the step and {@link #writeSettled}s).
      */
     public Optional<LedgerEntry> readSettled(String key) {
         LedgerEntry known = settled.get(key);
