@@ -97,6 +97,7 @@ public final class Ledger implements AutoCloseable {
 
     @Override
     public synchronized void close() {
-        consumer.close();
+        // Assigned, not in a group: nothing to hand over, so no wait for the fetch in flight.
+        consumer.close(Duration.ZERO);
     }
 }

@@ -154,7 +154,8 @@ public final class TopicReplayer implements AutoCloseable {
         } catch (RuntimeException e) {
             LOG.error("replay of {} stopped", topic, e);
         } finally {
-            consumer.close();
+            // Assigned, not in a group: nothing to hand over, so no wait for the fetch in flight.
+            consumer.close(Duration.ZERO);
         }
     }
 

@@ -81,8 +81,9 @@ public final class ClaimReaper implements AutoCloseable {
         } catch (RuntimeException e) {
             LOG.error("claim reaper stopped", e);
         } finally {
-            claims.close();
-            tasks.close();
+            // Assigned, not in a group: nothing to hand over, so no wait for the fetches in flight.
+            claims.close(Duration.ZERO);
+            tasks.close(Duration.ZERO);
         }
     }
 
