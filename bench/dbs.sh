@@ -23,14 +23,8 @@ work=$(mktemp -d /tmp/pgferry-bench-dbs-XXXX)
 results="$work/results.tsv"
 : > "$results"
 
-cleanup() {
-  set +e
-  # BENCH_LOGS=DIR keeps the pgferry processes' logs.
-  [ -n "${BENCH_LOGS:-}" ] && mkdir -p "$BENCH_LOGS" && cp "$work"/*.log "$BENCH_LOGS"/ 2>/dev/null
-  [ -n "${svc_pids:-}" ] && kill $svc_pids 2>/dev/null && wait $svc_pids 2>/dev/null
-  stop_clusters
-}
-trap cleanup EXIT
+# BENCH_LOGS=DIR keeps the pgferry processes' logs.
+trap 'set +e; stop_all ${svc_pids:-}' EXIT
 
 start_source_and_target
 

@@ -19,6 +19,13 @@ stop_clusters() {
   rm -rf "$work"
 }
 
+stop_all() { # PID...: the EXIT trap's work: keeps pgferry's logs in BENCH_LOGS (when set), stops the PIDs (some may
+  # have exited already), then the clusters
+  [ -n "${BENCH_LOGS:-}" ] && mkdir -p "$BENCH_LOGS" && cp "$work"/*.log "$BENCH_LOGS"/ 2>/dev/null
+  if [ $# -gt 0 ]; then kill "$@" 2>/dev/null; wait "$@" 2>/dev/null; fi
+  stop_clusters
+}
+
 start_source_and_target() { # clusters "source" and "target"; sets SP, TP, their conninfos src and dst, and PGUSER
   SP=$(free_port); start_cluster source "$SP"
   TP=$(free_port); start_cluster target "$TP"

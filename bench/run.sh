@@ -31,8 +31,7 @@ results="$work/results.tsv"
 cleanup() {
   set +e
   if [ -n "${KEEP:-}" ]; then echo "bench: KEEP set: clusters stay up in $work (source $SP, target $TP)" >&2; return; fi
-  [ -n "${svc_pids:-}" ] && kill $svc_pids 2>/dev/null && wait $svc_pids 2>/dev/null
-  stop_clusters
+  stop_all ${svc_pids:-}
 }
 trap cleanup EXIT
 

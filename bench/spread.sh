@@ -21,14 +21,7 @@ work=$(mktemp -d /tmp/pgferry-bench-spread-XXXX)
 results="$work/results.tsv"
 : > "$results"
 
-cleanup() {
-  set +e
-  [ -n "${BENCH_LOGS:-}" ] && mkdir -p "$BENCH_LOGS" && cp "$work"/*.log "$BENCH_LOGS"/ 2>/dev/null
-  [ -n "${worker_pids:-}" ] && kill $worker_pids 2>/dev/null && wait $worker_pids 2>/dev/null
-  [ -n "${svc_pids:-}" ] && kill $svc_pids 2>/dev/null && wait $svc_pids 2>/dev/null
-  stop_clusters
-}
-trap cleanup EXIT
+trap 'set +e; stop_all ${worker_pids:-} ${svc_pids:-}' EXIT
 
 start_source_and_target
 
