@@ -12,6 +12,7 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.io.PrintStream;
+import java.time.Duration;
 import java.util.concurrent.Callable;
 
 @Command(name = "check", mixinStandardHelpOptions = true,
@@ -32,6 +33,12 @@ final class CheckCommand implements Callable<Integer> {
     @Option(names = "--strict", description = "Exit 1 on warnings too.")
     boolean strict;
 
+    @Option(names = "--long-transaction", paramLabel = "DURATION", converter = DurationConverter.class,
+            defaultValue = "" + Checker.LONG_TRANSACTION_SECONDS,
+            description = "Report transactions open on the source for longer than this (default: ${DEFAULT-VALUE} s):"
+                    + " creating a replication slot waits for them to end.")
+    Duration longTransaction;
+
     @Override
     public Integer call() {
         MigrationRequest r;
@@ -41,7 +48,7 @@ final class CheckCommand implements Callable<Integer> {
             System.err.println("pgferry: " + e.getMessage());
             return Exits.USAGE;
         }
-        CheckReport report = new Checker(r, Secrets.system()).run();
+        CheckReport report = new Checker(r, Secrets.system(), longTransaction).run();
         if (json) {
             System.out.println(Json.writePretty(report));
         } else {

@@ -24,6 +24,7 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -41,17 +42,27 @@ import java.util.stream.Collectors;
  * the database; its size and the rows its statistics expect. Only reads. Stateless.
  */
 public final class Checker {
-    /** A transaction open longer than this on the source is reported (it would hold up slot creation). */
-    static final int LONG_TRANSACTION_SECONDS = 60;
+    /** By default, a transaction open longer than this on the source is reported (it would hold up slot creation). */
+    public static final long LONG_TRANSACTION_SECONDS = 60;
 
     private final PgConnector source;
     private final PgConnector target;
     private final MigrationRequest request;
+    private final Duration longTransaction;
 
     public Checker(MigrationRequest request, Secrets secrets) {
+        this(request, secrets, Duration.ofSeconds(LONG_TRANSACTION_SECONDS));
+    }
+
+    /** As {@link #Checker(MigrationRequest, Secrets)}, reporting transactions open longer than {@code longTransaction}. */
+    public Checker(MigrationRequest request, Secrets secrets, Duration longTransaction) {
+        if (longTransaction.isNegative() || longTransaction.isZero()) {
+            throw new IllegalArgumentException("the long transaction limit must be positive, not " + longTransaction);
+        }
         this.request = request;
         this.source = new PgConnector(request.source(), Side.SOURCE, "check", secrets);
         this.target = new PgConnector(request.target(), Side.TARGET, "check", secrets);
+        this.longTransaction = longTransaction;
     }
 
     public CheckReport run() {
@@ -109,7 +120,9 @@ public final class Checker {
         List<Finding> out = new ArrayList<>();
         List<String> prepared = strings(s, "SELECT gid || ' (database ' || database || ', since ' || prepared || ')'"
                 + " FROM pg_catalog.pg_prepared_xacts ORDER BY prepared");
-        if (!prepared.isEmpty()) {
+        if (prepared.isEmpty()) {
+            out.add(Finding.pass("prepared transactions", "no prepared transaction on the source"));
+        } else {
             out.add(Finding.warning("prepared transactions", prepared.size() + " prepared transaction(s) on the source: "
                     + String.join("; ", prepared) + ". They hold up the creation of a replication slot and could commit"
                     + " after a cut-over: COMMIT PREPARED or ROLLBACK PREPARED them"));
@@ -119,7 +132,7 @@ public final class Checker {
                 + " extract(epoch FROM now() - xact_start)::bigint FROM pg_catalog.pg_stat_activity"
                 + " WHERE xact_start < now() - make_interval(secs => ?) AND backend_type = 'client backend'"
                 + " AND pid <> pg_catalog.pg_backend_pid() ORDER BY xact_start")) {
-            ps.setInt(1, LONG_TRANSACTION_SECONDS);
+            ps.setDouble(1, longTransaction.toMillis() / 1000.0);
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
                     open.add("pid " + rs.getInt(1) + " (user " + rs.getString(2) + ", application '" + rs.getString(3)
@@ -128,9 +141,9 @@ public final class Checker {
             }
         }
         out.add(open.isEmpty() ? Finding.pass("open transactions", "no transaction open for more than "
-                + LONG_TRANSACTION_SECONDS + " s on the source")
+                + human(longTransaction) + " on the source")
                 : Finding.warning("open transactions", open.size() + " transaction(s) open for more than "
-                + LONG_TRANSACTION_SECONDS + " s on the source: " + String.join("; ", open) + ". Creating a replication"
+                + human(longTransaction) + " on the source: " + String.join("; ", open) + ". Creating a replication"
                 + " slot waits until they end; end them before migrating with replication, or use --max-wait"));
         return out;
     }
@@ -192,8 +205,8 @@ public final class Checker {
         }
         List<String> unlogged = tables.stream().filter(SourceCatalog.Table::unlogged).map(SourceCatalog.Table::displayName).toList();
         if (!unlogged.isEmpty()) {
-            out.add(Finding.warning("unlogged tables", list(unlogged) + " are unlogged: copied once, later changes do not"
-                    + " replicate"));
+            out.add(Finding.warning("unlogged tables", unlogged.size() + " unlogged table(s) (" + list(unlogged)
+                    + "): copied once, later changes do not replicate"));
         }
         long largeObjects = longValue(s, "SELECT count(*) FROM pg_catalog.pg_largeobject_metadata");
         if (largeObjects > 0) {
@@ -356,6 +369,10 @@ public final class Checker {
                     + " could get the slot invalidated (SLOT_LOST); raise it for the migration"));
         }
         return List.of();
+    }
+
+    private static String human(Duration d) {
+        return d.toMillis() % 1000 == 0 ? Estimate.human(d.toSeconds()) : d.toMillis() + " ms";
     }
 
     private static String list(List<String> names) {
