@@ -11,7 +11,7 @@ import java.util.concurrent.Callable;
         description = "Run the embedded single-node Kafka broker (KRaft) on its own, for several pgferry processes on"
                 + " one machine without a Kafka installation. Stops on SIGTERM.")
 final class BrokerCommand implements Callable<Integer> {
-    @Option(names = "--data-dir", paramLabel = "DIR", defaultValue = "./.pgferry/broker",
+    @Option(names = "--data-dir", paramLabel = "DIR", defaultValue = SingleMachine.DATA_DIR + "/broker",
             description = "Broker data (default: ${DEFAULT-VALUE}).")
     Path dataDir;
 

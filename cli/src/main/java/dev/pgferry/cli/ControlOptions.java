@@ -19,7 +19,7 @@ final class ControlOptions {
     @Mixin
     KafkaOptions kafka;
 
-    @Option(names = "--data-dir", paramLabel = "DIR", defaultValue = "./.pgferry",
+    @Option(names = "--data-dir", paramLabel = "DIR", defaultValue = SingleMachine.DATA_DIR,
             description = "Single-machine data (default: ${DEFAULT-VALUE}).")
     Path dataDir;
 

@@ -5,8 +5,8 @@ import picocli.CommandLine.Option;
 
 /** How a worker copies: the options of {@code pgferry worker} and {@code pgferry migrate}, defined once. */
 final class CopyOptions {
-    @Option(names = "--jobs", paramLabel = "N", defaultValue = "0",
-            description = "Tables (or table ranges) copied and indexes built at once per worker (default 0: one per CPU core, at least 2).")
+    @Option(names = "--jobs", paramLabel = "N", defaultValue = "" + Worker.DEFAULT_JOBS,
+            description = "Tables (or table ranges) copied and indexes built at once per worker (default ${DEFAULT-VALUE}: one per CPU core, at least 2).")
     int jobs;
 
     @Option(names = "--split-table-mb", defaultValue = "0", paramLabel = "MB",

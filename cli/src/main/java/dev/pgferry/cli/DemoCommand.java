@@ -22,7 +22,7 @@ import java.util.concurrent.Callable;
                 + " fills the source with a small sample, migrates it like `migrate` does, prints the result and"
                 + " removes the servers.")
 final class DemoCommand implements Callable<Integer> {
-    @Option(names = "--data-dir", paramLabel = "DIR", defaultValue = "./.pgferry",
+    @Option(names = "--data-dir", paramLabel = "DIR", defaultValue = SingleMachine.DATA_DIR,
             description = "Working data (default: ${DEFAULT-VALUE}).")
     Path dataDir;
 

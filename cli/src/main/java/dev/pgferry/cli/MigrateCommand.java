@@ -20,8 +20,8 @@ final class MigrateCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print the final status as JSON.")
     boolean json;
 
-    @Option(names = "--data-dir", paramLabel = "DIR", defaultValue = "./.pgferry",
-            description = "Broker data (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--data-dir", paramLabel = "DIR", defaultValue = SingleMachine.DATA_DIR,
+            description = "Single-machine data (default: ${DEFAULT-VALUE}).")
     Path dataDir;
 
     @Option(names = "--workers", paramLabel = "N", defaultValue = "2",

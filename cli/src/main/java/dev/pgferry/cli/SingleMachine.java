@@ -21,6 +21,9 @@ import java.util.List;
  * and {@code workers} workers in this JVM, all over loopback. {@link #close()} stops them all. Not thread-safe.
  */
 final class SingleMachine implements AutoCloseable {
+    /** Where the single-machine default keeps its broker's data and logs, unless --data-dir says otherwise. */
+    static final String DATA_DIR = "./.pgferry";
+
     private final ChildBroker broker;
     private final Coordinator coordinator;
     private final Bus bus;

@@ -26,7 +26,7 @@ final class StatusCommand implements Callable<Integer> {
     @Mixin
     KafkaOptions kafka;
 
-    @Option(names = "--data-dir", paramLabel = "DIR", defaultValue = "./.pgferry",
+    @Option(names = "--data-dir", paramLabel = "DIR", defaultValue = SingleMachine.DATA_DIR,
             description = "Single-machine data (default: ${DEFAULT-VALUE}).")
     java.nio.file.Path dataDir;
 

@@ -28,7 +28,7 @@ final class VerifyCommand implements Callable<Integer> {
     @Mixin
     KafkaOptions kafka;
 
-    @Option(names = "--data-dir", paramLabel = "DIR", defaultValue = "./.pgferry",
+    @Option(names = "--data-dir", paramLabel = "DIR", defaultValue = SingleMachine.DATA_DIR,
             description = "Single-machine data (default: ${DEFAULT-VALUE}).")
     Path dataDir;
 

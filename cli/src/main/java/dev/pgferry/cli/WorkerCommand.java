@@ -28,7 +28,7 @@ final class WorkerCommand implements Callable<Integer> {
                     + " (its --claim-timeout).")
     int sessionTimeoutMs;
 
-    @Option(names = "--tasks", defaultValue = "1", paramLabel = "N",
+    @Option(names = "--tasks", defaultValue = "" + Worker.DEFAULT_SLOTS, paramLabel = "N",
             description = "Databases this worker migrates at once, each with its own --jobs (default: ${DEFAULT-VALUE}).")
     int tasks;
 

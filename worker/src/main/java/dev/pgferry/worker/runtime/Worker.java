@@ -75,6 +75,10 @@ public final class Worker implements AutoCloseable {
 
     /** How long the group waits for a silent worker before its partitions go to another, by default. */
     public static final int DEFAULT_SESSION_TIMEOUT_MS = 15_000;
+    /** Jobs per task by default: 0, one per core (at least 2). */
+    public static final int DEFAULT_JOBS = 0;
+    /** Tasks (databases) a worker runs at once by default. */
+    public static final int DEFAULT_SLOTS = 1;
 
     /**
      * How a worker runs, each setting defined once here with its default ({@link #defaults()}); the CLI options of
@@ -107,7 +111,8 @@ public final class Worker implements AutoCloseable {
 
         /** A new worker id, the system clock and secret key, automatic jobs, one slot, the default timeout. */
         public static Settings defaults() {
-            return new Settings(newWorkerId(), Clock.systemUTC(), Secrets.system(), 0, 1, DEFAULT_SESSION_TIMEOUT_MS, 0);
+            return new Settings(newWorkerId(), Clock.systemUTC(), Secrets.system(), DEFAULT_JOBS, DEFAULT_SLOTS,
+                    DEFAULT_SESSION_TIMEOUT_MS, 0);
         }
 
         public Settings withWorkerId(String id) {
