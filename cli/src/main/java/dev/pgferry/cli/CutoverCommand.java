@@ -79,8 +79,7 @@ final class CutoverCommand implements Callable<Integer> {
                         Cutovers.ended(before.get()), control.timeout), request, control.json, System.out);
             }
         } catch (MigrationWatcher.TimedOut e) {
-            System.err.println("pgferry: " + e.getMessage() + "; see 'pgferry status " + migrationId + "'");
-            return Exits.RUNNING;
+            return Exits.timedOut(e, migrationId);
         }
     }
 

@@ -20,6 +20,12 @@ final class Exits {
     private Exits() {
     }
 
+    /** A wait that gave up first: says so and where to look on (the work goes on); {@link #RUNNING}. */
+    static int timedOut(MigrationWatcher.TimedOut e, String migrationId) {
+        System.err.println("pgferry: " + e.getMessage() + "; see 'pgferry status " + migrationId + "'");
+        return RUNNING;
+    }
+
     static int report(MigrationStatus status, boolean json, PrintStream out) {
         out.println(json ? Json.writePretty(status) : StatusTable.render(status));
         MigrationStatus.State state = status.migration().status();

@@ -61,7 +61,7 @@ final class MigrateCommand implements Callable<Integer> {
             if (verify && status.migration().status() == MigrationStatus.State.DONE) {
                 Exits.report(status, json, System.out);
                 System.err.println("pgferry: verifying migration " + r.migrationId());
-                int verdict = Verifications.report(local.verify(r.migrationId(), copy.jobs > 0 ? copy.jobs : 2, System.err),
+                int verdict = Verifications.report(local.verify(r.migrationId(), copy.jobs > 0 ? copy.jobs : 2, null, System.err),
                         verifyReport != null ? verifyReport : Path.of("pgferry-verify-" + r.migrationId() + ".json"),
                         false, System.err);
                 if (verdict != Exits.DONE || stopAtLag == null || !syncing) {

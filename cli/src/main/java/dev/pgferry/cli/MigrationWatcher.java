@@ -52,11 +52,6 @@ final class MigrationWatcher {
         return coordinator.fold().view(migrationId);
     }
 
-    /** Blocks until the migration is done or failed; progress goes to {@code progress} (null: silent). */
-    static MigrationStatus await(Bus bus, String migrationId, PrintStream progress) throws InterruptedException {
-        return await(bus, migrationId, progress, MigrationStatus::isFinal);
-    }
-
     /** Blocks until the migration's status satisfies {@code until}, folding the status topic itself. */
     static MigrationStatus await(Bus bus, String migrationId, PrintStream progress, Predicate<MigrationStatus> until)
             throws InterruptedException {

@@ -60,8 +60,7 @@ final class RefreshCommand implements Callable<Integer> {
                 return report(MigrationWatcher.await(bus, migrationId, System.err, ended(before.get()), control.timeout), request);
             }
         } catch (MigrationWatcher.TimedOut e) {
-            System.err.println("pgferry: " + e.getMessage() + "; see 'pgferry status " + migrationId + "'");
-            return Exits.RUNNING;
+            return Exits.timedOut(e, migrationId);
         }
     }
 

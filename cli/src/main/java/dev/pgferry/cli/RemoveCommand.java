@@ -38,8 +38,7 @@ final class RemoveCommand implements Callable<Integer> {
                 return report(Removals.removeAndAwait(bus, migrationId, System.err, control.timeout));
             }
         } catch (MigrationWatcher.TimedOut e) {
-            System.err.println("pgferry: " + e.getMessage() + "; see 'pgferry status " + migrationId + "'");
-            return Exits.RUNNING;
+            return Exits.timedOut(e, migrationId);
         }
     }
 

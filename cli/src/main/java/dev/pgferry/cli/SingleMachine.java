@@ -84,13 +84,13 @@ final class SingleMachine implements AutoCloseable {
      * Requests a verification of the migration and waits until every database has its result; null when the
      * migration is unknown here.
      */
-    MigrationStatus verify(String migrationId, int jobs, PrintStream progress) throws InterruptedException {
+    MigrationStatus verify(String migrationId, int jobs, java.time.Duration timeout, PrintStream progress) throws InterruptedException {
         java.util.Optional<MigrationStatus> before = MigrationWatcher.current(coordinator, migrationId);
         if (before.isEmpty()) {
             return null;
         }
         Verifications.request(bus, migrationId, jobs);
-        return MigrationWatcher.await(coordinator, migrationId, progress, Verifications.ended(before));
+        return MigrationWatcher.await(coordinator, migrationId, progress, Verifications.ended(before), timeout);
     }
 
     /** The migration as this machine's coordinator sees it, once the status topic is read. */

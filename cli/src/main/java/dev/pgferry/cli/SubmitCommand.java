@@ -4,6 +4,7 @@ import dev.pgferry.bus.Bus;
 import dev.pgferry.messages.Json;
 import dev.pgferry.messages.MigrationException;
 import dev.pgferry.messages.MigrationRequest;
+import dev.pgferry.messages.MigrationStatus;
 import dev.pgferry.messages.Topics;
 import dev.pgferry.pg.Secrets;
 import picocli.CommandLine.ArgGroup;
@@ -13,6 +14,7 @@ import picocli.CommandLine.Option;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.concurrent.Callable;
 
 @Command(name = "submit", mixinStandardHelpOptions = true,
@@ -50,6 +52,11 @@ final class SubmitCommand implements Callable<Integer> {
     @Option(names = "--json", description = "With --wait, print the final status as JSON.")
     boolean json;
 
+    @Option(names = "--timeout", paramLabel = "DURATION", converter = DurationConverter.class,
+            description = "With --wait: stop waiting after this long (e.g. 90s, 10m): exit 3; the migration goes on"
+                    + " (see 'pgferry status').")
+    Duration timeout;
+
     @Override
     public Integer call() throws Exception {
         String id;
@@ -75,7 +82,12 @@ final class SubmitCommand implements Callable<Integer> {
             if (!await || id == null) {
                 return Exits.DONE;
             }
-            return Exits.report(MigrationWatcher.await(bus, id, System.err), json, System.out);
+            try {
+                return Exits.report(MigrationWatcher.await(bus, id, System.err, MigrationStatus::isFinal, timeout), json,
+                        System.out);
+            } catch (MigrationWatcher.TimedOut e) {
+                return Exits.timedOut(e, id);
+            }
         }
     }
 }

@@ -9,6 +9,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 
@@ -43,28 +44,37 @@ final class VerifyCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print the report as JSON instead of a summary.")
     boolean json;
 
+    @Option(names = "--timeout", paramLabel = "DURATION", converter = DurationConverter.class,
+            description = "Stop waiting for the verification after this long (e.g. 90s, 10m): exit 3; it goes on (its"
+                    + " result appears in 'pgferry status').")
+    Duration timeout;
+
     @Override
     public Integer call() throws Exception {
         Path file = report != null ? report : Path.of("pgferry-verify-" + migrationId + ".json");
-        if (!kafka.named(bootstrapServers)) {
-            try (SingleMachine local = new SingleMachine(dataDir, 1, Worker.Settings.defaults().withJobs(jobs), -1)) {
-                MigrationStatus s = local.verify(migrationId, jobs, System.err);
-                return s == null ? unknown() : Verifications.report(s, file, json, System.out);
+        try {
+            if (!kafka.named(bootstrapServers)) {
+                try (SingleMachine local = new SingleMachine(dataDir, 1, Worker.Settings.defaults().withJobs(jobs), -1)) {
+                    MigrationStatus s = local.verify(migrationId, jobs, timeout, System.err);
+                    return s == null ? unknown() : Verifications.report(s, file, json, System.out);
+                }
             }
-        }
-        try (Bus bus = new Bus(kafka.settings(bootstrapServers), "pgferry-verify")) {
-            Optional<MigrationStatus> current = MigrationWatcher.current(bus, migrationId);
-            if (current.isEmpty()) {
-                return unknown();
+            try (Bus bus = new Bus(kafka.settings(bootstrapServers), "pgferry-verify")) {
+                Optional<MigrationStatus> current = MigrationWatcher.current(bus, migrationId);
+                if (current.isEmpty()) {
+                    return unknown();
+                }
+                Verifications.request(bus, migrationId, jobs);
+                MigrationStatus s = MigrationWatcher.await(bus, migrationId, System.err, Verifications.ended(current), timeout);
+                return Verifications.report(s, file, json, System.out);
             }
-            Verifications.request(bus, migrationId, jobs);
-            MigrationStatus s = MigrationWatcher.await(bus, migrationId, System.err, Verifications.ended(current));
-            return Verifications.report(s, file, json, System.out);
+        } catch (MigrationWatcher.TimedOut e) {
+            return Exits.timedOut(e, migrationId);
         }
     }
 
     private int unknown() {
         System.err.println("pgferry: no migration " + migrationId);
-        return 4;
+        return Exits.UNKNOWN;
     }
 }

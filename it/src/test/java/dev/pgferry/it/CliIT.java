@@ -187,6 +187,24 @@ class CliIT {
     }
 
     @Test
+    void submitAndStatusGiveUpWaitingAfterTheirTimeoutWithExitThree() {
+        // Given an installation (a topic prefix) where no coordinator ever plans the request
+        String prefix = "cli-timeout-";
+        Run submit = pgferry("submit", "--bootstrap-servers", Infra.kafka(), "--topic-prefix", prefix, "--source",
+                source.uri("postgres"), "--target", source.uri("postgres"), "--migration-id", "cli-timeout-1", "--wait",
+                "--timeout", "2s");
+
+        // Then submit prints the id, gives up after 2 s with exit 3, and says where to look
+        assertThat(submit.exitCode()).as(submit.err()).isEqualTo(3);
+        assertThat(submit.out()).startsWith("cli-timeout-1\n");
+        assertThat(submit.err()).contains("pgferry: gave up waiting after 2 s").contains("see 'pgferry status cli-timeout-1'");
+        Run status = pgferry("status", "cli-timeout-1", "--bootstrap-servers", Infra.kafka(), "--topic-prefix", prefix,
+                "--wait", "--timeout", "2s");
+        assertThat(status.exitCode()).as(status.err()).isEqualTo(3);
+        assertThat(status.err()).contains("pgferry: gave up waiting after 2 s");
+    }
+
+    @Test
     void badUsageExitsTwoAndBadUriNamesTheProblemWithoutThePassword() {
         assertThat(pgferry("migrate", "--source", "x").exitCode()).isEqualTo(2);
         ByteArrayOutputStream err = new ByteArrayOutputStream();
