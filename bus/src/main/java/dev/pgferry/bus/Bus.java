@@ -35,7 +35,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * One process's connection to the pgferry topics (see {@link Topics}): client settings, topic creation and a
- * producer whose sends are synchronous, so that "written" means acknowledged by the broker. Thread-safe (the
+ * producer whose sends are synchronous, so that "written" means acknowledged by the broker (but for
+ * {@link #publishAsync}, which a worker uses for the status events that do not end a task). Thread-safe (the
  * Kafka producer is).
  */
 public final class Bus implements AutoCloseable {
@@ -252,6 +253,24 @@ public final class Bus implements AutoCloseable {
     /** Publishes a status event, keyed by migration id so that one migration's events stay in order. */
     public void publish(StatusEvent event) {
         send(Topics.STATUS, event.migrationId(), Json.write(event));
+    }
+
+    /**
+     * Publishes a status event without waiting for the broker; {@code failed} gets the reason if it is never written
+     * (Kafka gave up: the broker was unreachable for {@code delivery.timeout.ms}). The events of one migration keep
+     * their order, before and after {@link #publish} (one idempotent producer, one partition per migration key).
+     */
+    public void publishAsync(StatusEvent event, java.util.function.Consumer<Exception> failed) {
+        producer.send(new ProducerRecord<>(topic(Topics.STATUS), event.migrationId(), Json.write(event)), (meta, e) -> {
+            if (e != null) {
+                failed.accept(e);
+            }
+        });
+    }
+
+    /** Waits until every record sent so far is written or has failed (see {@link #publishAsync}). */
+    public void flush() {
+        producer.flush();
     }
 
     /**

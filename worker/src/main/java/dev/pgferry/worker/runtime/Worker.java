@@ -59,6 +59,7 @@ public final class Worker implements AutoCloseable {
     private final long splitTableBytes;
     private final KafkaConsumer<String, byte[]> consumer;
     private final Ledger ledger;
+    private final StatusPublisher status;
     private final Thread thread;
     private volatile boolean running = true;
     private volatile WorkerMetrics metrics;
@@ -160,6 +161,7 @@ public final class Worker implements AutoCloseable {
         props.put("heartbeat.interval.ms", heartbeatMs(settings.sessionTimeoutMs()));
         this.consumer = new KafkaConsumer<>(props);
         this.ledger = new Ledger(bus, "pgferry-" + workerId);
+        this.status = new StatusPublisher(bus, workerId);
         this.thread = new Thread(this::pollLoop, "worker-" + workerId);
     }
 
@@ -263,6 +265,7 @@ public final class Worker implements AutoCloseable {
             }
             consumer.close();
             ledger.close();
+            status.close();
         }
     }
 
@@ -292,7 +295,7 @@ public final class Worker implements AutoCloseable {
 
     /** Runs the task on a slot's thread; its {@code reruns}-th run again waits first (on that thread). */
     private Future<Boolean> submit(ConsumerRecord<String, byte[]> record, MigrationTask task, int reruns) {
-        java.util.function.Consumer<dev.pgferry.messages.StatusEvent> emit = bus::publish;
+        java.util.function.Consumer<dev.pgferry.messages.StatusEvent> emit = status;
         if (metrics != null) {
             metrics.taskStarted(task);
             emit = metrics.counting(emit);
@@ -372,6 +375,7 @@ public final class Worker implements AutoCloseable {
         if (runner == null) {
             consumer.close();
             ledger.close();
+            status.close();
             return;
         }
         Stopping.pollLoop(consumer, thread, 30_000);
