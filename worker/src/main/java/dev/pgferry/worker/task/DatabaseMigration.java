@@ -168,7 +168,7 @@ public final class DatabaseMigration {
                         + " is dropped", task.key(), delivery);
                 return true;
             }
-            TargetDatabase targetDb = new TargetDatabase(target, ledger, db, task.migrationId());
+            TargetDatabase targetDb = new TargetDatabase(target, lock.session(), ledger, db, task.migrationId());
             TargetDatabase.Prior prior = targetDb.inspect();
             // The attempt whose row a removal, refresh or cut-over reports on.
             EventSource current = new EventSource(task.migrationId(), db, workerId, Math.max(1, prior.attempt()), clock);
@@ -221,7 +221,7 @@ public final class DatabaseMigration {
             EventSource attemptEvents = events;
             LockWaits waits = LockWaits.start(source, target, maxWait(), w -> emit.accept(attemptEvents.waiting(w)));
             try {
-                finalState = migrate(events, targetDb, prior, attempt);
+                finalState = migrate(events, targetDb, prior, attempt, lock.session());
             } catch (RuntimeException failure) {
                 waits.close();
                 // A statement cancelled because it waited past --max-wait fails as the wait, naming the blockers.
@@ -369,14 +369,19 @@ public final class DatabaseMigration {
         return new Choice(Method.DUMP, "dump instead of logical replication: " + reasons, check);
     }
 
-    /** Migrates the database and marks it finished in the ledger; returns its final state, done or syncing. */
-    private String migrate(EventSource events, TargetDatabase targetDb, TargetDatabase.Prior prior, int attempt) {
+    /**
+     * Migrates the database and marks it finished in the ledger; returns its final state, done or syncing. {@code t}:
+     * the task's session on the target's bootstrap database.
+     */
+    private String migrate(EventSource events, TargetDatabase targetDb, TargetDatabase.Prior prior, int attempt,
+                           Connection t) {
         CopyPipeline pipeline = new CopyPipeline(task, source, target, events, emit, ledger, jobs, splitTableBytes)
                 .withOffers(offers);
         DatabaseProperties properties;
         Choice choice;
-        // One session on each side for the properties, the locale check and the method's preconditions.
-        try (Connection s = source.open(task.dbname()); Connection t = target.open()) {
+        // One session on the source for the properties, the locale check and the method's preconditions; on the
+        // target, the task's own (its lock's).
+        try (Connection s = source.open(task.dbname())) {
             sourceStartedAt = Retry.startedAt(s);
             properties = pipeline.properties(prior, s, t);
             choice = choose(s, t);

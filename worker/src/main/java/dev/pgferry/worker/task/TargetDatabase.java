@@ -42,13 +42,19 @@ public final class TargetDatabase {
     }
 
     private final PgConnector target;
+    private final Connection session;
     private final Ledger ledger;
     private final String dbname;
     private final String key;
     private volatile String serverStartedAt;
 
-    public TargetDatabase(PgConnector target, Ledger ledger, String dbname, String migrationId) {
+    /**
+     * {@code session}: the task's own session on the target's bootstrap database (its lock's, {@link TaskLock#session}),
+     * on which the database is inspected, created, dropped and given its properties: no new session each time.
+     */
+    public TargetDatabase(PgConnector target, Connection session, Ledger ledger, String dbname, String migrationId) {
         this.target = target;
+        this.session = session;
         this.ledger = ledger;
         this.dbname = dbname;
         this.key = LedgerEntry.databaseKey(migrationId, dbname);
@@ -56,9 +62,8 @@ public final class TargetDatabase {
 
     public Prior inspect() {
         boolean exists;
-        try (Connection c = target.open();
-             PreparedStatement ps = c.prepareStatement("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_database WHERE datname = ?),"
-                     + " pg_catalog.pg_postmaster_start_time()::text")) {
+        try (PreparedStatement ps = session.prepareStatement("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_database"
+                + " WHERE datname = ?), pg_catalog.pg_postmaster_start_time()::text")) {
             ps.setString(1, dbname);
             try (ResultSet rs = ps.executeQuery()) {
                 rs.next();
@@ -96,16 +101,16 @@ public final class TargetDatabase {
      */
     public void prepare(Prior prior, int attempt, DatabaseProperties source, Consumer<String> warn) {
         boolean ourCopy = prior.exists() && prior.ours() && prior.created();
-        try (Connection c = target.open()) {
+        try {
             if (prior.exists() && !ourCopy) {
                 refuseIfInUse(prior);
             }
             ledger.write(key, LedgerEntry.running(attempt, createdByUs(prior)));
             if (ourCopy) {
-                drop(c);
+                drop(session);
             }
             if (!prior.exists() || ourCopy) {
-                create(c, source, warn);
+                create(session, source, warn);
             }
         } catch (SQLException e) {
             throw SqlStates.wrap(ErrorCode.SCHEMA_RESTORE_FAILED, "preparing target database " + dbname, e);
@@ -136,8 +141,8 @@ public final class TargetDatabase {
      * connection limit) and the rest that is not fixed at creation (comment, labels, per-role settings).
      */
     public void applyProperties(DatabaseProperties source, Set<String> missingRoles, Consumer<String> warn) {
-        try (Connection c = target.open()) {
-            source.applyTo(c, DatabaseProperties.read(c, dbname), missingRoles, warn);
+        try {
+            source.applyTo(session, DatabaseProperties.read(session, dbname), missingRoles, warn);
         } catch (SQLException e) {
             throw SqlStates.wrap(ErrorCode.TARGET_UNREACHABLE, "setting the properties of target database " + dbname, e);
         }
@@ -145,8 +150,8 @@ public final class TargetDatabase {
 
     /** Drops the database after a failed attempt that created it, so that nothing half-copied is left behind. */
     public void dropQuietly() {
-        try (Connection c = target.open()) {
-            drop(c);
+        try {
+            drop(session);
         } catch (SQLException | RuntimeException e) {
             // the marker stays: the next attempt of this migration drops it
         }

@@ -26,6 +26,15 @@ public final class TaskLock implements AutoCloseable {
         this.connection = connection;
     }
 
+    /**
+     * The lock's session, on the target's bootstrap database: the task's thread may run its own statements there
+     * (inspecting, creating or dropping the database, reading the preconditions), in autocommit, so that a task
+     * opens no other session for them. Closed with the lock.
+     */
+    public Connection session() {
+        return connection;
+    }
+
     /** Blocks until the lock for this migration's database is ours. */
     public static TaskLock acquire(PgConnector target, String migrationId, String dbname) {
         return lock(target, migrationId + "/" + dbname, "database " + dbname + " of migration " + migrationId);

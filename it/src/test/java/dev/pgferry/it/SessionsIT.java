@@ -1,0 +1,81 @@
+package dev.pgferry.it;
+
+import dev.pgferry.cli.local.LocalPostgres;
+import dev.pgferry.cli.local.SampleData;
+import dev.pgferry.messages.Method;
+import dev.pgferry.messages.MigrationRequest;
+import dev.pgferry.messages.MigrationStatus;
+import org.junit.jupiter.api.Test;
+
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * What a small database costs in sessions (issue 10: each is a TCP connection, and on a managed service a TLS
+ * handshake and a SCRAM exchange, several round trips): the target's bootstrap database sees one session per
+ * database (its task's lock, on which the database is inspected, created and given its properties) and a few per
+ * migration (the roles step), counted by PostgreSQL itself ({@code pg_stat_database.sessions}).
+ */
+class SessionsIT {
+
+    @Test
+    void aSmallDatabaseTakesOneSessionOnTheTargetsBootstrapDatabase() throws Exception {
+        try (LocalPostgres source = Infra.postgres(); LocalPostgres target = Infra.postgres(); Pgferry pgferry = new Pgferry(1);
+             Connection stats = SampleData.connect(target, "postgres")) {
+            // Given three small databases
+            for (int i = 1; i <= 3; i++) {
+                ReplicationIT.exec(source, "postgres", "CREATE DATABASE tenant_" + i);
+                ReplicationIT.exec(source, "tenant_" + i, "CREATE TABLE public.t (id int PRIMARY KEY, v text);"
+                        + " INSERT INTO public.t SELECT g, 'v' || g FROM generate_series(1, 100) g");
+            }
+            long before = sessions(stats);
+
+            // When they are migrated
+            MigrationRequest r = MigrationRequest.of(Pgferry.conn(source), Pgferry.conn(target), Method.DUMP,
+                    List.of("postgres"), List.of(), List.of());
+            pgferry.submit(r);
+            MigrationStatus s = pgferry.awaitFinal(r.migrationId());
+            assertThat(s.migration().status()).as(s.toString()).isEqualTo(MigrationStatus.State.DONE);
+
+            // Then the target's bootstrap database saw one session per database and at most three for the migration
+            long used = settled(stats) - before;
+            // (6 here: before, each database took four: its lock, its inspection, its creation, its properties)
+            assertThat(used).as("sessions on the target's bootstrap database").isBetween(3L, 3L + 3);
+            for (int i = 1; i <= 3; i++) {
+                assertThat(Compare.tableFingerprints(target, "tenant_" + i)).isEqualTo(Compare.tableFingerprints(source, "tenant_" + i));
+            }
+        }
+    }
+
+    /** Sessions established to the bootstrap database so far, read on {@code stats} (one session, counted before). */
+    private static long sessions(Connection stats) throws Exception {
+        try (Statement st = stats.createStatement(); ResultSet rs = st.executeQuery(
+                "SELECT sessions FROM pg_stat_database WHERE datname = 'postgres'")) {
+            rs.next();
+            return rs.getLong(1);
+        }
+    }
+
+    /** As {@link #sessions}, once no pgferry session is left and the count has not moved for a second. */
+    private static long settled(Connection stats) throws Exception {
+        long last = -1;
+        int same = 0;
+        for (int i = 0; i < 100 && same < 5; i++) {
+            long now = sessions(stats);
+            boolean open;
+            try (Statement st = stats.createStatement(); ResultSet rs = st.executeQuery("SELECT count(*) FROM"
+                    + " pg_stat_activity WHERE application_name LIKE 'pgferry%' AND datname = 'postgres'")) {
+                rs.next();
+                open = rs.getLong(1) > 0;
+            }
+            same = now == last && !open ? same + 1 : 0;
+            last = now;
+            Thread.sleep(200);
+        }
+        return last;
+    }
+}
