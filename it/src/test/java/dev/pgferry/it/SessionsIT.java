@@ -18,14 +18,16 @@ import static org.assertj.core.api.Assertions.assertThat;
  * What a small database costs in sessions (issue 10: each is a TCP connection, and on a managed service a TLS
  * handshake and a SCRAM exchange, several round trips): the target's bootstrap database sees one session per
  * database (its task's lock, on which the database is inspected, created and given its properties) and a few per
- * migration (the roles step), counted by PostgreSQL itself ({@code pg_stat_database.sessions}).
+ * migration (the roles step), each source database four, counted by PostgreSQL itself
+ * ({@code pg_stat_database.sessions}).
  */
 class SessionsIT {
 
     @Test
     void aSmallDatabaseTakesOneSessionOnTheTargetsBootstrapDatabase() throws Exception {
         try (LocalPostgres source = Infra.postgres(); LocalPostgres target = Infra.postgres(); Pgferry pgferry = new Pgferry(1);
-             Connection stats = SampleData.connect(target, "postgres")) {
+             Connection stats = SampleData.connect(target, "postgres");
+             Connection sourceStats = SampleData.connect(source, "postgres")) {
             // Given three small databases
             for (int i = 1; i <= 3; i++) {
                 ReplicationIT.exec(source, "postgres", "CREATE DATABASE tenant_" + i);
@@ -33,6 +35,7 @@ class SessionsIT {
                         + " INSERT INTO public.t SELECT g, 'v' || g FROM generate_series(1, 100) g");
             }
             long before = sessions(stats);
+            long sourceBefore = tenantSessions(sourceStats);
 
             // When they are migrated
             MigrationRequest r = MigrationRequest.of(Pgferry.conn(source), Pgferry.conn(target), Method.DUMP,
@@ -45,6 +48,9 @@ class SessionsIT {
             long used = settled(stats) - before;
             // (6 here: before, each database took four: its lock, its inspection, its creation, its properties)
             assertThat(used).as("sessions on the target's bootstrap database").isBetween(3L, 3L + 3);
+            // and each source database four: the properties and preconditions, the snapshot, pg_dump, and one session
+            // that reads the catalog, plans and copies (before: six, the catalog read and the plan a session each)
+            assertThat(tenantSessions(sourceStats) - sourceBefore).as("sessions on the source's databases").isEqualTo(3 * 4L);
             for (int i = 1; i <= 3; i++) {
                 assertThat(Compare.tableFingerprints(target, "tenant_" + i)).isEqualTo(Compare.tableFingerprints(source, "tenant_" + i));
             }
@@ -55,6 +61,15 @@ class SessionsIT {
     private static long sessions(Connection stats) throws Exception {
         try (Statement st = stats.createStatement(); ResultSet rs = st.executeQuery(
                 "SELECT sessions FROM pg_stat_database WHERE datname = 'postgres'")) {
+            rs.next();
+            return rs.getLong(1);
+        }
+    }
+
+    /** Sessions established so far to the databases tenant_1 to tenant_3. */
+    private static long tenantSessions(Connection stats) throws Exception {
+        try (Statement st = stats.createStatement(); ResultSet rs = st.executeQuery(
+                "SELECT sum(sessions) FROM pg_stat_database WHERE datname LIKE 'tenant\\_%'")) {
             rs.next();
             return rs.getLong(1);
         }

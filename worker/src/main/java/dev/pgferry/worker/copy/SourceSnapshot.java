@@ -99,21 +99,6 @@ public final class SourceSnapshot implements AutoCloseable {
     }
 
     /**
-     * Opens a source connection that reads this snapshot. The snapshot must be imported before the first query
-     * of the transaction, so this is the first statement run on it.
-     */
-    public Connection openReader(PgConnector source, String dbname) throws SQLException {
-        Connection c = source.open(dbname);
-        try {
-            begin(c);
-            return c;
-        } catch (SQLException | RuntimeException e) {
-            closeQuietly(c);
-            throw e;
-        }
-    }
-
-    /**
      * A pooled source session in a new transaction that reads this snapshot. After its work, the holder commits,
      * sets autocommit back on and calls {@link SessionPool.Lease#release()}; a lease closed otherwise closes the session.
      */
@@ -125,6 +110,25 @@ public final class SourceSnapshot implements AutoCloseable {
         } catch (SQLException | RuntimeException e) {
             lease.close();
             throw e;
+        }
+    }
+
+    /** Work on a session that reads the snapshot. */
+    public interface Read<T> {
+        T on(Connection reader) throws SQLException;
+    }
+
+    /**
+     * Runs {@code work} in one transaction that reads this snapshot, on a pooled session ({@link #lease}) that the
+     * copy's jobs reuse afterwards: a catalog read or a plan costs no session of its own.
+     */
+    public <T> T read(Read<T> work) throws SQLException {
+        try (SessionPool.Lease lease = lease()) {
+            T result = work.on(lease.connection());
+            lease.connection().commit();
+            lease.connection().setAutoCommit(true);
+            lease.release();
+            return result;
         }
     }
 

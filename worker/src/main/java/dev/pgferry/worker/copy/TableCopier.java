@@ -239,8 +239,8 @@ public final class TableCopier {
         AtomicBoolean stop = new AtomicBoolean();
         try {
             List<TableSlicer.Slice> slices;
-            try (Connection reader = snapshot.openReader(source, dbname)) {
-                slices = TableSlicer.plan(reader, tables, jobs, splitBytes);
+            try {
+                slices = snapshot.read(reader -> TableSlicer.plan(reader, tables, jobs, splitBytes));
             } catch (SQLException e) {
                 throw SqlStates.wrap(ErrorCode.COPY_FAILED, "planning the copy of database " + dbname, e);
             }

@@ -266,23 +266,28 @@ final class CopyPipeline {
         try {
             schema.dump(snapshot.id());
             dumped.run();
-            try (Connection reader = snapshot.openReader(source, db)) {
+            return snapshot.read(reader -> {
                 List<SourceCatalog.Table> tables = SourceCatalog.tables(reader, request.options().includeExtensionTables())
                         .stream().filter(t -> request.copiesTable(db, t.schema(), t.name())).toList();
-                PostDataPlan plan = !planIndexes ? null : schema.planPostData(reader, tables.stream()
-                        .filter(t -> !t.partition()).map(SourceCatalog.Table::oid).collect(Collectors.toSet()));
+                PostDataPlan plan;
+                try {
+                    plan = !planIndexes ? null : schema.planPostData(reader, tables.stream()
+                            .filter(t -> !t.partition()).map(SourceCatalog.Table::oid).collect(Collectors.toSet()));
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
                 // With --include-extension-tables their whole tables are copied like any other.
                 return new SourceRead(snapshot, tables, SourceCatalog.sequences(reader), SourceCatalog.matViews(reader),
                         SourceCatalog.largeObjects(reader), request.options().includeExtensionTables() ? List.of()
                         : SourceCatalog.configTables(reader), plan);
-            }
+            });
         } catch (SQLException e) {
             snapshot.close();
             throw SqlStates.wrap(ErrorCode.COPY_FAILED, "reading the catalog of source database " + db, e);
-        } catch (IOException e) {
+        } catch (java.io.UncheckedIOException e) {
             snapshot.close();
             throw new MigrationException(ErrorCode.INTERNAL, null, "temporary file for the schema of " + db
-                    + ": " + e.getMessage(), false, e);
+                    + ": " + e.getCause().getMessage(), false, e.getCause());
         } catch (RuntimeException e) {
             snapshot.close();
             throw e;
@@ -416,8 +421,11 @@ final class CopyPipeline {
         if (read.largeObjects().isEmpty()) {
             return;
         }
-        try (Connection reader = read.snapshot().openReader(source, db); Connection writer = target.open(db)) {
-            ObjectCopier.copyLargeObjects(read.largeObjects(), reader, writer);
+        try (Connection writer = target.open(db)) {
+            read.snapshot().read(reader -> {
+                ObjectCopier.copyLargeObjects(read.largeObjects(), reader, writer);
+                return null;
+            });
         }
     }
 
@@ -428,8 +436,8 @@ final class CopyPipeline {
             return;
         }
         long rows;
-        try (Connection reader = read.snapshot().openReader(source, db); Connection writer = target.open(db)) {
-            rows = ObjectCopier.copyConfigRows(tables, reader, writer);
+        try (Connection writer = target.open(db)) {
+            rows = read.snapshot().read(reader -> ObjectCopier.copyConfigRows(tables, reader, writer));
         }
         if (replicating && rows > 0) {
             warn(rows + " row(s) of extension configuration tables ("
