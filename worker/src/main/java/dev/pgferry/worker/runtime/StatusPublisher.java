@@ -7,6 +7,7 @@ import org.slf4j.LoggerFactory;
 
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
@@ -36,29 +37,39 @@ final class StatusPublisher implements Consumer<StatusEvent>, AutoCloseable {
             Thread t = new Thread(r, "status-" + workerId);
             t.setDaemon(true);
             return t;
-        }, (r, pool) -> LOG.warn("a status event was dropped: {} are waiting for Kafka", MAX_QUEUED));
+        });
     }
 
     @Override
     public void accept(StatusEvent event) {
         if (isProgress(event)) {
-            sender.execute(() -> {
-                try {
-                    bus.publishAsync(event, e -> lost(event, e));
-                } catch (RuntimeException e) {
-                    lost(event, e);
-                }
-            });
+            try {
+                sender.execute(() -> {
+                    try {
+                        bus.publishAsync(event, e -> lost(event, e));
+                    } catch (RuntimeException e) {
+                        lost(event, e);
+                    }
+                });
+            } catch (RejectedExecutionException e) {
+                lost(event, new IllegalStateException(sender.isShutdown() ? "the worker is stopping"
+                        : MAX_QUEUED + " events are waiting for Kafka"));
+            }
             return;
         }
         flush();
         bus.publish(event);
     }
 
-    /** Waits until every event handed over so far has been sent and acknowledged (or given up on). */
+    /**
+     * Waits until every event handed over so far has been sent and acknowledged (or given up on); when the sending
+     * thread takes no more (the worker is stopping, or the queue is full), only for what Kafka has.
+     */
     void flush() {
         try {
             sender.submit(() -> { }).get();
+        } catch (RejectedExecutionException e) {
+            // nothing more is queued behind: what is queued goes out (or is dropped) on its own
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted while flushing status events", e);
