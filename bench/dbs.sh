@@ -10,7 +10,8 @@
 # running coordinator with WORKERS worker processes of TASKS slots each, until done), pg_dumpall (`pg_dumpall |
 # psql`, one process for everything) and pg_dump_each (`pg_dump -Fc | pg_restore` per database, one after another);
 # pgferry-service-naptime is pgferry-service with autovacuum_naptime raised on both servers for the run.
-# Prints each tool's median and spread and the wall time per database.
+# Prints each tool's median and spread and the wall time per database. BENCH_DELAY_MS=N puts both servers N ms away
+# each way (bench/delay.py, a proxy that holds every chunk) for every tool, once the databases are built.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
@@ -61,6 +62,7 @@ SELECT 'tenant_$i objects:' || (SELECT count(*) FROM pg_views WHERE schemaname =
 SQL
   done
 }
+delay_servers   # BENCH_DELAY_MS: the servers a network away from here on
 fingerprint "$src" > "$work/source.fp"
 
 reset_target() {

@@ -26,6 +26,19 @@ stop_all() { # PID...: the EXIT trap's work: keeps pgferry's logs in BENCH_LOGS 
   stop_clusters
 }
 
+delay_servers() { # with BENCH_DELAY_MS set: every later connection to source and target goes through bench/delay.py,
+  # which holds each chunk that long each way (SP, TP, src and dst point at the proxies; their pids join svc_pids)
+  [ -n "${BENCH_DELAY_MS:-}" ] || return 0
+  local d; d=$(python3 -c "print(${BENCH_DELAY_MS} / 1000)")
+  local sp; sp=$(free_port); python3 "$(dirname "${BASH_SOURCE[0]}")/delay.py" "$sp" "$SP" "$d" & svc_pids="${svc_pids:-} $!"
+  local tp; tp=$(free_port); python3 "$(dirname "${BASH_SOURCE[0]}")/delay.py" "$tp" "$TP" "$d" & svc_pids="$svc_pids $!"
+  SP=$sp; TP=$tp
+  src="host=127.0.0.1 port=$SP user=postgres"
+  dst="host=127.0.0.1 port=$TP user=postgres"
+  sleep 0.5
+  echo "bench: source and target $BENCH_DELAY_MS ms away each way (bench/delay.py)" >&2
+}
+
 start_source_and_target() { # clusters "source" and "target"; sets SP, TP, their conninfos src and dst, and PGUSER
   SP=$(free_port); start_cluster source "$SP"
   TP=$(free_port); start_cluster target "$TP"
