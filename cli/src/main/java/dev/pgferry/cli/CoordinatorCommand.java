@@ -39,9 +39,11 @@ final class CoordinatorCommand implements Callable<Integer> {
                     + " written to the tasks topic in clear). Off by default: such requests are refused.")
     boolean allowPlaintextPasswords;
 
-    @Option(names = "--claim-timeout", defaultValue = Topics.CLAIM_TIMEOUT_MS / 1000 + "s", paramLabel = "DURATION", converter = DurationConverter.class,
+    @Option(names = "--claim-timeout", defaultValue = Topics.CLAIM_TIMEOUT_MS / 1000 + "s", paramLabel = "DURATION",
+            converter = DurationConverter.class,
             description = "Queue a running task again when its worker has not renewed its claim for this long: the"
-                    + " worker died or lost Kafka (default: ${DEFAULT-VALUE}; workers renew every " + Topics.CLAIM_HEARTBEAT_MS / 1000 + " s).")
+                    + " worker died or lost Kafka (default: ${DEFAULT-VALUE}; workers renew every "
+                    + Topics.CLAIM_HEARTBEAT_MS / 1000 + " s).")
     java.time.Duration claimTimeout;
 
     @Override

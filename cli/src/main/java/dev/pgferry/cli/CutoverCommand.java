@@ -32,7 +32,8 @@ final class CutoverCommand implements Callable<Integer> {
             description = "Only these databases (default: every syncing database of the migration).")
     List<String> databases;
 
-    @Option(names = "--deadline", defaultValue = CutoverRequest.DEFAULT_DEADLINE_SECONDS + "s", paramLabel = "DURATION", converter = DurationConverter.class,
+    @Option(names = "--deadline", defaultValue = CutoverRequest.DEFAULT_DEADLINE_SECONDS + "s", paramLabel = "DURATION",
+            converter = DurationConverter.class,
             description = "Longest time one database's cut-over may take, catching up included (default: ${DEFAULT-VALUE});"
                     + " past it the source takes writes again.")
     Duration deadline;
