@@ -1,5 +1,6 @@
 # A TCP proxy that holds every chunk DELAY seconds before passing it on, each way: a server that is a network away
-# (a round trip of about twice DELAY). Used by bench/lib.sh's delay_servers (BENCH_DELAY_MS).
+# (a round trip of about twice DELAY). Used by bench/lib.sh's delay_servers (BENCH_DELAY_MS). A stream also passes at
+# most a chunk (64 kB) per DELAY: a model of round trips for small databases, not of bandwidth for bulk data.
 #   python3 bench/delay.py LISTEN_PORT UPSTREAM_PORT DELAY_SECONDS
 import asyncio, sys
 listen, upstream, delay = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
