@@ -75,20 +75,12 @@ class SessionsIT {
 
     /** Sessions established to the bootstrap database so far, read on {@code stats} (one session, counted before). */
     private static long sessions(Connection stats) throws Exception {
-        try (Statement st = stats.createStatement(); ResultSet rs = st.executeQuery(
-                "SELECT sessions FROM pg_stat_database WHERE datname = 'postgres'")) {
-            rs.next();
-            return rs.getLong(1);
-        }
+        return number(stats, "SELECT sessions FROM pg_stat_database WHERE datname = 'postgres'");
     }
 
     /** Sessions established so far to the databases tenant_1 to tenant_3. */
     private static long tenantSessions(Connection stats) throws Exception {
-        try (Statement st = stats.createStatement(); ResultSet rs = st.executeQuery(
-                "SELECT sum(sessions) FROM pg_stat_database WHERE datname LIKE 'tenant\\_%'")) {
-            rs.next();
-            return rs.getLong(1);
-        }
+        return number(stats, "SELECT sum(sessions) FROM pg_stat_database WHERE datname LIKE 'tenant\\_%'");
     }
 
     /** As {@link #sessions}, once no pgferry session is left and the count has not moved for a second. */
@@ -97,16 +89,19 @@ class SessionsIT {
         int same = 0;
         for (int i = 0; i < 100 && same < 5; i++) {
             long now = sessions(stats);
-            boolean open;
-            try (Statement st = stats.createStatement(); ResultSet rs = st.executeQuery("SELECT count(*) FROM"
-                    + " pg_stat_activity WHERE application_name LIKE 'pgferry%' AND datname = 'postgres'")) {
-                rs.next();
-                open = rs.getLong(1) > 0;
-            }
+            boolean open = number(stats, "SELECT count(*) FROM pg_stat_activity"
+                    + " WHERE application_name LIKE 'pgferry%' AND datname = 'postgres'") > 0;
             same = now == last && !open ? same + 1 : 0;
             last = now;
             Thread.sleep(200);
         }
         return last;
+    }
+
+    private static long number(Connection c, String sql) throws Exception {
+        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery(sql)) {
+            rs.next();
+            return rs.getLong(1);
+        }
     }
 }
