@@ -3,6 +3,7 @@ package dev.pgferry.worker.schema;
 import dev.pgferry.messages.ErrorCode;
 import dev.pgferry.messages.MigrationException;
 import dev.pgferry.pg.PgConnector;
+import dev.pgferry.pg.SessionPool;
 import dev.pgferry.pg.Sql;
 import dev.pgferry.pg.SqlStates;
 
@@ -193,12 +194,12 @@ public final class SchemaCopier implements AutoCloseable {
     /**
      * Gathers planner statistics for every table, partitioned table and materialized view of the target database
      * except {@code analyzed} (qualified names of tables already analyzed), {@code jobs} relations at a time on
-     * {@code executor}'s threads, each on one connection of its own.
+     * {@code executor}'s threads, each on a session of {@code sessions} (the copy's, on the target database).
      */
-    public void analyzeExcept(Set<String> analyzed, int jobs, Executor executor) {
+    public void analyzeExcept(Set<String> analyzed, int jobs, Executor executor, SessionPool sessions) {
         String what = "analyzing target database " + dbname;
         Queue<String> todo = new ConcurrentLinkedQueue<>();
-        try (Connection c = target.open(dbname); Statement s = c.createStatement();
+        try (SessionPool.Lease lease = sessions.lease(); Statement s = lease.connection().createStatement();
              ResultSet rs = s.executeQuery("SELECT n.nspname, c.relname FROM pg_catalog.pg_class c"
                      + " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p', 'm')"
                      + " AND c.relpersistence <> 't' AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
@@ -209,16 +210,18 @@ public final class SchemaCopier implements AutoCloseable {
                     todo.add(name);
                 }
             }
+            lease.release();
         } catch (SQLException e) {
             throw SqlStates.wrap(ErrorCode.SCHEMA_RESTORE_FAILED, what, e);
         }
         List<CompletableFuture<Void>> workers = new ArrayList<>();
         for (int i = 0; i < Math.min(Math.max(1, jobs), todo.size()); i++) {
             workers.add(CompletableFuture.runAsync(() -> {
-                try (Connection c = target.open(dbname); Statement s = c.createStatement()) {
+                try (SessionPool.Lease lease = sessions.lease(); Statement s = lease.connection().createStatement()) {
                     for (String name = todo.poll(); name != null; name = todo.poll()) {
                         s.execute("ANALYZE " + name);
                     }
+                    lease.release();
                 } catch (SQLException e) {
                     throw SqlStates.wrap(ErrorCode.SCHEMA_RESTORE_FAILED, what, e);
                 }

@@ -393,12 +393,15 @@ final class CopyPipeline {
                 tolerated.addAll(schema.restorePostData(missingRoles, jobs));
             }
             warnCapped("post-data restore: ", tolerated);
-            try (Connection writer = target.open(db)) {
+            try (SessionPool.Lease lease = res.targetSessions().lease()) {
+                Connection writer = lease.connection();
                 ObjectCopier.copySequences(read.sequences(), writer);
                 ObjectCopier.refreshMatViews(read.matViews(), writer);
+                writer.setAutoCommit(true);
+                lease.release();
             }
             phase(Phase.ANALYZE);
-            schema.analyzeExcept(analyzed, jobs, res.pool().executor(JobPool.Kind.INDEX));
+            schema.analyzeExcept(analyzed, jobs, res.pool().executor(JobPool.Kind.INDEX), res.targetSessions());
             if (replicating && !read.largeObjects().isEmpty()) {
                 warn(read.largeObjects().size() + " large object(s) were copied once; logical"
                         + " replication does not carry later changes to large objects");
