@@ -36,7 +36,15 @@ public final class SourceSnapshot implements AutoCloseable {
 
     /** A snapshot exported by a repeatable-read transaction ({@code pg_export_snapshot()}). */
     public static SourceSnapshot export(PgConnector source, String dbname) {
-        Connection c = source.open(dbname);
+        return export(source.open(dbname), source, dbname);
+    }
+
+    /**
+     * As {@link #export(PgConnector, String)}, on {@code c}, a session of {@code source}'s database {@code dbname}
+     * in autocommit mode with no transaction open (one that read the database's properties before, say): the
+     * snapshot owns it from here on, and closes it, on failure too.
+     */
+    public static SourceSnapshot export(Connection c, PgConnector source, String dbname) {
         try {
             c.setAutoCommit(false);
             c.setTransactionIsolation(Connection.TRANSACTION_REPEATABLE_READ);

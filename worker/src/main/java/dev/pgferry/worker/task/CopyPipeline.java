@@ -339,6 +339,11 @@ final class CopyPipeline {
         return new ReadAhead(db, dumped -> read(SourceSnapshot.export(source, db), schema, planIndexes, dumped));
     }
 
+    /** As {@link #readAhead(SchemaCopier, boolean)}, exporting the snapshot on {@code session}, which it takes over. */
+    ReadAhead readAhead(SchemaCopier schema, boolean planIndexes, Connection session) {
+        return new ReadAhead(db, dumped -> read(SourceSnapshot.export(session, source, db), schema, planIndexes, dumped));
+    }
+
     /**
      * Everything between an empty target database and its properties: the pre-data schema, the rows ({@code scope}),
      * large objects and extension configuration rows, the post-data schema (each plain table's indexes as soon as

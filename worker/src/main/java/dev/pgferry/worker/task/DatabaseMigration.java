@@ -379,26 +379,37 @@ public final class DatabaseMigration {
                 .withOffers(offers);
         DatabaseProperties properties;
         Choice choice;
-        // One session on the source for the properties, the locale check and the method's preconditions; on the
-        // target, the task's own (its lock's).
-        try (Connection s = source.open(task.dbname())) {
+        // One session on the source for the properties, the locale check and the method's preconditions (a dump's
+        // snapshot is then exported on it); on the target, the task's own (its lock's).
+        Connection s = source.open(task.dbname());
+        try {
             sourceStartedAt = Retry.startedAt(s);
             properties = pipeline.properties(prior, s, t);
             choice = choose(s, t);
-        } catch (SQLException e) {
-            throw SqlStates.wrap(ErrorCode.SOURCE_UNREACHABLE, "closing the sessions that read database " + task.dbname(), e);
+            emit.accept(events.started(choice.method(), choice.reason()));
+        } catch (RuntimeException e) {
+            closeQuietly(s);
+            throw e;
         }
-        emit.accept(events.started(choice.method(), choice.reason()));
         String finalState;
         if (choice.method() == Method.REPLICATION) {
+            closeQuietly(s);
             new ReplicationMigration(pipeline, choice.check(), maxWait()).run(targetDb, prior, attempt, properties);
             finalState = SYNCING;
         } else {
-            new DumpMigration(pipeline).run(targetDb, prior, attempt, properties);
+            new DumpMigration(pipeline).run(targetDb, prior, attempt, properties, s);
             finalState = DONE;
         }
         targetDb.markDone(attempt, prior, finalState);
         return finalState;
+    }
+
+    private static void closeQuietly(Connection c) {
+        try {
+            c.close();
+        } catch (SQLException ignored) {
+            // a session that only read
+        }
     }
 
     /** How long this database may wait on a session of the user's (null: as long as it takes). */

@@ -2,6 +2,8 @@ package dev.pgferry.worker.task;
 
 import dev.pgferry.worker.database.DatabaseProperties;
 
+import java.sql.Connection;
+import java.sql.SQLException;
 import java.util.Set;
 
 /**
@@ -16,10 +18,22 @@ final class DumpMigration {
         this.pipeline = pipeline;
     }
 
-    void run(TargetDatabase targetDb, TargetDatabase.Prior prior, int attempt, DatabaseProperties properties) {
+    /**
+     * {@code source}: the session that read the source database's properties, which exports the snapshot (one
+     * session fewer); this takes it over and closes it.
+     */
+    void run(TargetDatabase targetDb, TargetDatabase.Prior prior, int attempt, DatabaseProperties properties,
+             Connection source) {
         Set<String> missingRoles;
-        try (CopyPipeline.Resources res = pipeline.open();
-             CopyPipeline.ReadAhead ahead = pipeline.readAhead(res.schema(), true)) {
+        CopyPipeline.Resources opened;
+        try {
+            opened = pipeline.open();
+        } catch (RuntimeException e) {
+            closeQuietly(source);
+            throw e;
+        }
+        try (CopyPipeline.Resources res = opened;
+             CopyPipeline.ReadAhead ahead = pipeline.readAhead(res.schema(), true, source)) {
             missingRoles = pipeline.rolesAndTarget(targetDb, prior, attempt, properties);
             // The pre-data section needs only the dump: it is restored while the source's catalog is still read.
             ahead.awaitDump();
@@ -29,5 +43,13 @@ final class DumpMigration {
             }
         }
         pipeline.finish(targetDb, properties, missingRoles);
+    }
+
+    private static void closeQuietly(Connection c) {
+        try {
+            c.close();
+        } catch (SQLException ignored) {
+            // a session no one will use
+        }
     }
 }
