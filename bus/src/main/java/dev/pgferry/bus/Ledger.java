@@ -73,8 +73,7 @@ public final class Ledger implements AutoCloseable {
      * there is none yet, does the step and {@link #writeSettled}s).
      */
     public Optional<LedgerEntry> readSettled(String key) {
-        LedgerEntry known = settled.get(key);
-        return known != null ? Optional.of(known) : Optional.empty();
+        return Optional.ofNullable(settled.get(key));
     }
 
     /** As {@link #read}, remembering an entry found as settled (see {@link #readSettled}). */

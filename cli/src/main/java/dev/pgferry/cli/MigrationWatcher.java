@@ -99,7 +99,6 @@ final class MigrationWatcher {
         long deadline = timeout == null ? Long.MAX_VALUE : System.nanoTime() + timeout.toNanos();
         boolean terminal = System.console() != null && System.getenv("TERM") != null && !"dumb".equals(System.getenv("TERM"));
         Map<String, String> shown = new HashMap<>();
-        int drawn = 0;
         List<String> lastDrawn = List.of();
         while (true) {
             Optional<MigrationStatus> view = fold.view(migrationId);
@@ -109,11 +108,10 @@ final class MigrationWatcher {
                     // Redraw the block of progress lines in place, when it changed.
                     List<String> lines = s.migrationDetail().stream().map(StatusTable::progressLine).toList();
                     if (!lines.equals(lastDrawn)) {
-                        StringBuilder out = new StringBuilder(drawn > 0 ? "\033[" + drawn + "F" : "");
+                        StringBuilder out = new StringBuilder(lastDrawn.isEmpty() ? "" : "\033[" + lastDrawn.size() + "F");
                         lines.forEach(l -> out.append("\033[2K").append(l).append('\n'));
                         progress.print(out);
                         progress.flush();
-                        drawn = lines.size();
                         lastDrawn = lines;
                     }
                 } else if (progress != null) {

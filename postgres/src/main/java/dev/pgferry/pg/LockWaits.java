@@ -92,7 +92,7 @@ public final class LockWaits implements AutoCloseable {
                         waits.addAll(read(c, server.getKey(), blockers));
                     } catch (SQLException | RuntimeException e) {
                         Connection broken = open.remove(server.getKey());
-                        closeQuietly(broken);
+                        PgConnector.closeQuietly(broken);
                         LOG.debug("could not read the lock waits on the {}: {}", server.getKey(), e.toString());
                     }
                 }
@@ -131,7 +131,7 @@ public final class LockWaits implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } finally {
-            open.values().forEach(LockWaits::closeQuietly);
+            open.values().forEach(PgConnector::closeQuietly);
         }
     }
 
@@ -186,16 +186,6 @@ public final class LockWaits implements AutoCloseable {
         waiting.forEach((pid, query) -> out.add(new Wait(side, pid, "on the " + side + ", " + query
                 + " waits for a lock held by " + String.join(", ", by.get(pid)))));
         return out;
-    }
-
-    private static void closeQuietly(Connection c) {
-        if (c != null) {
-            try {
-                c.close();
-            } catch (SQLException ignored) {
-                // closing a watching session
-            }
-        }
     }
 
     /**

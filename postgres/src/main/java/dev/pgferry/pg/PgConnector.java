@@ -157,4 +157,15 @@ public final class PgConnector {
         }
         return env;
     }
+
+    /** Closes a session pgferry no longer needs (none: nothing), ignoring a failure: it is gone either way. */
+    public static void closeQuietly(java.sql.Connection c) {
+        if (c != null) {
+            try {
+                c.close();
+            } catch (SQLException ignored) {
+                // the session is of no more use, closed or not
+            }
+        }
+    }
 }

@@ -59,15 +59,7 @@ public final class SessionPool implements AutoCloseable {
             }
             all.remove(c);
         }
-        closeQuietly(c);
-    }
-
-    private static void closeQuietly(Connection c) {
-        try {
-            c.close();
-        } catch (SQLException ignored) {
-            // the session is gone either way
-        }
+        PgConnector.closeQuietly(c);
     }
 
     /** Closes every session, idle or leased. */
@@ -80,7 +72,7 @@ public final class SessionPool implements AutoCloseable {
             all.clear();
             idle.clear();
         }
-        toClose.forEach(SessionPool::closeQuietly);
+        toClose.forEach(PgConnector::closeQuietly);
     }
 
     /** One leased session; closing the lease returns it to the pool if {@link #release()} was called, else closes it. */

@@ -53,7 +53,7 @@ public final class SourceSnapshot implements AutoCloseable {
                 return new SourceSnapshot(c, rs.getString(1), true, source, dbname);
             }
         } catch (SQLException e) {
-            closeQuietly(c);
+            PgConnector.closeQuietly(c);
             throw SqlStates.wrap(ErrorCode.COPY_FAILED, "exporting a snapshot of source database " + dbname, e);
         }
     }
@@ -81,11 +81,11 @@ public final class SourceSnapshot implements AutoCloseable {
                         new SourceSnapshot(c, rs.getString("snapshot_name"), false, source, dbname));
             }
         } catch (SQLException e) {
-            closeQuietly(c);
+            PgConnector.closeQuietly(c);
             throw watch == null ? SqlStates.wrap(ErrorCode.PRECONDITION_FAILED, doing, e)
                     : watch.failure(e, ErrorCode.PRECONDITION_FAILED, doing);
         } catch (RuntimeException e) {
-            closeQuietly(c);
+            PgConnector.closeQuietly(c);
             throw e;
         } finally {
             if (watch != null) {
@@ -150,14 +150,6 @@ public final class SourceSnapshot implements AutoCloseable {
         }
     }
 
-    static void closeQuietly(Connection c) {
-        try {
-            c.close();
-        } catch (SQLException ignored) {
-            // closing a connection we no longer need; nothing to recover
-        }
-    }
-
     @Override
     public void close() {
         readers.close();
@@ -171,6 +163,6 @@ public final class SourceSnapshot implements AutoCloseable {
                 // the connection is closed next either way
             }
         }
-        closeQuietly(holder);
+        PgConnector.closeQuietly(holder);
     }
 }

@@ -388,12 +388,12 @@ public final class DatabaseMigration {
             choice = choose(s, t);
             emit.accept(events.started(choice.method(), choice.reason()));
         } catch (RuntimeException e) {
-            closeQuietly(s);
+            PgConnector.closeQuietly(s);
             throw e;
         }
         String finalState;
         if (choice.method() == Method.REPLICATION) {
-            closeQuietly(s);
+            PgConnector.closeQuietly(s);
             new ReplicationMigration(pipeline, choice.check(), maxWait()).run(targetDb, prior, attempt, properties);
             finalState = SYNCING;
         } else {
@@ -402,14 +402,6 @@ public final class DatabaseMigration {
         }
         targetDb.markDone(attempt, prior, finalState);
         return finalState;
-    }
-
-    private static void closeQuietly(Connection c) {
-        try {
-            c.close();
-        } catch (SQLException ignored) {
-            // a session that only read
-        }
     }
 
     /** How long this database may wait on a session of the user's (null: as long as it takes). */

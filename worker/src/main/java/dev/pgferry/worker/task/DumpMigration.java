@@ -1,9 +1,9 @@
 package dev.pgferry.worker.task;
 
+import dev.pgferry.pg.PgConnector;
 import dev.pgferry.worker.database.DatabaseProperties;
 
 import java.sql.Connection;
-import java.sql.SQLException;
 import java.util.Set;
 
 /**
@@ -29,7 +29,7 @@ final class DumpMigration {
         try {
             opened = pipeline.open();
         } catch (RuntimeException e) {
-            closeQuietly(source);
+            PgConnector.closeQuietly(source);
             throw e;
         }
         try (CopyPipeline.Resources res = opened;
@@ -45,11 +45,4 @@ final class DumpMigration {
         pipeline.finish(targetDb, properties, missingRoles);
     }
 
-    private static void closeQuietly(Connection c) {
-        try {
-            c.close();
-        } catch (SQLException ignored) {
-            // a session no one will use
-        }
-    }
 }

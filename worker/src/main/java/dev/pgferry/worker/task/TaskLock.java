@@ -68,7 +68,7 @@ public final class TaskLock implements AutoCloseable {
                 ps.setInt(2, (int) key);
                 try (ResultSet rs = ps.executeQuery()) {
                     if (rs.next() && tag.equals(rs.getString(1))) {
-                        closeQuietly(c);
+                        PgConnector.closeQuietly(c);
                         return null;
                     }
                 }
@@ -76,7 +76,7 @@ public final class TaskLock implements AutoCloseable {
             advisory(c, "pg_advisory_lock", key);
             return new TaskLock(c);
         } catch (SQLException e) {
-            closeQuietly(c);
+            PgConnector.closeQuietly(c);
             throw SqlStates.wrap(ErrorCode.TARGET_UNREACHABLE, "locking database " + dbname + " of migration "
                     + migrationId, e);
         }
@@ -99,7 +99,7 @@ public final class TaskLock implements AutoCloseable {
             advisory(c, "pg_advisory_lock", key(name));
             return new TaskLock(c);
         } catch (SQLException e) {
-            closeQuietly(c);
+            PgConnector.closeQuietly(c);
             throw SqlStates.wrap(ErrorCode.TARGET_UNREACHABLE, "locking " + what, e);
         }
     }
@@ -114,14 +114,6 @@ public final class TaskLock implements AutoCloseable {
                 // pg_advisory_lock returns void (an empty text), pg_try_advisory_lock whether it got the lock
                 return !"false".equals(rs.getString(1));
             }
-        }
-    }
-
-    private static void closeQuietly(Connection c) {
-        try {
-            c.close();
-        } catch (SQLException ignored) {
-            // nothing more to release
         }
     }
 
