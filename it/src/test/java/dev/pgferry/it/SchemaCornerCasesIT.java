@@ -198,6 +198,49 @@ class SchemaCornerCasesIT {
         }
     }
 
+    /**
+     * Large values are compressed on the target as on the source: a source server on lz4 (a setting of its own
+     * configuration, which pgferry does not copy) gives lz4 values on a target whose default is pglz, and a column
+     * that names its method keeps it.
+     */
+    @org.junit.jupiter.api.Test
+    void largeValuesKeepTheSourcesCompression() throws Exception {
+        String compression = "SELECT m || ' ' || count(*) FROM (SELECT pg_column_compression(body) || ' '"
+                + " || pg_column_compression(note) AS m FROM docs) s GROUP BY m ORDER BY m";
+        try (var c = SampleData.connect(source, "postgres"); var s = c.createStatement()) {
+            s.execute("CREATE DATABASE toast_lz4");
+            s.execute("ALTER SYSTEM SET default_toast_compression = 'lz4'");
+            s.execute("SELECT pg_reload_conf()");
+        }
+        try {
+            try (var c = SampleData.connect(source, "toast_lz4"); var s = c.createStatement()) {
+                s.execute("""
+                        CREATE TABLE docs (id int PRIMARY KEY, body text, note text COMPRESSION pglz);
+                        INSERT INTO docs SELECT g, repeat('body ' || g || ' ', 2000), repeat('note ' || g || ' ', 2000)
+                            FROM generate_series(1, 40) g;
+                        """);
+            }
+            assertThat(Compare.column(source, "toast_lz4", compression)).containsExactly("lz4 pglz 40");
+            try (LocalPostgres target = Infra.postgres()) {
+                assertThat(Compare.scalar(target, "postgres", "SHOW default_toast_compression")).isEqualTo("pglz");
+                MigrationRequest r = MigrationRequest.of(Pgferry.conn(source), Pgferry.conn(target), Method.DUMP,
+                        List.of("postgres", "corner", "light_post"), List.of(), List.of());
+                pgferry.submit(r);
+                MigrationStatus s = pgferry.awaitFinal(r.migrationId());
+                assertThat(s.migration().status()).as(Json.writePretty(s)).isEqualTo(State.DONE);
+                assertThat(Compare.column(target, "toast_lz4", compression)).containsExactly("lz4 pglz 40");
+                assertThat(Compare.tableFingerprints(target, "toast_lz4"))
+                        .isEqualTo(Compare.tableFingerprints(source, "toast_lz4")).isNotEmpty();
+            }
+        } finally {
+            try (var c = SampleData.connect(source, "postgres"); var s = c.createStatement()) {
+                s.execute("ALTER SYSTEM RESET default_toast_compression");
+                s.execute("SELECT pg_reload_conf()");
+                s.execute("DROP DATABASE toast_lz4");
+            }
+        }
+    }
+
     @ParameterizedTest
     @EnumSource(value = Method.class, names = {"DUMP", "REPLICATION"})
     void everyKindOfObjectArrives(Method method) throws Exception {

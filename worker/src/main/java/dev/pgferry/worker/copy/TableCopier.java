@@ -102,6 +102,7 @@ public final class TableCopier {
     private final Executor executor;
     private final Consumer<String> warn;
     private SharedUnits shared;
+    private String toastCompression;
     /** How long a unit another worker is copying waits before its lock is tried again. */
     static final long BUSY_PAUSE_MS = 250;
 
@@ -129,6 +130,15 @@ public final class TableCopier {
      */
     public TableCopier withSharedUnits(SharedUnits units) {
         this.shared = units;
+        return this;
+    }
+
+    /**
+     * Compresses the copied values with {@code method} ({@link ToastCompression#forTarget}; null: the target's
+     * default).
+     */
+    public TableCopier withToastCompression(String method) {
+        this.toastCompression = method;
         return this;
     }
 
@@ -392,6 +402,7 @@ public final class TableCopier {
             Connection in = inLease.connection();
             Connection out = outLease.connection();
             out.setAutoCommit(false);
+            ToastCompression.apply(out, toastCompression);
             long[] xidAndPid = null;
             // (a shared unit notes the transaction that commits it, so that any worker can tell whether it went through)
             if (unit.checkedCommit() || index != null) {

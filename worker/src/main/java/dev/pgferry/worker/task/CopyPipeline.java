@@ -19,6 +19,7 @@ import dev.pgferry.worker.copy.ObjectCopier;
 import dev.pgferry.worker.copy.SharedUnits;
 import dev.pgferry.worker.copy.SourceCatalog;
 import dev.pgferry.worker.copy.SourceSnapshot;
+import dev.pgferry.worker.copy.ToastCompression;
 import dev.pgferry.worker.copy.TableCopier;
 import dev.pgferry.worker.copy.TableSlicer;
 import dev.pgferry.worker.database.DatabaseProperties;
@@ -123,7 +124,8 @@ final class CopyPipeline {
     /** What the copy reads from the source under its snapshot, before anything is copied; closing it ends the snapshot. */
     record SourceRead(SourceSnapshot snapshot, List<SourceCatalog.Table> tables,
                       List<SourceCatalog.Sequence> sequences, List<SourceCatalog.MatView> matViews,
-                      List<Long> largeObjects, List<SourceCatalog.ConfigTable> configTables, PostDataPlan plan)
+                      List<Long> largeObjects, List<SourceCatalog.ConfigTable> configTables, PostDataPlan plan,
+                      String toastCompression)
             implements AutoCloseable {
         @Override
         public void close() {
@@ -279,7 +281,7 @@ final class CopyPipeline {
                 // With --include-extension-tables their whole tables are copied like any other.
                 return new SourceRead(snapshot, tables, SourceCatalog.sequences(reader), SourceCatalog.matViews(reader),
                         SourceCatalog.largeObjects(reader), request.options().includeExtensionTables() ? List.of()
-                        : SourceCatalog.configTables(reader), plan);
+                        : SourceCatalog.configTables(reader), plan, ToastCompression.ofSource(reader));
             });
         } catch (SQLException e) {
             snapshot.close();
@@ -359,6 +361,17 @@ final class CopyPipeline {
         warnCapped("pre-data restore: ", res.schema().restorePreData(missingRoles));
     }
 
+    /** The source's TOAST compression, when the target must be told it (see {@link ToastCompression}). */
+    private String toastCompression(Resources res, SourceRead read) {
+        try (SessionPool.Lease lease = res.targetSessions().lease()) {
+            String method = ToastCompression.forTarget(lease.connection(), read.toastCompression(), this::warn);
+            lease.release();
+            return method;
+        } catch (SQLException e) {
+            throw SqlStates.wrap(ErrorCode.COPY_FAILED, "reading the TOAST compression of target database " + db, e);
+        }
+    }
+
     /** As {@link #copy}, once the pre-data section is restored ({@link #restorePreData}). */
     void copyRestored(Resources res, SourceRead read, Set<String> missingRoles, Scope scope, boolean replicating) {
         SchemaCopier schema = res.schema();
@@ -376,6 +389,7 @@ final class CopyPipeline {
                         res.pool().executor(JobPool.Kind.INDEX), db);
                 new TableCopier(source, target, res.targetSessions(), db, read.snapshot(), jobs, splitTableBytes,
                         res.pool().executor(JobPool.Kind.COPY), this::warn).withSharedUnits(sharedUnits(read.snapshot()))
+                        .withToastCompression(toastCompression(res, read))
                         .copyAll(read.tables(),
                         p -> emit.accept(events.progress(p)), t -> indexes.tableReady(t.oid()), t -> indexes.takeInline(t.oid()));
                 copyLargeObjects(read);
@@ -389,7 +403,8 @@ final class CopyPipeline {
             } else {
                 // The tables PostgreSQL's table sync skips; their indexes come with the whole post-data section.
                 new TableCopier(source, target, res.targetSessions(), db, read.snapshot(), jobs, splitTableBytes,
-                        res.pool().executor(JobPool.Kind.COPY), this::warn).copyAll(
+                        res.pool().executor(JobPool.Kind.COPY), this::warn).withToastCompression(toastCompression(res, read))
+                        .copyAll(
                         read.tables().stream().filter(SourceCatalog.Table::unlogged).toList(),
                         p -> emit.accept(events.progress(p)), t -> { }, t -> List.of());
                 copyLargeObjects(read);

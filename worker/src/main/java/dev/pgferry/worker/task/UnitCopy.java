@@ -16,6 +16,7 @@ import dev.pgferry.worker.copy.SourceCatalog;
 import dev.pgferry.worker.copy.SourceSnapshot;
 import dev.pgferry.worker.copy.TableCopier;
 import dev.pgferry.worker.copy.TableSlicer;
+import dev.pgferry.worker.copy.ToastCompression;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
@@ -55,10 +56,19 @@ public final class UnitCopy {
                         u.attempt(), db);
                 return;
             }
+            String toast;
+            try (SessionPool.Lease lease = targetSessions.lease()) {
+                // The owner's copies got the same answer (its warning, if any, is in the status).
+                toast = ToastCompression.forTarget(lease.connection(), snapshot.read(ToastCompression::ofSource), w -> { });
+                lease.release();
+            } catch (SQLException e) {
+                throw SqlStates.wrap(ErrorCode.COPY_FAILED, "reading the TOAST compression of " + db, e);
+            }
             TableCopier.Copied copied = new TableCopier(source, target, targetSessions, db, snapshot, 1, 0, Runnable::run,
                     w -> LOG.warn("{}: {}", slice.describe(), w))
                     .withSharedUnits(new SharedUnits(ledger, task.migrationId(), db, u.attempt(), workerId, null)
                             .onlyInto(u.targetDatabaseOid()))
+                    .withToastCompression(toast)
                     .copyOffered(slice, u.index());
             if (copied == null) {
                 LOG.info("{} of {}: another worker is copying it", slice.describe(), db);
