@@ -26,7 +26,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * with its verdict, and nothing changed on either server. A PostgreSQL 15 source (Debian) with a prepared transaction,
  * a transaction left open, a table without a primary key, an unlogged table, a large object, an extension the target
  * lacks and one it has in an older version, an ICU database, a tiny {@code max_slot_wal_keep_size}; a PostgreSQL 12
- * target (zonky binaries) holding a database with a table. Then a source user that may not replicate, and a
+ * target (zonky binaries) holding a database with a table; the source compresses large values with lz4, which the
+ * target has not. Then a source user that may not replicate, and a
  * PostgreSQL 16 source that the suite's {@code pg_dump} 15 cannot dump.
  */
 class CheckVerdictsIT {
@@ -36,6 +37,7 @@ class CheckVerdictsIT {
         Map<String, String> settings = new HashMap<>(Infra.TEST_SETTINGS);
         settings.put("max_prepared_transactions", "2");
         settings.put("max_slot_wal_keep_size", "1MB");
+        settings.put("default_toast_compression", "lz4");
         try (LocalPostgres source = Infra.postgres(settings);
              LocalPostgres target = LocalPostgres.start(ZonkyBinaries.bin(), Infra.work().resolve("pg"), Infra.PASSWORD,
                      Infra.TEST_SETTINGS)) {
@@ -82,6 +84,9 @@ class CheckVerdictsIT {
             assertThat(finding(report.server(), "versions").verdict()).isEqualTo(Verdict.WARNING);
             assertThat(finding(report.server(), "versions").message()).contains("PostgreSQL 15");
             assertThat(finding(report.server(), "pg_dump").verdict()).isEqualTo(Verdict.PASS);
+            assertThat(finding(report.server(), "compression").verdict()).isEqualTo(Verdict.WARNING);
+            assertThat(finding(report.server(), "compression").message()).startsWith("the source compresses large values"
+                    + " with lz4, which the target's PostgreSQL 12 does not have");
             assertThat(finding(report.server(), "prepared transactions").verdict()).isEqualTo(Verdict.WARNING);
             assertThat(finding(report.server(), "prepared transactions").message()).startsWith("1 prepared transaction(s)")
                     .contains("left-by-the-app (database risky");

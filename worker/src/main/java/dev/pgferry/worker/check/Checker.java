@@ -14,6 +14,7 @@ import dev.pgferry.pg.Side;
 import dev.pgferry.pg.Sql;
 import dev.pgferry.pg.SqlStates;
 import dev.pgferry.worker.copy.SourceCatalog;
+import dev.pgferry.worker.copy.ToastCompression;
 import dev.pgferry.worker.database.DatabaseProperties;
 import dev.pgferry.worker.replication.Preconditions;
 import dev.pgferry.worker.roles.RoleCopier;
@@ -88,6 +89,7 @@ public final class Checker {
             server.add(roles.isEmpty() ? Finding.pass("roles", "every role the migration copies can be created on the"
                     + " target as it is on the source") : Finding.warning("roles", roles.size() + " role(s) will not"
                     + " arrive as they are on the source: " + String.join("; ", roles)));
+            server.addAll(compression(s, t));
         } catch (MigrationException e) {
             server.add(Finding.blocker("connect", e.getMessage()));
             return CheckReport.of(request.source().describe(), request.target().describe(), server, List.of());
@@ -113,6 +115,18 @@ public final class Checker {
             checks.add(database(db));
         }
         return CheckReport.of(request.source().describe(), request.target().describe(), server, checks);
+    }
+
+    /** Whether large values will be compressed on the target as on the source (see {@link ToastCompression}). */
+    private static List<Finding> compression(Connection s, Connection t) throws SQLException {
+        List<String> lost = new ArrayList<>();
+        String method = ToastCompression.ofSource(s);
+        ToastCompression.forTarget(t, method, lost::add);
+        if (!lost.isEmpty()) {
+            return List.of(Finding.warning("compression", lost.get(0)));
+        }
+        return ToastCompression.PGLZ.equals(method) ? List.of() : List.of(Finding.pass("compression",
+                "large values will be compressed with " + method + " on the target, as on the source"));
     }
 
     /** Prepared transactions and transactions open for long, anywhere on the source server. */

@@ -23,7 +23,7 @@ import java.util.function.Consumer;
  */
 public final class ToastCompression {
     /** PostgreSQL's default method, and its only one before 14. */
-    static final String PGLZ = "pglz";
+    public static final String PGLZ = "pglz";
 
     private ToastCompression() {
     }
