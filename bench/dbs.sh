@@ -9,7 +9,10 @@
 # every table, and the number of views, functions and triggers). Tools: pgferry-service (a request posted to a
 # running coordinator with WORKERS worker processes of TASKS slots each, until done), pg_dumpall (`pg_dumpall |
 # psql`, one process for everything) and pg_dump_each (`pg_dump -Fc | pg_restore` per database, one after another);
-# pgferry-service-naptime is pgferry-service with autovacuum_naptime raised on both servers for the run.
+# pgferry-service-naptime is pgferry-service with autovacuum_naptime raised on both servers for the run;
+# pgferry-migrate is `./pgferry migrate --workers WORKERS` (its own broker and coordinator, started and stopped in the
+# run); pgcopydb_each is `pgcopydb clone` per database (installed: apt-get install pgcopydb). The last two are
+# timed only when named in TOOLS.
 # Prints each tool's median and spread and the wall time per database. BENCH_DELAY_MS=N puts both servers N ms away
 # each way (bench/delay.py, a proxy that holds every chunk) for every tool, once the databases are built.
 set -euo pipefail
@@ -115,6 +118,20 @@ run_pg_dumpall() {
   pg_dumpall -d "$src dbname=postgres" --exclude-database=postgres 2>/dev/null |
     psql -q -X -d "$dst dbname=postgres" >/dev/null 2>"$work/pg_dumpall.err"
 }
+run_pgcopydb_each() { # pgcopydb 0.10 has no --all-databases: one clone per database, into a database made first
+  for i in $(seq 1 "$N"); do
+    psql -q -d "$dst dbname=postgres" -c "CREATE DATABASE tenant_$i"
+    rm -rf "$work/pgcopydb"
+    pgcopydb clone --source "postgres://postgres@127.0.0.1:$SP/tenant_$i" --target "postgres://postgres@127.0.0.1:$TP/tenant_$i" \
+      --table-jobs "$(nproc)" --index-jobs "$(nproc)" --dir "$work/pgcopydb" >"$work/pgcopydb.log" 2>&1
+  done
+}
+run_pgferry_migrate() { # ./pgferry migrate as a user runs it: its own broker, coordinator and WORKERS workers, in a
+  # JVM with pgferry's own default options (not the service's, exported below)
+  env -u PGFERRY_JAVA_OPTS "$root/pgferry" migrate --source "postgres://postgres@127.0.0.1:$SP/postgres?sslmode=disable" \
+    --target "postgres://postgres@127.0.0.1:$TP/postgres?sslmode=disable" --method dump --ignore-dbs postgres \
+    --workers "$WORKERS" --data-dir "$work/pgferry-migrate" >/dev/null 2>"$work/pgferry-migrate.log"
+}
 run_pg_dump_each() {
   for i in $(seq 1 "$N"); do
     pg_dump -Fc -d "$src dbname=tenant_$i" | { psql -q -d "$dst dbname=postgres" -c "CREATE DATABASE tenant_$i"; pg_restore -d "$dst dbname=tenant_$i"; }
@@ -131,6 +148,8 @@ for round in $(seq 1 "$ROUNDS"); do
       pgferry-service-naptime) run_pgferry_service_naptime ;;
       pg_dumpall) run_pg_dumpall ;;
       pg_dump_each) run_pg_dump_each ;;
+      pgcopydb_each) run_pgcopydb_each ;;
+      pgferry-migrate) run_pgferry_migrate ;;
     esac
     end=$(date +%s.%N)
     secs=$(echo "$end - $start" | bc)

@@ -13,7 +13,8 @@
 # clusters running; TOOLS="pgferry-service floor" picks tools (also: pgferry-repl and pgferry-repl-tablesync, logical
 # replication until every database is syncing, with pgferry's copy or PostgreSQL's table sync; pgferry-verify, the
 # time of pgferry verify after an untimed migration; pgferry-service-b, the service with a worker started with
-# BENCH_WORKER_OPTS_B, for an interleaved A/B of worker options; pgferry-migrate-b, ./pgferry migrate of another
+# BENCH_WORKER_OPTS_B and in a JVM with BENCH_WORKER_JAVA_OPTS_B (default: the same JVM options as the others,
+# below), for an interleaved A/B of worker options; pgferry-migrate-b, ./pgferry migrate of another
 # checkout, BENCH_ROOT_B, for an A/B of two builds; not in the default set).
 # Needs PostgreSQL 15 server and client programs; pgcopydb is timed when installed (apt-get install pgcopydb).
 set -euo pipefail
@@ -141,8 +142,9 @@ run_floor() {
     xargs -P "$JOBS" -I{} sh -c "psql -Atq -d '$src dbname=bench' -c 'COPY public.{} TO STDOUT' | psql -q -d '$dst dbname=bench' -c 'COPY public.{} FROM STDIN'"
 }
 export PGFERRY_JAVA_OPTS="-Xmx256m -XX:+UseSerialGC"
-run_pgferry_migrate() { # [ROOT]: ./pgferry migrate of this checkout, or of another one (pgferry-migrate-b)
-  "${1:-$root}/pgferry" migrate --source "postgres://postgres@127.0.0.1:$SP/postgres?sslmode=disable" \
+run_pgferry_migrate() { # [ROOT]: ./pgferry migrate of this checkout, or of another one (pgferry-migrate-b), in a
+  # JVM with pgferry's own default options, as a user runs it (not the worker's, exported above)
+  env -u PGFERRY_JAVA_OPTS "${1:-$root}/pgferry" migrate --source "postgres://postgres@127.0.0.1:$SP/postgres?sslmode=disable" \
     --target "postgres://postgres@127.0.0.1:$TP/postgres?sslmode=disable" --method dump --ignore-dbs postgres \
     --jobs "$JOBS" --workers 1 --data-dir "$work/pgferry-migrate${1:+-b}" >/dev/null 2>"$work/pgferry-migrate.log"
 }
@@ -184,11 +186,13 @@ start_service
 # BENCH_ROOT_B (an A/B of worker options or builds, interleaved; the worker is restarted, untimed, whenever the next
 # tool wants the other one).
 worker_opts=unset
-use_worker() { # OPTIONS [ROOT]: make sure the running worker has these options (and is ROOT's build)
-  [ "$worker_opts" = "$1 ${2:-$root}" ] && return
+use_worker() { # OPTIONS [ROOT [JAVA_OPTS]]: make sure the running worker has these options (and is ROOT's build,
+  # in a JVM with these options; default: PGFERRY_JAVA_OPTS as exported below)
+  [ "$worker_opts" = "$1 ${2:-$root} ${3:-}" ] && return
   if [ -n "${worker_pid:-}" ]; then kill "$worker_pid"; wait "$worker_pid" 2>/dev/null || true; fi
-  "${2:-$root}/pgferry" worker --bootstrap-servers "127.0.0.1:$KP" --jobs "$JOBS" $1 >>"$work/worker.log" 2>&1 & worker_pid=$!
-  svc_pids="$svc_pids $worker_pid"; worker_opts="$1 ${2:-$root}"
+  PGFERRY_JAVA_OPTS="${3:-$PGFERRY_JAVA_OPTS}" "${2:-$root}/pgferry" worker --bootstrap-servers "127.0.0.1:$KP" \
+    --jobs "$JOBS" $1 >>"$work/worker.log" 2>&1 & worker_pid=$!
+  svc_pids="$svc_pids $worker_pid"; worker_opts="$1 ${2:-$root} ${3:-}"
   sleep 5
 }
 use_worker "${BENCH_WORKER_OPTS:-}"
@@ -203,7 +207,7 @@ for round in $(seq 1 "$ROUNDS"); do
   for tool in $tools; do
     reset_target
     case $tool in
-      pgferry-service-b) use_worker "${BENCH_WORKER_OPTS_B:-${BENCH_WORKER_OPTS:-}}" "${BENCH_ROOT_B:-$root}" ;;
+      pgferry-service-b) use_worker "${BENCH_WORKER_OPTS_B:-${BENCH_WORKER_OPTS:-}}" "${BENCH_ROOT_B:-$root}" "${BENCH_WORKER_JAVA_OPTS_B:-}" ;;
       pgferry-*) use_worker "${BENCH_WORKER_OPTS:-}" ;;
     esac
     # pgferry-verify times the verification alone: the migration it verifies runs first, untimed.
