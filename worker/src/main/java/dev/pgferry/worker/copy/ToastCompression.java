@@ -1,5 +1,7 @@
 package dev.pgferry.worker.copy;
 
+import dev.pgferry.messages.ErrorCode;
+import dev.pgferry.pg.SessionPool;
 import dev.pgferry.pg.SqlStates;
 
 import java.sql.Connection;
@@ -76,6 +78,23 @@ public final class ToastCompression {
         } finally {
             target.rollback();
             target.setAutoCommit(autoCommit);
+        }
+    }
+
+    /**
+     * As {@link #forTarget(Connection, String, Consumer)}, on a session of {@code sessions} (the copy's, in target
+     * database {@code dbname}), leased only when there may be something to set.
+     */
+    public static String forTarget(SessionPool sessions, String dbname, String method, Consumer<String> warn) {
+        if (method == null || PGLZ.equals(method)) {
+            return null;
+        }
+        try (SessionPool.Lease lease = sessions.lease()) {
+            String kept = forTarget(lease.connection(), method, warn);
+            lease.release();
+            return kept;
+        } catch (SQLException e) {
+            throw SqlStates.wrap(ErrorCode.COPY_FAILED, "reading the TOAST compression of target database " + dbname, e);
         }
     }
 

@@ -361,17 +361,6 @@ final class CopyPipeline {
         warnCapped("pre-data restore: ", res.schema().restorePreData(missingRoles));
     }
 
-    /** The source's TOAST compression, when the target must be told it (see {@link ToastCompression}). */
-    private String toastCompression(Resources res, SourceRead read) {
-        try (SessionPool.Lease lease = res.targetSessions().lease()) {
-            String method = ToastCompression.forTarget(lease.connection(), read.toastCompression(), this::warn);
-            lease.release();
-            return method;
-        } catch (SQLException e) {
-            throw SqlStates.wrap(ErrorCode.COPY_FAILED, "reading the TOAST compression of target database " + db, e);
-        }
-    }
-
     /** As {@link #copy}, once the pre-data section is restored ({@link #restorePreData}). */
     void copyRestored(Resources res, SourceRead read, Set<String> missingRoles, Scope scope, boolean replicating) {
         SchemaCopier schema = res.schema();
@@ -379,6 +368,7 @@ final class CopyPipeline {
             phase(Phase.DATA);
             List<String> tolerated = new ArrayList<>();
             Set<String> analyzed = Set.of();
+            String toast = ToastCompression.forTarget(res.targetSessions(), db, read.toastCompression(), this::warn);
             if (scope == Scope.ALL) {
                 // When the post-data left after the tables is light enough for one session, its statements are
                 // rendered while the rows copy: a pg_restore with its parallel jobs and sessions after the copy would
@@ -389,7 +379,7 @@ final class CopyPipeline {
                         res.pool().executor(JobPool.Kind.INDEX), db);
                 new TableCopier(source, target, res.targetSessions(), db, read.snapshot(), jobs, splitTableBytes,
                         res.pool().executor(JobPool.Kind.COPY), this::warn).withSharedUnits(sharedUnits(read.snapshot()))
-                        .withToastCompression(toastCompression(res, read))
+                        .withToastCompression(toast)
                         .copyAll(read.tables(),
                         p -> emit.accept(events.progress(p)), t -> indexes.tableReady(t.oid()), t -> indexes.takeInline(t.oid()));
                 copyLargeObjects(read);
@@ -403,7 +393,8 @@ final class CopyPipeline {
             } else {
                 // The tables PostgreSQL's table sync skips; their indexes come with the whole post-data section.
                 new TableCopier(source, target, res.targetSessions(), db, read.snapshot(), jobs, splitTableBytes,
-                        res.pool().executor(JobPool.Kind.COPY), this::warn).withToastCompression(toastCompression(res, read))
+                        res.pool().executor(JobPool.Kind.COPY), this::warn)
+                        .withToastCompression(toast)
                         .copyAll(
                         read.tables().stream().filter(SourceCatalog.Table::unlogged).toList(),
                         p -> emit.accept(events.progress(p)), t -> { }, t -> List.of());

@@ -44,5 +44,4 @@ final class DumpMigration {
         }
         pipeline.finish(targetDb, properties, missingRoles);
     }
-
 }

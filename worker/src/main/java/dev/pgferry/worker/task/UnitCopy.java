@@ -56,14 +56,14 @@ public final class UnitCopy {
                         u.attempt(), db);
                 return;
             }
-            String toast;
-            try (SessionPool.Lease lease = targetSessions.lease()) {
-                // The owner's copies got the same answer (its warning, if any, is in the status).
-                toast = ToastCompression.forTarget(lease.connection(), snapshot.read(ToastCompression::ofSource), w -> { });
-                lease.release();
+            String sourceToast;
+            try {
+                sourceToast = snapshot.read(ToastCompression::ofSource);
             } catch (SQLException e) {
-                throw SqlStates.wrap(ErrorCode.COPY_FAILED, "reading the TOAST compression of " + db, e);
+                throw SqlStates.wrap(ErrorCode.COPY_FAILED, "reading the TOAST compression of source database " + db, e);
             }
+            // The owner's copies got the same answer (its warning, if any, is in the status).
+            String toast = ToastCompression.forTarget(targetSessions, db, sourceToast, w -> { });
             TableCopier.Copied copied = new TableCopier(source, target, targetSessions, db, snapshot, 1, 0, Runnable::run,
                     w -> LOG.warn("{}: {}", slice.describe(), w))
                     .withSharedUnits(new SharedUnits(ledger, task.migrationId(), db, u.attempt(), workerId, null)
