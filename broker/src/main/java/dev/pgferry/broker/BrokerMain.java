@@ -10,7 +10,8 @@ import java.nio.file.StandardCopyOption;
  * Entry point of the child broker JVM: {@code BrokerMain DATA_DIR BROKER_PORT CONTROLLER_PORT READY_FILE [PARENT_PID]}.
  * Formats storage if needed, starts the broker, then writes the bootstrap address to READY_FILE (atomically).
  * SIGTERM stops the broker cleanly through a shutdown hook; so does the death of PARENT_PID, so that a killed
- * pgferry never leaves an orphan broker holding its data directory.
+ * pgferry never leaves an orphan broker holding its data directory. A shutdown that outlasts
+ * {@link ChildBroker#STOP_TIMEOUT_MS} halts the JVM.
  */
 public final class BrokerMain {
     private BrokerMain() {
@@ -28,7 +29,21 @@ public final class BrokerMain {
             Runtime.getRuntime().halt(2);
             return;
         }
-        Runtime.getRuntime().addShutdownHook(new Thread(server::shutdown, "broker-shutdown"));
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            // Nobody may be waiting for this JVM (ChildBroker.stopInBackground): it must end by itself, as the
+            // owner's SIGKILL would end it.
+            Thread watchdog = new Thread(() -> {
+                try {
+                    Thread.sleep(ChildBroker.STOP_TIMEOUT_MS);
+                } catch (InterruptedException e) {
+                    return;
+                }
+                Runtime.getRuntime().halt(3);
+            }, "broker-stop-watchdog");
+            watchdog.setDaemon(true);
+            watchdog.start();
+            server.shutdown();
+        }, "broker-shutdown"));
         if (args.length > 4) {
             watchParent(Long.parseLong(args[4]));
         }

@@ -11,29 +11,45 @@ import java.util.concurrent.TimeUnit;
  * A real single-node Kafka broker in a child JVM, for the single-machine default: its crashes, heap and logs stay
  * out of the parent, and it can be killed and restarted. Data persists under {@code dataDir}; both output streams
  * go to {@code dataDir/broker.log}; readiness is a file the child writes once the broker accepts connections. The
- * child JVM shares the classes of earlier broker JVMs through a {@link ClassArchive}.
- * Not thread-safe: one owner, which must {@link #close()} it.
+ * child JVM shares the classes of earlier broker JVMs through a {@link ClassArchive}. {@link #stopInBackground()}
+ * lets the owner exit while the broker shuts down cleanly on its own; it leaves a marker naming the stopping JVM,
+ * and the next {@link #start} of the same data directory waits for that JVM to exit (it holds the data directory's
+ * lock until then). Not thread-safe: one owner, which must {@link #close()} or {@link #stopInBackground()} it.
  */
 public final class ChildBroker implements AutoCloseable {
     private static final long READY_TIMEOUT_MS = 120_000;
+    /** How long a broker may take to stop before it is killed (by its owner, or by itself: {@link BrokerMain}). */
+    static final long STOP_TIMEOUT_MS = 30_000;
+    /** The marker of a broker told to stop while its owner went on: its JVM's pid. */
+    private static final String STOPPING = "broker.stopping";
 
     private final Process process;
     private final String bootstrapServers;
     private final Path log;
     private final Path archive;
     private final Path pendingArchive;
+    /** Whether the child writes {@link #pendingArchive} as it exits (no archive existed when it started). */
+    private final boolean writesArchive;
 
-    private ChildBroker(Process process, String bootstrapServers, Path log, Path archive, Path pendingArchive) {
+    private ChildBroker(Process process, String bootstrapServers, Path log, Path archive, Path pendingArchive,
+                        boolean writesArchive) {
         this.process = process;
         this.bootstrapServers = bootstrapServers;
         this.log = log;
         this.archive = archive;
         this.pendingArchive = pendingArchive;
+        this.writesArchive = writesArchive;
     }
 
     /** Starts the broker on {@code port} (0: any free port), retrying with new ports up to three times. */
     public static ChildBroker start(Path dataDir, int port) throws IOException, InterruptedException {
+        return start(dataDir, port, true);
+    }
+
+    /** As {@link #start(Path, int)}; without {@code classArchive} the JVM neither maps nor writes a class archive. */
+    static ChildBroker start(Path dataDir, int port, boolean classArchive) throws IOException, InterruptedException {
         Files.createDirectories(dataDir);
+        awaitStopping(dataDir);
         Path log = dataDir.resolve("broker.log");
         Path ready = dataDir.resolve("broker.ready");
         String lastExit = "";
@@ -43,21 +59,30 @@ public final class ChildBroker implements AutoCloseable {
             List<String> cmd = new ArrayList<>();
             cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
             Path archive = ClassArchive.archive(System.getProperty("java.class.path"));
-            Path pending = ClassArchive.pending(archive);
-            cmd.addAll(ClassArchive.jvmOptions(archive, pending));
+            Path pending = classArchive ? ClassArchive.pending(archive) : null;
+            List<String> archiveOptions = classArchive ? ClassArchive.jvmOptions(archive, pending) : List.of();
+            cmd.addAll(archiveOptions);
             cmd.addAll(List.of("-Xmx256m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Dlogback.configurationFile=logback-broker.xml",
                     "-cp", System.getProperty("java.class.path"), BrokerMain.class.getName(),
-                    dataDir.toAbsolutePath().toString(), Integer.toString(brokerPort),
+                    dataDir.toAbsolutePath().normalize().toString(), Integer.toString(brokerPort),
                     Integer.toString(BrokerConfig.freePort()), ready.toAbsolutePath().toString(),
                     Long.toString(ProcessHandle.current().pid())));
             Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
                     .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
             long deadline = System.currentTimeMillis() + READY_TIMEOUT_MS;
-            while (System.currentTimeMillis() < deadline && p.isAlive() && !Files.exists(ready)) {
-                Thread.sleep(50);
+            try {
+                while (System.currentTimeMillis() < deadline && p.isAlive() && !Files.exists(ready)) {
+                    Thread.sleep(50);
+                }
+            } catch (InterruptedException e) {
+                // The owner gave up on this start (EarlyBroker.abandon): no broker is left behind.
+                p.destroyForcibly().waitFor(STOP_TIMEOUT_MS, TimeUnit.MILLISECONDS);
+                ClassArchive.publish(pending, archive, System.getProperty("java.class.path"));
+                throw e;
             }
             if (Files.exists(ready)) {
-                return new ChildBroker(p, Files.readString(ready).trim(), log, archive, pending);
+                return new ChildBroker(p, Files.readString(ready).trim(), log, archive, pending,
+                        archiveOptions.stream().anyMatch(o -> o.startsWith("-XX:ArchiveClassesAtExit=")));
             }
             boolean timedOut = p.isAlive();
             if (timedOut) {
@@ -94,12 +119,76 @@ public final class ChildBroker implements AutoCloseable {
         return process;
     }
 
+    /**
+     * Waits until a broker of {@code dataDir} that was told to stop in the background ({@link #stopInBackground})
+     * has exited; it holds the directory's lock until then. Returns at once when there is none.
+     */
+    private static void awaitStopping(Path dataDir) throws InterruptedException {
+        Path marker = dataDir.resolve(STOPPING);
+        long pid;
+        try {
+            pid = Long.parseLong(Files.readString(marker).trim());
+        } catch (IOException | NumberFormatException e) {
+            return;
+        }
+        // Only that broker's JVM: a pid the system has given to another process since is not waited for.
+        ProcessHandle.of(pid).filter(h -> h.info().commandLine().map(c -> c.contains(BrokerMain.class.getName())
+                        && c.contains(dataDir.toAbsolutePath().normalize().toString())).orElse(false))
+                .ifPresent(h -> {
+                    try {
+                        h.onExit().get(STOP_TIMEOUT_MS + 5_000, TimeUnit.MILLISECONDS);
+                    } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+                        // it kills itself after STOP_TIMEOUT_MS; the start below reports a lock still held
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                });
+        if (Thread.interrupted()) {
+            throw new InterruptedException("waiting for the broker of " + dataDir + " to stop");
+        }
+        try {
+            Files.deleteIfExists(marker);
+        } catch (IOException ignored) {
+            // the next start reads a pid that is gone, and goes on
+        }
+    }
+
+    /**
+     * Tells the broker to stop (SIGTERM: a clean shutdown, which takes about 0.4 s) and returns without waiting for
+     * it, so that a command can exit at once; the broker's JVM kills itself should its shutdown outlast
+     * {@link #STOP_TIMEOUT_MS}, and the next {@link #start} of this data directory waits for it. A broker that
+     * writes its class archive as it exits (the first of a build) is waited for as by {@link #close()}: the archive
+     * is published once it is whole.
+     */
+    public void stopInBackground() {
+        if (writesArchive) {
+            close();
+            return;
+        }
+        try {
+            Files.writeString(log.resolveSibling(STOPPING), Long.toString(process.pid()));
+        } catch (IOException e) {
+            // without the marker the next start may find the lock held: stop as close() does
+            close();
+            return;
+        }
+        process.destroy();
+    }
+
+    /**
+     * Whether this broker's JVM writes the class archive as it exits (the first broker of a build); such a broker
+     * is waited for even by {@link #stopInBackground()}.
+     */
+    public boolean writesClassArchive() {
+        return writesArchive;
+    }
+
     /** Stops the broker (SIGTERM, then SIGKILL after 30 s). */
     @Override
     public void close() {
         process.destroy();
         try {
-            if (!process.waitFor(30, TimeUnit.SECONDS)) {
+            if (!process.waitFor(STOP_TIMEOUT_MS, TimeUnit.MILLISECONDS)) {
                 process.destroyForcibly().waitFor();
             }
         } catch (InterruptedException e) {

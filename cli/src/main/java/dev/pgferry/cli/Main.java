@@ -21,7 +21,14 @@ public final class Main {
         boolean service = args.length > 0 && SERVICES.contains(args[0]);
         System.setProperty("pgferry.console.level", System.getProperty("pgferry.console.level", service ? "INFO" : "ERROR"));
         System.setProperty("pgferry.kafka.level", System.getProperty("pgferry.kafka.level", service ? "WARN" : "ERROR"));
-        System.exit(run(args));
+        EarlyBroker.startFor(args);
+        int code;
+        try {
+            code = run(args);
+        } finally {
+            EarlyBroker.abandon();
+        }
+        System.exit(code);
     }
 
     /** Runs the command line and returns its exit code: 0 done, 1 failed, 2 bad usage. */

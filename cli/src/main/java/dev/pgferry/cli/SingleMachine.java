@@ -17,8 +17,10 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The single-machine default: a real Kafka broker in a child JVM (data under {@code dataDir/kafka}), a coordinator
- * and {@code workers} workers in this JVM, all over loopback. {@link #close()} stops them all. Not thread-safe.
+ * The single-machine default: a real Kafka broker in a child JVM (data under {@code dataDir/kafka}; started as the
+ * JVM started when the command always needs it, see {@link EarlyBroker}), a coordinator and {@code workers} workers
+ * in this JVM, all over loopback. {@link #close()} stops them all, the broker without waiting for its JVM to exit.
+ * Not thread-safe.
  */
 final class SingleMachine implements AutoCloseable {
     /** Where the single-machine default keeps its broker's data and logs, unless --data-dir says otherwise. */
@@ -52,7 +54,8 @@ final class SingleMachine implements AutoCloseable {
     SingleMachine(Path dataDir, int workerCount, Worker.Settings workers, int httpPort) throws Exception {
         Warmup.inBackground();
         this.secrets = secrets(dataDir);
-        this.broker = ChildBroker.start(dataDir.resolve("kafka"), 0);
+        ChildBroker early = EarlyBroker.take(dataDir.resolve("kafka"));
+        this.broker = early != null ? early : ChildBroker.start(dataDir.resolve("kafka"), 0);
         try {
             // Lag is measured often here: migrate --stop-replication-at-lag waits on it.
             this.coordinator = Coordinator.start(broker.bootstrapServers(),
@@ -135,6 +138,7 @@ final class SingleMachine implements AutoCloseable {
             stops.add(coordinator::close);
         }
         Stopping.all(stops);
-        broker.close();
+        // The command's work is over: it exits while the broker shuts down (the next start waits for it).
+        broker.stopInBackground();
     }
 }

@@ -14,6 +14,9 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -51,6 +54,73 @@ class CliIT {
             System.setErr(savedErr);
             savedErr.print(err.toString(StandardCharsets.UTF_8));  // still in the test's report
         }
+    }
+
+    /** The command in a JVM of its own, as the {@code pgferry} script runs it ({@code Main.main}, its exit included). */
+    static Run pgferryProcess(String... args) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp", System.getProperty("java.class.path"), Main.class.getName()));
+        cmd.addAll(List.of(args));
+        Path out = Files.createTempFile(Infra.work(), "cli-out-", ".txt");
+        Path err = Files.createTempFile(Infra.work(), "cli-err-", ".txt");
+        Process p = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile()).start();
+        if (!p.waitFor(5, TimeUnit.MINUTES)) {
+            p.destroyForcibly();
+            throw new AssertionError("pgferry " + String.join(" ", args) + " did not end; stderr: " + Files.readString(err));
+        }
+        Run run = new Run(p.exitValue(), Files.readString(out), Files.readString(err));
+        System.err.print(run.err());  // still in the test's report
+        return run;
+    }
+
+    /** The broker JVMs still running on {@code dataDir}'s Kafka data. */
+    static List<ProcessHandle> brokersOf(Path dataDir) {
+        String dir = dataDir.resolve("kafka").toAbsolutePath().normalize().toString();
+        return ProcessHandle.allProcesses().filter(h -> h.info().commandLine()
+                .map(c -> c.contains("dev.pgferry.broker.BrokerMain") && c.contains(dir)).orElse(false)).toList();
+    }
+
+    @Test
+    void migrateInItsOwnProcessUsesTheBrokerItStartedFirstAndTheNextCommandFindsItStopped() throws Exception {
+        try (LocalPostgres target = Infra.postgres()) {
+            Path dataDir = Infra.work().resolve("cli-process");
+
+            Run run = pgferryProcess("migrate", "--source", source.uri("postgres"), "--target", target.uri("postgres"),
+                    "--ignore-dbs", "postgres,shop,Analytics; Ünï \"q\"", "--method", "dump", "--json",
+                    "--migration-id", "cli-process-1", "--data-dir", dataDir.toString());
+
+            assertThat(run.exitCode()).as(run.err()).isEqualTo(0);
+            assertThat(Json.mapper().readTree(run.out()).get("migration").get("status").asText()).isEqualTo("done");
+            assertThat(Compare.tableFingerprints(target, "inventory")).isEqualTo(Compare.tableFingerprints(source, "inventory"));
+            // One broker served the whole command: the one started as its JVM started (a second one would not
+            // have got the data directory's lock)
+            assertThat(Files.readString(dataDir.resolve("kafka/broker.log")).split("Kafka Server started", -1))
+                    .as("broker starts in broker.log").hasSize(2);
+
+            // The command exited without waiting for its broker to stop; the next command on the same data
+            // directory waits for that, then reads the status
+            Run status = pgferryProcess("status", "cli-process-1", "--json", "--data-dir", dataDir.toString());
+
+            assertThat(status.exitCode()).as(status.err()).isEqualTo(0);
+            assertThat(Json.mapper().readTree(status.out()).get("migration_detail").findValuesAsText("status"))
+                    .containsExactly("done");
+            assertThat(Files.readString(dataDir.resolve("kafka/broker.log")).split("Kafka Server started", -1))
+                    .as("broker starts in broker.log").hasSize(3);
+            assertThat(dataDir.resolve("kafka/broker.stopping")).doesNotExist();
+            assertThat(brokersOf(dataDir)).as("brokers left running").isEmpty();
+        }
+    }
+
+    @Test
+    void aMigrateWithBadUsageLeavesNoBrokerAndNoDataDirectoryBehind() throws Exception {
+        Path dataDir = Infra.work().resolve("cli-bad-usage");
+
+        Run run = pgferryProcess("migrate", "--source", source.uri("postgres"), "--data-dir", dataDir.toString());
+
+        assertThat(run.exitCode()).as(run.err()).isEqualTo(2);
+        assertThat(run.err()).contains("--target");
+        assertThat(dataDir).doesNotExist();
+        assertThat(brokersOf(dataDir)).as("brokers left running").isEmpty();
     }
 
     @Test

@@ -1,0 +1,37 @@
+package dev.pgferry.broker;
+
+import org.apache.kafka.clients.admin.Admin;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** A broker told to stop in the background, and the next start of its data directory. */
+class ChildBrokerTest {
+
+    @Test
+    void theNextStartOfADataDirectoryWaitsForTheBrokerStoppedInTheBackground(@TempDir Path dir) throws Exception {
+        Path kafka = dir.resolve("kafka");
+        ChildBroker first = ChildBroker.start(kafka, 0, false);
+        long pid = first.process().pid();
+
+        first.stopInBackground();
+
+        assertThat(kafka.resolve("broker.stopping")).hasContent(Long.toString(pid));
+        try (ChildBroker next = ChildBroker.start(kafka, 0, false)) {
+            assertThat(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)).as("the stopped broker").isFalse();
+            assertThat(first.process().exitValue()).as("its exit code: a clean shutdown").isEqualTo(143);
+            assertThat(kafka.resolve("broker.stopping")).doesNotExist();
+            try (Admin admin = Admin.create(Map.<String, Object>of("bootstrap.servers", next.bootstrapServers()))) {
+                assertThat(admin.describeCluster().nodes().get(30, TimeUnit.SECONDS)).hasSize(1);
+            }
+        }
+        assertThat(Files.readString(kafka.resolve("broker.log")).split("Kafka Server started", -1)).as("broker starts")
+                .hasSize(3);
+    }
+}
