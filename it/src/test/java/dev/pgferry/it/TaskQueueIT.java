@@ -1,5 +1,7 @@
 package dev.pgferry.it;
 
+import dev.pgferry.bus.Bus;
+import dev.pgferry.bus.KafkaSettings;
 import dev.pgferry.cli.local.LocalPostgres;
 import dev.pgferry.cli.local.SampleData;
 import dev.pgferry.messages.Json;
@@ -7,18 +9,27 @@ import dev.pgferry.messages.MigrationRequest;
 import dev.pgferry.messages.MigrationStatus;
 import dev.pgferry.messages.MigrationStatus.DatabaseStatus;
 import dev.pgferry.messages.MigrationTask;
+import dev.pgferry.messages.Phase;
 import dev.pgferry.messages.Topics;
+import dev.pgferry.coordinator.Coordinator;
+import dev.pgferry.worker.runtime.Worker;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.junit.jupiter.api.Test;
 
+import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.Statement;
 import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.IntStream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** Task distribution: no task waits behind a running one, and a task queued again never undoes a removal. */
+/**
+ * Task distribution: no task waits behind a running one, a worker that is stopped hands its task back, and a task
+ * queued again never undoes a removal.
+ */
 class TaskQueueIT {
 
     private static final List<String> SMALL = IntStream.rangeClosed(1, 6).mapToObj(i -> "small_" + i).toList();
@@ -80,6 +91,59 @@ class TaskQueueIT {
             List<String> events = FaultsIT.readAll(Topics.STATUS).stream().filter(e -> r.migrationId().equals(e.key()))
                     .map(e -> Json.read(e.value(), com.fasterxml.jackson.databind.JsonNode.class).get("type").asText()).toList();
             assertThat(events).containsExactly("task_removed");
+        }
+    }
+
+    @Test
+    void aWorkerStoppedWithSigtermHandsItsTaskBackAtOnceAndAnotherFinishesIt() throws Exception {
+        String prefix = "it-handback-" + UUID.randomUUID().toString().substring(0, 6) + ".";
+        KafkaSettings kafka = KafkaSettings.of(Infra.kafka()).withTopicPrefix(prefix);
+        // A claim that falls silent is queued again only after 10 minutes here: only the hand-back can move the task
+        try (LocalPostgres source = Infra.postgres(); LocalPostgres target = Infra.postgres();
+             Bus bus = new Bus(kafka, "it-handback");
+             Coordinator coordinator = Coordinator.start(kafka, Coordinator.Settings.of("127.0.0.1", -1)
+                     .withClaimTimeout(600_000))) {
+            bus.ensureTopics();
+            createDatabases(source, "held");
+            Gate.install(source, "held", "public.items", "id");
+            Gate gate = Gate.close(target);
+            // Given a worker process whose task is held in its copy
+            Process first = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                    "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-cp", System.getProperty("java.class.path"),
+                    "dev.pgferry.cli.Main", "worker", "--bootstrap-servers", Infra.kafka(), "--topic-prefix", prefix,
+                    "--jobs", "1").redirectErrorStream(true)
+                    .redirectOutput(Infra.work().resolve("handback-worker.log").toFile()).start();
+            Worker second = null;
+            try {
+                MigrationRequest r = Pgferry.request(source, target, List.of("postgres"));
+                bus.send(Topics.REQUESTS, r.migrationId(), Json.write(Pgferry.sealed(r)));
+                gate.awaitHeld();
+                DatabaseStatus held = Pgferry.awaitRow(coordinator, r.migrationId(), "held",
+                        d -> d.phase() == Phase.DATA);
+                // and a second worker, free
+                second = new Worker(bus, Worker.Settings.defaults().withWorkerId("it-handback-second").withJobs(1)).start();
+
+                // When the first one is told to stop (SIGTERM), as a rolling restart does
+                first.destroy();
+                assertThat(first.waitFor(60, TimeUnit.SECONDS)).as("the stopped worker exited").isTrue();
+                gate.open();
+
+                // Then the second worker runs the task as a new attempt, long before the claim would have timed out
+                DatabaseStatus done = Pgferry.awaitRow(coordinator, r.migrationId(), "held",
+                        d -> d.status() == MigrationStatus.State.DONE || d.status() == MigrationStatus.State.FAILED);
+                assertThat(done.status()).as(done.toString()).isEqualTo(MigrationStatus.State.DONE);
+                assertThat(done.attempt()).isEqualTo(held.attempt() + 1);
+                assertThat(done.workerId()).isEqualTo("it-handback-second").isNotEqualTo(held.workerId());
+                assertThat(first.exitValue()).as("a clean stop").isEqualTo(143);
+            } finally {
+                first.destroyForcibly();
+                gate.open();
+                if (second != null) {
+                    second.close();
+                }
+            }
+            assertThat(Compare.scalar(target, "held", "SELECT count(DISTINCT id) = count(*) FROM public.items")).isEqualTo("t");
+            assertThat(Compare.tableFingerprints(target, "held")).isEqualTo(Compare.tableFingerprints(source, "held"));
         }
     }
 
