@@ -135,6 +135,13 @@ class TaskQueueIT {
                 assertThat(done.attempt()).isEqualTo(held.attempt() + 1);
                 assertThat(done.workerId()).isEqualTo("it-handback-second").isNotEqualTo(held.workerId());
                 assertThat(first.exitValue()).as("a clean stop").isEqualTo(143);
+                // and the stopped attempt announced no retry of the copy it abandoned
+                List<String> warnings = FaultsIT.readAll(bus.topic(Topics.STATUS)).stream()
+                        .filter(e -> r.migrationId().equals(e.key()))
+                        .map(e -> Json.read(e.value(), com.fasterxml.jackson.databind.JsonNode.class))
+                        .filter(e -> e.get("type").asText().equals("task_warning")).map(e -> e.get("message").asText())
+                        .toList();
+                assertThat(warnings).noneMatch(w -> w.contains("copying it again"));
             } finally {
                 first.destroyForcibly();
                 gate.open();

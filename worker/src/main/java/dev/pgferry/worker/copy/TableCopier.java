@@ -89,8 +89,12 @@ public final class TableCopier {
     static final RetryConfig TABLE_RETRY = RetryConfig.custom()
             .maxAttempts(5)
             .intervalFunction(IntervalFunction.ofExponentialBackoff(500, 2.0, 10_000))
-            .retryOnException(e -> e instanceof MigrationException m && m.retriable())
+            .retryOnException(TableCopier::retriable)
             .build();
+
+    private static boolean retriable(Throwable e) {
+        return e instanceof MigrationException m && m.retriable();
+    }
 
     private final PgConnector source;
     private final PgConnector target;
@@ -278,7 +282,10 @@ public final class TableCopier {
             report.run();
             AtomicInteger unitsLeft = new AtomicInteger(units.size());
             for (Unit unit : units) {
-                Retry retry = Retry.of("copy " + unit.describe(), TABLE_RETRY);
+                // A copy that stopped (the worker is stopping, or another unit failed the database) is not tried
+                // again: its sessions are being closed under it, and its warning would announce a copy never made.
+                Retry retry = Retry.of("copy " + unit.describe(), RetryConfig.from(TABLE_RETRY)
+                        .retryOnException(e -> retriable(e) && !stop.get()).build());
                 retry.getEventPublisher().onRetry(ev -> warn.accept(unit.describe() + ": copy attempt "
                         + ev.getNumberOfRetryAttempts() + " failed (" + ev.getLastThrowable().getMessage()
                         + "); copying it again from the start"));
