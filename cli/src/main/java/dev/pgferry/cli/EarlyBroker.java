@@ -13,7 +13,8 @@ import java.util.stream.Stream;
 /**
  * The single-machine broker of a command that always needs one ({@code migrate}, {@code demo}), started as the
  * JVM starts: the broker's JVM takes about 2 s to be ready, and parsing the command line and loading the command's
- * classes would otherwise come first, on the critical path (about 0.4 s). {@link SingleMachine} takes it
+ * classes (about 0.4 s) would otherwise come first. The two JVMs then share the machine's cores, so on two cores the
+ * broker is ready only 0.1-0.3 s sooner (BENCHMARKS.md). {@link SingleMachine} takes it
  * ({@link #take}) when it asks for the broker of the same data directory; {@link #abandon} (after every command)
  * stops one nobody took (a usage error, {@code --help}) and removes the data directory it made, if it made it.
  * Only the {@code --data-dir} option is read here, as picocli reads it; anything else about the command line is

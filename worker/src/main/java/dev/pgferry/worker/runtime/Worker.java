@@ -69,12 +69,13 @@ public final class Worker implements AutoCloseable {
     private final int slots;
     /** Released once each task run's future is done (see {@link #run}): wakes the poll loop. */
     private final Semaphore ended = new Semaphore(0);
-    private static final Duration CONSUMER_CLOSE_TIMEOUT = Duration.ofMillis(100);
     private ExecutorService runner;
 
     /** Pause before running a task again, doubled on each run again of the same task up to {@link #MAX_RETRY_PAUSE_MS}. */
     private static final long RETRY_PAUSE_MS = 1_000;
     private static final long MAX_RETRY_PAUSE_MS = 30_000;
+    /** How long a stopping worker's consumer may take to leave the group (see {@link #pollLoop}). */
+    private static final Duration CONSUMER_CLOSE_TIMEOUT = Duration.ofMillis(100);
     /** New attempts after failures worth retrying (see {@code Retry}), per task. */
     static final int MAX_RETRIES = 4;
 
