@@ -27,14 +27,12 @@ class EarlyBrokerTest {
         ChildBroker broker = EarlyBroker.take(dataDir.resolve("kafka"));
 
         assertThat(broker).isNotNull();
-        try (Admin admin = Admin.create(Map.of("bootstrap.servers", broker.bootstrapServers()))) {
+        try (broker; Admin admin = Admin.create(Map.of("bootstrap.servers", broker.bootstrapServers()))) {
             assertThat(admin.describeCluster().nodes().get(30, TimeUnit.SECONDS)).hasSize(1);
+            assertThat(EarlyBroker.take(dataDir.resolve("kafka"))).as("taken once").isNull();
+            EarlyBroker.abandon();
+            assertThat(broker.process().isAlive()).as("a broker that was taken is its taker's to stop").isTrue();
         }
-        assertThat(EarlyBroker.take(dataDir.resolve("kafka"))).as("taken once").isNull();
-        EarlyBroker.abandon();
-        assertThat(broker.process().isAlive()).as("a broker that was taken is its taker's to stop").isTrue();
-
-        broker.close();
     }
 
     @Test
