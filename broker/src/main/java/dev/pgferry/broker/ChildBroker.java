@@ -5,7 +5,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 /**
  * A real single-node Kafka broker in a child JVM, for the single-machine default: its crashes, heap and logs stay
@@ -132,19 +135,15 @@ public final class ChildBroker implements AutoCloseable {
             return;
         }
         // Only that broker's JVM: a pid the system has given to another process since is not waited for.
-        ProcessHandle.of(pid).filter(h -> h.info().commandLine().map(c -> c.contains(BrokerMain.class.getName())
-                        && c.contains(dataDir.toAbsolutePath().normalize().toString())).orElse(false))
-                .ifPresent(h -> {
-                    try {
-                        h.onExit().get(STOP_TIMEOUT_MS + 5_000, TimeUnit.MILLISECONDS);
-                    } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
-                        // it kills itself after STOP_TIMEOUT_MS; the start below reports a lock still held
-                    } catch (InterruptedException e) {
-                        Thread.currentThread().interrupt();
-                    }
-                });
-        if (Thread.interrupted()) {
-            throw new InterruptedException("waiting for the broker of " + dataDir + " to stop");
+        Optional<ProcessHandle> stopping = ProcessHandle.of(pid).filter(h -> h.info().commandLine()
+                .map(c -> c.contains(BrokerMain.class.getName()) && c.contains(dataDir.toAbsolutePath().normalize().toString()))
+                .orElse(false));
+        if (stopping.isPresent()) {
+            try {
+                stopping.get().onExit().get(STOP_TIMEOUT_MS + 5_000, TimeUnit.MILLISECONDS);
+            } catch (ExecutionException | TimeoutException e) {
+                // it kills itself after STOP_TIMEOUT_MS; the start below reports a lock still held
+            }
         }
         try {
             Files.deleteIfExists(marker);

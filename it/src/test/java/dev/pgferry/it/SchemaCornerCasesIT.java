@@ -10,6 +10,7 @@ import dev.pgferry.messages.MigrationStatus.State;
 import dev.pgferry.messages.Verification;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
@@ -147,7 +148,7 @@ class SchemaCornerCasesIT {
      * statistics, comments, default privileges): pgferry runs it on one session from the statements pg_restore
      * renders, not through a parallel pg_restore.
      */
-    @org.junit.jupiter.api.Test
+    @Test
     void aLightPostDataRunOnOneSessionArrivesWhole() throws Exception {
         try (var c = SampleData.connect(source, "postgres"); var s = c.createStatement()) {
             s.execute("CREATE DATABASE light_post");
@@ -203,7 +204,7 @@ class SchemaCornerCasesIT {
      * configuration, which pgferry does not copy) gives lz4 values on a target whose default is pglz, and a column
      * that names its method keeps it.
      */
-    @org.junit.jupiter.api.Test
+    @Test
     void largeValuesKeepTheSourcesCompression() throws Exception {
         String compression = "SELECT m || ' ' || count(*) FROM (SELECT pg_column_compression(body) || ' '"
                 + " || pg_column_compression(note) AS m FROM docs) s GROUP BY m ORDER BY m";

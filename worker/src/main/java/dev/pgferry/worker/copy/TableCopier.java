@@ -84,16 +84,16 @@ public final class TableCopier {
 
     /**
      * A table whose copy failed with a retriable SQLSTATE (connection lost, server shutdown, serialization failure,
-     * deadlock) is copied again from the start, with backoff; any other error fails at once.
+     * deadlock) is copied again from the start, with backoff; any other error fails at once. So does any error once
+     * {@code stopped} holds (the worker is stopping, or another unit failed the database): the copy's sessions are
+     * being closed under it, and its retry would announce a copy never made.
      */
-    static final RetryConfig TABLE_RETRY = RetryConfig.custom()
-            .maxAttempts(5)
-            .intervalFunction(IntervalFunction.ofExponentialBackoff(500, 2.0, 10_000))
-            .retryOnException(TableCopier::retriable)
-            .build();
-
-    private static boolean retriable(Throwable e) {
-        return e instanceof MigrationException m && m.retriable();
+    static RetryConfig tableRetry(AtomicBoolean stopped) {
+        return RetryConfig.custom()
+                .maxAttempts(5)
+                .intervalFunction(IntervalFunction.ofExponentialBackoff(500, 2.0, 10_000))
+                .retryOnException(e -> e instanceof MigrationException m && m.retriable() && !stopped.get())
+                .build();
     }
 
     private final PgConnector source;
@@ -282,10 +282,7 @@ public final class TableCopier {
             report.run();
             AtomicInteger unitsLeft = new AtomicInteger(units.size());
             for (Unit unit : units) {
-                // A copy that stopped (the worker is stopping, or another unit failed the database) is not tried
-                // again: its sessions are being closed under it, and its warning would announce a copy never made.
-                Retry retry = Retry.of("copy " + unit.describe(), RetryConfig.from(TABLE_RETRY)
-                        .retryOnException(e -> retriable(e) && !stop.get()).build());
+                Retry retry = Retry.of("copy " + unit.describe(), tableRetry(stop));
                 retry.getEventPublisher().onRetry(ev -> warn.accept(unit.describe() + ": copy attempt "
                         + ev.getNumberOfRetryAttempts() + " failed (" + ev.getLastThrowable().getMessage()
                         + "); copying it again from the start"));
