@@ -117,6 +117,13 @@ class LargeSchemaIT {
             for (String sql : COUNTS) {
                 assertThat(Compare.scalar(target, "erp", sql)).as(sql).isEqualTo(Compare.scalar(source, "erp", sql));
             }
+            // Each partition's primary key was built with its rows, in the transaction that copied them (a small
+            // partition is copied in a batch, without FREEZE), not after every table; attached to the partitioned
+            // table's key afterwards.
+            assertThat(Compare.scalar(target, "erp", "WITH copied AS (SELECT tableoid, min(xmin::text) AS xid"
+                    + " FROM public.metrics GROUP BY tableoid) SELECT count(*) FROM pg_index i"
+                    + " JOIN copied ON copied.tableoid = i.indrelid WHERE i.indisprimary AND i.xmin::text = copied.xid"))
+                    .isEqualTo("24");
         }
     }
 
@@ -124,6 +131,9 @@ class LargeSchemaIT {
             "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
                     + " WHERE n.nspname !~ '^pg_' AND n.nspname <> 'information_schema' AND c.relkind IN ('r', 'p', 'v', 'i', 'S', 'I')",
             "SELECT count(*) FROM pg_constraint WHERE connamespace::regnamespace::text !~ '^pg_'",
+            // every partition's index attached to its partitioned table's, and valid
+            "SELECT count(*) FROM pg_inherits h JOIN pg_class c ON c.oid = h.inhrelid WHERE c.relkind = 'i'",
+            "SELECT count(*) FROM pg_index WHERE indisvalid AND indexrelid >= 16384",
             "SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal",
             "SELECT count(*) FROM pg_proc WHERE pronamespace::regnamespace::text LIKE 'module_%'",
             "SELECT count(*) FROM pg_description WHERE objoid >= 16384",

@@ -24,7 +24,7 @@ public final class SourceCatalog {
      * (no primary key and no replica identity index or FULL).
      */
     public record Table(String schema, String name, List<String> columns, long bytes, boolean unlogged,
-                        boolean replicaIdentity, long rowsEstimate, long oid, boolean partition, IndexCost indexCost) {
+                        boolean replicaIdentity, long rowsEstimate, long oid, IndexCost indexCost) {
         public String qualifiedName() {
             return Sql.qualified(schema, name);
         }
@@ -70,7 +70,7 @@ public final class SourceCatalog {
                 + " ORDER BY a.attnum)::text[], c.relpersistence = 'u',"
                 + " c.relreplident = 'f' OR EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid"
                 + "   AND ((c.relreplident = 'd' AND i.indisprimary) OR (c.relreplident = 'i' AND i.indisreplident))),"
-                + " greatest(c.reltuples, 0)::bigint, c.oid, c.relispartition, coalesce(ix.total, 0), coalesce(ix.longest, 0)"
+                + " greatest(c.reltuples, 0)::bigint, c.oid, coalesce(ix.total, 0), coalesce(ix.longest, 0)"
                 + " FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
                 + " LEFT JOIN LATERAL (SELECT sum(w.cost)::bigint AS total, max(w.cost)::bigint AS longest FROM"
                 + "   (SELECT pg_catalog.pg_relation_size(i.indexrelid)"
@@ -87,8 +87,8 @@ public final class SourceCatalog {
             while (rs.next()) {
                 String[] cols = (String[]) rs.getArray(4).getArray();
                 out.add(new Table(rs.getString(1), rs.getString(2), List.of(cols), rs.getLong(3), rs.getBoolean(5),
-                        rs.getBoolean(6), rs.getLong(7), rs.getLong(8), rs.getBoolean(9),
-                        new IndexCost(rs.getLong(10), rs.getLong(11))));
+                        rs.getBoolean(6), rs.getLong(7), rs.getLong(8),
+                        new IndexCost(rs.getLong(9), rs.getLong(10))));
             }
         }
         return out;

@@ -69,7 +69,8 @@ public final class SchemaCopier implements AutoCloseable {
     }
 
     /**
-     * Plans the post-data section so that each plain table's indexes can be built as soon as its rows are in.
+     * Plans the post-data section so that the indexes of each of {@code earlyTables} (plain tables and leaf
+     * partitions) can be built as soon as its rows are in.
      * {@code source} must read the dump's snapshot.
      */
     public PostDataPlan planPostData(Connection source, Set<Long> earlyTables) throws SQLException, IOException {

@@ -274,7 +274,7 @@ final class CopyPipeline {
                 PostDataPlan plan;
                 try {
                     plan = !planIndexes ? null : schema.planPostData(reader, tables.stream()
-                            .filter(t -> !t.partition()).map(SourceCatalog.Table::oid).collect(Collectors.toSet()));
+                            .map(SourceCatalog.Table::oid).collect(Collectors.toSet()));
                 } catch (IOException e) {
                     throw new java.io.UncheckedIOException(e);
                 }

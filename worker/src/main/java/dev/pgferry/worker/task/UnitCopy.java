@@ -46,7 +46,7 @@ public final class UnitCopy {
         PgConnector source = new PgConnector(task.request().source(), Side.SOURCE, tag, secrets);
         PgConnector target = new PgConnector(task.request().target(), Side.TARGET, tag, secrets);
         SourceCatalog.Table table = new SourceCatalog.Table(u.schema(), u.table(), u.columns(), 0, false, true, 0, 0,
-                false, SourceCatalog.IndexCost.NONE);
+                SourceCatalog.IndexCost.NONE);
         TableSlicer.Slice slice = new TableSlicer.Slice(table, u.lower() == null && u.upper() == null ? null
                 : new TableSlicer.Range(u.keyColumn(), u.lower(), u.upper()), u.part(), u.parts());
         try (SourceSnapshot snapshot = SourceSnapshot.imported(source, db, u.snapshot());

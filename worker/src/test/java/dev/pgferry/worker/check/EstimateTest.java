@@ -10,7 +10,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 class EstimateTest {
 
     private static SourceCatalog.Table table(long bytes, long indexCost) {
-        return new SourceCatalog.Table("public", "t" + bytes, List.of("id"), bytes, false, true, 0, bytes, false,
+        return new SourceCatalog.Table("public", "t" + bytes, List.of("id"), bytes, false, true, 0, bytes,
                 new SourceCatalog.IndexCost(indexCost, indexCost));
     }
 

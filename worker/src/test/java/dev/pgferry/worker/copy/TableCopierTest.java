@@ -9,7 +9,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 class TableCopierTest {
     private static SourceCatalog.Table table(String name, long bytes) {
-        return new SourceCatalog.Table("public", name, List.of("id"), bytes, false, true, 3, name.hashCode(), false,
+        return new SourceCatalog.Table("public", name, List.of("id"), bytes, false, true, 3, name.hashCode(),
                 SourceCatalog.IndexCost.NONE);
     }
 

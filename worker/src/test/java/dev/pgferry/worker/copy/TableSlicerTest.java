@@ -10,7 +10,7 @@ class TableSlicerTest {
     private static final long MB = 1_000_000;
 
     private static SourceCatalog.Table table(long bytes, long longestIndex) {
-        return new SourceCatalog.Table("public", "t", List.of("id"), bytes, false, true, 3, 1, false,
+        return new SourceCatalog.Table("public", "t", List.of("id"), bytes, false, true, 3, 1,
                 new SourceCatalog.IndexCost(longestIndex, longestIndex));
     }
 
