@@ -215,7 +215,7 @@ remove_replication() { # untimed, after the target check: subscription, slot and
 start_service
 # pgferry-service-b: the same, with a worker started with BENCH_WORKER_OPTS_B instead, or from the checkout
 # BENCH_ROOT_B (an A/B of worker options or builds, interleaved; the worker is restarted, untimed, whenever the next
-# tool wants the other one).
+# tool wants the other one; with BENCH_WARM=1 it then runs one untimed migration).
 worker_opts=unset
 use_worker() { # OPTIONS [ROOT [JAVA_OPTS]]: make sure the running worker has these options (and is ROOT's build,
   # in a JVM with these options; default: PGFERRY_JAVA_OPTS as exported below)
@@ -226,6 +226,8 @@ use_worker() { # OPTIONS [ROOT [JAVA_OPTS]]: make sure the running worker has th
     "${jobs[@]}" $1 >>"$work/worker.log" 2>&1 & worker_pid=$!
   svc_pids="$svc_pids $worker_pid"; worker_opts="$1 ${2:-$root} ${3:-}"
   sleep 5
+  # BENCH_WARM=1: one untimed migration first, so that an A/B compares warm workers, as a running service has
+  if [ -n "${BENCH_WARM:-}" ] && [ -n "${warm_ready:-}" ]; then run_pgferry_service >/dev/null 2>&1; reset_target; fi
 }
 use_worker "${BENCH_WORKER_OPTS:-}"
 
@@ -234,6 +236,7 @@ tools=${TOOLS:-"pgferry-service pgferry-migrate pg_dump_restore pg_dump_dir pg_d
 # Warm-up, untimed: the target's first large load also creates its WAL segment files, which later runs recycle;
 # without this, whichever tool runs first pays for it.
 reset_target; run_floor; reset_target
+warm_ready=1
 echo "bench: warm-up done" >&2
 for round in $(seq 1 "$ROUNDS"); do
   for tool in $tools; do
