@@ -14,8 +14,9 @@
 # clusters running; TOOLS="pgferry-service floor" picks tools (also: pgferry-repl and pgferry-repl-tablesync, logical
 # replication until every database is syncing, with pgferry's copy or PostgreSQL's table sync; pgferry-verify, the
 # time of pgferry verify after an untimed migration; pgferry-service-b, the service with a worker started with
-# BENCH_WORKER_OPTS_B (its --jobs, if any, replaces the run's) and in a JVM with BENCH_WORKER_JAVA_OPTS_B (default: the same JVM options as the others,
-# below), for an interleaved A/B of worker options; pgferry-migrate-b, ./pgferry migrate of another
+# BENCH_WORKER_OPTS_B (its --jobs, if any, replaces the run's) and in a JVM with BENCH_WORKER_JAVA_OPTS_B
+# (default: the same JVM options as the others, below), for an interleaved A/B of worker options (BENCH_WARM=1:
+# after each restart of the worker, one untimed migration); pgferry-migrate-b, ./pgferry migrate of another
 # checkout, BENCH_ROOT_B, for an A/B of two builds; not in the default set).
 # Needs PostgreSQL 15 server and client programs; pgcopydb is timed when installed (apt-get install pgcopydb).
 set -euo pipefail

@@ -21,20 +21,19 @@ import java.util.Set;
 
 /**
  * Splits the post-data part of a schema dump so that index builds overlap the data copy. The indexes and
- * (non-foreign-key) constraints of each table holding rows (a plain table or a leaf partition) are built as soon
- * as that table's rows are in, each index on its own connection so that a table's indexes build side by side: a
- * primary key or unique constraint becomes
- * {@code CREATE UNIQUE INDEX} (which, unlike {@code ADD CONSTRAINT}, lets other index builds on the table run at
- * the same time) and then {@code ADD CONSTRAINT ... USING INDEX}, which only takes the finished index. The DDL is
- * what pg_dump itself writes for these entries ({@code pg_get_indexdef} under the dump's snapshot, plus the
- * statistics targets, {@code CLUSTER ON} and {@code REPLICA IDENTITY} it appends); what this cannot express
- * exactly (a constraint index with INCLUDE columns, a non-default operator class, collation or ordering, a
- * deferrable constraint, an index in another tablespace, exclusion and check constraints) is restored from the
- * dump entry itself. A foreign key between two such tables is added as soon as both hold their rows and indexes
- * ({@link ForeignKey}). Everything else (foreign keys of other tables and of partitioned tables, triggers, rules,
- * the indexes and constraints of partitioned tables and the attachments of their partitions' indexes, ...) runs
- * after all tables: a partitioned table's index is created {@code ON ONLY} the table, and each partition's index,
- * built early like any other, is attached to it there. Entries come from {@code pg_restore -l}
+ * (non-foreign-key) constraints of each table holding rows (a plain table or a leaf partition) are built as soon as
+ * that table's rows are in, each index on its own connection so that a table's indexes build side by side: a
+ * primary key or unique constraint becomes {@code CREATE UNIQUE INDEX} (which, unlike {@code ADD CONSTRAINT}, lets
+ * other index builds on the table run at the same time) and then {@code ADD CONSTRAINT ... USING INDEX}, which only
+ * takes the finished index. The DDL is what pg_dump itself writes for these entries ({@code pg_get_indexdef} under
+ * the dump's snapshot, plus the statistics targets, {@code CLUSTER ON} and {@code REPLICA IDENTITY} it appends);
+ * what this cannot express exactly (a constraint index with INCLUDE columns, a non-default operator class,
+ * collation or ordering, a deferrable constraint, an index in another tablespace, exclusion and check constraints)
+ * is restored from the dump entry itself. A foreign key between two such tables is added as soon as both hold their
+ * rows and indexes ({@link ForeignKey}). Everything else (foreign keys of other tables and of partitioned tables,
+ * triggers, rules, the indexes and constraints of partitioned tables and the attachments of their partitions'
+ * indexes, ...) runs after all tables: a partitioned table's index is created {@code ON ONLY} the table, and each
+ * partition's index, built early like any other, is attached to it there. Entries come from {@code pg_restore -l}
  * and are tied to their table through the source catalog OIDs the listing carries (names are never parsed).
  * Immutable.
  */
