@@ -22,7 +22,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * foreign keys, unique and partial indexes, check constraints, defaults from sequences, a trigger and an audit
  * function per schema, views, a partitioned table of 24 monthly partitions, enum and composite types and two
  * extensions. Both methods: pg_dump --schema-only reads the same on both sides (verify's schema check), every
- * table's rows match, and the number of objects of each kind is equal.
+ * table's rows match, and the number of objects of each kind is equal. And a database of more tables than the
+ * target's lock table could hold in one transaction.
  */
 class LargeSchemaIT {
     static LocalPostgres source;
@@ -84,6 +85,15 @@ class LargeSchemaIT {
         source = Infra.postgres();
         try (var c = SampleData.connect(source, "postgres"); var s = c.createStatement()) {
             s.execute("CREATE DATABASE erp");
+            s.execute("CREATE DATABASE wide");
+        }
+        try (var c = SampleData.connect(source, "wide"); var s = c.createStatement()) {
+            s.execute("CREATE FUNCTION public.touch() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$");
+            s.execute("DO $$ BEGIN FOR i IN 1.." + WIDE_TABLES + " LOOP"
+                    + " EXECUTE format('CREATE TABLE public.t%s (id int, note text)', i);"
+                    + " EXECUTE format('INSERT INTO public.t%s VALUES (%s, ''row of t%s'')', i, i, i);"
+                    + " EXECUTE format('CREATE TRIGGER touch BEFORE UPDATE ON public.t%s FOR EACH ROW"
+                    + " EXECUTE FUNCTION public.touch()', i); END LOOP; END $$");
         }
         try (var c = SampleData.connect(source, "erp"); var s = c.createStatement()) {
             s.execute(GENERATE);
@@ -104,7 +114,7 @@ class LargeSchemaIT {
     void aLargeApplicationSchemaArrivesWhole(Method method) throws Exception {
         try (LocalPostgres target = Infra.postgres()) {
             MigrationRequest r = MigrationRequest.of(Pgferry.conn(source), Pgferry.conn(target), method,
-                    List.of("postgres"), List.of(), List.of());
+                    List.of("postgres", "wide"), List.of(), List.of());
             pgferry.submit(r);
             MigrationStatus s = pgferry.awaitFinal(r.migrationId());
             assertThat(s.migration().status()).as(Json.writePretty(s)).isEqualTo(State.DONE);
@@ -124,6 +134,39 @@ class LargeSchemaIT {
                     + " FROM public.metrics GROUP BY tableoid) SELECT count(*) FROM pg_index i"
                     + " JOIN copied ON copied.tableoid = i.indrelid WHERE i.indisprimary AND i.xmin::text = copied.xid"))
                     .isEqualTo("24");
+        }
+    }
+
+    /**
+     * Tables of the "wide" database, each with a trigger. Each table's creation takes locks until its transaction
+     * ends, more in all than a target with {@code max_locks_per_transaction = 10} holds: a pre-data restore in one
+     * transaction fails there with {@code out of shared memory} (SQLSTATE 53200) at about the 2,000th table. Each
+     * trigger takes one more lock on its table, so the triggers (run on one session as a light post-data) go in
+     * transactions of at most 1,000 statements too.
+     */
+    static final int WIDE_TABLES = 2500;
+
+    @org.junit.jupiter.api.Test
+    void aSchemaOfMoreTablesThanTheTargetsLockTableHoldsInOneTransactionArrives() throws Exception {
+        try (LocalPostgres target = Infra.postgres(java.util.Map.of("max_locks_per_transaction", "10"))) {
+            MigrationRequest r = MigrationRequest.of(Pgferry.conn(source), Pgferry.conn(target), Method.DUMP,
+                    List.of("postgres", "erp"), List.of(), List.of());
+            pgferry.submit(r);
+            MigrationStatus s = pgferry.awaitFinal(r.migrationId());
+            assertThat(s.migration().status()).as(Json.writePretty(s)).isEqualTo(State.DONE);
+            String tables = "SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind = 'r'";
+            assertThat(Compare.scalar(target, "wide", tables)).isEqualTo(String.valueOf(WIDE_TABLES));
+            String rows = "SELECT count(*), sum(hashtext(note)) FROM (SELECT note FROM public.t1 UNION ALL SELECT note"
+                    + " FROM public.t" + WIDE_TABLES + " UNION ALL SELECT note FROM public.t1250) n";
+            assertThat(Compare.scalar(target, "wide", rows)).isEqualTo(Compare.scalar(source, "wide", rows));
+            assertThat(Compare.scalar(target, "wide", "SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal"))
+                    .isEqualTo(String.valueOf(WIDE_TABLES));
+            assertThat(Compare.scalar(target, "wide", "SELECT count(DISTINCT xmin::text) FROM pg_trigger WHERE NOT tgisinternal"))
+                    .isEqualTo("3");
+            // the tables were created in transactions of at most 1,000 entries: three of them
+            assertThat(Compare.scalar(target, "wide", "SELECT count(DISTINCT t.xmin::text) FROM pg_type t"
+                    + " JOIN pg_class c ON c.reltype = t.oid WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r'"))
+                    .isEqualTo("3");
         }
     }
 

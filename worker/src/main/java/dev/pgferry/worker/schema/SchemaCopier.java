@@ -35,6 +35,19 @@ import java.util.regex.Pattern;
  * same time, on two threads (each runs a pg_restore process that only reads the file).
  */
 public final class SchemaCopier implements AutoCloseable {
+    /**
+     * At most this many dump entries (or rendered statements) per transaction where a section is restored in
+     * transactions: an object created or altered keeps its lock until the transaction ends, and the target's lock
+     * table holds about {@code max_locks_per_transaction} (64) locks per possible backend ({@code max_connections}
+     * and background processes) for all sessions together. A schema of 7,000 tables with a sequence each, restored
+     * in one transaction into a server with {@code max_connections = 100}, ran out of it (SQLSTATE 53200,
+     * {@code out of shared memory}) at about the 4,800th table; 1,000 entries take at most a few thousand locks, and
+     * a schema of a few hundred tables still goes in one transaction.
+     */
+    static final int ENTRIES_PER_TRANSACTION = 1000;
+    /** A custom-format dump takes at least about 160 bytes per entry: one this small holds fewer entries than that. */
+    private static final long FEWER_ENTRIES_THAN_A_TRANSACTION_BYTES = 100L * ENTRIES_PER_TRANSACTION;
+
     private final PgConnector source;
     private final PgConnector target;
     private final String dbname;
@@ -54,9 +67,30 @@ public final class SchemaCopier implements AutoCloseable {
                 source.libpqEnv(dbname), ErrorCode.SCHEMA_DUMP_FAILED, "dumping the schema of source database " + dbname);
     }
 
-    /** See {@link #restore}. One transaction: all types and tables, or none. */
-    public List<String> restorePreData(Set<String> missingRoles) {
-        return restore("pre-data", missingRoles, 1, null);
+    /**
+     * See {@link #restore}. With no missing roles, in transactions of at most {@link #ENTRIES_PER_TRANSACTION}
+     * entries each, in the dump's order (each one's objects need only those of earlier entries): one transaction for
+     * all but the largest schemas. A failed database is dropped anyway, so the section need not be one transaction.
+     */
+    public List<String> restorePreData(Set<String> missingRoles) throws IOException {
+        if (!missingRoles.isEmpty() || Files.size(dumpFile) <= FEWER_ENTRIES_THAN_A_TRANSACTION_BYTES) {
+            return restore("pre-data", missingRoles, 1, null);
+        }
+        List<String> entries = list("pre-data").stream().filter(l -> !l.isBlank() && !l.startsWith(";")).toList();
+        if (entries.size() <= ENTRIES_PER_TRANSACTION) {
+            return restore("pre-data", missingRoles, 1, null);
+        }
+        List<String> tolerated = new ArrayList<>();
+        for (int from = 0; from < entries.size(); from += ENTRIES_PER_TRANSACTION) {
+            // a list restores exactly its entries, each in the section the whole section's restore gives it
+            Path list = PostDataPlan.writeList(entries.subList(from, Math.min(entries.size(), from + ENTRIES_PER_TRANSACTION)));
+            try {
+                tolerated.addAll(restore("pre-data", missingRoles, 1, list));
+            } finally {
+                Files.deleteIfExists(list);
+            }
+        }
+        return tolerated;
     }
 
     /**
@@ -74,15 +108,20 @@ public final class SchemaCopier implements AutoCloseable {
      * {@code source} must read the dump's snapshot.
      */
     public PostDataPlan planPostData(Connection source, Set<Long> earlyTables) throws SQLException, IOException {
+        return PostDataPlan.of(list("post-data"), source, earlyTables);
+    }
+
+    /** The dump's table of contents for {@code section}, as {@code pg_restore --list} writes it. */
+    private List<String> list(String section) throws IOException {
         Path listing = Files.createTempFile("pgferry-toc-", ".txt");
         try {
-            PgTool.Result r = PgTool.exec("pg_restore", List.of("--list", "--section=post-data", dumpFile.toString()), Map.of(),
+            PgTool.Result r = PgTool.exec("pg_restore", List.of("--list", "--section=" + section, dumpFile.toString()), Map.of(),
                     ErrorCode.SCHEMA_RESTORE_FAILED, "listing the schema dump of " + dbname, listing);
             if (r.exitCode() != 0) {
                 throw new MigrationException(ErrorCode.SCHEMA_RESTORE_FAILED, "listing the schema dump of " + dbname
                         + " failed: " + PgTool.tail(r.stderr()));
             }
-            return PostDataPlan.of(Files.readAllLines(listing), source, earlyTables);
+            return Files.readAllLines(listing);
         } finally {
             Files.deleteIfExists(listing);
         }
@@ -135,10 +174,10 @@ public final class SchemaCopier implements AutoCloseable {
 
     /**
      * Runs statements {@link #render}ed from the dump on one new session of the target database, as pg_restore
-     * would have. With no missing roles, in one transaction that the first error fails (as
-     * {@code --single-transaction --exit-on-error}); otherwise one statement at a time, a statement that fails with
-     * {@code undefined_object} or {@code insufficient_privilege} while naming a missing role being reported and
-     * skipped. Returns the skipped statements.
+     * would have. With no missing roles, in transactions of at most {@link #ENTRIES_PER_TRANSACTION} statements,
+     * the first error failing the rest (as {@code --single-transaction --exit-on-error}); otherwise one statement at
+     * a time, a statement that fails with {@code undefined_object} or {@code insufficient_privilege} while naming a
+     * missing role being reported and skipped. Returns the skipped statements.
      */
     public List<String> runScript(List<String> statements, Set<String> missingRoles) {
         if (statements.isEmpty()) {
@@ -149,11 +188,16 @@ public final class SchemaCopier implements AutoCloseable {
             if (missingRoles.isEmpty()) {
                 c.setAutoCommit(false);
                 try (Statement st = c.createStatement()) {
+                    int inTransaction = 0;
                     for (String statement : statements) {
                         try {
                             st.execute(statement);
                         } catch (SQLException e) {
                             throw SqlStates.wrap(ErrorCode.SCHEMA_RESTORE_FAILED, what + " (statement: " + statement + ")", e);
+                        }
+                        if (++inTransaction == ENTRIES_PER_TRANSACTION) {
+                            c.commit();
+                            inTransaction = 0;
                         }
                     }
                 }
@@ -237,13 +281,14 @@ public final class SchemaCopier implements AutoCloseable {
     }
 
     /**
-     * Restores one section. With no missing roles the restore is strict: one transaction, stopping at the first
-     * error. When some roles could not be created on the target, statements naming them (ownership, policies, user
-     * mappings) must fail without stopping the rest: the restore then goes on past errors, and a failed statement
-     * that does not name a missing role where a role goes still fails the database (the statement is read from
-     * pg_restore's report, never the server's error text, which depends on its locale). Privileges are then left
-     * out of the restore and granted one statement at a time ({@link #grantPrivileges}), so that a grant to a
-     * missing role does not take the other grants of its object down with it. Returns the tolerated failures.
+     * Restores one section, or the entries of {@code list}. With no missing roles the restore is strict: one
+     * transaction (with one job), stopping at the first error. When some roles could not be created on the target,
+     * statements naming them (ownership, policies, user mappings) must fail without stopping the rest: the restore
+     * then goes on past errors, and a failed statement that does not name a missing role where a role goes still
+     * fails the database (the statement is read from pg_restore's report, never the server's error text, which
+     * depends on its locale). Privileges are then left out of the restore and granted one statement at a time
+     * ({@link #grantPrivileges}), so that a grant to a missing role does not take the other grants of its object
+     * down with it. Returns the tolerated failures.
      */
     private List<String> restore(String section, Set<String> missingRoles, int jobs, Path list) {
         String what = "restoring the " + section + " schema into target database " + dbname;

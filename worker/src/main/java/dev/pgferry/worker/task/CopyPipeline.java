@@ -358,7 +358,11 @@ final class CopyPipeline {
 
     /** The pre-data section (types, tables, functions) of the schema dump, which must be written, onto the target. */
     void restorePreData(Resources res, Set<String> missingRoles) {
-        warnCapped("pre-data restore: ", res.schema().restorePreData(missingRoles));
+        try {
+            warnCapped("pre-data restore: ", res.schema().restorePreData(missingRoles));
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
     }
 
     /** As {@link #copy}, once the pre-data section is restored ({@link #restorePreData}). */
