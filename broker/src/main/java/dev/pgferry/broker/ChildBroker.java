@@ -23,7 +23,7 @@ public final class ChildBroker implements AutoCloseable {
     private static final long READY_TIMEOUT_MS = 120_000;
     /** How long a broker may take to stop before it is killed (by its owner, or by itself: {@link BrokerMain}). */
     static final long STOP_TIMEOUT_MS = 30_000;
-    /** The marker of a broker told to stop while its owner went on: its JVM's pid. */
+    /** The marker of a broker told to stop while its owner went on: its JVM's pid and start time ({@link #marker}). */
     private static final String STOPPING = "broker.stopping";
 
     private final Process process;
@@ -128,16 +128,13 @@ public final class ChildBroker implements AutoCloseable {
      */
     private static void awaitStopping(Path dataDir) throws InterruptedException {
         Path marker = dataDir.resolve(STOPPING);
-        long pid;
+        String content;
         try {
-            pid = Long.parseLong(Files.readString(marker).trim());
-        } catch (IOException | NumberFormatException e) {
+            content = Files.readString(marker);
+        } catch (IOException e) {
             return;
         }
-        // Only that broker's JVM: a pid the system has given to another process since is not waited for.
-        Optional<ProcessHandle> stopping = ProcessHandle.of(pid).filter(h -> h.info().commandLine()
-                .map(c -> c.contains(BrokerMain.class.getName()) && c.contains(dataDir.toAbsolutePath().normalize().toString()))
-                .orElse(false));
+        Optional<ProcessHandle> stopping = stillRunning(content);
         if (stopping.isPresent()) {
             try {
                 stopping.get().onExit().get(STOP_TIMEOUT_MS + 5_000, TimeUnit.MILLISECONDS);
@@ -150,6 +147,30 @@ public final class ChildBroker implements AutoCloseable {
         } catch (IOException ignored) {
             // the next start reads a pid that is gone, and goes on
         }
+    }
+
+    /** The marker's content for {@code process}: its pid and its start time. */
+    static String marker(ProcessHandle process) {
+        return process.pid() + " " + process.info().startInstant().map(java.time.Instant::toEpochMilli).orElse(0L);
+    }
+
+    /**
+     * The process a {@link #marker} names, while it runs; empty once it has exited, or when the system has given its
+     * pid to another process since (whose start time differs). Not the command line: the JDK reads at most 4 kB of
+     * it, and a broker's (its class path first) is longer.
+     */
+    static Optional<ProcessHandle> stillRunning(String marker) {
+        String[] pidAndStart = marker.trim().split(" ");
+        long pid;
+        long start;
+        try {
+            pid = Long.parseLong(pidAndStart[0]);
+            start = pidAndStart.length == 2 ? Long.parseLong(pidAndStart[1]) : -1;
+        } catch (NumberFormatException e) {
+            return Optional.empty();
+        }
+        return ProcessHandle.of(pid).filter(h -> h.info().startInstant().map(java.time.Instant::toEpochMilli)
+                .orElse(0L) == start);
     }
 
     /**
@@ -165,7 +186,7 @@ public final class ChildBroker implements AutoCloseable {
             return;
         }
         try {
-            Files.writeString(log.resolveSibling(STOPPING), Long.toString(process.pid()));
+            Files.writeString(log.resolveSibling(STOPPING), marker(process.toHandle()));
         } catch (IOException e) {
             // without the marker the next start may find the lock held: stop as close() does
             close();

@@ -19,10 +19,11 @@ class ChildBrokerTest {
         Path kafka = dir.resolve("kafka");
         ChildBroker first = ChildBroker.start(kafka, 0, false);
         long pid = first.process().pid();
+        String marker = ChildBroker.marker(first.process().toHandle());
 
         first.stopInBackground();
 
-        assertThat(kafka.resolve("broker.stopping")).hasContent(Long.toString(pid));
+        assertThat(kafka.resolve("broker.stopping")).hasContent(marker);
         try (ChildBroker next = ChildBroker.start(kafka, 0, false)) {
             assertThat(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)).as("the stopped broker").isFalse();
             assertThat(first.process().exitValue()).as("its exit code: a clean shutdown").isEqualTo(143);
@@ -33,5 +34,20 @@ class ChildBrokerTest {
         }
         assertThat(Files.readString(kafka.resolve("broker.log")).split("Kafka Server started", -1)).as("broker starts")
                 .hasSize(3);
+    }
+
+    @Test
+    void aMarkerNamesItsProcessHoweverLongItsCommandLineAndNoOtherProcessOnTheSamePid() throws Exception {
+        // A command line longer than the 4 kB the JDK reads of it, as a broker's is (its class path comes first)
+        Process p = new ProcessBuilder("sh", "-c", "sleep 60; :", "x".repeat(20_000)).start();
+        String marker = ChildBroker.marker(p.toHandle());
+        try {
+            assertThat(ChildBroker.stillRunning(marker).map(ProcessHandle::pid)).contains(p.pid());
+            assertThat(ChildBroker.stillRunning(p.pid() + " 12345")).as("another process given the same pid").isEmpty();
+            assertThat(ChildBroker.stillRunning(Long.toString(p.pid()))).as("a marker without a start time").isEmpty();
+        } finally {
+            p.destroyForcibly().waitFor();
+        }
+        assertThat(ChildBroker.stillRunning(marker)).as("once it has exited").isEmpty();
     }
 }

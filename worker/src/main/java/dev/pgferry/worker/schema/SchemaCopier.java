@@ -44,7 +44,7 @@ public final class SchemaCopier implements AutoCloseable {
      * {@code out of shared memory}) at about the 4,800th table; 1,000 entries take at most a few thousand locks, and
      * a schema of a few hundred tables still goes in one transaction.
      */
-    static final int ENTRIES_PER_TRANSACTION = 1000;
+    private static final int ENTRIES_PER_TRANSACTION = 1000;
     /** A custom-format dump takes at least about 160 bytes per entry: one this small holds fewer entries than that. */
     private static final long FEWER_ENTRIES_THAN_A_TRANSACTION_BYTES = 100L * ENTRIES_PER_TRANSACTION;
 
