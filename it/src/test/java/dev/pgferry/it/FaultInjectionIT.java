@@ -15,6 +15,7 @@ import dev.pgferry.messages.MigrationStatus.State;
 import dev.pgferry.messages.MigrationTask;
 import dev.pgferry.messages.StatusEvent;
 import dev.pgferry.messages.Topics;
+import dev.pgferry.pg.Secrets;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -187,6 +188,41 @@ class FaultInjectionIT {
             var actual = Compare.tableFingerprints(target, "app");
             Reliability.record("source server restarted (pg_ctl restart -m fast) mid-task",
                     "survived: the database started over by itself as attempt 2 and completed",
+                    Reliability.rows(expected), Reliability.rows(actual));
+            assertThat(actual).isEqualTo(expected);
+        }
+    }
+
+    @Test
+    void anAttemptThatFailsBeforeItsTargetDatabaseIsTouchedIsStillFollowedByTheAttemptItAnnounced() throws Exception {
+        try (LocalPostgres restarting = Infra.postgres()) {
+            MigrationRequest r = MigrationRequest.of(Pgferry.conn(source), Pgferry.conn(restarting), Method.DUMP,
+                    List.of("postgres", "big", "Analytics; Ünï \"q\"", "inventory"), List.of(), List.of());
+            // Given shop's first attempt held in its roles step, before it touches the target database (another
+            // session holds the migration's roles lock on the target)
+            var targetPg = new dev.pgferry.pg.PgConnector(r.target(), dev.pgferry.pg.Side.TARGET, "it", Secrets.system());
+            try (var held = dev.pgferry.worker.task.TaskLock.acquireRoles(targetPg, r.migrationId())) {
+                pgferry.submit(r);
+                ReplicationIT.eventually(() -> Compare.scalar(restarting, "postgres", "SELECT count(*) FROM pg_locks"
+                        + " WHERE locktype = 'advisory' AND NOT granted"), "1");
+
+                // When the target server restarts, ending the attempt in that step
+                restarting.restart();
+            }
+            MigrationStatus s = pgferry.awaitFinal(r.migrationId());
+
+            // Then the attempt the row announced (2) runs and finishes: its events are not dropped as an older
+            // attempt's (attempt 1 wrote no marker, so the next run once counted itself attempt 1 again)
+            DatabaseStatus shop = row(s, "shop");
+            assertThat(shop.status()).as(shop.toString()).isEqualTo(State.DONE);
+            assertThat(shop.attempt()).isEqualTo(2);
+            assertThat(shop.warnings()).anySatisfy(w -> assertThat(w).contains("attempt 1 failed: locking the roles")
+                    .contains("starting over as attempt 2"));
+            assertThat(shop.startedAt()).isNotNull();
+            var expected = Compare.tableFingerprints(source, "shop");
+            var actual = Compare.tableFingerprints(restarting, "shop");
+            Reliability.record("target server restarted while the task waited in its roles step (before its marker)",
+                    "survived: the database started over as attempt 2, the attempt its row announced, and completed",
                     Reliability.rows(expected), Reliability.rows(actual));
             assertThat(actual).isEqualTo(expected);
         }

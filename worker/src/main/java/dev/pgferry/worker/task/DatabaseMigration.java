@@ -236,7 +236,7 @@ public final class DatabaseMigration {
                 // properties), not on sessions of their own.
                 Retry.Epochs epochs = new Retry.Epochs(sourceStartedAt, targetDb.serverStartedAt());
                 Optional<String> why = retries > 0 ? Retry.worthIt(e, source, target, epochs) : Optional.empty();
-                if (why.isPresent() && Retry.awaitServers(source, target, RETRY_WAIT)) {
+                if (why.isPresent() && Retry.awaitServers(source, target, RETRY_WAIT) && counted(targetDb, prior, attempt)) {
                     // Said as the next attempt, whose row keeps it (the view drops an older attempt's events).
                     emit.accept(new EventSource(task.migrationId(), db, workerId, attempt + 1, clock).warning(
                             "attempt " + attempt + " failed: " + e.getMessage() + "; " + why.get()
@@ -263,6 +263,22 @@ public final class DatabaseMigration {
             MDC.remove("migration");
         }
         return true;
+    }
+
+    /**
+     * Whether the failed {@code attempt} is counted in the marker, so that the next run is the attempt announced
+     * ({@link TargetDatabase#countFailedAttempt}); when the ledger cannot be written, the attempt's own failure is
+     * the database's.
+     */
+    private boolean counted(TargetDatabase targetDb, TargetDatabase.Prior prior, int attempt) {
+        try {
+            targetDb.countFailedAttempt(prior, attempt);
+            return true;
+        } catch (RuntimeException e) {
+            LOG.warn("database {}: attempt {} could not be counted in the ledger ({}), so it is not retried",
+                    task.dbname(), attempt, e.toString());
+            return false;
+        }
     }
 
     /**

@@ -47,6 +47,8 @@ public final class TargetDatabase {
     private final String dbname;
     private final String key;
     private volatile String serverStartedAt;
+    /** The attempt whose marker this object wrote ({@link #prepare}, {@link #countFailedAttempt}); 0: none. */
+    private int marked;
 
     /**
      * {@code session}: the task's own session on the target's bootstrap database (its lock's, {@link TaskLock#session}),
@@ -106,6 +108,7 @@ public final class TargetDatabase {
                 refuseIfInUse(prior);
             }
             ledger.write(key, LedgerEntry.running(attempt, createdByUs(prior)));
+            marked = attempt;
             if (ourCopy) {
                 drop(session);
             }
@@ -145,6 +148,20 @@ public final class TargetDatabase {
             source.applyTo(session, DatabaseProperties.read(session, dbname), missingRoles, warn);
         } catch (SQLException e) {
             throw SqlStates.wrap(ErrorCode.TARGET_UNREACHABLE, "setting the properties of target database " + dbname, e);
+        }
+    }
+
+    /**
+     * Counts attempt {@code attempt}, which failed in a way worth retrying, in the marker when it failed before
+     * {@link #prepare} wrote it (in the roles step, say): the next run, on this worker or another, is then attempt
+     * {@code attempt + 1}, the attempt its row is told of. Without it that run counted itself {@code attempt} again,
+     * and the status view, which drops the events of an attempt older than the newest it has seen, never saw it
+     * finish. The marker says the database is pgferry's only when an earlier attempt's marker said so.
+     */
+    public void countFailedAttempt(Prior prior, int attempt) {
+        if (marked < attempt) {
+            ledger.write(key, LedgerEntry.running(attempt, prior.ours() && prior.created()));
+            marked = attempt;
         }
     }
 
