@@ -89,9 +89,13 @@ class LargeSchemaIT {
         }
         try (var c = SampleData.connect(source, "wide"); var s = c.createStatement()) {
             s.execute("CREATE FUNCTION public.touch() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$");
+            // (over 1 MB, so that its copy is a job of its own, which the test holds)
+            s.execute("CREATE TABLE public.tenant (id int PRIMARY KEY, name text);"
+                    + " INSERT INTO public.tenant SELECT g, repeat('tenant ' || g, 8) FROM generate_series(1, 20000) g");
+            Gate.install(source, "wide", "public.tenant", "id");
             s.execute("DO $$ BEGIN FOR i IN 1.." + WIDE_TABLES + " LOOP"
-                    + " EXECUTE format('CREATE TABLE public.t%s (id int, note text)', i);"
-                    + " EXECUTE format('INSERT INTO public.t%s VALUES (%s, ''row of t%s'')', i, i, i);"
+                    + " EXECUTE format('CREATE TABLE public.t%s (id int, note text, tenant_id int REFERENCES public.tenant)', i);"
+                    + " EXECUTE format('INSERT INTO public.t%s VALUES (%s, ''row of t%s'', %s)', i, i, i, 1 + i % 100);"
                     + " EXECUTE format('CREATE TRIGGER touch BEFORE UPDATE ON public.t%s FOR EACH ROW"
                     + " EXECUTE FUNCTION public.touch()', i); END LOOP; END $$");
         }
@@ -142,7 +146,9 @@ class LargeSchemaIT {
      * ends, more in all than a target with {@code max_locks_per_transaction = 10} holds: a pre-data restore in one
      * transaction fails there with {@code out of shared memory} (SQLSTATE 53200) at about the 2,000th table. Each
      * trigger takes one more lock on its table, so the triggers (run on one session as a light post-data) go in
-     * transactions of at most 1,000 statements too.
+     * transactions of at most 1,000 statements too. Each also references the tenant table, whose copy the test holds
+     * until the others are in: their foreign keys become ready at once, and are added in transactions of at most 200
+     * keys.
      */
     static final int WIDE_TABLES = 2500;
 
@@ -151,11 +157,20 @@ class LargeSchemaIT {
         try (LocalPostgres target = Infra.postgres(java.util.Map.of("max_locks_per_transaction", "10"))) {
             MigrationRequest r = MigrationRequest.of(Pgferry.conn(source), Pgferry.conn(target), Method.DUMP,
                     List.of("postgres", "erp"), List.of(), List.of());
+            // Given the tenant table's copy held until every table that references it is in, so that all their
+            // foreign keys become ready at once
+            Gate gate = Gate.close(target);
             pgferry.submit(r);
+            gate.awaitHeld();
+            Pgferry.awaitRow(pgferry.coordinator, r.migrationId(), "wide", d -> d.tablesDone() == WIDE_TABLES);
+            gate.open();
             MigrationStatus s = pgferry.awaitFinal(r.migrationId());
             assertThat(s.migration().status()).as(Json.writePretty(s)).isEqualTo(State.DONE);
             String tables = "SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind = 'r'";
-            assertThat(Compare.scalar(target, "wide", tables)).isEqualTo(String.valueOf(WIDE_TABLES));
+            assertThat(Compare.scalar(target, "wide", tables)).isEqualTo(String.valueOf(WIDE_TABLES + 1));
+            // every key arrived, added in transactions of at most 200 keys (pgjdbc alone split them every 256 or so)
+            String keys = "SELECT count(*) || ',' || count(DISTINCT xmin::text) FROM pg_constraint WHERE contype = 'f' AND convalidated";
+            assertThat(Compare.scalar(target, "wide", keys)).isEqualTo(WIDE_TABLES + ",13");
             String rows = "SELECT count(*), sum(hashtext(note)) FROM (SELECT note FROM public.t1 UNION ALL SELECT note"
                     + " FROM public.t" + WIDE_TABLES + " UNION ALL SELECT note FROM public.t1250) n";
             assertThat(Compare.scalar(target, "wide", rows)).isEqualTo(Compare.scalar(source, "wide", rows));

@@ -153,16 +153,16 @@ public final class IndexBuilder {
     }
 
     /**
-     * Adds foreign keys as jobs: the keys of small tables together, in one implicit transaction (one round trip, one
-     * commit); every other key in a job of its own, added NOT VALID (a brief lock on both tables, no scan) and then
+     * Adds foreign keys as jobs: the keys of small tables together, in implicit transactions of at most
+     * {@value #KEYS_PER_TRANSACTION} keys (one round trip and one commit each); every other key in a job of its own, added NOT VALID (a brief lock on both tables, no scan) and then
      * validated, which locks the referenced table only against writes, so that the validations of keys referencing
      * one table run side by side (a plain ADD CONSTRAINT would hold both tables against each other's keys for the
      * whole scan).
      */
     private void addForeignKeys(List<PostDataPlan.ForeignKey> keys) {
         List<String> small = keys.stream().filter(k -> k.bytes() <= SMALL_KEY_TABLE_BYTES).map(PostDataPlan.ForeignKey::sql).toList();
-        if (!small.isEmpty()) {
-            job(List.of(String.join(";\n", small)));
+        for (int from = 0; from < small.size(); from += KEYS_PER_TRANSACTION) {
+            job(List.of(String.join(";\n", small.subList(from, Math.min(small.size(), from + KEYS_PER_TRANSACTION)))));
         }
         // The quicker checks first: they free the tables that the longer ones would hold.
         keys.stream().filter(k -> k.bytes() > SMALL_KEY_TABLE_BYTES)
@@ -170,6 +170,14 @@ public final class IndexBuilder {
                 job(k.validated() ? List.of(k.notValidSql(), k.validateSql()) : List.of(k.sql())));
     }
 
+    /**
+     * The most keys added in one transaction. Each key locks its two tables until its transaction ends: thousands of
+     * tables that reference one table copied last (a tenants table) would otherwise need more locks than a target's
+     * lock table holds ({@code max_locks_per_transaction} per connection, SQLSTATE 53200). pgjdbc itself ends the
+     * implicit transaction of a long multi-statement string every 256 statements or so (to bound what it must
+     * buffer), an implementation detail this does not rely on.
+     */
+    static final int KEYS_PER_TRANSACTION = 200;
     /** Tables up to this size have their foreign keys added together (their checks cost next to nothing). */
     private static final long SMALL_KEY_TABLE_BYTES = 1L << 20;
     private static final int FOREIGN_KEY_ATTEMPTS = 5;
