@@ -220,7 +220,8 @@ public final class Checker {
         List<String> unlogged = tables.stream().filter(SourceCatalog.Table::unlogged).map(SourceCatalog.Table::displayName).toList();
         if (!unlogged.isEmpty()) {
             out.add(Finding.warning("unlogged tables", unlogged.size() + " unlogged table(s) (" + list(unlogged)
-                    + "): copied once, later changes do not replicate"));
+                    + "): not replicated; copied at the start and again by pgferry cutover, while the source's writes"
+                    + " are blocked"));
         }
         long largeObjects = longValue(s, "SELECT count(*) FROM pg_catalog.pg_largeobject_metadata");
         if (largeObjects > 0) {

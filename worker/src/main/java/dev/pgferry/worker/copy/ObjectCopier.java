@@ -12,10 +12,16 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 
 /**
- * Copies what is not table data: sequence positions, large-object contents, materialized-view population.
+ * Copies what is not table data: sequence positions, large-object contents, materialized-view population; and, at a
+ * cut-over, the unlogged tables, which replication does not carry.
  * Each method takes a source connection reading the copy's snapshot and a target connection, and commits the
  * target itself. Stateless.
  */
@@ -112,27 +118,119 @@ public final class ObjectCopier {
         target.setAutoCommit(false);
         long rows = 0;
         for (SourceCatalog.ConfigTable t : tables) {
-            CopyOut reader = source.unwrap(PGConnection.class).getCopyAPI().copyOut("COPY (" + t.select() + ") TO STDOUT");
-            CopyIn writer = null;
-            try {
-                writer = target.unwrap(PGConnection.class).getCopyAPI().copyIn("COPY " + t.qualifiedName() + " ("
-                        + String.join(", ", t.columns().stream().map(Sql::ident).toList()) + ") FROM STDIN");
-                byte[] chunk;
-                while ((chunk = reader.readFromCopy()) != null) {
-                    writer.writeToCopy(chunk, 0, chunk.length);
-                }
-                rows += writer.endCopy();
-                writer = null;
-            } finally {
-                if (reader.isActive()) {
-                    reader.cancelCopy();
-                }
-                if (writer != null && writer.isActive()) {
-                    writer.cancelCopy();
-                }
-            }
+            rows += stream(source, "COPY (" + t.select() + ") TO STDOUT", target, "COPY " + t.qualifiedName() + " ("
+                    + String.join(", ", t.columns().stream().map(Sql::ident).toList()) + ") FROM STDIN");
         }
         target.commit();
         return rows;
+    }
+
+    /**
+     * Replaces the target's rows of unlogged tables (which logical replication does not carry) with the source's, in
+     * one target transaction: every table truncated, then each copied after the tables its foreign keys reference (a
+     * cycle of keys copies in name order, and the first key it breaks fails the copy). The target's user triggers on
+     * these tables are disabled meanwhile, as a subscription's apply worker does not fire them either, so that the
+     * copy adds nothing elsewhere (an audit trigger's rows); each trigger gets back its own state (enabled, disabled,
+     * replica, always) in the same transaction. Returns the rows copied. {@code source} reads them as they are: the
+     * caller keeps writes away.
+     */
+    public static long copyUnloggedTables(List<SourceCatalog.Table> tables, Connection source, Connection target)
+            throws SQLException {
+        List<SourceCatalog.Table> ordered = referencedFirst(tables, source);
+        target.setAutoCommit(false);
+        try (Statement st = target.createStatement()) {
+            List<String[]> triggers = new ArrayList<>();
+            try (PreparedStatement ps = target.prepareStatement("SELECT tgrelid::pg_catalog.regclass::text, tgname,"
+                    + " tgenabled::text FROM pg_catalog.pg_trigger WHERE NOT tgisinternal AND tgenabled <> 'D'"
+                    + " AND tgrelid = ANY (?::pg_catalog.regclass[])")) {
+                ps.setArray(1, target.createArrayOf("text", tables.stream().map(SourceCatalog.Table::qualifiedName).toArray()));
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        triggers.add(new String[]{rs.getString(1), rs.getString(2), rs.getString(3)});
+                    }
+                }
+            }
+            for (String[] tg : triggers) {
+                st.execute("ALTER TABLE " + tg[0] + " DISABLE TRIGGER " + Sql.ident(tg[1]));
+            }
+            st.execute("TRUNCATE ONLY " + String.join(", ", ordered.stream().map(SourceCatalog.Table::qualifiedName).toList()));
+            long rows = 0;
+            for (SourceCatalog.Table t : ordered) {
+                String columns = t.columns().isEmpty() ? ""
+                        : " (" + String.join(", ", t.columns().stream().map(Sql::ident).toList()) + ")";
+                rows += stream(source, "COPY " + t.qualifiedName() + columns + " TO STDOUT", target,
+                        "COPY " + t.qualifiedName() + columns + " FROM STDIN");
+            }
+            for (String[] tg : triggers) {
+                st.execute("ALTER TABLE " + tg[0] + " ENABLE " + switch (tg[2]) {
+                    case "R" -> "REPLICA ";
+                    case "A" -> "ALWAYS ";
+                    default -> "";
+                } + "TRIGGER " + Sql.ident(tg[1]));
+            }
+            target.commit();
+            return rows;
+        } catch (SQLException | RuntimeException e) {
+            target.rollback();
+            throw e;
+        } finally {
+            target.setAutoCommit(true);
+        }
+    }
+
+    /** {@code tables} ordered so that each comes after the others its foreign keys reference, else by name. */
+    private static List<SourceCatalog.Table> referencedFirst(List<SourceCatalog.Table> tables, Connection source)
+            throws SQLException {
+        Map<Long, SourceCatalog.Table> byOid = new java.util.TreeMap<>();
+        tables.forEach(t -> byOid.put(t.oid(), t));
+        Map<Long, Set<Long>> references = new HashMap<>();
+        try (PreparedStatement ps = source.prepareStatement("SELECT conrelid, confrelid FROM pg_catalog.pg_constraint"
+                + " WHERE contype = 'f' AND conrelid <> confrelid AND conrelid = ANY (?::pg_catalog.oid[])"
+                + " AND confrelid = ANY (?::pg_catalog.oid[])")) {
+            java.sql.Array oids = source.createArrayOf("bigint", byOid.keySet().toArray());
+            ps.setArray(1, oids);
+            ps.setArray(2, oids);
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    references.computeIfAbsent(rs.getLong(1), k -> new HashSet<>()).add(rs.getLong(2));
+                }
+            }
+        }
+        List<SourceCatalog.Table> out = new ArrayList<>();
+        Set<Long> placed = new HashSet<>();
+        List<SourceCatalog.Table> left = new ArrayList<>(tables);
+        left.sort(java.util.Comparator.comparing(SourceCatalog.Table::displayName));
+        while (!left.isEmpty()) {
+            SourceCatalog.Table next = left.stream()
+                    .filter(t -> placed.containsAll(references.getOrDefault(t.oid(), Set.of()))).findFirst()
+                    .orElse(left.get(0));
+            out.add(next);
+            placed.add(next.oid());
+            left.remove(next);
+        }
+        return out;
+    }
+
+    /** Streams the rows of {@code copyOut} on {@code source} into {@code copyIn} on {@code target}; the rows written. */
+    private static long stream(Connection source, String copyOut, Connection target, String copyIn) throws SQLException {
+        CopyOut reader = source.unwrap(PGConnection.class).getCopyAPI().copyOut(copyOut);
+        CopyIn writer = null;
+        try {
+            writer = target.unwrap(PGConnection.class).getCopyAPI().copyIn(copyIn);
+            byte[] chunk;
+            while ((chunk = reader.readFromCopy()) != null) {
+                writer.writeToCopy(chunk, 0, chunk.length);
+            }
+            long rows = writer.endCopy();
+            writer = null;
+            return rows;
+        } finally {
+            if (reader.isActive()) {
+                reader.cancelCopy();
+            }
+            if (writer != null && writer.isActive()) {
+                writer.cancelCopy();
+            }
+        }
     }
 }

@@ -41,8 +41,9 @@ import java.util.function.Function;
  *     transactions roll back, and nothing commits on the source from here on;</li>
  * <li>reads the source's WAL insert position as the fence and waits until the subscription's slot has confirmed it
  *     ({@code confirmed_flush_lsn}: the target has applied and flushed every transaction committed before);</li>
- * <li>sets the target's sequences from the source; optionally verifies source and target, and goes on only when they
- *     match;</li>
+ * <li>sets the target's sequences from the source, and replaces the rows of its unlogged tables (which replication
+ *     does not carry) with the source's ({@link ObjectCopier#copyUnloggedTables}); optionally verifies source and
+ *     target, and goes on only when they match;</li>
  * <li>drops the replication (subscription, slot, publication) and, with {@code unblock_source}, restores the source
  *     database's own setting.</li>
  * </ol>
@@ -151,6 +152,15 @@ public final class Cutover {
             awaitFence(s, fence, deadline, steps);
             steps.step("copying_sequences", "writes blocked; setting the target's sequences from the source");
             ObjectCopier.copySequences(SourceCatalog.sequences(s), t);
+            List<SourceCatalog.Table> unlogged = SourceCatalog.tables(s, request.options().includeExtensionTables()).stream()
+                    .filter(tb -> tb.unlogged() && request.copiesTable(dbname, tb.schema(), tb.name())).toList();
+            if (!unlogged.isEmpty()) {
+                steps.step("copying_unlogged", "writes blocked; copying the rows of " + unlogged.size() + " unlogged"
+                        + " table(s) again (" + String.join(", ", unlogged.stream().limit(5).map(SourceCatalog.Table::displayName)
+                        .toList()) + (unlogged.size() > 5 ? ", ..." : "") + "), as replication does not carry them");
+                long rows = ObjectCopier.copyUnloggedTables(unlogged, s, t);
+                LOG.info("database {}: {} unlogged table(s) copied again at cut-over, {} rows", dbname, unlogged.size(), rows);
+            }
             if (options.verify()) {
                 steps.step("verifying", "writes blocked; comparing source and target");
                 Verification v = verify.apply(running);

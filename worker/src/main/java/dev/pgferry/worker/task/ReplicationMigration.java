@@ -107,7 +107,8 @@ final class ReplicationMigration {
         List<SourceCatalog.Table> unlogged = tables.stream().filter(SourceCatalog.Table::unlogged).toList();
         if (!unlogged.isEmpty()) {
             pipeline.warn("unlogged table(s) " + names(unlogged) + " are not replicated by PostgreSQL:"
-                    + " copied once; later changes to them will not arrive");
+                    + " copied once now; later changes to them arrive only when pgferry cutover copies them again,"
+                    + " while the source's writes are blocked");
         }
         List<SourceCatalog.Table> noIdentity = tables.stream().filter(t -> !t.unlogged() && !t.replicaIdentity()).toList();
         if (noIdentity.isEmpty()) {

@@ -97,7 +97,10 @@ public final class Verifier {
                 checks.add(check("roles", RoleComparison.differences(src, dst, request)));
             }
             checks.add(schema(Math.max(ServerCatalog.majorVersion(src), ServerCatalog.majorVersion(dst))));
-            checks.add(slot != null ? new Check("sequences", Result.NOT_COMPARABLE,
+            // While a cut-over blocks the source's writes (and after it), the sequences and the unlogged tables it
+            // copied again compare like any other.
+            boolean replicating = slot != null && cutover.isEmpty();
+            checks.add(replicating ? new Check("sequences", Result.NOT_COMPARABLE,
                     List.of("replication does not carry sequences: they are copied at cut-over (pgferry remove)"))
                     : compare("sequences", src, dst, Verifier::sequences));
             checks.add(compare("large objects", src, dst, Verifier::largeObjects));
@@ -106,9 +109,9 @@ public final class Verifier {
                 if (!request.copiesTable(dbname, t.schema(), t.name())) {
                     tables.add(new TableCheck(t.displayName(), Result.NOT_COMPARABLE, null, null, null,
                             "its data is not migrated (--skip-table / --with-table)"));
-                } else if (slot != null && t.unlogged()) {
+                } else if (replicating && t.unlogged()) {
                     tables.add(new TableCheck(t.displayName(), Result.NOT_COMPARABLE, null, null, null,
-                            "unlogged: copied once, not replicated"));
+                            "unlogged: not replicated; copied once, and again at cut-over"));
                 } else {
                     plans.add(plan(src, t));
                 }
