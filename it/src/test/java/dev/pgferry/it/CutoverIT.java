@@ -74,6 +74,10 @@ class CutoverIT {
                     + " ALTER TABLE public.sessions DISABLE TRIGGER dormant;"
                     + " INSERT INTO public.zone VALUES (1, 'a'), (2, 'b');"
                     + " INSERT INTO public.sessions SELECT g, 1 + g % 2, md5(g::text) FROM generate_series(1, 50) g");
+            // (and large objects, which replication does not carry either, one of them owned by a role, one shared)
+            ReplicationIT.exec(source, "ledger", "CREATE ROLE lo_owner; CREATE ROLE lo_reader;"
+                    + " SELECT lo_from_bytea(1001, 'one'), lo_from_bytea(1002, 'two'), lo_from_bytea(1003, 'three');"
+                    + " ALTER LARGE OBJECT 1003 OWNER TO lo_owner; GRANT SELECT ON LARGE OBJECT 1003 TO PUBLIC");
             MigrationRequest r = ReplicationIT.request(source, target, Method.REPLICATION, List.of("postgres"));
             pgferry.submit(r);
             MigrationStatus syncing = pgferry.awaitFinal(r.migrationId());
@@ -190,6 +194,12 @@ class CutoverIT {
                     + " INSERT INTO public.sessions SELECT g, 3, md5(g::text) FROM generate_series(51, 80) g;"
                     + " UPDATE public.sessions SET token = 'renewed' WHERE id % 7 = 0; DELETE FROM public.sessions WHERE id <= 10;"
                     + " DELETE FROM public.zone WHERE id = 1 AND NOT EXISTS (SELECT 1 FROM public.sessions WHERE zone = 1)");
+            // and its large objects too: one rewritten, one removed, one added with an owner and a grant, one's grants
+            // changed
+            ReplicationIT.exec(source, "ledger", "SELECT lo_put(1001, 0, 'ONE, longer now'), lo_unlink(1002),"
+                    + " lo_from_bytea(1004, 'four'); ALTER LARGE OBJECT 1004 OWNER TO lo_owner;"
+                    + " GRANT SELECT ON LARGE OBJECT 1004 TO lo_reader; REVOKE SELECT ON LARGE OBJECT 1003 FROM PUBLIC;"
+                    + " GRANT UPDATE ON LARGE OBJECT 1003 TO lo_reader WITH GRANT OPTION");
             ReplicationIT.eventually(() -> Compare.tableFingerprints(target, "ledger").get("public.session_log"),
                     Compare.tableFingerprints(source, "ledger").get("public.session_log"));
 
@@ -211,15 +221,19 @@ class CutoverIT {
             assertThat(Compare.scalar(target, "ledger", "SELECT string_agg(tgname || '=' || tgenabled::text, ',' ORDER BY tgname)"
                     + " FROM pg_trigger WHERE tgrelid = 'public.sessions'::regclass AND NOT tgisinternal"))
                     .isEqualTo("dormant=D,logged=O");
+            String largeObjects = "SELECT string_agg(oid || ' ' || pg_get_userbyid(lomowner) || ' ' || coalesce(lomacl::text, '')"
+                    + " || ' ' || encode(lo_get(oid), 'escape'), ', ' ORDER BY oid) FROM pg_largeobject_metadata";
+            assertThat(Compare.scalar(source, "ledger", largeObjects)).startsWith("1001 postgres  ONE, longer now, 1003 lo_owner");
+            assertThat(Compare.scalar(target, "ledger", largeObjects)).isEqualTo(Compare.scalar(source, "ledger", largeObjects));
             Verification cutVerified = Pgferry.awaitRow(pgferry.coordinator, r.migrationId(), "ledger",
                     d -> d.verification() != null).verification();
             assertThat(cutVerified.result()).as(Json.writePretty(cutVerified)).isEqualTo(Verification.Result.MATCH);
             assertThat(cutVerified.tables()).filteredOn(t -> t.table().equals("public.sessions")).singleElement()
                     .satisfies(t -> assertThat(t.result()).isEqualTo(Verification.Result.MATCH));
-            assertThat(cutVerified.checks()).filteredOn(c -> c.name().equals("sequences")).singleElement()
-                    .satisfies(c -> assertThat(c.result()).isEqualTo(Verification.Result.MATCH));
-            Reliability.record("unlogged tables (one referencing the other, a trigger logging inserts) changed while"
-                            + " replicating, then cut over",
+            assertThat(cutVerified.checks()).filteredOn(c -> c.name().equals("sequences") || c.name().equals("large objects"))
+                    .hasSize(2).allSatisfy(c -> assertThat(c.result()).isEqualTo(Verification.Result.MATCH));
+            Reliability.record("unlogged tables (one referencing the other, a trigger logging inserts) and large objects"
+                            + " (contents, owner, grants) changed while replicating, then cut over",
                     "copied again while writes were blocked, without firing the target's triggers; verified equal",
                     Reliability.rows(ledgerSource), Reliability.rows(Compare.tableFingerprints(target, "ledger")));
             MigrationStatus done = Pgferry.awaitView(pgferry.coordinator, r.migrationId(), s -> s.migration().status() == State.DONE

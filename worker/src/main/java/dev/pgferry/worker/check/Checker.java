@@ -225,8 +225,8 @@ public final class Checker {
         }
         long largeObjects = longValue(s, "SELECT count(*) FROM pg_catalog.pg_largeobject_metadata");
         if (largeObjects > 0) {
-            out.add(Finding.warning("large objects", largeObjects + " large object(s): copied once, later changes do not"
-                    + " replicate"));
+            out.add(Finding.warning("large objects", largeObjects + " large object(s): not replicated; copied at the"
+                    + " start, and what changed is copied again by pgferry cutover, while the source's writes are blocked"));
         }
         return out;
     }

@@ -52,12 +52,21 @@ public final class ObjectCopier {
      */
     public static long copyLargeObjects(List<Long> oids, Connection source, Connection target) throws SQLException {
         target.setAutoCommit(false);
+        for (long oid : oids) {
+            ensureExists(target, oid);
+        }
+        long bytes = copyContents(oids, source, target);
+        target.commit();
+        return bytes;
+    }
+
+    /** Writes each object's content on the target (which has the object) from the source's, inside the caller's transaction. */
+    private static long copyContents(List<Long> oids, Connection source, Connection target) throws SQLException {
         LargeObjectManager in = source.unwrap(PGConnection.class).getLargeObjectAPI();
         LargeObjectManager out = target.unwrap(PGConnection.class).getLargeObjectAPI();
         long bytes = 0;
         byte[] buf = new byte[LO_CHUNK];
         for (long oid : oids) {
-            ensureExists(target, oid);
             try (LargeObject src = in.open(oid, LargeObjectManager.READ);
                  LargeObject dst = out.open(oid, LargeObjectManager.WRITE)) {
                 dst.truncate(0);
@@ -68,8 +77,172 @@ public final class ObjectCopier {
                 }
             }
         }
-        target.commit();
         return bytes;
+    }
+
+    /** What {@link #resyncLargeObjects} changed on the target. */
+    public record LargeObjectSync(int created, int removed, int rewritten, int metadata, long bytes) {
+        public boolean none() {
+            return created + removed + rewritten + metadata == 0;
+        }
+    }
+
+    /**
+     * One large object's owner, privileges (null: the default; else each grant as grantee, empty for PUBLIC, privilege
+     * and grant option, in order) and content hash.
+     */
+    private record LargeObjectState(long oid, String owner, List<List<String>> acl, String hash) {
+    }
+
+    private static final String LARGE_OBJECT_STATES = "SELECT m.oid, pg_catalog.pg_get_userbyid(m.lomowner),"
+            + " CASE WHEN m.lomacl IS NOT NULL THEN ARRAY(SELECT ARRAY[CASE WHEN a.grantee = 0 THEN ''"
+            + "   ELSE pg_catalog.pg_get_userbyid(a.grantee) END, a.privilege_type, a.is_grantable::text]"
+            + "   FROM pg_catalog.aclexplode(m.lomacl) a ORDER BY 1) END,"
+            + " pg_catalog.md5(pg_catalog.lo_get(m.oid)) FROM pg_catalog.pg_largeobject_metadata m ORDER BY m.oid";
+
+    /**
+     * Makes the target's large objects the source's again, as a cut-over needs (replication does not carry them):
+     * both sides' objects are read in oid order with their owner, privileges and a hash of their content (on the
+     * servers), and only what differs is changed, in one target transaction: objects the source no longer has are
+     * unlinked, new ones created with their owner and privileges, changed contents rewritten, changed owners and
+     * privileges set (a role the target lacks is left out, as at the migration). {@code targetReader} reads the
+     * target's side while {@code target} writes. Memory holds the differences only.
+     */
+    public static LargeObjectSync resyncLargeObjects(Connection source, Connection targetReader, Connection target)
+            throws SQLException {
+        List<Long> removed = new ArrayList<>();
+        List<Long> rewritten = new ArrayList<>();
+        List<LargeObjectState> created = new ArrayList<>();
+        List<LargeObjectState[]> metadata = new ArrayList<>();
+        boolean sourceAuto = source.getAutoCommit();
+        boolean readerAuto = targetReader.getAutoCommit();
+        source.setAutoCommit(false);
+        targetReader.setAutoCommit(false);
+        try (Statement ss = source.createStatement(); Statement ts = targetReader.createStatement()) {
+            ss.setFetchSize(1000);
+            ts.setFetchSize(1000);
+            try (ResultSet src = ss.executeQuery(LARGE_OBJECT_STATES); ResultSet dst = ts.executeQuery(LARGE_OBJECT_STATES)) {
+                LargeObjectState a = next(src);
+                LargeObjectState b = next(dst);
+                while (a != null || b != null) {
+                    if (b == null || (a != null && a.oid() < b.oid())) {
+                        created.add(a);
+                        a = next(src);
+                    } else if (a == null || b.oid() < a.oid()) {
+                        removed.add(b.oid());
+                        b = next(dst);
+                    } else {
+                        if (!a.hash().equals(b.hash())) {
+                            rewritten.add(a.oid());
+                        }
+                        if (!a.owner().equals(b.owner()) || !java.util.Objects.equals(a.acl(), b.acl())) {
+                            metadata.add(new LargeObjectState[]{a, b});
+                        }
+                        a = next(src);
+                        b = next(dst);
+                    }
+                }
+            }
+        } finally {
+            source.rollback();
+            targetReader.rollback();
+            source.setAutoCommit(sourceAuto);
+            targetReader.setAutoCommit(readerAuto);
+        }
+        LargeObjectSync sync = new LargeObjectSync(created.size(), removed.size(), rewritten.size(), metadata.size(), 0);
+        if (sync.none()) {
+            return sync;
+        }
+        target.setAutoCommit(false);
+        try (PreparedStatement unlink = target.prepareStatement("SELECT pg_catalog.lo_unlink(?::pg_catalog.oid)");
+             Statement st = target.createStatement()) {
+            for (long oid : removed) {
+                unlink.setLong(1, oid);
+                unlink.executeQuery().close();
+            }
+            Set<String> roles = new HashSet<>();
+            try (ResultSet rs = st.executeQuery("SELECT rolname FROM pg_catalog.pg_roles")) {
+                while (rs.next()) {
+                    roles.add(rs.getString(1));
+                }
+            }
+            List<Long> contents = new ArrayList<>(rewritten);
+            for (LargeObjectState c : created) {
+                ensureExists(target, c.oid());
+                contents.add(c.oid());
+                setMetadata(st, c, null, roles);
+            }
+            for (LargeObjectState[] m : metadata) {
+                setMetadata(st, m[0], m[1], roles);
+            }
+            long bytes;
+            // (the large-object API works inside a transaction only)
+            source.setAutoCommit(false);
+            try {
+                bytes = copyContents(contents, source, target);
+            } finally {
+                source.rollback();
+                source.setAutoCommit(sourceAuto);
+            }
+            target.commit();
+            return new LargeObjectSync(sync.created(), sync.removed(), sync.rewritten(), sync.metadata(), bytes);
+        } catch (SQLException | RuntimeException e) {
+            target.rollback();
+            throw e;
+        } finally {
+            target.setAutoCommit(true);
+        }
+    }
+
+    private static LargeObjectState next(ResultSet rs) throws SQLException {
+        if (!rs.next()) {
+            return null;
+        }
+        java.sql.Array array = rs.getArray(3);
+        List<List<String>> acl = null;
+        if (array != null) {
+            acl = new ArrayList<>();
+            // a two-dimensional text array; an empty one comes back one-dimensional
+            for (Object grant : (Object[]) array.getArray()) {
+                if (grant instanceof String[] g) {
+                    acl.add(List.of(g));
+                }
+            }
+        }
+        return new LargeObjectState(rs.getLong(1), rs.getString(2), acl, rs.getString(4));
+    }
+
+    /**
+     * Gives a large object the source's owner and privileges ({@code want}); {@code had}: what the target had (null for
+     * a new object, which has the default privileges). Roles the target lacks are left out.
+     */
+    private static void setMetadata(Statement st, LargeObjectState want, LargeObjectState had, Set<String> roles)
+            throws SQLException {
+        String object = "LARGE OBJECT " + want.oid();
+        if ((had == null || !want.owner().equals(had.owner())) && roles.contains(want.owner())) {
+            st.execute("ALTER " + object + " OWNER TO " + Sql.ident(want.owner()));
+        }
+        if (had != null ? java.util.Objects.equals(want.acl(), had.acl()) : want.acl() == null) {
+            return;
+        }
+        if (had != null && had.acl() != null) {
+            for (List<String> grant : had.acl()) {
+                st.execute("REVOKE ALL ON " + object + " FROM " + grantee(grant.get(0)));
+            }
+        }
+        if (want.acl() != null) {
+            for (List<String> grant : want.acl()) {
+                if (grant.get(0).isEmpty() || roles.contains(grant.get(0))) {
+                    // privilege_type is one of the words GRANT takes (SELECT, UPDATE)
+                    st.execute("GRANT " + grant.get(1) + " ON " + object + " TO " + grantee(grant.get(0))
+                            + ("true".equals(grant.get(2)) ? " WITH GRANT OPTION" : ""));
+                }
+            }
+        }
+    }
+
+    private static String grantee(String role) {
+        return role.isEmpty() ? "PUBLIC" : Sql.ident(role);
     }
 
     private static void ensureExists(Connection target, long oid) throws SQLException {

@@ -41,9 +41,10 @@ import java.util.function.Function;
  *     transactions roll back, and nothing commits on the source from here on;</li>
  * <li>reads the source's WAL insert position as the fence and waits until the subscription's slot has confirmed it
  *     ({@code confirmed_flush_lsn}: the target has applied and flushed every transaction committed before);</li>
- * <li>sets the target's sequences from the source, and replaces the rows of its unlogged tables (which replication
- *     does not carry) with the source's ({@link ObjectCopier#copyUnloggedTables}); optionally verifies source and
- *     target, and goes on only when they match;</li>
+ * <li>sets the target's sequences from the source, and makes its unlogged tables and large objects (which
+ *     replication does not carry) the source's ({@link ObjectCopier#copyUnloggedTables},
+ *     {@link ObjectCopier#resyncLargeObjects}); optionally verifies source and target, and goes on only when they
+ *     match;</li>
  * <li>drops the replication (subscription, slot, publication) and, with {@code unblock_source}, restores the source
  *     database's own setting.</li>
  * </ol>
@@ -161,6 +162,14 @@ public final class Cutover {
                 long rows = ObjectCopier.copyUnloggedTables(unlogged, s, t);
                 LOG.info("database {}: {} unlogged table(s) copied again at cut-over, {} rows", dbname, unlogged.size(), rows);
             }
+            if (hasLargeObjects(s) || hasLargeObjects(t)) {
+                steps.step("copying_large_objects", "writes blocked; comparing the large objects of both sides and copying"
+                        + " what changed, as replication does not carry them");
+                try (Connection reader = target.open(dbname)) {
+                    ObjectCopier.LargeObjectSync sync = ObjectCopier.resyncLargeObjects(s, reader, t);
+                    LOG.info("database {}: large objects at cut-over: {}", dbname, sync);
+                }
+            }
             if (options.verify()) {
                 steps.step("verifying", "writes blocked; comparing source and target");
                 Verification v = verify.apply(running);
@@ -229,6 +238,14 @@ public final class Cutover {
             return new Failure(ErrorCode.NOT_REPLICATING, e.sqlstate(), e.getMessage(), false);
         }
         return new Failure(ErrorCode.CUTOVER_ABORTED, e.sqlstate(), "cut-over aborted: " + e.getMessage() + "; " + after, false);
+    }
+
+    private static boolean hasLargeObjects(Connection c) throws SQLException {
+        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery(
+                "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_largeobject_metadata)")) {
+            rs.next();
+            return rs.getBoolean(1);
+        }
     }
 
     private void checkReplicating(Connection s, Connection t) throws SQLException {

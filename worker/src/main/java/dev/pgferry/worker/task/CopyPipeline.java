@@ -418,8 +418,9 @@ final class CopyPipeline {
             phase(Phase.ANALYZE);
             schema.analyzeExcept(analyzed, jobs, res.pool().executor(JobPool.Kind.INDEX), res.targetSessions());
             if (replicating && !read.largeObjects().isEmpty()) {
-                warn(read.largeObjects().size() + " large object(s) were copied once; logical"
-                        + " replication does not carry later changes to large objects");
+                warn(read.largeObjects().size() + " large object(s) were copied now; logical replication does not"
+                        + " carry later changes to large objects: pgferry cutover copies what changed, while the"
+                        + " source's writes are blocked");
             }
         } catch (SQLException e) {
             throw SqlStates.wrap(ErrorCode.COPY_FAILED, "migrating database " + db, e);

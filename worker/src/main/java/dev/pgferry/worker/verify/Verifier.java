@@ -103,7 +103,9 @@ public final class Verifier {
             checks.add(replicating ? new Check("sequences", Result.NOT_COMPARABLE,
                     List.of("replication does not carry sequences: they are copied at cut-over (pgferry remove)"))
                     : compare("sequences", src, dst, Verifier::sequences));
-            checks.add(compare("large objects", src, dst, Verifier::largeObjects));
+            checks.add(replicating ? new Check("large objects", Result.NOT_COMPARABLE,
+                    List.of("replication does not carry large objects: they are copied at cut-over (pgferry cutover)"))
+                    : compare("large objects", src, dst, Verifier::largeObjects));
             checks.add(compare("materialized views", src, dst, Verifier::matViews));
             for (SourceCatalog.Table t : SourceCatalog.tables(src, request.options().includeExtensionTables())) {
                 if (!request.copiesTable(dbname, t.schema(), t.name())) {
