@@ -14,7 +14,10 @@ import java.util.List;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-/** Extension tables (postgis' spatial_ref_sys) are left to CREATE EXTENSION on the target, not replicated. */
+/**
+ * Extension tables (postgis' spatial_ref_sys) are left to CREATE EXTENSION on the target, not replicated; the user's
+ * rows of them, and materialized views refreshed on the source, arrive at the cut-over.
+ */
 class ExtensionsIT {
 
     @Test
@@ -26,7 +29,12 @@ class ExtensionsIT {
             ReplicationIT.exec(source, "gis", "CREATE EXTENSION postgis;"
                     + " CREATE TABLE public.places (id int PRIMARY KEY, name text, geom geometry(Point, 4326));"
                     + " INSERT INTO public.places SELECT g, 'place ' || g, ST_SetSRID(ST_MakePoint(g * 0.01, g * 0.02), 4326)"
-                    + " FROM generate_series(1, 500) g");
+                    + " FROM generate_series(1, 500) g;"
+                    // a spatial reference system of the user's (a row of an extension's configuration table), and a
+                    // materialized view
+                    + " INSERT INTO public.spatial_ref_sys (srid, auth_name, auth_srid, proj4text)"
+                    + " VALUES (990001, 'test', 1, '+proj=longlat +ellps=GRS80 +no_defs');"
+                    + " CREATE MATERIALIZED VIEW public.far_places AS SELECT id, name FROM public.places WHERE ST_X(geom) > 0");
             MigrationRequest r = MigrationRequest.of(Pgferry.conn(source), Pgferry.conn(target), Method.AUTO,
                     List.of("postgres"), List.of(), List.of());
 
@@ -44,6 +52,32 @@ class ExtensionsIT {
             ReplicationIT.exec(source, "gis", "UPDATE public.places SET geom = ST_SetSRID(ST_MakePoint(1, 1), 4326) WHERE id = 1");
             ReplicationIT.eventually(() -> Compare.scalar(target, "gis", "SELECT ST_AsText(geom) FROM public.places WHERE id = 1"),
                     "POINT(1 1)");
+
+            // When, while it replicates, a spatial reference system of the user's is added and another removed, and a
+            // materialized view is refreshed on the source (none of which replicates), then it is cut over, verified
+            ReplicationIT.exec(source, "gis", "INSERT INTO public.spatial_ref_sys (srid, auth_name, auth_srid, proj4text)"
+                    + " VALUES (990002, 'test', 2, '+proj=longlat +datum=WGS84 +no_defs');"
+                    + " DELETE FROM public.spatial_ref_sys WHERE srid = 990001;"
+                    + " INSERT INTO public.places SELECT g, 'place ' || g, ST_SetSRID(ST_MakePoint(g * 0.01, 1), 4326)"
+                    + " FROM generate_series(501, 600) g; REFRESH MATERIALIZED VIEW public.far_places");
+            String users = "SELECT string_agg(srid || ' ' || proj4text, ', ' ORDER BY srid) FROM public.spatial_ref_sys"
+                    + " WHERE srid > 990000";
+            assertThat(Compare.scalar(source, "gis", users)).startsWith("990002 ");
+            assertThat(Compare.scalar(target, "gis", users)).startsWith("990001 ");
+            ReplicationIT.eventually(() -> Compare.tableFingerprints(target, "gis").get("public.places"),
+                    Compare.tableFingerprints(source, "gis").get("public.places"));
+            pgferry.bus.send(dev.pgferry.messages.Topics.REQUESTS, r.migrationId(), dev.pgferry.messages.Json.write(
+                    dev.pgferry.messages.CutoverRequest.of(r.migrationId(), List.of("gis"), 60, true, false)));
+            MigrationStatus.DatabaseStatus cut = Pgferry.awaitRow(pgferry.coordinator, r.migrationId(), "gis",
+                    d -> d.cutover() != null && !d.cutover().state().equals("cutting_over"));
+
+            // Then both arrived before the switch, and the verification agrees
+            assertThat(cut.cutover().state()).as(cut.toString()).isEqualTo("done");
+            assertThat(cut.verification().result()).isEqualTo(dev.pgferry.messages.Verification.Result.MATCH);
+            assertThat(Compare.scalar(target, "gis", users)).isEqualTo(Compare.scalar(source, "gis", users));
+            String far = "SELECT count(*) || ':' || sum(id) FROM public.far_places";
+            assertThat(Compare.scalar(source, "gis", far)).startsWith("600:");
+            assertThat(Compare.scalar(target, "gis", far)).isEqualTo(Compare.scalar(source, "gis", far));
         }
     }
 }

@@ -198,7 +198,8 @@ public sealed interface StatusEvent {
 
     /**
      * A database's cut-over reached a step ({@code catching_up}, {@code blocking_writes}, {@code awaiting_fence},
-     * {@code copying_sequences}, {@code copying_unlogged}, {@code copying_large_objects}, {@code verifying},
+     * {@code copying_sequences}, {@code copying_unlogged}, {@code copying_extension_rows},
+     * {@code copying_large_objects}, {@code refreshing_materialized_views}, {@code verifying},
      * {@code dropping_replication}); {@code detail} says what it waits
      * for, in words.
      */

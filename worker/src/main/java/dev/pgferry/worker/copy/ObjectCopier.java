@@ -282,6 +282,94 @@ public final class ObjectCopier {
     }
 
     /**
+     * Refreshes, at a cut-over, each materialized view populated on the source whose target content differs (a
+     * count and an order-free hash of its rows, computed on each server): a refresh on the source is not replicated.
+     * Views that read other views come after them. Returns the views refreshed.
+     */
+    public static List<String> refreshChangedMatViews(List<SourceCatalog.MatView> views, Connection source,
+                                                      Connection target) throws SQLException {
+        List<String> refreshed = new ArrayList<>();
+        for (SourceCatalog.MatView v : dependenciesFirst(views, source)) {
+            String name = Sql.qualified(v.schema(), v.name());
+            if (!v.populated() || contentHash(source, name).equals(contentHash(target, name))) {
+                continue;
+            }
+            target.setAutoCommit(true);
+            try (Statement st = target.createStatement()) {
+                st.execute("REFRESH MATERIALIZED VIEW " + name);
+            }
+            refreshed.add(v.schema() + "." + v.name());
+        }
+        return refreshed;
+    }
+
+    /** The rows of {@code relation}: their count and the sum of a 64-bit hash of each, in any order (or that it is not populated). */
+    private static String contentHash(Connection c, String relation) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("SELECT c.relispopulated FROM pg_catalog.pg_class c"
+                + " WHERE c.oid = ?::pg_catalog.regclass")) {
+            ps.setString(1, relation);
+            try (ResultSet rs = ps.executeQuery()) {
+                if (!rs.next() || !rs.getBoolean(1)) {
+                    return "not populated";
+                }
+            }
+        }
+        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT count(*) || ':' || coalesce(sum(('x'"
+                + " || substr(pg_catalog.md5(t::text), 1, 16))::bit(64)::bigint::numeric), 0) FROM " + relation + " t")) {
+            rs.next();
+            return rs.getString(1);
+        }
+    }
+
+    /** {@code views} ordered so that a view comes after the materialized views it reads, else by name. */
+    private static List<SourceCatalog.MatView> dependenciesFirst(List<SourceCatalog.MatView> views, Connection source)
+            throws SQLException {
+        Map<String, Set<String>> reads = new HashMap<>();
+        try (Statement st = source.createStatement(); ResultSet rs = st.executeQuery("SELECT DISTINCT"
+                + " vn.nspname || '.' || v.relname, dn.nspname || '.' || d.relname FROM pg_catalog.pg_rewrite r"
+                + " JOIN pg_catalog.pg_class v ON v.oid = r.ev_class AND v.relkind = 'm'"
+                + " JOIN pg_catalog.pg_namespace vn ON vn.oid = v.relnamespace"
+                + " JOIN pg_catalog.pg_depend p ON p.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND p.objid = r.oid"
+                + " JOIN pg_catalog.pg_class d ON d.oid = p.refobjid AND d.relkind = 'm' AND d.oid <> v.oid"
+                + " JOIN pg_catalog.pg_namespace dn ON dn.oid = d.relnamespace")) {
+            while (rs.next()) {
+                reads.computeIfAbsent(rs.getString(1), k -> new HashSet<>()).add(rs.getString(2));
+            }
+        }
+        List<SourceCatalog.MatView> out = new ArrayList<>();
+        Set<String> placed = new HashSet<>();
+        List<SourceCatalog.MatView> left = new ArrayList<>(views);
+        while (!left.isEmpty()) {
+            SourceCatalog.MatView next = left.stream().filter(v -> placed.containsAll(reads.getOrDefault(
+                    v.schema() + "." + v.name(), Set.of()))).findFirst().orElse(left.get(0));
+            out.add(next);
+            placed.add(next.schema() + "." + next.name());
+            left.remove(next);
+        }
+        return out;
+    }
+
+    /**
+     * Replaces, at a cut-over, the user's rows of each extension configuration table on the target with the
+     * source's (replication does not carry them), in one transaction. Returns the rows copied.
+     */
+    public static long replaceConfigRows(List<SourceCatalog.ConfigTable> tables, Connection source, Connection target)
+            throws SQLException {
+        target.setAutoCommit(false);
+        try (Statement st = target.createStatement()) {
+            for (SourceCatalog.ConfigTable t : tables) {
+                st.execute("DELETE FROM " + t.qualifiedName() + (t.condition().isBlank() ? "" : " " + t.condition()));
+            }
+            return copyConfigRows(tables, source, target);
+        } catch (SQLException | RuntimeException e) {
+            target.rollback();
+            throw e;
+        } finally {
+            target.setAutoCommit(true);
+        }
+    }
+
+    /**
      * Appends the user's rows of each extension configuration table (see {@link SourceCatalog.ConfigTable}) to the
      * rows {@code CREATE EXTENSION} gave the target, streaming one COPY into another in text form. The target
      * database is new for each attempt, so a retried copy never doubles them. Returns the rows copied.

@@ -41,10 +41,10 @@ import java.util.function.Function;
  *     transactions roll back, and nothing commits on the source from here on;</li>
  * <li>reads the source's WAL insert position as the fence and waits until the subscription's slot has confirmed it
  *     ({@code confirmed_flush_lsn}: the target has applied and flushed every transaction committed before);</li>
- * <li>sets the target's sequences from the source, and makes its unlogged tables and large objects (which
- *     replication does not carry) the source's ({@link ObjectCopier#copyUnloggedTables},
- *     {@link ObjectCopier#resyncLargeObjects}); optionally verifies source and target, and goes on only when they
- *     match;</li>
+ * <li>sets the target's sequences from the source, and makes what replication does not carry the source's: the
+ *     unlogged tables, the user's rows of extension configuration tables, the large objects, and the materialized
+ *     views whose rows differ, refreshed ({@link ObjectCopier}); optionally verifies source and target, and goes on
+ *     only when they match;</li>
  * <li>drops the replication (subscription, slot, publication) and, with {@code unblock_source}, restores the source
  *     database's own setting.</li>
  * </ol>
@@ -162,6 +162,14 @@ public final class Cutover {
                 long rows = ObjectCopier.copyUnloggedTables(unlogged, s, t);
                 LOG.info("database {}: {} unlogged table(s) copied again at cut-over, {} rows", dbname, unlogged.size(), rows);
             }
+            List<SourceCatalog.ConfigTable> config = request.options().includeExtensionTables() ? List.of()
+                    : SourceCatalog.configTables(s);
+            if (!config.isEmpty()) {
+                steps.step("copying_extension_rows", "writes blocked; copying the user's rows of extension configuration"
+                        + " tables again (" + String.join(", ", config.stream().map(SourceCatalog.ConfigTable::displayName)
+                        .toList()) + "), as replication does not carry them");
+                ObjectCopier.replaceConfigRows(config, s, t);
+            }
             if (hasLargeObjects(s) || hasLargeObjects(t)) {
                 steps.step("copying_large_objects", "writes blocked; comparing the large objects of both sides and copying"
                         + " what changed, as replication does not carry them");
@@ -169,6 +177,13 @@ public final class Cutover {
                     ObjectCopier.LargeObjectSync sync = ObjectCopier.resyncLargeObjects(s, reader, t);
                     LOG.info("database {}: large objects at cut-over: {}", dbname, sync);
                 }
+            }
+            List<SourceCatalog.MatView> views = SourceCatalog.matViews(s);
+            if (!views.isEmpty()) {
+                steps.step("refreshing_materialized_views", "writes blocked; refreshing the materialized views whose"
+                        + " rows differ from the source's (a refresh is not replicated)");
+                List<String> refreshed = ObjectCopier.refreshChangedMatViews(views, s, t);
+                LOG.info("database {}: materialized views refreshed at cut-over: {}", dbname, refreshed);
             }
             if (options.verify()) {
                 steps.step("verifying", "writes blocked; comparing source and target");

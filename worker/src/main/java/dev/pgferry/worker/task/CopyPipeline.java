@@ -461,7 +461,8 @@ final class CopyPipeline {
         if (replicating && rows > 0) {
             warn(rows + " row(s) of extension configuration tables ("
                     + String.join(", ", tables.stream().map(SourceCatalog.ConfigTable::displayName).toList())
-                    + ") were copied once; logical replication does not carry later changes to them");
+                    + ") were copied now; logical replication does not carry later changes to them: pgferry cutover"
+                    + " copies them again, while the source's writes are blocked");
         }
     }
 
