@@ -16,7 +16,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * Extension tables (postgis' spatial_ref_sys) are left to CREATE EXTENSION on the target, not replicated; the user's
- * rows of them, and materialized views refreshed on the source, arrive at the cut-over.
+ * rows of them, materialized views refreshed on the source and roles changed there arrive at the cut-over.
  */
 class ExtensionsIT {
 
@@ -34,7 +34,10 @@ class ExtensionsIT {
                     // materialized view
                     + " INSERT INTO public.spatial_ref_sys (srid, auth_name, auth_srid, proj4text)"
                     + " VALUES (990001, 'test', 1, '+proj=longlat +ellps=GRS80 +no_defs');"
-                    + " CREATE MATERIALIZED VIEW public.far_places AS SELECT id, name FROM public.places WHERE ST_X(geom) > 0");
+                    + " CREATE MATERIALIZED VIEW public.far_places AS SELECT id, name FROM public.places WHERE ST_X(geom) > 0;"
+                    // and an application's roles
+                    + " CREATE ROLE app_user LOGIN PASSWORD 'one'; CREATE ROLE app_group; CREATE ROLE app_old;"
+                    + " GRANT app_old TO app_user");
             MigrationRequest r = MigrationRequest.of(Pgferry.conn(source), Pgferry.conn(target), Method.AUTO,
                     List.of("postgres"), List.of(), List.of());
 
@@ -59,7 +62,12 @@ class ExtensionsIT {
                     + " VALUES (990002, 'test', 2, '+proj=longlat +datum=WGS84 +no_defs');"
                     + " DELETE FROM public.spatial_ref_sys WHERE srid = 990001;"
                     + " INSERT INTO public.places SELECT g, 'place ' || g, ST_SetSRID(ST_MakePoint(g * 0.01, 1), 4326)"
-                    + " FROM generate_series(501, 600) g; REFRESH MATERIALIZED VIEW public.far_places");
+                    + " FROM generate_series(501, 600) g; REFRESH MATERIALIZED VIEW public.far_places;"
+                    // and the roles change: a password rotated, a setting and a limit set, a membership moved, a role
+                    // added (roles are the server's: replication does not carry them either)
+                    + " ALTER ROLE app_user PASSWORD 'two' CONNECTION LIMIT 5; ALTER ROLE app_user SET work_mem = '8MB';"
+                    + " REVOKE app_old FROM app_user; GRANT app_group TO app_user;"
+                    + " CREATE ROLE late_user LOGIN PASSWORD 'three' IN ROLE app_group");
             String users = "SELECT string_agg(srid || ' ' || proj4text, ', ' ORDER BY srid) FROM public.spatial_ref_sys"
                     + " WHERE srid > 990000";
             assertThat(Compare.scalar(source, "gis", users)).startsWith("990002 ");
@@ -75,6 +83,15 @@ class ExtensionsIT {
             assertThat(cut.cutover().state()).as(cut.toString()).isEqualTo("done");
             assertThat(cut.verification().result()).isEqualTo(dev.pgferry.messages.Verification.Result.MATCH);
             assertThat(Compare.scalar(target, "gis", users)).isEqualTo(Compare.scalar(source, "gis", users));
+            String roles = "SELECT string_agg(r.rolname || ' ' || r.rolconnlimit || ' ' || coalesce(r.rolpassword, '')"
+                    + " || ' ' || coalesce((SELECT array_to_string(setconfig, ',') FROM pg_db_role_setting"
+                    + "   WHERE setrole = r.oid AND setdatabase = 0), '')"
+                    + " || ' in ' || coalesce((SELECT string_agg(g.rolname, ',' ORDER BY g.rolname) FROM pg_auth_members m"
+                    + "   JOIN pg_roles g ON g.oid = m.roleid WHERE m.member = r.oid), ''), '; ' ORDER BY r.rolname)"
+                    + " FROM pg_authid r WHERE r.rolname IN ('app_user', 'late_user', 'app_old', 'app_group')";
+            assertThat(Compare.scalar(source, "gis", roles)).contains("app_user 5 SCRAM-SHA-256$").contains("work_mem=8MB in app_group;")
+                    .contains("late_user -1 SCRAM-SHA-256$");
+            assertThat(Compare.scalar(target, "gis", roles)).isEqualTo(Compare.scalar(source, "gis", roles));
             String far = "SELECT count(*) || ':' || sum(id) FROM public.far_places";
             assertThat(Compare.scalar(source, "gis", far)).startsWith("600:");
             assertThat(Compare.scalar(target, "gis", far)).isEqualTo(Compare.scalar(source, "gis", far));

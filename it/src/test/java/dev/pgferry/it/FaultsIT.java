@@ -296,7 +296,7 @@ class FaultsIT {
             assertThat(a.readAndSettle(key)).isEmpty();
             assertThat(a.readSettled(key)).isEmpty();
 
-            a.writeSettled(key, LedgerEntry.rolesDone(List.of("ghost")));
+            a.writeSettled(key, LedgerEntry.rolesDone(List.of("ghost"), List.of()));
 
             // The writer knows it from memory; another ledger only after reading it from the topic
             assertThat(a.readSettled(key)).map(LedgerEntry::missing).contains(List.of("ghost"));

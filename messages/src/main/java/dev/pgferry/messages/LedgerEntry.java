@@ -17,7 +17,8 @@ import java.util.Objects;
  * writes the final status event when {@code published} says it may have been lost (a finished database is never
  * dropped because its last event could not be sent). {@code created} says whether pgferry created the target database (and so may
  * drop it again). A roles entry is {@code done} once the roles of the migration exist on the target; {@code missing}
- * lists the roles that could not be created, so that every database's restore can tolerate statements naming them.
+ * lists the roles that could not be created, so that every database's restore can tolerate statements naming them;
+ * {@code created_roles} those the step created.
  *
  * <p>A cut-over entry ({@code cutover:<migration>/<dbname>}) is written {@code running} before the source database's
  * writes are blocked, with {@code saved_setting}: the database's own {@code default_transaction_read_only} setting
@@ -45,26 +46,28 @@ public record LedgerEntry(
         @JsonProperty("xid") Long xid,
         @JsonProperty("rows") Long rows,
         @JsonProperty("bytes") Long bytes,
-        @JsonProperty("worker_id") String workerId) {
+        @JsonProperty("worker_id") String workerId,
+        @JsonProperty("created_roles") List<String> createdRoles) {
 
     public LedgerEntry {
         schemaVersion = schemaVersion == null ? MigrationRequest.SCHEMA_VERSION : schemaVersion;
         Objects.requireNonNull(state, "state is required");
         missing = List.copyOf(missing == null ? List.of() : missing);
+        createdRoles = List.copyOf(createdRoles == null ? List.of() : createdRoles);
     }
 
     public static LedgerEntry running(int attempt, boolean created) {
-        return new LedgerEntry(null, State.RUNNING, attempt, created, List.of(), null, false, null, null, null, null, null);
+        return new LedgerEntry(null, State.RUNNING, attempt, created, List.of(), null, false, null, null, null, null, null, List.of());
     }
 
     /** Finished as {@code finalState} ({@code done} or {@code syncing}); its final status event not yet written. */
     public static LedgerEntry done(int attempt, boolean created, String finalState) {
-        return new LedgerEntry(null, State.DONE, attempt, created, List.of(), finalState, false, null, null, null, null, null);
+        return new LedgerEntry(null, State.DONE, attempt, created, List.of(), finalState, false, null, null, null, null, null, List.of());
     }
 
     /** The same entry once the final status event is written. */
     public LedgerEntry asPublished() {
-        return new LedgerEntry(schemaVersion, state, attempt, created, missing, finalState, true, savedSetting, xid, rows, bytes, workerId);
+        return new LedgerEntry(schemaVersion, state, attempt, created, missing, finalState, true, savedSetting, xid, rows, bytes, workerId, createdRoles);
     }
 
     /**
@@ -72,26 +75,30 @@ public record LedgerEntry(
      * queued again for a worker that went silent) must not migrate it again.
      */
     public static LedgerEntry removed(int attempt) {
-        return new LedgerEntry(null, State.REMOVED, attempt, false, List.of(), null, true, null, null, null, null, null);
+        return new LedgerEntry(null, State.REMOVED, attempt, false, List.of(), null, true, null, null, null, null, null, List.of());
     }
 
-    public static LedgerEntry rolesDone(List<String> missing) {
-        return new LedgerEntry(null, State.DONE, 1, false, missing, null, true, null, null, null, null, null);
+    /**
+     * The migration's roles step is done: {@code missing}, the roles that could not be created; {@code createdRoles},
+     * those it created (which a cut-over may bring up to date with the source; the others are the user's).
+     */
+    public static LedgerEntry rolesDone(List<String> missing, List<String> createdRoles) {
+        return new LedgerEntry(null, State.DONE, 1, false, missing, null, true, null, null, null, null, null, createdRoles);
     }
 
     /** A cut-over entry in {@code state}, keeping the database's own read-only setting from before it. */
     public static LedgerEntry cutover(State state, String savedSetting) {
-        return new LedgerEntry(null, state, 1, false, List.of(), null, true, savedSetting, null, null, null, null);
+        return new LedgerEntry(null, state, 1, false, List.of(), null, true, savedSetting, null, null, null, null, List.of());
     }
 
     /** A unit about to commit target transaction {@code xid}. */
     public static LedgerEntry unitCommitting(long xid, String workerId) {
-        return new LedgerEntry(null, State.RUNNING, 1, false, List.of(), null, true, null, xid, null, null, workerId);
+        return new LedgerEntry(null, State.RUNNING, 1, false, List.of(), null, true, null, xid, null, null, workerId, List.of());
     }
 
     /** A unit copied and committed ({@code rows} and {@code bytes} null: committed by a worker that died before it said so). */
     public static LedgerEntry unitDone(Long rows, Long bytes, String workerId) {
-        return new LedgerEntry(null, State.DONE, 1, false, List.of(), null, true, null, null, rows, bytes, workerId);
+        return new LedgerEntry(null, State.DONE, 1, false, List.of(), null, true, null, null, rows, bytes, workerId, List.of());
     }
 
     public static String unitKey(String migrationId, String dbname, int attempt, int index) {

@@ -207,7 +207,7 @@ class MessagesTest {
         org.assertj.core.api.Assertions.assertThat(Json.read(Json.write(done), LedgerEntry.class)).isEqualTo(done);
         org.assertj.core.api.Assertions.assertThat(done.published()).isTrue();
         org.assertj.core.api.Assertions.assertThat(done.finalState()).isEqualTo("syncing");
-        org.assertj.core.api.Assertions.assertThat(Json.read(Json.write(LedgerEntry.rolesDone(java.util.List.of("su"))),
+        org.assertj.core.api.Assertions.assertThat(Json.read(Json.write(LedgerEntry.rolesDone(java.util.List.of("su"), java.util.List.of("app"))),
                 LedgerEntry.class).missing()).containsExactly("su");
         org.assertj.core.api.Assertions.assertThat(LedgerEntry.databaseKey("m-1", "roles:x"))
                 .isNotEqualTo(LedgerEntry.rolesKey("m-1"));

@@ -14,6 +14,7 @@ import dev.pgferry.pg.Sql;
 import dev.pgferry.pg.SqlStates;
 import dev.pgferry.worker.copy.ObjectCopier;
 import dev.pgferry.worker.copy.SourceCatalog;
+import dev.pgferry.worker.roles.RoleCopier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -42,7 +43,7 @@ import java.util.function.Function;
  * <li>reads the source's WAL insert position as the fence and waits until the subscription's slot has confirmed it
  *     ({@code confirmed_flush_lsn}: the target has applied and flushed every transaction committed before);</li>
  * <li>sets the target's sequences from the source, and makes what replication does not carry the source's: the
- *     unlogged tables, the user's rows of extension configuration tables, the large objects, and the materialized
+ *     roles ({@link #copyRoles}), the unlogged tables, the user's rows of extension configuration tables, the large objects, and the materialized
  *     views whose rows differ, refreshed ({@link ObjectCopier}); optionally verifies source and target, and goes on
  *     only when they match;</li>
  * <li>drops the replication (subscription, slot, publication) and, with {@code unblock_source}, restores the source
@@ -89,6 +90,7 @@ public final class Cutover {
     private final Ledger ledger;
     private final String ledgerKey;
     private final Function<LedgerEntry, Verification> verify;
+    private java.util.function.Consumer<String> warn = w -> LOG.warn("{}", w);
 
     /**
      * {@code verify} compares the database's source and target, given the cut-over's ledger entry (the source's
@@ -105,6 +107,12 @@ public final class Cutover {
         this.ledger = ledger;
         this.ledgerKey = LedgerEntry.cutoverKey(request.migrationId(), dbname);
         this.verify = verify;
+    }
+
+    /** Where the cut-over's warnings go (the database's row); by default, the log. */
+    public Cutover withWarnings(java.util.function.Consumer<String> warnings) {
+        this.warn = warnings;
+        return this;
     }
 
     /** Runs the cut-over; a failure becomes an {@link Aborted} outcome, never an exception. */
@@ -153,6 +161,9 @@ public final class Cutover {
             awaitFence(s, fence, deadline, steps);
             steps.step("copying_sequences", "writes blocked; setting the target's sequences from the source");
             ObjectCopier.copySequences(SourceCatalog.sequences(s), t);
+            steps.step("copying_roles", "writes blocked; creating the roles made on the source since the migration began,"
+                    + " and bringing those it created up to date");
+            copyRoles();
             List<SourceCatalog.Table> unlogged = SourceCatalog.tables(s, request.options().includeExtensionTables()).stream()
                     .filter(tb -> tb.unlogged() && request.copiesTable(dbname, tb.schema(), tb.name())).toList();
             if (!unlogged.isEmpty()) {
@@ -253,6 +264,29 @@ public final class Cutover {
             return new Failure(ErrorCode.NOT_REPLICATING, e.sqlstate(), e.getMessage(), false);
         }
         return new Failure(ErrorCode.CUTOVER_ABORTED, e.sqlstate(), "cut-over aborted: " + e.getMessage() + "; " + after, false);
+    }
+
+    /**
+     * Roles are the server's, not the database's, and replication does not carry them: roles created on the source
+     * since the migration's roles step are created now, and those that step created get the source's attributes,
+     * password, settings, comment and memberships (a role that was on the target before is never changed, only
+     * reported). Under the migration's roles lock, as the cut-overs of its other databases do the same.
+     */
+    private void copyRoles() {
+        List<String> ours = ledger.read(LedgerEntry.rolesKey(request.migrationId())).map(LedgerEntry::createdRoles)
+                .orElse(List.of());
+        try (dev.pgferry.worker.task.TaskLock lock = dev.pgferry.worker.task.TaskLock.acquireRoles(target, request.migrationId())) {
+            RoleCopier.Result r = RoleCopier.copy(source, target, request, java.util.Set.copyOf(ours), warn);
+            if (!r.created().isEmpty() || !r.updated().isEmpty()) {
+                LOG.info("database {}: roles at cut-over: created {}, brought up to date {}", dbname, r.created(), r.updated());
+                List<String> all = new ArrayList<>(ours);
+                r.created().stream().filter(c -> !all.contains(c)).forEach(all::add);
+                // The next cut-over of this migration brings these up to date too.
+                Optional<LedgerEntry> step = ledger.read(LedgerEntry.rolesKey(request.migrationId()));
+                ledger.write(LedgerEntry.rolesKey(request.migrationId()), LedgerEntry.rolesDone(
+                        step.map(LedgerEntry::missing).orElse(List.of()), all));
+            }
+        }
     }
 
     private static boolean hasLargeObjects(Connection c) throws SQLException {

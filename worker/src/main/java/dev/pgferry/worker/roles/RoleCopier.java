@@ -34,8 +34,10 @@ import java.util.function.Consumer;
  * servers of 16 or later; the grantor where the target allows it). Which roles: every role but the reserved ones
  * ({@link ReservedRoles}) and {@code ignore_roles}, or with {@code roles = used} the roles the migrated databases use
  * and every role connected to those by membership, in either direction (so a login role that gets its privileges
- * through a group arrives with it). A role that already exists on the target is never altered: a difference in its
- * attributes or a membership it lacks is reported as a warning naming it. A role that cannot be created is a
+ * through a group arrives with it). A role that already exists on the target is never altered, unless this
+ * migration created it ({@code ours}, at a cut-over): a difference in its attributes or a membership it lacks is
+ * reported as a warning naming it. One of {@code ours} is brought up to date with the source instead: attributes,
+ * password, settings, comment, and memberships granted or revoked. A role that cannot be created is a
  * warning, never a failure. Per-database role settings go with their database ({@code DatabaseProperties}).
  * Runs once per migration (the caller keeps that in the ledger). Stateless.
  */
@@ -74,9 +76,9 @@ public final class RoleCopier {
     /**
      * What happened: roles created; roles the migration selected that the target user cannot use as owners, because
      * they could not be created or exist without the target user being a member (statements naming them are
-     * tolerated by the restores); login roles that arrived without a password.
+     * tolerated by the restores); login roles that arrived without a password; roles of {@code ours} changed.
      */
-    public record Result(List<String> created, Set<String> missing, List<String> withoutPassword) {
+    public record Result(List<String> created, Set<String> missing, List<String> withoutPassword, List<String> updated) {
     }
 
     private RoleCopier() {
@@ -87,7 +89,8 @@ public final class RoleCopier {
      * not a superuser it is made a member of each role it creates, as PostgreSQL requires for giving that role
      * ownership of databases and objects.
      */
-    public static Result copy(PgConnector source, PgConnector target, MigrationRequest request, Consumer<String> warn) {
+    public static Result copy(PgConnector source, PgConnector target, MigrationRequest request, Set<String> ours,
+                              Consumer<String> warn) {
         try (Connection src = source.open(); Connection dst = target.open()) {
             Map<String, Role> all = readRoles(src);
             List<Membership> memberships = readMemberships(src);
@@ -101,9 +104,16 @@ public final class RoleCopier {
             List<String> created = new ArrayList<>();
             Set<String> missing = new TreeSet<>();
             List<String> withoutPassword = new ArrayList<>();
+            List<String> updated = new ArrayList<>();
             for (String name : selected) {
                 Role role = all.get(name);
                 Role there = existing.get(name);
+                if (there != null && ours.contains(name) && !name.equals(targetUser)) {
+                    if (update(dst, role, there, passwords.get(name), warn)) {
+                        updated.add(name);
+                    }
+                    continue;
+                }
                 if (there != null) {
                     if (!name.equals(targetUser) && !there.comparable().equals(role.comparable())) {
                         warn.accept("role " + name + " already exists on the target and was left as it is; it differs"
@@ -138,14 +148,20 @@ public final class RoleCopier {
                             "role " + name + ": comment not copied", warn);
                 }
             }
-            copyMemberships(dst, memberships, selected, new HashSet<>(created), existing.keySet(), superuser,
-                    targetMajor, warn);
+            Set<String> managed = new HashSet<>(created);
+            ours.stream().filter(existing::containsKey).forEach(managed::add);
+            for (String member : copyMemberships(dst, memberships, selected, managed, existing.keySet(), superuser,
+                    targetMajor, warn)) {
+                if (ours.contains(member) && !updated.contains(member)) {
+                    updated.add(member);
+                }
+            }
             if (!withoutPassword.isEmpty()) {
                 warn.accept(withoutPassword.size() + " login role(s) arrived without a password, because the source"
                         + " user may not read pg_authid (or they have none there): " + String.join(", ", withoutPassword)
                         + "; set each with ALTER ROLE name PASSWORD '...' on the target");
             }
-            return new Result(created, missing, withoutPassword);
+            return new Result(created, missing, withoutPassword, updated);
         } catch (SQLException e) {
             throw SqlStates.wrap(ErrorCode.INTERNAL, "copying roles", e);
         }
@@ -368,6 +384,52 @@ public final class RoleCopier {
     }
 
     /** Sets the stored hash; false when there is none to set. */
+    /**
+     * Brings a role this migration created ({@code there}) up to date with the source's ({@code role}): its
+     * attributes, password, settings and comment, each only when it differs; true when anything changed.
+     */
+    private static boolean update(Connection dst, Role role, Role there, String hash, Consumer<String> warn)
+            throws SQLException {
+        String name = Sql.ident(role.name());
+        boolean changed = false;
+        if (!there.comparable().equals(role.comparable())) {
+            changed |= tryExecute(dst, "ALTER ROLE " + name + " WITH " + role.attributes(true),
+                    "role " + role.name() + ": attributes not brought up to date", warn);
+        }
+        if (hash != null && !hash.equals(storedPassword(dst, role.name()))) {
+            changed |= setPassword(dst, role, hash, warn);
+        }
+        if (!there.settings().equals(role.settings())) {
+            execute(dst, "ALTER ROLE " + name + " RESET ALL");
+            for (String stored : role.settings()) {
+                GucSetting setting = GucSetting.parse(stored);
+                tryExecute(dst, "ALTER ROLE " + name + " SET " + setting.toSql(),
+                        "role " + role.name() + ": setting " + setting.name() + " not copied", warn);
+            }
+            changed = true;
+        }
+        if (!java.util.Objects.equals(there.comment(), role.comment())) {
+            changed |= tryExecute(dst, "COMMENT ON ROLE " + name + " IS " + (role.comment() == null ? "NULL"
+                    : Sql.literal(role.comment())), "role " + role.name() + ": comment not copied", warn);
+        }
+        return changed;
+    }
+
+    /** The role's stored password hash on the target, or null when unreadable (not a superuser) or none. */
+    private static String storedPassword(Connection dst, String role) throws SQLException {
+        try (PreparedStatement ps = dst.prepareStatement("SELECT rolpassword FROM pg_catalog.pg_authid WHERE rolname = ?")) {
+            ps.setString(1, role);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? rs.getString(1) : null;
+            }
+        } catch (SQLException e) {
+            if (!SqlStates.INSUFFICIENT_PRIVILEGE.equals(e.getSQLState())) {
+                throw e;
+            }
+            return null;
+        }
+    }
+
     private static boolean setPassword(Connection dst, Role role, String hash, Consumer<String> warn) {
         if (hash == null) {
             return false;
@@ -379,15 +441,27 @@ public final class RoleCopier {
 
     /**
      * Grants the memberships of the selected roles. A membership whose member already existed on the target is
-     * not added (that role is not altered) but reported when missing there.
+     * not added (that role is not altered) but reported when missing there. A role of {@code managed} (created by
+     * this migration) also loses the memberships in selected or reserved roles that the source no longer has.
+     * Returns the members whose memberships were granted or revoked.
      */
-    private static void copyMemberships(Connection dst, List<Membership> memberships, Set<String> selected,
-                                        Set<String> created, Set<String> existedBefore, boolean superuser,
-                                        int targetMajor, Consumer<String> warn) throws SQLException {
+    private static Set<String> copyMemberships(Connection dst, List<Membership> memberships, Set<String> selected,
+                                           Set<String> managed, Set<String> existedBefore, boolean superuser,
+                                           int targetMajor, Consumer<String> warn) throws SQLException {
         Set<String> onTarget = readRoleNames(dst);
         Set<String> targetEdges = new HashSet<>();
+        Set<String> sourceEdges = new HashSet<>();
+        memberships.forEach(m -> sourceEdges.add(m.group() + "\u0000" + m.member()));
+        Set<String> changed = new HashSet<>();
         for (Membership m : readMemberships(dst)) {
             targetEdges.add(m.group() + "\u0000" + m.member());
+            if (managed.contains(m.member()) && (selected.contains(m.group()) || ReservedRoles.isReserved(m.group()))
+                    && !sourceEdges.contains(m.group() + "\u0000" + m.member())) {
+                if (tryExecute(dst, "REVOKE " + Sql.ident(m.group()) + " FROM " + Sql.ident(m.member()),
+                        "membership of " + m.member() + " in " + m.group() + ", gone on the source, not revoked", warn)) {
+                    changed.add(m.member());
+                }
+            }
         }
         for (Membership m : memberships) {
             if (!selected.contains(m.member()) || !onTarget.contains(m.member()) || !onTarget.contains(m.group())
@@ -397,7 +471,7 @@ public final class RoleCopier {
             if (targetEdges.contains(m.group() + "\u0000" + m.member())) {
                 continue;
             }
-            if (!created.contains(m.member())) {
+            if (!managed.contains(m.member())) {
                 if (existedBefore.contains(m.member())) {
                     warn.accept("role " + m.member() + " already exists on the target and was left as it is; it is"
                             + " not a member of " + m.group() + " there, as it is on the source");
@@ -406,11 +480,12 @@ public final class RoleCopier {
             }
             String grant = "GRANT " + Sql.ident(m.group()) + " TO " + Sql.ident(m.member()) + options(m, targetMajor);
             boolean withGrantor = superuser && m.grantor() != null && onTarget.contains(m.grantor());
-            if (withGrantor && tryQuietly(dst, grant + " GRANTED BY " + Sql.ident(m.grantor()))) {
-                continue;
+            if ((withGrantor && tryQuietly(dst, grant + " GRANTED BY " + Sql.ident(m.grantor())))
+                    || tryExecute(dst, grant, "membership of " + m.member() + " in " + m.group() + " not copied", warn)) {
+                changed.add(m.member());
             }
-            tryExecute(dst, grant, "membership of " + m.member() + " in " + m.group() + " not copied", warn);
         }
+        return changed;
     }
 
     private static String options(Membership m, int targetMajor) {

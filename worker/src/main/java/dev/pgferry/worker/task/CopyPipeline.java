@@ -247,9 +247,9 @@ final class CopyPipeline {
             if (done.isPresent()) {
                 return Set.copyOf(done.get().missing());
             }
-            Set<String> missing = RoleCopier.copy(source, target, task.request(), this::warn).missing();
-            ledger.writeSettled(key, LedgerEntry.rolesDone(List.copyOf(missing)));
-            return missing;
+            RoleCopier.Result roles = RoleCopier.copy(source, target, task.request(), Set.of(), this::warn);
+            ledger.writeSettled(key, LedgerEntry.rolesDone(List.copyOf(roles.missing()), roles.created()));
+            return roles.missing();
         }
     }
 

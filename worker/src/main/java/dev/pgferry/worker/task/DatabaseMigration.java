@@ -324,7 +324,8 @@ public final class DatabaseMigration {
                     Verification v = new Verifier(source, target, task.request(), db, jobs, Optional.of(entry)).run();
                     emit.accept(events.verified(v));
                     return v;
-                }).run((step, detail) -> emit.accept(events.cutoverStep(step, detail)));
+                }).withWarnings(w -> emit.accept(events.warning(w)))
+                .run((step, detail) -> emit.accept(events.cutoverStep(step, detail)));
         try {
             if (outcome instanceof Cutover.Done d) {
                 emit.accept(events.cutOver(d.writesBlockedMs(), d.fenceLsn(), d.sessionsEnded(), d.sourceWritable()));
