@@ -16,7 +16,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * Extension tables (postgis' spatial_ref_sys) are left to CREATE EXTENSION on the target, not replicated; the user's
- * rows of them, materialized views refreshed on the source and roles changed there arrive at the cut-over.
+ * rows of them, materialized views refreshed on the source, and roles and database properties changed there arrive
+ * at the cut-over.
  */
 class ExtensionsIT {
 
@@ -67,7 +68,10 @@ class ExtensionsIT {
                     // added (roles are the server's: replication does not carry them either)
                     + " ALTER ROLE app_user PASSWORD 'two' CONNECTION LIMIT 5; ALTER ROLE app_user SET work_mem = '8MB';"
                     + " REVOKE app_old FROM app_user; GRANT app_group TO app_user;"
-                    + " CREATE ROLE late_user LOGIN PASSWORD 'three' IN ROLE app_group");
+                    + " CREATE ROLE late_user LOGIN PASSWORD 'three' IN ROLE app_group;"
+                    // and so do the database's own properties
+                    + " ALTER DATABASE gis SET search_path = public, extra; COMMENT ON DATABASE gis IS 'maps';"
+                    + " ALTER ROLE app_user IN DATABASE gis SET work_mem = '16MB'; GRANT CONNECT ON DATABASE gis TO late_user");
             String users = "SELECT string_agg(srid || ' ' || proj4text, ', ' ORDER BY srid) FROM public.spatial_ref_sys"
                     + " WHERE srid > 990000";
             assertThat(Compare.scalar(source, "gis", users)).startsWith("990002 ");
@@ -92,6 +96,15 @@ class ExtensionsIT {
             assertThat(Compare.scalar(source, "gis", roles)).contains("app_user 5 SCRAM-SHA-256$").contains("work_mem=8MB in app_group;")
                     .contains("late_user -1 SCRAM-SHA-256$");
             assertThat(Compare.scalar(target, "gis", roles)).isEqualTo(Compare.scalar(source, "gis", roles));
+            String properties = "SELECT coalesce(shobj_description(d.oid, 'pg_database'), '')"
+                    + " || ' ' || ARRAY(SELECT a::text FROM unnest(d.datacl) a ORDER BY 1)::text || ' '"
+                    + " || (SELECT string_agg(coalesce(r.rolname, '*') || ':' || array_to_string(ARRAY(SELECT x FROM"
+                    + "   unnest(s.setconfig) x WHERE x NOT LIKE 'default_transaction_read_only=%' ORDER BY 1), ','), '; '"
+                    + "   ORDER BY 1) FROM pg_db_role_setting s LEFT JOIN pg_roles r ON r.oid = s.setrole WHERE s.setdatabase = d.oid)"
+                    + " FROM pg_database d WHERE d.datname = 'gis'";
+            assertThat(Compare.scalar(source, "postgres", properties)).startsWith("maps {").contains("late_user=c/")
+                    .contains("search_path=public, extra").contains("app_user:work_mem=16MB");
+            assertThat(Compare.scalar(target, "postgres", properties)).isEqualTo(Compare.scalar(source, "postgres", properties));
             String far = "SELECT count(*) || ':' || sum(id) FROM public.far_places";
             assertThat(Compare.scalar(source, "gis", far)).startsWith("600:");
             assertThat(Compare.scalar(target, "gis", far)).isEqualTo(Compare.scalar(source, "gis", far));

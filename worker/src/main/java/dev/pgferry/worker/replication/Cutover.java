@@ -14,6 +14,7 @@ import dev.pgferry.pg.Sql;
 import dev.pgferry.pg.SqlStates;
 import dev.pgferry.worker.copy.ObjectCopier;
 import dev.pgferry.worker.copy.SourceCatalog;
+import dev.pgferry.worker.database.DatabaseProperties;
 import dev.pgferry.worker.roles.RoleCopier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -26,6 +27,7 @@ import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import java.util.function.Function;
 
 /**
@@ -43,7 +45,7 @@ import java.util.function.Function;
  * <li>reads the source's WAL insert position as the fence and waits until the subscription's slot has confirmed it
  *     ({@code confirmed_flush_lsn}: the target has applied and flushed every transaction committed before);</li>
  * <li>sets the target's sequences from the source, and makes what replication does not carry the source's: the
- *     roles ({@link #copyRoles}), the unlogged tables, the user's rows of extension configuration tables, the large objects, and the materialized
+ *     roles ({@link #copyRoles}), the database's properties, the unlogged tables, the user's rows of extension configuration tables, the large objects, and the materialized
  *     views whose rows differ, refreshed ({@link ObjectCopier}); optionally verifies source and target, and goes on
  *     only when they match;</li>
  * <li>drops the replication (subscription, slot, publication) and, with {@code unblock_source}, restores the source
@@ -162,8 +164,9 @@ public final class Cutover {
             steps.step("copying_sequences", "writes blocked; setting the target's sequences from the source");
             ObjectCopier.copySequences(SourceCatalog.sequences(s), t);
             steps.step("copying_roles", "writes blocked; creating the roles made on the source since the migration began,"
-                    + " and bringing those it created up to date");
+                    + " bringing those it created and the database's properties up to date");
             copyRoles();
+            copyProperties(s, saved);
             List<SourceCatalog.Table> unlogged = SourceCatalog.tables(s, request.options().includeExtensionTables()).stream()
                     .filter(tb -> tb.unlogged() && request.copiesTable(dbname, tb.schema(), tb.name())).toList();
             if (!unlogged.isEmpty()) {
@@ -285,6 +288,24 @@ public final class Cutover {
                 Optional<LedgerEntry> step = ledger.read(LedgerEntry.rolesKey(request.migrationId()));
                 ledger.write(LedgerEntry.rolesKey(request.migrationId()), LedgerEntry.rolesDone(
                         step.map(LedgerEntry::missing).orElse(List.of()), all));
+            }
+        }
+    }
+
+    /**
+     * Gives the target database the source's properties as they are now (settings, per-role settings, ACL, comment,
+     * connection limit...: a change to them is not replicated), with the source's own read-only setting from before
+     * the block ({@code saved}), not the block itself.
+     */
+    private void copyProperties(Connection s, String saved) throws SQLException {
+        DatabaseProperties now = DatabaseProperties.read(s, dbname).withSetting(SETTING, saved);
+        Set<String> missing = new java.util.HashSet<>(ledger.read(LedgerEntry.rolesKey(request.migrationId()))
+                .map(LedgerEntry::missing).orElse(List.of()));
+        try (Connection bootstrap = target.open()) {
+            DatabaseProperties there = DatabaseProperties.read(bootstrap, dbname);
+            if (!now.differences(there).isEmpty()) {
+                now.applyTo(bootstrap, there, missing, warn);
+                LOG.info("database {}: properties brought up to date at cut-over: {}", dbname, now.differences(there));
             }
         }
     }
