@@ -284,7 +284,7 @@ class ReplicationIT {
             assertThat(Compare.scalar(target, "nothing", "SELECT (SELECT count(*) FROM public.keyed) + (SELECT count(*) FROM public.loose)"))
                     .isEqualTo("0");
 
-            // Unlogged tables are copied (again at cut-over) with a warning; tables without a key get REPLICA IDENTITY FULL on request
+            // Unlogged tables are copied with a warning; tables without a key get REPLICA IDENTITY FULL on request
             MigrationRequest full = MigrationRequest.of(Pgferry.conn(source), Pgferry.conn(target), Method.REPLICATION,
                     List.of("postgres", "nothing"), List.of(), List.of()).withOptions(new MigrationOptions(true, false, false));
             pgferry.submit(full);

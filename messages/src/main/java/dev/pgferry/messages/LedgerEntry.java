@@ -57,17 +57,20 @@ public record LedgerEntry(
     }
 
     public static LedgerEntry running(int attempt, boolean created) {
-        return new LedgerEntry(null, State.RUNNING, attempt, created, List.of(), null, false, null, null, null, null, null, List.of());
+        return new LedgerEntry(null, State.RUNNING, attempt, created, List.of(), null, false, null, null, null, null, null,
+                List.of());
     }
 
     /** Finished as {@code finalState} ({@code done} or {@code syncing}); its final status event not yet written. */
     public static LedgerEntry done(int attempt, boolean created, String finalState) {
-        return new LedgerEntry(null, State.DONE, attempt, created, List.of(), finalState, false, null, null, null, null, null, List.of());
+        return new LedgerEntry(null, State.DONE, attempt, created, List.of(), finalState, false, null, null, null, null, null,
+                List.of());
     }
 
     /** The same entry once the final status event is written. */
     public LedgerEntry asPublished() {
-        return new LedgerEntry(schemaVersion, state, attempt, created, missing, finalState, true, savedSetting, xid, rows, bytes, workerId, createdRoles);
+        return new LedgerEntry(schemaVersion, state, attempt, created, missing, finalState, true, savedSetting, xid, rows,
+                bytes, workerId, createdRoles);
     }
 
     /**
@@ -75,7 +78,8 @@ public record LedgerEntry(
      * queued again for a worker that went silent) must not migrate it again.
      */
     public static LedgerEntry removed(int attempt) {
-        return new LedgerEntry(null, State.REMOVED, attempt, false, List.of(), null, true, null, null, null, null, null, List.of());
+        return new LedgerEntry(null, State.REMOVED, attempt, false, List.of(), null, true, null, null, null, null, null,
+                List.of());
     }
 
     /**

@@ -207,8 +207,16 @@ class MessagesTest {
         org.assertj.core.api.Assertions.assertThat(Json.read(Json.write(done), LedgerEntry.class)).isEqualTo(done);
         org.assertj.core.api.Assertions.assertThat(done.published()).isTrue();
         org.assertj.core.api.Assertions.assertThat(done.finalState()).isEqualTo("syncing");
-        org.assertj.core.api.Assertions.assertThat(Json.read(Json.write(LedgerEntry.rolesDone(java.util.List.of("su"), java.util.List.of("app"))),
-                LedgerEntry.class).missing()).containsExactly("su");
+        LedgerEntry roles = Json.read(Json.write(LedgerEntry.rolesDone(java.util.List.of("su"), java.util.List.of("app"))),
+                LedgerEntry.class);
+        org.assertj.core.api.Assertions.assertThat(roles.missing()).containsExactly("su");
+        org.assertj.core.api.Assertions.assertThat(roles.createdRoles()).containsExactly("app");
+        // an entry written before created_roles existed reads as none created
+        String before = new String(Json.write(LedgerEntry.rolesDone(java.util.List.of("su"), java.util.List.of())),
+                java.nio.charset.StandardCharsets.UTF_8).replaceAll(",?\"created_roles\":\\[\\]", "");
+        org.assertj.core.api.Assertions.assertThat(before).doesNotContain("created_roles").contains("\"missing\"");
+        org.assertj.core.api.Assertions.assertThat(Json.read(before.getBytes(java.nio.charset.StandardCharsets.UTF_8),
+                LedgerEntry.class).createdRoles()).isEmpty();
         org.assertj.core.api.Assertions.assertThat(LedgerEntry.databaseKey("m-1", "roles:x"))
                 .isNotEqualTo(LedgerEntry.rolesKey("m-1"));
     }

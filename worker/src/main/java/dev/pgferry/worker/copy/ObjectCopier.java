@@ -17,11 +17,13 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 
 /**
  * Copies what is not table data: sequence positions, large-object contents, materialized-view population; and, at a
- * cut-over, the unlogged tables, which replication does not carry.
+ * cut-over, what replication does not carry: the unlogged tables, the large objects, the user's rows of extension
+ * configuration tables, and the materialized views the source refreshed.
  * Each method takes a source connection reading the copy's snapshot and a target connection, and commits the
  * target itself. Stateless.
  */
@@ -60,7 +62,7 @@ public final class ObjectCopier {
         return bytes;
     }
 
-    /** Writes each object's content on the target (which has the object) from the source's, inside the caller's transaction. */
+    /** Writes each object's content on the target (which has it) from the source's, in the callers' transactions. */
     private static long copyContents(List<Long> oids, Connection source, Connection target) throws SQLException {
         LargeObjectManager in = source.unwrap(PGConnection.class).getLargeObjectAPI();
         LargeObjectManager out = target.unwrap(PGConnection.class).getLargeObjectAPI();
@@ -121,7 +123,8 @@ public final class ObjectCopier {
         try (Statement ss = source.createStatement(); Statement ts = targetReader.createStatement()) {
             ss.setFetchSize(1000);
             ts.setFetchSize(1000);
-            try (ResultSet src = ss.executeQuery(LARGE_OBJECT_STATES); ResultSet dst = ts.executeQuery(LARGE_OBJECT_STATES)) {
+            try (ResultSet src = ss.executeQuery(LARGE_OBJECT_STATES);
+                 ResultSet dst = ts.executeQuery(LARGE_OBJECT_STATES)) {
                 LargeObjectState a = next(src);
                 LargeObjectState b = next(dst);
                 while (a != null || b != null) {
@@ -135,7 +138,7 @@ public final class ObjectCopier {
                         if (!a.hash().equals(b.hash())) {
                             rewritten.add(a.oid());
                         }
-                        if (!a.owner().equals(b.owner()) || !java.util.Objects.equals(a.acl(), b.acl())) {
+                        if (!a.owner().equals(b.owner()) || !Objects.equals(a.acl(), b.acl())) {
                             metadata.add(new LargeObjectState[]{a, b});
                         }
                         a = next(src);
@@ -222,7 +225,7 @@ public final class ObjectCopier {
         if ((had == null || !want.owner().equals(had.owner())) && roles.contains(want.owner())) {
             st.execute("ALTER " + object + " OWNER TO " + Sql.ident(want.owner()));
         }
-        if (had != null ? java.util.Objects.equals(want.acl(), had.acl()) : want.acl() == null) {
+        if (had != null ? Objects.equals(want.acl(), had.acl()) : want.acl() == null) {
             return;
         }
         if (had != null && had.acl() != null) {
@@ -284,14 +287,16 @@ public final class ObjectCopier {
     /**
      * Refreshes, at a cut-over, each materialized view populated on the source whose target content differs (a
      * count and an order-free hash of its rows, computed on each server): a refresh on the source is not replicated.
-     * Views that read other views come after them. Returns the views refreshed.
+     * Views that read other views come after them; a view the target lacks (created on the source since: schema
+     * drift) is left to the verification. Returns the views refreshed.
      */
     public static List<String> refreshChangedMatViews(List<SourceCatalog.MatView> views, Connection source,
                                                       Connection target) throws SQLException {
         List<String> refreshed = new ArrayList<>();
         for (SourceCatalog.MatView v : dependenciesFirst(views, source)) {
             String name = Sql.qualified(v.schema(), v.name());
-            if (!v.populated() || contentHash(source, name).equals(contentHash(target, name))) {
+            String there = contentHash(target, name);
+            if (!v.populated() || there == null || there.equals(contentHash(source, name))) {
                 continue;
             }
             target.setAutoCommit(true);
@@ -303,13 +308,19 @@ public final class ObjectCopier {
         return refreshed;
     }
 
-    /** The rows of {@code relation}: their count and the sum of a 64-bit hash of each, in any order (or that it is not populated). */
+    /**
+     * The rows of {@code relation}: their count and the sum of a 64-bit hash of each, in any order ("not populated"
+     * for a view that is not; null when there is no such relation).
+     */
     private static String contentHash(Connection c, String relation) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement("SELECT c.relispopulated FROM pg_catalog.pg_class c"
-                + " WHERE c.oid = ?::pg_catalog.regclass")) {
+                + " WHERE c.oid = pg_catalog.to_regclass(?)")) {
             ps.setString(1, relation);
             try (ResultSet rs = ps.executeQuery()) {
-                if (!rs.next() || !rs.getBoolean(1)) {
+                if (!rs.next()) {
+                    return null;
+                }
+                if (!rs.getBoolean(1)) {
                     return "not populated";
                 }
             }

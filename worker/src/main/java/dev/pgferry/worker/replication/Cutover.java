@@ -16,6 +16,7 @@ import dev.pgferry.worker.copy.ObjectCopier;
 import dev.pgferry.worker.copy.SourceCatalog;
 import dev.pgferry.worker.database.DatabaseProperties;
 import dev.pgferry.worker.roles.RoleCopier;
+import dev.pgferry.worker.task.TaskLock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -45,9 +46,9 @@ import java.util.function.Function;
  * <li>reads the source's WAL insert position as the fence and waits until the subscription's slot has confirmed it
  *     ({@code confirmed_flush_lsn}: the target has applied and flushed every transaction committed before);</li>
  * <li>sets the target's sequences from the source, and makes what replication does not carry the source's: the
- *     roles ({@link #copyRoles}), the database's properties, the unlogged tables, the user's rows of extension configuration tables, the large objects, and the materialized
- *     views whose rows differ, refreshed ({@link ObjectCopier}); optionally verifies source and target, and goes on
- *     only when they match;</li>
+ *     roles ({@link #copyRoles}), the database's properties, the unlogged tables, the user's rows of extension
+ *     configuration tables, the large objects, and the materialized views whose rows differ, refreshed
+ *     ({@link ObjectCopier}); optionally verifies source and target, and goes on only when they match;</li>
  * <li>drops the replication (subscription, slot, publication) and, with {@code unblock_source}, restores the source
  *     database's own setting.</li>
  * </ol>
@@ -278,8 +279,8 @@ public final class Cutover {
     private void copyRoles() {
         List<String> ours = ledger.read(LedgerEntry.rolesKey(request.migrationId())).map(LedgerEntry::createdRoles)
                 .orElse(List.of());
-        try (dev.pgferry.worker.task.TaskLock lock = dev.pgferry.worker.task.TaskLock.acquireRoles(target, request.migrationId())) {
-            RoleCopier.Result r = RoleCopier.copy(source, target, request, java.util.Set.copyOf(ours), warn);
+        try (TaskLock lock = TaskLock.acquireRoles(target, request.migrationId())) {
+            RoleCopier.Result r = RoleCopier.copy(source, target, request, Set.copyOf(ours), warn);
             if (!r.created().isEmpty() || !r.updated().isEmpty()) {
                 LOG.info("database {}: roles at cut-over: created {}, brought up to date {}", dbname, r.created(), r.updated());
                 List<String> all = new ArrayList<>(ours);
@@ -299,7 +300,7 @@ public final class Cutover {
      */
     private void copyProperties(Connection s, String saved) throws SQLException {
         DatabaseProperties now = DatabaseProperties.read(s, dbname).withSetting(SETTING, saved);
-        Set<String> missing = new java.util.HashSet<>(ledger.read(LedgerEntry.rolesKey(request.migrationId()))
+        Set<String> missing = Set.copyOf(ledger.read(LedgerEntry.rolesKey(request.migrationId()))
                 .map(LedgerEntry::missing).orElse(List.of()));
         try (Connection bootstrap = target.open()) {
             DatabaseProperties there = DatabaseProperties.read(bootstrap, dbname);

@@ -383,7 +383,6 @@ public final class RoleCopier {
         }
     }
 
-    /** Sets the stored hash; false when there is none to set. */
     /**
      * Brings a role this migration created ({@code there}) up to date with the source's ({@code role}): its
      * attributes, password, settings and comment, each only when it differs; true when anything changed.
@@ -393,14 +392,16 @@ public final class RoleCopier {
         String name = Sql.ident(role.name());
         boolean changed = false;
         if (!there.comparable().equals(role.comparable())) {
-            changed |= tryExecute(dst, "ALTER ROLE " + name + " WITH " + role.attributes(true),
+            // A target user that may not give REPLICATION or BYPASSRLS gives the rest (as when it created the role).
+            changed |= tryQuietly(dst, "ALTER ROLE " + name + " WITH " + role.attributes(true))
+                    || tryExecute(dst, "ALTER ROLE " + name + " WITH " + role.attributes(false),
                     "role " + role.name() + ": attributes not brought up to date", warn);
         }
         if (hash != null && !hash.equals(storedPassword(dst, role.name()))) {
             changed |= setPassword(dst, role, hash, warn);
         }
         if (!there.settings().equals(role.settings())) {
-            execute(dst, "ALTER ROLE " + name + " RESET ALL");
+            tryExecute(dst, "ALTER ROLE " + name + " RESET ALL", "role " + role.name() + ": settings not reset", warn);
             for (String stored : role.settings()) {
                 GucSetting setting = GucSetting.parse(stored);
                 tryExecute(dst, "ALTER ROLE " + name + " SET " + setting.toSql(),
@@ -408,7 +409,7 @@ public final class RoleCopier {
             }
             changed = true;
         }
-        if (!java.util.Objects.equals(there.comment(), role.comment())) {
+        if (!Objects.equals(there.comment(), role.comment())) {
             changed |= tryExecute(dst, "COMMENT ON ROLE " + name + " IS " + (role.comment() == null ? "NULL"
                     : Sql.literal(role.comment())), "role " + role.name() + ": comment not copied", warn);
         }
@@ -430,6 +431,7 @@ public final class RoleCopier {
         }
     }
 
+    /** Sets the stored hash; false when there is none to set. */
     private static boolean setPassword(Connection dst, Role role, String hash, Consumer<String> warn) {
         if (hash == null) {
             return false;
@@ -446,8 +448,8 @@ public final class RoleCopier {
      * Returns the members whose memberships were granted or revoked.
      */
     private static Set<String> copyMemberships(Connection dst, List<Membership> memberships, Set<String> selected,
-                                           Set<String> managed, Set<String> existedBefore, boolean superuser,
-                                           int targetMajor, Consumer<String> warn) throws SQLException {
+                                               Set<String> managed, Set<String> existedBefore, boolean superuser,
+                                               int targetMajor, Consumer<String> warn) throws SQLException {
         Set<String> onTarget = readRoleNames(dst);
         Set<String> targetEdges = new HashSet<>();
         Set<String> sourceEdges = new HashSet<>();

@@ -97,11 +97,11 @@ public final class Verifier {
                 checks.add(check("roles", RoleComparison.differences(src, dst, request)));
             }
             checks.add(schema(Math.max(ServerCatalog.majorVersion(src), ServerCatalog.majorVersion(dst))));
-            // While a cut-over blocks the source's writes (and after it), the sequences and the unlogged tables it
-            // copied again compare like any other.
+            // While a cut-over blocks the source's writes (and after it), the sequences, large objects and unlogged
+            // tables it copied again compare like any other.
             boolean replicating = slot != null && cutover.isEmpty();
             checks.add(replicating ? new Check("sequences", Result.NOT_COMPARABLE,
-                    List.of("replication does not carry sequences: they are copied at cut-over (pgferry remove)"))
+                    List.of("replication does not carry sequences: they are copied at cut-over (pgferry cutover, or remove)"))
                     : compare("sequences", src, dst, Verifier::sequences));
             checks.add(replicating ? new Check("large objects", Result.NOT_COMPARABLE,
                     List.of("replication does not carry large objects: they are copied at cut-over (pgferry cutover)"))
