@@ -325,8 +325,13 @@ public final class ObjectCopier {
                 }
             }
         }
+        return rowsHash(c, relation);
+    }
+
+    /** The rows {@code from} gives (a relation, or a parenthesized query): their count and an order-free hash. */
+    private static String rowsHash(Connection c, String from) throws SQLException {
         try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT count(*) || ':' || coalesce(sum(('x'"
-                + " || substr(pg_catalog.md5(t::text), 1, 16))::bit(64)::bigint::numeric), 0) FROM " + relation + " t")) {
+                + " || substr(pg_catalog.md5(t::text), 1, 16))::bit(64)::bigint::numeric), 0) FROM " + from + " t")) {
             rs.next();
             return rs.getString(1);
         }
@@ -361,10 +366,29 @@ public final class ObjectCopier {
     }
 
     /**
-     * Replaces, at a cut-over, the user's rows of each extension configuration table on the target with the
-     * source's (replication does not carry them), in one transaction. Returns the rows copied.
+     * Replaces, at a cut-over, the user's rows of each extension configuration table whose rows differ (count and
+     * order-free hash, computed on each server) on the target with the source's: replication does not carry them.
+     * Returns the tables replaced.
      */
-    public static long replaceConfigRows(List<SourceCatalog.ConfigTable> tables, Connection source, Connection target)
+    public static List<String> replaceChangedConfigRows(List<SourceCatalog.ConfigTable> tables, Connection source,
+                                                        Connection target) throws SQLException {
+        List<SourceCatalog.ConfigTable> changed = new ArrayList<>();
+        for (SourceCatalog.ConfigTable t : tables) {
+            if (!rowsHash(source, "(" + t.select() + ")").equals(rowsHash(target, "(" + t.select() + ")"))) {
+                changed.add(t);
+            }
+        }
+        if (!changed.isEmpty()) {
+            replaceConfigRows(changed, source, target);
+        }
+        return changed.stream().map(SourceCatalog.ConfigTable::displayName).toList();
+    }
+
+    /**
+     * Replaces the user's rows of each extension configuration table on the target with the source's, in one
+     * transaction. Returns the rows copied.
+     */
+    private static long replaceConfigRows(List<SourceCatalog.ConfigTable> tables, Connection source, Connection target)
             throws SQLException {
         target.setAutoCommit(false);
         try (Statement st = target.createStatement()) {

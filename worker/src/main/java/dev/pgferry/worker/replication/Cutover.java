@@ -38,7 +38,9 @@ import java.util.function.Function;
  *     not drifted from the target's ({@link SchemaDrift}; unless {@code ignore_drift}) and that the source holds no
  *     prepared transaction (one could commit after the fence);</li>
  * <li>while the source still takes writes, waits until the target lags by at most {@link #CATCH_UP_BYTES}, so that
- *     writes stay blocked only for the last stretch;</li>
+ *     writes stay blocked only for the last stretch; then brings the roles ({@link #copyRoles}), the database's
+ *     properties and the user's rows of extension configuration tables up to date, which the block would not hold
+ *     still anyway, or which the user hardly changes;</li>
  * <li>blocks writes: {@code ALTER DATABASE ... SET default_transaction_read_only = on} (every session that begins
  *     later is read-only by default), then ends every client session of the database that began before, except
  *     pgferry's own ({@code application_name} {@code pgferry/...}), and waits until they are gone: their open
@@ -46,9 +48,9 @@ import java.util.function.Function;
  * <li>reads the source's WAL insert position as the fence and waits until the subscription's slot has confirmed it
  *     ({@code confirmed_flush_lsn}: the target has applied and flushed every transaction committed before);</li>
  * <li>sets the target's sequences from the source, and makes what replication does not carry the source's: the
- *     roles ({@link #copyRoles}), the database's properties, the unlogged tables, the user's rows of extension
- *     configuration tables, the large objects, and the materialized views whose rows differ, refreshed
- *     ({@link ObjectCopier}); optionally verifies source and target, and goes on only when they match;</li>
+ *     unlogged tables, the large objects, and the materialized views whose rows differ, refreshed
+ *     ({@link ObjectCopier}), each only where there is any; optionally verifies source and target, and goes on only
+ *     when they match;</li>
  * <li>drops the replication (subscription, slot, publication) and, with {@code unblock_source}, restores the source
  *     database's own setting.</li>
  * </ol>
@@ -142,6 +144,13 @@ public final class Cutover {
             // A block left by a worker that died mid-way keeps the setting that worker saved: ours would be its "on".
             saved = prior.isPresent() && prior.get().state() == LedgerEntry.State.RUNNING
                     ? prior.get().savedSetting() : readSetting();
+            // Roles and the database's properties are not held still by the block (roles are the server's), so they
+            // are brought over before it, which keeps the block short.
+            steps.step("copying_roles", "creating the roles made on the source since the migration began, and bringing"
+                    + " those it created and the database's properties up to date, before blocking writes");
+            copyRoles();
+            copyProperties(saved);
+            copyConfigRows(steps);
             running = LedgerEntry.cutover(LedgerEntry.State.RUNNING, saved);
             ledger.write(ledgerKey, running);
         } catch (SQLException | RuntimeException e) {
@@ -164,11 +173,8 @@ public final class Cutover {
             awaitFence(s, fence, deadline, steps);
             steps.step("copying_sequences", "writes blocked; setting the target's sequences from the source");
             ObjectCopier.copySequences(SourceCatalog.sequences(s), t);
-            steps.step("copying_roles", "writes blocked; creating the roles made on the source since the migration began,"
-                    + " bringing those it created and the database's properties up to date");
-            copyRoles();
-            copyProperties(s, saved);
-            List<SourceCatalog.Table> unlogged = SourceCatalog.tables(s, request.options().includeExtensionTables()).stream()
+            List<SourceCatalog.Table> unlogged = !exists(s, "pg_catalog.pg_class WHERE relkind = 'r' AND relpersistence = 'u'")
+                    ? List.of() : SourceCatalog.tables(s, request.options().includeExtensionTables()).stream()
                     .filter(tb -> tb.unlogged() && request.copiesTable(dbname, tb.schema(), tb.name())).toList();
             if (!unlogged.isEmpty()) {
                 steps.step("copying_unlogged", "writes blocked; copying the rows of " + unlogged.size() + " unlogged"
@@ -177,15 +183,7 @@ public final class Cutover {
                 long rows = ObjectCopier.copyUnloggedTables(unlogged, s, t);
                 LOG.info("database {}: {} unlogged table(s) copied again at cut-over, {} rows", dbname, unlogged.size(), rows);
             }
-            List<SourceCatalog.ConfigTable> config = request.options().includeExtensionTables() ? List.of()
-                    : SourceCatalog.configTables(s);
-            if (!config.isEmpty()) {
-                steps.step("copying_extension_rows", "writes blocked; copying the user's rows of extension configuration"
-                        + " tables again (" + String.join(", ", config.stream().map(SourceCatalog.ConfigTable::displayName)
-                        .toList()) + "), as replication does not carry them");
-                ObjectCopier.replaceConfigRows(config, s, t);
-            }
-            if (hasLargeObjects(s) || hasLargeObjects(t)) {
+            if (exists(s, LARGE_OBJECTS) || exists(t, LARGE_OBJECTS)) {
                 steps.step("copying_large_objects", "writes blocked; comparing the large objects of both sides and copying"
                         + " what changed, as replication does not carry them");
                 try (Connection reader = target.open(dbname)) {
@@ -298,10 +296,13 @@ public final class Cutover {
      * connection limit...: a change to them is not replicated), with the source's own read-only setting from before
      * the block ({@code saved}), not the block itself.
      */
-    private void copyProperties(Connection s, String saved) throws SQLException {
-        DatabaseProperties now = DatabaseProperties.read(s, dbname).withSetting(SETTING, saved);
+    private void copyProperties(String saved) throws SQLException {
         Set<String> missing = Set.copyOf(ledger.read(LedgerEntry.rolesKey(request.migrationId()))
                 .map(LedgerEntry::missing).orElse(List.of()));
+        DatabaseProperties now;
+        try (Connection s = source.open(dbname)) {
+            now = DatabaseProperties.read(s, dbname).withSetting(SETTING, saved);
+        }
         try (Connection bootstrap = target.open()) {
             DatabaseProperties there = DatabaseProperties.read(bootstrap, dbname);
             if (!now.differences(there).isEmpty()) {
@@ -311,9 +312,32 @@ public final class Cutover {
         }
     }
 
-    private static boolean hasLargeObjects(Connection c) throws SQLException {
-        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery(
-                "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_largeobject_metadata)")) {
+    /**
+     * The user's rows of extension configuration tables (a custom spatial reference system of postgis, say), which
+     * replication does not carry, replaced where they differ. Before the block: comparing them reads the whole table
+     * on both servers (a quarter of a second for postgis'), and the user hardly changes them.
+     */
+    private void copyConfigRows(Steps steps) throws SQLException {
+        if (request.options().includeExtensionTables()) {
+            return;
+        }
+        try (Connection s = source.open(dbname); Connection t = target.open(dbname)) {
+            List<SourceCatalog.ConfigTable> config = SourceCatalog.configTables(s);
+            if (!config.isEmpty()) {
+                steps.step("copying_extension_rows", "copying the user's rows of extension configuration tables that"
+                        + " changed (" + String.join(", ", config.stream().map(SourceCatalog.ConfigTable::displayName)
+                        .toList()) + "), as replication does not carry them, before blocking writes");
+                List<String> replaced = ObjectCopier.replaceChangedConfigRows(config, s, t);
+                LOG.info("database {}: extension rows replaced at cut-over: {}", dbname, replaced);
+            }
+        }
+    }
+
+    private static final String LARGE_OBJECTS = "pg_catalog.pg_largeobject_metadata";
+
+    /** Whether {@code from} (a relation and its condition, constant SQL) holds a row. */
+    private static boolean exists(Connection c, String from) throws SQLException {
+        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT EXISTS (SELECT 1 FROM " + from + ")")) {
             rs.next();
             return rs.getBoolean(1);
         }
