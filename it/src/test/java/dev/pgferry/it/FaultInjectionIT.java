@@ -179,18 +179,25 @@ class FaultInjectionIT {
             MigrationStatus s = pgferry.awaitFinal(r.migrationId());
 
             // Then the database started over as attempt 2 by itself and completed, no row lost or doubled
-            DatabaseStatus app = row(s, "app");
-            assertThat(app.status()).as(app.toString()).isEqualTo(State.DONE);
-            assertThat(app.attempt()).isEqualTo(2);
-            assertThat(app.warnings()).anySatisfy(w -> assertThat(w).contains("attempt 1 failed")
-                    .contains("starting over as attempt 2"));
-            var expected = Compare.tableFingerprints(restarting, "app");
-            var actual = Compare.tableFingerprints(target, "app");
-            Reliability.record("source server restarted (pg_ctl restart -m fast) mid-task",
-                    "survived: the database started over by itself as attempt 2 and completed",
-                    Reliability.rows(expected), Reliability.rows(actual));
-            assertThat(actual).isEqualTo(expected);
+            assertDoneAsAttempt2(row(s, "app"), "attempt 1 failed", restarting, target,
+                    "source server restarted (pg_ctl restart -m fast) mid-task",
+                    "survived: the database started over by itself as attempt 2 and completed");
         }
+    }
+
+    /**
+     * Asserts that {@code row} is done as attempt 2, that it says why attempt 1 failed ({@code failed}) and that the
+     * target's tables equal the source's; records the fault and the outcome in RELIABILITY.md.
+     */
+    static void assertDoneAsAttempt2(DatabaseStatus row, String failed, LocalPostgres from, LocalPostgres to,
+                                     String fault, String outcome) throws java.sql.SQLException {
+        assertThat(row.status()).as(row.toString()).isEqualTo(State.DONE);
+        assertThat(row.attempt()).isEqualTo(2);
+        assertThat(row.warnings()).anySatisfy(w -> assertThat(w).contains(failed).contains("starting over as attempt 2"));
+        var expected = Compare.tableFingerprints(from, row.dbname());
+        var actual = Compare.tableFingerprints(to, row.dbname());
+        Reliability.record(fault, outcome, Reliability.rows(expected), Reliability.rows(actual));
+        assertThat(actual).isEqualTo(expected);
     }
 
     @Test
@@ -214,17 +221,10 @@ class FaultInjectionIT {
             // Then the attempt the row announced (2) runs and finishes: its events are not dropped as an older
             // attempt's (attempt 1 wrote no marker, so the next run once counted itself attempt 1 again)
             DatabaseStatus shop = row(s, "shop");
-            assertThat(shop.status()).as(shop.toString()).isEqualTo(State.DONE);
-            assertThat(shop.attempt()).isEqualTo(2);
-            assertThat(shop.warnings()).anySatisfy(w -> assertThat(w).contains("attempt 1 failed: locking the roles")
-                    .contains("starting over as attempt 2"));
+            assertDoneAsAttempt2(shop, "attempt 1 failed: locking the roles", source, restarting,
+                    "target server restarted while the task waited in its roles step (before its marker)",
+                    "survived: the database started over as attempt 2, the attempt its row announced, and completed");
             assertThat(shop.startedAt()).isNotNull();
-            var expected = Compare.tableFingerprints(source, "shop");
-            var actual = Compare.tableFingerprints(restarting, "shop");
-            Reliability.record("target server restarted while the task waited in its roles step (before its marker)",
-                    "survived: the database started over as attempt 2, the attempt its row announced, and completed",
-                    Reliability.rows(expected), Reliability.rows(actual));
-            assertThat(actual).isEqualTo(expected);
         }
     }
 

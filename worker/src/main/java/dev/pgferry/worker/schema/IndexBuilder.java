@@ -154,10 +154,10 @@ public final class IndexBuilder {
 
     /**
      * Adds foreign keys as jobs: the keys of small tables together, in implicit transactions of at most
-     * {@value #KEYS_PER_TRANSACTION} keys (one round trip and one commit each); every other key in a job of its own, added NOT VALID (a brief lock on both tables, no scan) and then
-     * validated, which locks the referenced table only against writes, so that the validations of keys referencing
-     * one table run side by side (a plain ADD CONSTRAINT would hold both tables against each other's keys for the
-     * whole scan).
+     * {@value #KEYS_PER_TRANSACTION} keys (one round trip and one commit each); every other key in a job of its own,
+     * added NOT VALID (a brief lock on both tables, no scan) and then validated, which locks the referenced table only
+     * against writes, so that the validations of keys referencing one table run side by side (a plain ADD CONSTRAINT
+     * would hold both tables against each other's keys for the whole scan).
      */
     private void addForeignKeys(List<PostDataPlan.ForeignKey> keys) {
         List<String> small = keys.stream().filter(k -> k.bytes() <= SMALL_KEY_TABLE_BYTES).map(PostDataPlan.ForeignKey::sql).toList();
