@@ -1,5 +1,6 @@
 package dev.pgferry.worker.copy;
 
+import dev.pgferry.pg.CatalogSql;
 import dev.pgferry.pg.Sql;
 import org.postgresql.PGConnection;
 import org.postgresql.copy.CopyIn;
@@ -100,7 +101,8 @@ public final class ObjectCopier {
             + " CASE WHEN m.lomacl IS NOT NULL THEN ARRAY(SELECT ARRAY[CASE WHEN a.grantee = 0 THEN ''"
             + "   ELSE pg_catalog.pg_get_userbyid(a.grantee) END, a.privilege_type, a.is_grantable::text]"
             + "   FROM pg_catalog.aclexplode(m.lomacl) a ORDER BY 1) END,"
-            + " pg_catalog.md5(pg_catalog.lo_get(m.oid)) FROM pg_catalog.pg_largeobject_metadata m ORDER BY m.oid";
+            + " " + CatalogSql.largeObjectHash("m.oid")
+            + " FROM pg_catalog.pg_largeobject_metadata m ORDER BY m.oid";
 
     /**
      * Makes the target's large objects the source's again, as a cut-over needs (replication does not carry them):

@@ -7,6 +7,7 @@ import dev.pgferry.messages.Verification;
 import dev.pgferry.messages.Verification.Check;
 import dev.pgferry.messages.Verification.Result;
 import dev.pgferry.messages.Verification.TableCheck;
+import dev.pgferry.pg.CatalogSql;
 import dev.pgferry.pg.PgConnector;
 import dev.pgferry.pg.ServerCatalog;
 import dev.pgferry.pg.Sql;
@@ -227,9 +228,9 @@ public final class Verifier {
     }
 
     private static List<String> largeObjects(Connection c) throws SQLException {
-        return lines(c, "SELECT count(*) || ' large objects, content hash ' || coalesce(sum(('x' || substr(md5(oid::text"
-                + " || md5(pg_catalog.lo_get(oid))), 1, 16))::bit(64)::bigint::numeric), 0)"
-                + " FROM pg_catalog.pg_largeobject_metadata");
+        return lines(c, "SELECT count(*) || ' large objects, content hash ' || coalesce(sum(('x' || substr(md5(m.oid::text"
+                + " || " + CatalogSql.largeObjectHash("m.oid") + "), 1, 16))::bit(64)::bigint::numeric), 0)"
+                + " FROM pg_catalog.pg_largeobject_metadata m");
     }
 
     private static List<String> matViews(Connection c) throws SQLException {
