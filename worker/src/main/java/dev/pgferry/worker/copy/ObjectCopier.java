@@ -354,17 +354,7 @@ public final class ObjectCopier {
                 reads.computeIfAbsent(rs.getString(1), k -> new HashSet<>()).add(rs.getString(2));
             }
         }
-        List<SourceCatalog.MatView> out = new ArrayList<>();
-        Set<String> placed = new HashSet<>();
-        List<SourceCatalog.MatView> left = new ArrayList<>(views);
-        while (!left.isEmpty()) {
-            SourceCatalog.MatView next = left.stream().filter(v -> placed.containsAll(reads.getOrDefault(
-                    v.schema() + "." + v.name(), Set.of()))).findFirst().orElse(left.get(0));
-            out.add(next);
-            placed.add(next.schema() + "." + next.name());
-            left.remove(next);
-        }
-        return out;
+        return afterTheirDependencies(views, v -> v.schema() + "." + v.name(), reads);
     }
 
     /**
@@ -479,31 +469,38 @@ public final class ObjectCopier {
     /** {@code tables} ordered so that each comes after the others its foreign keys reference, else by name. */
     private static List<SourceCatalog.Table> referencedFirst(List<SourceCatalog.Table> tables, Connection source)
             throws SQLException {
-        Map<Long, SourceCatalog.Table> byOid = new java.util.TreeMap<>();
-        tables.forEach(t -> byOid.put(t.oid(), t));
         Map<Long, Set<Long>> references = new HashMap<>();
         try (PreparedStatement ps = source.prepareStatement("SELECT conrelid, confrelid FROM pg_catalog.pg_constraint"
                 + " WHERE contype = 'f' AND conrelid <> confrelid AND conrelid = ANY (?::pg_catalog.oid[])"
                 + " AND confrelid = ANY (?::pg_catalog.oid[])")) {
-            java.sql.Array oids = source.createArrayOf("bigint", byOid.keySet().toArray());
-            ps.setArray(1, oids);
-            ps.setArray(2, oids);
+            java.sql.Array array = source.createArrayOf("bigint", tables.stream().map(SourceCatalog.Table::oid).toArray());
+            ps.setArray(1, array);
+            ps.setArray(2, array);
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
                     references.computeIfAbsent(rs.getLong(1), k -> new HashSet<>()).add(rs.getLong(2));
                 }
             }
         }
-        List<SourceCatalog.Table> out = new ArrayList<>();
-        Set<Long> placed = new HashSet<>();
-        List<SourceCatalog.Table> left = new ArrayList<>(tables);
-        left.sort(java.util.Comparator.comparing(SourceCatalog.Table::displayName));
+        List<SourceCatalog.Table> byName = new ArrayList<>(tables);
+        byName.sort(java.util.Comparator.comparing(SourceCatalog.Table::displayName));
+        return afterTheirDependencies(byName, SourceCatalog.Table::oid, references);
+    }
+
+    /**
+     * {@code items} in their order, except that each comes after the items whose keys it depends on ({@code needs});
+     * an item of a cycle comes when no other can.
+     */
+    private static <T, K> List<T> afterTheirDependencies(List<T> items, java.util.function.Function<T, K> key,
+                                                         Map<K, Set<K>> needs) {
+        List<T> out = new ArrayList<>();
+        Set<K> placed = new HashSet<>();
+        List<T> left = new ArrayList<>(items);
         while (!left.isEmpty()) {
-            SourceCatalog.Table next = left.stream()
-                    .filter(t -> placed.containsAll(references.getOrDefault(t.oid(), Set.of()))).findFirst()
-                    .orElse(left.get(0));
+            T next = left.stream().filter(i -> placed.containsAll(needs.getOrDefault(key.apply(i), Set.of())))
+                    .findFirst().orElse(left.get(0));
             out.add(next);
-            placed.add(next.oid());
+            placed.add(key.apply(next));
             left.remove(next);
         }
         return out;

@@ -140,17 +140,19 @@ public final class Cutover {
                 steps.step("catching_up", "waiting until the target lags by at most " + CATCH_UP_BYTES + " bytes before"
                         + " blocking writes on the source");
                 awaitLag(s, deadline, steps);
+                // A block left by a worker that died mid-way keeps the setting that worker saved: ours would be its "on".
+                saved = prior.isPresent() && prior.get().state() == LedgerEntry.State.RUNNING
+                        ? prior.get().savedSetting() : readSetting();
+                // Roles and the database's properties are not held still by the block (roles are the server's), so
+                // they are brought over before it, which keeps the block short.
+                steps.step("copying_roles", "creating the roles made on the source since the migration began, and"
+                        + " bringing those it created and the database's properties up to date, before blocking writes");
+                LedgerEntry roles = ledger.read(LedgerEntry.rolesKey(request.migrationId()))
+                        .orElse(LedgerEntry.rolesDone(List.of(), List.of()));
+                copyRoles(roles);
+                copyProperties(s, t, saved, Set.copyOf(roles.missing()));
+                copyConfigRows(s, t, steps);
             }
-            // A block left by a worker that died mid-way keeps the setting that worker saved: ours would be its "on".
-            saved = prior.isPresent() && prior.get().state() == LedgerEntry.State.RUNNING
-                    ? prior.get().savedSetting() : readSetting();
-            // Roles and the database's properties are not held still by the block (roles are the server's), so they
-            // are brought over before it, which keeps the block short.
-            steps.step("copying_roles", "creating the roles made on the source since the migration began, and bringing"
-                    + " those it created and the database's properties up to date, before blocking writes");
-            copyRoles();
-            copyProperties(saved);
-            copyConfigRows(steps);
             running = LedgerEntry.cutover(LedgerEntry.State.RUNNING, saved);
             ledger.write(ledgerKey, running);
         } catch (SQLException | RuntimeException e) {
@@ -274,9 +276,8 @@ public final class Cutover {
      * password, settings, comment and memberships (a role that was on the target before is never changed, only
      * reported). Under the migration's roles lock, as the cut-overs of its other databases do the same.
      */
-    private void copyRoles() {
-        List<String> ours = ledger.read(LedgerEntry.rolesKey(request.migrationId())).map(LedgerEntry::createdRoles)
-                .orElse(List.of());
+    private void copyRoles(LedgerEntry step) {
+        List<String> ours = step.createdRoles();
         try (TaskLock lock = TaskLock.acquireRoles(target, request.migrationId())) {
             RoleCopier.Result r = RoleCopier.copy(source, target, request, Set.copyOf(ours), warn);
             if (!r.created().isEmpty() || !r.updated().isEmpty()) {
@@ -284,9 +285,7 @@ public final class Cutover {
                 List<String> all = new ArrayList<>(ours);
                 r.created().stream().filter(c -> !all.contains(c)).forEach(all::add);
                 // The next cut-over of this migration brings these up to date too.
-                Optional<LedgerEntry> step = ledger.read(LedgerEntry.rolesKey(request.migrationId()));
-                ledger.write(LedgerEntry.rolesKey(request.migrationId()), LedgerEntry.rolesDone(
-                        step.map(LedgerEntry::missing).orElse(List.of()), all));
+                ledger.write(LedgerEntry.rolesKey(request.migrationId()), LedgerEntry.rolesDone(step.missing(), all));
             }
         }
     }
@@ -296,19 +295,13 @@ public final class Cutover {
      * connection limit...: a change to them is not replicated), with the source's own read-only setting from before
      * the block ({@code saved}), not the block itself.
      */
-    private void copyProperties(String saved) throws SQLException {
-        Set<String> missing = Set.copyOf(ledger.read(LedgerEntry.rolesKey(request.migrationId()))
-                .map(LedgerEntry::missing).orElse(List.of()));
-        DatabaseProperties now;
-        try (Connection s = source.open(dbname)) {
-            now = DatabaseProperties.read(s, dbname).withSetting(SETTING, saved);
-        }
-        try (Connection bootstrap = target.open()) {
-            DatabaseProperties there = DatabaseProperties.read(bootstrap, dbname);
-            if (!now.differences(there).isEmpty()) {
-                now.applyTo(bootstrap, there, missing, warn);
-                LOG.info("database {}: properties brought up to date at cut-over: {}", dbname, now.differences(there));
-            }
+    private void copyProperties(Connection s, Connection t, String saved, Set<String> missing) throws SQLException {
+        DatabaseProperties now = DatabaseProperties.read(s, dbname).withSetting(SETTING, saved);
+        // (read and altered by name: from a session in the database itself as from any other)
+        DatabaseProperties there = DatabaseProperties.read(t, dbname);
+        if (!now.differences(there).isEmpty()) {
+            now.applyTo(t, there, missing, warn);
+            LOG.info("database {}: properties brought up to date at cut-over: {}", dbname, now.differences(there));
         }
     }
 
@@ -317,19 +310,15 @@ public final class Cutover {
      * replication does not carry, replaced where they differ. Before the block: comparing them reads the whole table
      * on both servers (a quarter of a second for postgis'), and the user hardly changes them.
      */
-    private void copyConfigRows(Steps steps) throws SQLException {
-        if (request.options().includeExtensionTables()) {
-            return;
-        }
-        try (Connection s = source.open(dbname); Connection t = target.open(dbname)) {
-            List<SourceCatalog.ConfigTable> config = SourceCatalog.configTables(s);
-            if (!config.isEmpty()) {
-                steps.step("copying_extension_rows", "copying the user's rows of extension configuration tables that"
-                        + " changed (" + String.join(", ", config.stream().map(SourceCatalog.ConfigTable::displayName)
-                        .toList()) + "), as replication does not carry them, before blocking writes");
-                List<String> replaced = ObjectCopier.replaceChangedConfigRows(config, s, t);
-                LOG.info("database {}: extension rows replaced at cut-over: {}", dbname, replaced);
-            }
+    private void copyConfigRows(Connection s, Connection t, Steps steps) throws SQLException {
+        List<SourceCatalog.ConfigTable> config = request.options().includeExtensionTables() ? List.of()
+                : SourceCatalog.configTables(s);
+        if (!config.isEmpty()) {
+            steps.step("copying_extension_rows", "copying the user's rows of extension configuration tables that"
+                    + " changed (" + String.join(", ", config.stream().map(SourceCatalog.ConfigTable::displayName)
+                    .toList()) + "), as replication does not carry them, before blocking writes");
+            List<String> replaced = ObjectCopier.replaceChangedConfigRows(config, s, t);
+            LOG.info("database {}: extension rows replaced at cut-over: {}", dbname, replaced);
         }
     }
 

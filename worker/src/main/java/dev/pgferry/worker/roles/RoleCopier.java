@@ -105,11 +105,13 @@ public final class RoleCopier {
             Set<String> missing = new TreeSet<>();
             List<String> withoutPassword = new ArrayList<>();
             List<String> updated = new ArrayList<>();
+            // (empty when the target user may not read them: each password of ours is then set again)
+            Map<String, String> targetPasswords = ours.isEmpty() ? Map.of() : readPasswords(dst);
             for (String name : selected) {
                 Role role = all.get(name);
                 Role there = existing.get(name);
                 if (there != null && ours.contains(name) && !name.equals(targetUser)) {
-                    if (update(dst, role, there, passwords.get(name), warn)) {
+                    if (update(dst, role, there, passwords.get(name), targetPasswords.get(name), warn)) {
                         updated.add(name);
                     }
                     continue;
@@ -318,7 +320,7 @@ public final class RoleCopier {
         return seen;
     }
 
-    /** Stored password hashes, or an empty map when the source user may not read them. */
+    /** Stored password hashes, or an empty map when the user may not read them. */
     private static Map<String, String> readPasswords(Connection src) throws SQLException {
         Map<String, String> out = new LinkedHashMap<>();
         try (Statement s = src.createStatement();
@@ -384,11 +386,12 @@ public final class RoleCopier {
     }
 
     /**
-     * Brings a role this migration created ({@code there}) up to date with the source's ({@code role}): its
-     * attributes, password, settings and comment, each only when it differs; true when anything changed.
+     * Brings a role this migration created ({@code there}, with password hash {@code hadHash}, null when unknown)
+     * up to date with the source's ({@code role}, {@code hash}): its attributes, password, settings and comment,
+     * each only when it differs; true when anything changed.
      */
-    private static boolean update(Connection dst, Role role, Role there, String hash, Consumer<String> warn)
-            throws SQLException {
+    private static boolean update(Connection dst, Role role, Role there, String hash, String hadHash,
+                                  Consumer<String> warn) {
         String name = Sql.ident(role.name());
         boolean changed = false;
         if (!there.comparable().equals(role.comparable())) {
@@ -397,7 +400,7 @@ public final class RoleCopier {
                     || tryExecute(dst, "ALTER ROLE " + name + " WITH " + role.attributes(false),
                     "role " + role.name() + ": attributes not brought up to date", warn);
         }
-        if (hash != null && !hash.equals(storedPassword(dst, role.name()))) {
+        if (hash != null && !hash.equals(hadHash)) {
             changed |= setPassword(dst, role, hash, warn);
         }
         if (!there.settings().equals(role.settings())) {
@@ -414,21 +417,6 @@ public final class RoleCopier {
                     : Sql.literal(role.comment())), "role " + role.name() + ": comment not copied", warn);
         }
         return changed;
-    }
-
-    /** The role's stored password hash on the target, or null when unreadable (not a superuser) or none. */
-    private static String storedPassword(Connection dst, String role) throws SQLException {
-        try (PreparedStatement ps = dst.prepareStatement("SELECT rolpassword FROM pg_catalog.pg_authid WHERE rolname = ?")) {
-            ps.setString(1, role);
-            try (ResultSet rs = ps.executeQuery()) {
-                return rs.next() ? rs.getString(1) : null;
-            }
-        } catch (SQLException e) {
-            if (!SqlStates.INSUFFICIENT_PRIVILEGE.equals(e.getSQLState())) {
-                throw e;
-            }
-            return null;
-        }
     }
 
     /** Sets the stored hash; false when there is none to set. */

@@ -177,7 +177,7 @@ public final class IndexBuilder {
      * implicit transaction of a long multi-statement string every 256 statements or so (to bound what it must
      * buffer), an implementation detail this does not rely on.
      */
-    static final int KEYS_PER_TRANSACTION = 200;
+    private static final int KEYS_PER_TRANSACTION = 200;
     /** Tables up to this size have their foreign keys added together (their checks cost next to nothing). */
     private static final long SMALL_KEY_TABLE_BYTES = 1L << 20;
     private static final int FOREIGN_KEY_ATTEMPTS = 5;
