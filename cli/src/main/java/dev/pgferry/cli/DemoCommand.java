@@ -69,7 +69,7 @@ final class DemoCommand implements Callable<Integer> {
                 if (status.migrationDetail().stream().anyMatch(d -> d.status() == MigrationStatus.State.SYNCING)) {
                     System.err.println("pgferry demo: the target follows the source by logical replication;"
                             + " removing it (pgferry remove " + request.migrationId() + ")");
-                    MigrationStatus removed = local.remove(request.migrationId(), System.err, null);
+                    MigrationStatus removed = local.remove(request.migrationId(), false, System.err, null);
                     Exits.report(removed, json, System.out);
                     if (removed.migration().status() != MigrationStatus.State.REMOVED) {
                         rc = Exits.FAILED;

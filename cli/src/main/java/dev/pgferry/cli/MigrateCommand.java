@@ -38,7 +38,9 @@ final class MigrateCommand implements Callable<Integer> {
     @Option(names = "--stop-replication-at-lag", paramLabel = "BYTES",
             description = "Once every replicated database is syncing, wait until each lags by at most BYTES, then"
                     + " remove the replication and exit, while the source may still take writes: whatever is written"
-                    + " after the last applied change is not on the target. Prefer pgferry cutover.")
+                    + " after the last applied change is not on the target. Before that, what replication does not"
+                    + " carry (sequences, roles, the database's properties, unlogged tables, large objects, materialized"
+                    + " views, extension rows) is copied again, as remove --final-copy does. Prefer pgferry cutover.")
     Long stopAtLag;
 
     @Option(names = "--verify",
@@ -78,7 +80,7 @@ final class MigrateCommand implements Callable<Integer> {
             }
             System.err.println("pgferry: every database is syncing; waiting until the lag is at most " + stopAtLag + " bytes");
             local.awaitLag(r.migrationId(), stopAtLag, System.err);
-            MigrationStatus removed = local.remove(r.migrationId(), System.err, null);
+            MigrationStatus removed = local.remove(r.migrationId(), true, System.err, null);
             Exits.report(removed, json, System.out);
             return removed.migration().status() == MigrationStatus.State.REMOVED ? Exits.DONE : Exits.FAILED;
         }

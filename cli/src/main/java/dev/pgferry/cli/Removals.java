@@ -13,14 +13,16 @@ final class Removals {
     private Removals() {
     }
 
-    static void request(Bus bus, String migrationId) {
-        bus.send(Topics.REQUESTS, migrationId, Json.write(RemovalRequest.of(migrationId)));
+    /** {@code finalCopy}: see {@link RemovalRequest}. */
+    static void request(Bus bus, String migrationId, boolean finalCopy) {
+        bus.send(Topics.REQUESTS, migrationId, Json.write(finalCopy ? RemovalRequest.withFinalCopy(migrationId)
+                : RemovalRequest.of(migrationId)));
     }
 
     /** Requests the removal and waits for its end, or until {@code timeout} (null: none) with {@code TimedOut}. */
-    static MigrationStatus removeAndAwait(Bus bus, String migrationId, PrintStream progress, java.time.Duration timeout)
-            throws InterruptedException {
-        request(bus, migrationId);
+    static MigrationStatus removeAndAwait(Bus bus, String migrationId, boolean finalCopy, PrintStream progress,
+                                          java.time.Duration timeout) throws InterruptedException {
+        request(bus, migrationId, finalCopy);
         return MigrationWatcher.await(bus, migrationId, progress, Removals::removalEnded, timeout);
     }
 

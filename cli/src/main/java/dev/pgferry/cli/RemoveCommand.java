@@ -5,6 +5,7 @@ import dev.pgferry.messages.MigrationStatus;
 import dev.pgferry.worker.runtime.Worker;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 import java.util.Optional;
@@ -12,11 +13,18 @@ import java.util.concurrent.Callable;
 
 @Command(name = "remove", mixinStandardHelpOptions = true,
         description = "Stop a migration's replication and drop every replication object pgferry made on both servers"
-                + " (the target's sequences are set from the source first). Idempotent. Without --bootstrap-servers it"
+                + " (the target's sequences are first advanced to the source's, never moved back). Idempotent. Without --bootstrap-servers it"
                 + " uses the single-machine broker data under --data-dir. Exits 0 when every database is removed.")
 final class RemoveCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "ID", description = "The migration's id (as migrate and submit print it).")
     String migrationId;
+
+    @Option(names = "--final-copy", description = "Before dropping the replication, also give the target the source's"
+            + " copy of what replication does not carry: roles, the database's properties, unlogged tables, large"
+            + " objects, materialized views and the user's rows of extension tables (as a cut-over does, but without"
+            + " blocking writes). Only while your applications still write to the source: it replaces those on the"
+            + " target. Without it only sequences are advanced (never moved back).")
+    boolean finalCopy;
 
     @Mixin
     ControlOptions control;
@@ -26,7 +34,7 @@ final class RemoveCommand implements Callable<Integer> {
         try {
             if (!control.distributed()) {
                 try (SingleMachine local = new SingleMachine(control.dataDir, 1, Worker.Settings.defaults().withJobs(1), -1)) {
-                    return report(local.remove(migrationId, System.err, control.timeout));
+                    return report(local.remove(migrationId, finalCopy, System.err, control.timeout));
                 }
             }
             try (Bus bus = new Bus(control.settings(), "pgferry-remove")) {
@@ -35,7 +43,7 @@ final class RemoveCommand implements Callable<Integer> {
                     System.err.println("pgferry: no migration " + migrationId);
                     return Exits.UNKNOWN;
                 }
-                return report(Removals.removeAndAwait(bus, migrationId, System.err, control.timeout));
+                return report(Removals.removeAndAwait(bus, migrationId, finalCopy, System.err, control.timeout));
             }
         } catch (MigrationWatcher.TimedOut e) {
             return Exits.timedOut(e, migrationId);

@@ -77,9 +77,13 @@ final class SingleMachine implements AutoCloseable {
         return MigrationWatcher.await(coordinator, request.migrationId(), progress, MigrationStatus::isFinal);
     }
 
-    /** Requests removal of the migration's replication and waits until it is removed (or failed, or the timeout). */
-    MigrationStatus remove(String migrationId, PrintStream progress, java.time.Duration timeout) throws InterruptedException {
-        Removals.request(bus, migrationId);
+    /**
+     * Requests removal of the migration's replication ({@code finalCopy}: see {@code RemovalRequest}) and waits until
+     * it is removed (or failed, or the timeout).
+     */
+    MigrationStatus remove(String migrationId, boolean finalCopy, PrintStream progress, java.time.Duration timeout)
+            throws InterruptedException {
+        Removals.request(bus, migrationId, finalCopy);
         return MigrationWatcher.await(coordinator, migrationId, progress, Removals::removalEnded, timeout);
     }
 

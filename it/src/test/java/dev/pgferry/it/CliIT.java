@@ -308,22 +308,59 @@ class CliIT {
     }
 
     @Test
-    void removeEndsTheReplicationOfASubmittedMigration() throws Exception {
+    void removeEndsTheReplicationOfASubmittedMigrationAndItsFinalCopyBringsWhatReplicationDoesNotCarry() throws Exception {
+        // (a database of this test's own beside inventory, with what logical replication does not carry)
+        ReplicationIT.exec(source, "postgres", "CREATE DATABASE finalcopy");
         try (LocalPostgres target = Infra.postgres(); Pgferry pgferry = new Pgferry(1)) {
+            ReplicationIT.exec(source, "finalcopy", "CREATE TABLE public.t (id int PRIMARY KEY, v text);"
+                    + " CREATE UNLOGGED TABLE public.cache (k int PRIMARY KEY, v text);"
+                    + " CREATE MATERIALIZED VIEW public.counts AS SELECT count(*) AS n FROM public.t;"
+                    + " CREATE SEQUENCE public.tickets; SELECT nextval('public.tickets');"
+                    + " INSERT INTO public.t SELECT g, 'v' || g FROM generate_series(1, 20) g;"
+                    + " INSERT INTO public.cache SELECT g, 'c' || g FROM generate_series(1, 10) g;"
+                    + " SELECT lo_from_bytea(4001, 'first'), lo_from_bytea(4002, 'second')");
             Run submit = pgferry("submit", "--bootstrap-servers", Infra.kafka(), "--source", source.uri("postgres"),
                     "--target", target.uri("postgres"), "--ignore-dbs", "postgres,shop,Analytics; Ünï \"q\"",
                     "--migration-id", "cli-remove-1", "--method", "replication", "--wait");
             assertThat(submit.exitCode()).as(submit.out()).isEqualTo(0);
             assertThat(submit.out()).contains("syncing");
-            assertThat(Compare.scalar(target, "inventory", "SELECT count(*) FROM pg_subscription")).isEqualTo("1");
+            // (one per database: the catalog is the server's)
+            assertThat(Compare.scalar(target, "inventory", "SELECT count(*) FROM pg_subscription")).isEqualTo("2");
 
-            Run remove = pgferry("remove", "cli-remove-1", "--bootstrap-servers", Infra.kafka());
+            // When, while it replicates, the source changes what replication does not carry
+            ReplicationIT.exec(source, "finalcopy", "UPDATE public.cache SET v = 'changed' WHERE k <= 3;"
+                    + " INSERT INTO public.cache VALUES (11, 'new'); DELETE FROM public.cache WHERE k = 10;"
+                    + " SELECT lo_put(4001, 0, 'FIRST'), lo_from_bytea(4003, 'third'), lo_unlink(4002);"
+                    + " INSERT INTO public.t SELECT g, 'v' || g FROM generate_series(21, 30) g;"
+                    + " REFRESH MATERIALIZED VIEW public.counts; SELECT nextval('public.tickets') FROM generate_series(1, 9);"
+                    + " CREATE ROLE cli_final_user; ALTER DATABASE finalcopy SET work_mem = '7MB'");
+            // and the replication is removed with a final copy
+            Run remove = pgferry("remove", "cli-remove-1", "--final-copy", "--bootstrap-servers", Infra.kafka());
 
+            // Then it arrived before the replication was dropped, and nothing of pgferry's is left
             assertThat(remove.exitCode()).as(remove.out()).isEqualTo(0);
             assertThat(remove.out()).contains("removed");
-            assertThat(Compare.scalar(target, "inventory", "SELECT count(*) FROM pg_subscription")).isEqualTo("0");
+            for (String sql : List.of("SELECT string_agg(k || v, ',' ORDER BY k) FROM public.cache",
+                    "SELECT string_agg(oid || ':' || encode(lo_get(oid), 'escape'), ',' ORDER BY oid) FROM pg_largeobject_metadata",
+                    "SELECT n FROM public.counts", "SELECT last_value FROM public.tickets",
+                    "SELECT count(*) FROM pg_roles WHERE rolname = 'cli_final_user'",
+                    "SELECT array_to_string(setconfig, ',') FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase"
+                            + " WHERE d.datname = 'finalcopy' AND s.setrole = 0")) {
+                assertThat(Compare.scalar(target, "finalcopy", sql)).as(sql).isEqualTo(Compare.scalar(source, "finalcopy", sql));
+            }
+            assertThat(Compare.scalar(target, "finalcopy", "SELECT string_agg(k || v, ',' ORDER BY k) FROM public.cache"))
+                    .startsWith("1changed,2changed,3changed,4c4").endsWith("11new");
+            assertThat(Compare.scalar(target, "finalcopy", "SELECT string_agg(oid::text, ',' ORDER BY oid) FROM"
+                    + " pg_largeobject_metadata")).isEqualTo("4001,4003");
+            assertThat(Compare.tableFingerprints(target, "finalcopy")).isEqualTo(Compare.tableFingerprints(source, "finalcopy"));
+            for (String db : List.of("inventory", "finalcopy")) {
+                assertThat(Compare.scalar(target, db, "SELECT count(*) FROM pg_subscription")).isEqualTo("0");
+            }
             assertThat(Compare.scalar(source, "postgres", "SELECT count(*) FROM pg_replication_slots")).isEqualTo("0");
             assertThat(pgferry("remove", "no-such-migration", "--bootstrap-servers", Infra.kafka()).exitCode()).isEqualTo(4);
+        } finally {
+            ReplicationIT.exec(source, "postgres", "DROP DATABASE finalcopy WITH (FORCE)");
+            ReplicationIT.exec(source, "postgres", "DROP ROLE IF EXISTS cli_final_user");
         }
     }
 }

@@ -363,7 +363,7 @@ class FaultsIT {
                         .isEqualTo("0");
 
                 // and another task of that database (a removal, record 3:7) waits for the lock as before
-                removal = new Thread(() -> new DatabaseMigration(MigrationTask.removal(r, "shop"), "worker-c", events::add,
+                removal = new Thread(() -> new DatabaseMigration(MigrationTask.removal(r, "shop", false), "worker-c", events::add,
                         java.time.Clock.systemUTC(), Secrets.system(), 2, 0, ledger).withDelivery("3:7").run());
                 removal.start();
                 ReplicationIT.eventually(() -> Compare.scalar(target, "postgres", "SELECT count(*) FROM pg_locks l"

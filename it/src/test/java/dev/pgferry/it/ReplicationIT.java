@@ -83,6 +83,7 @@ class ReplicationIT {
     void replicatesChangesLeavesARepeatedRequestAloneAndRemovesEverything() throws Exception {
         try (LocalPostgres source = Infra.postgres(); LocalPostgres target = Infra.postgres()) {
             SampleData.create(source, 2000);
+            exec(source, "inventory", "CREATE SEQUENCE public.down INCREMENT BY -1; SELECT nextval('public.down')");
             MigrationRequest r = request(source, target, Method.AUTO, List.of("postgres"));
 
             // When a migration with the default method runs against servers that allow replication
@@ -106,7 +107,8 @@ class ReplicationIT {
             exec(source, "shop", "INSERT INTO public.orders (customer_id, amount) SELECT 1 + g % 10, g FROM generate_series(1, 300) g;"
                     + " UPDATE public.customers SET name = upper(name) WHERE id % 2 = 0; DELETE FROM public.orders WHERE id <= 50;"
                     + " SELECT nextval('public.invoice_seq') FROM generate_series(1, 5)");
-            exec(source, "inventory", "DELETE FROM public.items WHERE qty = 0; UPDATE public.items SET qty = qty + 1");
+            exec(source, "inventory", "DELETE FROM public.items WHERE qty = 0; UPDATE public.items SET qty = qty + 1;"
+                    + " SELECT nextval('public.down') FROM generate_series(1, 3)");
             eventually(() -> Compare.tableFingerprints(target, "shop"), Compare.tableFingerprints(source, "shop"));
             eventually(() -> Compare.tableFingerprints(target, "inventory"), Compare.tableFingerprints(source, "inventory"));
             MigrationStatus lagged = awaitView(r.migrationId(), v -> v.migrationDetail().stream().allMatch(d -> d.lagBytes() != null));
@@ -131,7 +133,9 @@ class ReplicationIT {
                     + " the live replication went on", Reliability.rows(Compare.tableFingerprints(source, "shop")),
                     Reliability.rows(Compare.tableFingerprints(target, "shop")));
 
-            // When the migration is removed through the HTTP API, then once more through Kafka (removal is idempotent)
+            // When an application already writes to the target (its sequence there is ahead of the source's), and the
+            // migration is removed through the HTTP API, then once more through Kafka (removal is idempotent)
+            exec(target, "shop", "SELECT setval('public.customers_id_seq', 5000)");
             var http = java.net.http.HttpClient.newHttpClient();
             var delete = http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:"
                             + pgferry.coordinator.httpPort() + "/migrations/" + r.migrationId())).DELETE().build(),
@@ -141,7 +145,8 @@ class ReplicationIT {
             pgferry.bus.send(Topics.REQUESTS, r.migrationId(), Json.write(RemovalRequest.of(r.migrationId())));
             awaitView(r.migrationId(), v -> v.migration().status() == State.REMOVED);
 
-            // Then nothing pgferry made remains on either server, and sequences match
+            // Then nothing pgferry made remains on either server, and the sequences the source took further match
+            // it (a descending one too), while the one the target took further keeps its value
             assertThat(removed.migrationDetail()).allSatisfy(d -> assertThat(d.status()).isEqualTo(State.REMOVED));
             for (String db : SampleData.DATABASES) {
                 assertThat(Compare.scalar(source, db, "SELECT count(*) FROM pg_publication")).isEqualTo("0");
@@ -149,7 +154,10 @@ class ReplicationIT {
             }
             assertThat(Compare.scalar(source, "postgres", "SELECT count(*) FROM pg_replication_slots")).isEqualTo("0");
             String seqs = "SELECT string_agg(sequencename || '=' || coalesce(last_value, 0), ',' ORDER BY sequencename) FROM pg_sequences";
-            assertThat(Compare.scalar(target, "shop", seqs)).isEqualTo(Compare.scalar(source, "shop", seqs)).contains("invoice_seq=47");
+            assertThat(Compare.scalar(target, "shop", seqs)).isEqualTo(Compare.scalar(source, "shop", seqs)
+                    .replaceFirst("customers_id_seq=\\d+", "customers_id_seq=5000")).contains("invoice_seq=47");
+            assertThat(Compare.scalar(target, "inventory", seqs)).isEqualTo(Compare.scalar(source, "inventory", seqs))
+                    .contains("down=-4");
         }
     }
 

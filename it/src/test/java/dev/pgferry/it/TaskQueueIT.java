@@ -77,7 +77,7 @@ class TaskQueueIT {
             MigrationRequest r = Pgferry.sealed(Pgferry.request(source, target, List.of("postgres")));
             // Given a database whose removal ran before its migration task (as when a worker died mid-task and the
             // coordinator queued that task again after the user removed the migration)
-            pgferry.bus.send(Topics.TASKS, r.migrationId() + "/gone", Json.write(MigrationTask.removal(r, "gone")));
+            pgferry.bus.send(Topics.TASKS, r.migrationId() + "/gone", Json.write(MigrationTask.removal(r, "gone", false)));
             awaitClaimDeleted(r.migrationId() + "/gone", 1);
 
             // When the migration task runs

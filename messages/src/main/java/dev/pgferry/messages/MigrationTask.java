@@ -16,7 +16,8 @@ public record MigrationTask(
         @JsonProperty("action") Action action,
         @JsonProperty("verify_jobs") Integer verifyJobs,
         @JsonProperty("cutover") CutoverRequest cutover,
-        @JsonProperty("unit") CopyUnit unit) {
+        @JsonProperty("unit") CopyUnit unit,
+        @JsonProperty("final_copy") Boolean finalCopy) {
 
     /**
      * What to do with the database: migrate it, remove the replication of an earlier migration, verify it
@@ -24,6 +25,7 @@ public record MigrationTask(
      * repair its schema drift; or check the whole request without changing anything ({@code pgferry check}, asked
      * through {@code POST /checks}: one task for the request, named after the source's bootstrap database); or copy
      * one range of a large table that the worker migrating the database offers to the others ({@code unit}).
+     * A removal with {@code final_copy} first copies what replication does not carry ({@link RemovalRequest}).
      */
     public enum Action {
         MIGRATE, REMOVE, VERIFY, CUTOVER, REFRESH, CHECK, COPY_UNIT;
@@ -53,6 +55,10 @@ public record MigrationTask(
         if (action == Action.CUTOVER && cutover == null) {
             throw new IllegalArgumentException("a cutover task needs its 'cutover' options");
         }
+        finalCopy = finalCopy != null && finalCopy;
+        if (finalCopy && action != Action.REMOVE) {
+            throw new IllegalArgumentException("only a remove task has a 'final_copy'");
+        }
         if ((action == Action.COPY_UNIT) != (unit != null)) {
             throw new IllegalArgumentException("a copy_unit task, and only it, has a 'unit'");
         }
@@ -65,39 +71,39 @@ public record MigrationTask(
     public static MigrationTask check(MigrationRequest request) {
         String bootstrap = request.source().dbname() == null ? "postgres" : request.source().dbname();
         return new MigrationTask(MigrationRequest.SCHEMA_VERSION, request.migrationId(), bootstrap, request, Action.CHECK,
-                null, null, null);
+                null, null, null, false);
     }
 
     public static MigrationTask of(MigrationRequest request, String dbname) {
-        return new MigrationTask(MigrationRequest.SCHEMA_VERSION, request.migrationId(), dbname, request, Action.MIGRATE, null, null, null);
+        return new MigrationTask(MigrationRequest.SCHEMA_VERSION, request.migrationId(), dbname, request, Action.MIGRATE, null, null, null, false);
     }
 
     /** The task that verifies this database against the source. */
     public static MigrationTask verification(MigrationRequest request, String dbname, int jobs) {
-        return new MigrationTask(MigrationRequest.SCHEMA_VERSION, request.migrationId(), dbname, request, Action.VERIFY, jobs, null, null);
+        return new MigrationTask(MigrationRequest.SCHEMA_VERSION, request.migrationId(), dbname, request, Action.VERIFY, jobs, null, null, false);
     }
 
-    /** The task that removes the replication of this database. */
-    public static MigrationTask removal(MigrationRequest request, String dbname) {
-        return new MigrationTask(MigrationRequest.SCHEMA_VERSION, request.migrationId(), dbname, request, Action.REMOVE, null, null, null);
+    /** The task that removes the replication of this database ({@code finalCopy}: see {@link RemovalRequest}). */
+    public static MigrationTask removal(MigrationRequest request, String dbname, boolean finalCopy) {
+        return new MigrationTask(MigrationRequest.SCHEMA_VERSION, request.migrationId(), dbname, request, Action.REMOVE, null, null, null, finalCopy);
     }
 
     /** The task that cuts this database over to the target. */
     public static MigrationTask cutover(MigrationRequest request, String dbname, CutoverRequest cutover) {
         return new MigrationTask(MigrationRequest.SCHEMA_VERSION, request.migrationId(), dbname, request, Action.CUTOVER,
-                null, cutover, null);
+                null, cutover, null, false);
     }
 
     /** The task that repairs the schema drift of this database. */
     public static MigrationTask refresh(MigrationRequest request, String dbname) {
         return new MigrationTask(MigrationRequest.SCHEMA_VERSION, request.migrationId(), dbname, request, Action.REFRESH,
-                null, null, null);
+                null, null, null, false);
     }
 
     /** The task that copies one range of a large table of this database, offered by the worker migrating it. */
     public static MigrationTask copyUnit(MigrationRequest request, String dbname, CopyUnit unit) {
         return new MigrationTask(MigrationRequest.SCHEMA_VERSION, request.migrationId(), dbname, request, Action.COPY_UNIT,
-                null, null, unit);
+                null, null, unit, false);
     }
 
     /**

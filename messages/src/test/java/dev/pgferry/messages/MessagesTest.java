@@ -126,6 +126,27 @@ class MessagesTest {
     }
 
     @Test
+    void aRemovalAsksForItsFinalCopyOnlyWhenItSaysSoAndItsTasksCarryIt() {
+        MigrationRequest r = MigrationRequest.of(Connection.fromUri("postgres://u@a"), Connection.fromUri("postgres://u@b"),
+                Method.AUTO, List.of(), List.of(), List.of());
+        // (as written before final_copy existed)
+        Request plain = Json.readRequestMessage(bytes("{\"action\": \"remove\", \"migration_id\": \"m-9\"}"));
+        Request copying = Json.readRequestMessage(bytes("{\"action\": \"remove\", \"migration_id\": \"m-9\", \"final_copy\": true}"));
+        MigrationTask older = Json.readTask(bytes("{\"action\": \"remove\", \"dbname\": \"sales\", \"request\": "
+                + new String(Json.write(r), java.nio.charset.StandardCharsets.UTF_8) + "}"));
+
+        assertThat(plain).isEqualTo(RemovalRequest.of("m-9"));
+        assertThat(((RemovalRequest) plain).finalCopy()).isFalse();
+        assertThat(copying).isEqualTo(RemovalRequest.withFinalCopy("m-9"));
+        assertThat(((RemovalRequest) copying).finalCopy()).isTrue();
+        assertThat(older.finalCopy()).isFalse();
+        MigrationTask task = MigrationTask.removal(r, "sales", true);
+        assertThat(Json.readTask(Json.write(task)).finalCopy()).isTrue();
+        assertThatThrownBy(() -> new MigrationTask(null, null, "sales", r, MigrationTask.Action.VERIFY, 1, null, null, true))
+                .hasMessageContaining("only a remove task has a 'final_copy'");
+    }
+
+    @Test
     void redactionRemovesPasswordsAndKeepsEverythingElse() {
         byte[] plain = bytes("{\"migration_id\": \"x\"}");
         assertThat(Redaction.redact(plain)).isSameAs(plain);

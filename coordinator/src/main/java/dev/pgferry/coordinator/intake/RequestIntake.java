@@ -196,7 +196,7 @@ public final class RequestIntake implements AutoCloseable {
         List<String> databases = databasesOf(removal.migrationId());
         bus.publish(new EventSource(removal.migrationId(), null, WORKER_ID, 1, clock).removalRequested());
         for (String db : databases) {
-            MigrationTask task = MigrationTask.removal(original.get(), db);
+            MigrationTask task = MigrationTask.removal(original.get(), db, removal.finalCopy());
             bus.send(Topics.TASKS, task.key(), Json.write(task));
         }
         LOG.info("migration {}: published {} removal tasks", removal.migrationId(), databases.size());

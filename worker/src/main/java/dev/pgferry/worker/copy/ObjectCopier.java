@@ -50,6 +50,37 @@ public final class ObjectCopier {
     }
 
     /**
+     * Moves each of the target's sequences forward to the source's next value where the source's is ahead, and never
+     * back: a sequence the target's own writes have taken further (an application already moved there) keeps its
+     * value, so no key it hands out later can collide. Compares the next value each would give, whatever the
+     * direction of the sequence (its increment, read on the target). Returns how many were moved.
+     */
+    public static int advanceSequences(List<SourceCatalog.Sequence> sequences, Connection target) throws SQLException {
+        target.setAutoCommit(false);
+        int moved = 0;
+        for (SourceCatalog.Sequence s : sequences) {
+            String next = "CASE WHEN %s THEN %s::numeric + q.seqincrement ELSE %s::numeric END";
+            try (PreparedStatement ps = target.prepareStatement("SELECT pg_catalog.setval(q.seqrelid, ?, ?)"
+                    + " FROM pg_catalog.pg_sequence q, " + Sql.qualified(s.schema(), s.name()) + " t"
+                    + " WHERE q.seqrelid = ?::pg_catalog.regclass AND sign(q.seqincrement) * ("
+                    + next.formatted("?::bool", "?", "?") + " - " + next.formatted("t.is_called", "t.last_value", "t.last_value")
+                    + ") > 0")) {
+                ps.setLong(1, s.lastValue());
+                ps.setBoolean(2, s.isCalled());
+                ps.setString(3, Sql.qualified(s.schema(), s.name()));
+                ps.setBoolean(4, s.isCalled());
+                ps.setLong(5, s.lastValue());
+                ps.setLong(6, s.lastValue());
+                try (ResultSet rs = ps.executeQuery()) {
+                    moved += rs.next() ? 1 : 0;
+                }
+            }
+        }
+        target.commit();
+        return moved;
+    }
+
+    /**
      * Streams the contents of every large object; the objects themselves (oid, owner, grants) were created by the
      * pre-data restore. Memory is bounded by one chunk.
      */

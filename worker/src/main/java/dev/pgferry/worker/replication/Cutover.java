@@ -12,11 +12,6 @@ import dev.pgferry.pg.PgConnector;
 import dev.pgferry.pg.SchemaDrift;
 import dev.pgferry.pg.Sql;
 import dev.pgferry.pg.SqlStates;
-import dev.pgferry.worker.copy.ObjectCopier;
-import dev.pgferry.worker.copy.SourceCatalog;
-import dev.pgferry.worker.database.DatabaseProperties;
-import dev.pgferry.worker.roles.RoleCopier;
-import dev.pgferry.worker.task.TaskLock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -28,7 +23,6 @@ import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import java.util.Set;
 import java.util.function.Function;
 
 /**
@@ -38,7 +32,7 @@ import java.util.function.Function;
  *     not drifted from the target's ({@link SchemaDrift}; unless {@code ignore_drift}) and that the source holds no
  *     prepared transaction (one could commit after the fence);</li>
  * <li>while the source still takes writes, waits until the target lags by at most {@link #CATCH_UP_BYTES}, so that
- *     writes stay blocked only for the last stretch; then brings the roles ({@link #copyRoles}), the database's
+ *     writes stay blocked only for the last stretch; then brings the roles, the database's
  *     properties and the user's rows of extension configuration tables up to date, which the block would not hold
  *     still anyway, or which the user hardly changes;</li>
  * <li>blocks writes: {@code ALTER DATABASE ... SET default_transaction_read_only = on} (every session that begins
@@ -49,7 +43,7 @@ import java.util.function.Function;
  *     ({@code confirmed_flush_lsn}: the target has applied and flushed every transaction committed before);</li>
  * <li>sets the target's sequences from the source, and makes what replication does not carry the source's: the
  *     unlogged tables, the large objects, and the materialized views whose rows differ, refreshed
- *     ({@link ObjectCopier}), each only where there is any; optionally verifies source and target, and goes on only
+ *     ({@link Uncarried}), each only where there is any; optionally verifies source and target, and goes on only
  *     when they match;</li>
  * <li>drops the replication (subscription, slot, publication) and, with {@code unblock_source}, restores the source
  *     database's own setting.</li>
@@ -142,16 +136,10 @@ public final class Cutover {
                 awaitLag(s, deadline, steps);
                 // A block left by a worker that died mid-way keeps the setting that worker saved: ours would be its "on".
                 saved = prior.isPresent() && prior.get().state() == LedgerEntry.State.RUNNING
-                        ? prior.get().savedSetting() : readSetting();
+                        ? prior.get().savedSetting() : Uncarried.ownSetting(s);
                 // Roles and the database's properties are not held still by the block (roles are the server's), so
                 // they are brought over before it, which keeps the block short.
-                steps.step("copying_roles", "creating the roles made on the source since the migration began, and"
-                        + " bringing those it created and the database's properties up to date, before blocking writes");
-                LedgerEntry roles = ledger.read(LedgerEntry.rolesKey(request.migrationId()))
-                        .orElse(LedgerEntry.rolesDone(List.of(), List.of()));
-                copyRoles(roles);
-                copyProperties(s, t, saved, Set.copyOf(roles.missing()));
-                copyConfigRows(s, t, steps);
+                uncarried().settings(s, t, saved, steps);
             }
             running = LedgerEntry.cutover(LedgerEntry.State.RUNNING, saved);
             ledger.write(ledgerKey, running);
@@ -173,33 +161,7 @@ public final class Cutover {
             ended = endSessions(s, blockedSince, deadline);
             fence = insertLsn(s);
             awaitFence(s, fence, deadline, steps);
-            steps.step("copying_sequences", "writes blocked; setting the target's sequences from the source");
-            ObjectCopier.copySequences(SourceCatalog.sequences(s), t);
-            List<SourceCatalog.Table> unlogged = !exists(s, "pg_catalog.pg_class WHERE relkind = 'r' AND relpersistence = 'u'")
-                    ? List.of() : SourceCatalog.tables(s, request.options().includeExtensionTables()).stream()
-                    .filter(tb -> tb.unlogged() && request.copiesTable(dbname, tb.schema(), tb.name())).toList();
-            if (!unlogged.isEmpty()) {
-                steps.step("copying_unlogged", "writes blocked; copying the rows of " + unlogged.size() + " unlogged"
-                        + " table(s) again (" + String.join(", ", unlogged.stream().limit(5).map(SourceCatalog.Table::displayName)
-                        .toList()) + (unlogged.size() > 5 ? ", ..." : "") + "), as replication does not carry them");
-                long rows = ObjectCopier.copyUnloggedTables(unlogged, s, t);
-                LOG.info("database {}: {} unlogged table(s) copied again at cut-over, {} rows", dbname, unlogged.size(), rows);
-            }
-            if (exists(s, LARGE_OBJECTS) || exists(t, LARGE_OBJECTS)) {
-                steps.step("copying_large_objects", "writes blocked; comparing the large objects of both sides and copying"
-                        + " what changed, as replication does not carry them");
-                try (Connection reader = target.open(dbname)) {
-                    ObjectCopier.LargeObjectSync sync = ObjectCopier.resyncLargeObjects(s, reader, t);
-                    LOG.info("database {}: large objects at cut-over: {}", dbname, sync);
-                }
-            }
-            List<SourceCatalog.MatView> views = SourceCatalog.matViews(s);
-            if (!views.isEmpty()) {
-                steps.step("refreshing_materialized_views", "writes blocked; refreshing the materialized views whose"
-                        + " rows differ from the source's (a refresh is not replicated)");
-                List<String> refreshed = ObjectCopier.refreshChangedMatViews(views, s, t);
-                LOG.info("database {}: materialized views refreshed at cut-over: {}", dbname, refreshed);
-            }
+            uncarried().rows(s, t, "writes blocked; ", steps);
             if (options.verify()) {
                 steps.step("verifying", "writes blocked; comparing source and target");
                 Verification v = verify.apply(running);
@@ -270,66 +232,8 @@ public final class Cutover {
         return new Failure(ErrorCode.CUTOVER_ABORTED, e.sqlstate(), "cut-over aborted: " + e.getMessage() + "; " + after, false);
     }
 
-    /**
-     * Roles are the server's, not the database's, and replication does not carry them: roles created on the source
-     * since the migration's roles step are created now, and those that step created get the source's attributes,
-     * password, settings, comment and memberships (a role that was on the target before is never changed, only
-     * reported). Under the migration's roles lock, as the cut-overs of its other databases do the same.
-     */
-    private void copyRoles(LedgerEntry step) {
-        List<String> ours = step.createdRoles();
-        try (TaskLock lock = TaskLock.acquireRoles(target, request.migrationId())) {
-            RoleCopier.Result r = RoleCopier.copy(source, target, request, Set.copyOf(ours), warn);
-            if (!r.created().isEmpty() || !r.updated().isEmpty()) {
-                LOG.info("database {}: roles at cut-over: created {}, brought up to date {}", dbname, r.created(), r.updated());
-                List<String> all = new ArrayList<>(ours);
-                r.created().stream().filter(c -> !all.contains(c)).forEach(all::add);
-                // The next cut-over of this migration brings these up to date too.
-                ledger.write(LedgerEntry.rolesKey(request.migrationId()), LedgerEntry.rolesDone(step.missing(), all));
-            }
-        }
-    }
-
-    /**
-     * Gives the target database the source's properties as they are now (settings, per-role settings, ACL, comment,
-     * connection limit...: a change to them is not replicated), with the source's own read-only setting from before
-     * the block ({@code saved}), not the block itself.
-     */
-    private void copyProperties(Connection s, Connection t, String saved, Set<String> missing) throws SQLException {
-        DatabaseProperties now = DatabaseProperties.read(s, dbname).withSetting(SETTING, saved);
-        // (read and altered by name: from a session in the database itself as from any other)
-        DatabaseProperties there = DatabaseProperties.read(t, dbname);
-        if (!now.differences(there).isEmpty()) {
-            now.applyTo(t, there, missing, warn);
-            LOG.info("database {}: properties brought up to date at cut-over: {}", dbname, now.differences(there));
-        }
-    }
-
-    /**
-     * The user's rows of extension configuration tables (a custom spatial reference system of postgis, say), which
-     * replication does not carry, replaced where they differ. Before the block: comparing them reads the whole table
-     * on both servers (a quarter of a second for postgis'), and the user hardly changes them.
-     */
-    private void copyConfigRows(Connection s, Connection t, Steps steps) throws SQLException {
-        List<SourceCatalog.ConfigTable> config = request.options().includeExtensionTables() ? List.of()
-                : SourceCatalog.configTables(s);
-        if (!config.isEmpty()) {
-            steps.step("copying_extension_rows", "copying the user's rows of extension configuration tables that"
-                    + " changed (" + String.join(", ", config.stream().map(SourceCatalog.ConfigTable::displayName)
-                    .toList()) + "), as replication does not carry them, before blocking writes");
-            List<String> replaced = ObjectCopier.replaceChangedConfigRows(config, s, t);
-            LOG.info("database {}: extension rows replaced at cut-over: {}", dbname, replaced);
-        }
-    }
-
-    private static final String LARGE_OBJECTS = "pg_catalog.pg_largeobject_metadata";
-
-    /** Whether {@code from} (a relation and its condition, constant SQL) holds a row. */
-    private static boolean exists(Connection c, String from) throws SQLException {
-        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT EXISTS (SELECT 1 FROM " + from + ")")) {
-            rs.next();
-            return rs.getBoolean(1);
-        }
+    private Uncarried uncarried() {
+        return new Uncarried(source, target, dbname, request, ledger, warn);
     }
 
     private void checkReplicating(Connection s, Connection t) throws SQLException {
@@ -512,23 +416,6 @@ public final class Cutover {
              ResultSet rs = st.executeQuery("SELECT pg_catalog.pg_current_wal_insert_lsn()::text")) {
             rs.next();
             return rs.getString(1);
-        }
-    }
-
-    /** The source database's own setting of the read-only default (null: none). */
-    private String readSetting() {
-        try (Connection s = source.open(dbname);
-             PreparedStatement ps = s.prepareStatement("SELECT substr(cfg, length(?) + 2)"
-                     + " FROM pg_catalog.pg_db_role_setting rs JOIN pg_catalog.pg_database d ON d.oid = rs.setdatabase,"
-                     + " unnest(rs.setconfig) cfg WHERE d.datname = current_database() AND rs.setrole = 0"
-                     + " AND cfg LIKE ? || '=%'")) {
-            ps.setString(1, SETTING);
-            ps.setString(2, SETTING);
-            try (ResultSet rs = ps.executeQuery()) {
-                return rs.next() ? rs.getString(1) : null;
-            }
-        } catch (SQLException e) {
-            throw SqlStates.wrap(ErrorCode.SOURCE_UNREACHABLE, "reading the settings of source database " + dbname, e);
         }
     }
 

@@ -10,6 +10,8 @@ import dev.pgferry.worker.copy.SourceCatalog;
 import io.github.resilience4j.core.IntervalFunction;
 import io.github.resilience4j.retry.Retry;
 import io.github.resilience4j.retry.RetryConfig;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -17,11 +19,14 @@ import java.sql.SQLException;
 import java.sql.Statement;
 
 /**
- * Ends the replication of one database and deletes every object pgferry made for it: sets the target's sequences
- * from the source first, then drops the subscription on the target, and the slot and publication on the source.
- * Each step checks what exists, so removal is idempotent and finishes a removal that was partly done. Stateless.
+ * Ends the replication of one database and deletes every object pgferry made for it: first advances the target's
+ * sequences to the source's (never back: an application may already write to the target), or, with a final copy,
+ * makes everything replication does not carry the source's ({@link Uncarried}); then drops the subscription on the
+ * target, and the slot and publication on the source. Each step checks what exists, so removal is idempotent and
+ * finishes a removal that was partly done. Stateless.
  */
 public final class Removal {
+    private static final Logger LOG = LoggerFactory.getLogger(Removal.class);
     /** A slot stays active for a moment after its subscription is disabled (SQLSTATE 55006): retry. */
     private static final Retry SLOT_DROP = Retry.of("drop-slot", RetryConfig.custom()
             .maxAttempts(20)
@@ -43,6 +48,14 @@ public final class Removal {
 
     /** Returns whether there was anything to remove. */
     public static boolean remove(PgConnector source, PgConnector target, String dbname, String name) {
+        return remove(source, target, dbname, name, null);
+    }
+
+    /**
+     * As {@link #remove(PgConnector, PgConnector, String, String)}; with {@code finalCopy} (null: none), what
+     * replication does not carry is copied before the subscription is dropped, while the database still replicates.
+     */
+    public static boolean remove(PgConnector source, PgConnector target, String dbname, String name, Uncarried finalCopy) {
         boolean found = false;
         try (Connection t = target.open()) {
             if (!ServerCatalog.exists(t, "SELECT 1 FROM pg_catalog.pg_database WHERE datname = ?", dbname)) {
@@ -55,7 +68,18 @@ public final class Removal {
             if (ServerCatalog.exists(t, "SELECT 1 FROM pg_catalog.pg_subscription WHERE subname = ?", name)) {
                 found = true;
                 try (Connection s = source.open(dbname)) {
-                    ObjectCopier.copySequences(SourceCatalog.sequences(s), t);
+                    if (finalCopy == null) {
+                        ObjectCopier.advanceSequences(SourceCatalog.sequences(s), t);
+                    } else {
+                        s.setAutoCommit(true);
+                        Cutover.Steps log = (step, detail) -> LOG.info("database {}: {}: {}", dbname, step, detail);
+                        finalCopy.settings(s, t, Uncarried.ownSetting(s), log);
+                        finalCopy.rows(s, t, "", log);
+                    }
+                } catch (SQLException e) {
+                    throw SqlStates.wrap(ErrorCode.COPY_FAILED, (finalCopy == null ? "advancing the sequences"
+                            : "copying what replication does not carry") + " of database " + dbname
+                            + " before dropping its replication", e);
                 }
                 t.setAutoCommit(true);
                 if (Preconditions.hasAivenExtras(t) && !ServerCatalog.isSuperuser(t)) {

@@ -420,7 +420,7 @@ final class CopyPipeline {
             if (replicating && !read.largeObjects().isEmpty()) {
                 warn(read.largeObjects().size() + " large object(s) were copied now; logical replication does not"
                         + " carry later changes to large objects: pgferry cutover copies what changed, while the"
-                        + " source's writes are blocked");
+                        + " source's writes are blocked (pgferry remove --final-copy, without blocking them)");
             }
         } catch (SQLException e) {
             throw SqlStates.wrap(ErrorCode.COPY_FAILED, "migrating database " + db, e);

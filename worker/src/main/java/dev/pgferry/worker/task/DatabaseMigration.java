@@ -22,6 +22,7 @@ import dev.pgferry.worker.replication.Cutover;
 import dev.pgferry.worker.replication.Preconditions;
 import dev.pgferry.worker.replication.Refresh;
 import dev.pgferry.worker.replication.Removal;
+import dev.pgferry.worker.replication.Uncarried;
 import dev.pgferry.worker.verify.Verifier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -175,7 +176,9 @@ public final class DatabaseMigration {
             if (task.action() == MigrationTask.Action.REMOVE) {
                 events = current;
                 try {
-                    Removal.remove(source, target, db, ReplicationNames.of(task.migrationId(), db));
+                    EventSource row = events;
+                    Removal.remove(source, target, db, ReplicationNames.of(task.migrationId(), db), !task.finalCopy() ? null
+                            : new Uncarried(source, target, db, task.request(), ledger, w -> emit.accept(row.warning(w))));
                 } catch (MigrationException e) {
                     // A server that restarts or is briefly away: the removal (idempotent) runs again after a pause.
                     if (e.retriable() && retries > 0) {

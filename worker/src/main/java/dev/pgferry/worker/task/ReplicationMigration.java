@@ -108,7 +108,7 @@ final class ReplicationMigration {
         if (!unlogged.isEmpty()) {
             pipeline.warn("unlogged table(s) " + names(unlogged) + " are not replicated by PostgreSQL:"
                     + " copied once now; later changes to them arrive only when pgferry cutover copies them again,"
-                    + " while the source's writes are blocked");
+                    + " while the source's writes are blocked (pgferry remove --final-copy, without blocking them)");
         }
         List<SourceCatalog.Table> noIdentity = tables.stream().filter(t -> !t.unlogged() && !t.replicaIdentity()).toList();
         if (noIdentity.isEmpty()) {
