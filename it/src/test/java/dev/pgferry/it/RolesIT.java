@@ -51,6 +51,9 @@ class RolesIT {
                         GRANT EXECUTE ON FUNCTION public.f() TO su_owner, app_reader;
                         ALTER DEFAULT PRIVILEGES FOR ROLE su_owner IN SCHEMA public GRANT SELECT ON TABLES TO app_reader;
                         ALTER DEFAULT PRIVILEGES FOR ROLE app_owner IN SCHEMA public GRANT SELECT ON TABLES TO app_reader;
+                        CREATE PUBLICATION everything FOR ALL TABLES;
+                        CREATE PUBLICATION app_feed FOR TABLE public.u, public.v;
+                        ALTER PUBLICATION app_feed OWNER TO app_owner;
                         """);
             }
             try (var c = SampleData.connect(target, "postgres"); var s = c.createStatement()) {
@@ -77,6 +80,13 @@ class RolesIT {
             // Then the database is done, the role problem is reported, and ownership restores where it can
             assertThat(s.migration().status()).as(s.toString()).isEqualTo(State.DONE);
             List<String> warnings = s.migrationDetail().get(0).warnings();
+            // the application's publication arrives with its owner; one FOR ALL TABLES, which only a superuser may
+            // make, is named (by SQLSTATE) and does not stop the database
+            assertThat(Compare.column(target, "app", "SELECT pubname || ' ' || pg_get_userbyid(pubowner) || ' '"
+                    + " || coalesce((SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_publication_tables t"
+                    + " WHERE t.pubname = p.pubname), '') FROM pg_publication p ORDER BY 1")).containsExactly("app_feed app_owner u,v");
+            assertThat(warnings).anySatisfy(w -> assertThat(w).startsWith("post-data restore: publication statement not"
+                    + " applied: CREATE PUBLICATION everything FOR ALL TABLES").contains("(SQLSTATE 42501)"));
             assertThat(warnings).anySatisfy(w -> assertThat(w).startsWith("role su_owner was not created on the target")
                     .contains("42501").contains("belong to migrator"));
             // each statement naming the missing role is reported (read from pg_restore's report or by SQLSTATE,

@@ -128,10 +128,35 @@ class VerifyIT {
                 s.execute("CREATE DATABASE bank");
             }
             pgbench(source, "-i", "-q", "-s", "2", "--foreign-keys", "bank");
+            // (with the user's own publications, for change data capture say, and a subscription of the database's)
+            ReplicationIT.exec(source, "bank", "CREATE PUBLICATION cdc FOR TABLE pgbench_accounts, pgbench_branches"
+                    + " WITH (publish = 'insert, update'); COMMENT ON PUBLICATION cdc IS 'for the warehouse';"
+                    + " CREATE PUBLICATION teller_rows FOR TABLE pgbench_tellers (tid, bid) WHERE (tid > 0);"
+                    + " CREATE PUBLICATION whole_schema FOR TABLES IN SCHEMA public; CREATE PUBLICATION everything FOR ALL TABLES");
+            ReplicationIT.exec(source, "bank", "CREATE SUBSCRIPTION upstream CONNECTION 'host=127.0.0.1 port=1 dbname=feed'"
+                    + " PUBLICATION feed WITH (connect = false)");
             MigrationRequest r = MigrationRequest.of(Pgferry.conn(source), Pgferry.conn(target), Method.REPLICATION,
                     List.of("postgres"), List.of(), List.of());
             pgferry.submit(r);
-            Pgferry.awaitRow(pgferry.coordinator, r.migrationId(), d -> d.status() == State.SYNCING);
+            MigrationStatus.DatabaseStatus syncing = Pgferry.awaitRow(pgferry.coordinator, r.migrationId(),
+                    d -> d.status() == State.SYNCING);
+
+            // Then the user's publications are the source's, pgferry's own stays on the source, and the subscription
+            // is named, not copied
+            String publications = "SELECT p.pubname || ' ' || p.puballtables || p.pubinsert || p.pubupdate || p.pubdelete"
+                    + " || p.pubtruncate || ' ' || coalesce(obj_description(p.oid, 'pg_publication'), '-') || ' '"
+                    + " || coalesce((SELECT string_agg(t.schemaname || '.' || t.tablename || coalesce(' ' || t.attnames::text, '')"
+                    + "   || coalesce(' ' || t.rowfilter, ''), ',' ORDER BY t.tablename) FROM pg_publication_tables t"
+                    + "   WHERE t.pubname = p.pubname), '') FROM pg_publication p WHERE p.pubname !~ '^pgferry_' ORDER BY p.pubname";
+            assertThat(Compare.column(target, "bank", publications)).containsExactlyElementsOf(Compare.column(source, "bank", publications))
+                    .hasSize(4).anySatisfy(p -> assertThat(p).startsWith("cdc falsetruetruefalsefalse for the warehouse public.pgbench_accounts "))
+                    .anySatisfy(p -> assertThat(p).startsWith("teller_rows ").endsWith("public.pgbench_tellers {tid,bid} (tid > 0)"));
+            String ours = "SELECT count(*) FROM pg_publication WHERE pubname ~ '^pgferry_'";
+            assertThat(Compare.scalar(source, "bank", ours)).isEqualTo("1");
+            assertThat(Compare.scalar(target, "bank", ours)).isEqualTo("0");
+            assertThat(Compare.scalar(target, "bank", "SELECT count(*) FROM pg_subscription WHERE subname = 'upstream'"))
+                    .isEqualTo("0");
+            assertThat(syncing.warnings()).anySatisfy(w -> assertThat(w).startsWith("subscription(s) upstream of the source"));
 
             // When it is verified while pgbench writes to the source
             Process writes = pgbenchInBackground(source, "-c", "2", "-T", "90", "-R", "50", "--no-vacuum", "bank");
@@ -143,6 +168,7 @@ class VerifyIT {
                 // Then it matches, compared online
                 assertThat(s.verify().result()).as(Json.writePretty(s)).isEqualTo("match");
                 Verification bank = verification(s, "bank");
+                assertThat(check(bank, "schema").result()).isEqualTo(Result.MATCH);
                 assertThat(check(bank, "sequences").result()).isEqualTo(Result.NOT_COMPARABLE);
                 assertThat(table(bank, "public.pgbench_accounts").rowsSource()).isEqualTo(200_000L);
             } finally {

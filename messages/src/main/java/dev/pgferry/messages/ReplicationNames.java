@@ -14,6 +14,8 @@ import java.util.Locale;
  */
 public final class ReplicationNames {
     public static final String PREFIX = "pgferry_";
+    /** Every name {@link #of} gives, as a PostgreSQL (and Java) regular expression. */
+    public static final String PATTERN = "^pgferry_[a-z0-9_]{0,30}_[0-9a-f]{12}$";
 
     private ReplicationNames() {
     }

@@ -116,6 +116,22 @@ public final class SourceCatalog {
         return out;
     }
 
+    /** The database's subscriptions but pgferry's own, by name. */
+    public static List<String> subscriptions(Connection c) throws SQLException {
+        List<String> out = new ArrayList<>();
+        try (PreparedStatement ps = c.prepareStatement("SELECT subname FROM pg_catalog.pg_subscription WHERE subdbid ="
+                + " (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())"
+                + " AND subname !~ ? ORDER BY 1")) {
+            ps.setString(1, dev.pgferry.messages.ReplicationNames.PATTERN);
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    out.add(rs.getString(1));
+                }
+            }
+        }
+        return out;
+    }
+
     public static List<MatView> matViews(Connection c) throws SQLException {
         List<MatView> out = new ArrayList<>();
         try (PreparedStatement ps = c.prepareStatement("SELECT n.nspname, c.relname, c.relispopulated"

@@ -1,5 +1,7 @@
 package dev.pgferry.worker.schema;
 
+import dev.pgferry.messages.ReplicationNames;
+import dev.pgferry.pg.ServerCatalog;
 import dev.pgferry.pg.Sql;
 
 import java.io.IOException;
@@ -136,6 +138,66 @@ public final class PostDataPlan {
     private static String desc(String line) {
         String[] t = line.split("\\s+", 4);
         return t.length == 4 ? t[3] : null;
+    }
+
+    /**
+     * The post-data entries of a dump that make publications, apart from the others: the user's publications with
+     * their tables, schemas, comments and security labels ({@code users}, in the dump's order), and every other entry
+     * ({@code others}). The publications of pgferry's own replications ({@link ReplicationNames}) are in neither:
+     * they belong to the source. Entries are told apart by their catalog ids, and a publication's comment by its kind.
+     */
+    public record Publications(List<String> users, List<String> others) {
+        private static final Set<Long> CATALOGS = Set.of(6104L, 6106L, 6237L);  // pg_publication, _rel, _namespace
+
+        /** {@code source} reads the dump's snapshot. */
+        public static Publications of(List<String> toc, Connection source) throws SQLException {
+            List<String> users = new ArrayList<>();
+            List<String> others = new ArrayList<>();
+            Set<Long> ours = null;
+            for (String line : toc) {
+                String[] t = line.split("\\s+", 4);
+                long classId;
+                try {
+                    classId = t.length == 4 ? Long.parseLong(t[1]) : 0;
+                } catch (NumberFormatException e) {
+                    classId = 0;
+                }
+                boolean described = t.length == 4 && (t[3].startsWith("COMMENT - PUBLICATION ")
+                        || t[3].startsWith("SECURITY LABEL - PUBLICATION "));
+                if (!CATALOGS.contains(classId)) {
+                    (described ? users : others).add(line);
+                    continue;
+                }
+                if (ours == null) {
+                    ours = pgferrysPublicationEntries(source);
+                }
+                if (!ours.contains(Long.parseLong(t[2]))) {
+                    users.add(line);
+                }
+            }
+            return new Publications(List.copyOf(users), List.copyOf(others));
+        }
+
+        /** The object ids of the catalog rows of pgferry's publications (publications, their tables and schemas). */
+        private static Set<Long> pgferrysPublicationEntries(Connection source) throws SQLException {
+            Set<Long> out = new HashSet<>();
+            boolean schemas = ServerCatalog.majorVersion(source) >= 15;  // publications of whole schemas
+            try (PreparedStatement ps = source.prepareStatement("SELECT p.oid FROM pg_catalog.pg_publication p"
+                    + " WHERE p.pubname ~ ? UNION ALL SELECT r.oid FROM pg_catalog.pg_publication_rel r"
+                    + " JOIN pg_catalog.pg_publication p ON p.oid = r.prpubid WHERE p.pubname ~ ?"
+                    + (schemas ? " UNION ALL SELECT n.oid FROM pg_catalog.pg_publication_namespace n"
+                    + " JOIN pg_catalog.pg_publication p ON p.oid = n.pnpubid WHERE p.pubname ~ ?" : ""))) {
+                for (int i = 1; i <= (schemas ? 3 : 2); i++) {
+                    ps.setString(i, ReplicationNames.PATTERN);
+                }
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        out.add(rs.getLong(1));
+                    }
+                }
+            }
+            return out;
+        }
     }
 
     /**

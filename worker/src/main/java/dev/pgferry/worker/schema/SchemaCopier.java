@@ -30,7 +30,7 @@ import java.util.regex.Pattern;
  * Copies one database's schema in two halves around the data: {@link #dump} takes a custom-format schema dump
  * (with large-object metadata) under the copy's snapshot; {@link #restorePreData} creates types, tables and
  * functions before the data; {@link #restorePostData} creates indexes, constraints, triggers and refreshes
- * materialized views after it. The dump file is deleted by {@link #close()}. The dump is written by one thread
+ * materialized views after it, and {@link #restorePublications} the user's publications. The dump file is deleted by {@link #close()}. The dump is written by one thread
  * and handed over through a future; after that, a restore and a listing ({@link #planPostData}) may read it at the
  * same time, on two threads (each runs a pg_restore process that only reads the file).
  */
@@ -60,10 +60,14 @@ public final class SchemaCopier implements AutoCloseable {
         this.dumpFile = Files.createTempFile("pgferry-schema-", ".dump");
     }
 
-    /** Dumps the schema as seen by {@code snapshotId} (the exporting transaction must still be open). */
+    /**
+     * Dumps the schema as seen by {@code snapshotId} (the exporting transaction must still be open), publications
+     * included (the user's are restored apart, {@link #restorePublications}; pgferry's own never); subscriptions are
+     * not (the caller warns of the user's).
+     */
     public void dump(String snapshotId) {
         PgTool.run("pg_dump", List.of("--schema-only", "--blobs", "--format=custom",
-                        "--snapshot=" + snapshotId, "--file=" + dumpFile, "--no-subscriptions", "--no-publications"),
+                        "--snapshot=" + snapshotId, "--file=" + dumpFile, "--no-subscriptions"),
                 source.libpqEnv(dbname), ErrorCode.SCHEMA_DUMP_FAILED, "dumping the schema of source database " + dbname);
     }
 
@@ -93,22 +97,53 @@ public final class SchemaCopier implements AutoCloseable {
         return tolerated;
     }
 
-    /**
-     * See {@link #restore}. Indexes, constraints and triggers are built by {@code jobs} parallel connections
-     * (pg_restore orders foreign keys after the indexes they need); a failed database is dropped anyway, so this
-     * section does not need one transaction.
-     */
-    public List<String> restorePostData(Set<String> missingRoles, int jobs) {
-        return restore("post-data", missingRoles, jobs, null);
+    /** The post-data section's entries ({@code pg_restore --list}), to split ({@link PostDataPlan.Publications}). */
+    public List<String> postDataEntries() throws IOException {
+        return list("post-data");
     }
 
     /**
-     * Plans the post-data section so that the indexes of each of {@code earlyTables} (plain tables and leaf
-     * partitions) can be built as soon as its rows are in.
+     * Plans the post-data entries {@code toc} (the section without publications) so that the indexes of each of
+     * {@code earlyTables} (plain tables and leaf partitions) can be built as soon as its rows are in.
      * {@code source} must read the dump's snapshot.
      */
-    public PostDataPlan planPostData(Connection source, Set<Long> earlyTables) throws SQLException, IOException {
-        return PostDataPlan.of(list("post-data"), source, earlyTables);
+    public PostDataPlan planPostData(List<String> toc, Connection source, Set<Long> earlyTables) throws SQLException {
+        return PostDataPlan.of(toc, source, earlyTables);
+    }
+
+    /**
+     * Creates the user's publications ({@code entries}, {@link PostDataPlan.Publications#users}) one statement at a
+     * time, after the rest of the schema. A statement the target refuses for good (a publication {@code FOR ALL
+     * TABLES} or {@code FOR TABLES IN SCHEMA} needs a superuser, its owner may be a role not created) is skipped
+     * and returned as a warning: a publication is no data, and verify names the difference; a lost connection still
+     * fails.
+     */
+    public List<String> restorePublications(List<String> entries, Set<String> missingRoles) throws IOException {
+        if (entries.isEmpty()) {
+            return List.of();
+        }
+        List<String> statements = render(entries);
+        if (statements == null) {
+            return restorePostData(missingRoles, 1, entries);
+        }
+        String what = "creating the publications of target database " + dbname;
+        List<String> skipped = new ArrayList<>();
+        try (Connection c = target.open(dbname); Statement st = c.createStatement()) {
+            for (String statement : statements) {
+                try {
+                    st.execute(statement);
+                } catch (SQLException e) {
+                    if (SqlStates.retriable(e.getSQLState())) {
+                        throw SqlStates.wrap(ErrorCode.SCHEMA_RESTORE_FAILED, what, e);
+                    }
+                    skipped.add("publication statement not applied: " + statement + " (" + SqlStates.describe(e)
+                            + "); create it on the target yourself");
+                }
+            }
+        } catch (SQLException e) {
+            throw SqlStates.wrap(ErrorCode.SCHEMA_RESTORE_FAILED, what, e);
+        }
+        return skipped;
     }
 
     /** The dump's table of contents for {@code section}, as {@code pg_restore --list} writes it. */

@@ -125,7 +125,7 @@ final class CopyPipeline {
     record SourceRead(SourceSnapshot snapshot, List<SourceCatalog.Table> tables,
                       List<SourceCatalog.Sequence> sequences, List<SourceCatalog.MatView> matViews,
                       List<Long> largeObjects, List<SourceCatalog.ConfigTable> configTables, PostDataPlan plan,
-                      String toastCompression)
+                      PostDataPlan.Publications postData, String toastCompression)
             implements AutoCloseable {
         @Override
         public void close() {
@@ -271,17 +271,25 @@ final class CopyPipeline {
             return snapshot.read(reader -> {
                 List<SourceCatalog.Table> tables = SourceCatalog.tables(reader, request.options().includeExtensionTables())
                         .stream().filter(t -> request.copiesTable(db, t.schema(), t.name())).toList();
-                PostDataPlan plan;
+                PostDataPlan.Publications postData;
                 try {
-                    plan = !planIndexes ? null : schema.planPostData(reader, tables.stream()
-                            .map(SourceCatalog.Table::oid).collect(Collectors.toSet()));
+                    postData = PostDataPlan.Publications.of(schema.postDataEntries(), reader);
                 } catch (IOException e) {
                     throw new java.io.UncheckedIOException(e);
+                }
+                PostDataPlan plan = !planIndexes ? null : schema.planPostData(postData.others(), reader, tables.stream()
+                        .map(SourceCatalog.Table::oid).collect(Collectors.toSet()));
+                List<String> subscriptions = SourceCatalog.subscriptions(reader);
+                if (!subscriptions.isEmpty()) {
+                    warn("subscription(s) " + String.join(", ", subscriptions) + " of the source database are not"
+                            + " copied: on the target they would take their publishers' changes a second time. Create"
+                            + " them there when you switch over (CREATE SUBSCRIPTION ... WITH (create_slot = false,"
+                            + " slot_name = ...) once the source's is disabled, to go on from the same slot)");
                 }
                 // With --include-extension-tables their whole tables are copied like any other.
                 return new SourceRead(snapshot, tables, SourceCatalog.sequences(reader), SourceCatalog.matViews(reader),
                         SourceCatalog.largeObjects(reader), request.options().includeExtensionTables() ? List.of()
-                        : SourceCatalog.configTables(reader), plan, ToastCompression.ofSource(reader));
+                        : SourceCatalog.configTables(reader), plan, postData, ToastCompression.ofSource(reader));
             });
         } catch (SQLException e) {
             snapshot.close();
@@ -394,6 +402,7 @@ final class CopyPipeline {
                 LightRest light = join(lightRest);
                 tolerated.addAll(light != null ? schema.runScript(light.toRun(missingRoles), missingRoles)
                         : schema.restorePostData(missingRoles, jobs, read.plan().rest()));
+                tolerated.addAll(schema.restorePublications(read.postData().users(), missingRoles));
             } else {
                 // The tables PostgreSQL's table sync skips; their indexes come with the whole post-data section.
                 new TableCopier(source, target, res.targetSessions(), db, read.snapshot(), jobs, splitTableBytes,
@@ -405,7 +414,8 @@ final class CopyPipeline {
                 copyLargeObjects(read);
                 copyConfigRows(read, replicating);
                 phase(Phase.POST_DATA);
-                tolerated.addAll(schema.restorePostData(missingRoles, jobs));
+                tolerated.addAll(schema.restorePostData(missingRoles, jobs, read.postData().others()));
+                tolerated.addAll(schema.restorePublications(read.postData().users(), missingRoles));
             }
             warnCapped("post-data restore: ", tolerated);
             try (SessionPool.Lease lease = res.targetSessions().lease()) {

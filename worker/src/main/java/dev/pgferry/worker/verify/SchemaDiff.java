@@ -1,5 +1,7 @@
 package dev.pgferry.worker.verify;
 
+import dev.pgferry.messages.ReplicationNames;
+
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -11,12 +13,15 @@ import java.util.regex.Pattern;
  * about the schema: comment lines (they hold the dump's version and the object's owner again), blank lines,
  * session settings ({@code SET ...;}, {@code set_config('search_path' ...)}), and psql meta-commands
  * ({@code \connect}, {@code \restrict}). Statements are compared as a multiset of lines, so a difference in order
- * alone (pg_dump sorts by name and dependencies, the same on both sides) is not one. Publications and subscriptions
- * are left out of the dumps (pgferry's replication makes one on each side). Stateless.
+ * alone (pg_dump sorts by name and dependencies, the same on both sides) is not one. The publications of pgferry's
+ * own replications ({@link ReplicationNames}) are left out, and subscriptions are not dumped (pgferry's replication
+ * makes one on the target, and the user's are not copied). Stateless.
  */
 public final class SchemaDiff {
     private static final Pattern IGNORED = Pattern.compile(
-            "^(--.*|\\s*|SET \\w+ = .*;|SELECT pg_catalog\\.set_config\\('search_path', '', false\\);|\\\\(connect|restrict|unrestrict)\\b.*)$");
+            "^(--.*|\\s*|SET \\w+ = .*;|SELECT pg_catalog\\.set_config\\('search_path', '', false\\);|\\\\(connect|restrict|unrestrict)\\b.*"
+            + "|(CREATE|ALTER) PUBLICATION " + ReplicationNames.PATTERN.substring(1, ReplicationNames.PATTERN.length() - 1)
+            + " .*)$");
 
     private SchemaDiff() {
     }

@@ -218,7 +218,7 @@ public final class Verifier {
     }
 
     private void dump(PgConnector side, Path file) {
-        PgTool.run("pg_dump", List.of("--schema-only", "--no-publications", "--no-subscriptions", "--file=" + file),
+        PgTool.run("pg_dump", List.of("--schema-only", "--no-subscriptions", "--file=" + file),
                 side.libpqEnv(dbname), ErrorCode.SCHEMA_DUMP_FAILED, "dumping the schema of " + dbname + " to verify it");
     }
 

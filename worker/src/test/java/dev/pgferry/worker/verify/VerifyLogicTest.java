@@ -50,5 +50,12 @@ class VerifyLogicTest {
         assertThat(SchemaDiff.differences(source, other, 1)).hasSize(1);
         // a line the target has once more than the source is a difference too
         assertThat(SchemaDiff.differences(List.of(");"), List.of(");", ");"), 20)).containsExactly("+ );");
+        // the publication of pgferry's own replication is the source's alone; a user's publication is compared
+        String ours = dev.pgferry.messages.ReplicationNames.of("m-1", "app");
+        List<String> replicating = List.of("CREATE PUBLICATION " + ours + " WITH (publish = 'insert, update, delete, truncate');",
+                "ALTER PUBLICATION " + ours + " ADD TABLE ONLY public.t;", "CREATE PUBLICATION cdc WITH (publish = 'insert');",
+                "ALTER PUBLICATION cdc ADD TABLE ONLY public.t;");
+        assertThat(SchemaDiff.differences(replicating, List.of("CREATE PUBLICATION cdc WITH (publish = 'insert');"), 20))
+                .containsExactly("- ALTER PUBLICATION cdc ADD TABLE ONLY public.t;");
     }
 }
