@@ -62,6 +62,9 @@ final class CutoverCommand implements Callable<Integer> {
                 ignoreDrift);
         try {
             if (!control.distributed()) {
+                if (SingleMachine.neverUsed(control.dataDir)) {
+                    return SingleMachine.unknownIn(control.dataDir, migrationId);
+                }
                 try (SingleMachine local = new SingleMachine(control.dataDir, 1, Worker.Settings.defaults().withJobs(1), -1)) {
                     Optional<MigrationStatus> before = local.current(migrationId);
                     Integer refused = check(before, request);

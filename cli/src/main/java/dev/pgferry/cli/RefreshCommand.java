@@ -43,6 +43,9 @@ final class RefreshCommand implements Callable<Integer> {
         RefreshRequest request = RefreshRequest.of(migrationId, databases);
         try {
             if (!control.distributed()) {
+                if (SingleMachine.neverUsed(control.dataDir)) {
+                    return SingleMachine.unknownIn(control.dataDir, migrationId);
+                }
                 try (SingleMachine local = new SingleMachine(control.dataDir, 1, Worker.Settings.defaults().withJobs(1), -1)) {
                     Optional<MigrationStatus> before = local.current(migrationId);
                     Integer refused = check(before, request);

@@ -33,7 +33,15 @@ final class RemoveCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         try {
             if (!control.distributed()) {
+                if (SingleMachine.neverUsed(control.dataDir)) {
+                    return SingleMachine.unknownIn(control.dataDir, migrationId);
+                }
                 try (SingleMachine local = new SingleMachine(control.dataDir, 1, Worker.Settings.defaults().withJobs(1), -1)) {
+                    // (an unknown migration would never end its removal: the command would wait for ever)
+                    if (local.current(migrationId).isEmpty()) {
+                        System.err.println("pgferry: no migration " + migrationId);
+                        return Exits.UNKNOWN;
+                    }
                     return report(local.remove(migrationId, finalCopy, System.err, control.timeout));
                 }
             }

@@ -50,6 +50,22 @@ final class SingleMachine implements AutoCloseable {
         return system.withKey(java.util.Base64.getDecoder().decode(java.nio.file.Files.readString(file).trim()));
     }
 
+    /**
+     * Whether nothing was ever migrated with {@code dataDir}: it holds no broker data (a mistyped --data-dir, or a
+     * command run in another directory than migrate was). Commands about a migration then answer at once, without
+     * starting a broker or creating anything there.
+     */
+    static boolean neverUsed(Path dataDir) {
+        return !java.nio.file.Files.isDirectory(dataDir.resolve("kafka").resolve("data"));
+    }
+
+    /** Says that {@code migrationId} is unknown because {@code dataDir} was never used; the exit code for that. */
+    static int unknownIn(Path dataDir, String migrationId) {
+        System.err.println("pgferry: no migration " + migrationId + ": nothing was ever migrated with --data-dir "
+                + dataDir + " (give the one migrate used, or --bootstrap-servers for a running pgferry)");
+        return Exits.UNKNOWN;
+    }
+
     /** {@code workers}: the settings of each worker (each gets an id of its own and this data directory's key). */
     SingleMachine(Path dataDir, int workerCount, Worker.Settings workers, int httpPort) throws Exception {
         Warmup.inBackground();

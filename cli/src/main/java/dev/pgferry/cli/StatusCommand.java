@@ -43,6 +43,9 @@ final class StatusCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if (!kafka.named(bootstrapServers)) {
+            if (SingleMachine.neverUsed(dataDir)) {
+                return SingleMachine.unknownIn(dataDir, migrationId);
+            }
             try (ChildBroker broker = ChildBroker.start(dataDir.resolve("kafka"), 0)) {
                 return show(KafkaSettings.of(broker.bootstrapServers()));
             }

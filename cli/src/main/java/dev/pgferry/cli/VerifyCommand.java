@@ -54,6 +54,9 @@ final class VerifyCommand implements Callable<Integer> {
         Path file = report != null ? report : Path.of("pgferry-verify-" + migrationId + ".json");
         try {
             if (!kafka.named(bootstrapServers)) {
+                if (SingleMachine.neverUsed(dataDir)) {
+                    return SingleMachine.unknownIn(dataDir, migrationId);
+                }
                 try (SingleMachine local = new SingleMachine(dataDir, 1, Worker.Settings.defaults().withJobs(jobs), -1)) {
                     MigrationStatus s = local.verify(migrationId, jobs, timeout, System.err);
                     return s == null ? unknown() : Verifications.report(s, file, json, System.out);

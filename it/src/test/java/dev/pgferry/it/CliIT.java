@@ -203,11 +203,11 @@ class CliIT {
             }
             assertThat(sawSealed).as("the request (with its sealed password) is in the topic files").isTrue();
 
-            // After migrate has exited, its status can still be read from the same data directory
-            Run status = pgferry("status", "cli-local-1", "--json", "--data-dir", dataDir.toString());
-            assertThat(status.exitCode()).as(status.out()).isEqualTo(0);
-            assertThat(Json.mapper().readTree(status.out()).get("migration_detail").findValuesAsText("status"))
-                    .containsOnly("done");
+            // (its status after it exited: see migrateInItsOwnProcess...) A removal of a migration this data
+            // directory does not know ends at once, as in distributed mode (it used to wait for ever)
+            Run unknown = pgferry("remove", "no-such-migration", "--data-dir", dataDir.toString());
+            assertThat(unknown.exitCode()).as(unknown.err()).isEqualTo(4);
+            assertThat(unknown.err()).contains("pgferry: no migration no-such-migration");
 
             // A row changed on the target afterwards is named by a new verification
             try (var c = SampleData.connect(target, "shop"); var s = c.createStatement()) {
@@ -248,11 +248,16 @@ class CliIT {
             assertThat(Compare.tableFingerprints(target, "inventory")).isEqualTo(Compare.tableFingerprints(source, "inventory"));
 
             assertThat(pgferry("status", "no-such-migration", "--bootstrap-servers", Infra.kafka()).exitCode()).isEqualTo(4);
-            // and on a single-machine data directory nothing was ever migrated from: no topic yet, a plain answer
-            Run none = pgferry("status", "no-such-migration", "--data-dir", Infra.work().resolve("cli-empty").toString());
-            assertThat(none.exitCode()).as(none.err()).isEqualTo(4);
-            assertThat(none.err()).contains("pgferry: no migration no-such-migration (0 other migration(s) known")
-                    .doesNotContain("Exception");
+            // and on a single-machine data directory nothing was ever migrated with: a plain answer at once, no broker
+            // started and nothing created there
+            Path empty = Infra.work().resolve("cli-empty");
+            for (String command : List.of("status", "verify", "remove", "cutover", "refresh")) {
+                Run none = pgferry(command, "no-such-migration", "--data-dir", empty.toString());
+                assertThat(none.exitCode()).as(command + ": " + none.err()).isEqualTo(4);
+                assertThat(none.err()).contains("pgferry: no migration no-such-migration: nothing was ever migrated with"
+                        + " --data-dir " + empty).doesNotContain("Exception");
+            }
+            assertThat(empty).doesNotExist();
         }
     }
 

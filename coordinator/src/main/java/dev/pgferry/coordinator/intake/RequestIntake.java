@@ -77,8 +77,9 @@ public final class RequestIntake implements AutoCloseable {
         this.clock = clock;
         Map<String, Object> props = bus.consumerProps(Topics.COORDINATOR_GROUP, "pgferry-coordinator-intake");
         props.put("max.poll.records", 1);
-        // A dead coordinator's requests move to the next one within seconds.
-        props.put("session.timeout.ms", 10_000);
+        // A dead coordinator's requests move to the next one within seconds: the least session a broker allows by
+        // default (group.min.session.timeout.ms), three heartbeats long.
+        props.put("session.timeout.ms", 6_000);
         props.put("heartbeat.interval.ms", 2_000);
         this.consumer = new KafkaConsumer<>(props);
         this.thread = new Thread(this::run, "request-intake");
