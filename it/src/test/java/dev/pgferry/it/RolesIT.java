@@ -72,6 +72,12 @@ class RolesIT {
                     .contains("role su_owner cannot be created: it is a superuser on the source");
             assertThat(Compare.scalar(target, "postgres", "SELECT count(*) FROM pg_roles WHERE rolname IN ('app_owner', 'su_owner')"))
                     .isEqualTo("0");
+            // and the publication only a superuser may create
+            CheckReport.Finding publications = check.databases().get(0).findings().stream()
+                    .filter(f -> f.check().equals("publications")).findFirst().orElseThrow();
+            assertThat(publications.verdict()).isEqualTo(CheckReport.Verdict.WARNING);
+            assertThat(publications.message()).startsWith("1 publication(s) (everything) are FOR ALL TABLES or FOR"
+                    + " TABLES IN SCHEMA, which only a superuser may create");
 
             // When it is migrated
             pgferry.submit(r);

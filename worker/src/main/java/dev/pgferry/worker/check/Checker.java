@@ -6,6 +6,7 @@ import dev.pgferry.messages.CheckReport.Finding;
 import dev.pgferry.messages.Method;
 import dev.pgferry.messages.MigrationException;
 import dev.pgferry.messages.MigrationRequest;
+import dev.pgferry.messages.ReplicationNames;
 import dev.pgferry.pg.CatalogSql;
 import dev.pgferry.pg.PgConnector;
 import dev.pgferry.pg.Secrets;
@@ -197,6 +198,7 @@ public final class Checker {
                 }
             }
             findings.addAll(extensions(s, t));
+            findings.addAll(publications(s, t));
             findings.addAll(targetDatabase(db, s, t));
             findings.addAll(walKeep(s, size, replication));
         } catch (MigrationException e) {
@@ -221,12 +223,13 @@ public final class Checker {
         if (!unlogged.isEmpty()) {
             out.add(Finding.warning("unlogged tables", unlogged.size() + " unlogged table(s) (" + list(unlogged)
                     + "): not replicated; copied at the start and again by pgferry cutover, while the source's writes"
-                    + " are blocked"));
+                    + " are blocked (or by pgferry remove --final-copy)"));
         }
         long largeObjects = longValue(s, "SELECT count(*) FROM pg_catalog.pg_largeobject_metadata");
         if (largeObjects > 0) {
             out.add(Finding.warning("large objects", largeObjects + " large object(s): not replicated; copied at the"
-                    + " start, and what changed is copied again by pgferry cutover, while the source's writes are blocked"));
+                    + " start, and what changed is copied again by pgferry cutover, while the source's writes are blocked"
+                    + " (or by pgferry remove --final-copy)"));
         }
         return out;
     }
@@ -270,6 +273,44 @@ public final class Checker {
         if (missing.isEmpty() && older.isEmpty()) {
             out.add(Finding.pass("extensions", installed.isEmpty() ? "no extension besides plpgsql"
                     : "the target offers " + installed.stream().map(e -> e[0] + " " + e[1]).collect(Collectors.joining(", "))));
+        }
+        return out;
+    }
+
+    /**
+     * The user's publications, which arrive unless only a superuser may create them and the target user is not one,
+     * and the database's subscriptions, which are not copied.
+     */
+    private List<Finding> publications(Connection s, Connection t) throws SQLException {
+        List<Finding> out = new ArrayList<>();
+        List<String> all = new ArrayList<>();
+        List<String> superuserOnly = new ArrayList<>();
+        boolean schemas = ServerCatalog.majorVersion(s) >= 15;
+        try (PreparedStatement ps = s.prepareStatement("SELECT p.pubname, p.puballtables"
+                + (schemas ? " OR EXISTS (SELECT 1 FROM pg_catalog.pg_publication_namespace n WHERE n.pnpubid = p.oid)" : "")
+                + " FROM pg_catalog.pg_publication p WHERE p.pubname !~ ? ORDER BY 1")) {
+            ps.setString(1, ReplicationNames.PATTERN);
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    all.add(rs.getString(1));
+                    if (rs.getBoolean(2)) {
+                        superuserOnly.add(rs.getString(1));
+                    }
+                }
+            }
+        }
+        if (!superuserOnly.isEmpty() && !ServerCatalog.isSuperuser(t)) {
+            out.add(Finding.warning("publications", superuserOnly.size() + " publication(s) (" + list(superuserOnly)
+                    + ") are FOR ALL TABLES or FOR TABLES IN SCHEMA, which only a superuser may create, and the target"
+                    + " user is not one: they will be reported and not created; create them on the target yourself"));
+        } else if (!all.isEmpty()) {
+            out.add(Finding.pass("publications", all.size() + " publication(s) (" + list(all) + ") will arrive"));
+        }
+        List<String> subscriptions = SourceCatalog.subscriptions(s);
+        if (!subscriptions.isEmpty()) {
+            out.add(Finding.warning("subscriptions", subscriptions.size() + " subscription(s) (" + list(subscriptions)
+                    + ") are not copied: on the target they would take their publishers' changes a second time; create"
+                    + " them there when you switch over"));
         }
         return out;
     }
