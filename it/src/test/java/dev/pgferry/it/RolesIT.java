@@ -98,10 +98,10 @@ class RolesIT {
             // each statement naming the missing role is reported (read from pg_restore's report or by SQLSTATE,
             // never by the server's words), and only that statement is lost
             assertThat(warnings).anySatisfy(w -> assertThat(w).isEqualTo("pre-data restore: not applied: it names role"
-                    + " su_owner, which the target user could not create or cannot act as (see the roles warnings): ALTER TABLE public.t OWNER TO su_owner;"
+                    + " su_owner, which is not on the target or which the target user cannot act as (see the roles warnings): ALTER TABLE public.t OWNER TO su_owner;"
                     + " (ERROR:  role \"su_owner\" does not exist)"));
             assertThat(warnings).anySatisfy(w -> assertThat(w).isEqualTo("pre-data restore: not applied: it names role"
-                    + " su_owner, which the target user could not create or cannot act as (see the roles warnings): GRANT SELECT,UPDATE ON TABLE public.v TO su_owner (SQLSTATE 42704)"));
+                    + " su_owner, which is not on the target or which the target user cannot act as (see the roles warnings): GRANT SELECT,UPDATE ON TABLE public.v TO su_owner (SQLSTATE 42704)"));
             assertThat(Compare.scalar(target, "app", "SELECT has_table_privilege('app_reader', 'public.v', 'SELECT')::text"
                     + " || has_table_privilege('app_reader', 'public.v', 'INSERT')::text"
                     + " || has_column_privilege('app_reader', 'public.v', 'secret', 'UPDATE')::text"

@@ -90,8 +90,9 @@ public record EventSource(String migrationId, String dbname, String workerId, in
                 p.copiedBy());
     }
 
+    /** {@code message} may quote SQL: its passwords are removed ({@link Redaction#sql}). */
     public StatusEvent.TaskWarning warning(String message) {
-        return new StatusEvent.TaskWarning(migrationId, dbname, workerId, attempt, clock.instant(), message);
+        return new StatusEvent.TaskWarning(migrationId, dbname, workerId, attempt, clock.instant(), Redaction.sql(message));
     }
 
     public StatusEvent.TaskWaiting waiting(String waitingFor) {

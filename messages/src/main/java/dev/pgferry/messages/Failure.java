@@ -18,6 +18,7 @@ public record Failure(
 
     public Failure {
         Objects.requireNonNull(code, "code");
+        message = Redaction.sql(message);
         if (message == null || message.isBlank()) {
             throw new IllegalArgumentException("failure message must not be blank");
         }

@@ -15,8 +15,9 @@ public class MigrationException extends RuntimeException {
         this(code, null, message, code.retriableByDefault(), null);
     }
 
+    /** {@code message} may quote SQL: its passwords are removed ({@link Redaction#sql}). */
     public MigrationException(ErrorCode code, String sqlstate, String message, boolean retriable, Throwable cause) {
-        super(message, cause);
+        super(Redaction.sql(message), cause);
         this.code = code;
         this.sqlstate = sqlstate;
         this.retriable = retriable;

@@ -157,6 +157,21 @@ class MessagesTest {
     }
 
     @Test
+    void passwordsQuotedInSqlAreRemovedFromTextAndFailures() {
+        assertThat(Redaction.sql("CREATE USER MAPPING FOR app SERVER crm OPTIONS (\n    password 'it''s-secret',\n    \"user\" 'u'\n);"))
+                .isEqualTo("CREATE USER MAPPING FOR app SERVER crm OPTIONS (\n    password '***',\n    \"user\" 'u'\n);");
+        assertThat(Redaction.sql("CREATE ROLE a LOGIN ENCRYPTED PASSWORD 'pw1' VALID UNTIL 'infinity'"))
+                .isEqualTo("CREATE ROLE a LOGIN ENCRYPTED PASSWORD '***' VALID UNTIL 'infinity'");
+        assertThat(Redaction.sql("CONNECTION 'host=''h'' password=''p w'' user=''u''' and host=h password=bare user=u"))
+                .doesNotContain("p w").doesNotContain("bare").contains("user=''u''").contains("user=u");
+        assertThat(Redaction.sql("ALTER TABLE t ADD COLUMN password text")).isEqualTo("ALTER TABLE t ADD COLUMN password text");
+        assertThat(Redaction.sql(null)).isNull();
+        assertThat(new Failure(ErrorCode.SCHEMA_RESTORE_FAILED, null, "Command was: OPTIONS (password 'x1')", false).message())
+                .isEqualTo("Command was: OPTIONS (password '***')");
+        assertThat(new MigrationException(ErrorCode.INTERNAL, "password 'x2'").getMessage()).isEqualTo("password '***'");
+    }
+
+    @Test
     void cutoverRequestsAreReadWithTheirDefaultsAndCheckedAgainstTheStatus() {
         Request read = Json.readRequestMessage("{\"action\": \"cutover\", \"migration_id\": \"m-9\"}"
                 .getBytes(java.nio.charset.StandardCharsets.UTF_8));

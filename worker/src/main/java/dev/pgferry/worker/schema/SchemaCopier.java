@@ -377,7 +377,7 @@ public final class SchemaCopier implements AutoCloseable {
 
     private static String notApplied(String statement, Set<String> roles, String why) {
         return "not applied: it names " + (roles.size() == 1 ? "role " : "roles ") + String.join(", ", roles)
-                + ", which the target user could not create or cannot act as (see the roles warnings): " + statement
+                + ", which is not on the target or which the target user cannot act as (see the roles warnings): " + statement
                 + " (" + why + ")";
     }
 

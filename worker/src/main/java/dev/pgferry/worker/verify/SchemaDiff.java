@@ -1,5 +1,6 @@
 package dev.pgferry.worker.verify;
 
+import dev.pgferry.messages.Redaction;
 import dev.pgferry.messages.ReplicationNames;
 
 import java.util.ArrayList;
@@ -41,13 +42,13 @@ public final class SchemaDiff {
         List<String> out = new ArrayList<>();
         for (String l : source) {
             if (out.size() < max && counts.getOrDefault(l, 0) > 0) {
-                out.add("- " + l);
+                out.add("- " + Redaction.sql(l));
                 counts.merge(l, -1, Integer::sum);
             }
         }
         for (String l : target) {
             if (out.size() < max && counts.getOrDefault(l, 0) < 0) {
-                out.add("+ " + l);
+                out.add("+ " + Redaction.sql(l));
                 counts.merge(l, 1, Integer::sum);
             }
         }

@@ -105,7 +105,7 @@ public final class Verifier {
                     List.of("replication does not carry sequences: they are copied at cut-over (pgferry cutover, or remove)"))
                     : compare("sequences", src, dst, Verifier::sequences));
             checks.add(replicating ? new Check("large objects", Result.NOT_COMPARABLE,
-                    List.of("replication does not carry large objects: they are copied at cut-over (pgferry cutover)"))
+                    List.of("replication does not carry large objects: they are copied at cut-over (pgferry cutover, or remove --final-copy)"))
                     : compare("large objects", src, dst, Verifier::largeObjects));
             checks.add(compare("materialized views", src, dst, Verifier::matViews));
             for (SourceCatalog.Table t : SourceCatalog.tables(src, request.options().includeExtensionTables())) {
