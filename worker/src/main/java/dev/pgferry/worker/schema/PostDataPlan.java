@@ -141,17 +141,21 @@ public final class PostDataPlan {
     }
 
     /**
-     * The post-data entries of a dump that make publications, apart from the others: the user's publications with
-     * their tables, schemas, comments and security labels ({@code users}, in the dump's order), and every other entry
-     * ({@code others}). The publications of pgferry's own replications ({@link ReplicationNames}) are in neither:
-     * they belong to the source. Entries are told apart by their catalog ids, and a publication's comment by its kind.
+     * The post-data entries of a dump that are restored after everything else, apart from the others: the user's
+     * publications with their tables, schemas, comments and security labels ({@code publications}), and the event
+     * triggers with theirs ({@code eventTriggers}, last of all, as pg_restore does: one that refuses DDL would refuse
+     * pgferry's own), each in the dump's order; {@code others} is every other entry. The publications of pgferry's
+     * own replications ({@link ReplicationNames}) are in none: they belong to the source. Entries are told apart by
+     * their catalog ids, a comment or security label by the kind of object it describes.
      */
-    public record Publications(List<String> users, List<String> others) {
-        private static final Set<Long> CATALOGS = Set.of(6104L, 6106L, 6237L);  // pg_publication, _rel, _namespace
+    public record Deferred(List<String> publications, List<String> eventTriggers, List<String> others) {
+        private static final Set<Long> PUBLICATION_CATALOGS = Set.of(6104L, 6106L, 6237L);  // pg_publication, _rel, _namespace
+        private static final long PG_EVENT_TRIGGER = 3466;
 
         /** {@code source} reads the dump's snapshot. */
-        public static Publications of(List<String> toc, Connection source) throws SQLException {
-            List<String> users = new ArrayList<>();
+        public static Deferred of(List<String> toc, Connection source) throws SQLException {
+            List<String> publications = new ArrayList<>();
+            List<String> eventTriggers = new ArrayList<>();
             List<String> others = new ArrayList<>();
             Set<Long> ours = null;
             for (String line : toc) {
@@ -162,20 +166,28 @@ public final class PostDataPlan {
                 } catch (NumberFormatException e) {
                     classId = 0;
                 }
-                boolean described = t.length == 4 && (t[3].startsWith("COMMENT - PUBLICATION ")
-                        || t[3].startsWith("SECURITY LABEL - PUBLICATION "));
-                if (!CATALOGS.contains(classId)) {
-                    (described ? users : others).add(line);
-                    continue;
-                }
-                if (ours == null) {
-                    ours = pgferrysPublicationEntries(source);
-                }
-                if (!ours.contains(Long.parseLong(t[2]))) {
-                    users.add(line);
+                String desc = t.length == 4 ? t[3] : "";
+                if (classId == PG_EVENT_TRIGGER || describes(desc, "EVENT TRIGGER ")) {
+                    eventTriggers.add(line);
+                } else if (describes(desc, "PUBLICATION ")) {
+                    publications.add(line);
+                } else if (!PUBLICATION_CATALOGS.contains(classId)) {
+                    others.add(line);
+                } else {
+                    if (ours == null) {
+                        ours = pgferrysPublicationEntries(source);
+                    }
+                    if (!ours.contains(Long.parseLong(t[2]))) {
+                        publications.add(line);
+                    }
                 }
             }
-            return new Publications(List.copyOf(users), List.copyOf(others));
+            return new Deferred(List.copyOf(publications), List.copyOf(eventTriggers), List.copyOf(others));
+        }
+
+        /** Whether an entry is a comment or security label on an object of {@code kind} ("PUBLICATION "...). */
+        private static boolean describes(String desc, String kind) {
+            return desc.startsWith("COMMENT - " + kind) || desc.startsWith("SECURITY LABEL - " + kind);
         }
 
         /** The object ids of the catalog rows of pgferry's publications (publications, their tables and schemas). */

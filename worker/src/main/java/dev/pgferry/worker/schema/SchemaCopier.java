@@ -97,7 +97,7 @@ public final class SchemaCopier implements AutoCloseable {
         return tolerated;
     }
 
-    /** The post-data section's entries ({@code pg_restore --list}), to split ({@link PostDataPlan.Publications}). */
+    /** The post-data section's entries ({@code pg_restore --list}), to split ({@link PostDataPlan.Deferred}). */
     public List<String> postDataEntries() throws IOException {
         return list("post-data");
     }
@@ -112,21 +112,34 @@ public final class SchemaCopier implements AutoCloseable {
     }
 
     /**
-     * Creates the user's publications ({@code entries}, {@link PostDataPlan.Publications#users}) one statement at a
-     * time, after the rest of the schema. A statement the target refuses for good (a publication {@code FOR ALL
-     * TABLES} or {@code FOR TABLES IN SCHEMA} needs a superuser, its owner may be a role not created) is skipped
-     * and returned as a warning: a publication is no data, and verify names the difference; a lost connection still
-     * fails.
+     * Creates the user's publications ({@code entries}, {@link PostDataPlan.Deferred#publications}) after the rest of
+     * the schema, one statement at a time ({@link #runSkipping}): a publication {@code FOR ALL TABLES} or {@code FOR
+     * TABLES IN SCHEMA} needs a superuser on the target, its owner may be a role not created. A publication is no
+     * data, and verify names the difference.
      */
     public List<String> restorePublications(List<String> entries, Set<String> missingRoles) throws IOException {
         if (entries.isEmpty()) {
             return List.of();
         }
         List<String> statements = render(entries);
-        if (statements == null) {
-            return restorePostData(missingRoles, 1, entries);
+        return statements == null ? restorePostData(missingRoles, 1, entries) : runSkipping(statements, "publication");
+    }
+
+    /**
+     * Runs statements {@link #render}ed from the dump one at a time (autocommit) on a new session of the target
+     * database. A statement the target refuses for good is skipped and returned as a warning about a {@code kind}
+     * (a publication, an event trigger) to create by hand; a lost connection still fails.
+     */
+    public List<String> runSkipping(List<String> statements, String kind) {
+        return runSkipping(target, dbname, statements, kind);
+    }
+
+    /** As {@link #runSkipping(List, String)}, on {@code target}'s database {@code dbname}: also once the dump is gone. */
+    public static List<String> runSkipping(PgConnector target, String dbname, List<String> statements, String kind) {
+        if (statements.isEmpty()) {
+            return List.of();
         }
-        String what = "creating the publications of target database " + dbname;
+        String what = "creating the " + kind + "s of target database " + dbname;
         List<String> skipped = new ArrayList<>();
         try (Connection c = target.open(dbname); Statement st = c.createStatement()) {
             for (String statement : statements) {
@@ -136,7 +149,7 @@ public final class SchemaCopier implements AutoCloseable {
                     if (SqlStates.retriable(e.getSQLState())) {
                         throw SqlStates.wrap(ErrorCode.SCHEMA_RESTORE_FAILED, what, e);
                     }
-                    skipped.add("publication statement not applied: " + statement + " (" + SqlStates.describe(e)
+                    skipped.add(kind + " statement not applied: " + statement + " (" + SqlStates.describe(e)
                             + "); create it on the target yourself");
                 }
             }

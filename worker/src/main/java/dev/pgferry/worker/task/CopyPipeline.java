@@ -70,6 +70,8 @@ final class CopyPipeline {
     private final long splitTableBytes;
     /** Publishes the ranges of split tables as tasks any worker may take (null: this worker copies them alone). */
     private Consumer<MigrationTask> offers;
+    /** The event triggers' statements, rendered from the dump, for {@link #createEventTriggers}; confined to the task. */
+    private List<String> eventTriggers = List.of();
 
     CopyPipeline(MigrationTask task, PgConnector source, PgConnector target, EventSource events,
                  Consumer<StatusEvent> emit, Ledger ledger, int jobs, long splitTableBytes) {
@@ -125,7 +127,7 @@ final class CopyPipeline {
     record SourceRead(SourceSnapshot snapshot, List<SourceCatalog.Table> tables,
                       List<SourceCatalog.Sequence> sequences, List<SourceCatalog.MatView> matViews,
                       List<Long> largeObjects, List<SourceCatalog.ConfigTable> configTables, PostDataPlan plan,
-                      PostDataPlan.Publications postData, String toastCompression)
+                      PostDataPlan.Deferred postData, String toastCompression)
             implements AutoCloseable {
         @Override
         public void close() {
@@ -271,9 +273,9 @@ final class CopyPipeline {
             return snapshot.read(reader -> {
                 List<SourceCatalog.Table> tables = SourceCatalog.tables(reader, request.options().includeExtensionTables())
                         .stream().filter(t -> request.copiesTable(db, t.schema(), t.name())).toList();
-                PostDataPlan.Publications postData;
+                PostDataPlan.Deferred postData;
                 try {
-                    postData = PostDataPlan.Publications.of(schema.postDataEntries(), reader);
+                    postData = PostDataPlan.Deferred.of(schema.postDataEntries(), reader);
                 } catch (IOException e) {
                     throw new java.io.UncheckedIOException(e);
                 }
@@ -402,7 +404,8 @@ final class CopyPipeline {
                 LightRest light = join(lightRest);
                 tolerated.addAll(light != null ? schema.runScript(light.toRun(missingRoles), missingRoles)
                         : schema.restorePostData(missingRoles, jobs, read.plan().rest()));
-                tolerated.addAll(schema.restorePublications(read.postData().users(), missingRoles));
+                tolerated.addAll(schema.restorePublications(read.postData().publications(), missingRoles));
+                tolerated.addAll(deferEventTriggers(schema, read, missingRoles));
             } else {
                 // The tables PostgreSQL's table sync skips; their indexes come with the whole post-data section.
                 new TableCopier(source, target, res.targetSessions(), db, read.snapshot(), jobs, splitTableBytes,
@@ -415,7 +418,8 @@ final class CopyPipeline {
                 copyConfigRows(read, replicating);
                 phase(Phase.POST_DATA);
                 tolerated.addAll(schema.restorePostData(missingRoles, jobs, read.postData().others()));
-                tolerated.addAll(schema.restorePublications(read.postData().users(), missingRoles));
+                tolerated.addAll(schema.restorePublications(read.postData().publications(), missingRoles));
+                tolerated.addAll(deferEventTriggers(schema, read, missingRoles));
             }
             warnCapped("post-data restore: ", tolerated);
             try (SessionPool.Lease lease = res.targetSessions().lease()) {
@@ -474,6 +478,34 @@ final class CopyPipeline {
                     + ") were copied now; logical replication does not carry later changes to them: pgferry cutover"
                     + " copies them again, while the source's writes are blocked");
         }
+    }
+
+    /**
+     * Renders the event triggers now, while the dump is there, for {@link #createEventTriggers}; a dump not in UTF-8
+     * (which pgferry does not render) has them restored now.
+     */
+    private List<String> deferEventTriggers(SchemaCopier schema, SourceRead read, Set<String> missingRoles) throws IOException {
+        List<String> entries = read.postData().eventTriggers();
+        if (entries.isEmpty()) {
+            return List.of();
+        }
+        List<String> statements = schema.render(entries);
+        if (statements == null) {
+            return schema.restorePostData(missingRoles, 1, entries);
+        }
+        eventTriggers = statements;
+        return List.of();
+    }
+
+    /**
+     * Creates the database's event triggers as its last schema step, once pgferry's own DDL on the target is over
+     * (materialized views refreshed, publications, the subscription), as pg_restore restores them last: a trigger
+     * that refuses DDL would refuse that DDL and fail the database. One the target refuses for good (only a
+     * superuser may create one) is a warning.
+     */
+    void createEventTriggers() {
+        warnCapped("event triggers: ", SchemaCopier.runSkipping(target, db, eventTriggers, "event trigger"));
+        eventTriggers = List.of();
     }
 
     private void warnCapped(String prefix, List<String> tolerated) {

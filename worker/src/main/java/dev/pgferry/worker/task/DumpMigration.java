@@ -43,5 +43,6 @@ final class DumpMigration {
             }
         }
         pipeline.finish(targetDb, properties, missingRoles);
+        pipeline.createEventTriggers();
     }
 }

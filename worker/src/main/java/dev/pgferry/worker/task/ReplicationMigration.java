@@ -65,6 +65,7 @@ final class ReplicationMigration {
         }
         pipeline.finish(targetDb, properties, missingRoles);
         replicator.subscribe(slot, check.targetViaAivenExtras());
+        pipeline.createEventTriggers();
         replicator.awaitReady((ready, total) -> { });
     }
 
@@ -82,6 +83,7 @@ final class ReplicationMigration {
         }
         pipeline.finish(targetDb, properties, missingRoles);
         replicator.subscribeWithTableSync(check.targetViaAivenExtras());
+        pipeline.createEventTriggers();
         replicator.awaitReady((ready, total) -> pipeline.emit(pipeline.events.progress(ready, total, 0, 0)));
     }
 
