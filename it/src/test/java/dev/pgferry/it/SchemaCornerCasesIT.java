@@ -109,10 +109,10 @@ class SchemaCornerCasesIT {
             INSERT INTO app.vehicles VALUES (1, 2); INSERT INTO app.cars VALUES (2, 4, 5);
             SELECT setval('app.tickets', 1070);
             REFRESH MATERIALIZED VIEW app.mood_counts;
-            -- an event trigger that refuses DDL pgferry runs on the target (refreshing the view, subscribing): it is
-            -- created there last, as pg_restore does, or it fails the database
+            -- an event trigger that refuses DDL pgferry runs on the target (refreshing the view, subscribing and
+            -- unsubscribing): it is created there last, as pg_restore does, and pgferry's later DDL passes it
             CREATE FUNCTION app.on_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$BEGIN
-                IF tg_tag IN ('REFRESH MATERIALIZED VIEW', 'CREATE SUBSCRIPTION') THEN
+                IF tg_tag IN ('REFRESH MATERIALIZED VIEW', 'CREATE SUBSCRIPTION', 'ALTER SUBSCRIPTION', 'DROP SUBSCRIPTION') THEN
                     RAISE EXCEPTION 'corner_ddl refuses %', tg_tag;
                 END IF;
             END$$;
@@ -303,6 +303,23 @@ class SchemaCornerCasesIT {
                         .isNotEmpty();
             }
             assertThat(Compare.tableFingerprints(target, "corner")).isEqualTo(Compare.tableFingerprints(source, "corner"));
+            if (method == Method.REPLICATION) {
+                // When the source's view is refreshed (past its own event trigger) and the replication is removed
+                // with a final copy, the target's event trigger refuses neither the refresh nor the drop
+                ReplicationIT.exec(source, "corner", "SET session_replication_role = replica;"
+                        + " INSERT INTO app.accounts (email, balance, mood, secret) VALUES ('late@example.com', 1, 'happy', 's');"
+                        + " REFRESH MATERIALIZED VIEW app.mood_counts");
+                pgferry.bus.send(dev.pgferry.messages.Topics.REQUESTS, r.migrationId(),
+                        Json.write(dev.pgferry.messages.RemovalRequest.withFinalCopy(r.migrationId())));
+                MigrationStatus removed = Pgferry.awaitView(pgferry.coordinator, r.migrationId(), m -> m.migrationDetail()
+                        .stream().noneMatch(d -> d.status() == State.SYNCING || d.status() == State.REMOVING));
+                assertThat(removed.migration().status()).as(Json.writePretty(removed)).isEqualTo(State.REMOVED);
+                String counts = "SELECT mood || ':' || count FROM app.mood_counts";
+                assertThat(Compare.column(target, "corner", counts)).isEqualTo(Compare.column(source, "corner", counts))
+                        .containsExactly("happy:201");
+                assertThat(Compare.scalar(target, "corner", "SELECT count(*) FROM pg_subscription")).isEqualTo("0");
+                assertThat(Compare.scalar(target, "corner", "SELECT evtenabled FROM pg_event_trigger")).isEqualTo("O");
+            }
             if (POSTGIS) {
                 assertThat(Compare.column(target, "corner", CONFIG_ROWS)).isEqualTo(Compare.column(source, "corner", CONFIG_ROWS))
                         .contains("990001 pgferry");

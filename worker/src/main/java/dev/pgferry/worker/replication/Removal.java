@@ -82,6 +82,7 @@ public final class Removal {
                             + " before dropping its replication", e);
                 }
                 t.setAutoCommit(true);
+                EventTriggers.pass(t);
                 if (Preconditions.hasAivenExtras(t) && !ServerCatalog.isSuperuser(t)) {
                     try (PreparedStatement ps = t.prepareStatement("SELECT aiven_extras.pg_drop_subscription(?)")) {
                         ps.setString(1, name);

@@ -27,7 +27,8 @@ import java.util.function.Consumer;
  * and the database's properties and the user's rows of extension configuration tables ({@link #settings}), then
  * the sequences, unlogged tables, large objects and materialized views ({@link #rows}). A cut-over runs the first
  * part before it blocks writes and the second while they are blocked; a removal with a final copy runs both, writes
- * not blocked. Each step is idempotent. Confined to the thread that runs it.
+ * not blocked. Each step is idempotent; {@link #rows} runs its target session past the database's event triggers
+ * ({@link EventTriggers}). Confined to the thread that runs it.
  */
 public final class Uncarried {
     private static final Logger LOG = LoggerFactory.getLogger(Uncarried.class);
@@ -70,6 +71,8 @@ public final class Uncarried {
      * database has any; {@code when} begins each step's detail ("writes blocked; ", or nothing).
      */
     public void rows(Connection s, Connection t, String when, Cutover.Steps steps) throws SQLException {
+        // (a refresh and disabling triggers are DDL, which an event trigger of the application's may refuse)
+        EventTriggers.pass(t);
         steps.step("copying_sequences", when + "setting the target's sequences from the source");
         ObjectCopier.copySequences(SourceCatalog.sequences(s), t);
         List<SourceCatalog.Table> unlogged = !exists(s, "pg_catalog.pg_class WHERE relkind = 'r' AND relpersistence = 'u'")
