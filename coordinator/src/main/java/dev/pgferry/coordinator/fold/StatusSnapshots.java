@@ -45,7 +45,8 @@ public final class StatusSnapshots {
     public static Loaded load(Bus bus, String clientId) {
         Map<String, byte[]> snapshots = new HashMap<>();
         Marker marker = null;
-        try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(bus.consumerProps(null, clientId + "-snapshots"))) {
+        KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(bus.consumerProps(null, clientId + "-snapshots"));
+        try {
             List<PartitionInfo> info = consumer.partitionsFor(bus.topic(Topics.STATUS_SNAPSHOTS), Duration.ofMinutes(1));
             if (info == null || info.isEmpty()) {
                 return new Loaded(Map.of(), Map.of());
@@ -71,6 +72,11 @@ public final class StatusSnapshots {
         } catch (RuntimeException e) {
             LOG.warn("status snapshots not read ({}); reading the status topic from the beginning", e.toString());
             return new Loaded(Map.of(), Map.of());
+        } finally {
+            // Assigned, not in a group: nothing to hand over. Closed with the default timeout it would wait for the
+            // fetch left in flight, which the broker holds for fetch.max.wait.ms (500 ms) at the end of the topic:
+            // half a second more for every status read (each CLI command, each coordinator start).
+            consumer.close(Duration.ZERO);
         }
         if (marker != null && marker.version() != StatusFold.SNAPSHOT_VERSION) {
             LOG.info("status snapshots are of format {}, this pgferry reads {}: reading the status topic from the beginning",
