@@ -150,14 +150,16 @@ public final class RoleCopier {
                             "role " + name + ": comment not copied", warn);
                 }
             }
-            // Roles left out by --ignore-roles that the target lacks: a statement naming one (an owner, a grant, a
-            // user mapping) is skipped and reported, as for a role that could not be created, not the database failed.
+            // Roles left out by --ignore-roles that the target lacks but the databases use: a statement naming one
+            // (an owner, a grant, a user mapping) is skipped and reported, as for a role that could not be created,
+            // instead of failing the database. (Only those: any missing role makes the restore go statement by
+            // statement.)
             List<String> ignoredAbsent = request.options().ignoreRoles().stream()
                     .filter(n -> all.containsKey(n) && !existing.containsKey(n)).toList();
             if (!ignoredAbsent.isEmpty()) {
-                missing.addAll(ignoredAbsent);
                 Set<String> used = usedRoles(src, request);
                 List<String> usedAbsent = ignoredAbsent.stream().filter(used::contains).toList();
+                missing.addAll(usedAbsent);
                 if (!usedAbsent.isEmpty()) {
                     warn.accept("role(s) " + String.join(", ", usedAbsent) + ", left out by --ignore-roles, are used by"
                             + " the migrated databases and do not exist on the target: objects they own belong to "

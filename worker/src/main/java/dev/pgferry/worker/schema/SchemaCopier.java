@@ -30,9 +30,11 @@ import java.util.regex.Pattern;
  * Copies one database's schema in two halves around the data: {@link #dump} takes a custom-format schema dump
  * (with large-object metadata) under the copy's snapshot; {@link #restorePreData} creates types, tables and
  * functions before the data; {@link #restorePostData} creates indexes, constraints, triggers and refreshes
- * materialized views after it, and {@link #restorePublications} the user's publications. The dump file is deleted by {@link #close()}. The dump is written by one thread
- * and handed over through a future; after that, a restore and a listing ({@link #planPostData}) may read it at the
- * same time, on two threads (each runs a pg_restore process that only reads the file).
+ * materialized views after it, {@link #restorePublications} the user's publications, and {@link #render} gives the
+ * statements of what runs later still (event triggers). The dump file is deleted by {@link #close()}. The dump is
+ * written by one thread and handed over through a future; after that, a restore and a listing
+ * ({@link #planPostData}) may read it at the same time, on two threads (each runs a pg_restore process that only
+ * reads the file).
  */
 public final class SchemaCopier implements AutoCloseable {
     /**
@@ -103,7 +105,7 @@ public final class SchemaCopier implements AutoCloseable {
     }
 
     /**
-     * Plans the post-data entries {@code toc} (the section without publications) so that the indexes of each of
+     * Plans the post-data entries {@code toc} (the section without its {@link PostDataPlan.Deferred} entries) so that the indexes of each of
      * {@code earlyTables} (plain tables and leaf partitions) can be built as soon as its rows are in.
      * {@code source} must read the dump's snapshot.
      */

@@ -504,7 +504,7 @@ final class CopyPipeline {
      * superuser may create one) is a warning.
      */
     void createEventTriggers() {
-        warnCapped("event triggers: ", SchemaCopier.runSkipping(target, db, eventTriggers, "event trigger"));
+        warnCapped("post-data restore: ", SchemaCopier.runSkipping(target, db, eventTriggers, "event trigger"));
         eventTriggers = List.of();
     }
 
