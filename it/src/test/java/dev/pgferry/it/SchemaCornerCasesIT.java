@@ -110,9 +110,11 @@ class SchemaCornerCasesIT {
             SELECT setval('app.tickets', 1070);
             REFRESH MATERIALIZED VIEW app.mood_counts;
             -- an event trigger that refuses DDL pgferry runs on the target (refreshing the view, subscribing and
-            -- unsubscribing): it is created there last, as pg_restore does, and pgferry's later DDL passes it
+            -- unsubscribing, repairing a drift): it is created there last, as pg_restore does, and pgferry's later
+            -- DDL passes it
             CREATE FUNCTION app.on_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$BEGIN
-                IF tg_tag IN ('REFRESH MATERIALIZED VIEW', 'CREATE SUBSCRIPTION', 'ALTER SUBSCRIPTION', 'DROP SUBSCRIPTION') THEN
+                IF tg_tag IN ('REFRESH MATERIALIZED VIEW', 'CREATE SUBSCRIPTION', 'ALTER SUBSCRIPTION', 'DROP SUBSCRIPTION',
+                              'CREATE TABLE', 'ALTER TABLE') THEN
                     RAISE EXCEPTION 'corner_ddl refuses %', tg_tag;
                 END IF;
             END$$;
@@ -131,7 +133,7 @@ class SchemaCornerCasesIT {
             s.execute(SCHEMA);
             if (POSTGIS) {
                 // an extension with a configuration table: rows a user adds to it are the user's data
-                s.execute("CREATE EXTENSION postgis;"
+                s.execute("SET session_replication_role = replica; CREATE EXTENSION postgis;"
                         + " CREATE TABLE app.places (id int PRIMARY KEY, geom geometry(Point, 4326));"
                         + " INSERT INTO app.places VALUES (1, 'SRID=4326;POINT(24.94 60.17)');"
                         + " INSERT INTO spatial_ref_sys (srid, auth_name, auth_srid, srtext, proj4text)"
@@ -304,6 +306,22 @@ class SchemaCornerCasesIT {
             }
             assertThat(Compare.tableFingerprints(target, "corner")).isEqualTo(Compare.tableFingerprints(source, "corner"));
             if (method == Method.REPLICATION) {
+                // When a table is created and a column added on the source (past its own trigger) while it replicates,
+                // and the drift is repaired, the target's trigger refuses none of the repair's DDL
+                ReplicationIT.exec(source, "corner", "SET session_replication_role = replica;"
+                        + " CREATE TABLE app.late (id int PRIMARY KEY, v text); INSERT INTO app.late VALUES (1, 'a'), (2, 'b');"
+                        + " ALTER TABLE app.pairs ADD COLUMN note text DEFAULT 'n'");
+                Pgferry.awaitRow(pgferry.coordinator, r.migrationId(), "corner", d -> d.drift() != null
+                        && d.drift().stream().anyMatch(i -> i.startsWith("table app.late ")));
+                pgferry.bus.send(dev.pgferry.messages.Topics.REQUESTS, r.migrationId(),
+                        Json.write(dev.pgferry.messages.RefreshRequest.of(r.migrationId(), List.of())));
+                MigrationStatus.DatabaseStatus refreshed = Pgferry.awaitRow(pgferry.coordinator, r.migrationId(), "corner",
+                        d -> d.refresh() != null && d.refresh().finishedAt() != null);
+                assertThat(refreshed.refresh().error()).as(refreshed.toString()).isNull();
+                ReplicationIT.eventually(() -> Compare.tableFingerprints(target, "corner").get("app.late"),
+                        Compare.tableFingerprints(source, "corner").get("app.late"));
+                assertThat(Compare.scalar(target, "corner", "SELECT string_agg(note, ',') FROM app.pairs")).isEqualTo("n,n");
+
                 // When the source's view is refreshed (past its own event trigger) and the replication is removed
                 // with a final copy, the target's event trigger refuses neither the refresh nor the drop
                 ReplicationIT.exec(source, "corner", "SET session_replication_role = replica;"

@@ -20,7 +20,9 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.stream.Collectors;
 
 /**
@@ -105,7 +107,9 @@ public final class Refresh {
     /** Creates the tables the target lacks; returns those it created. */
     private List<SchemaDrift.Table> createTables(List<SchemaDrift.Table> tables, List<String> applied) {
         List<SchemaDrift.Table> missing = new ArrayList<>();
+        boolean pastEventTriggers;
         try (Connection t = target.open(dbname)) {
+            pastEventTriggers = EventTriggers.pass(t);
             for (SchemaDrift.Table table : tables) {
                 try (PreparedStatement ps = t.prepareStatement("SELECT 1 FROM pg_catalog.pg_class c"
                         + " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ? AND c.relname = ?")) {
@@ -143,8 +147,13 @@ public final class Refresh {
             missing.forEach(table -> args.add("--table=" + quoted(table.schema()) + "." + quoted(table.name())));
             PgTool.run("pg_dump", args, source.libpqEnv(dbname), ErrorCode.SCHEMA_DUMP_FAILED,
                     "dumping the new tables of source database " + dbname);
+            Map<String, String> env = new HashMap<>(target.libpqEnv(dbname));
+            if (pastEventTriggers) {
+                // the restore's session too, as a replica's (see EventTriggers)
+                env.merge("PGOPTIONS", "-c session_replication_role=replica", (a, b) -> a + " " + b);
+            }
             PgTool.run("pg_restore", List.of("--dbname=" + SchemaCopier.conninfoDbname(dbname), "--exit-on-error",
-                            "--single-transaction", dump.toString()), target.libpqEnv(dbname), ErrorCode.SCHEMA_RESTORE_FAILED, "creating the new tables in target database " + dbname);
+                            "--single-transaction", dump.toString()), env, ErrorCode.SCHEMA_RESTORE_FAILED, "creating the new tables in target database " + dbname);
         } catch (IOException e) {
             throw new MigrationException(ErrorCode.INTERNAL, null, "temporary file for the new tables of " + dbname + ": "
                     + e.getMessage(), false, e);
@@ -171,6 +180,7 @@ public final class Refresh {
             return;
         }
         try (Connection t = target.open(dbname); Statement st = t.createStatement()) {
+            EventTriggers.pass(t);
             for (SchemaDrift.Column c : columns) {
                 st.execute("ALTER TABLE " + Sql.qualified(c.schema(), c.table()) + " " + c.addClause());
                 applied.add("added column " + c + " on the target");
@@ -228,6 +238,7 @@ public final class Refresh {
     private boolean refreshSubscription() {
         try (Connection t = target.open(dbname)) {
             t.setAutoCommit(true);
+            EventTriggers.pass(t);
             try (Statement st = t.createStatement()) {
                 st.execute("ALTER SUBSCRIPTION " + Sql.ident(name) + " REFRESH PUBLICATION WITH (copy_data = true)");
                 return false;
