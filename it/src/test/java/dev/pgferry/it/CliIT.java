@@ -99,7 +99,8 @@ class CliIT {
 
             // The command exited without waiting for its broker to stop; the next command on the same data
             // directory waits for that, then reads the status
-            Run status = pgferryProcess("status", "cli-process-1", "--json", "--data-dir", dataDir.toString());
+            // (in this JVM: only migrate's own exit is under test here)
+            Run status = pgferry("status", "cli-process-1", "--json", "--data-dir", dataDir.toString());
 
             assertThat(status.exitCode()).as(status.err()).isEqualTo(0);
             assertThat(Json.mapper().readTree(status.out()).get("migration_detail").findValuesAsText("status"))
