@@ -136,6 +136,12 @@ class ReplicationIT {
             // When an application already writes to the target (its sequence there is ahead of the source's), and the
             // migration is removed through the HTTP API, then once more through Kafka (removal is idempotent)
             exec(target, "shop", "SELECT setval('public.customers_id_seq', 5000)");
+            // and a cut-over of inventory had stopped with the source's writes blocked (its worker died mid-way)
+            try (dev.pgferry.bus.Ledger ledger = new dev.pgferry.bus.Ledger(pgferry.bus, "it-stale-cutover")) {
+                ledger.write(dev.pgferry.messages.LedgerEntry.cutoverKey(r.migrationId(), "inventory"),
+                        dev.pgferry.messages.LedgerEntry.cutover(dev.pgferry.messages.LedgerEntry.State.RUNNING, null));
+            }
+            exec(source, "postgres", "ALTER DATABASE inventory SET default_transaction_read_only = on");
             var http = java.net.http.HttpClient.newHttpClient();
             var delete = http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:"
                             + pgferry.coordinator.httpPort() + "/migrations/" + r.migrationId())).DELETE().build(),
@@ -145,7 +151,13 @@ class ReplicationIT {
             pgferry.bus.send(Topics.REQUESTS, r.migrationId(), Json.write(RemovalRequest.of(r.migrationId())));
             awaitView(r.migrationId(), v -> v.migration().status() == State.REMOVED);
 
-            // Then nothing pgferry made remains on either server, and the sequences the source took further match
+            // Then the stopped cut-over's block is lifted (the source database has no setting of its own), and said
+            assertThat(Compare.scalar(source, "postgres", "SELECT count(*) FROM pg_db_role_setting s JOIN pg_database d"
+                    + " ON d.oid = s.setdatabase WHERE d.datname = 'inventory'")).isEqualTo("0");
+            exec(source, "inventory", "INSERT INTO public.items VALUES ('after-removal', 1, NULL)");
+            assertThat(row(removed, "inventory").warnings()).anySatisfy(w -> assertThat(w)
+                    .startsWith("a cut-over of this database had stopped while the source's writes were blocked"));
+            // and nothing pgferry made remains on either server, and the sequences the source took further match
             // it (a descending one too), while the one the target took further keeps its value
             assertThat(removed.migrationDetail()).allSatisfy(d -> assertThat(d.status()).isEqualTo(State.REMOVED));
             for (String db : SampleData.DATABASES) {

@@ -421,6 +421,14 @@ public final class Cutover {
 
     /** Gives the source database back its own setting: the block is lifted. */
     private void restore(String saved) {
+        restore(source, dbname, saved);
+    }
+
+    /**
+     * Gives source database {@code dbname} back its own read-only setting {@code saved} (null: none), lifting a
+     * cut-over's write block.
+     */
+    static void restore(PgConnector source, String dbname, String saved) {
         try (Connection s = source.open(dbname); Statement st = s.createStatement()) {
             s.setAutoCommit(true);
             st.execute("ALTER DATABASE " + Sql.ident(dbname) + (saved == null ? " RESET " + SETTING

@@ -1,6 +1,8 @@
 package dev.pgferry.worker.replication;
 
+import dev.pgferry.bus.Ledger;
 import dev.pgferry.messages.ErrorCode;
+import dev.pgferry.messages.LedgerEntry;
 import dev.pgferry.pg.PgConnector;
 import dev.pgferry.pg.ServerCatalog;
 import dev.pgferry.pg.Sql;
@@ -17,6 +19,7 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.util.Optional;
 
 /**
  * Ends the replication of one database and deletes every object pgferry made for it: first advances the target's
@@ -35,6 +38,24 @@ public final class Removal {
             .build());
 
     private Removal() {
+    }
+
+    /**
+     * Before a user's removal: a cut-over of the database that stopped while it blocked the source's writes (its worker
+     * died; the ledger still says {@code running}) left the source refusing writes. The removal ends the migration
+     * with the source as it was, so its own setting comes back (and the ledger says the cut-over was aborted). A
+     * cut-over that was done keeps its block, as any finished cut-over does. Returns whether a block was lifted.
+     */
+    public static boolean liftStaleBlock(PgConnector source, String dbname, String migrationId, Ledger ledger) {
+        String key = LedgerEntry.cutoverKey(migrationId, dbname);
+        Optional<LedgerEntry> cut = ledger.read(key);
+        if (cut.isEmpty() || cut.get().state() != LedgerEntry.State.RUNNING) {
+            return false;
+        }
+        Cutover.restore(source, dbname, cut.get().savedSetting());
+        ledger.write(key, LedgerEntry.cutover(LedgerEntry.State.ABORTED, cut.get().savedSetting()));
+        LOG.info("database {}: a cut-over that had stopped with the source's writes blocked was undone", dbname);
+        return true;
     }
 
     /** Best effort cleanup after a failed attempt; a failure here is logged by the caller's failure already. */

@@ -177,6 +177,11 @@ public final class DatabaseMigration {
                 events = current;
                 try {
                     EventSource row = events;
+                    if (Removal.liftStaleBlock(source, db, task.migrationId(), ledger)) {
+                        emit.accept(row.warning("a cut-over of this database had stopped while the source's writes were"
+                                + " blocked (its worker ended): the source database's own setting is given back, so it"
+                                + " takes writes again"));
+                    }
                     Removal.remove(source, target, db, ReplicationNames.of(task.migrationId(), db), !task.finalCopy() ? null
                             : new Uncarried(source, target, db, task.request(), ledger, w -> emit.accept(row.warning(w))));
                 } catch (MigrationException e) {
