@@ -327,8 +327,13 @@ class SchemaCornerCasesIT {
                 ReplicationIT.exec(source, "corner", "SET session_replication_role = replica;"
                         + " INSERT INTO app.accounts (email, balance, mood, secret) VALUES ('late@example.com', 1, 'happy', 's');"
                         + " REFRESH MATERIALIZED VIEW app.mood_counts");
-                pgferry.bus.send(dev.pgferry.messages.Topics.REQUESTS, r.migrationId(),
-                        Json.write(dev.pgferry.messages.RemovalRequest.withFinalCopy(r.migrationId())));
+                // (asked over HTTP)
+                var delete = java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(
+                        java.net.URI.create("http://127.0.0.1:" + pgferry.coordinator.httpPort() + "/migrations/"
+                                + r.migrationId() + "?final_copy=true")).DELETE().build(),
+                        java.net.http.HttpResponse.BodyHandlers.ofString());
+                assertThat(delete.statusCode()).isEqualTo(202);
+                assertThat(Json.mapper().readTree(delete.body()).get("final_copy").asBoolean()).isTrue();
                 MigrationStatus removed = Pgferry.awaitView(pgferry.coordinator, r.migrationId(), m -> m.migrationDetail()
                         .stream().noneMatch(d -> d.status() == State.SYNCING || d.status() == State.REMOVING));
                 assertThat(removed.migration().status()).as(Json.writePretty(removed)).isEqualTo(State.REMOVED);

@@ -268,8 +268,11 @@ public final class HttpApi implements AutoCloseable {
             if (fold.view(id).isEmpty()) {
                 reply(ex, 404, Json.write(Map.of("error", "no migration " + id)));
             } else {
-                bus.send(Topics.REQUESTS, id, Json.write(RemovalRequest.of(id)));
-                reply(ex, 202, Json.write(Map.of("migration_id", id, "removal", "requested")));
+                // ?final_copy=true: see RemovalRequest (only while the applications still write to the source)
+                String query = ex.getRequestURI().getQuery();
+                boolean finalCopy = query != null && java.util.Arrays.asList(query.split("&")).contains("final_copy=true");
+                bus.send(Topics.REQUESTS, id, Json.write(finalCopy ? RemovalRequest.withFinalCopy(id) : RemovalRequest.of(id)));
+                reply(ex, 202, Json.write(Map.of("migration_id", id, "removal", "requested", "final_copy", finalCopy)));
             }
         } else {
             reply(ex, 405, Json.write(Map.of("error", method + " " + path + " is not supported")));
