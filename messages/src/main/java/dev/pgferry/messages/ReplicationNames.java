@@ -14,8 +14,10 @@ import java.util.Locale;
  */
 public final class ReplicationNames {
     public static final String PREFIX = "pgferry_";
-    /** Every name {@link #of} gives, as a PostgreSQL (and Java) regular expression. */
-    public static final String PATTERN = "^pgferry_[a-z0-9_]{0,30}_[0-9a-f]{12}$";
+    /** Every name {@link #of} gives, as a PostgreSQL (and Java) regular expression, unanchored (within a line). */
+    public static final String NAME = "pgferry_[a-z0-9_]{0,30}_[0-9a-f]{12}";
+    /** {@link #NAME}, anchored: a whole name. */
+    public static final String PATTERN = "^" + NAME + "$";
 
     private ReplicationNames() {
     }

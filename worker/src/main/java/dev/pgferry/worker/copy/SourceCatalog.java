@@ -1,5 +1,6 @@
 package dev.pgferry.worker.copy;
 
+import dev.pgferry.messages.ReplicationNames;
 import dev.pgferry.pg.CatalogSql;
 import dev.pgferry.pg.Sql;
 
@@ -122,7 +123,7 @@ public final class SourceCatalog {
         try (PreparedStatement ps = c.prepareStatement("SELECT subname FROM pg_catalog.pg_subscription WHERE subdbid ="
                 + " (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())"
                 + " AND subname !~ ? ORDER BY 1")) {
-            ps.setString(1, dev.pgferry.messages.ReplicationNames.PATTERN);
+            ps.setString(1, ReplicationNames.PATTERN);
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
                     out.add(rs.getString(1));

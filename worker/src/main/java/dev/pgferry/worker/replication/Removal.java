@@ -103,7 +103,9 @@ public final class Removal {
                             + " before dropping its replication", e);
                 }
                 t.setAutoCommit(true);
-                EventTriggers.pass(t);
+                if (finalCopy == null) {
+                    EventTriggers.pass(t);  // (a final copy's rows already made this session pass them)
+                }
                 if (Preconditions.hasAivenExtras(t) && !ServerCatalog.isSuperuser(t)) {
                     try (PreparedStatement ps = t.prepareStatement("SELECT aiven_extras.pg_drop_subscription(?)")) {
                         ps.setString(1, name);

@@ -21,8 +21,7 @@ import java.util.regex.Pattern;
 public final class SchemaDiff {
     private static final Pattern IGNORED = Pattern.compile(
             "^(--.*|\\s*|SET \\w+ = .*;|SELECT pg_catalog\\.set_config\\('search_path', '', false\\);|\\\\(connect|restrict|unrestrict)\\b.*"
-            + "|(CREATE|ALTER) PUBLICATION " + ReplicationNames.PATTERN.substring(1, ReplicationNames.PATTERN.length() - 1)
-            + " .*)$");
+            + "|(CREATE|ALTER) PUBLICATION " + ReplicationNames.NAME + " .*)$");
 
     private SchemaDiff() {
     }
