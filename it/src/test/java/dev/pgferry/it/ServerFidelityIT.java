@@ -45,7 +45,17 @@ class ServerFidelityIT {
             CREATE ROLE scratch_role NOLOGIN;
             CREATE ROLE legacy LOGIN;
             CREATE ROLE app_owner NOLOGIN;
+            GRANT SET ON PARAMETER log_statement TO app;
+            GRANT ALTER SYSTEM ON PARAMETER work_mem TO ops WITH GRANT OPTION;
+            GRANT SET ON PARAMETER myapp.tenant TO app_rw;
+            GRANT SET ON PARAMETER log_min_duration_statement TO PUBLIC;
+            GRANT SET ON PARAMETER log_lock_waits TO legacy;
             """;
+
+    /** Privileges on parameters, one line each, as aclexplode shows them. */
+    static final String PARAMETER_GRANTS = "SELECT p.parname || ':' || coalesce(pg_get_userbyid(NULLIF(a.grantee, 0)),"
+            + " 'PUBLIC') || ':' || a.privilege_type || ':' || a.is_grantable FROM pg_parameter_acl p,"
+            + " aclexplode(p.paracl) a WHERE a.grantee <> 10 ORDER BY 1";
 
     @BeforeAll
     static void source() throws Exception {
@@ -130,6 +140,15 @@ class ServerFidelityIT {
                     .contains("app_rw>app_user:false", "ops>app:true", "pg_read_all_data>ops:false");
             assertThat(Compare.scalar(target, "postgres", "SELECT shobj_description('app'::regrole, 'pg_authid')"))
                     .isEqualTo("the application");
+            // privileges on parameters, PUBLIC's included: app may set a superuser-only parameter there too
+            assertThat(Compare.column(target, "postgres", PARAMETER_GRANTS))
+                    .containsExactly("log_min_duration_statement:PUBLIC:SET:false", "log_statement:app:SET:false",
+                            "myapp.tenant:app_rw:SET:false", "work_mem:ops:ALTER SYSTEM:true");
+            assertThat(selectAs(target, "shop", "app", "app-pw-1", "SELECT set_config('log_statement', 'mod', false)"))
+                    .isEqualTo("mod");
+            assertThat(s.migrationDetail().stream().flatMap(d -> d.warnings().stream()))
+                    .contains("role legacy already exists on the target and was left as it is; it lacks SET on"
+                            + " parameter log_lock_waits, which it has on the source");
             // the existing role was not altered, and the status says how it differs
             assertThat(Compare.scalar(target, "postgres", "SELECT rolcanlogin FROM pg_roles WHERE rolname = 'legacy'"))
                     .isEqualTo("f");
@@ -223,6 +242,12 @@ class ServerFidelityIT {
             MigrationRequest r = MigrationRequest.of(Pgferry.conn(source),
                     new Connection(target.host(), target.port(), "postgres", "migrator", Infra.PASSWORD, null, "disable"),
                     Method.DUMP, List.of("postgres"), List.of(), List.of());
+            // (pgferry check foresees the privileges on parameters that user may not grant)
+            dev.pgferry.messages.CheckReport check = new dev.pgferry.worker.check.Checker(r,
+                    dev.pgferry.pg.Secrets.system()).run();
+            assertThat(check.server().stream().filter(f -> f.check().equals("parameter privileges")).findFirst()
+                    .orElseThrow().message()).startsWith("5 privilege(s) on parameters may not arrive: only a superuser")
+                    .contains("GRANT ALTER SYSTEM ON PARAMETER \"work_mem\" TO \"ops\" WITH GRANT OPTION");
 
             pgferry.submit(r);
             MigrationStatus s = pgferry.awaitFinal(r.migrationId());
@@ -262,8 +287,18 @@ class ServerFidelityIT {
             dev.pgferry.messages.Verification intl = VerifyIT.verification(verified, "intl");
             assertThat(VerifyIT.check(intl, "database properties").details())
                     .containsExactly("owner: postgres on the source, migrator on the target");
+            // (a user that is not a superuser may not grant privileges on parameters either: said with the statements)
+            assertThat(warnings).anySatisfy(w -> assertThat(w).startsWith("5 privilege(s) on parameters not copied,"
+                    + " the target user may not grant them (SQLSTATE 42501").contains("; a superuser of the target can"
+                    + " run: GRANT SET ON PARAMETER \"log_lock_waits\" TO \"legacy\"; GRANT SET ON PARAMETER"
+                    + " \"log_min_duration_statement\" TO PUBLIC; "));
             assertThat(VerifyIT.check(intl, "roles").details())
-                    .containsExactly("membership of ops in pg_read_all_data is missing on the target");
+                    .containsExactly("membership of ops in pg_read_all_data is missing on the target",
+                            "privilege SET ON PARAMETER log_lock_waits TO legacy is missing on the target",
+                            "privilege SET ON PARAMETER log_min_duration_statement TO PUBLIC is missing on the target",
+                            "privilege SET ON PARAMETER log_statement TO app is missing on the target",
+                            "privilege SET ON PARAMETER myapp.tenant TO app_rw is missing on the target",
+                            "privilege ALTER SYSTEM ON PARAMETER work_mem TO ops WITH GRANT OPTION is missing on the target");
             // Debian's pg_dump 15 cannot dump a 16 server: the schemas are not compared, and it says how to fix that
             assertThat(VerifyIT.check(intl, "schema").result()).isEqualTo(dev.pgferry.messages.Verification.Result.NOT_COMPARABLE);
             assertThat(VerifyIT.check(intl, "schema").details().get(0)).startsWith("pg_dump 15 cannot dump a PostgreSQL 16"

@@ -90,6 +90,10 @@ public final class Checker {
             server.add(roles.isEmpty() ? Finding.pass("roles", "every role the migration copies can be created on the"
                     + " target as it is on the source") : Finding.warning("roles", roles.size() + " role(s) will not"
                     + " arrive as they are on the source: " + String.join("; ", roles)));
+            String parameterPrivileges = RoleCopier.foreseeParameterPrivileges(s, t, request);
+            if (parameterPrivileges != null) {
+                server.add(Finding.warning("parameter privileges", parameterPrivileges));
+            }
             server.addAll(compression(s, t));
         } catch (MigrationException e) {
             server.add(Finding.blocker("connect", e.getMessage()));

@@ -19,7 +19,7 @@ import java.util.Set;
  * Compares the roles a migration selects ({@link RoleCopier}) between source and target: each must exist with the
  * same attributes, settings, comment and (when both servers let the user read {@code pg_authid}, and but for the
  * target's own connecting user) password hash,
- * and each of its memberships must exist. Memberships the target has beyond the source's are not differences (a
+ * and each of its memberships and privileges on parameters must exist (those to PUBLIC too). Memberships the target has beyond the source's are not differences (a
  * target user that is not a superuser is a member of every role it created, as PostgreSQL requires). Stateless.
  */
 public final class RoleComparison {
@@ -69,6 +69,7 @@ public final class RoleComparison {
                         + " is missing on the target");
             }
         }
+        out.addAll(ParameterPrivileges.differences(src, dst, selected));
         return out;
     }
 

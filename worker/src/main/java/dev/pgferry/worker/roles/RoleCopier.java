@@ -31,7 +31,8 @@ import java.util.function.Consumer;
  * Creates the source server's roles on the target, as {@code pg_dumpall --roles-only} would: attributes, comments,
  * settings ({@code ALTER ROLE ... SET}, list values such as {@code search_path} kept as lists), password hashes when
  * the source user may read {@code pg_authid}, and memberships (ADMIN option; INHERIT and SET options between
- * servers of 16 or later; the grantor where the target allows it). Which roles: every role but the reserved ones
+ * servers of 16 or later; the grantor where the target allows it), and their privileges on configuration parameters
+ * ({@link ParameterPrivileges}). Which roles: every role but the reserved ones
  * ({@link ReservedRoles}) and {@code ignore_roles}, or with {@code roles = used} the roles the migrated databases use
  * and every role connected to those by membership, in either direction (so a login role that gets its privileges
  * through a group arrives with it). A role that already exists on the target is never altered, unless this
@@ -174,6 +175,11 @@ public final class RoleCopier {
                     updated.add(member);
                 }
             }
+            for (String grantee : ParameterPrivileges.copy(src, dst, selected, managed, existing.keySet(), warn)) {
+                if (ours.contains(grantee) && !updated.contains(grantee)) {
+                    updated.add(grantee);
+                }
+            }
             if (!withoutPassword.isEmpty()) {
                 warn.accept(withoutPassword.size() + " login role(s) arrived without a password, because the source"
                         + " user may not read pg_authid (or they have none there): " + String.join(", ", withoutPassword)
@@ -198,13 +204,13 @@ public final class RoleCopier {
             return List.of();
         }
         String targetUser = currentUser(dst);
+        List<String> out = new ArrayList<>();
         boolean createRole;
         try (Statement s = dst.createStatement();
              ResultSet rs = s.executeQuery("SELECT rolcreaterole FROM pg_catalog.pg_roles WHERE rolname = CURRENT_USER")) {
             createRole = rs.next() && rs.getBoolean(1);
         }
         Map<String, Role> existing = readRoles(dst);
-        List<String> out = new ArrayList<>();
         for (String name : selected) {
             Role role = all.get(name);
             if (name.equals(targetUser)) {
@@ -228,6 +234,30 @@ public final class RoleCopier {
             }
         }
         return out;
+    }
+
+    /**
+     * What {@link #copy} would meet with the privileges on parameters the request selects (for {@code pgferry
+     * check}): null when each can be granted, else why not and the statements a superuser of the target can run.
+     */
+    public static String foreseeParameterPrivileges(Connection src, Connection dst, MigrationRequest request)
+            throws SQLException {
+        List<ParameterPrivileges.Grant> grants = ParameterPrivileges.wanted(ParameterPrivileges.read(src),
+                select(src, request, readRoles(src), readMemberships(src)));
+        if (grants.isEmpty()) {
+            return null;
+        }
+        int targetMajor = ServerCatalog.majorVersion(dst);
+        if (targetMajor < 15) {
+            return grants.size() + " privilege(s) on parameters will not arrive: the target (PostgreSQL " + targetMajor
+                    + ") has none before 15";
+        }
+        if (ServerCatalog.isSuperuser(dst)) {
+            return null;
+        }
+        return grants.size() + " privilege(s) on parameters may not arrive: only a superuser (or a holder of the grant"
+                + " option) may grant them, and " + currentUser(dst) + " is not one; a superuser of the target can"
+                + " run: " + String.join("; ", grants.stream().map(ParameterPrivileges.Grant::sql).toList());
     }
 
     /** Every role of a server but the reserved ones, by name in creation (oid) order. */
