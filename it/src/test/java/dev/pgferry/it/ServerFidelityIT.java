@@ -75,6 +75,21 @@ class ServerFidelityIT {
                     COMMENT ON DATABASE shop IS 'the shop''s database';
                     """);
         }
+        // a template database of the user's (its own tables; only its owner may connect), and one that allows no
+        // connections
+        try (var c = SampleData.connect(source, "postgres"); var s = c.createStatement()) {
+            s.execute("CREATE DATABASE tmpl TEMPLATE template0");
+            s.execute("CREATE DATABASE closed");
+        }
+        try (var c = SampleData.connect(source, "tmpl"); var s = c.createStatement()) {
+            s.execute("""
+                    CREATE TABLE public.tenant_defaults (k text PRIMARY KEY, v text);
+                    INSERT INTO public.tenant_defaults SELECT 'k' || g, 'v' || g FROM generate_series(1, 40) g;
+                    REVOKE CONNECT ON DATABASE tmpl FROM PUBLIC;
+                    ALTER DATABASE tmpl IS_TEMPLATE true;
+                    ALTER DATABASE closed ALLOW_CONNECTIONS false;
+                    """);
+        }
         try (var c = SampleData.connect(source, "shop"); var s = c.createStatement()) {
             s.execute("SET default_transaction_read_only = off");
             s.execute("""
@@ -103,8 +118,9 @@ class ServerFidelityIT {
             try (var c = SampleData.connect(target, "postgres"); var s = c.createStatement()) {
                 s.execute("CREATE ROLE legacy NOLOGIN");
             }
-            MigrationRequest r = MigrationRequest.of(Pgferry.conn(source), Pgferry.conn(target), method,
-                    List.of("postgres"), List.of(), List.of())
+            // (replication is asked for as auto: the template is copied once, as a dump, and says why)
+            MigrationRequest r = MigrationRequest.of(Pgferry.conn(source), Pgferry.conn(target),
+                    method == Method.REPLICATION ? Method.AUTO : method, List.of("postgres"), List.of(), List.of())
                     .withOptions(new MigrationOptions(false, false, false, MigrationOptions.RoleScope.ALL,
                             List.of("scratch_role")));
 
@@ -149,6 +165,25 @@ class ServerFidelityIT {
             assertThat(s.migrationDetail().stream().flatMap(d -> d.warnings().stream()))
                     .contains("role legacy already exists on the target and was left as it is; it lacks SET on"
                             + " parameter log_lock_waits, which it has on the source");
+            // the user's template arrives as a template, with its rows, copied once; the database that allows no
+            // connections is named with the fix
+            assertThat(Compare.scalar(target, "postgres", "SELECT datistemplate FROM pg_database WHERE datname = 'tmpl'"))
+                    .isEqualTo("t");
+            assertThat(Compare.tableFingerprints(target, "tmpl")).isEqualTo(Compare.tableFingerprints(source, "tmpl"))
+                    .isNotEmpty();
+            MigrationStatus.DatabaseStatus tmpl = s.migrationDetail().stream().filter(d -> d.dbname().equals("tmpl"))
+                    .findFirst().orElseThrow();
+            assertThat(tmpl.method()).isEqualTo("dump");
+            if (method == Method.REPLICATION) {
+                assertThat(s.migrationDetail().stream().filter(d -> d.dbname().equals("shop")).findFirst().orElseThrow()
+                        .method()).isEqualTo("replication");
+                assertThat(tmpl.methodReason()).startsWith("dump instead of logical replication: database tmpl is a"
+                        + " template").contains("55006");
+            }
+            assertThat(s.migrationDetail().stream().flatMap(d -> d.warnings().stream()))
+                    .contains("database(s) of the source not migrated: closed (it allows no connections: ALTER DATABASE"
+                            + " \"closed\" ALLOW_CONNECTIONS true on the source migrates it, --ignore-dbs closed says"
+                            + " it is meant)");
             // the existing role was not altered, and the status says how it differs
             assertThat(Compare.scalar(target, "postgres", "SELECT rolcanlogin FROM pg_roles WHERE rolname = 'legacy'"))
                     .isEqualTo("f");
@@ -223,6 +258,12 @@ class ServerFidelityIT {
             MigrationStatus s = pgferry.awaitFinal(r.migrationId());
 
             assertThat(s.migration().status()).as(s.toString()).isEqualTo(State.DONE);
+            // (the template it may not connect to is named, with the grant that would migrate it)
+            assertThat(s.migrationDetail()).extracting(MigrationStatus.DatabaseStatus::dbname).containsExactly("shop");
+            assertThat(s.migrationDetail().get(0).warnings()).anySatisfy(w -> assertThat(w)
+                    .startsWith("database(s) of the source not migrated: closed (it allows no connections").endsWith(
+                            "; tmpl (the source user may not connect to it: GRANT CONNECT ON DATABASE \"tmpl\" TO"
+                            + " \"dumper\" on the source migrates it, --ignore-dbs tmpl says it is meant)"));
             assertThat(s.migrationDetail().get(0).warnings()).anySatisfy(w -> assertThat(w)
                     .startsWith("5 login role(s) arrived without a password")
                     .contains("app_user", "app, ", "auditor", "legacy", "dumper").contains("ALTER ROLE"));

@@ -9,7 +9,7 @@ import java.util.UUID;
 import java.util.regex.Pattern;
 
 /**
- * A user's request to migrate every database of {@code source} (less {@code ignore_dbs} and the templates) to
+ * A user's request to migrate every database of {@code source} (less {@code ignore_dbs}, template0 and template1) to
  * {@code target}. {@code skip_tables} / {@code with_tables} restrict which tables' data is copied; the schema of
  * every table is always copied. {@code migration_id} is generated when absent and names the migration everywhere.
  */

@@ -6,6 +6,7 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.function.Predicate;
 
 /** Server-wide catalog reads shared by the coordinator and the workers. Stateless. */
@@ -14,8 +15,9 @@ public final class ServerCatalog {
     }
 
     /**
-     * The databases a migration moves, sorted by name: connectable, not templates, open to the connecting user,
-     * and not {@code ignored}.
+     * The databases a migration moves, sorted by name: connectable, neither template0 nor template1 (a template
+     * database of the user's is moved, and is one on the target too), open to the connecting user, and not
+     * {@code ignored}.
      */
     public static List<String> migratedDatabases(Connection c, Predicate<String> ignored) throws SQLException {
         return migratedDatabases(c, ignored, "datname");
@@ -33,7 +35,7 @@ public final class ServerCatalog {
         List<String> databases = new ArrayList<>();
         try (Statement s = c.createStatement();
              ResultSet rs = s.executeQuery("SELECT datname FROM pg_catalog.pg_database"
-                     + " WHERE datallowconn AND NOT datistemplate"
+                     + " WHERE datallowconn AND datname NOT IN ('template0', 'template1')"
                      + " AND pg_catalog.has_database_privilege(datname, 'CONNECT') ORDER BY " + order)) {
             while (rs.next()) {
                 if (!ignored.test(rs.getString(1))) {
@@ -42,6 +44,36 @@ public final class ServerCatalog {
             }
         }
         return databases;
+    }
+
+    /** Databases of managed platforms that their users may not connect to: never migrated, never reported. */
+    private static final Set<String> PLATFORM_DATABASES = Set.of("rdsadmin", "cloudsqladmin", "_aiven",
+            "azure_maintenance");
+
+    /**
+     * The source's databases that are neither migrated nor left out by {@code ignored}, each with why and the fix:
+     * those that allow no connections (template0 and template1 excepted) and those the user may not connect to
+     * (managed platforms' own excepted). Empty when every database is migrated or ignored.
+     */
+    public static List<String> leftOutDatabases(Connection c, Predicate<String> ignored) throws SQLException {
+        List<String> out = new ArrayList<>();
+        try (Statement s = c.createStatement();
+             ResultSet rs = s.executeQuery("SELECT datname, datallowconn, CURRENT_USER FROM pg_catalog.pg_database"
+                     + " WHERE datname NOT IN ('template0', 'template1') AND (NOT datallowconn"
+                     + " OR NOT pg_catalog.has_database_privilege(datname, 'CONNECT')) ORDER BY datname")) {
+            while (rs.next()) {
+                String name = rs.getString(1);
+                if (ignored.test(name) || PLATFORM_DATABASES.contains(name)) {
+                    continue;
+                }
+                out.add(name + " (" + (rs.getBoolean(2)
+                        ? "the source user may not connect to it: GRANT CONNECT ON DATABASE " + Sql.ident(name) + " TO "
+                        + Sql.ident(rs.getString(3))
+                        : "it allows no connections: ALTER DATABASE " + Sql.ident(name) + " ALLOW_CONNECTIONS true")
+                        + " on the source migrates it, --ignore-dbs " + name + " says it is meant)");
+            }
+        }
+        return out;
     }
 
     /** Whether {@code sql}, with {@code value} as its one parameter, returns any row. */

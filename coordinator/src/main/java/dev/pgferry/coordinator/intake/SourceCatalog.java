@@ -16,7 +16,7 @@ import java.util.List;
 
 /**
  * Plans a migration: checks that the target can be reached and lists the source's databases that are migrated
- * (connectable, not templates, not ignored, ours to connect to). Stateless.
+ * (connectable, neither template0 nor template1, not ignored, ours to connect to). Stateless.
  */
 public final class SourceCatalog {
     private final Secrets secrets;

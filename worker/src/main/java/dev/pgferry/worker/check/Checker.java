@@ -85,6 +85,11 @@ public final class Checker {
                         + sourceMajor + " may not restore; migrate to PostgreSQL " + sourceMajor + " or later"));
             }
             databases = ServerCatalog.migratedDatabases(s, request::ignores);
+            List<String> leftOut = ServerCatalog.leftOutDatabases(s, request::ignores);
+            if (!leftOut.isEmpty()) {
+                server.add(Finding.warning("databases", leftOut.size() + " database(s) of the source will not be"
+                        + " migrated: " + String.join("; ", leftOut)));
+            }
             server.addAll(openTransactions(s));
             List<String> roles = RoleCopier.foresee(s, t, request);
             server.add(roles.isEmpty() ? Finding.pass("roles", "every role the migration copies can be created on the"

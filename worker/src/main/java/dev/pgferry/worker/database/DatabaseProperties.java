@@ -22,7 +22,8 @@ import java.util.function.Consumer;
 
 /**
  * What a database is besides its contents, read from {@code pg_database} and the shared catalogs: owner, encoding,
- * collation and ctype, locale provider and ICU locale, connection limit, {@code ALLOW_CONNECTIONS}, tablespace,
+ * collation and ctype, locale provider and ICU locale, connection limit, {@code ALLOW_CONNECTIONS},
+ * {@code IS_TEMPLATE}, tablespace,
  * the database ACL, {@code ALTER DATABASE ... SET}, {@code ALTER ROLE ... IN DATABASE ... SET}, comment and
  * security labels. The locale and encoding are given at {@code CREATE DATABASE}; everything that could hinder the
  * migration's own sessions (settings such as {@code default_transaction_read_only}, a connection limit, the ACL) is
@@ -35,7 +36,7 @@ import java.util.function.Consumer;
  */
 public record DatabaseProperties(String name, String owner, String encoding, String collate, String ctype,
                                  String localeProvider, String iculocale, int connectionLimit,
-                                 boolean allowConnections, String tablespace, List<Grant> grants, List<String> settings,
+                                 boolean allowConnections, boolean template, String tablespace, List<Grant> grants, List<String> settings,
                                  Map<String, List<String>> roleSettings, String comment, List<Label> labels) {
 
     /** One privilege of the database ACL. */
@@ -58,7 +59,7 @@ public record DatabaseProperties(String name, String owner, String encoding, Str
         String icu = major >= 17 ? "d.datlocale" : major >= 15 ? "d.daticulocale" : "NULL::text";
         try (PreparedStatement ps = c.prepareStatement("SELECT d.oid, pg_catalog.pg_get_userbyid(d.datdba),"
                 + " pg_catalog.pg_encoding_to_char(d.encoding), d.datcollate, d.datctype, " + provider + ", " + icu + ","
-                + " d.datconnlimit, d.datallowconn, t.spcname, d.datacl IS NULL,"
+                + " d.datconnlimit, d.datallowconn, d.datistemplate, t.spcname, d.datacl IS NULL,"
                 + " pg_catalog.shobj_description(d.oid, 'pg_database')"
                 + " FROM pg_catalog.pg_database d JOIN pg_catalog.pg_tablespace t ON t.oid = d.dattablespace"
                 + " WHERE d.datname = ?")) {
@@ -69,9 +70,9 @@ public record DatabaseProperties(String name, String owner, String encoding, Str
                 }
                 long oid = rs.getLong(1);
                 return new DatabaseProperties(dbname, rs.getString(2), rs.getString(3), rs.getString(4), rs.getString(5),
-                        rs.getString(6), rs.getString(7), rs.getInt(8), rs.getBoolean(9), rs.getString(10),
-                        rs.getBoolean(11) ? null : grants(c, oid), settings(c, oid), roleSettings(c, oid),
-                        rs.getString(12), labels(c, oid));
+                        rs.getString(6), rs.getString(7), rs.getInt(8), rs.getBoolean(9), rs.getBoolean(10),
+                        rs.getString(11), rs.getBoolean(12) ? null : grants(c, oid), settings(c, oid),
+                        roleSettings(c, oid), rs.getString(13), labels(c, oid));
             }
         }
     }
@@ -216,7 +217,7 @@ public record DatabaseProperties(String name, String owner, String encoding, Str
 
     /**
      * Gives the target database {@code dbname} these properties, except owner, encoding, locale and tablespace
-     * (fixed at creation): connection limit, {@code ALLOW_CONNECTIONS}, ACL, settings, per-role settings, comment,
+     * (fixed at creation): connection limit, {@code ALLOW_CONNECTIONS}, {@code IS_TEMPLATE} (last), ACL, settings, per-role settings, comment,
      * security labels. Each statement that fails is a warning naming what was not copied; a grant to, or a setting
      * of, a role in {@code missingRoles} is reported as such.
      */
@@ -263,6 +264,9 @@ public record DatabaseProperties(String name, String owner, String encoding, Str
                 apply(target, "SECURITY LABEL FOR " + Sql.ident(l.provider()) + " ON DATABASE " + db + " IS "
                         + Sql.literal(l.label()), "security label of provider " + l.provider(), warn);
             }
+        }
+        if (template != current.template()) {
+            apply(target, "ALTER DATABASE " + db + " IS_TEMPLATE " + template, "IS_TEMPLATE", warn);
         }
     }
 
@@ -325,7 +329,7 @@ public record DatabaseProperties(String name, String owner, String encoding, Str
             changed.add(name + "=" + value);
         }
         return new DatabaseProperties(this.name, owner, encoding, collate, ctype, localeProvider, iculocale, connectionLimit,
-                allowConnections, tablespace, grants, List.copyOf(changed), roleSettings, comment, labels);
+                allowConnections, template, tablespace, grants, List.copyOf(changed), roleSettings, comment, labels);
     }
 
     /**
@@ -342,6 +346,7 @@ public record DatabaseProperties(String name, String owner, String encoding, Str
         diff(out, "ICU locale", iculocale, other.iculocale());
         diff(out, "connection limit", connectionLimit, other.connectionLimit());
         diff(out, "ALLOW_CONNECTIONS", allowConnections, other.allowConnections());
+        diff(out, "IS_TEMPLATE", template, other.template());
         diff(out, "tablespace", tablespace, other.tablespace());
         diff(out, "ACL", grants == null ? "default" : grants, other.grants() == null ? "default" : other.grants());
         diff(out, "settings", settings, other.settings());

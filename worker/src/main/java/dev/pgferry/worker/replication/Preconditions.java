@@ -1,6 +1,7 @@
 package dev.pgferry.worker.replication;
 
 import dev.pgferry.pg.ServerCatalog;
+import dev.pgferry.pg.Sql;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -47,6 +48,13 @@ public final class Preconditions {
         }
         if (!problems.isEmpty()) {
             return new Result(problems, false, false);
+        }
+        String template = string(source, "SELECT datname FROM pg_catalog.pg_database"
+                + " WHERE datname = pg_catalog.current_database() AND datistemplate");
+        if (template != null) {
+            problems.add("database " + template + " is a template: while a subscription replicated it, the source's"
+                    + " CREATE DATABASE ... TEMPLATE " + Sql.ident(template) + " would fail (SQLSTATE 55006, the"
+                    + " template is in use), so it is copied once (method auto or dump)");
         }
         String walLevel = setting(source, "wal_level");
         if (!"logical".equals(walLevel)) {
@@ -140,10 +148,10 @@ public final class Preconditions {
         return Integer.parseInt(setting(c, name));
     }
 
+    /** The first column of the first row; null when there is none. */
     private static String string(Connection c, String sql) throws SQLException {
         try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery(sql)) {
-            rs.next();
-            return rs.getString(1);
+            return rs.next() ? rs.getString(1) : null;
         }
     }
 

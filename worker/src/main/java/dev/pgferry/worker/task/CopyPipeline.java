@@ -250,8 +250,21 @@ final class CopyPipeline {
                 return Set.copyOf(done.get().missing());
             }
             RoleCopier.Result roles = RoleCopier.copy(source, target, task.request(), Set.of(), this::warn);
+            leftOut();
             ledger.writeSettled(key, LedgerEntry.rolesDone(List.copyOf(roles.missing()), roles.created()));
             return roles.missing();
+        }
+    }
+
+    /** Names, once per migration (with the roles), the source's databases that are not migrated though not ignored. */
+    private void leftOut() {
+        try (Connection c = source.open()) {
+            List<String> leftOut = ServerCatalog.leftOutDatabases(c, task.request()::ignores);
+            if (!leftOut.isEmpty()) {
+                warn("database(s) of the source not migrated: " + String.join("; ", leftOut));
+            }
+        } catch (SQLException e) {
+            throw SqlStates.wrap(ErrorCode.SOURCE_UNREACHABLE, "listing the databases of the source", e);
         }
     }
 

@@ -255,10 +255,16 @@ public final class TargetDatabase {
         return out;
     }
 
-    /** Drops the database, ending its sessions first where the server can (13+). */
+    /**
+     * Drops the database, ending its sessions first where the server can (13+); one an earlier attempt of ours
+     * finished as a template (as the source's) first stops being one, since PostgreSQL drops no template.
+     */
     private void drop(Connection c) throws SQLException {
         boolean force = c.getMetaData().getDatabaseMajorVersion() >= 13;
         try (Statement s = c.createStatement()) {
+            if (ServerCatalog.exists(c, "SELECT 1 FROM pg_catalog.pg_database WHERE datname = ? AND datistemplate", dbname)) {
+                s.execute("ALTER DATABASE " + Sql.ident(dbname) + " IS_TEMPLATE false");
+            }
             s.execute("DROP DATABASE IF EXISTS " + Sql.ident(dbname) + (force ? " WITH (FORCE)" : ""));
         }
     }
