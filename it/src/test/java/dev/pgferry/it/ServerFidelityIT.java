@@ -100,6 +100,8 @@ class ServerFidelityIT {
                     GRANT USAGE ON SCHEMA app TO app_rw;
                     GRANT SELECT, INSERT ON app.orders TO app_rw;
                     """);
+            // a change-data-capture consumer's slot, which no migration can carry
+            s.execute("SELECT pg_create_logical_replication_slot('cdc_shop', 'pgoutput')");
         }
         pgferry = new Pgferry(2);
     }
@@ -184,6 +186,10 @@ class ServerFidelityIT {
                     .contains("database(s) of the source not migrated: closed (it allows no connections: ALTER DATABASE"
                             + " \"closed\" ALLOW_CONNECTIONS true on the source migrates it, --ignore-dbs closed says"
                             + " it is meant)");
+            // the user's logical slot is named, with what to do at the switch
+            assertThat(s.migrationDetail().stream().filter(d -> d.dbname().equals("shop")).findFirst().orElseThrow()
+                    .warnings()).anySatisfy(w -> assertThat(w).startsWith("logical replication slot(s) cdc_shop"
+                    + " (pgoutput) of the source database are not copied").contains("pg_create_logical_replication_slot"));
             // the existing role was not altered, and the status says how it differs
             assertThat(Compare.scalar(target, "postgres", "SELECT rolcanlogin FROM pg_roles WHERE rolname = 'legacy'"))
                     .isEqualTo("f");

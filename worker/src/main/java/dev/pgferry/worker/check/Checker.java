@@ -321,6 +321,10 @@ public final class Checker {
                     + ") are not copied: on the target they would take their publishers' changes a second time; create"
                     + " them there when you switch over"));
         }
+        List<String> slots = SourceCatalog.logicalSlots(s);
+        if (!slots.isEmpty()) {
+            out.add(Finding.warning("replication slots", SourceCatalog.slotsNotCopied(slots)));
+        }
         return out;
     }
 

@@ -133,6 +133,33 @@ public final class SourceCatalog {
         return out;
     }
 
+    /**
+     * The database's logical replication slots but pgferry's own, as {@code name (plugin)}: a change-data-capture
+     * consumer's (Debezium's, say) position in the source's WAL, which no copy can carry to the target.
+     */
+    public static List<String> logicalSlots(Connection c) throws SQLException {
+        List<String> out = new ArrayList<>();
+        try (PreparedStatement ps = c.prepareStatement("SELECT slot_name || ' (' || coalesce(plugin, '') || ')'"
+                + " FROM pg_catalog.pg_replication_slots WHERE slot_type = 'logical'"
+                + " AND database = pg_catalog.current_database() AND slot_name !~ ? ORDER BY 1")) {
+            ps.setString(1, ReplicationNames.PATTERN);
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    out.add(rs.getString(1));
+                }
+            }
+        }
+        return out;
+    }
+
+    /** What becomes of {@link #logicalSlots}, for the status and {@code pgferry check}. */
+    public static String slotsNotCopied(List<String> slots) {
+        return "logical replication slot(s) " + String.join(", ", slots) + " of the source database are not copied: a"
+                + " slot is its consumer's position in the source's WAL, which the target does not share. When you"
+                + " switch over, create each on the target (pg_create_logical_replication_slot) and point its"
+                + " consumer there, taking a fresh snapshot as it starts; until then the source's slot keeps its WAL";
+    }
+
     public static List<MatView> matViews(Connection c) throws SQLException {
         List<MatView> out = new ArrayList<>();
         try (PreparedStatement ps = c.prepareStatement("SELECT n.nspname, c.relname, c.relispopulated"

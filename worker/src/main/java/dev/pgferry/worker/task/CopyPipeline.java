@@ -301,6 +301,10 @@ final class CopyPipeline {
                             + " them there when you switch over (CREATE SUBSCRIPTION ... WITH (create_slot = false,"
                             + " slot_name = ...) once the source's is disabled, to go on from the same slot)");
                 }
+                List<String> slots = SourceCatalog.logicalSlots(reader);
+                if (!slots.isEmpty()) {
+                    warn(SourceCatalog.slotsNotCopied(slots));
+                }
                 // With --include-extension-tables their whole tables are copied like any other.
                 return new SourceRead(snapshot, tables, SourceCatalog.sequences(reader), SourceCatalog.matViews(reader),
                         SourceCatalog.largeObjects(reader), request.options().includeExtensionTables() ? List.of()
