@@ -233,7 +233,7 @@ class ServerFidelityIT {
     @Test
     void rolesUsedTakesTheRolesConnectedToTheDatabasesByMembership() throws Exception {
         try (LocalPostgres target = Infra.postgres()) {
-            MigrationRequest r = Pgferry.request(source, target, List.of("postgres", "intl"))
+            MigrationRequest r = Pgferry.request(source, target, List.of("postgres", "intl", "tmpl"))
                     .withOptions(new MigrationOptions(false, false, false, MigrationOptions.RoleScope.USED, List.of()));
 
             pgferry.submit(r);
@@ -288,7 +288,7 @@ class ServerFidelityIT {
             }
             MigrationRequest r = MigrationRequest.of(Pgferry.conn(source),
                     new Connection(target.host(), target.port(), "postgres", "migrator", Infra.PASSWORD, null, "disable"),
-                    Method.DUMP, List.of("postgres"), List.of(), List.of());
+                    Method.DUMP, List.of("postgres", "tmpl"), List.of(), List.of());
             // (pgferry check foresees the privileges on parameters that user may not grant)
             dev.pgferry.messages.CheckReport check = new dev.pgferry.worker.check.Checker(r,
                     dev.pgferry.pg.Secrets.system()).run();
@@ -368,7 +368,7 @@ class ServerFidelityIT {
                     + " INSERT INTO old_orders SELECT g, 'n' || g FROM generate_series(1, 50) g");
         }
         try (LocalPostgres target = Infra.postgres()) {
-            MigrationRequest r = Pgferry.request(source, target, List.of("postgres", "intl", "shop"));
+            MigrationRequest r = Pgferry.request(source, target, List.of("postgres", "intl", "shop", "tmpl"));
 
             pgferry.submit(r);
             MigrationStatus s = pgferry.awaitFinal(r.migrationId());
