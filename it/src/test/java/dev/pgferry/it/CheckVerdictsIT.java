@@ -38,6 +38,7 @@ class CheckVerdictsIT {
         settings.put("max_prepared_transactions", "2");
         settings.put("max_slot_wal_keep_size", "1MB");
         settings.put("default_toast_compression", "lz4");
+        settings.put("timezone", "Europe/Berlin");
         try (LocalPostgres source = Infra.postgres(settings);
              LocalPostgres target = LocalPostgres.start(ZonkyBinaries.bin(), Infra.work().resolve("pg"), Infra.PASSWORD,
                      Infra.TEST_SETTINGS)) {
@@ -87,6 +88,10 @@ class CheckVerdictsIT {
             assertThat(finding(report.server(), "compression").verdict()).isEqualTo(Verdict.WARNING);
             assertThat(finding(report.server(), "compression").message()).startsWith("the source compresses large values"
                     + " with lz4, which the target's PostgreSQL 12 does not have");
+            // a server time zone the target does not share (the JDBC driver would have hidden it: read with psql)
+            assertThat(finding(report.server(), "server settings").verdict()).isEqualTo(Verdict.WARNING);
+            assertThat(finding(report.server(), "server settings").message()).startsWith("server setting(s) that"
+                    + " applications see differ").contains("TimeZone: Europe/Berlin on the source, ");
             assertThat(finding(report.server(), "prepared transactions").verdict()).isEqualTo(Verdict.WARNING);
             assertThat(finding(report.server(), "prepared transactions").message()).startsWith("1 prepared transaction(s)")
                     .contains("left-by-the-app (database risky");

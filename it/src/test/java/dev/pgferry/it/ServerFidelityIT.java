@@ -59,7 +59,8 @@ class ServerFidelityIT {
 
     @BeforeAll
     static void source() throws Exception {
-        source = Infra.postgres();
+        // (a server on local time, as self-hosted ones often are)
+        source = Infra.postgres(java.util.Map.of("timezone", "America/New_York"));
         try (var c = SampleData.connect(source, "postgres"); var s = c.createStatement()) {
             s.execute(SOURCE_ROLES);
             s.execute("CREATE DATABASE shop OWNER app_owner LC_COLLATE 'C.utf8' LC_CTYPE 'C.utf8' TEMPLATE template0");
@@ -186,6 +187,10 @@ class ServerFidelityIT {
                     .contains("database(s) of the source not migrated: closed (it allows no connections: ALTER DATABASE"
                             + " \"closed\" ALLOW_CONNECTIONS true on the source migrates it, --ignore-dbs closed says"
                             + " it is meant)");
+            // the server's time zone, which no migration copies, is named
+            assertThat(s.migrationDetail().stream().flatMap(d -> d.warnings().stream())).anySatisfy(w -> assertThat(w)
+                    .startsWith("server setting(s) that applications see differ")
+                    .contains("TimeZone: America/New_York on the source, "));
             // the user's logical slot is named, with what to do at the switch
             assertThat(s.migrationDetail().stream().filter(d -> d.dbname().equals("shop")).findFirst().orElseThrow()
                     .warnings()).anySatisfy(w -> assertThat(w).startsWith("logical replication slot(s) cdc_shop"

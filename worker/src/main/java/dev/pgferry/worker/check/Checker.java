@@ -17,6 +17,7 @@ import dev.pgferry.pg.SqlStates;
 import dev.pgferry.worker.copy.SourceCatalog;
 import dev.pgferry.worker.copy.ToastCompression;
 import dev.pgferry.worker.database.DatabaseProperties;
+import dev.pgferry.worker.database.ServerSettings;
 import dev.pgferry.worker.replication.Preconditions;
 import dev.pgferry.worker.roles.RoleCopier;
 import dev.pgferry.worker.schema.PgTool;
@@ -100,6 +101,14 @@ public final class Checker {
                 server.add(Finding.warning("parameter privileges", parameterPrivileges));
             }
             server.addAll(compression(s, t));
+            try {
+                List<String> settings = ServerSettings.differences(source, target);
+                server.add(settings.isEmpty() ? Finding.pass("server settings", "the server settings applications see"
+                        + " (time zone, date and number formats, search path, timeouts, ...) are the same")
+                        : Finding.warning("server settings", ServerSettings.describe(settings)));
+            } catch (MigrationException e) {
+                server.add(Finding.warning("server settings", "not compared: " + e.getMessage()));
+            }
         } catch (MigrationException e) {
             server.add(Finding.blocker("connect", e.getMessage()));
             return CheckReport.of(request.source().describe(), request.target().describe(), server, List.of());

@@ -23,6 +23,7 @@ import dev.pgferry.worker.copy.ToastCompression;
 import dev.pgferry.worker.copy.TableCopier;
 import dev.pgferry.worker.copy.TableSlicer;
 import dev.pgferry.worker.database.DatabaseProperties;
+import dev.pgferry.worker.database.ServerSettings;
 import dev.pgferry.worker.replication.Removal;
 import dev.pgferry.worker.roles.RoleCopier;
 import dev.pgferry.worker.schema.IndexBuilder;
@@ -256,7 +257,10 @@ final class CopyPipeline {
         }
     }
 
-    /** Names, once per migration (with the roles), the source's databases that are not migrated though not ignored. */
+    /**
+     * Names, once per migration (with the roles), what of the source server as a whole does not arrive: databases
+     * that are not migrated though not ignored, and server settings applications see that differ on the target.
+     */
     private void leftOut() {
         try (Connection c = source.open()) {
             List<String> leftOut = ServerCatalog.leftOutDatabases(c, task.request()::ignores);
@@ -265,6 +269,14 @@ final class CopyPipeline {
             }
         } catch (SQLException e) {
             throw SqlStates.wrap(ErrorCode.SOURCE_UNREACHABLE, "listing the databases of the source", e);
+        }
+        try {
+            List<String> settings = ServerSettings.differences(source, target);
+            if (!settings.isEmpty()) {
+                warn(ServerSettings.describe(settings));
+            }
+        } catch (MigrationException e) {
+            warn("server settings not compared: " + e.getMessage());
         }
     }
 
