@@ -111,10 +111,11 @@ class SchemaCornerCasesIT {
             REFRESH MATERIALIZED VIEW app.mood_counts;
             -- an event trigger that refuses DDL pgferry runs on the target (refreshing the view, subscribing and
             -- unsubscribing, repairing a drift): it is created there last, as pg_restore does, and pgferry's later
-            -- DDL passes it
+            -- DDL passes it; on the source, pgferry's publication passes it too
             CREATE FUNCTION app.on_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$BEGIN
                 IF tg_tag IN ('REFRESH MATERIALIZED VIEW', 'CREATE SUBSCRIPTION', 'ALTER SUBSCRIPTION', 'DROP SUBSCRIPTION',
-                              'CREATE TABLE', 'ALTER TABLE') THEN
+                              'CREATE TABLE', 'ALTER TABLE', 'CREATE PUBLICATION', 'ALTER PUBLICATION',
+                              'DROP PUBLICATION') THEN
                     RAISE EXCEPTION 'corner_ddl refuses %', tg_tag;
                 END IF;
             END$$;

@@ -11,7 +11,8 @@ import java.sql.Statement;
  * Lets pgferry's own DDL on a replicating target database (dropping its subscription, refreshing materialized views
  * and copying unlogged tables at cut-over, the tables, columns and subscription refresh of a schema drift's repair)
  * pass the database's event triggers, which came with the source's schema
- * and are meant for the application's DDL: one that refuses DDL would otherwise refuse pgferry's. Stateless.
+ * and are meant for the application's DDL: one that refuses DDL would otherwise refuse pgferry's. On the source, the
+ * same for pgferry's publication (created, extended, dropped). Stateless.
  */
 final class EventTriggers {
     private EventTriggers() {

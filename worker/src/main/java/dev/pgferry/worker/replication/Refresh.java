@@ -199,6 +199,7 @@ public final class Refresh {
     private boolean publish(List<SchemaDrift.Table> tables) {
         String added = tables.stream().map(SchemaDrift.Table::qualifiedName).collect(Collectors.joining(", "));
         try (Connection s = source.open(dbname)) {
+            EventTriggers.pass(s);
             try (Statement st = s.createStatement()) {
                 st.execute("ALTER PUBLICATION " + Sql.ident(name) + " ADD TABLE " + added);
                 return false;

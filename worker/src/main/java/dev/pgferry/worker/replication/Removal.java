@@ -140,6 +140,7 @@ public final class Removal {
             }
             if (ServerCatalog.exists(s, "SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = ?", name)) {
                 found = true;
+                EventTriggers.pass(s);
                 try (Statement st = s.createStatement()) {
                     st.execute("DROP PUBLICATION IF EXISTS " + Sql.ident(name));
                 }

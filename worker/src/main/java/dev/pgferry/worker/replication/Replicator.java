@@ -50,6 +50,7 @@ public final class Replicator {
             if (exists(c, "SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = ?")) {
                 return;
             }
+            EventTriggers.pass(c);  // (a DDL guard of the application's would refuse pgferry's publication)
             if (viaAivenExtras) {
                 publishThroughExtension(c, name, tables.stream().map(SourceCatalog.Table::qualifiedName).toList());
             } else {
