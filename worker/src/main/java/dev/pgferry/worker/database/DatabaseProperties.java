@@ -36,8 +36,9 @@ import java.util.function.Consumer;
  */
 public record DatabaseProperties(String name, String owner, String encoding, String collate, String ctype,
                                  String localeProvider, String iculocale, int connectionLimit,
-                                 boolean allowConnections, boolean template, String tablespace, List<Grant> grants, List<String> settings,
-                                 Map<String, List<String>> roleSettings, String comment, List<Label> labels) {
+                                 boolean allowConnections, boolean template, String tablespace, List<Grant> grants,
+                                 List<String> settings, Map<String, List<String>> roleSettings, String comment,
+                                 List<Label> labels) {
 
     /** One privilege of the database ACL. */
     public record Grant(String grantee, String privilege, boolean grantable) {
@@ -217,9 +218,9 @@ public record DatabaseProperties(String name, String owner, String encoding, Str
 
     /**
      * Gives the target database {@code dbname} these properties, except owner, encoding, locale and tablespace
-     * (fixed at creation): connection limit, {@code ALLOW_CONNECTIONS}, {@code IS_TEMPLATE} (last), ACL, settings, per-role settings, comment,
-     * security labels. Each statement that fails is a warning naming what was not copied; a grant to, or a setting
-     * of, a role in {@code missingRoles} is reported as such.
+     * (fixed at creation): connection limit, {@code ALLOW_CONNECTIONS}, ACL, settings, per-role settings, comment,
+     * security labels and, last, {@code IS_TEMPLATE}. Each statement that fails is a warning naming what was not
+     * copied; a grant to, or a setting of, a role in {@code missingRoles} is reported as such.
      */
     public void applyTo(Connection target, DatabaseProperties current, Set<String> missingRoles, Consumer<String> warn)
             throws SQLException {

@@ -251,7 +251,7 @@ final class CopyPipeline {
                 return Set.copyOf(done.get().missing());
             }
             RoleCopier.Result roles = RoleCopier.copy(source, target, task.request(), Set.of(), this::warn);
-            leftOut();
+            serverWarnings();
             ledger.writeSettled(key, LedgerEntry.rolesDone(List.copyOf(roles.missing()), roles.created()));
             return roles.missing();
         }
@@ -261,7 +261,7 @@ final class CopyPipeline {
      * Names, once per migration (with the roles), what of the source server as a whole does not arrive: databases
      * that are not migrated though not ignored, and server settings applications see that differ on the target.
      */
-    private void leftOut() {
+    private void serverWarnings() {
         try (Connection c = source.open()) {
             List<String> leftOut = ServerCatalog.leftOutDatabases(c, task.request()::ignores);
             if (!leftOut.isEmpty()) {
