@@ -53,6 +53,9 @@ class CheckVerdictsIT {
                         CREATE TABLE public.nokey (v text);
                         CREATE UNLOGGED TABLE public.scratch (id int PRIMARY KEY);
                         CREATE TABLE public.keyed (id int PRIMARY KEY);
+                        CREATE FUNCTION public.touch() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$;
+                        CREATE TRIGGER stamp BEFORE INSERT ON public.keyed FOR EACH ROW EXECUTE FUNCTION public.touch();
+                        ALTER TABLE public.keyed ENABLE ALWAYS TRIGGER stamp;
                         SELECT lo_from_bytea(0, 'blob');
                         CREATE EXTENSION hstore;
                         CREATE EXTENSION pg_walinspect;
@@ -110,6 +113,8 @@ class CheckVerdictsIT {
             assertThat(finding(risky.findings(), "primary keys").message()).startsWith("1 table(s)").contains("public.nokey")
                     .doesNotContain("public.keyed");
             assertThat(finding(risky.findings(), "unlogged tables").message()).startsWith("1 unlogged table(s) (public.scratch)");
+            assertThat(finding(risky.findings(), "triggers").message()).startsWith("trigger(s) stamp on public.keyed"
+                    + " (ALWAYS) fire on the target for every row the replication applies");
             assertThat(finding(risky.findings(), "large objects").message()).startsWith("1 large object(s)");
             assertThat(findings(risky.findings(), "extensions")).extracting(Finding::verdict)
                     .containsExactlyInAnyOrder(Verdict.BLOCKER, Verdict.WARNING);

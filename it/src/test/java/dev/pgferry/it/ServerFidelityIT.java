@@ -100,6 +100,9 @@ class ServerFidelityIT {
                     ALTER TABLE app.orders OWNER TO app_owner;
                     GRANT USAGE ON SCHEMA app TO app_rw;
                     GRANT SELECT, INSERT ON app.orders TO app_rw;
+                    CREATE FUNCTION app.keep() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$;
+                    CREATE TRIGGER audit_copy AFTER INSERT ON app.orders FOR EACH ROW EXECUTE FUNCTION app.keep();
+                    ALTER TABLE app.orders ENABLE REPLICA TRIGGER audit_copy;
                     """);
             // a change-data-capture consumer's slot, which no migration can carry
             s.execute("SELECT pg_create_logical_replication_slot('cdc_shop', 'pgoutput')");
@@ -182,6 +185,10 @@ class ServerFidelityIT {
                         .method()).isEqualTo("replication");
                 assertThat(tmpl.methodReason()).startsWith("dump instead of logical replication: database tmpl is a"
                         + " template").contains("55006");
+                // a trigger that fires in replica sessions is named: it fires for each row the replication applies
+                assertThat(s.migrationDetail().stream().filter(d -> d.dbname().equals("shop")).findFirst().orElseThrow()
+                        .warnings()).anySatisfy(w -> assertThat(w).startsWith("trigger(s) audit_copy on app.orders"
+                        + " (REPLICA) fire on the target for every row the replication applies"));
             }
             assertThat(s.migrationDetail().stream().flatMap(d -> d.warnings().stream()))
                     .contains("database(s) of the source not migrated: closed (it allows no connections: ALTER DATABASE"

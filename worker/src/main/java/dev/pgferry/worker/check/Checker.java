@@ -243,6 +243,10 @@ public final class Checker {
                     + "): not replicated; copied at the start and again by pgferry cutover, while the source's writes"
                     + " are blocked (or by pgferry remove --final-copy)"));
         }
+        List<String> firing = SourceCatalog.replicaFiringTriggers(s);
+        if (!firing.isEmpty()) {
+            out.add(Finding.warning("triggers", SourceCatalog.triggersFiringOnReplica(firing)));
+        }
         long largeObjects = longValue(s, "SELECT count(*) FROM pg_catalog.pg_largeobject_metadata");
         if (largeObjects > 0) {
             out.add(Finding.warning("large objects", largeObjects + " large object(s): not replicated; copied at the"

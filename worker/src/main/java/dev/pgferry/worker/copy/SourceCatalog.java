@@ -160,6 +160,34 @@ public final class SourceCatalog {
                 + " consumer there, taking a fresh snapshot as it starts; until then the source's slot keeps its WAL";
     }
 
+    /**
+     * The database's triggers that fire in a replica's session too, enabled {@code ALWAYS} or {@code REPLICA}, as
+     * {@code name on table (ALWAYS)}: on a replicating target they fire for every row the subscription applies.
+     */
+    public static List<String> replicaFiringTriggers(Connection c) throws SQLException {
+        List<String> out = new ArrayList<>();
+        try (PreparedStatement ps = c.prepareStatement("SELECT pg_catalog.format('%I on %s (%s)', t.tgname,"
+                + " t.tgrelid::pg_catalog.regclass, CASE t.tgenabled WHEN 'A' THEN 'ALWAYS' ELSE 'REPLICA' END)"
+                + " FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid"
+                + " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+                + " WHERE NOT t.tgisinternal AND t.tgenabled IN ('A', 'R') AND" + NOT_SYSTEM + " AND" + NOT_EXTENSION
+                + " ORDER BY 1"); ResultSet rs = ps.executeQuery()) {
+            while (rs.next()) {
+                out.add(rs.getString(1));
+            }
+        }
+        return out;
+    }
+
+    /** What becomes of {@link #replicaFiringTriggers} while a database replicates, and what to do. */
+    public static String triggersFiringOnReplica(List<String> triggers) {
+        return "trigger(s) " + String.join(", ", triggers) + " fire on the target for every row the replication"
+                + " applies, not only for the application's writes: rows they write there arrive a second time from"
+                + " the source (or stop the replication on a duplicate key), and what they do elsewhere is done"
+                + " twice. Migrate this database with --method dump, or disable them on the target while it syncs"
+                + " (ALTER TABLE ... DISABLE TRIGGER) and enable them again as on the source at the switch";
+    }
+
     public static List<MatView> matViews(Connection c) throws SQLException {
         List<MatView> out = new ArrayList<>();
         try (PreparedStatement ps = c.prepareStatement("SELECT n.nspname, c.relname, c.relispopulated"

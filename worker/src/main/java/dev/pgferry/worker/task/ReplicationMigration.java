@@ -94,13 +94,18 @@ final class ReplicationMigration {
     private void publish() {
         MigrationRequest request = pipeline.task.request();
         List<SourceCatalog.Table> tables;
+        List<String> firing;
         try (Connection c = pipeline.source.open(pipeline.db)) {
             tables = SourceCatalog.tables(c, request.options().includeExtensionTables()).stream()
                     .filter(t -> request.copiesTable(pipeline.db, t.schema(), t.name())).toList();
+            firing = SourceCatalog.replicaFiringTriggers(c);
         } catch (SQLException e) {
             throw SqlStates.wrap(ErrorCode.SOURCE_UNREACHABLE, "listing tables of source database " + pipeline.db, e);
         }
         prepareTables(tables);
+        if (!firing.isEmpty()) {
+            pipeline.warn(SourceCatalog.triggersFiringOnReplica(firing));
+        }
         replicator.publish(tables.stream().filter(t -> !t.unlogged()).toList(), check.sourceViaAivenExtras());
     }
 
