@@ -119,18 +119,9 @@ public final class SourceCatalog {
 
     /** The database's subscriptions but pgferry's own, by name. */
     public static List<String> subscriptions(Connection c) throws SQLException {
-        List<String> out = new ArrayList<>();
-        try (PreparedStatement ps = c.prepareStatement("SELECT subname FROM pg_catalog.pg_subscription WHERE subdbid ="
+        return column(c, "SELECT subname FROM pg_catalog.pg_subscription WHERE subdbid ="
                 + " (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())"
-                + " AND subname !~ ? ORDER BY 1")) {
-            ps.setString(1, ReplicationNames.PATTERN);
-            try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    out.add(rs.getString(1));
-                }
-            }
-        }
-        return out;
+                + " AND subname !~ ? ORDER BY 1", ReplicationNames.PATTERN);
     }
 
     /**
@@ -138,11 +129,18 @@ public final class SourceCatalog {
      * consumer's (Debezium's, say) position in the source's WAL, which no copy can carry to the target.
      */
     public static List<String> logicalSlots(Connection c) throws SQLException {
-        List<String> out = new ArrayList<>();
-        try (PreparedStatement ps = c.prepareStatement("SELECT slot_name || ' (' || coalesce(plugin, '') || ')'"
+        return column(c, "SELECT slot_name || ' (' || coalesce(plugin, '') || ')'"
                 + " FROM pg_catalog.pg_replication_slots WHERE slot_type = 'logical'"
-                + " AND database = pg_catalog.current_database() AND slot_name !~ ? ORDER BY 1")) {
-            ps.setString(1, ReplicationNames.PATTERN);
+                + " AND database = pg_catalog.current_database() AND slot_name !~ ? ORDER BY 1", ReplicationNames.PATTERN);
+    }
+
+    /** The first column of every row of {@code sql}, run with {@code params} bound in order. */
+    private static List<String> column(Connection c, String sql, String... params) throws SQLException {
+        List<String> out = new ArrayList<>();
+        try (PreparedStatement ps = c.prepareStatement(sql)) {
+            for (int i = 0; i < params.length; i++) {
+                ps.setString(i + 1, params[i]);
+            }
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
                     out.add(rs.getString(1));
@@ -165,18 +163,12 @@ public final class SourceCatalog {
      * {@code name on table (ALWAYS)}: on a replicating target they fire for every row the subscription applies.
      */
     public static List<String> replicaFiringTriggers(Connection c) throws SQLException {
-        List<String> out = new ArrayList<>();
-        try (PreparedStatement ps = c.prepareStatement("SELECT pg_catalog.format('%I on %s (%s)', t.tgname,"
+        return column(c, "SELECT pg_catalog.format('%I on %s (%s)', t.tgname,"
                 + " t.tgrelid::pg_catalog.regclass, CASE t.tgenabled WHEN 'A' THEN 'ALWAYS' ELSE 'REPLICA' END)"
                 + " FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid"
                 + " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
                 + " WHERE NOT t.tgisinternal AND t.tgenabled IN ('A', 'R') AND" + NOT_SYSTEM + " AND" + NOT_EXTENSION
-                + " ORDER BY 1"); ResultSet rs = ps.executeQuery()) {
-            while (rs.next()) {
-                out.add(rs.getString(1));
-            }
-        }
-        return out;
+                + " ORDER BY 1");
     }
 
     /** What becomes of {@link #replicaFiringTriggers} while a database replicates, and what to do. */
