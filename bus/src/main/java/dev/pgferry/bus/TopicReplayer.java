@@ -40,6 +40,7 @@ public final class TopicReplayer implements AutoCloseable {
     private final Map<TopicPartition, Long> positions = new ConcurrentHashMap<>();
     private volatile boolean running = true;
     private volatile boolean caughtUp;
+    private volatile boolean ensured;
 
     public TopicReplayer(Bus bus, String topic, String clientId, Consumer<ConsumerRecord<String, byte[]>> handler) {
         this(bus, topic, clientId, Map::of, handler);
@@ -58,6 +59,17 @@ public final class TopicReplayer implements AutoCloseable {
         this.consumer = new KafkaConsumer<>(bus.consumerProps(null, clientId));
         this.thread = new Thread(this::run, "replay-" + topic);
         this.thread.setDaemon(true);
+    }
+
+    /**
+     * Says that the topic exists (its owner created it before this replay, as a coordinator does): a broker that
+     * answers without the topic's partitions, as one may just after it started, is then asked again instead of
+     * the replay being caught up on an empty topic, which would show the state as empty. Call before
+     * {@link #start()}.
+     */
+    public TopicReplayer topicEnsured() {
+        this.ensured = true;
+        return this;
     }
 
     public TopicReplayer start() {
@@ -113,9 +125,9 @@ public final class TopicReplayer implements AutoCloseable {
             List<TopicPartition> partitions = partitions();
             while (partitions.isEmpty()) {
                 // No such topic yet (a reader of a broker nothing was ever written to): nothing to replay, so the
-                // replay is caught up; it starts once the topic exists.
-                caughtUp = true;
-                Thread.sleep(1_000);
+                // replay is caught up; it starts once the topic exists. Unless the topic is known to exist.
+                caughtUp = !ensured;
+                Thread.sleep(ensured ? 200 : 1_000);
                 if (!running) {
                     return;
                 }

@@ -87,7 +87,7 @@ public final class Coordinator implements AutoCloseable {
         this.bus = new Bus(kafka, "pgferry-coordinator");
         bus.ensureTopics();
         Secrets secrets = settings.secrets();
-        this.follower = new StatusFollower(bus, fold, "pgferry-coordinator-status").start();
+        this.follower = new StatusFollower(bus, fold, "pgferry-coordinator-status").topicEnsured().start();
         this.checkpointer = new StatusCheckpointer(bus, fold, follower).start(Topics.STATUS_SNAPSHOT_MS);
         this.store = new RequestStore(bus).start();
         this.intake = new RequestIntake(bus, new SourceCatalog(secrets), store, this::currentView, clock,

@@ -48,6 +48,12 @@ public final class StatusFollower implements AutoCloseable {
         return loaded.positions();
     }
 
+    /** The status topic exists (see {@link TopicReplayer#topicEnsured()}); before {@link #start()}. */
+    public StatusFollower topicEnsured() {
+        replayer.topicEnsured();
+        return this;
+    }
+
     public StatusFollower start() {
         replayer.start();
         return this;

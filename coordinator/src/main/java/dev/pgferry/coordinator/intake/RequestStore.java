@@ -27,7 +27,7 @@ public final class RequestStore implements AutoCloseable {
             if (request instanceof MigrationRequest m) {
                 requests.putIfAbsent(m.migrationId(), m);
             }
-        });
+        }).topicEnsured();
     }
 
     public RequestStore start() {
