@@ -47,9 +47,10 @@ public final class ChildBroker implements AutoCloseable {
     /**
      * The broker JVM's class path: this JVM's, less its directories when the broker's own classes come from a jar
      * (a build's or a test's classes, which the broker does not need). A JVM with a non-empty directory on its class
-     * path can neither map nor write a class archive, so every broker started from a test ran without one.
+     * path can neither map nor write a class archive, so every broker started from a test ran without one. The
+     * same for the JVM's whole life ({@link #CLASS_PATH}).
      */
-    static String classPath() {
+    private static String classPath() {
         String all = System.getProperty("java.class.path");
         try {
             Path own = Path.of(BrokerMain.class.getProtectionDomain().getCodeSource().getLocation().toURI());
@@ -63,6 +64,9 @@ public final class ChildBroker implements AutoCloseable {
                 .filter(entry -> !Files.isDirectory(Path.of(entry)))
                 .collect(java.util.stream.Collectors.joining(java.io.File.pathSeparator));
     }
+
+    /** {@link #classPath()}, worked out once. */
+    private static final String CLASS_PATH = classPath();
 
     /** Starts the broker on {@code port} (0: any free port), retrying with new ports up to three times. */
     public static ChildBroker start(Path dataDir, int port) throws IOException, InterruptedException {
@@ -81,12 +85,12 @@ public final class ChildBroker implements AutoCloseable {
             int brokerPort = port > 0 ? port : BrokerConfig.freePort();
             List<String> cmd = new ArrayList<>();
             cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-            Path archive = ClassArchive.archive(classPath());
+            Path archive = ClassArchive.archive(CLASS_PATH);
             Path pending = classArchive ? ClassArchive.pending(archive) : null;
             List<String> archiveOptions = classArchive ? ClassArchive.jvmOptions(archive, pending) : List.of();
             cmd.addAll(archiveOptions);
             cmd.addAll(List.of("-Xmx256m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Dlogback.configurationFile=logback-broker.xml",
-                    "-cp", classPath(), BrokerMain.class.getName(),
+                    "-cp", CLASS_PATH, BrokerMain.class.getName(),
                     dataDir.toAbsolutePath().normalize().toString(), Integer.toString(brokerPort),
                     Integer.toString(BrokerConfig.freePort()), ready.toAbsolutePath().toString(),
                     Long.toString(ProcessHandle.current().pid())));
@@ -100,7 +104,7 @@ public final class ChildBroker implements AutoCloseable {
             } catch (InterruptedException e) {
                 // The owner gave up on this start (EarlyBroker.abandon): no broker is left behind.
                 p.destroyForcibly().waitFor(STOP_TIMEOUT_MS, TimeUnit.MILLISECONDS);
-                ClassArchive.publish(pending, archive, classPath());
+                ClassArchive.publish(pending, archive, CLASS_PATH);
                 throw e;
             }
             if (Files.exists(ready)) {
@@ -111,7 +115,7 @@ public final class ChildBroker implements AutoCloseable {
             if (timedOut) {
                 p.destroyForcibly().waitFor();
             }
-            ClassArchive.publish(pending, archive, classPath());
+            ClassArchive.publish(pending, archive, CLASS_PATH);
             if (timedOut) {
                 throw new IOException("Kafka broker did not become ready within " + READY_TIMEOUT_MS / 1000
                         + " s; see " + log);
@@ -235,7 +239,7 @@ public final class ChildBroker implements AutoCloseable {
             process.destroyForcibly();
             Thread.currentThread().interrupt();
         } finally {
-            ClassArchive.publish(pendingArchive, archive, classPath());
+            ClassArchive.publish(pendingArchive, archive, CLASS_PATH);
         }
     }
 }
