@@ -114,7 +114,8 @@ class CheckVerdictsIT {
                     .doesNotContain("public.keyed");
             assertThat(finding(risky.findings(), "unlogged tables").message()).startsWith("1 unlogged table(s) (public.scratch)");
             assertThat(finding(risky.findings(), "triggers").message()).startsWith("trigger(s) stamp on public.keyed"
-                    + " (ALWAYS) fire on the target for every row the replication applies");
+                    + " (ALWAYS) fire in a subscription's apply worker too: while the database replicates, pgferry holds"
+                    + " them disabled on the target");
             assertThat(finding(risky.findings(), "large objects").message()).startsWith("1 large object(s)");
             assertThat(findings(risky.findings(), "extensions")).extracting(Finding::verdict)
                     .containsExactlyInAnyOrder(Verdict.BLOCKER, Verdict.WARNING);

@@ -59,8 +59,19 @@ class CutoverIT {
             ReplicationIT.exec(source, "postgres", "CREATE DATABASE ledger");
             assertThat(pgbench(source, "-i", "-s", "2", "-q", "bank").waitFor()).as("pgbench -i").isZero();
             ReplicationIT.exec(source, "bank", "CREATE TABLE public.ticks (id bigserial PRIMARY KEY, note text NOT NULL)");
+            // (and a trigger function for a table the application creates later)
+            ReplicationIT.exec(source, "bank", "CREATE FUNCTION public.copy_audit() RETURNS trigger LANGUAGE plpgsql AS"
+                    + "   $$BEGIN INSERT INTO public.audit_copy VALUES (NEW.id); RETURN NEW; END$$");
             ReplicationIT.exec(source, "ledger", "CREATE TABLE public.entries (id serial PRIMARY KEY, v int NOT NULL);"
                     + " INSERT INTO public.entries (v) SELECT g FROM generate_series(1, 100) g");
+            // (a trigger that fires on a replica too, as an application's own replication setup may have made it:
+            // applied on the target, its row would meet the source's own copy of it there)
+            ReplicationIT.exec(source, "ledger", "CREATE TABLE public.entry_audit (entry int PRIMARY KEY);"
+                    + " CREATE FUNCTION public.audit_entry() RETURNS trigger LANGUAGE plpgsql AS"
+                    + "   $$BEGIN INSERT INTO public.entry_audit VALUES (NEW.id); RETURN NEW; END$$;"
+                    + " CREATE TRIGGER audited AFTER INSERT ON public.entries FOR EACH ROW EXECUTE FUNCTION public.audit_entry();"
+                    + " ALTER TABLE public.entries ENABLE ALWAYS TRIGGER audited;"
+                    + " INSERT INTO public.entries (v) VALUES (0)");
             // (unlogged tables, which replication does not carry; one references the other, and an insert into one
             // is logged by a trigger in a logged table; a second trigger is disabled)
             ReplicationIT.exec(source, "ledger", "CREATE UNLOGGED TABLE public.zone (id int PRIMARY KEY, name text);"
@@ -84,6 +95,12 @@ class CutoverIT {
             pgferry.submit(r);
             MigrationStatus syncing = pgferry.awaitFinal(r.migrationId());
             assertThat(syncing.migrationDetail()).as(syncing.toString()).allSatisfy(d -> assertThat(d.status()).isEqualTo(State.SYNCING));
+            // and that trigger is held disabled on the target while ledger replicates, which its row says
+            assertThat(Compare.scalar(target, "ledger", "SELECT tgenabled FROM pg_trigger WHERE tgname = 'audited'"))
+                    .isEqualTo("D");
+            assertThat(syncing.migrationDetail().stream().filter(d -> d.dbname().equals("ledger")).findFirst().orElseThrow()
+                    .warnings()).anySatisfy(w -> assertThat(w).startsWith("trigger(s) audited on public.entries (ALWAYS)"
+                    + " fire in a subscription's apply worker too: they are held disabled on the target"));
 
             // When the target's apply worker is held by a lock and a cut-over of bank (asked over HTTP) has 3 seconds
             DatabaseStatus aborted;
@@ -112,7 +129,11 @@ class CutoverIT {
                     Reliability.rows(Compare.tableFingerprints(target, "bank")));
 
             // When a table is created and a column added on the source while bank is syncing
+            // (the new table with a trigger that fires on a replica too, writing to another new table)
             ReplicationIT.exec(source, "bank", "CREATE TABLE public.audit (id serial PRIMARY KEY, what text NOT NULL);"
+                    + " CREATE TABLE public.audit_copy (id int PRIMARY KEY);"
+                    + " CREATE TRIGGER copied AFTER INSERT ON public.audit FOR EACH ROW EXECUTE FUNCTION public.copy_audit();"
+                    + " ALTER TABLE public.audit ENABLE ALWAYS TRIGGER copied;"
                     + " INSERT INTO public.audit (what) VALUES ('a'), ('b');"
                     + " ALTER TABLE public.ticks ADD COLUMN source_note text DEFAULT 'none';"
                     + " INSERT INTO public.ticks (note, source_note) VALUES ('with the new column', 'x')");
@@ -134,11 +155,15 @@ class CutoverIT {
 
             // Then the new table and column are on the target with their rows, and rows written later arrive
             assertThat(refresh.exitCode()).as(refresh.out()).isEqualTo(0);
-            assertThat(refresh.out()).contains("refresh: bank: created public.audit on the target")
-                    .contains("added column public.ticks.source_note (text) on the target");
+            assertThat(refresh.out()).contains("refresh: bank: created public.audit, public.audit_copy on the target")
+                    .contains("added column public.ticks.source_note (text) on the target")
+                    .contains("trigger(s) copied on public.audit (ALWAYS) fire in a subscription's apply worker too");
             ReplicationIT.exec(source, "bank", "INSERT INTO public.audit (what) VALUES ('after the refresh')");
             ReplicationIT.eventually(() -> Compare.tableFingerprints(target, "bank").get("public.audit"),
                     Compare.tableFingerprints(source, "bank").get("public.audit"));
+            ReplicationIT.eventually(() -> Compare.tableFingerprints(target, "bank").get("public.audit_copy"),
+                    Compare.tableFingerprints(source, "bank").get("public.audit_copy"));
+            assertThat(Compare.scalar(target, "bank", "SELECT count(*) FROM public.audit_copy")).isEqualTo("3");
             ReplicationIT.eventually(() -> Compare.tableFingerprints(target, "bank").get("public.ticks"),
                     Compare.tableFingerprints(source, "bank").get("public.ticks"));
             assertThat(Pgferry.awaitRow(pgferry.coordinator, r.migrationId(), "bank", d -> d.drift() == null).refresh().error()).isNull();
@@ -172,6 +197,9 @@ class CutoverIT {
                     + String.join(",", committed.stream().map(String::valueOf).toList()) + "}'::bigint[])"))
                     .isEqualTo(String.valueOf(committed.size()));
             assertThat(Compare.tableFingerprints(target, "bank")).isEqualTo(Compare.tableFingerprints(source, "bank"));
+            // (the trigger held while bank replicated fires on the target again, as on the source)
+            assertThat(Compare.scalar(target, "bank", "SELECT tgenabled FROM pg_trigger WHERE tgname = 'copied'"))
+                    .isEqualTo("A");
             Reliability.record("cut-over while pgbench (4 clients) and a recording writer wrote to the source",
                     committed.size() + " ids the source confirmed, all on the target; writes blocked "
                             + cut.cutover().writesBlockedMs() + " ms; source read-only after",
@@ -195,6 +223,7 @@ class CutoverIT {
             ReplicationIT.exec(source, "ledger", "INSERT INTO public.zone VALUES (3, 'c');"
                     + " INSERT INTO public.sessions SELECT g, 3, md5(g::text) FROM generate_series(51, 80) g;"
                     + " UPDATE public.sessions SET token = 'renewed' WHERE id % 7 = 0; DELETE FROM public.sessions WHERE id <= 10;"
+                    + " INSERT INTO public.entries (v) VALUES (1000);"
                     + " DELETE FROM public.zone WHERE id = 1 AND NOT EXISTS (SELECT 1 FROM public.sessions WHERE zone = 1)");
             // and its large objects too: one rewritten, one removed, one added with an owner and a grant, one's grants
             // changed, and a large one changed past its first 16 MB
@@ -224,6 +253,9 @@ class CutoverIT {
             assertThat(Compare.scalar(target, "ledger", "SELECT string_agg(tgname || '=' || tgenabled::text, ',' ORDER BY tgname)"
                     + " FROM pg_trigger WHERE tgrelid = 'public.sessions'::regclass AND NOT tgisinternal"))
                     .isEqualTo("dormant=D,logged=O");
+            assertThat(Compare.scalar(target, "ledger", "SELECT tgenabled FROM pg_trigger WHERE tgname = 'audited'"))
+                    .isEqualTo("A");
+            assertThat(Compare.scalar(target, "ledger", "SELECT count(*) FROM public.entry_audit")).isEqualTo("2");
             String largeObjects = "SELECT string_agg(oid || ' ' || pg_get_userbyid(lomowner) || ' ' || coalesce(lomacl::text, '')"
                     + " || ' ' || CASE WHEN oid < 2000 THEN encode(lo_get(oid), 'escape') ELSE md5(lo_get(oid)) END, ', '"
                     + " ORDER BY oid) FROM pg_largeobject_metadata";

@@ -98,6 +98,11 @@ class SchemaCornerCasesIT {
             CREATE FUNCTION app.touch() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN NEW.at := now(); RETURN NEW; END$$;
             CREATE TRIGGER audit_touch BEFORE INSERT ON app.audit FOR EACH ROW EXECUTE FUNCTION app.touch();
             COMMENT ON TRIGGER audit_touch ON app.audit IS 'a trigger';
+            -- a trigger on a partitioned table (cloned to each partition) that fires on a replica too
+            CREATE FUNCTION app.log_event() RETURNS trigger LANGUAGE plpgsql AS
+                $$BEGIN INSERT INTO app.audit (what) VALUES ('event ' || NEW.id); RETURN NEW; END$$;
+            CREATE TRIGGER events_logged AFTER INSERT ON app.events FOR EACH ROW EXECUTE FUNCTION app.log_event();
+            ALTER TABLE app.events ENABLE ALWAYS TRIGGER events_logged;
             CREATE MATERIALIZED VIEW app.mood_counts AS SELECT mood, count(*) FROM app.accounts GROUP BY mood;
             CREATE SEQUENCE app.tickets START 1000 INCREMENT 7;
             INSERT INTO app.accounts (email, balance, mood, secret)
@@ -307,6 +312,15 @@ class SchemaCornerCasesIT {
             }
             assertThat(Compare.tableFingerprints(target, "corner")).isEqualTo(Compare.tableFingerprints(source, "corner"));
             if (method == Method.REPLICATION) {
+                // The trigger that fires on a replica is held disabled on the target (with its partitions' clones),
+                // and its row names it once
+                String events = "SELECT string_agg(tgrelid::regclass || '=' || tgenabled::text, ',' ORDER BY tgrelid::regclass::text)"
+                        + " FROM pg_trigger WHERE tgname = 'events_logged'";
+                assertThat(Compare.scalar(target, "corner", events)).isEqualTo("app.events=D,app.events_eu=D,"
+                        + "app.events_eu_2026=D,app.events_eu_default=D,app.events_other=D");
+                assertThat(s.migrationDetail().stream().filter(d -> d.dbname().equals("corner")).findFirst().orElseThrow().warnings()).anySatisfy(w -> assertThat(w)
+                        .startsWith("trigger(s) events_logged on app.events (ALWAYS) fire in a subscription's apply worker"
+                                + " too: they are held disabled"));
                 // When a table is created and a column added on the source (past its own trigger) while it replicates,
                 // and the drift is repaired, the target's trigger refuses none of the repair's DDL
                 ReplicationIT.exec(source, "corner", "SET session_replication_role = replica;"
@@ -327,6 +341,7 @@ class SchemaCornerCasesIT {
                 // with a final copy, the target's event trigger refuses neither the refresh nor the drop
                 ReplicationIT.exec(source, "corner", "SET session_replication_role = replica;"
                         + " INSERT INTO app.accounts (email, balance, mood, secret) VALUES ('late@example.com', 1, 'happy', 's');"
+                        + " INSERT INTO app.events VALUES (4, 'eu', '2026-03-01', '{}');"
                         + " REFRESH MATERIALIZED VIEW app.mood_counts");
                 // (asked over HTTP)
                 var delete = java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(
@@ -343,6 +358,11 @@ class SchemaCornerCasesIT {
                         .containsExactly("happy:201");
                 assertThat(Compare.scalar(target, "corner", "SELECT count(*) FROM pg_subscription")).isEqualTo("0");
                 assertThat(Compare.scalar(target, "corner", "SELECT evtenabled FROM pg_event_trigger")).isEqualTo("O");
+                // the row the trigger wrote on the source arrived once, and the trigger is enabled as on the source
+                assertThat(Compare.tableFingerprints(target, "corner").get("app.audit"))
+                        .isEqualTo(Compare.tableFingerprints(source, "corner").get("app.audit"));
+                assertThat(Compare.scalar(target, "corner", events)).isEqualTo(Compare.scalar(source, "corner", events))
+                        .isEqualTo("app.events=A,app.events_eu=A,app.events_eu_2026=A,app.events_eu_default=A,app.events_other=A");
             }
             if (POSTGIS) {
                 assertThat(Compare.column(target, "corner", CONFIG_ROWS)).isEqualTo(Compare.column(source, "corner", CONFIG_ROWS))

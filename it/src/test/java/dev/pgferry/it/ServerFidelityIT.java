@@ -100,7 +100,10 @@ class ServerFidelityIT {
                     ALTER TABLE app.orders OWNER TO app_owner;
                     GRANT USAGE ON SCHEMA app TO app_rw;
                     GRANT SELECT, INSERT ON app.orders TO app_rw;
-                    CREATE FUNCTION app.keep() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$;
+                    CREATE TABLE app.order_log (id int, item text);
+                    ALTER TABLE app.order_log OWNER TO app_owner;
+                    CREATE FUNCTION app.keep() RETURNS trigger LANGUAGE plpgsql AS
+                      $$BEGIN INSERT INTO app.order_log VALUES (NEW.id, NEW.item); RETURN NEW; END$$;
                     CREATE TRIGGER audit_copy AFTER INSERT ON app.orders FOR EACH ROW EXECUTE FUNCTION app.keep();
                     ALTER TABLE app.orders ENABLE REPLICA TRIGGER audit_copy;
                     """);
@@ -185,10 +188,12 @@ class ServerFidelityIT {
                         .method()).isEqualTo("replication");
                 assertThat(tmpl.methodReason()).startsWith("dump instead of logical replication: database tmpl is a"
                         + " template").contains("55006");
-                // a trigger that fires in replica sessions is named: it fires for each row the replication applies
+                // a trigger that fires in replica sessions is held disabled while shop replicates, and named
                 assertThat(s.migrationDetail().stream().filter(d -> d.dbname().equals("shop")).findFirst().orElseThrow()
                         .warnings()).anySatisfy(w -> assertThat(w).startsWith("trigger(s) audit_copy on app.orders"
-                        + " (REPLICA) fire on the target for every row the replication applies"));
+                        + " (REPLICA) fire in a subscription's apply worker too: they are held disabled on the target"));
+                assertThat(Compare.scalar(target, "shop", "SELECT tgenabled FROM pg_trigger WHERE tgname = 'audit_copy'"))
+                        .isEqualTo("D");
             }
             assertThat(s.migrationDetail().stream().flatMap(d -> d.warnings().stream()))
                     .contains("database(s) of the source not migrated: closed (it allows no connections: ALTER DATABASE"
@@ -229,16 +234,21 @@ class ServerFidelityIT {
                     .contains("* work_mem=8MB;default_transaction_read_only=on", "app search_path=app, \"$user\", public");
             assertThat(Compare.tableFingerprints(target, "shop")).isEqualTo(Compare.tableFingerprints(source, "shop"));
             if (method == Method.REPLICATION) {
-                // the database's settings (default_transaction_read_only among them) do not stop the replication
+                // the database's settings (default_transaction_read_only among them) do not stop the replication,
+                // and the held trigger logs nothing on the target for the row applied
                 ReplicationIT.exec(source, "shop", "BEGIN READ WRITE;"
                         + " INSERT INTO app.orders VALUES (301, 'after the copy'); COMMIT");
                 ReplicationIT.eventually(() -> Compare.tableFingerprints(target, "shop"), Compare.tableFingerprints(source, "shop"));
+                assertThat(Compare.scalar(target, "shop", "SELECT count(*) FROM app.order_log")).isEqualTo("0");
                 // the shared source keeps no slot or publication of this test
                 pgferry.bus.send(dev.pgferry.messages.Topics.REQUESTS, r.migrationId(),
                         dev.pgferry.messages.Json.write(dev.pgferry.messages.RemovalRequest.of(r.migrationId())));
                 Pgferry.awaitView(pgferry.coordinator, r.migrationId(), v -> v.migration().status() == State.REMOVED);
                 ReplicationIT.exec(source, "shop", "BEGIN READ WRITE; DELETE FROM app.orders WHERE id = 301; COMMIT");
             }
+            // the trigger is enabled on the target as on the source (after the removal, for the replication)
+            assertThat(Compare.scalar(target, "shop", "SELECT tgenabled FROM pg_trigger WHERE tgname = 'audit_copy'"))
+                    .isEqualTo("R");
         }
     }
 

@@ -173,11 +173,10 @@ public final class SourceCatalog {
 
     /** What becomes of {@link #replicaFiringTriggers} while a database replicates, and what to do. */
     public static String triggersFiringOnReplica(List<String> triggers) {
-        return "trigger(s) " + String.join(", ", triggers) + " fire on the target for every row the replication"
-                + " applies, not only for the application's writes: rows they write there arrive a second time from"
-                + " the source (or stop the replication on a duplicate key), and what they do elsewhere is done"
-                + " twice. Migrate this database with --method dump, or disable them on the target while it syncs"
-                + " (ALTER TABLE ... DISABLE TRIGGER) and enable them again as on the source at the switch";
+        return "trigger(s) " + String.join(", ", triggers) + " fire in a subscription's apply worker too: while the"
+                + " database replicates, pgferry holds them disabled on the target (what they do on the source arrives"
+                + " with its rows) and enables them as on the source at pgferry cutover (or remove). The target's user"
+                + " must own their tables, be a member of the owner's role or be a superuser";
     }
 
     public static List<MatView> matViews(Connection c) throws SQLException {

@@ -45,8 +45,9 @@ import java.util.function.Function;
  *     unlogged tables, the large objects, and the materialized views whose rows differ, refreshed
  *     ({@link Uncarried}), each only where there is any; optionally verifies source and target, and goes on only
  *     when they match;</li>
- * <li>drops the replication (subscription, slot, publication) and, with {@code unblock_source}, restores the source
- *     database's own setting.</li>
+ * <li>drops the replication (subscription, slot, publication), enables the target's triggers held disabled while it
+ *     replicated ({@link ReplicaTriggers}) and, with {@code unblock_source}, restores the source database's own
+ *     setting.</li>
  * </ol>
  * If the deadline passes or any step before the replication is dropped fails, the source database's setting is
  * restored and the replication goes on. The setting the database had before is kept in the ledger before it is
@@ -184,7 +185,8 @@ public final class Cutover {
      * everything, and a repeated request finishes these steps.
      */
     private Outcome finish(Steps steps, String saved, long blockedMs, String fence, int ended) {
-        steps.step("dropping_replication", "dropping subscription, slot and publication " + name);
+        steps.step("dropping_replication", "dropping subscription, slot and publication " + name
+                + ", and enabling the target's triggers held disabled while it replicated");
         try {
             Removal.remove(source, target, dbname, name);
         } catch (RuntimeException e) {

@@ -29,7 +29,8 @@ import java.util.stream.Collectors;
  * Repairs the schema drift of one replicating database ({@link SchemaDrift}): creates on the target each table made
  * on the source since replication began (its definition, indexes, constraints and owned sequences, by
  * {@code pg_dump --table}; its schema first when the target lacks it), adds each column the target's tables lack
- * (type, default, NOT NULL), adds the new tables to the publication and refreshes the subscription, whose table sync
+ * (type, default, NOT NULL), holds their triggers that would fire in the apply worker disabled ({@link
+ * ReplicaTriggers}), adds the new tables to the publication and refreshes the subscription, whose table sync
  * then copies their rows, and waits until every table is ready. The replication runs throughout; a failure stops the
  * refresh and is reported, never failing the database. Confined to one thread.
  */
@@ -63,6 +64,9 @@ public final class Refresh {
         try {
             SchemaDrift drift = read();
             List<SchemaDrift.Table> created = createTables(drift.newTables(), applied);
+            if (!drift.newTables().isEmpty()) {
+                holdTriggers(applied);
+            }
             addColumns(drift.newColumns(), applied);
             if (!drift.newTables().isEmpty()) {
                 boolean extension = publish(drift.newTables());
@@ -169,6 +173,25 @@ public final class Refresh {
         applied.add("created " + missing.stream().map(SchemaDrift.Table::toString).collect(Collectors.joining(", "))
                 + " on the target (with indexes, constraints and owned sequences)");
         return missing;
+    }
+
+    /** The new tables' triggers that would fire in the apply worker, held disabled as the others are. */
+    private void holdTriggers(List<String> applied) {
+        ReplicaTriggers.Held held;
+        try (Connection s = source.open(dbname); Connection t = target.open(dbname)) {
+            EventTriggers.pass(t);
+            held = ReplicaTriggers.hold(s, t);
+        } catch (SQLException e) {
+            throw SqlStates.wrap(ErrorCode.SCHEMA_RESTORE_FAILED, "holding the new tables' triggers that fire on a"
+                    + " replica disabled in target database " + dbname, e);
+        }
+        if (!held.held().isEmpty()) {
+            applied.add(ReplicaTriggers.heldNote(held.held()));
+        }
+        if (!held.refused().isEmpty()) {
+            throw new MigrationException(ErrorCode.PERMISSION_DENIED, null, ReplicaTriggers.refusedNote(held.refused()),
+                    false, null);
+        }
     }
 
     private static String quoted(String identifier) {

@@ -25,7 +25,8 @@ import java.util.Optional;
  * Ends the replication of one database and deletes every object pgferry made for it: first advances the target's
  * sequences to the source's (never back: an application may already write to the target), or, with a final copy,
  * makes everything replication does not carry the source's ({@link Uncarried}); then drops the subscription on the
- * target, and the slot and publication on the source. Each step checks what exists, so removal is idempotent and
+ * target, enables the target's triggers held disabled meanwhile as on the source ({@link ReplicaTriggers}), and drops
+ * the slot and publication on the source. Each step checks what exists, so removal is idempotent and
  * finishes a removal that was partly done. Stateless.
  */
 public final class Removal {
@@ -123,7 +124,27 @@ public final class Removal {
         } catch (SQLException e) {
             throw SqlStates.wrap(ErrorCode.TARGET_UNREACHABLE, "dropping subscription " + name + " in target database " + dbname, e);
         }
+        releaseTriggers(source, target, dbname);
         return dropSourceObjects(source, dbname, name) || found;
+    }
+
+    /** The target's triggers held disabled while the database replicated, enabled again as on the source. */
+    private static void releaseTriggers(PgConnector source, PgConnector target, String dbname) {
+        try (Connection s = source.open(dbname); Connection t = target.open(dbname)) {
+            EventTriggers.pass(t);
+            ReplicaTriggers.Held released = ReplicaTriggers.release(s, t);
+            if (!released.held().isEmpty()) {
+                LOG.info("database {}: trigger(s) {} enabled again as on the source", dbname,
+                        String.join(", ", released.held()));
+            }
+            if (!released.refused().isEmpty()) {
+                LOG.warn("database {}: trigger(s) held disabled while it replicated could not be enabled again (only"
+                        + " their table's owner may); run on the target: {}", dbname, String.join("; ", released.refused()));
+            }
+        } catch (SQLException e) {
+            throw SqlStates.wrap(ErrorCode.TARGET_UNREACHABLE, "enabling again, as on the source, the triggers held"
+                    + " disabled while database " + dbname + " replicated", e);
+        }
     }
 
     private static boolean dropSourceObjects(PgConnector source, String dbname, String name) {

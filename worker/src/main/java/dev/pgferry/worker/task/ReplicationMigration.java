@@ -9,6 +9,7 @@ import dev.pgferry.worker.copy.SourceCatalog;
 import dev.pgferry.worker.copy.SourceSnapshot;
 import dev.pgferry.worker.database.DatabaseProperties;
 import dev.pgferry.worker.replication.Preconditions;
+import dev.pgferry.worker.replication.ReplicaTriggers;
 import dev.pgferry.worker.replication.Replicator;
 
 import java.sql.Connection;
@@ -19,7 +20,8 @@ import java.util.Set;
 
 /**
  * The replication method: the tables are published, the database is copied, then a subscription on the target
- * follows the source, and the database ends {@code syncing}. By default pgferry copies the data itself under the
+ * follows the source (the target's triggers that would fire in its apply worker held disabled, {@link
+ * ReplicaTriggers}), and the database ends {@code syncing}. By default pgferry copies the data itself under the
  * snapshot of the slot it creates ({@link CreatedSlot}), and the subscription streams from that slot without
  * copying; with {@code postgres_table_sync} PostgreSQL's table sync copies the tables (pgferry copies only the
  * unlogged ones, which it skips) and the subscription makes its own slot.
@@ -64,6 +66,7 @@ final class ReplicationMigration {
             }
         }
         pipeline.finish(targetDb, properties, missingRoles);
+        holdTriggers();
         replicator.subscribe(slot, check.targetViaAivenExtras());
         pipeline.createEventTriggers();
         replicator.awaitReady((ready, total) -> { });
@@ -82,6 +85,7 @@ final class ReplicationMigration {
             }
         }
         pipeline.finish(targetDb, properties, missingRoles);
+        holdTriggers();
         replicator.subscribeWithTableSync(check.targetViaAivenExtras());
         pipeline.createEventTriggers();
         replicator.awaitReady((ready, total) -> pipeline.emit(pipeline.events.progress(ready, total, 0, 0)));
@@ -94,19 +98,34 @@ final class ReplicationMigration {
     private void publish() {
         MigrationRequest request = pipeline.task.request();
         List<SourceCatalog.Table> tables;
-        List<String> firing;
         try (Connection c = pipeline.source.open(pipeline.db)) {
             tables = SourceCatalog.tables(c, request.options().includeExtensionTables()).stream()
                     .filter(t -> request.copiesTable(pipeline.db, t.schema(), t.name())).toList();
-            firing = SourceCatalog.replicaFiringTriggers(c);
         } catch (SQLException e) {
             throw SqlStates.wrap(ErrorCode.SOURCE_UNREACHABLE, "listing tables of source database " + pipeline.db, e);
         }
         prepareTables(tables);
-        if (!firing.isEmpty()) {
-            pipeline.warn(SourceCatalog.triggersFiringOnReplica(firing));
-        }
         replicator.publish(tables.stream().filter(t -> !t.unlogged()).toList(), check.sourceViaAivenExtras());
+    }
+
+    /**
+     * Before the subscription applies a row: the triggers that would fire in its apply worker are held disabled on
+     * the target ({@link ReplicaTriggers}), and the row says so.
+     */
+    private void holdTriggers() {
+        ReplicaTriggers.Held held;
+        try (Connection s = pipeline.source.open(pipeline.db); Connection t = pipeline.target.open(pipeline.db)) {
+            held = ReplicaTriggers.hold(s, t);
+        } catch (SQLException e) {
+            throw SqlStates.wrap(ErrorCode.SCHEMA_RESTORE_FAILED, "holding the triggers that fire on a replica"
+                    + " disabled in target database " + pipeline.db, e);
+        }
+        if (!held.held().isEmpty()) {
+            pipeline.warn(ReplicaTriggers.heldNote(held.held()));
+        }
+        if (!held.refused().isEmpty()) {
+            pipeline.warn(ReplicaTriggers.refusedNote(held.refused()));
+        }
     }
 
     /** Warns about what replication cannot carry, and sets REPLICA IDENTITY FULL where asked. */

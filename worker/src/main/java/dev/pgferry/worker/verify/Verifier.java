@@ -97,7 +97,7 @@ public final class Verifier {
             if (dbname.equals(ServerCatalog.migratedDatabases(src, request::ignores).stream().findFirst().orElse(null))) {
                 checks.add(check("roles", RoleComparison.differences(src, dst, request)));
             }
-            checks.add(schema(Math.max(ServerCatalog.majorVersion(src), ServerCatalog.majorVersion(dst))));
+            checks.add(schema(Math.max(ServerCatalog.majorVersion(src), ServerCatalog.majorVersion(dst)), slot != null));
             // While a cut-over blocks the source's writes (and after it), the sequences, large objects and unlogged
             // tables it copied again compare like any other.
             boolean replicating = slot != null && cutover.isEmpty();
@@ -195,10 +195,10 @@ public final class Verifier {
     }
 
     /**
-     * Both schema dumps, compared after {@link SchemaDiff}'s normalization; not comparable when pg_dump is older than
-     * either server (it refuses to dump those).
+     * Both schema dumps, compared after {@link SchemaDiff}'s normalization ({@code replicating}: the database's
+     * replication still runs); not comparable when pg_dump is older than either server (it refuses to dump those).
      */
-    private Check schema(int newestServer) throws IOException {
+    private Check schema(int newestServer, boolean replicating) throws IOException {
         int pgDump = PgTool.pgDumpMajor();
         if (pgDump < newestServer) {
             return new Check("schema", Result.NOT_COMPARABLE, List.of("pg_dump " + pgDump + " cannot dump a PostgreSQL "
@@ -210,7 +210,8 @@ public final class Verifier {
         try {
             dump(source, a);
             dump(target, b);
-            return check("schema", SchemaDiff.differences(Files.readAllLines(a), Files.readAllLines(b), MAX_LINES));
+            return check("schema", SchemaDiff.differences(Files.readAllLines(a), Files.readAllLines(b), MAX_LINES,
+                    replicating));
         } finally {
             Files.deleteIfExists(a);
             Files.deleteIfExists(b);

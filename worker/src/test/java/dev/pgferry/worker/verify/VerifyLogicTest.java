@@ -58,4 +58,25 @@ class VerifyLogicTest {
         assertThat(SchemaDiff.differences(replicating, List.of("CREATE PUBLICATION cdc WITH (publish = 'insert');"), 20))
                 .containsExactly("- ALTER PUBLICATION cdc ADD TABLE ONLY public.t;");
     }
+
+    @Test
+    void aTriggerHeldDisabledWhileTheDatabaseReplicatesReadsAsTheSourcesOnlyThen() {
+        List<String> source = List.of("CREATE TRIGGER audit AFTER INSERT ON public.t FOR EACH ROW EXECUTE FUNCTION public.f();",
+                "ALTER TABLE public.t ENABLE ALWAYS TRIGGER audit;",
+                "CREATE TRIGGER copy AFTER INSERT ON public.t FOR EACH ROW EXECUTE FUNCTION public.f();",
+                "ALTER TABLE public.t ENABLE REPLICA TRIGGER copy;",
+                "CREATE TRIGGER plain AFTER INSERT ON public.t FOR EACH ROW EXECUTE FUNCTION public.f();");
+        List<String> held = List.of(source.get(0), "ALTER TABLE public.t DISABLE TRIGGER audit;", source.get(2),
+                "ALTER TABLE public.t DISABLE TRIGGER copy;", source.get(4));
+        assertThat(SchemaDiff.differences(source, held, 20, true)).isEmpty();
+        // once the replication is gone, a trigger left disabled is a difference
+        assertThat(SchemaDiff.differences(source, held, 20, false)).containsExactly(
+                "- ALTER TABLE public.t ENABLE ALWAYS TRIGGER audit;", "- ALTER TABLE public.t ENABLE REPLICA TRIGGER copy;",
+                "+ ALTER TABLE public.t DISABLE TRIGGER audit;", "+ ALTER TABLE public.t DISABLE TRIGGER copy;");
+        // and a trigger the source fires only for the application's own writes, disabled on the target, always is
+        List<String> plainDisabled = List.of(source.get(0), source.get(1), source.get(2), source.get(3), source.get(4),
+                "ALTER TABLE public.t DISABLE TRIGGER plain;");
+        assertThat(SchemaDiff.differences(source, plainDisabled, 20, true))
+                .containsExactly("+ ALTER TABLE public.t DISABLE TRIGGER plain;");
+    }
 }
