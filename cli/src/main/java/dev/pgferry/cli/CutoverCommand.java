@@ -46,7 +46,7 @@ final class CutoverCommand implements Callable<Integer> {
     boolean unblockSource;
 
     @Option(names = "--ignore-drift", description = "Cut over although the source's schema changed since replication"
-            + " began (tables or columns the target lacks; see 'pgferry refresh').")
+            + " began (tables, columns or other schema objects that differ; see 'pgferry refresh').")
     boolean ignoreDrift;
 
     @Mixin

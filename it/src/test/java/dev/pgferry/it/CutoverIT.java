@@ -59,9 +59,14 @@ class CutoverIT {
             ReplicationIT.exec(source, "postgres", "CREATE DATABASE ledger");
             assertThat(pgbench(source, "-i", "-s", "2", "-q", "bank").waitFor()).as("pgbench -i").isZero();
             ReplicationIT.exec(source, "bank", "CREATE TABLE public.ticks (id bigserial PRIMARY KEY, note text NOT NULL)");
-            // (and a trigger function for a table the application creates later)
+            // (and a trigger function for a table the application creates later, a function, a view and an enum the
+            // application will change)
             ReplicationIT.exec(source, "bank", "CREATE FUNCTION public.copy_audit() RETURNS trigger LANGUAGE plpgsql AS"
-                    + "   $$BEGIN INSERT INTO public.audit_copy VALUES (NEW.id); RETURN NEW; END$$");
+                    + "   $$BEGIN INSERT INTO public.audit_copy VALUES (NEW.id); RETURN NEW; END$$;"
+                    + " CREATE FUNCTION public.tick_label(id bigint) RETURNS text LANGUAGE sql AS $$SELECT 'v1 ' || id$$;"
+                    + " CREATE VIEW public.branch_totals AS SELECT bid FROM public.pgbench_branches WHERE bid > 0;"
+                    + " CREATE TYPE public.mood AS ENUM ('ok', 'bad');"
+                    + " CREATE TABLE public.moods (id int PRIMARY KEY, m public.mood NOT NULL)");
             ReplicationIT.exec(source, "ledger", "CREATE TABLE public.entries (id serial PRIMARY KEY, v int NOT NULL);"
                     + " INSERT INTO public.entries (v) SELECT g FROM generate_series(1, 100) g");
             // (a trigger that fires on a replica too, as an application's own replication setup may have made it:
@@ -137,19 +142,47 @@ class CutoverIT {
                     + " INSERT INTO public.audit (what) VALUES ('a'), ('b');"
                     + " ALTER TABLE public.ticks ADD COLUMN source_note text DEFAULT 'none';"
                     + " INSERT INTO public.ticks (note, source_note) VALUES ('with the new column', 'x')");
+            // and other DDL of an application's deploy: an index (on the new column), a constraint, a function and a
+            // view changed, a new view, and an enum's new value, used at once (the apply worker stops on that row)
+            ReplicationIT.exec(source, "bank", "CREATE INDEX ticks_source_note_idx ON public.ticks (source_note);"
+                    + " ALTER TABLE public.pgbench_branches ADD CONSTRAINT bid_positive CHECK (bid > 0);"
+                    + " CREATE OR REPLACE FUNCTION public.tick_label(id bigint) RETURNS text LANGUAGE sql"
+                    // (its body names a table as the application's search_path finds it)
+                    + "   AS $$SELECT 'v2 ' || id || '/' || (SELECT count(*) FROM pgbench_branches)$$;"
+                    + " CREATE OR REPLACE VIEW public.branch_totals AS SELECT bid, bbalance FROM public.pgbench_branches"
+                    + "   WHERE bid > 0;"
+                    + " CREATE VIEW public.late_view AS SELECT count(*) AS n FROM public.ticks;"
+                    + " ALTER TYPE public.mood ADD VALUE 'great' AFTER 'ok'");
+            ReplicationIT.exec(source, "bank", "INSERT INTO public.moods VALUES (1, 'great'), (2, 'bad')");
 
             // Then the status names both, and a cut-over refuses without blocking writes
             DatabaseStatus drifted = Pgferry.awaitRow(pgferry.coordinator, r.migrationId(), "bank", d -> d.drift() != null
                     && d.drift().stream().anyMatch(i -> i.startsWith("table public.audit "))
-                    && d.drift().stream().anyMatch(i -> i.startsWith("column public.ticks.source_note (text) ")));
+                    && d.drift().stream().anyMatch(i -> i.startsWith("column public.ticks.source_note (text) "))
+                    && d.drift().stream().anyMatch(i -> i.startsWith("view public.late_view ")));
             assertThat(drifted.status()).isEqualTo(State.SYNCING);
+            assertThat(drifted.drift()).contains(
+                    "index public.ticks_source_note_idx is on the source but not on the target (DDL is not replicated):"
+                            + " pgferry refresh creates it",
+                    "constraint bid_positive on public.pgbench_branches is on the source but not on the target (DDL is"
+                            + " not replicated): pgferry refresh creates it",
+                    "function public.tick_label(id bigint) is defined otherwise on the source than on the target (DDL is"
+                            + " not replicated): pgferry refresh makes it as on the source",
+                    "view public.branch_totals is defined otherwise on the source than on the target (DDL is not"
+                            + " replicated): pgferry refresh makes it as on the source",
+                    "view public.late_view is on the source but not on the target (DDL is not replicated): create it on"
+                            + " the target as on the source")
+                    .anySatisfy(i -> assertThat(i).startsWith("type public.mood is defined otherwise"))
+                    // (nothing of the new tables is named apart: they come whole)
+                    .noneMatch(i -> i.contains("audit_pkey") || i.contains("trigger copied"));
             cutover(CutoverRequest.of(r.migrationId(), List.of("bank"), 30, false, false));
             DatabaseStatus refused = awaitCutover(r.migrationId(), "bank", "failed", aborted.cutover().requestedAt());
             assertThat(refused.cutover().error()).contains("schema changed").contains("public.audit")
                     .contains("pgferry refresh " + r.migrationId()).contains("writes were not blocked");
             assertThat(readOnlySetting(source, "bank")).isNull();
 
-            // When the drift is refreshed through the CLI
+            // When the view refresh cannot make is made on the target by hand, and the drift refreshed through the CLI
+            ReplicationIT.exec(target, "bank", "CREATE VIEW public.late_view AS SELECT count(*) AS n FROM public.ticks");
             CliIT.Run refresh = CliIT.pgferry("refresh", r.migrationId(), "--databases", "bank", "--timeout", "2m",
                     "--bootstrap-servers", Infra.kafka());
 
@@ -157,7 +190,18 @@ class CutoverIT {
             assertThat(refresh.exitCode()).as(refresh.out()).isEqualTo(0);
             assertThat(refresh.out()).contains("refresh: bank: created public.audit, public.audit_copy on the target")
                     .contains("added column public.ticks.source_note (text) on the target")
-                    .contains("trigger(s) copied on public.audit (ALWAYS) fire in a subscription's apply worker too");
+                    .contains("trigger(s) copied on public.audit (ALWAYS) fire in a subscription's apply worker too")
+                    .contains("created index public.ticks_source_note_idx on the target")
+                    .contains("created constraint bid_positive on public.pgbench_branches on the target")
+                    .contains("made function public.tick_label(id bigint) on the target as on the source")
+                    .contains("made view public.branch_totals on the target as on the source")
+                    .contains("added value(s) great to type public.mood on the target");
+            // and the row the apply worker stopped on arrives, and the target's objects are the source's
+            ReplicationIT.eventually(() -> Compare.tableFingerprints(target, "bank").get("public.moods"),
+                    Compare.tableFingerprints(source, "bank").get("public.moods"));
+            assertThat(Compare.scalar(target, "bank", "SELECT public.tick_label(7) || ' ' || (SELECT string_agg(enumlabel,"
+                    + " ',' ORDER BY enumsortorder) FROM pg_enum WHERE enumtypid = 'public.mood'::regtype)"))
+                    .isEqualTo("v2 7/2 ok,great,bad");
             ReplicationIT.exec(source, "bank", "INSERT INTO public.audit (what) VALUES ('after the refresh')");
             ReplicationIT.eventually(() -> Compare.tableFingerprints(target, "bank").get("public.audit"),
                     Compare.tableFingerprints(source, "bank").get("public.audit"));

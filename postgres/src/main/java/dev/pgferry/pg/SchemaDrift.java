@@ -15,15 +15,18 @@ import java.util.function.BiPredicate;
 /**
  * What changed on the source since a database began to replicate, that logical replication does not carry: tables
  * created since (not in the publication: their rows never arrive), columns added since (the target lacks them: the
- * apply worker fails at the next change to that table), and an apply worker that stopped. Read from one connection
+ * apply worker fails at the next change to that table), the other schema objects that differ ({@link SchemaObjects}:
+ * an index, a constraint, a function, an enum's new value, ...), and an apply worker that stopped. Read from one connection
  * to each side of the database; used by the coordinator to warn, by {@code cutover} to refuse, and by
  * {@code refresh} to repair. Stateless.
  *
  * @param newTables   tables the migration copies that are not in the publication, as {@code schema.table}
  * @param newColumns  columns of published tables that the target's table lacks
+ * @param objects     other schema objects that differ between source and target
  * @param problems    other things that keep the target from following (an apply worker that stopped)
  */
-public record SchemaDrift(List<Table> newTables, List<Column> newColumns, List<String> problems) {
+public record SchemaDrift(List<Table> newTables, List<Column> newColumns, List<SchemaObjects.Drifted> objects,
+                          List<String> problems) {
 
     /** A table of the source, with its schema's owner (for a schema the target lacks). */
     public record Table(String schema, String name, String schemaOwner) {
@@ -54,11 +57,12 @@ public record SchemaDrift(List<Table> newTables, List<Column> newColumns, List<S
     public SchemaDrift {
         newTables = List.copyOf(newTables);
         newColumns = List.copyOf(newColumns);
+        objects = List.copyOf(objects);
         problems = List.copyOf(problems);
     }
 
     public boolean none() {
-        return newTables.isEmpty() && newColumns.isEmpty() && problems.isEmpty();
+        return newTables.isEmpty() && newColumns.isEmpty() && objects.isEmpty() && problems.isEmpty();
     }
 
     /** One line per item, naming the object and what it causes: what the status shows. */
@@ -68,6 +72,7 @@ public record SchemaDrift(List<Table> newTables, List<Column> newColumns, List<S
                 + " reach the target"));
         newColumns.forEach(c -> out.add("column " + c + " is on the source but not on the target: the apply worker"
                 + " fails at the next change to " + c.schema() + "." + c.table()));
+        objects.forEach(o -> out.add(o.describe()));
         out.addAll(problems);
         return out;
     }
@@ -77,10 +82,36 @@ public record SchemaDrift(List<Table> newTables, List<Column> newColumns, List<S
     /**
      * Compares a replicating database's source ({@code source}) with its publication and target: {@code copies}
      * says which tables (schema, name) the migration moves, {@code includeExtensionTables} whether extension
-     * member tables count.
+     * member tables count. Printing a default, a view or a check constraint takes a lock on its table; a lock another
+     * session holds longer than {@code lockTimeoutMs} fails the read (SQLSTATE {@value SqlStates#LOCK_NOT_AVAILABLE})
+     * rather than holding up its caller. Each side is read in one transaction, and its sessions' settings are as before.
      */
     public static SchemaDrift of(Connection source, Connection target, String publication, String subscription,
-                                 BiPredicate<String, String> copies, boolean includeExtensionTables) throws SQLException {
+                                 BiPredicate<String, String> copies, boolean includeExtensionTables, long lockTimeoutMs)
+            throws SQLException {
+        boolean sourceAuto = source.getAutoCommit();
+        boolean targetAuto = target.getAutoCommit();
+        source.setAutoCommit(false);
+        target.setAutoCommit(false);
+        try {
+            for (Connection c : List.of(source, target)) {
+                try (PreparedStatement ps = c.prepareStatement("SELECT pg_catalog.set_config('lock_timeout', ?, true)")) {
+                    ps.setString(1, Math.max(1, lockTimeoutMs) + "ms");
+                    ps.executeQuery().close();
+                }
+            }
+            return read(source, target, publication, subscription, copies, includeExtensionTables);
+        } finally {
+            // (it only read)
+            source.rollback();
+            target.rollback();
+            source.setAutoCommit(sourceAuto);
+            target.setAutoCommit(targetAuto);
+        }
+    }
+
+    private static SchemaDrift read(Connection source, Connection target, String publication, String subscription,
+                                    BiPredicate<String, String> copies, boolean includeExtensionTables) throws SQLException {
         List<Table> newTables = new ArrayList<>();
         try (PreparedStatement ps = source.prepareStatement("SELECT n.nspname, c.relname, pg_catalog.pg_get_userbyid(n.nspowner)"
                 + " FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
@@ -154,7 +185,9 @@ public record SchemaDrift(List<Table> newTables, List<Column> newColumns, List<S
                 }
             }
         }
-        return new SchemaDrift(newTables, newColumns, problems);
+        List<SchemaObjects.Drifted> objects = SchemaObjects.compare(SchemaObjects.read(source), SchemaObjects.read(target),
+                ServerCatalog.majorVersion(source) == ServerCatalog.majorVersion(target));
+        return new SchemaDrift(newTables, newColumns, objects, problems);
     }
 
     /** Whether the subscription's apply worker has failed (PostgreSQL 15+ counts it; before, unknown: false). */

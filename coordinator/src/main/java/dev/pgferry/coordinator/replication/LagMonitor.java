@@ -48,6 +48,8 @@ public final class LagMonitor implements AutoCloseable {
     static final double WARN_SHARE = 0.2;
     /** Schema drift is looked for every this many periods (two connections per database, so less often than lag). */
     static final int DRIFT_EVERY = 3;
+    /** How long a look for drift waits for a lock on a table before it gives up until the next (see SchemaDrift.of). */
+    private static final long DRIFT_LOCK_TIMEOUT_MS = 2_000;
     private long tick;
 
     private final Bus bus;
@@ -163,7 +165,7 @@ public final class LagMonitor implements AutoCloseable {
         List<String> found;
         try (java.sql.Connection s = source.open(db); java.sql.Connection t = target.open(db)) {
             found = SchemaDrift.of(s, t, w.slot(), w.slot(), (schema, table) -> request.copiesTable(db, schema, table),
-                    request.options().includeExtensionTables()).describe();
+                    request.options().includeExtensionTables(), DRIFT_LOCK_TIMEOUT_MS).describe();
         } catch (SQLException e) {
             throw new IllegalStateException("looking for schema drift in " + db + ": " + e.getMessage(), e);
         }

@@ -135,7 +135,7 @@ public final class SourceCatalog {
     }
 
     /** The first column of every row of {@code sql}, run with {@code params} bound in order. */
-    private static List<String> column(Connection c, String sql, String... params) throws SQLException {
+    public static List<String> column(Connection c, String sql, String... params) throws SQLException {
         List<String> out = new ArrayList<>();
         try (PreparedStatement ps = c.prepareStatement(sql)) {
             for (int i = 0; i < params.length; i++) {

@@ -130,7 +130,7 @@ public final class Cutover {
             try (Connection s = source.open(dbname); Connection t = target.open(dbname)) {
                 s.setAutoCommit(true);
                 checkReplicating(s, t);
-                checkDrift(s, t);
+                checkDrift(s, t, deadline);
                 checkPreparedTransactions(s);
                 steps.step("catching_up", "waiting until the target lags by at most " + CATCH_UP_BYTES + " bytes before"
                         + " blocking writes on the source");
@@ -260,16 +260,25 @@ public final class Cutover {
     }
 
     /** Refuses while the source's schema has changed in a way the target lacks, unless the request ignores it. */
-    private void checkDrift(Connection s, Connection t) throws SQLException {
+    private void checkDrift(Connection s, Connection t, long deadline) throws SQLException {
         if (options.ignoreDrift()) {
             return;
         }
-        SchemaDrift drift = SchemaDrift.of(s, t, name, name, (schema, table) -> request.copiesTable(dbname, schema, table),
-                request.options().includeExtensionTables());
+        SchemaDrift drift;
+        try {
+            drift = SchemaDrift.of(s, t, name, name, (schema, table) -> request.copiesTable(dbname, schema, table),
+                    request.options().includeExtensionTables(), (deadline - System.nanoTime()) / 1_000_000);
+        } catch (SQLException e) {
+            if (!SqlStates.LOCK_NOT_AVAILABLE.equals(e.getSQLState())) {
+                throw e;
+            }
+            throw new MigrationException(ErrorCode.CUTOVER_ABORTED, "the deadline passed: comparing the schemas waited"
+                    + " for a lock another session holds on a table (" + SqlStates.describe(e) + ")");
+        }
         if (!drift.none()) {
             throw new MigrationException(ErrorCode.CUTOVER_ABORTED, "the source's schema changed since replication began: "
                     + String.join("; ", drift.describe()) + ". Run pgferry refresh " + request.migrationId()
-                    + " first, or cut over with --ignore-drift");
+                    + " first (it repairs what it can, and the rest says what to do), or cut over with --ignore-drift");
         }
     }
 

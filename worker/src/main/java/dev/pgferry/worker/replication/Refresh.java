@@ -29,12 +29,16 @@ import java.util.stream.Collectors;
  * Repairs the schema drift of one replicating database ({@link SchemaDrift}): creates on the target each table made
  * on the source since replication began (its definition, indexes, constraints and owned sequences, by
  * {@code pg_dump --table}; its schema first when the target lacks it), adds each column the target's tables lack
- * (type, default, NOT NULL), holds their triggers that would fire in the apply worker disabled ({@link
- * ReplicaTriggers}), adds the new tables to the publication and refreshes the subscription, whose table sync
- * then copies their rows, and waits until every table is ready. The replication runs throughout; a failure stops the
- * refresh and is reported, never failing the database. Confined to one thread.
+ * (type, default, NOT NULL), makes the other schema objects it can as on the source ({@link ObjectRepair}: indexes,
+ * constraints, triggers, functions, views, an enum's new values), holds the triggers that would fire in the apply
+ * worker disabled ({@link ReplicaTriggers}), adds the new tables to the publication and refreshes the subscription,
+ * whose table sync then copies their rows, and waits until every table is ready. The replication runs throughout; a
+ * failure stops the refresh (an object that could not be made only itself) and is reported, never failing the
+ * database. Confined to one thread.
  */
 public final class Refresh {
+    /** How long reading the drift waits for a lock another session holds on a table (see {@link SchemaDrift#of}). */
+    private static final long LOCK_TIMEOUT_MS = 30_000;
 
     /**
      * What a refresh did ({@code applied}), what drift is still seen after it, why it stopped (null: it did not),
@@ -68,6 +72,7 @@ public final class Refresh {
                 holdTriggers(applied);
             }
             addColumns(drift.newColumns(), applied);
+            List<String> notRepaired = repairObjects(drift, applied);
             if (!drift.newTables().isEmpty()) {
                 boolean extension = publish(drift.newTables());
                 applied.add("added " + drift.newTables().stream().map(SchemaDrift.Table::toString)
@@ -83,6 +88,9 @@ public final class Refresh {
             if (!created.isEmpty()) {
                 applied.add("copied the rows of " + created.stream().map(SchemaDrift.Table::toString)
                         .collect(Collectors.joining(", ")) + " (subscription table sync)");
+            }
+            if (!notRepaired.isEmpty()) {
+                error = String.join("; ", notRepaired);
             }
         } catch (MigrationException e) {
             error = e.getMessage();
@@ -102,7 +110,7 @@ public final class Refresh {
     private SchemaDrift read() {
         try (Connection s = source.open(dbname); Connection t = target.open(dbname)) {
             return SchemaDrift.of(s, t, name, name, (schema, table) -> request.copiesTable(dbname, schema, table),
-                    request.options().includeExtensionTables());
+                    request.options().includeExtensionTables(), LOCK_TIMEOUT_MS);
         } catch (SQLException e) {
             throw SqlStates.wrap(ErrorCode.PRECONDITION_FAILED, "comparing the schema of " + dbname + " on both sides", e);
         }
@@ -196,6 +204,21 @@ public final class Refresh {
 
     private static String quoted(String identifier) {
         return "\"" + identifier.replace("\"", "\"\"") + "\"";
+    }
+
+    /** The other schema objects refresh can make as on the source ({@link ObjectRepair}); returns those it could not. */
+    private List<String> repairObjects(SchemaDrift drift, List<String> applied) {
+        if (drift.objects().stream().noneMatch(dev.pgferry.pg.SchemaObjects.Drifted::repairable)) {
+            return List.of();
+        }
+        // (read again: the new tables and columns made some of them, and made others possible)
+        try (Connection s = source.open(dbname); Connection t = target.open(dbname)) {
+            EventTriggers.pass(t);
+            return new ObjectRepair(s, t, applied).run(read().objects());
+        } catch (SQLException e) {
+            throw SqlStates.wrap(ErrorCode.SCHEMA_RESTORE_FAILED, "making schema objects as on the source in target"
+                    + " database " + dbname, e);
+        }
     }
 
     private void addColumns(List<SchemaDrift.Column> columns, List<String> applied) {

@@ -1,0 +1,64 @@
+package dev.pgferry.pg;
+
+import dev.pgferry.pg.SchemaObjects.Difference;
+import dev.pgferry.pg.SchemaObjects.Drifted;
+import dev.pgferry.pg.SchemaObjects.Inventory;
+import dev.pgferry.pg.SchemaObjects.Kind;
+import dev.pgferry.pg.SchemaObjects.SchemaObject;
+import org.junit.jupiter.api.Test;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+class SchemaObjectsTest {
+
+    private static Inventory inventory(Set<String> tables, SchemaObject... objects) {
+        Map<String, SchemaObject> out = new LinkedHashMap<>();
+        for (SchemaObject o : objects) {
+            out.put(o.key(), o);
+        }
+        return new Inventory(out, tables);
+    }
+
+    @Test
+    void objectsDifferByNameAndByDefinitionOnlyBetweenServersOfOneMajor() {
+        SchemaObject index = new SchemaObject(Kind.INDEX, "public.t_a_idx", "md5-a", "public.t", "t_a_idx");
+        SchemaObject function = new SchemaObject(Kind.FUNCTION, "public.f(x integer)", "md5-f1", null, "f");
+        SchemaObject changed = new SchemaObject(Kind.FUNCTION, "public.f(x integer)", "md5-f2", null, "f");
+        SchemaObject extra = new SchemaObject(Kind.TRIGGER, "audit on public.t", "md5-t", "public.t", "audit");
+        // (an index of a table the target lacks comes with its table; a trigger of one the source dropped goes with it)
+        SchemaObject ofNewTable = new SchemaObject(Kind.INDEX, "public.n_idx", "md5-n", "public.n", "n_idx");
+        SchemaObject ofDroppedTable = new SchemaObject(Kind.TRIGGER, "x on public.gone", "md5-x", "public.gone", "x");
+        Inventory source = inventory(Set.of("public.t", "public.n"), index, changed, ofNewTable);
+        Inventory target = inventory(Set.of("public.t", "public.gone"), function, extra, ofDroppedTable);
+
+        List<Drifted> same = SchemaObjects.compare(source, target, true);
+        assertThat(same).extracting(Drifted::kind, Drifted::name, Drifted::difference).containsExactly(
+                org.assertj.core.groups.Tuple.tuple(Kind.INDEX, "public.t_a_idx", Difference.MISSING),
+                org.assertj.core.groups.Tuple.tuple(Kind.TRIGGER, "audit on public.t", Difference.EXTRA),
+                org.assertj.core.groups.Tuple.tuple(Kind.FUNCTION, "public.f(x integer)", Difference.DIFFERS));
+        assertThat(same.get(0).describe()).isEqualTo("index public.t_a_idx is on the source but not on the target"
+                + " (DDL is not replicated): pgferry refresh creates it");
+        assertThat(same.get(1).describe()).isEqualTo("trigger audit on public.t is on the target but not on the source"
+                + " (DDL is not replicated): drop it on the target if the source dropped it");
+        assertThat(same.get(2).repairable()).isTrue();
+        // between majors, definitions print differently: names alone are compared
+        assertThat(SchemaObjects.compare(source, target, false)).extracting(Drifted::difference)
+                .containsExactly(Difference.MISSING, Difference.EXTRA);
+    }
+
+    @Test
+    void refreshRepairsWhatTheSourcesDefinitionsMakeWhole() {
+        assertThat(new Drifted(Kind.CONSTRAINT, "c on public.t", Difference.MISSING, "public.t", "c").repairable()).isTrue();
+        assertThat(new Drifted(Kind.VIEW, "public.v", Difference.MISSING, null, "v").repairable()).isFalse();
+        assertThat(new Drifted(Kind.VIEW, "public.v", Difference.MISSING, null, "v").describe())
+                .endsWith("create it on the target as on the source");
+        assertThat(new Drifted(Kind.VIEW, "public.v", Difference.DIFFERS, null, "v").repairable()).isTrue();
+        assertThat(new Drifted(Kind.SEQUENCE, "public.s", Difference.DIFFERS, null, "s").repairable()).isFalse();
+        assertThat(new Drifted(Kind.INDEX, "public.i", Difference.EXTRA, "public.t", "i").repairable()).isFalse();
+    }
+}
