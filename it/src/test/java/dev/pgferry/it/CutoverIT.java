@@ -66,7 +66,7 @@ class CutoverIT {
                     + " CREATE FUNCTION public.tick_label(id bigint) RETURNS text LANGUAGE sql AS $$SELECT 'v1 ' || id$$;"
                     + " CREATE VIEW public.branch_totals AS SELECT bid FROM public.pgbench_branches WHERE bid > 0;"
                     + " CREATE TYPE public.mood AS ENUM ('ok', 'bad');"
-                    + " CREATE TABLE public.moods (id int PRIMARY KEY, m public.mood NOT NULL)");
+                    + " CREATE TABLE public.moods (id int PRIMARY KEY, m public.mood NOT NULL); CREATE ROLE reporter");
             ReplicationIT.exec(source, "ledger", "CREATE TABLE public.entries (id serial PRIMARY KEY, v int NOT NULL);"
                     + " INSERT INTO public.entries (v) SELECT g FROM generate_series(1, 100) g");
             // (a trigger that fires on a replica too, as an application's own replication setup may have made it:
@@ -152,6 +152,15 @@ class CutoverIT {
                     + " CREATE OR REPLACE VIEW public.branch_totals AS SELECT bid, bbalance FROM public.pgbench_branches"
                     + "   WHERE bid > 0;"
                     + " CREATE VIEW public.late_view AS SELECT count(*) AS n FROM public.ticks;"
+                    + " GRANT SELECT ON public.late_view TO reporter; COMMENT ON VIEW public.late_view IS 'late';"
+                    + " CREATE FUNCTION public.late_fn(plus int) RETURNS int LANGUAGE sql"
+                    + "   AS $$SELECT n::int + plus FROM late_view$$;"
+                    + " REVOKE EXECUTE ON FUNCTION public.late_fn(int) FROM PUBLIC;"
+                    // (a new column of a new type, with a default from a new sequence it owns)
+                    + " CREATE TYPE public.tier AS ENUM ('gold', 'silver'); CREATE SEQUENCE public.ticket_seq;"
+                    + " ALTER TABLE public.moods ADD COLUMN tier public.tier DEFAULT 'gold',"
+                    + "   ADD COLUMN ticket bigint DEFAULT nextval('public.ticket_seq');"
+                    + " ALTER SEQUENCE public.ticket_seq OWNED BY public.moods.ticket;"
                     + " ALTER TYPE public.mood ADD VALUE 'great' AFTER 'ok'");
             ReplicationIT.exec(source, "bank", "INSERT INTO public.moods VALUES (1, 'great'), (2, 'bad')");
 
@@ -170,8 +179,8 @@ class CutoverIT {
                             + " not replicated): pgferry refresh makes it as on the source",
                     "view public.branch_totals is defined otherwise on the source than on the target (DDL is not"
                             + " replicated): pgferry refresh makes it as on the source",
-                    "view public.late_view is on the source but not on the target (DDL is not replicated): create it on"
-                            + " the target as on the source")
+                    "view public.late_view is on the source but not on the target (DDL is not replicated): pgferry"
+                            + " refresh creates it")
                     .anySatisfy(i -> assertThat(i).startsWith("type public.mood is defined otherwise"))
                     // (nothing of the new tables is named apart: they come whole)
                     .noneMatch(i -> i.contains("audit_pkey") || i.contains("trigger copied"));
@@ -181,8 +190,7 @@ class CutoverIT {
                     .contains("pgferry refresh " + r.migrationId()).contains("writes were not blocked");
             assertThat(readOnlySetting(source, "bank")).isNull();
 
-            // When the view refresh cannot make is made on the target by hand, and the drift refreshed through the CLI
-            ReplicationIT.exec(target, "bank", "CREATE VIEW public.late_view AS SELECT count(*) AS n FROM public.ticks");
+            // When the drift is refreshed through the CLI
             CliIT.Run refresh = CliIT.pgferry("refresh", r.migrationId(), "--databases", "bank", "--timeout", "2m",
                     "--bootstrap-servers", Infra.kafka());
 
@@ -195,13 +203,21 @@ class CutoverIT {
                     .contains("created constraint bid_positive on public.pgbench_branches on the target")
                     .contains("made function public.tick_label(id bigint) on the target as on the source")
                     .contains("made view public.branch_totals on the target as on the source")
-                    .contains("added value(s) great to type public.mood on the target");
+                    .contains("added value(s) great to type public.mood on the target")
+                    .contains("created function public.late_fn(plus integer), sequence public.ticket_seq, type public.tier on the"
+                            + " target (from the source's schema dump, with owner and privileges)")
+                    .contains("created view public.late_view on the target (from the source's schema dump");
             // and the row the apply worker stopped on arrives, and the target's objects are the source's
             ReplicationIT.eventually(() -> Compare.tableFingerprints(target, "bank").get("public.moods"),
                     Compare.tableFingerprints(source, "bank").get("public.moods"));
             assertThat(Compare.scalar(target, "bank", "SELECT public.tick_label(7) || ' ' || (SELECT string_agg(enumlabel,"
                     + " ',' ORDER BY enumsortorder) FROM pg_enum WHERE enumtypid = 'public.mood'::regtype)"))
                     .isEqualTo("v2 7/2 ok,great,bad");
+            // (the new objects with their privileges, comment and ownership; verified whole at the cut-over below)
+            assertThat(Compare.scalar(target, "bank", "SELECT has_table_privilege('reporter', 'public.late_view', 'SELECT')"
+                    + " || ' ' || has_function_privilege('reporter', 'public.late_fn(int)', 'EXECUTE')"
+                    + " || ' ' || obj_description('public.late_view'::regclass, 'pg_class')"
+                    + " || ' ' || pg_get_serial_sequence('public.moods', 'ticket')")).isEqualTo("true false late public.ticket_seq");
             ReplicationIT.exec(source, "bank", "INSERT INTO public.audit (what) VALUES ('after the refresh')");
             ReplicationIT.eventually(() -> Compare.tableFingerprints(target, "bank").get("public.audit"),
                     Compare.tableFingerprints(source, "bank").get("public.audit"));

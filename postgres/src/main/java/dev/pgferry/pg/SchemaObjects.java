@@ -153,8 +153,8 @@ public final class SchemaObjects {
         /** Whether {@code pgferry refresh} makes it as on the source. */
         public boolean repairable() {
             return switch (difference) {
-                case MISSING -> kind == Kind.INDEX || kind == Kind.CONSTRAINT || kind == Kind.TRIGGER;
-                case DIFFERS -> kind != Kind.MATERIALIZED_VIEW && kind != Kind.SEQUENCE;
+                case MISSING -> true;
+                case DIFFERS -> kind != Kind.MATERIALIZED_VIEW;
                 case EXTRA -> false;
             };
         }

@@ -54,11 +54,12 @@ class SchemaObjectsTest {
     @Test
     void refreshRepairsWhatTheSourcesDefinitionsMakeWhole() {
         assertThat(new Drifted(Kind.CONSTRAINT, "c on public.t", Difference.MISSING, "public.t", "c").repairable()).isTrue();
-        assertThat(new Drifted(Kind.VIEW, "public.v", Difference.MISSING, null, "v").repairable()).isFalse();
-        assertThat(new Drifted(Kind.VIEW, "public.v", Difference.MISSING, null, "v").describe())
-                .endsWith("create it on the target as on the source");
+        assertThat(new Drifted(Kind.VIEW, "public.v", Difference.MISSING, null, "v").repairable()).isTrue();
         assertThat(new Drifted(Kind.VIEW, "public.v", Difference.DIFFERS, null, "v").repairable()).isTrue();
-        assertThat(new Drifted(Kind.SEQUENCE, "public.s", Difference.DIFFERS, null, "s").repairable()).isFalse();
+        assertThat(new Drifted(Kind.SEQUENCE, "public.s", Difference.DIFFERS, null, "s").repairable()).isTrue();
+        assertThat(new Drifted(Kind.MATERIALIZED_VIEW, "public.m", Difference.DIFFERS, null, "m").repairable()).isFalse();
+        assertThat(new Drifted(Kind.MATERIALIZED_VIEW, "public.m", Difference.DIFFERS, null, "m").describe())
+                .endsWith("change it on the target as on the source");
         assertThat(new Drifted(Kind.INDEX, "public.i", Difference.EXTRA, "public.t", "i").repairable()).isFalse();
     }
 }

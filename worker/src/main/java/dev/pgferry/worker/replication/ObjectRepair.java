@@ -1,11 +1,14 @@
 package dev.pgferry.worker.replication;
 
+import dev.pgferry.messages.MigrationException;
+import dev.pgferry.pg.PgConnector;
 import dev.pgferry.pg.SchemaObjects.Difference;
 import dev.pgferry.pg.SchemaObjects.Drifted;
 import dev.pgferry.pg.SchemaObjects.Kind;
 import dev.pgferry.pg.Sql;
 import dev.pgferry.pg.SqlStates;
 import dev.pgferry.worker.copy.SourceCatalog;
+import dev.pgferry.worker.schema.DumpSelection;
 
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -16,40 +19,75 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
  * Makes the schema objects of a replicating database that {@code pgferry refresh} can repair as on the source
- * ({@link Drifted#repairable()}), from the source's own definitions ({@code pg_get_indexdef}, {@code
- * pg_get_constraintdef}, {@code pg_get_triggerdef}, {@code pg_get_functiondef}, {@code pg_get_viewdef}, an enum's
- * labels): a missing index, constraint or trigger is created; one defined otherwise is made again (a function or
- * view replaced, which keeps its owner and privileges); an enum gets the values the source added, each in its place.
- * A trigger made on a replicating target takes the source's state, held disabled when it would fire in the apply
- * worker ({@link ReplicaTriggers}). Each object is made in its own transaction, so one that fails (reported with its
- * SQLSTATE) does not keep the others back. Objects of partitions come after those of their parents, which bring
- * their clones along. Confined to the thread that runs it.
+ * ({@link Drifted#repairable()}). A missing function, procedure, view, materialized view, sequence or type is
+ * restored from the source's schema dump with its owner, privileges and comments ({@link DumpSelection}; a
+ * materialized view unpopulated, until the cut-over refreshes it). The others are made from the source's own
+ * definitions ({@code pg_get_indexdef}, {@code pg_get_constraintdef}, {@code pg_get_triggerdef}, {@code
+ * pg_get_functiondef}, {@code pg_get_viewdef}, {@code pg_sequence}, an enum's labels): a missing index, constraint or
+ * trigger is created; one defined otherwise is made again (a function or view replaced, which keeps its owner and
+ * privileges; a sequence altered); an enum gets the values the source added, each in its place. A trigger made on a
+ * replicating target takes the source's state, held disabled when it would fire in the apply worker ({@link
+ * ReplicaTriggers}). Types, sequences and functions come {@link #early} (a new column may need them), the rest
+ * {@link #late}, with a new sequence then owned by its column as on the source. Each object is made in its own
+ * transaction (those from the dump in one), so one that fails (reported with its SQLSTATE) does not keep the others
+ * back. Objects of partitions come after those of their parents, which bring their clones along. Confined to the
+ * thread that runs it.
  */
 final class ObjectRepair {
+    private static final Set<Kind> EARLY = Set.of(Kind.TYPE, Kind.SEQUENCE, Kind.FUNCTION, Kind.PROCEDURE);
+    private static final Set<Kind> FROM_DUMP = Set.of(Kind.FUNCTION, Kind.PROCEDURE, Kind.VIEW, Kind.MATERIALIZED_VIEW,
+            Kind.SEQUENCE, Kind.TYPE);
+
+    private final PgConnector source;
+    private final String dbname;
+    private final Map<String, String> restoreEnv;
     private final Connection s;
     private final Connection t;
     private final List<String> applied;
     private final List<String> failures = new ArrayList<>();
+    /** Sequences restored {@link #early}, given their owning column {@link #late}. */
+    private final List<String> newSequences = new ArrayList<>();
 
-    /** {@code s} and {@code t}: sessions of the source and target database; {@code applied}: what was done goes there. */
-    ObjectRepair(Connection s, Connection t, List<String> applied) {
+    /**
+     * {@code s} and {@code t}: sessions of the source and target database {@code dbname}; {@code restoreEnv}:
+     * pg_restore's environment for the target database; {@code applied}: what was done goes there.
+     */
+    ObjectRepair(PgConnector source, String dbname, Map<String, String> restoreEnv, Connection s, Connection t,
+                 List<String> applied) {
+        this.source = source;
+        this.dbname = dbname;
+        this.restoreEnv = restoreEnv;
         this.s = s;
         this.t = t;
         this.applied = applied;
     }
 
-    /** Repairs what it can of {@code drifted}; returns why the others could not be, one line each. */
-    List<String> run(List<Drifted> drifted) throws SQLException {
+    /** Types, sequences and functions, before new columns are added. */
+    void early(List<Drifted> drifted) throws SQLException {
+        run(drifted.stream().filter(d -> EARLY.contains(d.kind())).toList());
+    }
+
+    /** Everything else, after; returns why any object of either phase could not be made, one line each. */
+    List<String> late(List<Drifted> drifted) throws SQLException {
+        run(drifted.stream().filter(d -> !EARLY.contains(d.kind())).toList());
+        ownSequences();
+        return failures;
+    }
+
+    private void run(List<Drifted> drifted) throws SQLException {
         List<Drifted> todo = new ArrayList<>();
+        List<Drifted> fromDump = new ArrayList<>();
         for (Drifted d : drifted) {
             if (d.repairable()) {
-                todo.add(d);
+                (d.difference() == Difference.MISSING && FROM_DUMP.contains(d.kind()) ? fromDump : todo).add(d);
             }
         }
+        restoreFromDump(fromDump);
         // types and functions before what uses them; a partition's objects after its parent's
         Set<String> partitions = new HashSet<>(SourceCatalog.column(s,
                 "SELECT pg_catalog.format('%I.%I', n.nspname, c.relname)"
@@ -80,7 +118,73 @@ final class ObjectRepair {
                 t.setAutoCommit(true);
             }
         }
-        return failures;
+    }
+
+    /** The missing objects pg_dump has whole, restored together from the source's schema dump. */
+    private void restoreFromDump(List<Drifted> missing) throws SQLException {
+        if (missing.isEmpty()) {
+            return;
+        }
+        List<DumpSelection.Wanted> wanted = new ArrayList<>();
+        for (Drifted d : missing) {
+            String sql = switch (d.kind()) {
+                case FUNCTION, PROCEDURE -> "SELECT 'pg_catalog.pg_proc'::pg_catalog.regclass::oid, p.oid, n.nspname,"
+                        + " pg_catalog.pg_get_userbyid(p.proowner), pg_catalog.quote_ident(p.proname) || '('"
+                        + " || pg_catalog.pg_get_function_identity_arguments(p.oid) || ')'"
+                        + " FROM pg_catalog.pg_proc p"
+                        + " JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace WHERE pg_catalog.format('%I.%I(%s)',"
+                        + " n.nspname, p.proname, pg_catalog.pg_get_function_identity_arguments(p.oid)) = ?";
+                case TYPE -> "SELECT 'pg_catalog.pg_type'::pg_catalog.regclass::oid, y.oid, n.nspname,"
+                        + " pg_catalog.pg_get_userbyid(y.typowner), pg_catalog.quote_ident(y.typname)"
+                        + " FROM pg_catalog.pg_type y"
+                        + " JOIN pg_catalog.pg_namespace n ON n.oid = y.typnamespace WHERE y.oid = ?::pg_catalog.regtype";
+                default -> "SELECT 'pg_catalog.pg_class'::pg_catalog.regclass::oid, c.oid, n.nspname,"
+                        + " pg_catalog.pg_get_userbyid(c.relowner), pg_catalog.quote_ident(c.relname)"
+                        + " FROM pg_catalog.pg_class c"
+                        + " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = ?::pg_catalog.regclass";
+            };
+            try {
+                String[] r = row(sql, d.name());
+                wanted.add(new DumpSelection.Wanted(Long.parseLong(r[0]), Long.parseLong(r[1]), r[2], r[3], r[4]));
+            } catch (SQLException e) {
+                failures.add(d.kind().word() + " " + d.name() + " could not be made as on the source: "
+                        + SqlStates.describe(e));
+            }
+        }
+        if (wanted.isEmpty()) {
+            return;
+        }
+        String names = String.join(", ", missing.stream().map(d -> d.kind().word() + " " + d.name()).toList());
+        try {
+            if (!DumpSelection.restore(source, dbname, wanted, restoreEnv).isEmpty()) {
+                applied.add("created " + names + " on the target (from the source's schema dump, with owner and"
+                        + " privileges)");
+                missing.stream().filter(d -> d.kind() == Kind.SEQUENCE).forEach(d -> newSequences.add(d.name()));
+            }
+        } catch (MigrationException e) {
+            failures.add(names + " could not be made as on the source: " + e.getMessage());
+        }
+    }
+
+    /** Each sequence made {@link #early} owned by its column, as on the source (the column may be new). */
+    private void ownSequences() throws SQLException {
+        for (String seq : newSequences) {
+            List<String> owner = SourceCatalog.column(s, "SELECT pg_catalog.format('%s.%I', d.refobjid::pg_catalog.regclass,"
+                    + " a.attname) FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_attribute a ON a.attrelid = d.refobjid"
+                    + " AND a.attnum = d.refobjsubid WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass"
+                    + " AND d.objid = ?::pg_catalog.regclass AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass"
+                    + " AND d.deptype = 'a'", seq);
+            if (owner.isEmpty()) {
+                continue;
+            }
+            try (Statement st = t.createStatement()) {
+                st.execute("ALTER SEQUENCE " + seq + " OWNED BY " + owner.get(0));
+            } catch (SQLException e) {
+                failures.add("sequence " + seq + " could not be owned by " + owner.get(0) + " as on the source: "
+                        + SqlStates.describe(e));
+            }
+        }
+        newSequences.clear();
     }
 
     private static int order(Kind k) {
@@ -144,6 +248,14 @@ final class ObjectRepair {
             }
             case TYPE -> {
                 return addEnumValues(d, st);
+            }
+            case SEQUENCE -> {
+                String[] seq = row("SELECT pg_catalog.format_type(q.seqtypid, NULL), q.seqincrement::text, q.seqmin::text,"
+                        + " q.seqmax::text, q.seqcycle::text FROM pg_catalog.pg_sequence q"
+                        + " WHERE q.seqrelid = ?::pg_catalog.regclass", d.name());
+                st.execute("ALTER SEQUENCE " + d.name() + " AS " + seq[0] + " INCREMENT BY " + Long.parseLong(seq[1])
+                        + " MINVALUE " + Long.parseLong(seq[2]) + " MAXVALUE " + Long.parseLong(seq[3])
+                        + ("true".equals(seq[4]) || "t".equals(seq[4]) ? " CYCLE" : " NO CYCLE"));
             }
             default -> throw new IllegalStateException("not repairable: " + d.describe());
         }

@@ -71,8 +71,7 @@ public final class Refresh {
             if (!drift.newTables().isEmpty()) {
                 holdTriggers(applied);
             }
-            addColumns(drift.newColumns(), applied);
-            List<String> notRepaired = repairObjects(drift, applied);
+            List<String> notRepaired = repairObjectsAndAddColumns(drift, applied);
             if (!drift.newTables().isEmpty()) {
                 boolean extension = publish(drift.newTables());
                 applied.add("added " + drift.newTables().stream().map(SchemaDrift.Table::toString)
@@ -159,13 +158,9 @@ public final class Refresh {
             missing.forEach(table -> args.add("--table=" + quoted(table.schema()) + "." + quoted(table.name())));
             PgTool.run("pg_dump", args, source.libpqEnv(dbname), ErrorCode.SCHEMA_DUMP_FAILED,
                     "dumping the new tables of source database " + dbname);
-            Map<String, String> env = new HashMap<>(target.libpqEnv(dbname));
-            if (pastEventTriggers) {
-                // the restore's session too, as a replica's (see EventTriggers)
-                env.merge("PGOPTIONS", "-c session_replication_role=replica", (a, b) -> a + " " + b);
-            }
             PgTool.run("pg_restore", List.of("--dbname=" + SchemaCopier.conninfoDbname(dbname), "--exit-on-error",
-                            "--single-transaction", dump.toString()), env, ErrorCode.SCHEMA_RESTORE_FAILED, "creating the new tables in target database " + dbname);
+                            "--single-transaction", dump.toString()), restoreEnv(pastEventTriggers),
+                    ErrorCode.SCHEMA_RESTORE_FAILED, "creating the new tables in target database " + dbname);
         } catch (IOException e) {
             throw new MigrationException(ErrorCode.INTERNAL, null, "temporary file for the new tables of " + dbname + ": "
                     + e.getMessage(), false, e);
@@ -206,19 +201,35 @@ public final class Refresh {
         return "\"" + identifier.replace("\"", "\"\"") + "\"";
     }
 
-    /** The other schema objects refresh can make as on the source ({@link ObjectRepair}); returns those it could not. */
-    private List<String> repairObjects(SchemaDrift drift, List<String> applied) {
+    /**
+     * Adds the new columns, and makes the other schema objects refresh can as on the source ({@link ObjectRepair}):
+     * types, sequences and functions before the columns (a column may need them), the rest after. Returns the objects
+     * it could not make, one line each.
+     */
+    private List<String> repairObjectsAndAddColumns(SchemaDrift drift, List<String> applied) {
         if (drift.objects().stream().noneMatch(dev.pgferry.pg.SchemaObjects.Drifted::repairable)) {
+            addColumns(drift.newColumns(), applied);
             return List.of();
         }
-        // (read again: the new tables and columns made some of them, and made others possible)
+        // (the drift read again each time: the new tables made some objects, the columns made others possible)
         try (Connection s = source.open(dbname); Connection t = target.open(dbname)) {
-            EventTriggers.pass(t);
-            return new ObjectRepair(s, t, applied).run(read().objects());
+            ObjectRepair repair = new ObjectRepair(source, dbname, restoreEnv(EventTriggers.pass(t)), s, t, applied);
+            repair.early(read().objects());
+            addColumns(drift.newColumns(), applied);
+            return repair.late(read().objects());
         } catch (SQLException e) {
             throw SqlStates.wrap(ErrorCode.SCHEMA_RESTORE_FAILED, "making schema objects as on the source in target"
                     + " database " + dbname, e);
         }
+    }
+
+    /** pg_restore's environment for the target database, past its event triggers as the session was (see EventTriggers). */
+    private Map<String, String> restoreEnv(boolean pastEventTriggers) {
+        Map<String, String> env = new HashMap<>(target.libpqEnv(dbname));
+        if (pastEventTriggers) {
+            env.merge("PGOPTIONS", "-c session_replication_role=replica", (a, b) -> a + " " + b);
+        }
+        return env;
     }
 
     private void addColumns(List<SchemaDrift.Column> columns, List<String> applied) {
