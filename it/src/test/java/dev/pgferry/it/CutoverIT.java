@@ -161,8 +161,10 @@ class CutoverIT {
                     + " ALTER TABLE public.moods ADD COLUMN tier public.tier DEFAULT 'gold',"
                     + "   ADD COLUMN ticket bigint DEFAULT nextval('public.ticket_seq');"
                     + " ALTER SEQUENCE public.ticket_seq OWNED BY public.moods.ticket;"
+                    // (and a key widened, used at once)
+                    + " ALTER TABLE public.moods ALTER COLUMN id TYPE bigint;"
                     + " ALTER TYPE public.mood ADD VALUE 'great' AFTER 'ok'");
-            ReplicationIT.exec(source, "bank", "INSERT INTO public.moods VALUES (1, 'great'), (2, 'bad')");
+            ReplicationIT.exec(source, "bank", "INSERT INTO public.moods VALUES (1, 'great'), (3000000000, 'bad')");
 
             // Then the status names both, and a cut-over refuses without blocking writes
             DatabaseStatus drifted = Pgferry.awaitRow(pgferry.coordinator, r.migrationId(), "bank", d -> d.drift() != null
@@ -180,7 +182,10 @@ class CutoverIT {
                     "view public.branch_totals is defined otherwise on the source than on the target (DDL is not"
                             + " replicated): pgferry refresh makes it as on the source",
                     "view public.late_view is on the source but not on the target (DDL is not replicated): pgferry"
-                            + " refresh creates it")
+                            + " refresh creates it",
+                    "column public.moods.id is bigint NOT NULL on the source but integer NOT NULL on the target (DDL is"
+                            + " not replicated; a row the target's column cannot take stops the apply worker): pgferry"
+                            + " refresh alters it")
                     .anySatisfy(i -> assertThat(i).startsWith("type public.mood is defined otherwise"))
                     // (nothing of the new tables is named apart: they come whole)
                     .noneMatch(i -> i.contains("audit_pkey") || i.contains("trigger copied"));
@@ -204,6 +209,7 @@ class CutoverIT {
                     .contains("made function public.tick_label(id bigint) on the target as on the source")
                     .contains("made view public.branch_totals on the target as on the source")
                     .contains("added value(s) great to type public.mood on the target")
+                    .contains("altered column public.moods.id on the target to bigint NOT NULL")
                     .contains("created function public.late_fn(plus integer), sequence public.ticket_seq, type public.tier on the"
                             + " target (from the source's schema dump, with owner and privileges)")
                     .contains("created view public.late_view on the target (from the source's schema dump");

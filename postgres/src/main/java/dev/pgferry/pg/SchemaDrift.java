@@ -22,11 +22,13 @@ import java.util.function.BiPredicate;
  *
  * @param newTables   tables the migration copies that are not in the publication, as {@code schema.table}
  * @param newColumns  columns of published tables that the target's table lacks
+ * @param changedColumns columns of published tables that the target has otherwise: type, NOT NULL, or default
+ *                    (compared only between servers of one major version, which print them alike)
  * @param objects     other schema objects that differ between source and target
  * @param problems    other things that keep the target from following (an apply worker that stopped)
  */
-public record SchemaDrift(List<Table> newTables, List<Column> newColumns, List<SchemaObjects.Drifted> objects,
-                          List<String> problems) {
+public record SchemaDrift(List<Table> newTables, List<Column> newColumns, List<ChangedColumn> changedColumns,
+                          List<SchemaObjects.Drifted> objects, List<String> problems) {
 
     /** A table of the source, with its schema's owner (for a schema the target lacks). */
     public record Table(String schema, String name, String schemaOwner) {
@@ -40,12 +42,23 @@ public record SchemaDrift(List<Table> newTables, List<Column> newColumns, List<S
         }
     }
 
-    /** A column of the source: its type, default expression (null: none) and NOT NULL. */
-    public record Column(String schema, String table, String name, String type, String defaultExpr, boolean notNull) {
-        /** The clause that adds it: {@code ADD COLUMN name type [DEFAULT expr] [NOT NULL]}. */
+    /**
+     * A column: its type, default expression (null: none; for a generated column, its expression), NOT NULL, and
+     * whether it is generated ({@code GENERATED ALWAYS AS (...) STORED}).
+     */
+    public record Column(String schema, String table, String name, String type, String defaultExpr, boolean notNull,
+                         boolean generated) {
+        /** The clause that adds it: {@code ADD COLUMN name type [DEFAULT expr | GENERATED ...] [NOT NULL]}. */
         public String addClause() {
-            return "ADD COLUMN " + Sql.ident(name) + " " + type + (defaultExpr == null ? "" : " DEFAULT " + defaultExpr)
+            return "ADD COLUMN " + Sql.ident(name) + " " + type + (defaultExpr == null ? "" : generated
+                    ? " GENERATED ALWAYS AS (" + defaultExpr + ") STORED" : " DEFAULT " + defaultExpr)
                     + (notNull ? " NOT NULL" : "");
+        }
+
+        /** Its type, NOT NULL and default, as {@link ChangedColumn} shows them. */
+        public String definition() {
+            return type + (notNull ? " NOT NULL" : "") + (defaultExpr == null ? "" : (generated ? " GENERATED ALWAYS AS ("
+                    + defaultExpr + ")" : " DEFAULT " + defaultExpr));
         }
 
         @Override
@@ -54,15 +67,51 @@ public record SchemaDrift(List<Table> newTables, List<Column> newColumns, List<S
         }
     }
 
+    /** A column both sides have, defined otherwise: the source's and the target's. */
+    public record ChangedColumn(Column source, Column target) {
+        /**
+         * The clauses that make the target's column the source's ({@code ALTER COLUMN ... TYPE}, {@code SET} or
+         * {@code DROP DEFAULT}, {@code SET} or {@code DROP NOT NULL}), or an empty list when a generated column's
+         * expression differs, which only dropping and adding the column changes.
+         */
+        public List<String> alterClauses() {
+            String col = "ALTER COLUMN " + Sql.ident(source.name()) + " ";
+            List<String> out = new ArrayList<>();
+            if (source.generated() != target.generated()
+                    || (source.generated() && !java.util.Objects.equals(source.defaultExpr(), target.defaultExpr()))) {
+                return out;
+            }
+            if (!source.type().equals(target.type())) {
+                out.add(col + "TYPE " + source.type() + " USING " + Sql.ident(source.name()) + "::" + source.type());
+            }
+            if (!source.generated() && !java.util.Objects.equals(source.defaultExpr(), target.defaultExpr())) {
+                out.add(col + (source.defaultExpr() == null ? "DROP DEFAULT" : "SET DEFAULT " + source.defaultExpr()));
+            }
+            if (source.notNull() != target.notNull()) {
+                out.add(col + (source.notNull() ? "SET NOT NULL" : "DROP NOT NULL"));
+            }
+            return out;
+        }
+
+        public String describe() {
+            return "column " + source.schema() + "." + source.table() + "." + source.name() + " is "
+                    + source.definition() + " on the source but " + target.definition() + " on the target (DDL is not"
+                    + " replicated; a row the target's column cannot take stops the apply worker): " + (alterClauses()
+                    .isEmpty() ? "drop and add it on the target as on the source" : "pgferry refresh alters it");
+        }
+    }
+
     public SchemaDrift {
         newTables = List.copyOf(newTables);
         newColumns = List.copyOf(newColumns);
+        changedColumns = List.copyOf(changedColumns);
         objects = List.copyOf(objects);
         problems = List.copyOf(problems);
     }
 
     public boolean none() {
-        return newTables.isEmpty() && newColumns.isEmpty() && objects.isEmpty() && problems.isEmpty();
+        return newTables.isEmpty() && newColumns.isEmpty() && changedColumns.isEmpty() && objects.isEmpty()
+                && problems.isEmpty();
     }
 
     /** One line per item, naming the object and what it causes: what the status shows. */
@@ -72,6 +121,7 @@ public record SchemaDrift(List<Table> newTables, List<Column> newColumns, List<S
                 + " reach the target"));
         newColumns.forEach(c -> out.add("column " + c + " is on the source but not on the target: the apply worker"
                 + " fails at the next change to " + c.schema() + "." + c.table()));
+        changedColumns.forEach(c -> out.add(c.describe()));
         objects.forEach(o -> out.add(o.describe()));
         out.addAll(problems);
         return out;
@@ -82,9 +132,10 @@ public record SchemaDrift(List<Table> newTables, List<Column> newColumns, List<S
     /**
      * Compares a replicating database's source ({@code source}) with its publication and target: {@code copies}
      * says which tables (schema, name) the migration moves, {@code includeExtensionTables} whether extension
-     * member tables count. Printing a default, a view or a check constraint takes a lock on its table; a lock another
-     * session holds longer than {@code lockTimeoutMs} fails the read (SQLSTATE {@value SqlStates#LOCK_NOT_AVAILABLE})
-     * rather than holding up its caller. Each side is read in one transaction, and its sessions' settings are as before.
+     * member tables count. Printing a view, a check constraint or a generated column takes a lock on its table; a
+     * lock another session holds longer than {@code lockTimeoutMs} fails the read (SQLSTATE
+     * {@value SqlStates#LOCK_NOT_AVAILABLE}) rather than holding up its caller. Each side is read in one transaction,
+     * and its sessions' settings are as before.
      */
     public static SchemaDrift of(Connection source, Connection target, String publication, String subscription,
                                  BiPredicate<String, String> copies, boolean includeExtensionTables, long lockTimeoutMs)
@@ -129,8 +180,9 @@ public record SchemaDrift(List<Table> newTables, List<Column> newColumns, List<S
                 }
             }
         }
+        boolean sameMajor = ServerCatalog.majorVersion(source) == ServerCatalog.majorVersion(target);
         String columns = "SELECT pt.schemaname, pt.tablename, a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod),"
-                + " pg_catalog.pg_get_expr(ad.adbin, ad.adrelid), a.attnotnull"
+                + " " + defaultExpr(source) + ", a.attnotnull, " + generated(source)
                 + " FROM %s JOIN pg_catalog.pg_namespace n ON n.nspname = pt.schemaname"
                 + " JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = pt.tablename"
                 + " JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped"
@@ -143,26 +195,30 @@ public record SchemaDrift(List<Table> newTables, List<Column> newColumns, List<S
             ps.setString(1, publication);
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
-                    Column c = new Column(rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4),
-                            rs.getString(5), rs.getBoolean(6));
+                    Column c = column(rs);
                     onSource.put(c.schema() + "\u0000" + c.table() + "\u0000" + c.name(), c);
                     publishedTables.add(c.schema() + "\u0000" + c.table());
                 }
             }
         }
-        Set<String> onTarget = new TreeSet<>();
+        Map<String, Column> onTarget = new LinkedHashMap<>();
         Set<String> tablesOnTarget = new TreeSet<>();
-        try (PreparedStatement ps = target.prepareStatement("SELECT n.nspname, c.relname, a.attname"
+        try (PreparedStatement ps = target.prepareStatement("SELECT n.nspname, c.relname, a.attname,"
+                + " pg_catalog.format_type(a.atttypid, a.atttypmod), " + defaultExpr(target) + ","
+                + " a.attnotnull, " + generated(target)
                 + " FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
                 + " JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped"
+                + " LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = c.oid AND ad.adnum = a.attnum"
                 + " WHERE c.relkind IN ('r', 'p') AND" + NOT_SYSTEM);
              ResultSet rs = ps.executeQuery()) {
             while (rs.next()) {
-                onTarget.add(rs.getString(1) + "\u0000" + rs.getString(2) + "\u0000" + rs.getString(3));
-                tablesOnTarget.add(rs.getString(1) + "\u0000" + rs.getString(2));
+                Column c = column(rs);
+                onTarget.put(c.schema() + "\u0000" + c.table() + "\u0000" + c.name(), c);
+                tablesOnTarget.add(c.schema() + "\u0000" + c.table());
             }
         }
         List<Column> newColumns = new ArrayList<>();
+        List<ChangedColumn> changedColumns = new ArrayList<>();
         List<String> problems = new ArrayList<>();
         for (String table : publishedTables) {
             if (!tablesOnTarget.contains(table)) {
@@ -170,8 +226,14 @@ public record SchemaDrift(List<Table> newTables, List<Column> newColumns, List<S
             }
         }
         onSource.forEach((key, c) -> {
-            if (tablesOnTarget.contains(c.schema() + "\u0000" + c.table()) && !onTarget.contains(key)) {
+            Column t = onTarget.get(key);
+            if (tablesOnTarget.contains(c.schema() + "\u0000" + c.table()) && t == null) {
                 newColumns.add(c);
+            } else if (t != null && (!c.type().equals(t.type()) || c.notNull() != t.notNull() || c.generated() != t.generated()
+                    || (sameMajor && !java.util.Objects.equals(c.defaultExpr(), t.defaultExpr())))) {
+                // (a default is printed as each server's version deparses it: compared between servers of one major)
+                changedColumns.add(new ChangedColumn(c, sameMajor ? t : new Column(t.schema(), t.table(), t.name(),
+                        t.type(), c.defaultExpr(), t.notNull(), t.generated())));
             }
         });
         try (PreparedStatement ps = target.prepareStatement("SELECT s.subenabled, EXISTS (SELECT 1 FROM"
@@ -186,8 +248,28 @@ public record SchemaDrift(List<Table> newTables, List<Column> newColumns, List<S
             }
         }
         List<SchemaObjects.Drifted> objects = SchemaObjects.compare(SchemaObjects.read(source), SchemaObjects.read(target),
-                ServerCatalog.majorVersion(source) == ServerCatalog.majorVersion(target));
-        return new SchemaDrift(newTables, newColumns, objects, problems);
+                sameMajor);
+        return new SchemaDrift(newTables, newColumns, changedColumns, objects, problems);
+    }
+
+    /**
+     * A column's default as the server prints it, or a generated column's expression. A default names no column, so
+     * it is printed without its table ({@code pg_get_expr(..., 0)}), which takes no lock on it; a generated column's
+     * expression does, and is printed with it.
+     */
+    private static String defaultExpr(Connection c) throws SQLException {
+        return ServerCatalog.majorVersion(c) >= 12 ? "CASE WHEN a.attgenerated = 's' THEN pg_catalog.pg_get_expr(ad.adbin,"
+                + " ad.adrelid) ELSE pg_catalog.pg_get_expr(ad.adbin, 0) END" : "pg_catalog.pg_get_expr(ad.adbin, 0)";
+    }
+
+    /** Whether a column is generated, as the server {@code c} can say (before PostgreSQL 12 none is). */
+    private static String generated(Connection c) throws SQLException {
+        return ServerCatalog.majorVersion(c) >= 12 ? "a.attgenerated = 's'" : "false";
+    }
+
+    private static Column column(ResultSet rs) throws SQLException {
+        return new Column(rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4), rs.getString(5),
+                rs.getBoolean(6), rs.getBoolean(7));
     }
 
     /** Whether the subscription's apply worker has failed (PostgreSQL 15+ counts it; before, unknown: false). */

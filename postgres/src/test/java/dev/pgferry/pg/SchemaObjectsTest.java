@@ -62,4 +62,27 @@ class SchemaObjectsTest {
                 .endsWith("change it on the target as on the source");
         assertThat(new Drifted(Kind.INDEX, "public.i", Difference.EXTRA, "public.t", "i").repairable()).isFalse();
     }
+
+    @Test
+    void aColumnDefinedOtherwiseIsAlteredToTheSourcesUnlessItsGenerationDiffers() {
+        SchemaDrift.Column source = new SchemaDrift.Column("public", "t", "id", "bigint", "nextval('public.s'::regclass)",
+                true, false);
+        SchemaDrift.Column target = new SchemaDrift.Column("public", "t", "id", "integer", null, false, false);
+        SchemaDrift.ChangedColumn changed = new SchemaDrift.ChangedColumn(source, target);
+        assertThat(changed.alterClauses()).containsExactly("ALTER COLUMN \"id\" TYPE bigint USING \"id\"::bigint",
+                "ALTER COLUMN \"id\" SET DEFAULT nextval('public.s'::regclass)", "ALTER COLUMN \"id\" SET NOT NULL");
+        assertThat(changed.describe()).isEqualTo("column public.t.id is bigint NOT NULL DEFAULT"
+                + " nextval('public.s'::regclass) on the source but integer on the target (DDL is not replicated; a row"
+                + " the target's column cannot take stops the apply worker): pgferry refresh alters it");
+        assertThat(new SchemaDrift.ChangedColumn(target, source).alterClauses()).containsExactly(
+                "ALTER COLUMN \"id\" TYPE integer USING \"id\"::integer", "ALTER COLUMN \"id\" DROP DEFAULT",
+                "ALTER COLUMN \"id\" DROP NOT NULL");
+        // a generated column's expression changes only by dropping and adding it
+        SchemaDrift.Column gen1 = new SchemaDrift.Column("public", "t", "g", "integer", "(a + 1)", false, true);
+        SchemaDrift.Column gen2 = new SchemaDrift.Column("public", "t", "g", "integer", "(a + 2)", false, true);
+        assertThat(new SchemaDrift.ChangedColumn(gen2, gen1).alterClauses()).isEmpty();
+        assertThat(new SchemaDrift.ChangedColumn(gen2, gen1).describe()).endsWith("drop and add it on the target as on"
+                + " the source");
+        assertThat(gen2.addClause()).isEqualTo("ADD COLUMN \"g\" integer GENERATED ALWAYS AS ((a + 2)) STORED");
+    }
 }

@@ -39,6 +39,8 @@ import java.util.stream.Collectors;
 public final class Refresh {
     /** How long reading the drift waits for a lock another session holds on a table (see {@link SchemaDrift#of}). */
     private static final long LOCK_TIMEOUT_MS = 30_000;
+    /** How long a repaired database's stopped apply worker is given to run again (it retries every 5 s by default). */
+    private static final java.time.Duration APPLY_RESTART = java.time.Duration.ofSeconds(20);
 
     /**
      * What a refresh did ({@code applied}), what drift is still seen after it, why it stopped (null: it did not),
@@ -90,6 +92,9 @@ public final class Refresh {
             }
             if (!notRepaired.isEmpty()) {
                 error = String.join("; ", notRepaired);
+            } else if (!drift.problems().isEmpty() && !applied.isEmpty()) {
+                // an apply worker that stopped on a row the target could not take tries again once repaired
+                new Replicator(source, target, dbname, name).awaitApplyWorker(APPLY_RESTART);
             }
         } catch (MigrationException e) {
             error = e.getMessage();
@@ -202,21 +207,28 @@ public final class Refresh {
     }
 
     /**
-     * Adds the new columns, and makes the other schema objects refresh can as on the source ({@link ObjectRepair}):
-     * types, sequences and functions before the columns (a column may need them), the rest after. Returns the objects
-     * it could not make, one line each.
+     * Adds the new columns and alters those defined otherwise, and makes the other schema objects refresh can as on
+     * the source ({@link ObjectRepair}): types, sequences and functions before the columns (a column may need them),
+     * the rest after. Returns the columns and objects it could not make, one line each.
      */
     private List<String> repairObjectsAndAddColumns(SchemaDrift drift, List<String> applied) {
-        if (drift.objects().stream().noneMatch(dev.pgferry.pg.SchemaObjects.Drifted::repairable)) {
+        boolean objects = drift.objects().stream().anyMatch(dev.pgferry.pg.SchemaObjects.Drifted::repairable);
+        if (!objects && drift.changedColumns().isEmpty()) {
             addColumns(drift.newColumns(), applied);
             return List.of();
         }
         // (the drift read again each time: the new tables made some objects, the columns made others possible)
         try (Connection s = source.open(dbname); Connection t = target.open(dbname)) {
             ObjectRepair repair = new ObjectRepair(source, dbname, restoreEnv(EventTriggers.pass(t)), s, t, applied);
-            repair.early(read().objects());
+            if (objects) {
+                repair.early(read().objects());
+            }
             addColumns(drift.newColumns(), applied);
-            return repair.late(read().objects());
+            List<String> failed = new ArrayList<>(alterColumns(t, drift.changedColumns(), applied));
+            if (objects) {
+                failed.addAll(repair.late(read().objects()));
+            }
+            return failed;
         } catch (SQLException e) {
             throw SqlStates.wrap(ErrorCode.SCHEMA_RESTORE_FAILED, "making schema objects as on the source in target"
                     + " database " + dbname, e);
@@ -230,6 +242,29 @@ public final class Refresh {
             env.merge("PGOPTIONS", "-c session_replication_role=replica", (a, b) -> a + " " + b);
         }
         return env;
+    }
+
+    /**
+     * Makes each column the target has otherwise the source's, each in its own statement on {@code t} (a session past
+     * the target's event triggers); returns those it could not, one line each.
+     */
+    private List<String> alterColumns(Connection t, List<SchemaDrift.ChangedColumn> columns, List<String> applied) {
+        List<String> failed = new ArrayList<>();
+        for (SchemaDrift.ChangedColumn c : columns) {
+            List<String> clauses = c.alterClauses();
+            String name = c.source().schema() + "." + c.source().table() + "." + c.source().name();
+            if (clauses.isEmpty()) {
+                continue;  // (its line in the drift says what to do)
+            }
+            try (Statement st = t.createStatement()) {
+                st.execute("ALTER TABLE " + Sql.qualified(c.source().schema(), c.source().table()) + " "
+                        + String.join(", ", clauses));
+                applied.add("altered column " + name + " on the target to " + c.source().definition());
+            } catch (SQLException e) {
+                failed.add("column " + name + " could not be altered as on the source: " + SqlStates.describe(e));
+            }
+        }
+        return failed;
     }
 
     private void addColumns(List<SchemaDrift.Column> columns, List<String> applied) {

@@ -186,6 +186,28 @@ public final class Replicator {
         }
     }
 
+    /**
+     * Waits at most {@code max} until the subscription's apply worker runs (after it stopped on an error: the
+     * launcher starts it again after {@code wal_retrieve_retry_interval}); returns whether it does.
+     */
+    public boolean awaitApplyWorker(java.time.Duration max) {
+        long deadline = System.nanoTime() + max.toNanos();
+        try (Connection c = target.open(dbname)) {
+            while (!applyWorkerRunning(c)) {
+                if (System.nanoTime() > deadline) {
+                    return false;
+                }
+                Thread.sleep(POLL_MS);
+            }
+            return true;
+        } catch (SQLException e) {
+            throw SqlStates.wrap(ErrorCode.TARGET_UNREACHABLE, "waiting for the apply worker of " + dbname, e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
+
     private boolean applyWorkerRunning(Connection c) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement("SELECT 1 FROM pg_catalog.pg_stat_subscription"
                 + " WHERE subname = ? AND relid IS NULL AND pid IS NOT NULL")) {

@@ -24,7 +24,7 @@ import java.util.Set;
  * ReplicaTriggers}), and the database ends {@code syncing}. By default pgferry copies the data itself under the
  * snapshot of the slot it creates ({@link CreatedSlot}), and the subscription streams from that slot without
  * copying; with {@code postgres_table_sync} PostgreSQL's table sync copies the tables (pgferry copies only the
- * unlogged ones, which it skips) and the subscription makes its own slot.
+ * unlogged ones, which it skips) and the subscription makes its own slot. Confined to the task's thread.
  */
 final class ReplicationMigration {
     private final CopyPipeline pipeline;
@@ -32,6 +32,8 @@ final class ReplicationMigration {
     private final Duration maxWait;
     private final String name;
     private final Replicator replicator;
+    /** Whether the source database has triggers that fire on a replica too ({@link #publish} reads it). */
+    private boolean firingTriggers;
 
     ReplicationMigration(CopyPipeline pipeline, Preconditions.Result check, Duration maxWait) {
         this.pipeline = pipeline;
@@ -101,6 +103,7 @@ final class ReplicationMigration {
         try (Connection c = pipeline.source.open(pipeline.db)) {
             tables = SourceCatalog.tables(c, request.options().includeExtensionTables()).stream()
                     .filter(t -> request.copiesTable(pipeline.db, t.schema(), t.name())).toList();
+            firingTriggers = !SourceCatalog.replicaFiringTriggers(c).isEmpty();
         } catch (SQLException e) {
             throw SqlStates.wrap(ErrorCode.SOURCE_UNREACHABLE, "listing tables of source database " + pipeline.db, e);
         }
@@ -113,6 +116,9 @@ final class ReplicationMigration {
      * the target ({@link ReplicaTriggers}), and the row says so.
      */
     private void holdTriggers() {
+        if (!firingTriggers) {
+            return;
+        }
         ReplicaTriggers.Held held;
         try (Connection s = pipeline.source.open(pipeline.db); Connection t = pipeline.target.open(pipeline.db)) {
             held = ReplicaTriggers.hold(s, t);
