@@ -59,11 +59,8 @@ class CutoverIT {
             ReplicationIT.exec(source, "postgres", "CREATE DATABASE ledger");
             assertThat(pgbench(source, "-i", "-s", "2", "-q", "bank").waitFor()).as("pgbench -i").isZero();
             ReplicationIT.exec(source, "bank", "CREATE TABLE public.ticks (id bigserial PRIMARY KEY, note text NOT NULL)");
-            // (and a trigger function for a table the application creates later, a function, a view and an enum the
-            // application will change)
-            ReplicationIT.exec(source, "bank", "CREATE FUNCTION public.copy_audit() RETURNS trigger LANGUAGE plpgsql AS"
-                    + "   $$BEGIN INSERT INTO public.audit_copy VALUES (NEW.id); RETURN NEW; END$$;"
-                    + " CREATE FUNCTION public.tick_label(id bigint) RETURNS text LANGUAGE sql AS $$SELECT 'v1 ' || id$$;"
+            // (and a function, a view and an enum the application will change)
+            ReplicationIT.exec(source, "bank", "CREATE FUNCTION public.tick_label(id bigint) RETURNS text LANGUAGE sql AS $$SELECT 'v1 ' || id$$;"
                     + " CREATE VIEW public.branch_totals AS SELECT bid FROM public.pgbench_branches WHERE bid > 0;"
                     + " CREATE TYPE public.mood AS ENUM ('ok', 'bad');"
                     + " CREATE TABLE public.moods (id int PRIMARY KEY, m public.mood NOT NULL); CREATE ROLE reporter");
@@ -134,9 +131,14 @@ class CutoverIT {
                     Reliability.rows(Compare.tableFingerprints(target, "bank")));
 
             // When a table is created and a column added on the source while bank is syncing
-            // (the new table with a trigger that fires on a replica too, writing to another new table)
-            ReplicationIT.exec(source, "bank", "CREATE TABLE public.audit (id serial PRIMARY KEY, what text NOT NULL);"
+            // (the new table with a column of a new type, and a trigger on a new function that fires on a replica too,
+            // writing to another new table)
+            ReplicationIT.exec(source, "bank", "CREATE TYPE public.audit_kind AS ENUM ('manual', 'auto');"
+                    + " CREATE TABLE public.audit (id serial PRIMARY KEY, what text NOT NULL,"
+                    + "   kind public.audit_kind NOT NULL DEFAULT 'auto');"
                     + " CREATE TABLE public.audit_copy (id int PRIMARY KEY);"
+                    + " CREATE FUNCTION public.copy_audit() RETURNS trigger LANGUAGE plpgsql AS"
+                    + "   $$BEGIN INSERT INTO public.audit_copy VALUES (NEW.id); RETURN NEW; END$$;"
                     + " CREATE TRIGGER copied AFTER INSERT ON public.audit FOR EACH ROW EXECUTE FUNCTION public.copy_audit();"
                     + " ALTER TABLE public.audit ENABLE ALWAYS TRIGGER copied;"
                     + " INSERT INTO public.audit (what) VALUES ('a'), ('b');"
@@ -201,7 +203,7 @@ class CutoverIT {
 
             // Then the new table and column are on the target with their rows, and rows written later arrive
             assertThat(refresh.exitCode()).as(refresh.out()).isEqualTo(0);
-            assertThat(refresh.out()).contains("refresh: bank: created public.audit, public.audit_copy on the target")
+            assertThat(refresh.out()).contains("created public.audit, public.audit_copy on the target (with indexes")
                     .contains("added column public.ticks.source_note (text) on the target")
                     .contains("trigger(s) copied on public.audit (ALWAYS) fire in a subscription's apply worker too")
                     .contains("created index public.ticks_source_note_idx on the target")
@@ -210,8 +212,9 @@ class CutoverIT {
                     .contains("made view public.branch_totals on the target as on the source")
                     .contains("added value(s) great to type public.mood on the target")
                     .contains("altered column public.moods.id on the target to bigint NOT NULL")
-                    .contains("created function public.late_fn(plus integer), sequence public.ticket_seq, type public.tier on the"
-                            + " target (from the source's schema dump, with owner and privileges)")
+                    .contains("created function public.copy_audit(), function public.late_fn(plus integer), sequence"
+                            + " public.ticket_seq, type public.audit_kind, type public.tier on the target (from the source's"
+                            + " schema dump, with owner and privileges)")
                     .contains("created view public.late_view on the target (from the source's schema dump");
             // and the row the apply worker stopped on arrives, and the target's objects are the source's
             ReplicationIT.eventually(() -> Compare.tableFingerprints(target, "bank").get("public.moods"),

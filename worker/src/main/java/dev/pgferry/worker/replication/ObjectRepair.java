@@ -32,7 +32,7 @@ import java.util.Set;
  * trigger is created; one defined otherwise is made again (a function or view replaced, which keeps its owner and
  * privileges; a sequence altered); an enum gets the values the source added, each in its place. A trigger made on a
  * replicating target takes the source's state, held disabled when it would fire in the apply worker ({@link
- * ReplicaTriggers}). Types, sequences and functions come {@link #early} (a new column may need them), the rest
+ * ReplicaTriggers}). Types, sequences and functions come {@link #early} (a new table or column may need them), the rest
  * {@link #late}, with a new sequence then owned by its column as on the source. Each object is made in its own
  * transaction (those from the dump in one), so one that fails (reported with its SQLSTATE) does not keep the others
  * back. Objects of partitions come after those of their parents, which bring their clones along. Confined to the
@@ -67,7 +67,7 @@ final class ObjectRepair {
         this.applied = applied;
     }
 
-    /** Types, sequences and functions, before new columns are added. */
+    /** Types, sequences and functions, before new tables and columns are made. */
     void early(List<Drifted> drifted) throws SQLException {
         run(drifted.stream().filter(d -> EARLY.contains(d.kind())).toList());
     }

@@ -69,11 +69,8 @@ public final class Refresh {
         boolean retriable = false;
         try {
             SchemaDrift drift = read();
-            List<SchemaDrift.Table> created = createTables(drift.newTables(), applied);
-            if (!drift.newTables().isEmpty()) {
-                holdTriggers(applied);
-            }
-            List<String> notRepaired = repairObjectsAndAddColumns(drift, applied);
+            List<SchemaDrift.Table> created = new ArrayList<>();
+            List<String> notRepaired = repair(drift, created, applied);
             if (!drift.newTables().isEmpty()) {
                 boolean extension = publish(drift.newTables());
                 applied.add("added " + drift.newTables().stream().map(SchemaDrift.Table::toString)
@@ -207,25 +204,26 @@ public final class Refresh {
     }
 
     /**
-     * Adds the new columns and alters those defined otherwise, and makes the other schema objects refresh can as on
-     * the source ({@link ObjectRepair}): types, sequences and functions before the columns (a column may need them),
-     * the rest after. Returns the columns and objects it could not make, one line each.
+     * Makes the target's schema the source's: the types, sequences and functions it lacks or has otherwise first (a
+     * new table or column may need them; {@link ObjectRepair}), then the new tables ({@code created}: those it
+     * created) with their triggers that fire on a replica held, the new columns, the columns defined otherwise, and
+     * the other schema objects. Returns the columns and objects it could not make, one line each.
      */
-    private List<String> repairObjectsAndAddColumns(SchemaDrift drift, List<String> applied) {
+    private List<String> repair(SchemaDrift drift, List<SchemaDrift.Table> created, List<String> applied) {
         boolean objects = drift.objects().stream().anyMatch(dev.pgferry.pg.SchemaObjects.Drifted::repairable);
-        if (!objects && drift.changedColumns().isEmpty()) {
-            addColumns(drift.newColumns(), applied);
-            return List.of();
-        }
-        // (the drift read again each time: the new tables made some objects, the columns made others possible)
         try (Connection s = source.open(dbname); Connection t = target.open(dbname)) {
             ObjectRepair repair = new ObjectRepair(source, dbname, restoreEnv(EventTriggers.pass(t)), s, t, applied);
             if (objects) {
-                repair.early(read().objects());
+                repair.early(drift.objects());
+            }
+            created.addAll(createTables(drift.newTables(), applied));
+            if (!drift.newTables().isEmpty()) {
+                holdTriggers(applied);
             }
             addColumns(drift.newColumns(), applied);
             List<String> failed = new ArrayList<>(alterColumns(t, drift.changedColumns(), applied));
             if (objects) {
+                // (read again: the new tables made some of the objects, the new columns made others possible)
                 failed.addAll(repair.late(read().objects()));
             }
             return failed;
