@@ -40,6 +40,14 @@ class CrossVersionIT {
             // verify agrees across the two versions: row hashes, schema dumps, properties and roles
             MigrationStatus verified = VerifyIT.verify(pgferry, r.migrationId());
             assertThat(verified.verify().result()).as(dev.pgferry.messages.Json.writePretty(verified)).isEqualTo("match");
+
+            // and every database cuts over, verified: the two versions' catalogs read as one schema (no drift)
+            pgferry.bus.send(dev.pgferry.messages.Topics.REQUESTS, r.migrationId(), dev.pgferry.messages.Json.write(
+                    dev.pgferry.messages.CutoverRequest.of(r.migrationId(), List.of(), 60, true, true)));
+            MigrationStatus cut = Pgferry.awaitView(pgferry.coordinator, r.migrationId(), v -> v.migrationDetail().stream()
+                    .allMatch(d -> d.cutover() != null && List.of("done", "failed").contains(d.cutover().state())));
+            assertThat(cut.migrationDetail()).as(cut.toString())
+                    .allSatisfy(d -> assertThat(d.cutover().state()).isEqualTo("done"));
         }
     }
 }

@@ -15,7 +15,8 @@ import java.util.List;
  * again and replication goes on. {@code verify}: compare source and target while writes are blocked, and cut over
  * only when they match. {@code unblock_source}: let the source take writes again after a successful cut-over
  * (default: it stays read-only, since the application now writes to the target). {@code ignore_drift}: cut over
- * although the source's schema changed since replication began (tables or columns the target lacks).
+ * although the source's schema changed since replication began (tables, columns or other schema objects that
+ * differ).
  */
 public record CutoverRequest(
         @JsonProperty("schema_version") Integer schemaVersion,
