@@ -63,7 +63,8 @@ class CutoverIT {
             ReplicationIT.exec(source, "bank", "CREATE FUNCTION public.tick_label(id bigint) RETURNS text LANGUAGE sql AS $$SELECT 'v1 ' || id$$;"
                     + " CREATE VIEW public.branch_totals AS SELECT bid FROM public.pgbench_branches WHERE bid > 0;"
                     + " CREATE TYPE public.mood AS ENUM ('ok', 'bad');"
-                    + " CREATE TABLE public.moods (id int PRIMARY KEY, m public.mood NOT NULL); CREATE ROLE reporter");
+                    + " CREATE TABLE public.moods (id int PRIMARY KEY, m public.mood NOT NULL); CREATE ROLE reporter;"
+                    + " CREATE TABLE public.legacy (id int PRIMARY KEY, flag boolean NOT NULL); CREATE TABLE public.legacy_log (id int)");
             ReplicationIT.exec(source, "ledger", "CREATE TABLE public.entries (id serial PRIMARY KEY, v int NOT NULL);"
                     + " INSERT INTO public.entries (v) SELECT g FROM generate_series(1, 100) g");
             // (a trigger that fires on a replica too, as an application's own replication setup may have made it:
@@ -163,10 +164,12 @@ class CutoverIT {
                     + " ALTER TABLE public.moods ADD COLUMN tier public.tier DEFAULT 'gold',"
                     + "   ADD COLUMN ticket bigint DEFAULT nextval('public.ticket_seq');"
                     + " ALTER SEQUENCE public.ticket_seq OWNED BY public.moods.ticket;"
-                    // (and a key widened, used at once)
+                    // (and a key widened, used at once; a column and a table dropped)
                     + " ALTER TABLE public.moods ALTER COLUMN id TYPE bigint;"
+                    + " ALTER TABLE public.legacy DROP COLUMN flag; DROP TABLE public.legacy_log;"
                     + " ALTER TYPE public.mood ADD VALUE 'great' AFTER 'ok'");
-            ReplicationIT.exec(source, "bank", "INSERT INTO public.moods VALUES (1, 'great'), (3000000000, 'bad')");
+            ReplicationIT.exec(source, "bank", "INSERT INTO public.moods VALUES (1, 'great'), (3000000000, 'bad');"
+                    + " INSERT INTO public.legacy VALUES (1)");
 
             // Then the status names both, and a cut-over refuses without blocking writes
             DatabaseStatus drifted = Pgferry.awaitRow(pgferry.coordinator, r.migrationId(), "bank", d -> d.drift() != null
@@ -187,7 +190,12 @@ class CutoverIT {
                             + " refresh creates it",
                     "column public.moods.id is bigint NOT NULL on the source but integer NOT NULL on the target (DDL is"
                             + " not replicated; a row the target's column cannot take stops the apply worker): pgferry"
-                            + " refresh alters it")
+                            + " refresh alters it",
+                    "table public.legacy_log is on the target but not on the source (DDL is not replicated): drop it on"
+                            + " the target if the source dropped it",
+                    "column public.legacy.flag is on the target but not on the source (DDL is not replicated; it is NOT"
+                            + " NULL without a default, so the apply worker stops at the next row inserted): drop it on the"
+                            + " target if the source dropped it")
                     .anySatisfy(i -> assertThat(i).startsWith("type public.mood is defined otherwise"))
                     // (nothing of the new tables is named apart: they come whole)
                     .noneMatch(i -> i.contains("audit_pkey") || i.contains("trigger copied"));
@@ -197,7 +205,9 @@ class CutoverIT {
                     .contains("pgferry refresh " + r.migrationId()).contains("writes were not blocked");
             assertThat(readOnlySetting(source, "bank")).isNull();
 
-            // When the drift is refreshed through the CLI
+            // When what the source dropped is dropped on the target by hand (pgferry does not drop what may be the
+            // user's), and the drift refreshed through the CLI
+            ReplicationIT.exec(target, "bank", "ALTER TABLE public.legacy DROP COLUMN flag; DROP TABLE public.legacy_log");
             CliIT.Run refresh = CliIT.pgferry("refresh", r.migrationId(), "--databases", "bank", "--timeout", "2m",
                     "--bootstrap-servers", Infra.kafka());
 
@@ -219,6 +229,8 @@ class CutoverIT {
             // and the row the apply worker stopped on arrives, and the target's objects are the source's
             ReplicationIT.eventually(() -> Compare.tableFingerprints(target, "bank").get("public.moods"),
                     Compare.tableFingerprints(source, "bank").get("public.moods"));
+            ReplicationIT.eventually(() -> Compare.tableFingerprints(target, "bank").get("public.legacy"),
+                    Compare.tableFingerprints(source, "bank").get("public.legacy"));
             assertThat(Compare.scalar(target, "bank", "SELECT public.tick_label(7) || ' ' || (SELECT string_agg(enumlabel,"
                     + " ',' ORDER BY enumsortorder) FROM pg_enum WHERE enumtypid = 'public.mood'::regtype)"))
                     .isEqualTo("v2 7/2 ok,great,bad");

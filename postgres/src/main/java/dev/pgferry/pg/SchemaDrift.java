@@ -25,10 +25,12 @@ import java.util.function.BiPredicate;
  * @param changedColumns columns of published tables that the target has otherwise: type, NOT NULL, or default
  *                    (compared only between servers of one major version, which print them alike)
  * @param objects     other schema objects that differ between source and target
+ * @param targetOnly  tables, and columns of published tables, that the target has and the source not (dropped there,
+ *                    or made on the target), one line each as {@link #describe()} shows it
  * @param problems    other things that keep the target from following (an apply worker that stopped)
  */
 public record SchemaDrift(List<Table> newTables, List<Column> newColumns, List<ChangedColumn> changedColumns,
-                          List<SchemaObjects.Drifted> objects, List<String> problems) {
+                          List<SchemaObjects.Drifted> objects, List<String> targetOnly, List<String> problems) {
 
     /** A table of the source, with its schema's owner (for a schema the target lacks). */
     public record Table(String schema, String name, String schemaOwner) {
@@ -106,12 +108,13 @@ public record SchemaDrift(List<Table> newTables, List<Column> newColumns, List<C
         newColumns = List.copyOf(newColumns);
         changedColumns = List.copyOf(changedColumns);
         objects = List.copyOf(objects);
+        targetOnly = List.copyOf(targetOnly);
         problems = List.copyOf(problems);
     }
 
     public boolean none() {
         return newTables.isEmpty() && newColumns.isEmpty() && changedColumns.isEmpty() && objects.isEmpty()
-                && problems.isEmpty();
+                && targetOnly.isEmpty() && problems.isEmpty();
     }
 
     /** One line per item, naming the object and what it causes: what the status shows. */
@@ -123,6 +126,7 @@ public record SchemaDrift(List<Table> newTables, List<Column> newColumns, List<C
                 + " fails at the next change to " + c.schema() + "." + c.table()));
         changedColumns.forEach(c -> out.add(c.describe()));
         objects.forEach(o -> out.add(o.describe()));
+        out.addAll(targetOnly);
         out.addAll(problems);
         return out;
     }
@@ -247,9 +251,22 @@ public record SchemaDrift(List<Table> newTables, List<Column> newColumns, List<C
                 }
             }
         }
-        List<SchemaObjects.Drifted> objects = SchemaObjects.compare(SchemaObjects.read(source), SchemaObjects.read(target),
-                sameMajor);
-        return new SchemaDrift(newTables, newColumns, changedColumns, objects, problems);
+        SchemaObjects.Inventory sourceObjects = SchemaObjects.read(source);
+        SchemaObjects.Inventory targetObjects = SchemaObjects.read(target);
+        List<SchemaObjects.Drifted> objects = SchemaObjects.compare(sourceObjects, targetObjects, sameMajor);
+        List<String> targetOnly = new ArrayList<>();
+        new TreeSet<>(targetObjects.tables()).stream().filter(t -> !sourceObjects.tables().contains(t))
+                .forEach(t -> targetOnly.add("table " + t + " is on the target but not on the source (DDL is not"
+                        + " replicated): drop it on the target if the source dropped it"));
+        onTarget.forEach((key, c) -> {
+            if (publishedTables.contains(c.schema() + "\u0000" + c.table()) && !onSource.containsKey(key)) {
+                targetOnly.add("column " + c.schema() + "." + c.table() + "." + c.name() + " is on the target but not"
+                        + " on the source (DDL is not replicated" + (c.notNull() && c.defaultExpr() == null
+                        ? "; it is NOT NULL without a default, so the apply worker stops at the next row inserted" : "")
+                        + "): drop it on the target if the source dropped it");
+            }
+        });
+        return new SchemaDrift(newTables, newColumns, changedColumns, objects, targetOnly, problems);
     }
 
     /**
