@@ -64,7 +64,8 @@ class CutoverIT {
                     + " CREATE VIEW public.branch_totals AS SELECT bid FROM public.pgbench_branches WHERE bid > 0;"
                     + " CREATE TYPE public.mood AS ENUM ('ok', 'bad');"
                     + " CREATE TABLE public.moods (id int PRIMARY KEY, m public.mood NOT NULL); CREATE ROLE reporter;"
-                    + " CREATE TABLE public.legacy (id int PRIMARY KEY, flag boolean NOT NULL); CREATE TABLE public.legacy_log (id int)");
+                    + " CREATE TABLE public.legacy (id int PRIMARY KEY, note text, flag boolean NOT NULL);"
+                    + " INSERT INTO public.legacy VALUES (0, 'old note', true); CREATE TABLE public.legacy_log (id int)");
             ReplicationIT.exec(source, "ledger", "CREATE TABLE public.entries (id serial PRIMARY KEY, v int NOT NULL);"
                     + " INSERT INTO public.entries (v) SELECT g FROM generate_series(1, 100) g");
             // (a trigger that fires on a replica too, as an application's own replication setup may have made it:
@@ -164,12 +165,13 @@ class CutoverIT {
                     + " ALTER TABLE public.moods ADD COLUMN tier public.tier DEFAULT 'gold',"
                     + "   ADD COLUMN ticket bigint DEFAULT nextval('public.ticket_seq');"
                     + " ALTER SEQUENCE public.ticket_seq OWNED BY public.moods.ticket;"
-                    // (and a key widened, used at once; a column and a table dropped)
+                    // (and a key widened, used at once; a column renamed, a column and a table dropped)
                     + " ALTER TABLE public.moods ALTER COLUMN id TYPE bigint;"
+                    + " ALTER TABLE public.legacy RENAME COLUMN note TO remark;"
                     + " ALTER TABLE public.legacy DROP COLUMN flag; DROP TABLE public.legacy_log;"
                     + " ALTER TYPE public.mood ADD VALUE 'great' AFTER 'ok'");
             ReplicationIT.exec(source, "bank", "INSERT INTO public.moods VALUES (1, 'great'), (3000000000, 'bad');"
-                    + " INSERT INTO public.legacy VALUES (1)");
+                    + " INSERT INTO public.legacy VALUES (1, 'new remark')");
 
             // Then the status names both, and a cut-over refuses without blocking writes
             DatabaseStatus drifted = Pgferry.awaitRow(pgferry.coordinator, r.migrationId(), "bank", d -> d.drift() != null
@@ -195,7 +197,12 @@ class CutoverIT {
                             + " the target if the source dropped it",
                     "column public.legacy.flag is on the target but not on the source (DDL is not replicated; it is NOT"
                             + " NULL without a default, so the apply worker stops at the next row inserted): drop it on the"
-                            + " target if the source dropped it")
+                            + " target if the source dropped it",
+                    "column public.legacy.remark is on the source where the target has note (the same place and type;"
+                            + " DDL is not replicated): if it was renamed, rename it on the target (ALTER TABLE"
+                            + " \"public\".\"legacy\" RENAME COLUMN \"note\" TO \"remark\"), else drop note there;"
+                            + " pgferry refresh adds neither (adding remark would leave the target's rows without its"
+                            + " values)")
                     .anySatisfy(i -> assertThat(i).startsWith("type public.mood is defined otherwise"))
                     // (nothing of the new tables is named apart: they come whole)
                     .noneMatch(i -> i.contains("audit_pkey") || i.contains("trigger copied"));
@@ -207,7 +214,8 @@ class CutoverIT {
 
             // When what the source dropped is dropped on the target by hand (pgferry does not drop what may be the
             // user's), and the drift refreshed through the CLI
-            ReplicationIT.exec(target, "bank", "ALTER TABLE public.legacy DROP COLUMN flag; DROP TABLE public.legacy_log");
+            ReplicationIT.exec(target, "bank", "ALTER TABLE public.legacy RENAME COLUMN note TO remark;"
+                    + " ALTER TABLE public.legacy DROP COLUMN flag; DROP TABLE public.legacy_log");
             CliIT.Run refresh = CliIT.pgferry("refresh", r.migrationId(), "--databases", "bank", "--timeout", "2m",
                     "--bootstrap-servers", Infra.kafka());
 

@@ -5,6 +5,8 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -26,7 +28,8 @@ import java.util.function.BiPredicate;
  *                    (compared only between servers of one major version, which print them alike)
  * @param objects     other schema objects that differ between source and target
  * @param targetOnly  tables, and columns of published tables, that the target has and the source not (dropped there,
- *                    or made on the target), one line each as {@link #describe()} shows it
+ *                    or made on the target; or a column renamed on the source, when a new one takes its place with
+ *                    its type), one line each as {@link #describe()} shows it
  * @param problems    other things that keep the target from following (an apply worker that stopped)
  */
 public record SchemaDrift(List<Table> newTables, List<Column> newColumns, List<ChangedColumn> changedColumns,
@@ -194,6 +197,9 @@ public record SchemaDrift(List<Table> newTables, List<Column> newColumns, List<C
                 + " ORDER BY 1, 2, a.attnum";
         Map<String, Column> onSource = new LinkedHashMap<>();
         Set<String> publishedTables = new TreeSet<>();
+        // each table's columns in their order, to tell a renamed column from one dropped and one added
+        Map<String, List<String>> sourceOrder = new HashMap<>();
+        Map<String, List<String>> targetOrder = new HashMap<>();
         try (PreparedStatement ps = source.prepareStatement(String.format(columns,
                 "pg_catalog.pg_publication_tables pt").replace("ORDER BY", "WHERE pt.pubname = ? ORDER BY"))) {
             ps.setString(1, publication);
@@ -202,6 +208,7 @@ public record SchemaDrift(List<Table> newTables, List<Column> newColumns, List<C
                     Column c = column(rs);
                     onSource.put(c.schema() + "\u0000" + c.table() + "\u0000" + c.name(), c);
                     publishedTables.add(c.schema() + "\u0000" + c.table());
+                    sourceOrder.computeIfAbsent(c.schema() + "\u0000" + c.table(), k -> new ArrayList<>()).add(c.name());
                 }
             }
         }
@@ -213,12 +220,13 @@ public record SchemaDrift(List<Table> newTables, List<Column> newColumns, List<C
                 + " FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
                 + " JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped"
                 + " LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = c.oid AND ad.adnum = a.attnum"
-                + " WHERE c.relkind IN ('r', 'p') AND" + NOT_SYSTEM);
+                + " WHERE c.relkind IN ('r', 'p') AND" + NOT_SYSTEM + " ORDER BY 1, 2, a.attnum");
              ResultSet rs = ps.executeQuery()) {
             while (rs.next()) {
                 Column c = column(rs);
                 onTarget.put(c.schema() + "\u0000" + c.table() + "\u0000" + c.name(), c);
                 tablesOnTarget.add(c.schema() + "\u0000" + c.table());
+                targetOrder.computeIfAbsent(c.schema() + "\u0000" + c.table(), k -> new ArrayList<>()).add(c.name());
             }
         }
         List<Column> newColumns = new ArrayList<>();
@@ -255,11 +263,31 @@ public record SchemaDrift(List<Table> newTables, List<Column> newColumns, List<C
         SchemaObjects.Inventory targetObjects = SchemaObjects.read(target);
         List<SchemaObjects.Drifted> objects = SchemaObjects.compare(sourceObjects, targetObjects, sameMajor);
         List<String> targetOnly = new ArrayList<>();
+        // A new column in the place of one only the target has, of its type, may be that column renamed: adding it
+        // would leave the rows the target has without its values, so neither is touched until the user says which.
+        Set<String> renamed = new HashSet<>();
+        for (Column c : List.copyOf(newColumns)) {
+            String table = c.schema() + "\u0000" + c.table();
+            int at = sourceOrder.get(table).indexOf(c.name());
+            List<String> there = targetOrder.getOrDefault(table, List.of());
+            Column old = at < there.size() ? onTarget.get(table + "\u0000" + there.get(at)) : null;
+            if (old != null && !onSource.containsKey(table + "\u0000" + old.name()) && old.type().equals(c.type())) {
+                newColumns.remove(c);
+                renamed.add(table + "\u0000" + old.name());
+                targetOnly.add("column " + c.schema() + "." + c.table() + "." + c.name() + " is on the source where the"
+                        + " target has " + old.name() + " (the same place and type; DDL is not replicated): if it was"
+                        + " renamed, rename it on the target (ALTER TABLE " + Sql.qualified(c.schema(), c.table())
+                        + " RENAME COLUMN " + Sql.ident(old.name()) + " TO " + Sql.ident(c.name()) + "), else drop "
+                        + old.name() + " there; pgferry refresh adds neither (adding " + c.name() + " would leave the"
+                        + " target's rows without its values)");
+            }
+        }
         new TreeSet<>(targetObjects.tables()).stream().filter(t -> !sourceObjects.tables().contains(t))
                 .forEach(t -> targetOnly.add("table " + t + " is on the target but not on the source (DDL is not"
                         + " replicated): drop it on the target if the source dropped it"));
         onTarget.forEach((key, c) -> {
-            if (publishedTables.contains(c.schema() + "\u0000" + c.table()) && !onSource.containsKey(key)) {
+            if (publishedTables.contains(c.schema() + "\u0000" + c.table()) && !onSource.containsKey(key)
+                    && !renamed.contains(key)) {
                 targetOnly.add("column " + c.schema() + "." + c.table() + "." + c.name() + " is on the target but not"
                         + " on the source (DDL is not replicated" + (c.notNull() && c.defaultExpr() == null
                         ? "; it is NOT NULL without a default, so the apply worker stops at the next row inserted" : "")
