@@ -169,6 +169,7 @@ class CutoverIT {
                     + " ALTER TABLE public.moods ALTER COLUMN id TYPE bigint;"
                     + " ALTER TABLE public.legacy RENAME COLUMN note TO remark;"
                     + " ALTER TABLE public.legacy DROP COLUMN flag; DROP TABLE public.legacy_log;"
+                    + " ALTER TABLE public.legacy ADD COLUMN seqno bigint GENERATED ALWAYS AS IDENTITY;"
                     + " ALTER TYPE public.mood ADD VALUE 'great' AFTER 'ok'");
             ReplicationIT.exec(source, "bank", "INSERT INTO public.moods VALUES (1, 'great'), (3000000000, 'bad');"
                     + " INSERT INTO public.legacy VALUES (1, 'new remark')");
@@ -230,6 +231,7 @@ class CutoverIT {
                     .contains("made view public.branch_totals on the target as on the source")
                     .contains("added value(s) great to type public.mood on the target")
                     .contains("altered column public.moods.id on the target to bigint NOT NULL")
+                    .contains("added column public.legacy.seqno (bigint) on the target")
                     .contains("created function public.copy_audit(), function public.late_fn(plus integer), sequence"
                             + " public.ticket_seq, type public.audit_kind, type public.tier on the target (from the source's"
                             + " schema dump, with owner and privileges)")

@@ -104,7 +104,10 @@ public final class SchemaObjects {
                 + " c.relname::text"
                 + " FROM pg_catalog.pg_sequence s JOIN pg_catalog.pg_class c ON c.oid = s.seqrelid"
                 + " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-                + " WHERE" + NOT_SYSTEM + " AND" + TABLE_NOT_EXTENSION);
+                + " WHERE" + NOT_SYSTEM + " AND" + TABLE_NOT_EXTENSION
+                // (an identity column's sequence comes and goes with the column: see SchemaDrift's columns)
+                + " AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass"
+                + "   AND d.objid = c.oid AND d.deptype = 'i')");
         parts.add("SELECT 'TYPE', pg_catalog.format('%I.%I', n.nspname, t.typname), pg_catalog.md5(CASE t.typtype"
                 + " WHEN 'e' THEN (SELECT pg_catalog.string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder)"
                 + "   FROM pg_catalog.pg_enum e WHERE e.enumtypid = t.oid)"

@@ -66,8 +66,8 @@ class SchemaObjectsTest {
     @Test
     void aColumnDefinedOtherwiseIsAlteredToTheSourcesUnlessItsGenerationDiffers() {
         SchemaDrift.Column source = new SchemaDrift.Column("public", "t", "id", "bigint", "nextval('public.s'::regclass)",
-                true, false);
-        SchemaDrift.Column target = new SchemaDrift.Column("public", "t", "id", "integer", null, false, false);
+                true, false, "");
+        SchemaDrift.Column target = new SchemaDrift.Column("public", "t", "id", "integer", null, false, false, "");
         SchemaDrift.ChangedColumn changed = new SchemaDrift.ChangedColumn(source, target);
         assertThat(changed.alterClauses()).containsExactly("ALTER COLUMN \"id\" TYPE bigint USING \"id\"::bigint",
                 "ALTER COLUMN \"id\" SET DEFAULT nextval('public.s'::regclass)", "ALTER COLUMN \"id\" SET NOT NULL");
@@ -78,11 +78,25 @@ class SchemaObjectsTest {
                 "ALTER COLUMN \"id\" TYPE integer USING \"id\"::integer", "ALTER COLUMN \"id\" DROP DEFAULT",
                 "ALTER COLUMN \"id\" DROP NOT NULL");
         // a generated column's expression changes only by dropping and adding it
-        SchemaDrift.Column gen1 = new SchemaDrift.Column("public", "t", "g", "integer", "(a + 1)", false, true);
-        SchemaDrift.Column gen2 = new SchemaDrift.Column("public", "t", "g", "integer", "(a + 2)", false, true);
+        SchemaDrift.Column gen1 = new SchemaDrift.Column("public", "t", "g", "integer", "(a + 1)", false, true, "");
+        SchemaDrift.Column gen2 = new SchemaDrift.Column("public", "t", "g", "integer", "(a + 2)", false, true, "");
         assertThat(new SchemaDrift.ChangedColumn(gen2, gen1).alterClauses()).isEmpty();
         assertThat(new SchemaDrift.ChangedColumn(gen2, gen1).describe()).endsWith("drop and add it on the target as on"
                 + " the source");
         assertThat(gen2.addClause()).isEqualTo("ADD COLUMN \"g\" integer GENERATED ALWAYS AS ((a + 2)) STORED");
+    }
+
+    @Test
+    void anIdentityColumnIsAddedAndAlteredAsOne() {
+        SchemaDrift.Column always = new SchemaDrift.Column("public", "t", "n", "bigint", null, true, false, "a");
+        SchemaDrift.Column byDefault = new SchemaDrift.Column("public", "t", "n", "bigint", null, true, false, "d");
+        SchemaDrift.Column plain = new SchemaDrift.Column("public", "t", "n", "bigint", null, true, false, "");
+        assertThat(always.addClause()).isEqualTo("ADD COLUMN \"n\" bigint GENERATED ALWAYS AS IDENTITY NOT NULL");
+        assertThat(new SchemaDrift.ChangedColumn(always, plain).alterClauses())
+                .containsExactly("ALTER COLUMN \"n\" ADD GENERATED ALWAYS AS IDENTITY");
+        assertThat(new SchemaDrift.ChangedColumn(always, byDefault).alterClauses())
+                .containsExactly("ALTER COLUMN \"n\" SET GENERATED ALWAYS");
+        assertThat(new SchemaDrift.ChangedColumn(plain, byDefault).alterClauses())
+                .containsExactly("ALTER COLUMN \"n\" DROP IDENTITY");
     }
 }
