@@ -10,8 +10,16 @@ public final class CatalogSql {
     public static final String NOT_SYSTEM = " n.nspname NOT IN ('pg_catalog', 'information_schema')"
             + " AND n.nspname !~ '^pg_toast' AND n.nspname !~ '^pg_temp'";
     /** Not a member of an extension ({@code CREATE EXTENSION} on the target provides those). */
-    public static final String NOT_EXTENSION = " NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d"
-            + " WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid = c.oid AND d.deptype = 'e')";
+    public static final String NOT_EXTENSION = notExtension("pg_class", "c.oid");
+
+    /**
+     * The object {@code oid} (a column or expression) of the system catalog {@code catalog} ({@code pg_class},
+     * {@code pg_proc}, {@code pg_type}, ...) is not a member of an extension; starts with a space.
+     */
+    public static String notExtension(String catalog, String oid) {
+        return " NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog." + catalog
+                + "'::pg_catalog.regclass AND d.objid = " + oid + " AND d.deptype = 'e')";
+    }
 
     /** Bytes of a large object read at once by {@link #largeObjectHash}. */
     static final int LARGE_OBJECT_CHUNK = 16 << 20;

@@ -89,7 +89,7 @@ public final class SchemaObjects {
                 + " pg_catalog.md5(pg_catalog.pg_get_functiondef(p.oid)), NULL, p.proname::text"
                 + " FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace"
                 + " WHERE " + (prokind ? "p.prokind IN ('f', 'p')" : "NOT p.proisagg AND NOT p.proiswindow")
-                + " AND" + NOT_SYSTEM + " AND" + notExtension("pg_proc", "p.oid"));
+                + " AND" + NOT_SYSTEM + " AND" + CatalogSql.notExtension("pg_proc", "p.oid"));
         parts.add("SELECT CASE c.relkind WHEN 'v' THEN 'VIEW' ELSE 'MATERIALIZED_VIEW' END,"
                 + " pg_catalog.format('%I.%I', n.nspname, c.relname), pg_catalog.md5(pg_catalog.pg_get_viewdef(c.oid)), NULL, c.relname::text"
                 + " FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
@@ -120,7 +120,7 @@ public final class SchemaObjects {
                 + " FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace"
                 + " WHERE (t.typtype IN ('e', 'd') OR (t.typtype = 'c' AND EXISTS (SELECT 1 FROM pg_catalog.pg_class r"
                 + "   WHERE r.oid = t.typrelid AND r.relkind = 'c'))) AND" + NOT_SYSTEM
-                + " AND" + notExtension("pg_type", "t.oid"));
+                + " AND" + CatalogSql.notExtension("pg_type", "t.oid"));
         Map<String, SchemaObject> out = new LinkedHashMap<>();
         try (PreparedStatement ps = c.prepareStatement(String.join(" UNION ALL ", parts) + " ORDER BY 1, 2");
              ResultSet rs = ps.executeQuery()) {
@@ -202,10 +202,5 @@ public final class SchemaObjects {
         });
         out.sort(java.util.Comparator.comparing(Drifted::kind).thenComparing(Drifted::name));
         return out;
-    }
-
-    private static String notExtension(String catalog, String oid) {
-        return " NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog." + catalog
-                + "'::pg_catalog.regclass AND d.objid = " + oid + " AND d.deptype = 'e')";
     }
 }

@@ -19,6 +19,7 @@ import dev.pgferry.worker.copy.ToastCompression;
 import dev.pgferry.worker.database.DatabaseProperties;
 import dev.pgferry.worker.database.ServerSettings;
 import dev.pgferry.worker.replication.Preconditions;
+import dev.pgferry.worker.replication.ReplicaTriggers;
 import dev.pgferry.worker.roles.RoleCopier;
 import dev.pgferry.worker.schema.PgTool;
 
@@ -243,9 +244,9 @@ public final class Checker {
                     + "): not replicated; copied at the start and again by pgferry cutover, while the source's writes"
                     + " are blocked (or by pgferry remove --final-copy)"));
         }
-        List<String> firing = SourceCatalog.replicaFiringTriggers(s);
+        List<String> firing = ReplicaTriggers.firing(s);
         if (!firing.isEmpty()) {
-            out.add(Finding.warning("triggers", SourceCatalog.triggersFiringOnReplica(firing)));
+            out.add(Finding.warning("triggers", ReplicaTriggers.checkNote(firing)));
         }
         long largeObjects = longValue(s, "SELECT count(*) FROM pg_catalog.pg_largeobject_metadata");
         if (largeObjects > 0) {

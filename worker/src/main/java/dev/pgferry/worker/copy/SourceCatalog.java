@@ -158,27 +158,6 @@ public final class SourceCatalog {
                 + " consumer there, taking a fresh snapshot as it starts; until then the source's slot keeps its WAL";
     }
 
-    /**
-     * The database's triggers that fire in a replica's session too, enabled {@code ALWAYS} or {@code REPLICA}, as
-     * {@code name on table (ALWAYS)}: on a replicating target they fire for every row the subscription applies.
-     */
-    public static List<String> replicaFiringTriggers(Connection c) throws SQLException {
-        return column(c, "SELECT pg_catalog.format('%I on %s (%s)', t.tgname,"
-                + " t.tgrelid::pg_catalog.regclass, CASE t.tgenabled WHEN 'A' THEN 'ALWAYS' ELSE 'REPLICA' END)"
-                + " FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid"
-                + " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-                + " WHERE NOT t.tgisinternal AND t.tgenabled IN ('A', 'R') AND" + NOT_SYSTEM + " AND" + NOT_EXTENSION
-                + " ORDER BY 1");
-    }
-
-    /** What becomes of {@link #replicaFiringTriggers} while a database replicates, and what to do. */
-    public static String triggersFiringOnReplica(List<String> triggers) {
-        return "trigger(s) " + String.join(", ", triggers) + " fire in a subscription's apply worker too: while the"
-                + " database replicates, pgferry holds them disabled on the target (what they do on the source arrives"
-                + " with its rows) and enables them as on the source at pgferry cutover (or remove). The target's user"
-                + " must own their tables, be a member of the owner's role or be a superuser";
-    }
-
     public static List<MatView> matViews(Connection c) throws SQLException {
         List<MatView> out = new ArrayList<>();
         try (PreparedStatement ps = c.prepareStatement("SELECT n.nspname, c.relname, c.relispopulated"

@@ -180,16 +180,12 @@ public final class Refresh {
         return missing;
     }
 
-    /** The new tables' triggers that would fire in the apply worker, held disabled as the others are. */
-    private void holdTriggers(List<String> applied) {
-        ReplicaTriggers.Held held;
-        try (Connection s = source.open(dbname); Connection t = target.open(dbname)) {
-            EventTriggers.pass(t);
-            held = ReplicaTriggers.hold(s, t);
-        } catch (SQLException e) {
-            throw SqlStates.wrap(ErrorCode.SCHEMA_RESTORE_FAILED, "holding the new tables' triggers that fire on a"
-                    + " replica disabled in target database " + dbname, e);
-        }
+    /**
+     * The new tables' triggers that would fire in the apply worker, held disabled as the others are, on {@code s} and
+     * {@code t} (the target's session past its event triggers).
+     */
+    private void holdTriggers(Connection s, Connection t, List<String> applied) throws SQLException {
+        ReplicaTriggers.Held held = ReplicaTriggers.hold(s, t);
         if (!held.held().isEmpty()) {
             applied.add(ReplicaTriggers.heldNote(held.held()));
         }
@@ -218,7 +214,7 @@ public final class Refresh {
             }
             created.addAll(createTables(drift.newTables(), applied));
             if (!drift.newTables().isEmpty()) {
-                holdTriggers(applied);
+                holdTriggers(s, t, applied);
             }
             addColumns(drift.newColumns(), applied);
             List<String> failed = new ArrayList<>(alterColumns(t, drift.changedColumns(), applied));

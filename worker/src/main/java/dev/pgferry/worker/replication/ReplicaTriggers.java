@@ -45,7 +45,15 @@ public final class ReplicaTriggers {
         String key() {
             return schema + '\0' + table + '\0' + name;
         }
+
+        /** {@code name on schema.table (ALWAYS)}, with {@code state} the source's. */
+        String display(String state) {
+            return name + " on " + schema + "." + table + " (" + (ALWAYS.equals(state) ? "ALWAYS" : "REPLICA") + ")";
+        }
     }
+
+    /** What fires on a replica too. */
+    private static final String FIRING = "t.tgenabled IN ('" + ALWAYS + "', '" + REPLICA + "')";
 
     private ReplicaTriggers() {
     }
@@ -56,7 +64,23 @@ public final class ReplicaTriggers {
      * in one transaction.
      */
     public static Held hold(Connection s, Connection t) throws SQLException {
-        return change(s, t, "t.tgenabled IN ('" + ALWAYS + "', '" + REPLICA + "')", source -> "DISABLE");
+        return change(s, t, FIRING, source -> "DISABLE");
+    }
+
+    /**
+     * The triggers of the database {@code c} is connected to that fire on a replica too, as {@code name on
+     * schema.table (ALWAYS)}; a partition's clones are not named apart from their parent's trigger.
+     */
+    public static List<String> firing(Connection c) throws SQLException {
+        return read(c, FIRING).stream().filter(tg -> !tg.cloned()).map(tg -> tg.display(tg.state())).toList();
+    }
+
+    /** What becomes of the triggers {@link #firing} names, for {@code pgferry check}. */
+    public static String checkNote(List<String> firing) {
+        return "trigger(s) " + String.join(", ", firing) + " fire in a subscription's apply worker too: while the"
+                + " database replicates, pgferry holds them disabled on the target (what they do on the source arrives"
+                + " with its rows) and enables them as on the source at pgferry cutover (or remove). The target's user"
+                + " must own their tables, be a member of the owner's role or be a superuser";
     }
 
     /**
@@ -76,7 +100,7 @@ public final class ReplicaTriggers {
     private static Held change(Connection s, Connection t, String condition, Function<Trigger, String> action)
             throws SQLException {
         Map<String, Trigger> firing = new HashMap<>();
-        for (Trigger tg : read(s, "t.tgenabled IN ('" + ALWAYS + "', '" + REPLICA + "')")) {
+        for (Trigger tg : read(s, FIRING)) {
             firing.put(tg.key(), tg);
         }
         if (firing.isEmpty()) {
@@ -101,8 +125,7 @@ public final class ReplicaTriggers {
             }
             statements.add(sql);
             if (!tg.cloned()) {
-                changed.add(tg.name() + " on " + tg.schema() + "." + tg.table() + " ("
-                        + (ALWAYS.equals(source.state()) ? "ALWAYS" : "REPLICA") + ")");
+                changed.add(tg.display(source.state()));
             }
         }
         if (!statements.isEmpty()) {

@@ -103,7 +103,7 @@ final class ReplicationMigration {
         try (Connection c = pipeline.source.open(pipeline.db)) {
             tables = SourceCatalog.tables(c, request.options().includeExtensionTables()).stream()
                     .filter(t -> request.copiesTable(pipeline.db, t.schema(), t.name())).toList();
-            firingTriggers = !SourceCatalog.replicaFiringTriggers(c).isEmpty();
+            firingTriggers = !ReplicaTriggers.firing(c).isEmpty();
         } catch (SQLException e) {
             throw SqlStates.wrap(ErrorCode.SOURCE_UNREACHABLE, "listing tables of source database " + pipeline.db, e);
         }
