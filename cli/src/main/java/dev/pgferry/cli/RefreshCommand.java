@@ -25,7 +25,9 @@ import java.util.function.Predicate;
                 + " created on the source since replication began are created on the target and added to the"
                 + " replication, which copies their rows; columns added or changed on the source are added or altered"
                 + " on the target; other schema objects (indexes, constraints, triggers, functions, views, sequences,"
-                + " types) are made as on the source, and what cannot be is left in the drift with what to do. The"
+                + " types) are made as on the source; what the source dropped is dropped on the target (what both"
+                + " sides had when pgferry compared them, never what was made on the target alone); what cannot be"
+                + " done is left in the drift with what to do. The"
                 + " replication runs throughout. Without --bootstrap-servers it uses the single-machine broker data"
                 + " under --data-dir. Exits 0 when no drift is left, 1 otherwise, 2 when no named database is syncing,"
                 + " 3 when --timeout passed first, 4 for an unknown migration.")

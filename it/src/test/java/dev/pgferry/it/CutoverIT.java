@@ -65,7 +65,11 @@ class CutoverIT {
                     + " CREATE TYPE public.mood AS ENUM ('ok', 'bad');"
                     + " CREATE TABLE public.moods (id int PRIMARY KEY, m public.mood NOT NULL); CREATE ROLE reporter;"
                     + " CREATE TABLE public.legacy (id int PRIMARY KEY, note text, flag boolean NOT NULL);"
-                    + " INSERT INTO public.legacy VALUES (0, 'old note', true); CREATE TABLE public.legacy_log (id int)");
+                    + " INSERT INTO public.legacy VALUES (0, 'old note', true); CREATE TABLE public.legacy_log (id int);"
+                    // (and what a later deploy drops: a check, a function, a view)
+                    + " ALTER TABLE public.legacy ADD CONSTRAINT legacy_id_small CHECK (id < 1000);"
+                    + " CREATE FUNCTION public.old_fn() RETURNS int LANGUAGE sql AS 'SELECT 1';"
+                    + " CREATE VIEW public.old_view AS SELECT id FROM public.legacy");
             ReplicationIT.exec(source, "ledger", "CREATE TABLE public.entries (id serial PRIMARY KEY, v int NOT NULL);"
                     + " INSERT INTO public.entries (v) SELECT g FROM generate_series(1, 100) g");
             // (a trigger that fires on a replica too, as an application's own replication setup may have made it:
@@ -169,16 +173,22 @@ class CutoverIT {
                     + " ALTER TABLE public.moods ALTER COLUMN id TYPE bigint;"
                     + " ALTER TABLE public.legacy RENAME COLUMN note TO remark;"
                     + " ALTER TABLE public.legacy DROP COLUMN flag; DROP TABLE public.legacy_log;"
+                    + " DROP VIEW public.old_view; DROP FUNCTION public.old_fn();"
+                    + " ALTER TABLE public.legacy DROP CONSTRAINT legacy_id_small;"
                     + " ALTER TABLE public.legacy ADD COLUMN seqno bigint GENERATED ALWAYS AS IDENTITY;"
                     + " ALTER TYPE public.mood ADD VALUE 'great' AFTER 'ok'");
             ReplicationIT.exec(source, "bank", "INSERT INTO public.moods VALUES (1, 'great'), (3000000000, 'bad');"
-                    + " INSERT INTO public.legacy VALUES (1, 'new remark')");
+                    + " INSERT INTO public.legacy VALUES (1, 'new remark'), (5000, 'past the dropped check')");
+            // (while someone makes an index and a table of their own on the target)
+            ReplicationIT.exec(target, "bank", "CREATE INDEX my_ticks_idx ON public.ticks (note);"
+                    + " CREATE TABLE public.my_notes (x int)");
 
             // Then the status names both, and a cut-over refuses without blocking writes
             DatabaseStatus drifted = Pgferry.awaitRow(pgferry.coordinator, r.migrationId(), "bank", d -> d.drift() != null
                     && d.drift().stream().anyMatch(i -> i.startsWith("table public.audit "))
                     && d.drift().stream().anyMatch(i -> i.startsWith("column public.ticks.source_note (text) "))
-                    && d.drift().stream().anyMatch(i -> i.startsWith("view public.late_view ")));
+                    && d.drift().stream().anyMatch(i -> i.startsWith("view public.late_view "))
+                    && d.drift().stream().anyMatch(i -> i.startsWith("table public.my_notes ")));
             assertThat(drifted.status()).isEqualTo(State.SYNCING);
             assertThat(drifted.drift()).contains(
                     "index public.ticks_source_note_idx is on the source but not on the target (DDL is not replicated):"
@@ -194,11 +204,19 @@ class CutoverIT {
                     "column public.moods.id is bigint NOT NULL on the source but integer NOT NULL on the target (DDL is"
                             + " not replicated; a row the target's column cannot take stops the apply worker): pgferry"
                             + " refresh alters it",
-                    "table public.legacy_log is on the target but not on the source (DDL is not replicated): drop it on"
-                            + " the target if the source dropped it",
+                    "table public.legacy_log is on the target but not on the source (DDL is not replicated): pgferry"
+                            + " refresh drops it if the source dropped it (one made only on the target stays: drop it"
+                            + " yourself)",
                     "column public.legacy.flag is on the target but not on the source (DDL is not replicated; it is NOT"
-                            + " NULL without a default, so the apply worker stops at the next row inserted): drop it on the"
-                            + " target if the source dropped it",
+                            + " NULL without a default, so the apply worker stops at the next row inserted): pgferry"
+                            + " refresh drops it if the source dropped it (one made only on the target stays: drop it"
+                            + " yourself)",
+                    "constraint legacy_id_small on public.legacy is on the target but not on the source (DDL is not"
+                            + " replicated): pgferry refresh drops it if the source dropped it (one made only on the"
+                            + " target stays: drop it yourself)",
+                    "table public.my_notes is on the target but not on the source (DDL is not replicated): pgferry"
+                            + " refresh drops it if the source dropped it (one made only on the target stays: drop it"
+                            + " yourself)",
                     "column public.legacy.remark is on the source where the target has note (the same place and type;"
                             + " DDL is not replicated): if it was renamed, rename it on the target (ALTER TABLE"
                             + " \"public\".\"legacy\" RENAME COLUMN \"note\" TO \"remark\"), else drop note there;"
@@ -213,15 +231,32 @@ class CutoverIT {
                     .contains("pgferry refresh " + r.migrationId()).contains("writes were not blocked");
             assertThat(readOnlySetting(source, "bank")).isNull();
 
-            // When what the source dropped is dropped on the target by hand (pgferry does not drop what may be the
-            // user's), and the drift refreshed through the CLI
-            ReplicationIT.exec(target, "bank", "ALTER TABLE public.legacy RENAME COLUMN note TO remark;"
-                    + " ALTER TABLE public.legacy DROP COLUMN flag; DROP TABLE public.legacy_log");
+            // When the renamed column is renamed on the target by hand (as the drift says), and the drift refreshed
+            // through the CLI
+            ReplicationIT.exec(target, "bank", "ALTER TABLE public.legacy RENAME COLUMN note TO remark");
             CliIT.Run refresh = CliIT.pgferry("refresh", r.migrationId(), "--databases", "bank", "--timeout", "2m",
                     "--bootstrap-servers", Infra.kafka());
 
-            // Then the new table and column are on the target with their rows, and rows written later arrive
-            assertThat(refresh.exitCode()).as(refresh.out()).isEqualTo(0);
+            // Then what the source dropped is dropped on the target, as both sides had it when bank began to
+            // replicate, and what was made only on the target stays, named (so the drift is not empty: exit 1)
+            assertThat(refresh.exitCode()).as(refresh.out()).isEqualTo(1);
+            assertThat(refresh.out()).contains("dropped table public.legacy_log on the target (the source dropped it)")
+                    .contains("dropped column public.legacy.flag on the target (the source dropped it)")
+                    .contains("dropped constraint legacy_id_small on public.legacy on the target (the source dropped it)")
+                    .contains("dropped function public.old_fn() on the target (the source dropped it)")
+                    .contains("dropped view public.old_view on the target (the source dropped it)")
+                    .contains("drift: bank: index public.my_ticks_idx is on the target but not on the source (DDL is not"
+                            + " replicated): the source never had it while pgferry compared the two, so it was made on"
+                            + " the target and stays: drop it yourself, or cut over with --ignore-drift")
+                    .contains("drift: bank: table public.my_notes is on the target but not on the source")
+                    .doesNotContain("dropped index public.my_ticks_idx").doesNotContain("dropped table public.my_notes");
+            assertThat(Compare.scalar(target, "bank", "SELECT to_regclass('public.my_ticks_idx') IS NOT NULL"
+                    + " AND to_regclass('public.my_notes') IS NOT NULL AND to_regclass('public.legacy_log') IS NULL"
+                    + " AND to_regclass('public.old_view') IS NULL AND to_regprocedure('public.old_fn()') IS NULL"
+                    + " AND NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = 'legacy_id_small')"
+                    + " AND NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'public.legacy'::regclass"
+                    + "   AND attname = 'flag')")).isEqualTo("t");
+            // and the new table and column are on the target with their rows, and rows written later arrive
             assertThat(refresh.out()).contains("created public.audit, public.audit_copy on the target (with indexes")
                     .contains("added column public.ticks.source_note (text) on the target")
                     .contains("trigger(s) copied on public.audit (ALWAYS) fire in a subscription's apply worker too")
@@ -257,6 +292,8 @@ class CutoverIT {
             assertThat(Compare.scalar(target, "bank", "SELECT count(*) FROM public.audit_copy")).isEqualTo("3");
             ReplicationIT.eventually(() -> Compare.tableFingerprints(target, "bank").get("public.ticks"),
                     Compare.tableFingerprints(source, "bank").get("public.ticks"));
+            // and once the user drops their own, the drift is empty
+            ReplicationIT.exec(target, "bank", "DROP INDEX public.my_ticks_idx; DROP TABLE public.my_notes");
             assertThat(Pgferry.awaitRow(pgferry.coordinator, r.migrationId(), "bank", d -> d.drift() == null).refresh().error()).isNull();
 
             // When pgbench and a writer that records each committed id write to bank while it is cut over (verified)

@@ -33,6 +33,9 @@ import java.util.Objects;
  * {@code xid} just before its COMMIT, {@code done} with the {@code rows} and {@code bytes} copied and the
  * {@code worker_id} once committed. A later holder of the lock that finds {@code running} asks the target whether
  * that transaction committed ({@code txid_status}) before copying the unit again, so no range is copied twice.
+ *
+ * <p>A made entry ({@code made:<migration>/<dbname>}, see {@link #made}) holds what both sides of a replicating
+ * database had when pgferry last compared them.
  */
 public record LedgerEntry(
         @JsonProperty("schema_version") Integer schemaVersion,
@@ -47,7 +50,8 @@ public record LedgerEntry(
         @JsonProperty("rows") Long rows,
         @JsonProperty("bytes") Long bytes,
         @JsonProperty("worker_id") String workerId,
-        @JsonProperty("created_roles") List<String> createdRoles) {
+        @JsonProperty("created_roles") List<String> createdRoles,
+        @JsonProperty("made") String made) {
 
     public LedgerEntry {
         schemaVersion = schemaVersion == null ? MigrationRequest.SCHEMA_VERSION : schemaVersion;
@@ -58,19 +62,19 @@ public record LedgerEntry(
 
     public static LedgerEntry running(int attempt, boolean created) {
         return new LedgerEntry(null, State.RUNNING, attempt, created, List.of(), null, false, null, null, null, null, null,
-                List.of());
+                List.of(), null);
     }
 
     /** Finished as {@code finalState} ({@code done} or {@code syncing}); its final status event not yet written. */
     public static LedgerEntry done(int attempt, boolean created, String finalState) {
         return new LedgerEntry(null, State.DONE, attempt, created, List.of(), finalState, false, null, null, null, null, null,
-                List.of());
+                List.of(), null);
     }
 
     /** The same entry once the final status event is written. */
     public LedgerEntry asPublished() {
         return new LedgerEntry(schemaVersion, state, attempt, created, missing, finalState, true, savedSetting, xid, rows,
-                bytes, workerId, createdRoles);
+                bytes, workerId, createdRoles, made);
     }
 
     /**
@@ -79,7 +83,7 @@ public record LedgerEntry(
      */
     public static LedgerEntry removed(int attempt) {
         return new LedgerEntry(null, State.REMOVED, attempt, false, List.of(), null, true, null, null, null, null, null,
-                List.of());
+                List.of(), null);
     }
 
     /**
@@ -87,22 +91,40 @@ public record LedgerEntry(
      * those it created (which a cut-over may bring up to date with the source; the others are the user's).
      */
     public static LedgerEntry rolesDone(List<String> missing, List<String> createdRoles) {
-        return new LedgerEntry(null, State.DONE, 1, false, missing, null, true, null, null, null, null, null, createdRoles);
+        return new LedgerEntry(null, State.DONE, 1, false, missing, null, true, null, null, null, null, null, createdRoles,
+                null);
     }
 
     /** A cut-over entry in {@code state}, keeping the database's own read-only setting from before it. */
     public static LedgerEntry cutover(State state, String savedSetting) {
-        return new LedgerEntry(null, state, 1, false, List.of(), null, true, savedSetting, null, null, null, null, List.of());
+        return new LedgerEntry(null, state, 1, false, List.of(), null, true, savedSetting, null, null, null, null, List.of(),
+                null);
     }
 
     /** A unit about to commit target transaction {@code xid}. */
     public static LedgerEntry unitCommitting(long xid, String workerId) {
-        return new LedgerEntry(null, State.RUNNING, 1, false, List.of(), null, true, null, xid, null, null, workerId, List.of());
+        return new LedgerEntry(null, State.RUNNING, 1, false, List.of(), null, true, null, xid, null, null, workerId, List.of(),
+                null);
     }
 
     /** A unit copied and committed ({@code rows} and {@code bytes} null: committed by a worker that died before it said so). */
     public static LedgerEntry unitDone(Long rows, Long bytes, String workerId) {
-        return new LedgerEntry(null, State.DONE, 1, false, List.of(), null, true, null, null, rows, bytes, workerId, List.of());
+        return new LedgerEntry(null, State.DONE, 1, false, List.of(), null, true, null, null, rows, bytes, workerId, List.of(),
+                null);
+    }
+
+    /**
+     * What a replicating database's source and target both had when pgferry last looked ({@code made}: digests of
+     * the tables, columns and schema objects; see the worker's {@code MadeObjects}), so that a later refresh can tell
+     * what the source dropped from what was made only on the target.
+     */
+    public static LedgerEntry made(String made) {
+        return new LedgerEntry(null, State.DONE, 1, false, List.of(), null, true, null, null, null, null, null, List.of(),
+                Objects.requireNonNull(made));
+    }
+
+    public static String madeKey(String migrationId, String dbname) {
+        return "made:" + migrationId + "/" + dbname;
     }
 
     public static String unitKey(String migrationId, String dbname, int attempt, int index) {

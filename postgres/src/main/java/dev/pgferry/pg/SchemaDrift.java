@@ -11,6 +11,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.function.BiPredicate;
 
@@ -29,11 +30,36 @@ import java.util.function.BiPredicate;
  * @param objects     other schema objects that differ between source and target
  * @param targetOnly  tables, and columns of published tables, that the target has and the source not (dropped there,
  *                    or made on the target; or a column renamed on the source, when a new one takes its place with
- *                    its type), one line each as {@link #describe()} shows it
+ *                    its type)
  * @param problems    other things that keep the target from following (an apply worker that stopped)
+ * @param shared      what both sides have, by {@link #tableKey}, {@link #columnKey} and {@link
+ *                    SchemaObjects.SchemaObject#key()}: what a later drift may find only on the target because the
+ *                    source dropped it (not shown)
  */
 public record SchemaDrift(List<Table> newTables, List<Column> newColumns, List<ChangedColumn> changedColumns,
-                          List<SchemaObjects.Drifted> objects, List<String> targetOnly, List<String> problems) {
+                          List<SchemaObjects.Drifted> objects, List<TargetOnly> targetOnly, List<String> problems,
+                          Set<String> shared) {
+
+    /**
+     * A table ({@code column} null), or a column of a published table, that only the target has; {@code renamed}: a
+     * column the source may have renamed (a new column of its type took its place there), which is never dropped.
+     */
+    public record TargetOnly(String schema, String table, String column, boolean renamed, String line) {
+        /** Its {@link #tableKey} or {@link #columnKey}. */
+        public String key() {
+            return column == null ? tableKey(schema, table) : columnKey(schema, table, column);
+        }
+    }
+
+    /** How {@link #shared} names a table. */
+    public static String tableKey(String schema, String table) {
+        return "TABLE\u0000" + schema + "\u0000" + table;
+    }
+
+    /** How {@link #shared} names a column. */
+    public static String columnKey(String schema, String table, String column) {
+        return "COLUMN\u0000" + schema + "\u0000" + table + "\u0000" + column;
+    }
 
     /** A table of the source, with its schema's owner (for a schema the target lacks). */
     public record Table(String schema, String name, String schemaOwner) {
@@ -127,6 +153,7 @@ public record SchemaDrift(List<Table> newTables, List<Column> newColumns, List<C
         objects = List.copyOf(objects);
         targetOnly = List.copyOf(targetOnly);
         problems = List.copyOf(problems);
+        shared = Set.copyOf(shared);
     }
 
     public boolean none() {
@@ -143,12 +170,15 @@ public record SchemaDrift(List<Table> newTables, List<Column> newColumns, List<C
                 + " fails at the next change to " + c.schema() + "." + c.table()));
         changedColumns.forEach(c -> out.add(c.describe()));
         objects.forEach(o -> out.add(o.describe()));
-        out.addAll(targetOnly);
+        targetOnly.forEach(t -> out.add(t.line()));
         out.addAll(problems);
         return out;
     }
 
     private static final String NOT_SYSTEM = CatalogSql.NOT_SYSTEM;
+    /** What to do about something only the target has (see {@link SchemaObjects.Drifted#describe()}). */
+    public static final String DROPPED = "pgferry refresh drops it if the source dropped it (one made only on the target"
+            + " stays: drop it yourself)";
 
     /**
      * Compares a replicating database's source ({@code source}) with its publication and target: {@code copies}
@@ -277,7 +307,7 @@ public record SchemaDrift(List<Table> newTables, List<Column> newColumns, List<C
         SchemaObjects.Inventory sourceObjects = SchemaObjects.read(source);
         SchemaObjects.Inventory targetObjects = SchemaObjects.read(target);
         List<SchemaObjects.Drifted> objects = SchemaObjects.compare(sourceObjects, targetObjects, sameMajor);
-        List<String> targetOnly = new ArrayList<>();
+        List<TargetOnly> targetOnly = new ArrayList<>();
         // A new column in the place of one only the target has, of its type, may be that column renamed: adding it
         // would leave the rows the target has without its values, so neither is touched until the user says which.
         Set<String> renamed = new HashSet<>();
@@ -289,27 +319,39 @@ public record SchemaDrift(List<Table> newTables, List<Column> newColumns, List<C
             if (old != null && !onSource.containsKey(table + "\u0000" + old.name()) && old.type().equals(c.type())) {
                 newColumns.remove(c);
                 renamed.add(table + "\u0000" + old.name());
-                targetOnly.add("column " + c.schema() + "." + c.table() + "." + c.name() + " is on the source where the"
-                        + " target has " + old.name() + " (the same place and type; DDL is not replicated): if it was"
+                targetOnly.add(new TargetOnly(c.schema(), c.table(), old.name(), true, "column " + c.schema() + "."
+                        + c.table() + "." + c.name() + " is on the source where the target has " + old.name() + " (the same place and type; DDL is not replicated): if it was"
                         + " renamed, rename it on the target (ALTER TABLE " + Sql.qualified(c.schema(), c.table())
                         + " RENAME COLUMN " + Sql.ident(old.name()) + " TO " + Sql.ident(c.name()) + "), else drop "
                         + old.name() + " there; pgferry refresh adds neither (adding " + c.name() + " would leave the"
-                        + " target's rows without its values)");
+                        + " target's rows without its values)"));
             }
         }
-        new TreeSet<>(targetObjects.tables()).stream().filter(t -> !sourceObjects.tables().contains(t))
-                .forEach(t -> targetOnly.add("table " + t + " is on the target but not on the source (DDL is not"
-                        + " replicated): drop it on the target if the source dropped it"));
+        new TreeMap<>(targetObjects.tables()).forEach((quoted, t) -> {
+            if (!sourceObjects.tables().containsKey(quoted)) {
+                targetOnly.add(new TargetOnly(t.schema(), t.name(), null, false, "table " + quoted + " is on the target"
+                        + " but not on the source (DDL is not replicated): " + DROPPED));
+            }
+        });
         onTarget.forEach((key, c) -> {
             if (publishedTables.contains(c.schema() + "\u0000" + c.table()) && !onSource.containsKey(key)
                     && !renamed.contains(key)) {
-                targetOnly.add("column " + c.schema() + "." + c.table() + "." + c.name() + " is on the target but not"
-                        + " on the source (DDL is not replicated" + (c.notNull() && c.defaultExpr() == null
-                        ? "; it is NOT NULL without a default, so the apply worker stops at the next row inserted" : "")
-                        + "): drop it on the target if the source dropped it");
+                targetOnly.add(new TargetOnly(c.schema(), c.table(), c.name(), false, "column " + c.schema() + "."
+                        + c.table() + "." + c.name() + " is on the target but not on the source (DDL is not replicated"
+                        + (c.notNull() && c.defaultExpr() == null ? "; it is NOT NULL without a default, so the apply"
+                        + " worker stops at the next row inserted" : "") + "): " + DROPPED));
             }
         });
-        return new SchemaDrift(newTables, newColumns, changedColumns, objects, targetOnly, problems);
+        Set<String> shared = new HashSet<>();
+        sourceObjects.objects().keySet().stream().filter(targetObjects.objects()::containsKey).forEach(shared::add);
+        sourceObjects.tables().forEach((quoted, t) -> {
+            if (targetObjects.tables().containsKey(quoted)) {
+                shared.add(tableKey(t.schema(), t.name()));
+            }
+        });
+        onSource.values().stream().filter(c -> onTarget.containsKey(c.schema() + "\u0000" + c.table() + "\u0000" + c.name()))
+                .forEach(c -> shared.add(columnKey(c.schema(), c.table(), c.name())));
+        return new SchemaDrift(newTables, newColumns, changedColumns, objects, targetOnly, problems, shared);
     }
 
     /**

@@ -5,12 +5,11 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.util.ArrayList;
-import java.util.HashSet;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import java.util.Set;
 
 /**
  * The schema objects of a database besides tables and columns, which logical replication does not carry either when
@@ -50,8 +49,15 @@ public final class SchemaObjects {
         }
     }
 
-    /** A database's objects by {@link SchemaObject#key()}, and its tables ({@code schema.table}, quoted). */
-    public record Inventory(Map<String, SchemaObject> objects, Set<String> tables) {
+    /** A table's schema and name, as the catalog holds them (unquoted). */
+    public record TableName(String schema, String name) {
+    }
+
+    /**
+     * A database's objects by {@link SchemaObject#key()}, and its tables by their quoted name ({@code schema.table},
+     * as {@link SchemaObject#table()} has it).
+     */
+    public record Inventory(Map<String, SchemaObject> objects, Map<String, TableName> tables) {
     }
 
     private static final String NOT_SYSTEM = CatalogSql.NOT_SYSTEM;
@@ -130,12 +136,12 @@ public final class SchemaObjects {
                 out.put(o.key(), o);
             }
         }
-        Set<String> tables = new HashSet<>();
-        try (PreparedStatement ps = c.prepareStatement("SELECT " + TABLE + " FROM pg_catalog.pg_class c"
+        Map<String, TableName> tables = new HashMap<>();
+        try (PreparedStatement ps = c.prepareStatement("SELECT " + TABLE + ", n.nspname, c.relname FROM pg_catalog.pg_class c"
                 + " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') AND" + NOT_SYSTEM);
              ResultSet rs = ps.executeQuery()) {
             while (rs.next()) {
-                tables.add(rs.getString(1));
+                tables.put(rs.getString(1), new TableName(rs.getString(2), rs.getString(3)));
             }
         }
         return new Inventory(out, tables);
@@ -153,6 +159,11 @@ public final class SchemaObjects {
 
     /** One object that differs, as {@link SchemaObject} has it. */
     public record Drifted(Kind kind, String name, Difference difference, String table, String own) {
+        /** As {@link SchemaObject#key()}. */
+        public String key() {
+            return kind + "\0" + name;
+        }
+
         /** Whether {@code pgferry refresh} makes it as on the source. */
         public boolean repairable() {
             return switch (difference) {
@@ -172,8 +183,8 @@ public final class SchemaObjects {
                         + (kind == Kind.TYPE ? "pgferry refresh adds an enum's new values; change anything else on the"
                         + " target as on the source" : repairable() ? "pgferry refresh makes it as on the source"
                         : "change it on the target as on the source");
-                case EXTRA -> what + " is on the target but not on the source (DDL is not replicated): drop it on the"
-                        + " target if the source dropped it";
+                case EXTRA -> what + " is on the target but not on the source (DDL is not replicated): "
+                        + SchemaDrift.DROPPED;
             };
         }
     }
@@ -188,7 +199,7 @@ public final class SchemaObjects {
         source.objects().forEach((key, s) -> {
             SchemaObject t = target.objects().get(key);
             if (t == null) {
-                if (s.table() == null || target.tables().contains(s.table())) {
+                if (s.table() == null || target.tables().containsKey(s.table())) {
                     out.add(new Drifted(s.kind(), s.name(), Difference.MISSING, s.table(), s.own()));
                 }
             } else if (sameMajor && !Objects.equals(s.definitionMd5(), t.definitionMd5())) {
@@ -196,7 +207,7 @@ public final class SchemaObjects {
             }
         });
         target.objects().forEach((key, t) -> {
-            if (!source.objects().containsKey(key) && (t.table() == null || source.tables().contains(t.table()))) {
+            if (!source.objects().containsKey(key) && (t.table() == null || source.tables().containsKey(t.table()))) {
                 out.add(new Drifted(t.kind(), t.name(), Difference.EXTRA, t.table(), t.own()));
             }
         });

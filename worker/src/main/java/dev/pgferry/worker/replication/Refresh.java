@@ -1,10 +1,12 @@
 package dev.pgferry.worker.replication;
 
+import dev.pgferry.bus.Ledger;
 import dev.pgferry.messages.ErrorCode;
 import dev.pgferry.messages.MigrationException;
 import dev.pgferry.messages.MigrationRequest;
 import dev.pgferry.pg.PgConnector;
 import dev.pgferry.pg.SchemaDrift;
+import dev.pgferry.pg.SchemaObjects;
 import dev.pgferry.pg.ServerCatalog;
 import dev.pgferry.pg.Sql;
 import dev.pgferry.pg.SqlStates;
@@ -20,14 +22,19 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashMap;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.stream.Collectors;
 
 /**
- * Repairs the schema drift of one replicating database ({@link SchemaDrift}): creates on the target each table made
- * on the source since replication began (its definition, indexes, constraints and owned sequences, by
+ * Repairs the schema drift of one replicating database ({@link SchemaDrift}): first drops on the target what the
+ * source dropped (what both sides had when pgferry compared them, {@link MadeObjects}; never what was made on the
+ * target alone), then creates on the target each table made on the source since replication began (its definition, indexes, constraints and owned sequences, by
  * {@code pg_dump --table}; its schema first when the target lacks it), adds each column the target's tables lack
  * (type, default, NOT NULL), makes the other schema objects it can as on the source ({@link ObjectRepair}: indexes,
  * constraints, triggers, functions, views, an enum's new values), holds the triggers that would fire in the apply
@@ -54,23 +61,38 @@ public final class Refresh {
     private final String dbname;
     private final String name;
     private final MigrationRequest request;
+    private final Ledger ledger;
+    private final String migrationId;
 
-    public Refresh(PgConnector source, PgConnector target, String dbname, String name, MigrationRequest request) {
+    public Refresh(PgConnector source, PgConnector target, String dbname, String name, MigrationRequest request,
+                   Ledger ledger, String migrationId) {
         this.source = source;
         this.target = target;
         this.dbname = dbname;
         this.name = name;
         this.request = request;
+        this.ledger = ledger;
+        this.migrationId = migrationId;
     }
 
     public Result run(Replicator.SyncProgress progress) {
         List<String> applied = new ArrayList<>();
         String error = null;
         boolean retriable = false;
+        Optional<MadeObjects> made = Optional.empty();
         try {
             SchemaDrift drift = read();
+            made = madeObjects();
+            List<String> notRepaired = new ArrayList<>(made.isPresent() ? dropDropped(drift, made.get(), applied)
+                    : List.of());
+            if (made.isEmpty() && (drift.targetOnly().stream().anyMatch(t -> !t.renamed())
+                    || drift.objects().stream().anyMatch(o -> o.difference() == SchemaObjects.Difference.EXTRA))) {
+                applied.add("dropped nothing that only the target has: pgferry kept no record of what both sides had"
+                        + " when " + dbname + " began to replicate (it began before pgferry kept one; it keeps one from"
+                        + " this refresh on)");
+            }
             List<SchemaDrift.Table> created = new ArrayList<>();
-            List<String> notRepaired = repair(drift, created, applied);
+            notRepaired.addAll(repair(drift, created, applied));
             if (!drift.newTables().isEmpty()) {
                 boolean extension = publish(drift.newTables());
                 applied.add("added " + drift.newTables().stream().map(SchemaDrift.Table::toString)
@@ -99,13 +121,151 @@ public final class Refresh {
         }
         List<String> remaining;
         try {
-            remaining = read().describe();
+            SchemaDrift after = read();
+            remaining = made.map(m -> describe(after, m)).orElseGet(after::describe);
+            record(made.orElseGet(MadeObjects::none), after, applied);
         } catch (MigrationException e) {
             remaining = List.of();
             retriable = error == null ? e.retriable() : retriable;
             error = error == null ? e.getMessage() : error;
         }
         return new Result(applied, remaining, error, retriable);
+    }
+
+    /** What both sides had when pgferry last compared them ({@link MadeObjects}); empty when it kept no record. */
+    private Optional<MadeObjects> madeObjects() {
+        try {
+            return MadeObjects.read(ledger, migrationId, dbname);
+        } catch (RuntimeException e) {
+            throw new MigrationException(ErrorCode.INTERNAL, null, "reading pgferry's ledger (Kafka) for " + dbname
+                    + ": " + e.getMessage(), true, e);
+        }
+    }
+
+    /**
+     * Adds what both sides have now to the record (begun now for a database that has none), so that a later refresh
+     * drops it if the source drops it.
+     */
+    private void record(MadeObjects made, SchemaDrift after, List<String> applied) {
+        String why;
+        try {
+            if (made.recordWith(ledger, migrationId, dbname, after.shared())) {
+                return;
+            }
+            why = "more than " + MadeObjects.MAX + " tables, columns and objects";
+        } catch (RuntimeException e) {
+            why = e.getMessage();
+        }
+        applied.add("kept no record of what both sides have now (" + why + "): what the source drops from now on stays"
+                + " on the target for you to drop");
+    }
+
+    /** The drift's lines, saying of what only the target has and the sides never shared that it was made there. */
+    static List<String> describe(SchemaDrift drift, MadeObjects made) {
+        List<String> keep = new ArrayList<>();
+        drift.targetOnly().stream().filter(t -> !t.renamed() && !made.contains(t.key())).forEach(t -> keep.add(t.line()));
+        drift.objects().stream().filter(o -> o.difference() == SchemaObjects.Difference.EXTRA && !made.contains(o.key()))
+                .forEach(o -> keep.add(o.describe()));
+        return drift.describe().stream().map(line -> keep.contains(line) ? line.replace(SchemaDrift.DROPPED, KEPT) : line)
+                .toList();
+    }
+
+    /** What the drift says of something only the target has that the source never had while pgferry looked. */
+    static final String KEPT = "the source never had it while pgferry compared the two, so it was made on the target"
+            + " and stays: drop it yourself, or cut over with --ignore-drift";
+
+    /**
+     * Drops on the target what the source dropped: each table, column (not one the source may have renamed) and
+     * schema object only the target has that both sides had when pgferry compared them ({@code made}); what the
+     * sides never shared was made on the target, and stays. Each drop is its own statement, without CASCADE, so
+     * that nothing else goes with it; one that something else still needs is tried again once the others are done
+     * (a view over a dropped table, a key on a dropped index), until a round drops nothing more. Returns those that
+     * could not be dropped, one line each.
+     */
+    private List<String> dropDropped(SchemaDrift drift, MadeObjects made, List<String> applied) {
+        Map<String, String> todo = new LinkedHashMap<>();
+        drift.objects().stream().filter(o -> o.difference() == SchemaObjects.Difference.EXTRA && made.contains(o.key()))
+                .sorted(Comparator.comparingInt(o -> dropOrder(o.kind())))
+                .forEach(o -> todo.put(o.kind().word() + " " + o.name(), dropStatement(o)));
+        drift.targetOnly().stream().filter(t -> !t.renamed() && made.contains(t.key())).forEach(t -> {
+            if (t.column() == null) {
+                todo.put("table " + t.schema() + "." + t.table(), "DROP TABLE IF EXISTS " + Sql.qualified(t.schema(),
+                        t.table()));
+            } else {
+                todo.put("column " + t.schema() + "." + t.table() + "." + t.column(), "ALTER TABLE IF EXISTS "
+                        + Sql.qualified(t.schema(), t.table()) + " DROP COLUMN IF EXISTS " + Sql.ident(t.column()));
+            }
+        });
+        if (todo.isEmpty()) {
+            return List.of();
+        }
+        Map<String, String> failed = new LinkedHashMap<>();
+        try (Connection t = target.open(dbname)) {
+            EventTriggers.pass(t);
+            t.setAutoCommit(true);
+            boolean progress = true;
+            while (progress && !todo.isEmpty()) {
+                progress = false;
+                failed.clear();
+                for (Iterator<java.util.Map.Entry<String, String>> it = todo.entrySet().iterator(); it.hasNext(); ) {
+                    java.util.Map.Entry<String, String> d = it.next();
+                    try (Statement st = t.createStatement()) {
+                        st.execute(typeStatement(t, d.getValue()));
+                        applied.add("dropped " + d.getKey() + " on the target (the source dropped it)");
+                        it.remove();
+                        progress = true;
+                    } catch (SQLException e) {
+                        failed.put(d.getKey(), SqlStates.describe(e));
+                    }
+                }
+            }
+        } catch (SQLException e) {
+            throw SqlStates.wrap(ErrorCode.SCHEMA_RESTORE_FAILED, "dropping what the source dropped in target database "
+                    + dbname, e);
+        }
+        List<String> out = new ArrayList<>();
+        failed.forEach((what, why) -> out.add(what + " could not be dropped as on the source: " + why));
+        return out;
+    }
+
+    private static int dropOrder(SchemaObjects.Kind k) {
+        return switch (k) {
+            case VIEW, MATERIALIZED_VIEW -> 0;
+            case TRIGGER -> 1;
+            case CONSTRAINT -> 2;
+            case INDEX -> 3;
+            case FUNCTION, PROCEDURE -> 4;
+            case SEQUENCE -> 5;
+            case TYPE -> 6;
+        };
+    }
+
+    /** The statement that drops {@code o} (names as the server quoted them); a type's is settled by {@link #typeStatement}. */
+    private static String dropStatement(SchemaObjects.Drifted o) {
+        return switch (o.kind()) {
+            case INDEX -> "DROP INDEX IF EXISTS " + o.name();
+            case CONSTRAINT -> "ALTER TABLE IF EXISTS " + o.table() + " DROP CONSTRAINT IF EXISTS " + Sql.ident(o.own());
+            case TRIGGER -> "DROP TRIGGER IF EXISTS " + Sql.ident(o.own()) + " ON " + o.table();
+            case FUNCTION -> "DROP FUNCTION IF EXISTS " + o.name();
+            case PROCEDURE -> "DROP PROCEDURE IF EXISTS " + o.name();
+            case VIEW -> "DROP VIEW IF EXISTS " + o.name();
+            case MATERIALIZED_VIEW -> "DROP MATERIALIZED VIEW IF EXISTS " + o.name();
+            case SEQUENCE -> "DROP SEQUENCE IF EXISTS " + o.name();
+            case TYPE -> DROP_TYPE + o.name();
+        };
+    }
+
+    private static final String DROP_TYPE = "DROP TYPE IF EXISTS ";
+
+    /** {@code sql}, or for a type that is a domain, {@code DROP DOMAIN} instead (DROP TYPE refuses a domain). */
+    private static String typeStatement(Connection t, String sql) throws SQLException {
+        if (!sql.startsWith(DROP_TYPE)) {
+            return sql;
+        }
+        String type = sql.substring(DROP_TYPE.length());
+        boolean domain = ServerCatalog.exists(t, "SELECT 1 FROM pg_catalog.pg_type"
+                + " WHERE oid = pg_catalog.to_regtype(?) AND typtype = 'd'", type);
+        return domain ? "DROP DOMAIN IF EXISTS " + type : sql;
     }
 
     private SchemaDrift read() {

@@ -185,6 +185,10 @@ final class CopyPipeline {
         emit.accept(event);
     }
 
+    Ledger ledger() {
+        return ledger;
+    }
+
     void warn(String message) {
         emit.accept(events.warning(message));
     }

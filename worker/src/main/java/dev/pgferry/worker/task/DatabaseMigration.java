@@ -201,7 +201,8 @@ public final class DatabaseMigration {
                 return true;
             }
             if (task.action() == MigrationTask.Action.REFRESH) {
-                Refresh.Result r = new Refresh(source, target, db, ReplicationNames.of(task.migrationId(), db), task.request())
+                Refresh.Result r = new Refresh(source, target, db, ReplicationNames.of(task.migrationId(), db), task.request(),
+                        ledger, task.migrationId())
                         .run((ready, total) -> { });
                 if (r.error() != null && r.retriable() && retries > 0) {
                     // A refresh reads the drift afresh each time: running it again does what is left.

@@ -3,11 +3,13 @@ package dev.pgferry.worker.task;
 import dev.pgferry.messages.ErrorCode;
 import dev.pgferry.messages.MigrationRequest;
 import dev.pgferry.messages.ReplicationNames;
+import dev.pgferry.pg.SchemaDrift;
 import dev.pgferry.pg.SqlStates;
 import dev.pgferry.worker.copy.CreatedSlot;
 import dev.pgferry.worker.copy.SourceCatalog;
 import dev.pgferry.worker.copy.SourceSnapshot;
 import dev.pgferry.worker.database.DatabaseProperties;
+import dev.pgferry.worker.replication.MadeObjects;
 import dev.pgferry.worker.replication.Preconditions;
 import dev.pgferry.worker.replication.ReplicaTriggers;
 import dev.pgferry.worker.replication.Replicator;
@@ -27,6 +29,8 @@ import java.util.Set;
  * unlogged ones, which it skips) and the subscription makes its own slot. Confined to the task's thread.
  */
 final class ReplicationMigration {
+    /** How long reading what both sides have waits for a lock another session holds on a table. */
+    private static final long RECORD_LOCK_TIMEOUT_MS = 30_000;
     private final CopyPipeline pipeline;
     private final Preconditions.Result check;
     private final Duration maxWait;
@@ -72,6 +76,7 @@ final class ReplicationMigration {
         replicator.subscribe(slot, check.targetViaAivenExtras());
         pipeline.createEventTriggers();
         replicator.awaitReady((ready, total) -> { });
+        recordMade();
     }
 
     /** PostgreSQL's table sync copies the tables; the tables' progress is the subscription's. */
@@ -91,6 +96,32 @@ final class ReplicationMigration {
         replicator.subscribeWithTableSync(check.targetViaAivenExtras());
         pipeline.createEventTriggers();
         replicator.awaitReady((ready, total) -> pipeline.emit(pipeline.events.progress(ready, total, 0, 0)));
+        recordMade();
+    }
+
+    /**
+     * Keeps what both sides have once the database replicates in the ledger ({@link MadeObjects}), so that a later
+     * {@code refresh} drops on the target what the source drops then, and only that. Without the record refresh
+     * leaves such things to the user, which a warning says; the replication is not failed for it.
+     */
+    private void recordMade() {
+        MigrationRequest request = pipeline.task.request();
+        String why;
+        try (Connection s = pipeline.source.open(pipeline.db); Connection t = pipeline.target.open(pipeline.db)) {
+            SchemaDrift drift = SchemaDrift.of(s, t, name, name, (schema, table) -> request.copiesTable(pipeline.db,
+                    schema, table), request.options().includeExtensionTables(), RECORD_LOCK_TIMEOUT_MS);
+            if (MadeObjects.none().recordWith(pipeline.ledger(), pipeline.task.migrationId(), pipeline.db, drift.shared())) {
+                return;
+            }
+            why = "the schema has more than " + MadeObjects.MAX + " tables, columns and objects";
+        } catch (SQLException e) {
+            why = SqlStates.describe(e);
+        } catch (RuntimeException e) {
+            why = e.getMessage();
+        }
+        pipeline.warn("pgferry kept no record of what the source and target have now (" + why + "): if the source"
+                + " drops a table, column or other object while this database replicates, pgferry refresh leaves it on"
+                + " the target for you to drop");
     }
 
     /**

@@ -1,0 +1,69 @@
+package dev.pgferry.worker.replication;
+
+import dev.pgferry.messages.Json;
+import dev.pgferry.messages.LedgerEntry;
+import dev.pgferry.pg.SchemaDrift;
+import dev.pgferry.pg.SchemaObjects;
+import org.junit.jupiter.api.Test;
+
+import java.util.List;
+import java.util.Set;
+import java.util.stream.IntStream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+class MadeObjectsTest {
+
+    @Test
+    void keepsWhatBothSidesHadAcrossRecordsAndTheLedgerEntry() {
+        String table = SchemaDrift.tableKey("public", "legacy_log");
+        String column = SchemaDrift.columnKey("public", "legacy", "flag");
+        String check = new SchemaObjects.Drifted(SchemaObjects.Kind.CONSTRAINT, "c on public.legacy",
+                SchemaObjects.Difference.EXTRA, "public.legacy", "c").key();
+        MadeObjects first = MadeObjects.none().with(List.of(table, column));
+        MadeObjects later = first.with(List.of(check, table));
+
+        assertThat(first.contains(table)).isTrue();
+        assertThat(first.contains(check)).isFalse();
+        assertThat(later.size()).isEqualTo(3);
+        // (a table and a column of the same names are told apart)
+        assertThat(later.contains(SchemaDrift.columnKey("public", "legacy_log", "flag"))).isFalse();
+        assertThat(later.contains(SchemaDrift.tableKey("public", "legacy"))).isFalse();
+        // and the entry, written and read as JSON, holds the same
+        LedgerEntry entry = Json.read(Json.write(LedgerEntry.made(later.encode())), LedgerEntry.class);
+        MadeObjects read = MadeObjects.decode(entry.made());
+        assertThat(read.size()).isEqualTo(3);
+        assertThat(List.of(table, column, check)).allMatch(read::contains);
+    }
+
+    @Test
+    void theLargestSchemaItKeepsFitsOneLedgerEntry() {
+        MadeObjects most = MadeObjects.none().with(IntStream.range(0, MadeObjects.MAX)
+                .mapToObj(i -> SchemaDrift.columnKey("s", "t" + i / 10, "c" + i)).toList());
+        byte[] entry = Json.write(LedgerEntry.made(most.encode()));
+        assertThat(most.size()).isEqualTo(MadeObjects.MAX);
+        assertThat(entry.length).isLessThan(Json.MAX_MESSAGE_BYTES);
+        assertThat(MadeObjects.decode(Json.read(entry, LedgerEntry.class).made()).contains(
+                SchemaDrift.columnKey("s", "t7", "c77"))).isTrue();
+    }
+
+    @Test
+    void theDriftSaysOfWhatTheSidesNeverSharedThatItStays() {
+        SchemaDrift.TargetOnly dropped = new SchemaDrift.TargetOnly("public", "legacy_log", null, false,
+                "table public.legacy_log is on the target but not on the source (DDL is not replicated): "
+                        + SchemaDrift.DROPPED);
+        SchemaDrift.TargetOnly mine = new SchemaDrift.TargetOnly("public", "my_notes", null, false,
+                "table public.my_notes is on the target but not on the source (DDL is not replicated): "
+                        + SchemaDrift.DROPPED);
+        SchemaObjects.Drifted myIndex = new SchemaObjects.Drifted(SchemaObjects.Kind.INDEX, "public.my_idx",
+                SchemaObjects.Difference.EXTRA, "public.t", "my_idx");
+        SchemaDrift drift = new SchemaDrift(List.of(), List.of(), List.of(), List.of(myIndex), List.of(dropped, mine),
+                List.of(), Set.of());
+        MadeObjects made = MadeObjects.none().with(List.of(dropped.key()));
+
+        assertThat(Refresh.describe(drift, made)).containsExactly(
+                "index public.my_idx is on the target but not on the source (DDL is not replicated): " + Refresh.KEPT,
+                dropped.line(),
+                "table public.my_notes is on the target but not on the source (DDL is not replicated): " + Refresh.KEPT);
+    }
+}
