@@ -69,7 +69,11 @@ class CutoverIT {
                     // (and what a later deploy drops: a check, a function, a view)
                     + " ALTER TABLE public.legacy ADD CONSTRAINT legacy_id_small CHECK (id < 1000);"
                     + " CREATE FUNCTION public.old_fn() RETURNS int LANGUAGE sql AS 'SELECT 1';"
-                    + " CREATE VIEW public.old_view AS SELECT id FROM public.legacy");
+                    + " CREATE VIEW public.old_view AS SELECT id FROM public.legacy;"
+                    // (and views it changes: one loses a column with its table, a materialized one is defined anew)
+                    + " CREATE VIEW public.legacy_view AS SELECT id, flag FROM public.legacy;"
+                    + " CREATE MATERIALIZED VIEW public.mood_counts AS SELECT m, count(*) AS n FROM public.moods GROUP BY m;"
+                    + " CREATE UNIQUE INDEX mood_counts_m ON public.mood_counts (m)");
             ReplicationIT.exec(source, "ledger", "CREATE TABLE public.entries (id serial PRIMARY KEY, v int NOT NULL);"
                     + " INSERT INTO public.entries (v) SELECT g FROM generate_series(1, 100) g");
             // (a trigger that fires on a replica too, as an application's own replication setup may have made it:
@@ -172,7 +176,13 @@ class CutoverIT {
                     // (and a key widened, used at once; a column renamed, a column and a table dropped)
                     + " ALTER TABLE public.moods ALTER COLUMN id TYPE bigint;"
                     + " ALTER TABLE public.legacy RENAME COLUMN note TO remark;"
-                    + " ALTER TABLE public.legacy DROP COLUMN flag; DROP TABLE public.legacy_log;"
+                    + " DROP VIEW public.legacy_view; ALTER TABLE public.legacy DROP COLUMN flag; DROP TABLE public.legacy_log;"
+                    + " CREATE VIEW public.legacy_view AS SELECT id FROM public.legacy;"
+                    + " GRANT SELECT ON public.legacy_view TO reporter;"
+                    + " DROP MATERIALIZED VIEW public.mood_counts;"
+                    + " CREATE MATERIALIZED VIEW public.mood_counts AS SELECT m, count(*) AS n, max(id) AS top"
+                    + "   FROM public.moods GROUP BY m;"
+                    + " CREATE UNIQUE INDEX mood_counts_m ON public.mood_counts (m);"
                     + " DROP VIEW public.old_view; DROP FUNCTION public.old_fn();"
                     + " ALTER TABLE public.legacy DROP CONSTRAINT legacy_id_small;"
                     + " ALTER TABLE public.legacy ADD COLUMN seqno bigint GENERATED ALWAYS AS IDENTITY;"
@@ -256,6 +266,15 @@ class CutoverIT {
                     + " AND NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = 'legacy_id_small')"
                     + " AND NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'public.legacy'::regclass"
                     + "   AND attname = 'flag')")).isEqualTo("t");
+            // (the view that used the dropped column, and the materialized view, made again as on the source: with
+            // the view's new grant, and the materialized view's index)
+            String views = "SELECT pg_get_viewdef('public.legacy_view') || pg_get_viewdef('public.mood_counts')"
+                    + " || has_table_privilege('reporter', 'public.legacy_view', 'SELECT')"
+                    + " || (SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = 'public.mood_counts'::regclass)";
+            assertThat(Compare.scalar(target, "bank", views)).contains("max(moods.id) AS top").contains("true")
+                    .isEqualTo(Compare.scalar(source, "bank", views));
+            assertThat(refresh.out()).contains("made again ").contains("view public.legacy_view")
+                    .contains("materialized view public.mood_counts");
             // and the new table and column are on the target with their rows, and rows written later arrive
             assertThat(refresh.out()).contains("created public.audit, public.audit_copy on the target (with indexes")
                     .contains("added column public.ticks.source_note (text) on the target")
@@ -319,6 +338,17 @@ class CutoverIT {
             assertThat(cut.cutover().fenceLsn()).matches("[0-9A-F]+/[0-9A-F]+");
             assertThat(cut.cutover().sourceWritable()).isFalse();
             assertThat(cut.verification().result()).isEqualTo(Verification.Result.MATCH);
+            // (the materialized view the source made again before the rows it counts arrived is stale there, which no
+            // copy can reproduce: the target holds what its query gives, and the verification says so)
+            assertThat(cut.verification().checks()).filteredOn(c -> c.name().equals("materialized views")).singleElement()
+                    .satisfies(c -> assertThat(c.details()).containsExactly("public.mood_counts: stale on the source"
+                            + " (its rows are not what its query gives now: it was not refreshed since its tables"
+                            + " changed); the target holds what the query gives now, as REFRESH MATERIALIZED VIEW on"
+                            + " the source would make it"));
+            assertThat(Compare.scalar(target, "bank", "SELECT string_agg(m || '=' || n || '/' || top, ',' ORDER BY m)"
+                    + " FROM public.mood_counts")).isEqualTo(Compare.scalar(source, "bank", "SELECT string_agg(m || '='"
+                    + " || n || '/' || top, ',' ORDER BY m) FROM (SELECT m, count(*) AS n, max(id) AS top"
+                    + " FROM public.moods GROUP BY m) q"));
             // and every id the source confirmed to the writer is on the target, and every table matches
             List<Long> committed = writer.committed();
             assertThat(Compare.scalar(target, "bank", "SELECT count(*) FROM public.ticks WHERE id = ANY ('{"

@@ -43,6 +43,12 @@ class VerifyIT {
                         ALTER DATABASE shop SET work_mem TO '8MB';
                         """);
             }
+            // and a materialized view the source has not refreshed since its table changed (stale there)
+            ReplicationIT.exec(source, "shop", "CREATE MATERIALIZED VIEW public.some_names AS SELECT id, name"
+                    + " FROM public.customers WHERE id IN (1, 42); UPDATE public.customers SET name = 'renamed' WHERE id = 1;"
+                    // (and one whose rows no copy can hold: its query gives others each time)
+                    + " CREATE MATERIALIZED VIEW public.stamped AS SELECT count(*) AS n, clock_timestamp() AS at"
+                    + " FROM public.customers");
             MigrationRequest r = Pgferry.request(source, target, List.of("postgres"));
             pgferry.submit(r);
             assertThat(pgferry.awaitFinal(r.migrationId()).migration().status()).isEqualTo(State.DONE);
@@ -57,6 +63,12 @@ class VerifyIT {
             assertThat(shop.checks()).extracting(Verification.Check::name)
                     .contains("database properties", "schema", "sequences", "large objects", "materialized views");
             assertThat(shop.checks()).allSatisfy(c -> assertThat(c.result()).isEqualTo(Result.MATCH));
+            // (the stale view cannot be copied as it is: the target holds what its query gives, which is named)
+            assertThat(check(shop, "materialized views").details()).containsExactlyInAnyOrder("public.some_names: stale"
+                    + " on the source (its rows are not what its query gives now: it was not refreshed since its tables"
+                    + " changed); the target holds what the query gives now, as REFRESH MATERIALIZED VIEW on the source"
+                    + " would make it", "public.stamped: its query gives other rows each time it runs (a volatile"
+                    + " function such as now() or random()), so only its rows are counted: 1 on both sides");
             Map<String, Long> rows = shop.tables().stream().collect(Collectors.toMap(Verification.TableCheck::table,
                     Verification.TableCheck::rowsTarget));
             assertThat(rows).containsEntry("public.orders", Long.valueOf(Compare.scalar(source, "shop",
@@ -72,6 +84,7 @@ class VerifyIT {
                         UPDATE public.customers SET name = 'changed' WHERE id = 42;
                         DELETE FROM public.orders WHERE id = 17;
                         INSERT INTO public.customers (id, name, email) VALUES (100001, 'extra', 'extra@example.com');
+                        REFRESH MATERIALIZED VIEW public.some_names;
                         """);
             }
             try (var c = SampleData.connect(target, "postgres"); var s = c.createStatement()) {
@@ -96,6 +109,11 @@ class VerifyIT {
             assertThat(customers.sampleKeys()).containsExactlyInAnyOrder("(42) differs", "(100001) only on the target");
             assertThat(table(after, "public.orders").sampleKeys()).containsExactly("(17) missing on the target");
             assertThat(table(after, "public.measurements_2025").result()).isEqualTo(Result.MATCH);
+            // (as many rows in the view as on the source, but another one: compared by content, not only counted)
+            assertThat(check(after, "materialized views").result()).isEqualTo(Result.DIFFERS);
+            assertThat(check(after, "materialized views").details())
+                    .anySatisfy(d -> assertThat(d).startsWith("public.some_names populated, 2 rows (hash ").endsWith("on the source"))
+                    .anySatisfy(d -> assertThat(d).startsWith("public.some_names populated, 2 rows (hash ").endsWith("on the target"));
             assertThat(check(after, "database properties").details())
                     .anySatisfy(d -> assertThat(d).startsWith("ACL:").contains("app_rw:CONNECT"))
                     .anySatisfy(d -> assertThat(d).startsWith("settings:").contains("work_mem=8MB").contains("work_mem=64MB"));

@@ -167,8 +167,7 @@ public final class SchemaObjects {
         /** Whether {@code pgferry refresh} makes it as on the source. */
         public boolean repairable() {
             return switch (difference) {
-                case MISSING -> true;
-                case DIFFERS -> kind != Kind.MATERIALIZED_VIEW;
+                case MISSING, DIFFERS -> true;
                 case EXTRA -> false;
             };
         }

@@ -18,6 +18,8 @@ public final class SqlStates {
     public static final String DUPLICATE_OBJECT = "42710";
     public static final String DUPLICATE_DATABASE = "42P04";
     public static final String UNDEFINED_OBJECT = "42704";
+    /** A definition a statement cannot change in place (a view's columns dropped or retyped by CREATE OR REPLACE). */
+    public static final String INVALID_TABLE_DEFINITION = "42P16";
     /** lock_not_available: a lock not granted within lock_timeout. */
     public static final String LOCK_NOT_AVAILABLE = "55P03";
     /** invalid_parameter_value: among others, a snapshot that cannot be imported (its exporter ended). */

@@ -345,7 +345,7 @@ public final class ObjectCopier {
      * The rows of {@code relation}: their count and the sum of a 64-bit hash of each, in any order ("not populated"
      * for a view that is not; null when there is no such relation).
      */
-    private static String contentHash(Connection c, String relation) throws SQLException {
+    public static String contentHash(Connection c, String relation) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement("SELECT c.relispopulated FROM pg_catalog.pg_class c"
                 + " WHERE c.oid = pg_catalog.to_regclass(?)")) {
             ps.setString(1, relation);
@@ -359,6 +359,26 @@ public final class ObjectCopier {
             }
         }
         return rowsHash(c, relation);
+    }
+
+    /**
+     * What the query of materialized view {@code view} gives now on {@code c}, as {@link #contentHash} shows rows (what
+     * a {@code REFRESH} would fill it with); null when there is no such view.
+     */
+    public static String queryHash(Connection c, String view) throws SQLException {
+        String query;
+        try (PreparedStatement ps = c.prepareStatement("SELECT pg_catalog.pg_get_viewdef(pg_catalog.to_regclass(?))")) {
+            ps.setString(1, view);
+            try (ResultSet rs = ps.executeQuery()) {
+                query = rs.next() ? rs.getString(1) : null;
+            }
+        }
+        if (query == null) {
+            return null;
+        }
+        // (printed for this session's search_path, so it reads the same tables here)
+        query = query.strip();
+        return rowsHash(c, "(" + (query.endsWith(";") ? query.substring(0, query.length() - 1) : query) + ")");
     }
 
     /** The rows {@code from} gives (a relation, or a parenthesized query): their count and an order-free hash. */

@@ -30,7 +30,8 @@ import java.util.Set;
  * definitions ({@code pg_get_indexdef}, {@code pg_get_constraintdef}, {@code pg_get_triggerdef}, {@code
  * pg_get_functiondef}, {@code pg_get_viewdef}, {@code pg_sequence}, an enum's labels): a missing index, constraint or
  * trigger is created; one defined otherwise is made again (a function or view replaced, which keeps its owner and
- * privileges; a sequence altered); an enum gets the values the source added, each in its place. A trigger made on a
+ * privileges; a sequence altered; a view whose columns changed, and a materialized view, dropped and restored from the
+ * dump, see {@link #remake}); an enum gets the values the source added, each in its place. A trigger made on a
  * replicating target takes the source's state, held disabled when it would fire in the apply worker ({@link
  * ReplicaTriggers}). Types, sequences and functions come {@link #early} (a new table or column may need them), the rest
  * {@link #late}, with a new sequence then owned by its column as on the source. Each object is made in its own
@@ -82,12 +83,14 @@ final class ObjectRepair {
     private void run(List<Drifted> drifted) throws SQLException {
         List<Drifted> todo = new ArrayList<>();
         List<Drifted> fromDump = new ArrayList<>();
+        List<Drifted> remake = new ArrayList<>();
         for (Drifted d : drifted) {
             if (d.repairable()) {
-                (d.difference() == Difference.MISSING && FROM_DUMP.contains(d.kind()) ? fromDump : todo).add(d);
+                (d.kind() == Kind.MATERIALIZED_VIEW && d.difference() == Difference.DIFFERS ? remake
+                        : d.difference() == Difference.MISSING && FROM_DUMP.contains(d.kind()) ? fromDump : todo).add(d);
             }
         }
-        restoreFromDump(fromDump);
+        restoreFromDump(fromDump, "created");
         // types and functions before what uses them; a partition's objects after its parent's
         Set<String> partitions = new HashSet<>(SourceCatalog.column(s,
                 "SELECT pg_catalog.format('%I.%I', n.nspname, c.relname)"
@@ -112,16 +115,58 @@ final class ObjectRepair {
                 if (!t.getAutoCommit()) {
                     t.rollback();
                 }
-                failures.add(d.kind().word() + " " + d.name() + " could not be made as on the source: "
-                        + SqlStates.describe(e));
+                if (d.kind() == Kind.VIEW && SqlStates.INVALID_TABLE_DEFINITION.equals(e.getSQLState())) {
+                    remake.add(d);  // (its columns changed: CREATE OR REPLACE cannot drop or retype them)
+                } else {
+                    failures.add(d.kind().word() + " " + d.name() + " could not be made as on the source: "
+                            + SqlStates.describe(e));
+                }
             } finally {
                 t.setAutoCommit(true);
             }
         }
+        remake(remake);
     }
 
-    /** The missing objects pg_dump has whole, restored together from the source's schema dump. */
-    private void restoreFromDump(List<Drifted> missing) throws SQLException {
+    /**
+     * Views whose columns changed and materialized views defined otherwise, made again: each dropped on the target
+     * (without CASCADE: one that other views use stays, named with its SQLSTATE), then restored from the source's
+     * schema dump with owner, privileges and comment, and a materialized view's indexes made as on the source (it is
+     * unpopulated until the cut-over refreshes it, as a new one is).
+     */
+    private void remake(List<Drifted> views) throws SQLException {
+        List<Drifted> dropped = new ArrayList<>();
+        for (Drifted d : views) {
+            try (Statement st = t.createStatement()) {
+                st.execute("DROP " + (d.kind() == Kind.VIEW ? "VIEW " : "MATERIALIZED VIEW ") + d.name());
+                dropped.add(d);
+            } catch (SQLException e) {
+                failures.add(d.kind().word() + " " + d.name() + " could not be made again as on the source: "
+                        + SqlStates.describe(e));
+            }
+        }
+        restoreFromDump(dropped, "made again");
+        for (Drifted d : dropped) {
+            if (d.kind() != Kind.MATERIALIZED_VIEW) {
+                continue;
+            }
+            for (String index : SourceCatalog.column(s, "SELECT pg_catalog.pg_get_indexdef(i.indexrelid)"
+                    + " FROM pg_catalog.pg_index i WHERE i.indrelid = ?::pg_catalog.regclass ORDER BY i.indexrelid", d.name())) {
+                try (Statement st = t.createStatement()) {
+                    st.execute(index);
+                } catch (SQLException e) {
+                    failures.add("an index of " + d.kind().word() + " " + d.name() + " could not be made as on the"
+                            + " source: " + SqlStates.describe(e));
+                }
+            }
+        }
+    }
+
+    /**
+     * The objects pg_dump has whole that the target lacks, restored together from the source's schema dump; {@code
+     * verb} says what that did ({@code created}, or {@code made again}).
+     */
+    private void restoreFromDump(List<Drifted> missing, String verb) throws SQLException {
         if (missing.isEmpty()) {
             return;
         }
@@ -157,7 +202,7 @@ final class ObjectRepair {
         String names = String.join(", ", missing.stream().map(d -> d.kind().word() + " " + d.name()).toList());
         try {
             if (!DumpSelection.restore(source, dbname, wanted, restoreEnv).isEmpty()) {
-                applied.add("created " + names + " on the target (from the source's schema dump, with owner and"
+                applied.add(verb + " " + names + " on the target (from the source's schema dump, with owner and"
                         + " privileges)");
                 missing.stream().filter(d -> d.kind() == Kind.SEQUENCE).forEach(d -> newSequences.add(d.name()));
             }

@@ -83,8 +83,7 @@ public final class Refresh {
         try {
             SchemaDrift drift = read();
             made = madeObjects();
-            List<String> notRepaired = new ArrayList<>(made.isPresent() ? dropDropped(drift, made.get(), applied)
-                    : List.of());
+            List<String> dropFailures = made.isPresent() ? dropDropped(drift, made.get(), applied) : List.of();
             if (made.isEmpty() && (drift.targetOnly().stream().anyMatch(t -> !t.renamed())
                     || drift.objects().stream().anyMatch(o -> o.difference() == SchemaObjects.Difference.EXTRA))) {
                 applied.add("dropped nothing that only the target has: pgferry kept no record of what both sides had"
@@ -92,7 +91,12 @@ public final class Refresh {
                         + " this refresh on)");
             }
             List<SchemaDrift.Table> created = new ArrayList<>();
-            notRepaired.addAll(repair(drift, created, applied));
+            List<String> notRepaired = new ArrayList<>(repair(drift, created, applied));
+            if (!dropFailures.isEmpty()) {
+                // (a view made again as on the source may no longer need what the source dropped)
+                dropFailures = dropDropped(read(), made.get(), applied);
+            }
+            notRepaired.addAll(0, dropFailures);
             if (!drift.newTables().isEmpty()) {
                 boolean extension = publish(drift.newTables());
                 applied.add("added " + drift.newTables().stream().map(SchemaDrift.Table::toString)

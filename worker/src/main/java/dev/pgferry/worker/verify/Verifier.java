@@ -11,6 +11,7 @@ import dev.pgferry.pg.CatalogSql;
 import dev.pgferry.pg.PgConnector;
 import dev.pgferry.pg.ServerCatalog;
 import dev.pgferry.pg.Sql;
+import dev.pgferry.worker.copy.ObjectCopier;
 import dev.pgferry.worker.copy.SourceCatalog;
 import dev.pgferry.worker.database.DatabaseProperties;
 import dev.pgferry.worker.roles.RoleComparison;
@@ -107,7 +108,7 @@ public final class Verifier {
             checks.add(replicating ? new Check("large objects", Result.NOT_COMPARABLE,
                     List.of("replication does not carry large objects: they are copied at cut-over (pgferry cutover, or remove --final-copy)"))
                     : compare("large objects", src, dst, Verifier::largeObjects));
-            checks.add(compare("materialized views", src, dst, Verifier::matViews));
+            checks.add(matViews(src, dst));
             for (SourceCatalog.Table t : SourceCatalog.tables(src, request.options().includeExtensionTables())) {
                 if (!request.copiesTable(dbname, t.schema(), t.name())) {
                     tables.add(new TableCheck(t.displayName(), Result.NOT_COMPARABLE, null, null, null,
@@ -234,12 +235,59 @@ public final class Verifier {
                 + " FROM pg_catalog.pg_largeobject_metadata m");
     }
 
+    /**
+     * The materialized views, populated or not, with their rows (count and an order-free hash). One whose rows differ
+     * is compared with what its query gives on the source now: a view the source last refreshed before its tables
+     * changed (stale) cannot be copied as it is (only a {@code REFRESH} fills a view, from its tables), so a target
+     * that holds what the query gives now is a match, and a detail says that the source's is stale. One whose query
+     * gives other rows each time (a volatile function) is compared by its row count alone, which a detail says.
+     */
+    private static Check matViews(Connection src, Connection dst) throws SQLException {
+        Check plain = compare("materialized views", src, dst, Verifier::matViews);
+        if (plain.result() == Result.MATCH) {
+            return plain;
+        }
+        List<String> details = new ArrayList<>(plain.details());
+        List<String> stale = new ArrayList<>();
+        for (SourceCatalog.MatView m : SourceCatalog.matViews(src)) {
+            String shown = m.schema() + "." + m.name();
+            String name = Sql.qualified(m.schema(), m.name());
+            if (!m.populated() || details.stream().noneMatch(d -> d.startsWith(shown + " "))) {
+                continue;
+            }
+            String now = ObjectCopier.queryHash(src, name);
+            String there = ObjectCopier.contentHash(dst, name);
+            if (now == null || there == null) {
+                continue;
+            }
+            String here = ObjectCopier.contentHash(src, name);
+            if (!now.equals(ObjectCopier.queryHash(src, name))) {
+                // (its query gives other rows each time: now(), random(); no copy could hold the source's rows)
+                String rows = here.substring(0, here.indexOf(':'));
+                if (there.startsWith(rows + ":")) {
+                    details.removeIf(d -> d.startsWith(shown + " "));
+                    stale.add(shown + ": its query gives other rows each time it runs (a volatile function such as"
+                            + " now() or random()), so only its rows are counted: " + rows + " on both sides");
+                }
+            } else if (!now.equals(here) && now.equals(there)) {
+                details.removeIf(d -> d.startsWith(shown + " "));
+                stale.add(shown + ": stale on the source (its rows are not what its query gives now: it was not"
+                        + " refreshed since its tables changed); the target holds what the query gives now, as REFRESH"
+                        + " MATERIALIZED VIEW on the source would make it");
+            }
+        }
+        details.addAll(stale);
+        return new Check("materialized views", details.size() == stale.size() ? Result.MATCH : Result.DIFFERS, details);
+    }
+
     private static List<String> matViews(Connection c) throws SQLException {
         List<String> out = new ArrayList<>();
         for (SourceCatalog.MatView m : SourceCatalog.matViews(c)) {
             String name = Sql.qualified(m.schema(), m.name());
-            out.add(m.schema() + "." + m.name() + (m.populated()
-                    ? " populated, " + lines(c, "SELECT count(*) FROM " + name).get(0) + " rows" : " not populated"));
+            // (count:hash, as the cut-over compares them: a view with as many rows, but other ones, differs too)
+            String[] rows = m.populated() ? ObjectCopier.contentHash(c, name).split(":", 2) : null;
+            out.add(m.schema() + "." + m.name() + (rows != null ? " populated, " + rows[0] + " rows (hash " + rows[1] + ")"
+                    : " not populated"));
         }
         return out;
     }
