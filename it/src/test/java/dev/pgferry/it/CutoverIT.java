@@ -73,7 +73,10 @@ class CutoverIT {
                     // (and views it changes: one loses a column with its table, a materialized one is defined anew)
                     + " CREATE VIEW public.legacy_view AS SELECT id, flag FROM public.legacy;"
                     + " CREATE MATERIALIZED VIEW public.mood_counts AS SELECT m, count(*) AS n FROM public.moods GROUP BY m;"
-                    + " CREATE UNIQUE INDEX mood_counts_m ON public.mood_counts (m)");
+                    + " CREATE UNIQUE INDEX mood_counts_m ON public.mood_counts (m);"
+                    // (and a table it renames)
+                    + " CREATE TABLE public.old_name (id int PRIMARY KEY, v text);"
+                    + " INSERT INTO public.old_name SELECT g, 'v' || g FROM generate_series(1, 3) g");
             ReplicationIT.exec(source, "ledger", "CREATE TABLE public.entries (id serial PRIMARY KEY, v int NOT NULL);"
                     + " INSERT INTO public.entries (v) SELECT g FROM generate_series(1, 100) g");
             // (a trigger that fires on a replica too, as an application's own replication setup may have made it:
@@ -184,11 +187,13 @@ class CutoverIT {
                     + "   FROM public.moods GROUP BY m;"
                     + " CREATE UNIQUE INDEX mood_counts_m ON public.mood_counts (m);"
                     + " DROP VIEW public.old_view; DROP FUNCTION public.old_fn();"
+                    + " ALTER TABLE public.old_name RENAME TO new_name;"
                     + " ALTER TABLE public.legacy DROP CONSTRAINT legacy_id_small;"
                     + " ALTER TABLE public.legacy ADD COLUMN seqno bigint GENERATED ALWAYS AS IDENTITY;"
                     + " ALTER TYPE public.mood ADD VALUE 'great' AFTER 'ok'");
             ReplicationIT.exec(source, "bank", "INSERT INTO public.moods VALUES (1, 'great'), (3000000000, 'bad');"
-                    + " INSERT INTO public.legacy VALUES (1, 'new remark'), (5000, 'past the dropped check')");
+                    + " INSERT INTO public.legacy VALUES (1, 'new remark'), (5000, 'past the dropped check');"
+                    + " INSERT INTO public.new_name VALUES (4, 'after the rename')");
             // (while someone makes an index and a table of their own on the target)
             ReplicationIT.exec(target, "bank", "CREATE INDEX my_ticks_idx ON public.ticks (note);"
                     + " CREATE TABLE public.my_notes (x int)");
@@ -224,11 +229,14 @@ class CutoverIT {
                     "constraint legacy_id_small on public.legacy is on the target but not on the source (DDL is not"
                             + " replicated): pgferry refresh drops it if the source dropped it (one made only on the"
                             + " target stays: drop it yourself)",
+                    "table public.new_name is published but the target has it as public.old_name (the same columns; DDL"
+                            + " is not replicated, and changes to it stop the apply worker): it was renamed on the source;"
+                            + " pgferry refresh renames it on the target",
                     "table public.my_notes is on the target but not on the source (DDL is not replicated): pgferry"
                             + " refresh drops it if the source dropped it (one made only on the target stays: drop it"
                             + " yourself)",
-                    "column public.legacy.remark is on the source where the target has note (the same place and type;"
-                            + " DDL is not replicated): if it was renamed, rename it on the target (ALTER TABLE"
+                    "column public.legacy.remark is on the source where the target has note (of the same type, which the"
+                            + " source no longer has; DDL is not replicated): if it was renamed, rename it on the target (ALTER TABLE"
                             + " \"public\".\"legacy\" RENAME COLUMN \"note\" TO \"remark\"), else drop note there;"
                             + " pgferry refresh adds neither (adding remark would leave the target's rows without its"
                             + " values)")
@@ -251,6 +259,8 @@ class CutoverIT {
             // replicate, and what was made only on the target stays, named (so the drift is not empty: exit 1)
             assertThat(refresh.exitCode()).as(refresh.out()).isEqualTo(1);
             assertThat(refresh.out()).contains("dropped table public.legacy_log on the target (the source dropped it)")
+                    .contains("renamed table public.old_name to public.new_name on the target, as the source renamed it"
+                            + " (its rows stay)").doesNotContain("dropped table public.old_name")
                     .contains("dropped column public.legacy.flag on the target (the source dropped it)")
                     .contains("dropped constraint legacy_id_small on public.legacy on the target (the source dropped it)")
                     .contains("dropped function public.old_fn() on the target (the source dropped it)")
@@ -295,6 +305,9 @@ class CutoverIT {
                     Compare.tableFingerprints(source, "bank").get("public.moods"));
             ReplicationIT.eventually(() -> Compare.tableFingerprints(target, "bank").get("public.legacy"),
                     Compare.tableFingerprints(source, "bank").get("public.legacy"));
+            ReplicationIT.eventually(() -> Compare.tableFingerprints(target, "bank").get("public.new_name"),
+                    Compare.tableFingerprints(source, "bank").get("public.new_name"));
+            assertThat(Compare.scalar(target, "bank", "SELECT count(*) FROM public.new_name")).isEqualTo("4");
             assertThat(Compare.scalar(target, "bank", "SELECT public.tick_label(7) || ' ' || (SELECT string_agg(enumlabel,"
                     + " ',' ORDER BY enumsortorder) FROM pg_enum WHERE enumtypid = 'public.mood'::regtype)"))
                     .isEqualTo("v2 7/2 ok,great,bad");

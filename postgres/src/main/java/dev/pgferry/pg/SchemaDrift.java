@@ -41,10 +41,12 @@ public record SchemaDrift(List<Table> newTables, List<Column> newColumns, List<C
                           Set<String> shared) {
 
     /**
-     * A table ({@code column} null), or a column of a published table, that only the target has; {@code renamed}: a
-     * column the source may have renamed (a new column of its type took its place there), which is never dropped.
+     * A table ({@code column} null), or a column of a published table, that only the target has; {@code renamed}: one
+     * the source may have renamed (a new column of its type is there; a published table the target lacks has the
+     * same columns), which is never dropped; {@code renameTo}: that table's name on the source.
      */
-    public record TargetOnly(String schema, String table, String column, boolean renamed, String line) {
+    public record TargetOnly(String schema, String table, String column, boolean renamed, String line,
+                             SchemaObjects.TableName renameTo) {
         /** Its {@link #tableKey} or {@link #columnKey}. */
         public String key() {
             return column == null ? tableKey(schema, table) : columnKey(schema, table, column);
@@ -276,11 +278,6 @@ public record SchemaDrift(List<Table> newTables, List<Column> newColumns, List<C
         List<Column> newColumns = new ArrayList<>();
         List<ChangedColumn> changedColumns = new ArrayList<>();
         List<String> problems = new ArrayList<>();
-        for (String table : publishedTables) {
-            if (!tablesOnTarget.contains(table)) {
-                problems.add("table " + table.replace('\u0000', '.') + " is published but missing on the target");
-            }
-        }
         onSource.forEach((key, c) -> {
             Column t = onTarget.get(key);
             if (tablesOnTarget.contains(c.schema() + "\u0000" + c.table()) && t == null) {
@@ -315,22 +312,52 @@ public record SchemaDrift(List<Table> newTables, List<Column> newColumns, List<C
             String table = c.schema() + "\u0000" + c.table();
             int at = sourceOrder.get(table).indexOf(c.name());
             List<String> there = targetOrder.getOrDefault(table, List.of());
-            Column old = at < there.size() ? onTarget.get(table + "\u0000" + there.get(at)) : null;
-            if (old != null && !onSource.containsKey(table + "\u0000" + old.name()) && old.type().equals(c.type())) {
+            // the target's columns of its type that the source no longer has: the one in its place first
+            List<Column> gone = there.stream().map(n -> onTarget.get(table + "\u0000" + n))
+                    .filter(o -> !onSource.containsKey(table + "\u0000" + o.name())
+                            && !renamed.contains(table + "\u0000" + o.name()) && o.type().equals(c.type())).toList();
+            Column old = gone.stream().filter(o -> there.indexOf(o.name()) == at).findFirst()
+                    .orElse(gone.isEmpty() ? null : gone.get(0));
+            if (old != null) {
                 newColumns.remove(c);
                 renamed.add(table + "\u0000" + old.name());
                 targetOnly.add(new TargetOnly(c.schema(), c.table(), old.name(), true, "column " + c.schema() + "."
-                        + c.table() + "." + c.name() + " is on the source where the target has " + old.name() + " (the same place and type; DDL is not replicated): if it was"
+                        + c.table() + "." + c.name() + " is on the source where the target has " + old.name() + " (of"
+                        + " the same type, which the source no longer has; DDL is not replicated): if it was"
                         + " renamed, rename it on the target (ALTER TABLE " + Sql.qualified(c.schema(), c.table())
                         + " RENAME COLUMN " + Sql.ident(old.name()) + " TO " + Sql.ident(c.name()) + "), else drop "
                         + old.name() + " there; pgferry refresh adds neither (adding " + c.name() + " would leave the"
-                        + " target's rows without its values)"));
+                        + " target's rows without its values)", null));
+            }
+        }
+        // A published table the target lacks was renamed (or moved to another schema) on the source, where it stays in
+        // the publication: the target's table with the same columns that the source no longer has is it.
+        Set<String> onSourceTables = new HashSet<>();
+        sourceObjects.tables().values().forEach(t -> onSourceTables.add(t.schema() + "\u0000" + t.name()));
+        Map<String, SchemaObjects.TableName> renamedTables = new HashMap<>();
+        for (String table : publishedTables) {
+            if (tablesOnTarget.contains(table)) {
+                continue;
+            }
+            List<String> shape = shape(sourceOrder.get(table), table, onSource);
+            List<String> same = tablesOnTarget.stream().filter(t -> !onSourceTables.contains(t) && !renamedTables.containsKey(t)
+                    && shape.equals(shape(targetOrder.get(t), t, onTarget))).toList();
+            String[] now = table.split("\u0000", 2);
+            if (same.size() == 1) {
+                String[] was = same.get(0).split("\u0000", 2);
+                renamedTables.put(same.get(0), new SchemaObjects.TableName(now[0], now[1]));
+                targetOnly.add(new TargetOnly(was[0], was[1], null, true, "table " + now[0] + "." + now[1] + " is"
+                        + " published but the target has it as " + was[0] + "." + was[1] + " (the same columns; DDL is"
+                        + " not replicated, and changes to it stop the apply worker): it was renamed on the source;"
+                        + " pgferry refresh renames it on the target", new SchemaObjects.TableName(now[0], now[1])));
+            } else {
+                problems.add("table " + now[0] + "." + now[1] + " is published but missing on the target");
             }
         }
         new TreeMap<>(targetObjects.tables()).forEach((quoted, t) -> {
-            if (!sourceObjects.tables().containsKey(quoted)) {
+            if (!sourceObjects.tables().containsKey(quoted) && !renamedTables.containsKey(t.schema() + "\u0000" + t.name())) {
                 targetOnly.add(new TargetOnly(t.schema(), t.name(), null, false, "table " + quoted + " is on the target"
-                        + " but not on the source (DDL is not replicated): " + DROPPED));
+                        + " but not on the source (DDL is not replicated): " + DROPPED, null));
             }
         });
         onTarget.forEach((key, c) -> {
@@ -339,7 +366,7 @@ public record SchemaDrift(List<Table> newTables, List<Column> newColumns, List<C
                 targetOnly.add(new TargetOnly(c.schema(), c.table(), c.name(), false, "column " + c.schema() + "."
                         + c.table() + "." + c.name() + " is on the target but not on the source (DDL is not replicated"
                         + (c.notNull() && c.defaultExpr() == null ? "; it is NOT NULL without a default, so the apply"
-                        + " worker stops at the next row inserted" : "") + "): " + DROPPED));
+                        + " worker stops at the next row inserted" : "") + "): " + DROPPED, null));
             }
         });
         Set<String> shared = new HashSet<>();
@@ -352,6 +379,12 @@ public record SchemaDrift(List<Table> newTables, List<Column> newColumns, List<C
         onSource.values().stream().filter(c -> onTarget.containsKey(c.schema() + "\u0000" + c.table() + "\u0000" + c.name()))
                 .forEach(c -> shared.add(columnKey(c.schema(), c.table(), c.name())));
         return new SchemaDrift(newTables, newColumns, changedColumns, objects, targetOnly, problems, shared);
+    }
+
+    /** A table's columns as {@code name type}, in order ({@code names}: their names; {@code columns}: by key). */
+    private static List<String> shape(List<String> names, String table, Map<String, Column> columns) {
+        return names == null ? List.of() : names.stream().map(n -> columns.get(table + "\u0000" + n))
+                .map(c -> c.name() + " " + c.type()).toList();
     }
 
     /**

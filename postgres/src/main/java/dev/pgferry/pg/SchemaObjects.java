@@ -180,8 +180,7 @@ public final class SchemaObjects {
                         ? "pgferry refresh creates it" : "create it on the target as on the source");
                 case DIFFERS -> what + " is defined otherwise on the source than on the target (DDL is not replicated): "
                         + (kind == Kind.TYPE ? "pgferry refresh adds an enum's new values; change anything else on the"
-                        + " target as on the source" : repairable() ? "pgferry refresh makes it as on the source"
-                        : "change it on the target as on the source");
+                        + " target as on the source" : "pgferry refresh makes it as on the source");
                 case EXTRA -> what + " is on the target but not on the source (DDL is not replicated): "
                         + SchemaDrift.DROPPED;
             };

@@ -82,6 +82,10 @@ public final class Refresh {
         Optional<MadeObjects> made = Optional.empty();
         try {
             SchemaDrift drift = read();
+            List<String> renameFailures = renameTables(drift, applied);
+            if (renameFailures.size() < drift.targetOnly().stream().filter(t -> t.renameTo() != null).count()) {
+                drift = read();  // (a renamed table's objects and columns compare now)
+            }
             made = madeObjects();
             List<String> dropFailures = made.isPresent() ? dropDropped(drift, made.get(), applied) : List.of();
             if (made.isEmpty() && (drift.targetOnly().stream().anyMatch(t -> !t.renamed())
@@ -97,6 +101,7 @@ public final class Refresh {
                 dropFailures = dropDropped(read(), made.get(), applied);
             }
             notRepaired.addAll(0, dropFailures);
+            notRepaired.addAll(0, renameFailures);
             if (!drift.newTables().isEmpty()) {
                 boolean extension = publish(drift.newTables());
                 applied.add("added " + drift.newTables().stream().map(SchemaDrift.Table::toString)
@@ -134,6 +139,46 @@ public final class Refresh {
             error = error == null ? e.getMessage() : error;
         }
         return new Result(applied, remaining, error, retriable);
+    }
+
+    /**
+     * Renames each table the source renamed (or moved to another schema) as there: the target's table keeps its rows,
+     * and the subscription, which follows it by its OID, applies the source's changes to it again. Returns those it
+     * could not rename, one line each.
+     */
+    private List<String> renameTables(SchemaDrift drift, List<String> applied) {
+        List<String> failed = new ArrayList<>();
+        List<SchemaDrift.TargetOnly> renamed = drift.targetOnly().stream().filter(t -> t.renameTo() != null).toList();
+        if (renamed.isEmpty()) {
+            return failed;
+        }
+        try (Connection t = target.open(dbname)) {
+            EventTriggers.pass(t);
+            t.setAutoCommit(false);
+            for (SchemaDrift.TargetOnly r : renamed) {
+                String to = r.renameTo().schema() + "." + r.renameTo().name();
+                try (Statement st = t.createStatement()) {
+                    String table = Sql.qualified(r.schema(), r.table());
+                    if (!r.schema().equals(r.renameTo().schema())) {
+                        st.execute("ALTER TABLE " + table + " SET SCHEMA " + Sql.ident(r.renameTo().schema()));
+                        table = Sql.qualified(r.renameTo().schema(), r.table());
+                    }
+                    if (!r.table().equals(r.renameTo().name())) {
+                        st.execute("ALTER TABLE " + table + " RENAME TO " + Sql.ident(r.renameTo().name()));
+                    }
+                    t.commit();
+                    applied.add("renamed table " + r.schema() + "." + r.table() + " to " + to + " on the target, as the"
+                            + " source renamed it (its rows stay)");
+                } catch (SQLException e) {
+                    t.rollback();
+                    failed.add("table " + r.schema() + "." + r.table() + " could not be renamed to " + to + " as on the"
+                            + " source: " + SqlStates.describe(e));
+                }
+            }
+        } catch (SQLException e) {
+            throw SqlStates.wrap(ErrorCode.SCHEMA_RESTORE_FAILED, "renaming tables in target database " + dbname, e);
+        }
+        return failed;
     }
 
     /** What both sides had when pgferry last compared them ({@link MadeObjects}); empty when it kept no record. */

@@ -51,10 +51,10 @@ class MadeObjectsTest {
     void theDriftSaysOfWhatTheSidesNeverSharedThatItStays() {
         SchemaDrift.TargetOnly dropped = new SchemaDrift.TargetOnly("public", "legacy_log", null, false,
                 "table public.legacy_log is on the target but not on the source (DDL is not replicated): "
-                        + SchemaDrift.DROPPED);
+                        + SchemaDrift.DROPPED, null);
         SchemaDrift.TargetOnly mine = new SchemaDrift.TargetOnly("public", "my_notes", null, false,
                 "table public.my_notes is on the target but not on the source (DDL is not replicated): "
-                        + SchemaDrift.DROPPED);
+                        + SchemaDrift.DROPPED, null);
         SchemaObjects.Drifted myIndex = new SchemaObjects.Drifted(SchemaObjects.Kind.INDEX, "public.my_idx",
                 SchemaObjects.Difference.EXTRA, "public.t", "my_idx");
         SchemaDrift drift = new SchemaDrift(List.of(), List.of(), List.of(), List.of(myIndex), List.of(dropped, mine),
