@@ -116,6 +116,14 @@ final class SingleMachine implements AutoCloseable {
         return MigrationWatcher.await(coordinator, migrationId, progress, Verifications.ended(before), timeout);
     }
 
+    /**
+     * Measures the lag of the migration's syncing databases and looks for their schema drift now: no coordinator runs
+     * between single-machine commands to do it every period.
+     */
+    void measureNow(String migrationId) throws InterruptedException {
+        coordinator.measureNow(migrationId);
+    }
+
     /** The migration as this machine's coordinator sees it, once the status topic is read. */
     java.util.Optional<MigrationStatus> current(String migrationId) throws InterruptedException {
         return MigrationWatcher.current(coordinator, migrationId);

@@ -1,9 +1,9 @@
 package dev.pgferry.cli;
 
-import dev.pgferry.broker.ChildBroker;
 import dev.pgferry.bus.Bus;
 import dev.pgferry.bus.KafkaSettings;
 import dev.pgferry.messages.MigrationStatus;
+import dev.pgferry.worker.runtime.Worker;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -13,7 +13,9 @@ import java.util.Optional;
 import java.util.concurrent.Callable;
 
 @Command(name = "status", mixinStandardHelpOptions = true,
-        description = "Print a migration's status, folded from the status topic. Exit 0 done, 1 failed, 3 running, 4 unknown id."
+        description = "Print a migration's status, folded from the status topic (on the single-machine broker data, the"
+                + " replication lag and schema drift of syncing databases are measured first). Exit 0 done, 1 failed,"
+                + " 3 running, 4 unknown id."
                 + " Without --bootstrap-servers it reads the single-machine data under --data-dir.")
 final class StatusCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "ID", description = "The migration's id (as migrate and submit print it).")
@@ -46,8 +48,11 @@ final class StatusCommand implements Callable<Integer> {
             if (SingleMachine.neverUsed(dataDir)) {
                 return SingleMachine.unknownIn(dataDir, migrationId);
             }
-            try (ChildBroker broker = ChildBroker.start(dataDir.resolve("kafka"), 0)) {
-                return show(KafkaSettings.of(broker.bootstrapServers()));
+            // No coordinator runs between single-machine commands: this one measures the lag of syncing databases and
+            // looks for their drift first, as a running coordinator shows them.
+            try (SingleMachine local = new SingleMachine(dataDir, 0, Worker.Settings.defaults(), -1)) {
+                local.measureNow(migrationId);
+                return show(KafkaSettings.of(local.bootstrapServers()));
             }
         }
         return show(kafka.settings(bootstrapServers));

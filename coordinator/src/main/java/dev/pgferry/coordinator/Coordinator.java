@@ -130,6 +130,17 @@ public final class Coordinator implements AutoCloseable {
         return fold.view(migrationId);
     }
 
+    /**
+     * Measures the lag of the migration's syncing databases and looks for their schema drift now, as the lag monitor
+     * does every period, once the migration's status and request are read; returns when the events are published.
+     */
+    public void measureNow(String migrationId) throws InterruptedException {
+        if (currentView(migrationId).isPresent()) {
+            store.await(migrationId, Duration.ofSeconds(30));
+            lagMonitor.measureNow();
+        }
+    }
+
     public StatusFold fold() {
         return fold;
     }

@@ -301,6 +301,35 @@ class CliIT {
     }
 
     @Test
+    void statusOnOneMachineMeasuresTheLagAndDriftOfSyncingDatabasesItself() throws Exception {
+        try (LocalPostgres own = Infra.postgres(); LocalPostgres target = Infra.postgres()) {
+            // Given a database replicating through the single-machine default, whose command has exited
+            ReplicationIT.exec(own, "postgres", "CREATE DATABASE lagged");
+            ReplicationIT.exec(own, "lagged", "CREATE TABLE public.t (id int PRIMARY KEY, v text);"
+                    + " INSERT INTO public.t SELECT g, 'v' || g FROM generate_series(1, 10) g");
+            String dataDir = Infra.work().resolve("cli-status-lag").toString();
+            Run run = pgferry("migrate", "--source", own.uri("postgres"), "--target", target.uri("postgres"),
+                    "--ignore-dbs", "postgres", "--method", "replication", "--migration-id", "cli-lag-1", "--json",
+                    "--data-dir", dataDir);
+            assertThat(run.exitCode()).as(run.out()).isEqualTo(0);
+
+            // When the source's schema changes afterwards, and the status is asked for
+            ReplicationIT.exec(own, "lagged", "ALTER TABLE public.t ADD COLUMN w int");
+            java.time.Instant asked = java.time.Instant.now();
+            Run status = pgferry("status", "cli-lag-1", "--json", "--data-dir", dataDir);
+
+            // Then the row shows a lag measured by that command, and the drift it found (no coordinator ran between)
+            JsonNode row = Json.mapper().readTree(status.out()).get("migration_detail").get(0);
+            assertThat(row.get("status").asText()).as(status.out()).isEqualTo("syncing");
+            assertThat(java.time.Instant.parse(row.get("lag_measured_at").asText())).isAfter(asked);
+            assertThat(row.get("lag_bytes").isIntegralNumber()).as(row.toString()).isTrue();
+            assertThat(row.get("drift").get(0).asText()).isEqualTo("column public.t.w (integer) is on the source but"
+                    + " not on the target: the apply worker fails at the next change to public.t");
+            assertThat(pgferry("remove", "cli-lag-1", "--data-dir", dataDir).exitCode()).isEqualTo(0);
+        }
+    }
+
+    @Test
     void migrateWithReplicationCutsOverAtTheGivenLagAndLeavesNothingBehind() throws Exception {
         try (LocalPostgres target = Infra.postgres()) {
             Run run = pgferry("migrate", "--source", source.uri("postgres"), "--target", target.uri("postgres"),

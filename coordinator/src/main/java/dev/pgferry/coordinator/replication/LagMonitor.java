@@ -89,8 +89,24 @@ public final class LagMonitor implements AutoCloseable {
     record Slot(long lagBytes, String walStatus, Long safeWalBytes) {
     }
 
+    /**
+     * Measures every syncing database's lag and looks for its drift now, on the monitor's thread (so never beside a
+     * periodic run), and returns once the events are published: a coordinator that only runs as long as one command
+     * does (single-machine {@code status}) shows them at once.
+     */
+    public void measureNow() throws InterruptedException {
+        try {
+            scheduler.submit(() -> measureAll(true)).get();
+        } catch (java.util.concurrent.ExecutionException e) {
+            throw new IllegalStateException("measuring replication lag: " + e.getCause().getMessage(), e.getCause());
+        }
+    }
+
     void measureAll() {
-        boolean drift = tick++ % DRIFT_EVERY == 0;
+        measureAll(tick++ % DRIFT_EVERY == 0);
+    }
+
+    private void measureAll(boolean drift) {
         Map<Connection, List<Watched>> bySource = new LinkedHashMap<>();
         for (MigrationStatus status : fold.all()) {
             Optional<MigrationRequest> request = store.get(status.migrationId());
