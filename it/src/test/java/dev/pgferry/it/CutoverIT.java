@@ -76,6 +76,8 @@ class CutoverIT {
                     + " CREATE UNIQUE INDEX mood_counts_m ON public.mood_counts (m);"
                     // (and a table it renames)
                     + " CREATE TABLE public.old_name (id int PRIMARY KEY, v text);"
+                    + " CREATE TABLE public.swapped (id int PRIMARY KEY, v text);"
+                    + " INSERT INTO public.swapped SELECT g, 's' || g FROM generate_series(1, 3) g;"
                     + " INSERT INTO public.old_name SELECT g, 'v' || g FROM generate_series(1, 3) g");
             ReplicationIT.exec(source, "ledger", "CREATE TABLE public.entries (id serial PRIMARY KEY, v int NOT NULL);"
                     + " INSERT INTO public.entries (v) SELECT g FROM generate_series(1, 100) g");
@@ -188,12 +190,17 @@ class CutoverIT {
                     + " CREATE UNIQUE INDEX mood_counts_m ON public.mood_counts (m);"
                     + " DROP VIEW public.old_view; DROP FUNCTION public.old_fn();"
                     + " ALTER TABLE public.old_name RENAME TO new_name;"
+                    // (and a table rewritten by an online schema change's swap: made anew, filled, swapped in)
+                    + " CREATE TABLE public.swapped_new (id bigint PRIMARY KEY, v text, extra int DEFAULT 1);"
+                    + " INSERT INTO public.swapped_new (id, v) SELECT id, v FROM public.swapped;"
+                    + " DROP TABLE public.swapped; ALTER TABLE public.swapped_new RENAME TO swapped;"
                     + " ALTER TABLE public.legacy DROP CONSTRAINT legacy_id_small;"
                     + " ALTER TABLE public.legacy ADD COLUMN seqno bigint GENERATED ALWAYS AS IDENTITY;"
                     + " ALTER TYPE public.mood ADD VALUE 'great' AFTER 'ok'");
             ReplicationIT.exec(source, "bank", "INSERT INTO public.moods VALUES (1, 'great'), (3000000000, 'bad');"
                     + " INSERT INTO public.legacy VALUES (1, 'new remark'), (5000, 'past the dropped check');"
-                    + " INSERT INTO public.new_name VALUES (4, 'after the rename')");
+                    + " INSERT INTO public.new_name VALUES (4, 'after the rename');"
+                    + " INSERT INTO public.swapped VALUES (10, 'after the swap', 2)");
             // (while someone makes an index and a table of their own on the target)
             ReplicationIT.exec(target, "bank", "CREATE INDEX my_ticks_idx ON public.ticks (note);"
                     + " CREATE TABLE public.my_notes (x int)");
@@ -261,6 +268,8 @@ class CutoverIT {
             assertThat(refresh.out()).contains("dropped table public.legacy_log on the target (the source dropped it)")
                     .contains("renamed table public.old_name to public.new_name on the target, as the source renamed it"
                             + " (its rows stay)").doesNotContain("dropped table public.old_name")
+                    .contains("dropped public.swapped on the target to make it anew: the source dropped it and created"
+                            + " it again (its rows are copied anew)")
                     .contains("dropped column public.legacy.flag on the target (the source dropped it)")
                     .contains("dropped constraint legacy_id_small on public.legacy on the target (the source dropped it)")
                     .contains("dropped function public.old_fn() on the target (the source dropped it)")
@@ -286,7 +295,8 @@ class CutoverIT {
             assertThat(refresh.out()).contains("made again ").contains("view public.legacy_view")
                     .contains("materialized view public.mood_counts");
             // and the new table and column are on the target with their rows, and rows written later arrive
-            assertThat(refresh.out()).contains("created public.audit, public.audit_copy on the target (with indexes")
+            assertThat(refresh.out()).contains("created public.audit, public.audit_copy, public.swapped on the target (with"
+                    + " indexes")
                     .contains("added column public.ticks.source_note (text) on the target")
                     .contains("trigger(s) copied on public.audit (ALWAYS) fire in a subscription's apply worker too")
                     .contains("created index public.ticks_source_note_idx on the target")
@@ -308,6 +318,10 @@ class CutoverIT {
             ReplicationIT.eventually(() -> Compare.tableFingerprints(target, "bank").get("public.new_name"),
                     Compare.tableFingerprints(source, "bank").get("public.new_name"));
             assertThat(Compare.scalar(target, "bank", "SELECT count(*) FROM public.new_name")).isEqualTo("4");
+            ReplicationIT.eventually(() -> Compare.tableFingerprints(target, "bank").get("public.swapped"),
+                    Compare.tableFingerprints(source, "bank").get("public.swapped"));
+            assertThat(Compare.scalar(target, "bank", "SELECT string_agg(id || v || extra, ',' ORDER BY id)"
+                    + " FROM public.swapped")).isEqualTo("1s11,2s21,3s31,10after the swap2");
             assertThat(Compare.scalar(target, "bank", "SELECT public.tick_label(7) || ' ' || (SELECT string_agg(enumlabel,"
                     + " ',' ORDER BY enumsortorder) FROM pg_enum WHERE enumtypid = 'public.mood'::regtype)"))
                     .isEqualTo("v2 7/2 ok,great,bad");

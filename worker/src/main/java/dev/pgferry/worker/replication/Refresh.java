@@ -63,6 +63,8 @@ public final class Refresh {
     private final MigrationRequest request;
     private final Ledger ledger;
     private final String migrationId;
+    /** New tables of the source that the target has as an old copy it could not drop (see {@link #createTables}). */
+    private final List<SchemaDrift.Table> notRemade = new ArrayList<>();
 
     public Refresh(PgConnector source, PgConnector target, String dbname, String name, MigrationRequest request,
                    Ledger ledger, String migrationId) {
@@ -102,9 +104,11 @@ public final class Refresh {
             }
             notRepaired.addAll(0, dropFailures);
             notRepaired.addAll(0, renameFailures);
-            if (!drift.newTables().isEmpty()) {
-                boolean extension = publish(drift.newTables());
-                applied.add("added " + drift.newTables().stream().map(SchemaDrift.Table::toString)
+            // (a table the target could not make anew is not published: its rows would meet the old copy's)
+            List<SchemaDrift.Table> publishing = drift.newTables().stream().filter(n -> !notRemade.contains(n)).toList();
+            if (!publishing.isEmpty()) {
+                boolean extension = publish(publishing);
+                applied.add("added " + publishing.stream().map(SchemaDrift.Table::toString)
                         .collect(Collectors.joining(", ")) + " to publication " + name
                         + (extension ? " (made again through aiven_extras)" : ""));
             }
@@ -326,20 +330,40 @@ public final class Refresh {
         }
     }
 
-    /** Creates the tables the target lacks; returns those it created. */
-    private List<SchemaDrift.Table> createTables(List<SchemaDrift.Table> tables, List<String> applied) {
+    /**
+     * Creates the tables the target lacks; returns those it created. A new table of the source that the target has
+     * under its name as a table this subscription follows was dropped and created again on the source (an online
+     * schema change's swap, say): the target's, the old one's copy, is dropped and made anew, so that the table sync
+     * copies the new one's rows into an empty table of its definition.
+     */
+    private List<SchemaDrift.Table> createTables(List<SchemaDrift.Table> tables, List<String> applied,
+                                                 List<String> failed) {
         List<SchemaDrift.Table> missing = new ArrayList<>();
         boolean pastEventTriggers;
         try (Connection t = target.open(dbname)) {
             pastEventTriggers = EventTriggers.pass(t);
             for (SchemaDrift.Table table : tables) {
-                try (PreparedStatement ps = t.prepareStatement("SELECT 1 FROM pg_catalog.pg_class c"
+                try (PreparedStatement ps = t.prepareStatement("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_subscription_rel r"
+                        + " JOIN pg_catalog.pg_subscription s ON s.oid = r.srsubid WHERE r.srrelid = c.oid AND s.subname = ?)"
+                        + " FROM pg_catalog.pg_class c"
                         + " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ? AND c.relname = ?")) {
-                    ps.setString(1, table.schema());
-                    ps.setString(2, table.name());
+                    ps.setString(1, name);
+                    ps.setString(2, table.schema());
+                    ps.setString(3, table.name());
                     try (ResultSet rs = ps.executeQuery()) {
                         if (!rs.next()) {
                             missing.add(table);
+                        } else if (rs.getBoolean(1)) {
+                            try (Statement st = t.createStatement()) {
+                                st.execute("DROP TABLE " + table.qualifiedName());
+                                missing.add(table);
+                                applied.add("dropped " + table + " on the target to make it anew: the source dropped it"
+                                        + " and created it again (its rows are copied anew)");
+                            } catch (SQLException e) {
+                                notRemade.add(table);
+                                failed.add("table " + table + " could not be made anew (the source dropped it and created"
+                                        + " it again): " + SqlStates.describe(e));
+                            }
                         }
                     }
                 }
@@ -421,12 +445,13 @@ public final class Refresh {
             if (objects) {
                 repair.early(drift.objects());
             }
-            created.addAll(createTables(drift.newTables(), applied));
+            List<String> failed = new ArrayList<>();
+            created.addAll(createTables(drift.newTables(), applied, failed));
             if (!drift.newTables().isEmpty()) {
                 holdTriggers(s, t, applied);
             }
             addColumns(drift.newColumns(), applied);
-            List<String> failed = new ArrayList<>(alterColumns(t, drift.changedColumns(), applied));
+            failed.addAll(alterColumns(t, drift.changedColumns(), applied));
             if (objects) {
                 // (read again: the new tables made some of the objects, the new columns made others possible)
                 failed.addAll(repair.late(read().objects()));
