@@ -78,7 +78,8 @@ final class Verifications {
                     + " tables match" + (v.seconds() == null ? "" : ", " + v.seconds() + " s") + ")"
                     + (v.error() == null ? "" : ": " + v.error()));
             for (Verification.Check c : v.checks()) {
-                if (c.result() != Verification.Result.MATCH) {
+                // (a match with details says what it matched despite: a materialized view stale on the source)
+                if (c.result() != Verification.Result.MATCH || !c.details().isEmpty()) {
                     out.println("    " + c.name() + ": " + c.result().wireName());
                     c.details().forEach(line -> out.println("      " + line));
                 }
