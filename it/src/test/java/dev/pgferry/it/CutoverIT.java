@@ -78,6 +78,8 @@ class CutoverIT {
                     + " CREATE TABLE public.old_name (id int PRIMARY KEY, v text);"
                     + " CREATE TABLE public.swapped (id int PRIMARY KEY, v text);"
                     + " INSERT INTO public.swapped SELECT g, 's' || g FROM generate_series(1, 3) g;"
+                    + " CREATE TABLE public.rebuilt (id int PRIMARY KEY, v text);"
+                    + " INSERT INTO public.rebuilt SELECT g, 'r' || g FROM generate_series(1, 3) g;"
                     + " INSERT INTO public.old_name SELECT g, 'v' || g FROM generate_series(1, 3) g");
             ReplicationIT.exec(source, "ledger", "CREATE TABLE public.entries (id serial PRIMARY KEY, v int NOT NULL);"
                     + " INSERT INTO public.entries (v) SELECT g FROM generate_series(1, 100) g");
@@ -194,6 +196,9 @@ class CutoverIT {
                     + " CREATE TABLE public.swapped_new (id bigint PRIMARY KEY, v text, extra int DEFAULT 1);"
                     + " INSERT INTO public.swapped_new (id, v) SELECT id, v FROM public.swapped;"
                     + " DROP TABLE public.swapped; ALTER TABLE public.swapped_new RENAME TO swapped;"
+                    // (and one whose new table is filled now and swapped in only after the refresh)
+                    + " CREATE TABLE public.rebuilt_new (id int PRIMARY KEY, v text);"
+                    + " INSERT INTO public.rebuilt_new SELECT id, upper(v) FROM public.rebuilt;"
                     + " ALTER TABLE public.legacy DROP CONSTRAINT legacy_id_small;"
                     + " ALTER TABLE public.legacy ADD COLUMN seqno bigint GENERATED ALWAYS AS IDENTITY;"
                     + " ALTER TYPE public.mood ADD VALUE 'great' AFTER 'ok'");
@@ -295,7 +300,8 @@ class CutoverIT {
             assertThat(refresh.out()).contains("made again ").contains("view public.legacy_view")
                     .contains("materialized view public.mood_counts");
             // and the new table and column are on the target with their rows, and rows written later arrive
-            assertThat(refresh.out()).contains("created public.audit, public.audit_copy, public.swapped on the target (with"
+            assertThat(refresh.out()).contains("created public.audit, public.audit_copy, public.rebuilt_new, public.swapped"
+                    + " on the target (with"
                     + " indexes")
                     .contains("added column public.ticks.source_note (text) on the target")
                     .contains("trigger(s) copied on public.audit (ALWAYS) fire in a subscription's apply worker too")
@@ -341,6 +347,28 @@ class CutoverIT {
             // and once the user drops their own, the drift is empty
             ReplicationIT.exec(target, "bank", "DROP INDEX public.my_ticks_idx; DROP TABLE public.my_notes");
             assertThat(Pgferry.awaitRow(pgferry.coordinator, r.migrationId(), "bank", d -> d.drift() == null).refresh().error()).isNull();
+
+            // When the table the refresh added is swapped in for the old one (dropped, renamed to its name), and a
+            // row is written to it: the subscription follows tables by name, so the target's old copy takes that row
+            ReplicationIT.exec(source, "bank", "INSERT INTO public.rebuilt_new VALUES (20, 'before the swap');"
+                    + " BEGIN; DROP TABLE public.rebuilt; ALTER TABLE public.rebuilt_new RENAME TO rebuilt; COMMIT;"
+                    + " INSERT INTO public.rebuilt VALUES (21, 'after the swap')");
+            ReplicationIT.eventually(() -> Compare.scalar(target, "bank", "SELECT string_agg(id || v, ',' ORDER BY id)"
+                    + " FROM public.rebuilt"), "1r1,2r2,3r3,21after the swap");
+            CliIT.Run swapRefresh = CliIT.pgferry("refresh", r.migrationId(), "--databases", "bank", "--timeout", "2m",
+                    "--bootstrap-servers", Infra.kafka());
+
+            // Then the old copy is made anew and copied from the table now of its name, and the other copy is dropped
+            assertThat(swapRefresh.exitCode()).as(swapRefresh.out()).isZero();
+            assertThat(swapRefresh.out()).contains("dropped public.rebuilt on the target to make it anew")
+                    .contains("dropped table public.rebuilt_new on the target (the source dropped it)")
+                    .doesNotContain("renamed table");
+            ReplicationIT.eventually(() -> Compare.scalar(target, "bank", "SELECT string_agg(id || v, ',' ORDER BY id)"
+                    + " FROM public.rebuilt"), "1R1,2R2,3R3,20before the swap,21after the swap");
+            assertThat(Compare.scalar(target, "bank", "SELECT to_regclass('public.rebuilt_new') IS NULL")).isEqualTo("t");
+            ReplicationIT.exec(source, "bank", "INSERT INTO public.rebuilt VALUES (22, 'after the refresh')");
+            ReplicationIT.eventually(() -> Compare.tableFingerprints(target, "bank").get("public.rebuilt"),
+                    Compare.tableFingerprints(source, "bank").get("public.rebuilt"));
 
             // When pgbench and a writer that records each committed id write to bank while it is cut over (verified)
             // (both paced: the suite's other JVM shares the machine's cores)

@@ -43,9 +43,27 @@ class MetricsIT {
             HttpClient http = HttpClient.newHttpClient();
             URI metrics = URI.create("http://127.0.0.1:" + pgferry.coordinator.httpPort() + "/metrics");
 
+            // The copy of orders is held at its first row until the metrics have been seen mid-copy: a database
+            // whose copy ends between two scrapes would otherwise show no movement at all
+            Gate.install(source, "shop", "public.orders", "id");
+            Gate gate = Gate.close(target);
             pgferry.submit(r);
             List<String> states = new ArrayList<>();
             List<Double> rows = new ArrayList<>();
+            gate.awaitHeld();
+            for (int i = 0; i < 600 && !states.contains("running"); i++) {
+                Map<String, Double> shop = samples(http.send(HttpRequest.newBuilder(metrics).build(),
+                        HttpResponse.BodyHandlers.ofString()).body(), r.migrationId(), "shop");
+                shop.keySet().stream().filter(k -> k.startsWith("pgferry_database_state/"))
+                        .map(k -> k.substring(k.indexOf('/') + 1)).forEach(states::add);
+                if (states.contains("running")) {
+                    rows.add(shop.getOrDefault("pgferry_database_rows_copied", 0.0));
+                } else {
+                    Thread.sleep(100);
+                }
+            }
+            assertThat(states).as("the state gauge while the copy of orders is held").contains("running");
+            gate.open();
             String last;
             do {
                 HttpResponse<String> scrape = http.send(HttpRequest.newBuilder(metrics).build(), HttpResponse.BodyHandlers.ofString());

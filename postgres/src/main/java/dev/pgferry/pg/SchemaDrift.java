@@ -34,11 +34,14 @@ import java.util.function.BiPredicate;
  * @param problems    other things that keep the target from following (an apply worker that stopped)
  * @param shared      what both sides have, by {@link #tableKey}, {@link #columnKey} and {@link
  *                    SchemaObjects.SchemaObject#key()}: what a later drift may find only on the target because the
- *                    source dropped it (not shown)
+ *                    source dropped it (not shown); and for each published table both have, which table of the source
+ *                    it is ({@link #identityKey}, with {@link #IDENTITIES}), so that a later drift can tell a table the
+ *                    source dropped and made again under its name
+ * @param publishedOids the OID of each published table of the source, by {@link #tableKey}
  */
 public record SchemaDrift(List<Table> newTables, List<Column> newColumns, List<ChangedColumn> changedColumns,
                           List<SchemaObjects.Drifted> objects, List<TargetOnly> targetOnly, List<String> problems,
-                          Set<String> shared) {
+                          Set<String> shared, Map<String, Long> publishedOids) {
 
     /**
      * A table ({@code column} null), or a column of a published table, that only the target has; {@code renamed}: one
@@ -57,6 +60,14 @@ public record SchemaDrift(List<Table> newTables, List<Column> newColumns, List<C
     public static String tableKey(String schema, String table) {
         return "TABLE\u0000" + schema + "\u0000" + table;
     }
+
+    /** How {@link #shared} names which table of the source ({@code oid}) a published table is. */
+    public static String identityKey(String schema, String table, long oid) {
+        return "OID\u0000" + schema + "\u0000" + table + "\u0000" + oid;
+    }
+
+    /** In {@link #shared} when it names the tables' {@link #identityKey}s (pgferry before 2026-12-03 did not). */
+    public static final String IDENTITIES = "OIDS\u0000v1";
 
     /** How {@link #shared} names a column. */
     public static String columnKey(String schema, String table, String column) {
@@ -156,6 +167,7 @@ public record SchemaDrift(List<Table> newTables, List<Column> newColumns, List<C
         targetOnly = List.copyOf(targetOnly);
         problems = List.copyOf(problems);
         shared = Set.copyOf(shared);
+        publishedOids = Map.copyOf(publishedOids);
     }
 
     public boolean none() {
@@ -235,7 +247,7 @@ public record SchemaDrift(List<Table> newTables, List<Column> newColumns, List<C
         }
         boolean sameMajor = ServerCatalog.majorVersion(source) == ServerCatalog.majorVersion(target);
         String columns = "SELECT pt.schemaname, pt.tablename, a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod),"
-                + " " + defaultExpr(source) + ", a.attnotnull, " + generated(source) + ", a.attidentity::text"
+                + " " + defaultExpr(source) + ", a.attnotnull, " + generated(source) + ", a.attidentity::text, c.oid"
                 + " FROM %s JOIN pg_catalog.pg_namespace n ON n.nspname = pt.schemaname"
                 + " JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = pt.tablename"
                 + " JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped"
@@ -243,6 +255,7 @@ public record SchemaDrift(List<Table> newTables, List<Column> newColumns, List<C
                 + " ORDER BY 1, 2, a.attnum";
         Map<String, Column> onSource = new LinkedHashMap<>();
         Set<String> publishedTables = new TreeSet<>();
+        Map<String, Long> publishedOids = new HashMap<>();
         // each table's columns in their order, to tell a renamed column from one dropped and one added
         Map<String, List<String>> sourceOrder = new HashMap<>();
         Map<String, List<String>> targetOrder = new HashMap<>();
@@ -254,6 +267,7 @@ public record SchemaDrift(List<Table> newTables, List<Column> newColumns, List<C
                     Column c = column(rs);
                     onSource.put(c.schema() + "\u0000" + c.table() + "\u0000" + c.name(), c);
                     publishedTables.add(c.schema() + "\u0000" + c.table());
+                    publishedOids.put(tableKey(c.schema(), c.table()), rs.getLong(9));
                     sourceOrder.computeIfAbsent(c.schema() + "\u0000" + c.table(), k -> new ArrayList<>()).add(c.name());
                 }
             }
@@ -374,11 +388,17 @@ public record SchemaDrift(List<Table> newTables, List<Column> newColumns, List<C
         sourceObjects.tables().forEach((quoted, t) -> {
             if (targetObjects.tables().containsKey(quoted)) {
                 shared.add(tableKey(t.schema(), t.name()));
+                Long oid = publishedOids.get(tableKey(t.schema(), t.name()));
+                if (oid != null) {
+                    shared.add(identityKey(t.schema(), t.name(), oid));
+                }
             }
         });
+        shared.add(IDENTITIES);
         onSource.values().stream().filter(c -> onTarget.containsKey(c.schema() + "\u0000" + c.table() + "\u0000" + c.name()))
                 .forEach(c -> shared.add(columnKey(c.schema(), c.table(), c.name())));
-        return new SchemaDrift(newTables, newColumns, changedColumns, objects, targetOnly, problems, shared);
+        return new SchemaDrift(newTables, newColumns, changedColumns, objects, targetOnly, problems, shared,
+                publishedOids);
     }
 
     /** A table's columns as {@code name type}, in order ({@code names}: their names; {@code columns}: by key). */

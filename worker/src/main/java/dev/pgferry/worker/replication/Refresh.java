@@ -89,7 +89,9 @@ public final class Refresh {
                 drift = read();  // (a renamed table's objects and columns compare now)
             }
             made = madeObjects();
-            List<String> dropFailures = made.isPresent() ? dropDropped(drift, made.get(), applied) : List.of();
+            SchemaDrift now = drift;
+            List<SchemaDrift.Table> reused = made.map(m -> reused(now, m)).orElse(List.of());
+            List<String> dropFailures = made.isPresent() ? dropDropped(drift, made.get(), reused, applied) : List.of();
             if (made.isEmpty() && (drift.targetOnly().stream().anyMatch(t -> !t.renamed())
                     || drift.objects().stream().anyMatch(o -> o.difference() == SchemaObjects.Difference.EXTRA))) {
                 applied.add("dropped nothing that only the target has: pgferry kept no record of what both sides had"
@@ -97,10 +99,10 @@ public final class Refresh {
                         + " this refresh on)");
             }
             List<SchemaDrift.Table> created = new ArrayList<>();
-            List<String> notRepaired = new ArrayList<>(repair(drift, created, applied));
+            List<String> notRepaired = new ArrayList<>(repair(drift, reused, created, applied));
             if (!dropFailures.isEmpty()) {
                 // (a view made again as on the source may no longer need what the source dropped)
-                dropFailures = dropDropped(read(), made.get(), applied);
+                dropFailures = dropDropped(read(), made.get(), List.of(), applied);
             }
             notRepaired.addAll(0, dropFailures);
             notRepaired.addAll(0, renameFailures);
@@ -112,7 +114,7 @@ public final class Refresh {
                         .collect(Collectors.joining(", ")) + " to publication " + name
                         + (extension ? " (made again through aiven_extras)" : ""));
             }
-            if (!drift.newTables().isEmpty() || !drift.newColumns().isEmpty()) {
+            if (!drift.newTables().isEmpty() || !drift.newColumns().isEmpty() || !reused.isEmpty()) {
                 if (refreshSubscription()) {
                     applied.add("refreshed subscription " + name + " through aiven_extras");
                 }
@@ -185,6 +187,28 @@ public final class Refresh {
         return failed;
     }
 
+    /**
+     * The published tables of the source that are not the table of their name when pgferry last compared the sides:
+     * the source dropped that one and made another under its name, or renamed another to it (an online schema change's
+     * swap, after a refresh had added the new table as {@code t_new}). The subscription follows tables by name, so
+     * the target's table of that name, the old one's copy, has taken the new one's changes since: it is made anew and
+     * copied again. Empty when the record does not name which tables they were (pgferry before 2026-12-03).
+     */
+    static List<SchemaDrift.Table> reused(SchemaDrift drift, MadeObjects made) {
+        if (!made.contains(SchemaDrift.IDENTITIES)) {
+            return List.of();
+        }
+        List<SchemaDrift.Table> out = new ArrayList<>();
+        new java.util.TreeMap<>(drift.publishedOids()).forEach((key, oid) -> {
+            String[] parts = key.split("\u0000", 3);
+            if (drift.shared().contains(key) && made.contains(key)
+                    && !made.contains(SchemaDrift.identityKey(parts[1], parts[2], oid))) {
+                out.add(new SchemaDrift.Table(parts[1], parts[2], null));
+            }
+        });
+        return out;
+    }
+
     /** What both sides had when pgferry last compared them ({@link MadeObjects}); empty when it kept no record. */
     private Optional<MadeObjects> madeObjects() {
         try {
@@ -235,12 +259,16 @@ public final class Refresh {
      * (a view over a dropped table, a key on a dropped index), until a round drops nothing more. Returns those that
      * could not be dropped, one line each.
      */
-    private List<String> dropDropped(SchemaDrift drift, MadeObjects made, List<String> applied) {
+    private List<String> dropDropped(SchemaDrift drift, MadeObjects made, List<SchemaDrift.Table> remade,
+                                     List<String> applied) {
         Map<String, String> todo = new LinkedHashMap<>();
         drift.objects().stream().filter(o -> o.difference() == SchemaObjects.Difference.EXTRA && made.contains(o.key()))
                 .sorted(Comparator.comparingInt(o -> dropOrder(o.kind())))
                 .forEach(o -> todo.put(o.kind().word() + " " + o.name(), dropStatement(o)));
-        drift.targetOnly().stream().filter(t -> !t.renamed() && made.contains(t.key())).forEach(t -> {
+        // (a table made anew loses its old columns with it)
+        drift.targetOnly().stream().filter(t -> !t.renamed() && made.contains(t.key()) && (t.column() == null
+                || remade.stream().noneMatch(r -> r.schema().equals(t.schema()) && r.name().equals(t.table()))))
+                .forEach(t -> {
             if (t.column() == null) {
                 todo.put("table " + t.schema() + "." + t.table(), "DROP TABLE IF EXISTS " + Sql.qualified(t.schema(),
                         t.table()));
@@ -334,7 +362,8 @@ public final class Refresh {
      * Creates the tables the target lacks; returns those it created. A new table of the source that the target has
      * under its name as a table this subscription follows was dropped and created again on the source (an online
      * schema change's swap, say): the target's, the old one's copy, is dropped and made anew, so that the table sync
-     * copies the new one's rows into an empty table of its definition.
+     * copies the new one's rows into an empty table of its definition. So are the published tables in {@code
+     * reused} ({@link #reused}).
      */
     private List<SchemaDrift.Table> createTables(List<SchemaDrift.Table> tables, List<String> applied,
                                                  List<String> failed) {
@@ -438,7 +467,8 @@ public final class Refresh {
      * created) with their triggers that fire on a replica held, the new columns, the columns defined otherwise, and
      * the other schema objects. Returns the columns and objects it could not make, one line each.
      */
-    private List<String> repair(SchemaDrift drift, List<SchemaDrift.Table> created, List<String> applied) {
+    private List<String> repair(SchemaDrift drift, List<SchemaDrift.Table> reused, List<SchemaDrift.Table> created,
+                                List<String> applied) {
         boolean objects = drift.objects().stream().anyMatch(dev.pgferry.pg.SchemaObjects.Drifted::repairable);
         try (Connection s = source.open(dbname); Connection t = target.open(dbname)) {
             ObjectRepair repair = new ObjectRepair(source, dbname, restoreEnv(EventTriggers.pass(t)), s, t, applied);
@@ -446,12 +476,18 @@ public final class Refresh {
                 repair.early(drift.objects());
             }
             List<String> failed = new ArrayList<>();
-            created.addAll(createTables(drift.newTables(), applied, failed));
-            if (!drift.newTables().isEmpty()) {
+            List<SchemaDrift.Table> making = new ArrayList<>(drift.newTables());
+            making.addAll(reused);
+            created.addAll(createTables(making, applied, failed));
+            if (!making.isEmpty()) {
                 holdTriggers(s, t, applied);
             }
-            addColumns(drift.newColumns(), applied);
-            failed.addAll(alterColumns(t, drift.changedColumns(), applied));
+            // (a table made anew has the source's columns)
+            java.util.function.Predicate<SchemaDrift.Column> old = c -> reused.stream()
+                    .noneMatch(r -> r.schema().equals(c.schema()) && r.name().equals(c.table()));
+            addColumns(drift.newColumns().stream().filter(old).toList(), applied);
+            failed.addAll(alterColumns(t, drift.changedColumns().stream().filter(c -> old.test(c.source())).toList(),
+                    applied));
             if (objects) {
                 // (read again: the new tables made some of the objects, the new columns made others possible)
                 failed.addAll(repair.late(read().objects()));

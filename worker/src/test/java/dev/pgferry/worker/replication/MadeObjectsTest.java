@@ -7,6 +7,7 @@ import dev.pgferry.pg.SchemaObjects;
 import org.junit.jupiter.api.Test;
 
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.stream.IntStream;
 
@@ -58,12 +59,31 @@ class MadeObjectsTest {
         SchemaObjects.Drifted myIndex = new SchemaObjects.Drifted(SchemaObjects.Kind.INDEX, "public.my_idx",
                 SchemaObjects.Difference.EXTRA, "public.t", "my_idx");
         SchemaDrift drift = new SchemaDrift(List.of(), List.of(), List.of(), List.of(myIndex), List.of(dropped, mine),
-                List.of(), Set.of());
+                List.of(), Set.of(), Map.of());
         MadeObjects made = MadeObjects.none().with(List.of(dropped.key()));
 
         assertThat(Refresh.describe(drift, made)).containsExactly(
                 "index public.my_idx is on the target but not on the source (DDL is not replicated): " + Refresh.KEPT,
                 dropped.line(),
                 "table public.my_notes is on the target but not on the source (DDL is not replicated): " + Refresh.KEPT);
+    }
+
+    @Test
+    void aPublishedTableIsMadeAnewWhenItsNameNowBelongsToAnotherTableOfTheSource() {
+        String rebuilt = SchemaDrift.tableKey("public", "rebuilt");
+        String kept = SchemaDrift.tableKey("public", "kept");
+        // the drift now: rebuilt is the table that had OID 900 (the source swapped it in), kept is still 500
+        SchemaDrift now = new SchemaDrift(List.of(), List.of(), List.of(), List.of(), List.of(), List.of(),
+                Set.of(rebuilt, kept), Map.of(rebuilt, 900L, kept, 500L));
+        MadeObjects recorded = MadeObjects.none().with(List.of(rebuilt, kept, SchemaDrift.IDENTITIES,
+                SchemaDrift.identityKey("public", "rebuilt", 400), SchemaDrift.identityKey("public", "rebuilt_new", 900),
+                SchemaDrift.identityKey("public", "kept", 500)));
+
+        assertThat(Refresh.reused(now, recorded)).containsExactly(new SchemaDrift.Table("public", "rebuilt", null));
+        // a record from before pgferry kept the tables' OIDs tells nothing
+        assertThat(Refresh.reused(now, MadeObjects.none().with(List.of(rebuilt, kept)))).isEmpty();
+        // and a table the sides did not share then (one new since) is not made anew
+        assertThat(Refresh.reused(now, MadeObjects.none().with(List.of(kept, SchemaDrift.IDENTITIES,
+                SchemaDrift.identityKey("public", "kept", 500))))).isEmpty();
     }
 }
