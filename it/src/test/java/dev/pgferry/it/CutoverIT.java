@@ -348,27 +348,38 @@ class CutoverIT {
             ReplicationIT.exec(target, "bank", "DROP INDEX public.my_ticks_idx; DROP TABLE public.my_notes");
             assertThat(Pgferry.awaitRow(pgferry.coordinator, r.migrationId(), "bank", d -> d.drift() == null).refresh().error()).isNull();
 
-            // When the table the refresh added is swapped in for the old one (dropped, renamed to its name), and a
-            // row is written to it: the subscription follows tables by name, so the target's old copy takes that row
+            // When the table the refresh added is swapped in for the old one as pg-osc does (the old one renamed
+            // away, the new one to its name), and rows are written to both: the subscription follows tables by name,
+            // so the target's copy of the old one takes the new one's row, and the old one's row stops the apply worker
             ReplicationIT.exec(source, "bank", "INSERT INTO public.rebuilt_new VALUES (20, 'before the swap');"
-                    + " BEGIN; DROP TABLE public.rebuilt; ALTER TABLE public.rebuilt_new RENAME TO rebuilt; COMMIT;"
+                    + " BEGIN; ALTER TABLE public.rebuilt RENAME TO rebuilt_old;"
+                    + " ALTER TABLE public.rebuilt_new RENAME TO rebuilt; COMMIT;"
                     + " INSERT INTO public.rebuilt VALUES (21, 'after the swap')");
             ReplicationIT.eventually(() -> Compare.scalar(target, "bank", "SELECT string_agg(id || v, ',' ORDER BY id)"
                     + " FROM public.rebuilt"), "1r1,2r2,3r3,21after the swap");
+            ReplicationIT.exec(source, "bank", "INSERT INTO public.rebuilt_old VALUES (30, 'old, after the swap')");
             CliIT.Run swapRefresh = CliIT.pgferry("refresh", r.migrationId(), "--databases", "bank", "--timeout", "2m",
                     "--bootstrap-servers", Infra.kafka());
 
-            // Then the old copy is made anew and copied from the table now of its name, and the other copy is dropped
+            // Then the copy under the old name is made anew and copied from the table now of that name, the table
+            // renamed away is made and copied (not taken to be the copy of the new one, which has the same columns),
+            // and that copy is dropped
             assertThat(swapRefresh.exitCode()).as(swapRefresh.out()).isZero();
             assertThat(swapRefresh.out()).contains("dropped public.rebuilt on the target to make it anew")
+                    .contains("created public.rebuilt, public.rebuilt_old on the target")
                     .contains("dropped table public.rebuilt_new on the target (the source dropped it)")
                     .doesNotContain("renamed table");
             ReplicationIT.eventually(() -> Compare.scalar(target, "bank", "SELECT string_agg(id || v, ',' ORDER BY id)"
                     + " FROM public.rebuilt"), "1R1,2R2,3R3,20before the swap,21after the swap");
+            ReplicationIT.eventually(() -> Compare.scalar(target, "bank", "SELECT string_agg(id || v, ',' ORDER BY id)"
+                    + " FROM public.rebuilt_old"), "1r1,2r2,3r3,30old, after the swap");
             assertThat(Compare.scalar(target, "bank", "SELECT to_regclass('public.rebuilt_new') IS NULL")).isEqualTo("t");
-            ReplicationIT.exec(source, "bank", "INSERT INTO public.rebuilt VALUES (22, 'after the refresh')");
-            ReplicationIT.eventually(() -> Compare.tableFingerprints(target, "bank").get("public.rebuilt"),
-                    Compare.tableFingerprints(source, "bank").get("public.rebuilt"));
+            ReplicationIT.exec(source, "bank", "INSERT INTO public.rebuilt VALUES (22, 'after the refresh');"
+                    + " INSERT INTO public.rebuilt_old VALUES (31, 'after the refresh')");
+            for (String table : List.of("public.rebuilt", "public.rebuilt_old")) {
+                ReplicationIT.eventually(() -> Compare.tableFingerprints(target, "bank").get(table),
+                        Compare.tableFingerprints(source, "bank").get(table));
+            }
 
             // When pgbench and a writer that records each committed id write to bank while it is cut over (verified)
             // (both paced: the suite's other JVM shares the machine's cores)

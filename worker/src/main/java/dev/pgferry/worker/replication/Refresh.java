@@ -65,6 +65,8 @@ public final class Refresh {
     private final String migrationId;
     /** New tables of the source that the target has as an old copy it could not drop (see {@link #createTables}). */
     private final List<SchemaDrift.Table> notRemade = new ArrayList<>();
+    /** What both sides had when pgferry last compared them, once read (null before, or when it kept no record). */
+    private MadeObjects record;
 
     public Refresh(PgConnector source, PgConnector target, String dbname, String name, MigrationRequest request,
                    Ledger ledger, String migrationId) {
@@ -83,14 +85,16 @@ public final class Refresh {
         boolean retriable = false;
         Optional<MadeObjects> made = Optional.empty();
         try {
+            made = madeObjects();
+            record = made.orElse(null);
             SchemaDrift drift = read();
             List<String> renameFailures = renameTables(drift, applied);
             if (renameFailures.size() < drift.targetOnly().stream().filter(t -> t.renameTo() != null).count()) {
                 drift = read();  // (a renamed table's objects and columns compare now)
             }
-            made = madeObjects();
             SchemaDrift now = drift;
-            List<SchemaDrift.Table> reused = made.map(m -> reused(now, m)).orElse(List.of());
+            List<SchemaDrift.Table> reused = new ArrayList<>(made.map(m -> reused(now, m)).orElse(List.of()));
+            reused.addAll(publishedMissing(drift));
             List<String> dropFailures = made.isPresent() ? dropDropped(drift, made.get(), reused, applied) : List.of();
             if (made.isEmpty() && (drift.targetOnly().stream().anyMatch(t -> !t.renamed())
                     || drift.objects().stream().anyMatch(o -> o.difference() == SchemaObjects.Difference.EXTRA))) {
@@ -207,6 +211,52 @@ public final class Refresh {
             }
         });
         return out;
+    }
+
+    /**
+     * The published tables of the source that the target lacks and has under no other name: a table renamed on the
+     * source whose copy on the target is not known to be it, or one dropped on the target. Each is created and copied.
+     */
+    static List<SchemaDrift.Table> publishedMissing(SchemaDrift drift) {
+        List<String> renamedTo = drift.targetOnly().stream().filter(t -> t.renameTo() != null)
+                .map(t -> SchemaDrift.tableKey(t.renameTo().schema(), t.renameTo().name())).toList();
+        List<SchemaDrift.Table> out = new ArrayList<>();
+        new java.util.TreeMap<>(drift.publishedOids()).forEach((key, oid) -> {
+            if (!drift.shared().contains(key) && !renamedTo.contains(key)) {
+                String[] parts = key.split("\u0000", 3);
+                out.add(new SchemaDrift.Table(parts[1], parts[2], null));
+            }
+        });
+        return out;
+    }
+
+    /**
+     * {@code drift} with a table rename kept only where the record says the target's table was that very table of the
+     * source (by its OID), when the record names the tables' OIDs: a table whose columns merely match is another one
+     * (a rotation: {@code t} renamed to {@code t_old} and {@code t_new} to {@code t}), whose copy holds other rows. It
+     * then counts as only on the target, and the published table as missing there.
+     */
+    static SchemaDrift exactRenames(SchemaDrift drift, MadeObjects made) {
+        if (!made.contains(SchemaDrift.IDENTITIES)) {
+            return drift;
+        }
+        List<SchemaDrift.TargetOnly> targetOnly = new ArrayList<>();
+        List<String> problems = new ArrayList<>(drift.problems());
+        for (SchemaDrift.TargetOnly t : drift.targetOnly()) {
+            Long oid = t.renameTo() == null ? null : drift.publishedOids().get(SchemaDrift.tableKey(t.renameTo().schema(),
+                    t.renameTo().name()));
+            if (t.renameTo() == null || (oid != null && made.contains(SchemaDrift.identityKey(t.schema(), t.table(), oid)))) {
+                targetOnly.add(t);
+            } else {
+                targetOnly.add(new SchemaDrift.TargetOnly(t.schema(), t.table(), null, false, "table " + t.schema() + "."
+                        + t.table() + " is on the target but not on the source (DDL is not replicated): "
+                        + SchemaDrift.DROPPED, null));
+                problems.add("table " + t.renameTo().schema() + "." + t.renameTo().name() + " is published but missing"
+                        + " on the target");
+            }
+        }
+        return new SchemaDrift(drift.newTables(), drift.newColumns(), drift.changedColumns(), drift.objects(),
+                targetOnly, problems, drift.shared(), drift.publishedOids());
     }
 
     /** What both sides had when pgferry last compared them ({@link MadeObjects}); empty when it kept no record. */
@@ -351,8 +401,9 @@ public final class Refresh {
 
     private SchemaDrift read() {
         try (Connection s = source.open(dbname); Connection t = target.open(dbname)) {
-            return SchemaDrift.of(s, t, name, name, (schema, table) -> request.copiesTable(dbname, schema, table),
-                    request.options().includeExtensionTables(), LOCK_TIMEOUT_MS);
+            SchemaDrift drift = SchemaDrift.of(s, t, name, name, (schema, table) -> request.copiesTable(dbname, schema,
+                    table), request.options().includeExtensionTables(), LOCK_TIMEOUT_MS);
+            return record == null ? drift : exactRenames(drift, record);
         } catch (SQLException e) {
             throw SqlStates.wrap(ErrorCode.PRECONDITION_FAILED, "comparing the schema of " + dbname + " on both sides", e);
         }

@@ -86,4 +86,34 @@ class MadeObjectsTest {
         assertThat(Refresh.reused(now, MadeObjects.none().with(List.of(kept, SchemaDrift.IDENTITIES,
                 SchemaDrift.identityKey("public", "kept", 500))))).isEmpty();
     }
+
+    @Test
+    void aTableIsRenamedOnTheTargetOnlyWhenTheRecordSaysItWasThatTable() {
+        String old = SchemaDrift.tableKey("public", "t_old");
+        String t = SchemaDrift.tableKey("public", "t");
+        // the drift (by columns alone) takes the target's t_new for t_old, which the source renamed t to
+        SchemaDrift.TargetOnly guessed = new SchemaDrift.TargetOnly("public", "t_new", null, true, "renamed?",
+                new SchemaObjects.TableName("public", "t_old"));
+        SchemaDrift now = new SchemaDrift(List.of(), List.of(), List.of(), List.of(), List.of(guessed), List.of(),
+                Set.of(t), Map.of(old, 400L, t, 900L));
+        MadeObjects recorded = MadeObjects.none().with(List.of(t, SchemaDrift.tableKey("public", "t_new"),
+                SchemaDrift.IDENTITIES, SchemaDrift.identityKey("public", "t", 400),
+                SchemaDrift.identityKey("public", "t_new", 900)));
+
+        SchemaDrift exact = Refresh.exactRenames(now, recorded);
+        assertThat(exact.targetOnly()).singleElement().satisfies(o -> {
+            assertThat(o.renameTo()).isNull();
+            assertThat(o.renamed()).isFalse();
+            assertThat(o.line()).startsWith("table public.t_new is on the target but not on the source");
+        });
+        assertThat(exact.problems()).containsExactly("table public.t_old is published but missing on the target");
+        assertThat(Refresh.publishedMissing(exact)).containsExactly(new SchemaDrift.Table("public", "t_old", null));
+        assertThat(Refresh.reused(exact, recorded)).containsExactly(new SchemaDrift.Table("public", "t", null));
+        // where the record says the target's table was it, the rename stands and nothing is missing
+        MadeObjects renamed = recorded.with(List.of(SchemaDrift.identityKey("public", "t_new", 400)));
+        assertThat(Refresh.exactRenames(now, renamed).targetOnly()).containsExactly(guessed);
+        assertThat(Refresh.publishedMissing(Refresh.exactRenames(now, renamed))).isEmpty();
+        // and without the tables' OIDs in the record, the drift's guess stands
+        assertThat(Refresh.exactRenames(now, MadeObjects.none().with(List.of(t))).targetOnly()).containsExactly(guessed);
+    }
 }
