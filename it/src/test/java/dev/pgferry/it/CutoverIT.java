@@ -381,6 +381,33 @@ class CutoverIT {
                         Compare.tableFingerprints(source, "bank").get(table));
             }
 
+            // When the two exchange their names as GitLab's guide does it (three renames in one transaction), and a
+            // row is written to each: each copy on the target takes the other table's row, and no error says so
+            ReplicationIT.exec(source, "bank", "BEGIN; ALTER TABLE public.rebuilt RENAME TO rebuilt_tmp;"
+                    + " ALTER TABLE public.rebuilt_old RENAME TO rebuilt; ALTER TABLE public.rebuilt_tmp RENAME TO rebuilt_old;"
+                    + " COMMIT; INSERT INTO public.rebuilt VALUES (40, 'exchanged'); INSERT INTO public.rebuilt_old"
+                    + " VALUES (41, 'exchanged')");
+            ReplicationIT.eventually(() -> Compare.scalar(target, "bank", "SELECT string_agg(id::text, ',' ORDER BY id)"
+                    + " FROM public.rebuilt_old WHERE id >= 40"), "41");
+            cutover(CutoverRequest.of(r.migrationId(), List.of("bank"), 30, false, false));
+            DatabaseStatus exchanged = awaitCutover(r.migrationId(), "bank", "failed", refused.cutover().requestedAt());
+
+            // Then a cut-over refuses, naming both, and a refresh makes both anew with the source's rows
+            assertThat(exchanged.cutover().error()).contains("table public.rebuilt is another table of the source than"
+                    + " when pgferry last compared the sides").contains("table public.rebuilt_old is another table of the"
+                    + " source").contains("writes were not blocked");
+            CliIT.Run exchangeRefresh = CliIT.pgferry("refresh", r.migrationId(), "--databases", "bank", "--timeout", "2m",
+                    "--bootstrap-servers", Infra.kafka());
+            assertThat(exchangeRefresh.exitCode()).as(exchangeRefresh.out()).isZero();
+            assertThat(exchangeRefresh.out()).contains("dropped public.rebuilt on the target to make it anew")
+                    .contains("dropped public.rebuilt_old on the target to make it anew");
+            for (String table : List.of("public.rebuilt", "public.rebuilt_old")) {
+                ReplicationIT.eventually(() -> Compare.tableFingerprints(target, "bank").get(table),
+                        Compare.tableFingerprints(source, "bank").get(table));
+            }
+            assertThat(Compare.scalar(target, "bank", "SELECT string_agg(id::text, ',' ORDER BY id) FROM public.rebuilt"
+                    + " WHERE id >= 20")).isEqualTo("30,31,40");
+
             // When pgbench and a writer that records each committed id write to bank while it is cut over (verified)
             // (both paced: the suite's other JVM shares the machine's cores)
             Process bench = pgbench(source, "-n", "-c", "4", "-j", "2", "-R", "400", "-T", "120", "bank");
@@ -390,7 +417,7 @@ class CutoverIT {
             ReplicationIT.eventually(() -> writer.committed().size() >= 200
                     && Long.parseLong(Compare.scalar(source, "bank", "SELECT count(*) FROM public.pgbench_history")) > 0, true);
             cutover(CutoverRequest.of(r.migrationId(), List.of("bank"), 60, true, false));
-            DatabaseStatus cut = awaitCutover(r.migrationId(), "bank", "done", refused.cutover().requestedAt());
+            DatabaseStatus cut = awaitCutover(r.migrationId(), "bank", "done", exchanged.cutover().requestedAt());
             writing.join(30_000);
             boolean benchEnded = bench.waitFor(30, TimeUnit.SECONDS);
             bench.destroyForcibly();

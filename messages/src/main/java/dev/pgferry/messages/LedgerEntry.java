@@ -51,7 +51,8 @@ public record LedgerEntry(
         @JsonProperty("bytes") Long bytes,
         @JsonProperty("worker_id") String workerId,
         @JsonProperty("created_roles") List<String> createdRoles,
-        @JsonProperty("made") String made) {
+        @JsonProperty("made") String made,
+        @JsonProperty("made_tables") String madeTables) {
 
     public LedgerEntry {
         schemaVersion = schemaVersion == null ? MigrationRequest.SCHEMA_VERSION : schemaVersion;
@@ -62,19 +63,19 @@ public record LedgerEntry(
 
     public static LedgerEntry running(int attempt, boolean created) {
         return new LedgerEntry(null, State.RUNNING, attempt, created, List.of(), null, false, null, null, null, null, null,
-                List.of(), null);
+                List.of(), null, null);
     }
 
     /** Finished as {@code finalState} ({@code done} or {@code syncing}); its final status event not yet written. */
     public static LedgerEntry done(int attempt, boolean created, String finalState) {
         return new LedgerEntry(null, State.DONE, attempt, created, List.of(), finalState, false, null, null, null, null, null,
-                List.of(), null);
+                List.of(), null, null);
     }
 
     /** The same entry once the final status event is written. */
     public LedgerEntry asPublished() {
         return new LedgerEntry(schemaVersion, state, attempt, created, missing, finalState, true, savedSetting, xid, rows,
-                bytes, workerId, createdRoles, made);
+                bytes, workerId, createdRoles, made, madeTables);
     }
 
     /**
@@ -83,7 +84,7 @@ public record LedgerEntry(
      */
     public static LedgerEntry removed(int attempt) {
         return new LedgerEntry(null, State.REMOVED, attempt, false, List.of(), null, true, null, null, null, null, null,
-                List.of(), null);
+                List.of(), null, null);
     }
 
     /**
@@ -92,35 +93,36 @@ public record LedgerEntry(
      */
     public static LedgerEntry rolesDone(List<String> missing, List<String> createdRoles) {
         return new LedgerEntry(null, State.DONE, 1, false, missing, null, true, null, null, null, null, null, createdRoles,
-                null);
+                null, null);
     }
 
     /** A cut-over entry in {@code state}, keeping the database's own read-only setting from before it. */
     public static LedgerEntry cutover(State state, String savedSetting) {
         return new LedgerEntry(null, state, 1, false, List.of(), null, true, savedSetting, null, null, null, null, List.of(),
-                null);
+                null, null);
     }
 
     /** A unit about to commit target transaction {@code xid}. */
     public static LedgerEntry unitCommitting(long xid, String workerId) {
         return new LedgerEntry(null, State.RUNNING, 1, false, List.of(), null, true, null, xid, null, null, workerId, List.of(),
-                null);
+                null, null);
     }
 
     /** A unit copied and committed ({@code rows} and {@code bytes} null: committed by a worker that died before it said so). */
     public static LedgerEntry unitDone(Long rows, Long bytes, String workerId) {
         return new LedgerEntry(null, State.DONE, 1, false, List.of(), null, true, null, null, rows, bytes, workerId, List.of(),
-                null);
+                null, null);
     }
 
     /**
-     * What a replicating database's source and target both had when pgferry last looked ({@code made}: digests of
-     * the tables, columns and schema objects; see the worker's {@code MadeObjects}), so that a later refresh can tell
-     * what the source dropped from what was made only on the target.
+     * What a replicating database's source and target both had whenever pgferry looked ({@code made}: digests of the
+     * tables, columns and schema objects; see the worker's {@code MadeObjects}), so that a later refresh can tell
+     * what the source dropped from what was made only on the target; and which table of the source (by OID) each
+     * published table was when it last looked ({@code madeTables}: digests too, of that look alone).
      */
-    public static LedgerEntry made(String made) {
+    public static LedgerEntry made(String made, String madeTables) {
         return new LedgerEntry(null, State.DONE, 1, false, List.of(), null, true, null, null, null, null, null, List.of(),
-                Objects.requireNonNull(made));
+                Objects.requireNonNull(made), madeTables);
     }
 
     public static String madeKey(String migrationId, String dbname) {

@@ -34,9 +34,7 @@ import java.util.function.BiPredicate;
  * @param problems    other things that keep the target from following (an apply worker that stopped)
  * @param shared      what both sides have, by {@link #tableKey}, {@link #columnKey} and {@link
  *                    SchemaObjects.SchemaObject#key()}: what a later drift may find only on the target because the
- *                    source dropped it (not shown); and for each published table both have, which table of the source
- *                    it is ({@link #identityKey}, with {@link #IDENTITIES}), so that a later drift can tell a table the
- *                    source dropped and made again under its name
+ *                    source dropped it (not shown)
  * @param publishedOids the OID of each published table of the source, by {@link #tableKey}
  */
 public record SchemaDrift(List<Table> newTables, List<Column> newColumns, List<ChangedColumn> changedColumns,
@@ -66,8 +64,25 @@ public record SchemaDrift(List<Table> newTables, List<Column> newColumns, List<C
         return "OID\u0000" + schema + "\u0000" + table + "\u0000" + oid;
     }
 
-    /** In {@link #shared} when it names the tables' {@link #identityKey}s (pgferry before 2026-12-03 did not). */
+    /** Among {@link #identities}, always: a record of them tells that it was kept (pgferry before 2026-12-03 kept none). */
     public static final String IDENTITIES = "OIDS\u0000v1";
+
+    /**
+     * Which table of the source ({@link #identityKey}) each published table that both sides have is, with {@link
+     * #IDENTITIES}: so that a later drift can tell a table the source dropped and made again under its name, or
+     * renamed (the subscription follows tables by name, so the target's table of that name then takes another's rows).
+     */
+    public Set<String> identities() {
+        Set<String> out = new HashSet<>();
+        out.add(IDENTITIES);
+        publishedOids.forEach((key, oid) -> {
+            if (shared.contains(key)) {
+                String[] parts = key.split("\u0000", 3);
+                out.add(identityKey(parts[1], parts[2], oid));
+            }
+        });
+        return out;
+    }
 
     /** How {@link #shared} names a column. */
     public static String columnKey(String schema, String table, String column) {
@@ -388,13 +403,8 @@ public record SchemaDrift(List<Table> newTables, List<Column> newColumns, List<C
         sourceObjects.tables().forEach((quoted, t) -> {
             if (targetObjects.tables().containsKey(quoted)) {
                 shared.add(tableKey(t.schema(), t.name()));
-                Long oid = publishedOids.get(tableKey(t.schema(), t.name()));
-                if (oid != null) {
-                    shared.add(identityKey(t.schema(), t.name(), oid));
-                }
             }
         });
-        shared.add(IDENTITIES);
         onSource.values().stream().filter(c -> onTarget.containsKey(c.schema() + "\u0000" + c.table() + "\u0000" + c.name()))
                 .forEach(c -> shared.add(columnKey(c.schema(), c.table(), c.name())));
         return new SchemaDrift(newTables, newColumns, changedColumns, objects, targetOnly, problems, shared,

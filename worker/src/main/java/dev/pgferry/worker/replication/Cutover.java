@@ -275,9 +275,21 @@ public final class Cutover {
             throw new MigrationException(ErrorCode.CUTOVER_ABORTED, "the deadline passed: comparing the schemas waited"
                     + " for a lock another session holds on a table (" + SqlStates.describe(e) + ")");
         }
-        if (!drift.none()) {
+        // A table whose name now belongs to another table of the source (a swap that exchanged two tables' names)
+        // shows no drift by names and columns, but its copy on the target took the other table's changes since
+        List<String> lines = new ArrayList<>();
+        Optional<MadeObjects> made = MadeObjects.read(ledger, request.migrationId(), dbname);
+        if (made.isPresent()) {
+            drift = Refresh.exactRenames(drift, made.get());
+            Refresh.reused(drift, made.get()).forEach(table -> lines.add("table " + table + " is another table of the"
+                    + " source than when pgferry last compared the sides (it was dropped and made again, or another was"
+                    + " renamed to its name): the subscription follows tables by name, so its copy on the target took the"
+                    + " new table's changes into the old one's rows; pgferry refresh makes it anew and copies it"));
+        }
+        lines.addAll(0, drift.describe());
+        if (!lines.isEmpty()) {
             throw new MigrationException(ErrorCode.CUTOVER_ABORTED, "the source's schema changed since replication began: "
-                    + String.join("; ", drift.describe()) + ". Run pgferry refresh " + request.migrationId()
+                    + String.join("; ", lines) + ". Run pgferry refresh " + request.migrationId()
                     + " first (it repairs what it can, and the rest says what to do), or cut over with --ignore-drift");
         }
     }

@@ -2,6 +2,7 @@ package dev.pgferry.worker.replication;
 
 import dev.pgferry.bus.Ledger;
 import dev.pgferry.messages.LedgerEntry;
+import dev.pgferry.pg.SchemaDrift;
 
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -21,38 +22,44 @@ import java.util.stream.LongStream;
  * the first. Kept in the ledger ({@link LedgerEntry#made}) as the first 8 bytes of each key's SHA-256, sorted, so
  * that a schema of tens of thousands of objects fits one entry; a chance collision, which could only make a user's own
  * object look like one the source had, is about one in 10^14 for each such object of a 75,000-object schema.
- * Immutable.
+ * Beside them, which table of the source each published table was when pgferry last compared the sides ({@link
+ * SchemaDrift#identities}, replaced at each comparison: a name may belong to another table later, and to the first
+ * again after that). Immutable.
  */
 public final class MadeObjects {
     /** At most this many keys are kept (about 800 kB in the entry); a larger schema keeps none. */
     public static final int MAX = 75_000;
 
     private final long[] sorted;
+    /** The {@link SchemaDrift#identities} of the last comparison, sorted. */
+    private final long[] tables;
 
-    private MadeObjects(long[] sorted) {
+    private MadeObjects(long[] sorted, long[] tables) {
         this.sorted = sorted;
+        this.tables = tables;
     }
 
     /** Nothing known: every target-only item counts as the user's. */
     public static MadeObjects none() {
-        return new MadeObjects(new long[0]);
+        return new MadeObjects(new long[0], new long[0]);
     }
 
     /** What the ledger holds for the database; empty when it holds no record of it. */
     public static Optional<MadeObjects> read(Ledger ledger, String migrationId, String dbname) {
-        return ledger.read(LedgerEntry.madeKey(migrationId, dbname)).map(e -> decode(e.made()));
+        return ledger.read(LedgerEntry.madeKey(migrationId, dbname)).map(e -> decode(e.made(), e.madeTables()));
     }
 
     /**
-     * Writes these and {@code keys} to the ledger (both: what was shared once stays known). Returns false, writing
+     * Writes these and {@code drift}'s {@link SchemaDrift#shared} keys to the ledger (both: what was shared once stays
+     * known), with its {@link SchemaDrift#identities} (alone: they say what each name is now). Returns false, writing
      * nothing, when they are more than {@link #MAX}.
      */
-    public boolean recordWith(Ledger ledger, String migrationId, String dbname, Collection<String> keys) {
-        MadeObjects all = with(keys);
-        if (all.sorted.length > MAX) {
+    public boolean recordWith(Ledger ledger, String migrationId, String dbname, SchemaDrift drift) {
+        MadeObjects all = with(drift.shared()).withTables(drift.identities());
+        if (all.sorted.length + all.tables.length > MAX) {
             return false;
         }
-        ledger.write(LedgerEntry.madeKey(migrationId, dbname), LedgerEntry.made(all.encode()));
+        ledger.write(LedgerEntry.madeKey(migrationId, dbname), LedgerEntry.made(encode(all.sorted), encode(all.tables)));
         return true;
     }
 
@@ -61,31 +68,58 @@ public final class MadeObjects {
         return Arrays.binarySearch(sorted, digest(key)) >= 0;
     }
 
+    /** Whether the record says which table of the source each published table was (pgferry before 2026-12-03 did not). */
+    public boolean knowsTables() {
+        return isTable(SchemaDrift.IDENTITIES);
+    }
+
+    /** Whether {@code identityKey} ({@link SchemaDrift#identityKey}) held when pgferry last compared the sides. */
+    public boolean isTable(String identityKey) {
+        return Arrays.binarySearch(tables, digest(identityKey)) >= 0;
+    }
+
     public int size() {
         return sorted.length;
     }
 
-    MadeObjects with(Collection<String> keys) {
-        return new MadeObjects(LongStream.concat(Arrays.stream(sorted), keys.stream().mapToLong(MadeObjects::digest))
-                .sorted().distinct().toArray());
+    long[] digests() {
+        return sorted.clone();
     }
 
-    String encode() {
-        ByteBuffer b = ByteBuffer.allocate(sorted.length * Long.BYTES);
-        for (long d : sorted) {
+    long[] tableDigests() {
+        return tables.clone();
+    }
+
+    MadeObjects with(Collection<String> keys) {
+        return new MadeObjects(LongStream.concat(Arrays.stream(sorted), keys.stream().mapToLong(MadeObjects::digest))
+                .sorted().distinct().toArray(), tables);
+    }
+
+    /** These, with {@code identities} in place of the tables' identities they had. */
+    MadeObjects withTables(Collection<String> identities) {
+        return new MadeObjects(sorted, identities.stream().mapToLong(MadeObjects::digest).sorted().distinct().toArray());
+    }
+
+    static String encode(long[] digests) {
+        ByteBuffer b = ByteBuffer.allocate(digests.length * Long.BYTES);
+        for (long d : digests) {
             b.putLong(d);
         }
         return Base64.getEncoder().encodeToString(b.array());
     }
 
-    static MadeObjects decode(String encoded) {
+    static MadeObjects decode(String encoded, String tables) {
+        return new MadeObjects(digests(encoded), tables == null ? new long[0] : digests(tables));
+    }
+
+    private static long[] digests(String encoded) {
         ByteBuffer b = ByteBuffer.wrap(Base64.getDecoder().decode(encoded));
         long[] out = new long[b.remaining() / Long.BYTES];
         for (int i = 0; i < out.length; i++) {
             out[i] = b.getLong();
         }
         Arrays.sort(out);
-        return new MadeObjects(out);
+        return out;
     }
 
     static long digest(String key) {

@@ -199,14 +199,14 @@ public final class Refresh {
      * copied again. Empty when the record does not name which tables they were (pgferry before 2026-12-03).
      */
     static List<SchemaDrift.Table> reused(SchemaDrift drift, MadeObjects made) {
-        if (!made.contains(SchemaDrift.IDENTITIES)) {
+        if (!made.knowsTables()) {
             return List.of();
         }
         List<SchemaDrift.Table> out = new ArrayList<>();
         new java.util.TreeMap<>(drift.publishedOids()).forEach((key, oid) -> {
             String[] parts = key.split("\u0000", 3);
             if (drift.shared().contains(key) && made.contains(key)
-                    && !made.contains(SchemaDrift.identityKey(parts[1], parts[2], oid))) {
+                    && !made.isTable(SchemaDrift.identityKey(parts[1], parts[2], oid))) {
                 out.add(new SchemaDrift.Table(parts[1], parts[2], null));
             }
         });
@@ -237,7 +237,7 @@ public final class Refresh {
      * then counts as only on the target, and the published table as missing there.
      */
     static SchemaDrift exactRenames(SchemaDrift drift, MadeObjects made) {
-        if (!made.contains(SchemaDrift.IDENTITIES)) {
+        if (!made.knowsTables()) {
             return drift;
         }
         List<SchemaDrift.TargetOnly> targetOnly = new ArrayList<>();
@@ -245,7 +245,7 @@ public final class Refresh {
         for (SchemaDrift.TargetOnly t : drift.targetOnly()) {
             Long oid = t.renameTo() == null ? null : drift.publishedOids().get(SchemaDrift.tableKey(t.renameTo().schema(),
                     t.renameTo().name()));
-            if (t.renameTo() == null || (oid != null && made.contains(SchemaDrift.identityKey(t.schema(), t.table(), oid)))) {
+            if (t.renameTo() == null || (oid != null && made.isTable(SchemaDrift.identityKey(t.schema(), t.table(), oid)))) {
                 targetOnly.add(t);
             } else {
                 targetOnly.add(new SchemaDrift.TargetOnly(t.schema(), t.table(), null, false, "table " + t.schema() + "."
@@ -276,7 +276,7 @@ public final class Refresh {
     private void record(MadeObjects made, SchemaDrift after, List<String> applied) {
         String why;
         try {
-            if (made.recordWith(ledger, migrationId, dbname, after.shared())) {
+            if (made.recordWith(ledger, migrationId, dbname, after)) {
                 return;
             }
             why = "more than " + MadeObjects.MAX + " tables, columns and objects";

@@ -31,20 +31,33 @@ class MadeObjectsTest {
         assertThat(later.contains(SchemaDrift.columnKey("public", "legacy_log", "flag"))).isFalse();
         assertThat(later.contains(SchemaDrift.tableKey("public", "legacy"))).isFalse();
         // and the entry, written and read as JSON, holds the same
-        LedgerEntry entry = Json.read(Json.write(LedgerEntry.made(later.encode())), LedgerEntry.class);
-        MadeObjects read = MadeObjects.decode(entry.made());
-        assertThat(read.size()).isEqualTo(3);
+        String identity = SchemaDrift.identityKey("public", "legacy", 16384);
+        MadeObjects known = later.withTables(List.of(SchemaDrift.IDENTITIES, identity));
+        LedgerEntry entry = Json.read(Json.write(LedgerEntry.made(MadeObjects.encode(new long[0]), null)),
+                LedgerEntry.class);
+        assertThat(MadeObjects.decode(entry.made(), entry.madeTables()).knowsTables()).isFalse();
+        SchemaDrift drift = new SchemaDrift(List.of(), List.of(), List.of(), List.of(), List.of(), List.of(),
+                Set.of(table, column, check, SchemaDrift.tableKey("public", "legacy")),
+                Map.of(SchemaDrift.tableKey("public", "legacy"), 16384L, SchemaDrift.tableKey("public", "gone"), 1L));
+        assertThat(drift.identities()).containsExactlyInAnyOrder(SchemaDrift.IDENTITIES, identity);
+        MadeObjects read = roundTrip(MadeObjects.none().with(drift.shared()).withTables(drift.identities()));
+        assertThat(read.size()).isEqualTo(4);
         assertThat(List.of(table, column, check)).allMatch(read::contains);
+        assertThat(read.knowsTables()).isTrue();
+        assertThat(read.isTable(identity)).isTrue();
+        assertThat(read.isTable(SchemaDrift.identityKey("public", "legacy", 16385))).isFalse();
+        // (the tables' identities are those of the last look alone)
+        assertThat(known.withTables(List.of(SchemaDrift.IDENTITIES)).isTable(identity)).isFalse();
     }
 
     @Test
     void theLargestSchemaItKeepsFitsOneLedgerEntry() {
         MadeObjects most = MadeObjects.none().with(IntStream.range(0, MadeObjects.MAX)
                 .mapToObj(i -> SchemaDrift.columnKey("s", "t" + i / 10, "c" + i)).toList());
-        byte[] entry = Json.write(LedgerEntry.made(most.encode()));
+        byte[] entry = Json.write(LedgerEntry.made(MadeObjects.encode(most.digests()), MadeObjects.encode(new long[0])));
         assertThat(most.size()).isEqualTo(MadeObjects.MAX);
         assertThat(entry.length).isLessThan(Json.MAX_MESSAGE_BYTES);
-        assertThat(MadeObjects.decode(Json.read(entry, LedgerEntry.class).made()).contains(
+        assertThat(MadeObjects.decode(Json.read(entry, LedgerEntry.class).made(), null).contains(
                 SchemaDrift.columnKey("s", "t7", "c77"))).isTrue();
     }
 
@@ -75,7 +88,7 @@ class MadeObjectsTest {
         // the drift now: rebuilt is the table that had OID 900 (the source swapped it in), kept is still 500
         SchemaDrift now = new SchemaDrift(List.of(), List.of(), List.of(), List.of(), List.of(), List.of(),
                 Set.of(rebuilt, kept), Map.of(rebuilt, 900L, kept, 500L));
-        MadeObjects recorded = MadeObjects.none().with(List.of(rebuilt, kept, SchemaDrift.IDENTITIES,
+        MadeObjects recorded = MadeObjects.none().with(List.of(rebuilt, kept)).withTables(List.of(SchemaDrift.IDENTITIES,
                 SchemaDrift.identityKey("public", "rebuilt", 400), SchemaDrift.identityKey("public", "rebuilt_new", 900),
                 SchemaDrift.identityKey("public", "kept", 500)));
 
@@ -83,7 +96,7 @@ class MadeObjectsTest {
         // a record from before pgferry kept the tables' OIDs tells nothing
         assertThat(Refresh.reused(now, MadeObjects.none().with(List.of(rebuilt, kept)))).isEmpty();
         // and a table the sides did not share then (one new since) is not made anew
-        assertThat(Refresh.reused(now, MadeObjects.none().with(List.of(kept, SchemaDrift.IDENTITIES,
+        assertThat(Refresh.reused(now, MadeObjects.none().with(List.of(kept)).withTables(List.of(SchemaDrift.IDENTITIES,
                 SchemaDrift.identityKey("public", "kept", 500))))).isEmpty();
     }
 
@@ -96,9 +109,10 @@ class MadeObjectsTest {
                 new SchemaObjects.TableName("public", "t_old"));
         SchemaDrift now = new SchemaDrift(List.of(), List.of(), List.of(), List.of(), List.of(guessed), List.of(),
                 Set.of(t), Map.of(old, 400L, t, 900L));
-        MadeObjects recorded = MadeObjects.none().with(List.of(t, SchemaDrift.tableKey("public", "t_new"),
-                SchemaDrift.IDENTITIES, SchemaDrift.identityKey("public", "t", 400),
-                SchemaDrift.identityKey("public", "t_new", 900)));
+        List<String> identities = List.of(SchemaDrift.IDENTITIES, SchemaDrift.identityKey("public", "t", 400),
+                SchemaDrift.identityKey("public", "t_new", 900));
+        MadeObjects recorded = MadeObjects.none().with(List.of(t, SchemaDrift.tableKey("public", "t_new")))
+                .withTables(identities);
 
         SchemaDrift exact = Refresh.exactRenames(now, recorded);
         assertThat(exact.targetOnly()).singleElement().satisfies(o -> {
@@ -110,10 +124,17 @@ class MadeObjectsTest {
         assertThat(Refresh.publishedMissing(exact)).containsExactly(new SchemaDrift.Table("public", "t_old", null));
         assertThat(Refresh.reused(exact, recorded)).containsExactly(new SchemaDrift.Table("public", "t", null));
         // where the record says the target's table was it, the rename stands and nothing is missing
-        MadeObjects renamed = recorded.with(List.of(SchemaDrift.identityKey("public", "t_new", 400)));
+        MadeObjects renamed = recorded.withTables(List.of(SchemaDrift.IDENTITIES,
+                SchemaDrift.identityKey("public", "t_new", 400)));
         assertThat(Refresh.exactRenames(now, renamed).targetOnly()).containsExactly(guessed);
         assertThat(Refresh.publishedMissing(Refresh.exactRenames(now, renamed))).isEmpty();
         // and without the tables' OIDs in the record, the drift's guess stands
         assertThat(Refresh.exactRenames(now, MadeObjects.none().with(List.of(t))).targetOnly()).containsExactly(guessed);
+    }
+
+    private static MadeObjects roundTrip(MadeObjects made) {
+        LedgerEntry entry = Json.read(Json.write(LedgerEntry.made(MadeObjects.encode(made.digests()),
+                MadeObjects.encode(made.tableDigests()))), LedgerEntry.class);
+        return MadeObjects.decode(entry.made(), entry.madeTables());
     }
 }
