@@ -50,12 +50,13 @@ public final class MadeObjects {
     }
 
     /**
-     * Writes these and {@code drift}'s {@link SchemaDrift#shared} keys to the ledger (both: what was shared once stays
-     * known), with its {@link SchemaDrift#identities} (alone: they say what each name is now). Returns false, writing
-     * nothing, when they are more than {@link #MAX}.
+     * Writes these and {@code shared} ({@link SchemaDrift#shared}) to the ledger (both: what was shared once stays
+     * known), with {@code identities} ({@link SchemaDrift#identities}, alone: they say what each name is now). Returns
+     * false, writing nothing, when they are more than {@link #MAX}.
      */
-    public boolean recordWith(Ledger ledger, String migrationId, String dbname, SchemaDrift drift) {
-        MadeObjects all = with(drift.shared()).withTables(drift.identities());
+    public boolean recordWith(Ledger ledger, String migrationId, String dbname, Collection<String> shared,
+                              Collection<String> identities) {
+        MadeObjects all = with(shared).withTables(identities);
         if (all.sorted.length + all.tables.length > MAX) {
             return false;
         }

@@ -24,11 +24,13 @@ import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.stream.Collectors;
 
 /**
@@ -84,6 +86,7 @@ public final class Refresh {
         String error = null;
         boolean retriable = false;
         Optional<MadeObjects> made = Optional.empty();
+        List<SchemaDrift.Table> created = new ArrayList<>();
         try {
             made = madeObjects();
             record = made.orElse(null);
@@ -95,14 +98,16 @@ public final class Refresh {
             SchemaDrift now = drift;
             List<SchemaDrift.Table> reused = new ArrayList<>(made.map(m -> reused(now, m)).orElse(List.of()));
             reused.addAll(publishedMissing(drift));
-            List<String> dropFailures = made.isPresent() ? dropDropped(drift, made.get(), reused, applied) : List.of();
+            // (a new table whose name the target has is one the source dropped and made again: see createTables)
+            List<SchemaDrift.Table> remade = new ArrayList<>(reused);
+            remade.addAll(drift.newTables());
+            List<String> dropFailures = made.isPresent() ? dropDropped(drift, made.get(), remade, applied) : List.of();
             if (made.isEmpty() && (drift.targetOnly().stream().anyMatch(t -> !t.renamed())
                     || drift.objects().stream().anyMatch(o -> o.difference() == SchemaObjects.Difference.EXTRA))) {
                 applied.add("dropped nothing that only the target has: pgferry kept no record of what both sides had"
                         + " when " + dbname + " began to replicate (it began before pgferry kept one; it keeps one from"
                         + " this refresh on)");
             }
-            List<SchemaDrift.Table> created = new ArrayList<>();
             List<String> notRepaired = new ArrayList<>(repair(drift, reused, created, applied));
             if (!dropFailures.isEmpty()) {
                 // (a view made again as on the source may no longer need what the source dropped)
@@ -142,7 +147,14 @@ public final class Refresh {
         try {
             SchemaDrift after = read();
             remaining = made.map(m -> describe(after, m)).orElseGet(after::describe);
-            record(made.orElseGet(MadeObjects::none), after, applied);
+            // (a table whose name belongs to another table of the source than at the last look, and that this refresh
+            // did not make anew, keeps no identity: the next refresh, and a cut-over, still take it for one to remake)
+            Set<String> identities = new HashSet<>(after.identities());
+            made.map(m -> reused(after, m)).orElse(List.of()).stream()
+                    .filter(t -> created.stream().noneMatch(c -> c.schema().equals(t.schema()) && c.name().equals(t.name())))
+                    .forEach(t -> identities.remove(SchemaDrift.identityKey(t.schema(), t.name(),
+                            after.publishedOids().get(SchemaDrift.tableKey(t.schema(), t.name())))));
+            record(made.orElseGet(MadeObjects::none), after.shared(), identities, applied);
         } catch (MigrationException e) {
             remaining = List.of();
             retriable = error == null ? e.retriable() : retriable;
@@ -273,10 +285,10 @@ public final class Refresh {
      * Adds what both sides have now to the record (begun now for a database that has none), so that a later refresh
      * drops it if the source drops it.
      */
-    private void record(MadeObjects made, SchemaDrift after, List<String> applied) {
+    private void record(MadeObjects made, Set<String> shared, Set<String> identities, List<String> applied) {
         String why;
         try {
-            if (made.recordWith(ledger, migrationId, dbname, after)) {
+            if (made.recordWith(ledger, migrationId, dbname, shared, identities)) {
                 return;
             }
             why = "more than " + MadeObjects.MAX + " tables, columns and objects";
@@ -312,7 +324,10 @@ public final class Refresh {
     private List<String> dropDropped(SchemaDrift drift, MadeObjects made, List<SchemaDrift.Table> remade,
                                      List<String> applied) {
         Map<String, String> todo = new LinkedHashMap<>();
-        drift.objects().stream().filter(o -> o.difference() == SchemaObjects.Difference.EXTRA && made.contains(o.key()))
+        // (nor is what a table made anew has dropped apart: it goes with the table)
+        drift.objects().stream().filter(o -> o.difference() == SchemaObjects.Difference.EXTRA && made.contains(o.key())
+                        && (o.table() == null || remade.stream().noneMatch(r -> o.table().replace("\"", "")
+                        .equals(r.schema() + "." + r.name()))))
                 .sorted(Comparator.comparingInt(o -> dropOrder(o.kind())))
                 .forEach(o -> todo.put(o.kind().word() + " " + o.name(), dropStatement(o)));
         // (a table made anew loses its old columns with it)
@@ -419,6 +434,7 @@ public final class Refresh {
     private List<SchemaDrift.Table> createTables(List<SchemaDrift.Table> tables, List<String> applied,
                                                  List<String> failed) {
         List<SchemaDrift.Table> missing = new ArrayList<>();
+        List<SchemaDrift.Table> remake = new ArrayList<>();
         boolean pastEventTriggers;
         try (Connection t = target.open(dbname)) {
             pastEventTriggers = EventTriggers.pass(t);
@@ -434,19 +450,48 @@ public final class Refresh {
                         if (!rs.next()) {
                             missing.add(table);
                         } else if (rs.getBoolean(1)) {
-                            try (Statement st = t.createStatement()) {
-                                st.execute("DROP TABLE " + table.qualifiedName());
-                                missing.add(table);
-                                applied.add("dropped " + table + " on the target to make it anew: the source dropped it"
-                                        + " and created it again (its rows are copied anew)");
-                            } catch (SQLException e) {
-                                notRemade.add(table);
-                                failed.add("table " + table + " could not be made anew (the source dropped it and created"
-                                        + " it again): " + SqlStates.describe(e));
-                            }
+                            remake.add(table);
                         }
                     }
                 }
+            }
+            // All in one statement first: those made anew may need each other (a sequence one owns is another's
+            // default, a key between them); then one by one, so that one that cannot go keeps only itself back
+            if (!remake.isEmpty()) {
+                t.setAutoCommit(true);
+                List<SchemaDrift.Table> dropping = new ArrayList<>(remake);
+                try (Statement st = t.createStatement()) {
+                    st.execute("DROP TABLE " + remake.stream().map(SchemaDrift.Table::qualifiedName)
+                            .collect(Collectors.joining(", ")));
+                    dropping.clear();
+                    missing.addAll(remake);
+                    remake.forEach(table -> applied.add(remadeNote(table)));
+                } catch (SQLException e) {
+                    // (one by one below)
+                }
+                Map<SchemaDrift.Table, String> refused = new LinkedHashMap<>();
+                boolean progress = true;
+                while (progress && !dropping.isEmpty()) {
+                    progress = false;
+                    refused.clear();
+                    for (Iterator<SchemaDrift.Table> it = dropping.iterator(); it.hasNext(); ) {
+                        SchemaDrift.Table table = it.next();
+                        try (Statement st = t.createStatement()) {
+                            st.execute("DROP TABLE " + table.qualifiedName());
+                            missing.add(table);
+                            applied.add(remadeNote(table));
+                            it.remove();
+                            progress = true;
+                        } catch (SQLException e) {
+                            refused.put(table, SqlStates.describe(e));
+                        }
+                    }
+                }
+                refused.forEach((table, why) -> {
+                    notRemade.add(table);
+                    failed.add("table " + table + " could not be made anew (the source dropped it and created it again,"
+                            + " or its name now belongs to another table of the source): " + why);
+                });
             }
             try (Statement st = t.createStatement()) {
                 for (SchemaDrift.Table table : missing) {
@@ -465,6 +510,7 @@ public final class Refresh {
         if (missing.isEmpty()) {
             return missing;
         }
+        missing.sort(Comparator.comparing(SchemaDrift.Table::schema).thenComparing(SchemaDrift.Table::name));
         Path dump = null;
         try {
             dump = Files.createTempFile("pgferry-refresh-", ".dump");
@@ -476,6 +522,10 @@ public final class Refresh {
             PgTool.run("pg_restore", List.of("--dbname=" + SchemaCopier.conninfoDbname(dbname), "--exit-on-error",
                             "--single-transaction", dump.toString()), restoreEnv(pastEventTriggers),
                     ErrorCode.SCHEMA_RESTORE_FAILED, "creating the new tables in target database " + dbname);
+        } catch (MigrationException e) {
+            // (what could not be dropped is why, often: say it first)
+            throw failed.isEmpty() ? e : new MigrationException(e.code(), null, String.join("; ", failed) + "; "
+                    + e.getMessage(), e.retriable(), e);
         } catch (IOException e) {
             throw new MigrationException(ErrorCode.INTERNAL, null, "temporary file for the new tables of " + dbname + ": "
                     + e.getMessage(), false, e);
@@ -491,6 +541,11 @@ public final class Refresh {
         applied.add("created " + missing.stream().map(SchemaDrift.Table::toString).collect(Collectors.joining(", "))
                 + " on the target (with indexes, constraints and owned sequences)");
         return missing;
+    }
+
+    private static String remadeNote(SchemaDrift.Table table) {
+        return "dropped " + table + " on the target to make it anew: the source dropped it and created it again, or its"
+                + " name now belongs to another table of the source (its rows are copied anew)";
     }
 
     /**

@@ -110,7 +110,8 @@ final class ReplicationMigration {
         try (Connection s = pipeline.source.open(pipeline.db); Connection t = pipeline.target.open(pipeline.db)) {
             SchemaDrift drift = SchemaDrift.of(s, t, name, name, (schema, table) -> request.copiesTable(pipeline.db,
                     schema, table), request.options().includeExtensionTables(), RECORD_LOCK_TIMEOUT_MS);
-            if (MadeObjects.none().recordWith(pipeline.ledger(), pipeline.task.migrationId(), pipeline.db, drift)) {
+            if (MadeObjects.none().recordWith(pipeline.ledger(), pipeline.task.migrationId(), pipeline.db, drift.shared(),
+                    drift.identities())) {
                 return;
             }
             why = "the schema has more than " + MadeObjects.MAX + " tables, columns and objects";
