@@ -61,9 +61,12 @@ public final class StatusTable {
                 out.append("drift: ").append(d.dbname()).append(": ").append(item).append('\n');
             }
             if (d.refresh() != null && d.refresh().finishedAt() != null) {
-                out.append("refresh: ").append(d.dbname()).append(": ").append(d.refresh().applied().isEmpty() ? "nothing to do"
-                        : String.join("; ", d.refresh().applied())).append(d.refresh().error() == null ? ""
-                        : "; stopped: " + d.refresh().error()).append('\n');
+                List<String> said = new java.util.ArrayList<>(d.refresh().applied());
+                if (d.refresh().error() != null) {
+                    said.add("stopped: " + d.refresh().error());
+                }
+                out.append("refresh: ").append(d.dbname()).append(": ").append(said.isEmpty() ? "nothing to do"
+                        : String.join("; ", said)).append('\n');
             }
         }
         for (DatabaseStatus d : s.migrationDetail()) {

@@ -14,6 +14,7 @@ import dev.pgferry.worker.schema.PgTool;
 import dev.pgferry.worker.schema.SchemaCopier;
 
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -512,15 +513,24 @@ public final class Refresh {
         }
         missing.sort(Comparator.comparing(SchemaDrift.Table::schema).thenComparing(SchemaDrift.Table::name));
         Path dump = null;
+        Path list = null;
         try {
             dump = Files.createTempFile("pgferry-refresh-", ".dump");
+            list = Files.createTempFile("pgferry-refresh-", ".list");
             List<String> args = new ArrayList<>(List.of("--schema-only", "--format=custom", "--file=" + dump));
             // A pattern in double quotes is taken literally (a doubled quote stands for one).
             missing.forEach(table -> args.add("--table=" + quoted(table.schema()) + "." + quoted(table.name())));
             PgTool.run("pg_dump", args, source.libpqEnv(dbname), ErrorCode.SCHEMA_DUMP_FAILED,
                     "dumping the new tables of source database " + dbname);
+            PgTool.Result listed = PgTool.exec("pg_restore", List.of("--list", dump.toString()), Map.of(),
+                    ErrorCode.SCHEMA_DUMP_FAILED, "listing the new tables of source database " + dbname, list);
+            if (listed.exitCode() != 0) {
+                throw new MigrationException(ErrorCode.SCHEMA_DUMP_FAILED, "listing the new tables of source database "
+                        + dbname + " failed: " + PgTool.tail(listed.stderr()));
+            }
+            Files.write(list, attachesLast(Files.readAllLines(list, StandardCharsets.UTF_8)), StandardCharsets.UTF_8);
             PgTool.run("pg_restore", List.of("--dbname=" + SchemaCopier.conninfoDbname(dbname), "--exit-on-error",
-                            "--single-transaction", dump.toString()), restoreEnv(pastEventTriggers),
+                            "--single-transaction", "--use-list=" + list, dump.toString()), restoreEnv(pastEventTriggers),
                     ErrorCode.SCHEMA_RESTORE_FAILED, "creating the new tables in target database " + dbname);
         } catch (MigrationException e) {
             // (what could not be dropped is why, often: say it first)
@@ -530,9 +540,11 @@ public final class Refresh {
             throw new MigrationException(ErrorCode.INTERNAL, null, "temporary file for the new tables of " + dbname + ": "
                     + e.getMessage(), false, e);
         } finally {
-            if (dump != null) {
+            for (Path p : new Path[] {dump, list}) {
                 try {
-                    Files.deleteIfExists(dump);
+                    if (p != null) {
+                        Files.deleteIfExists(p);
+                    }
                 } catch (IOException ignored) {
                     // a temp file
                 }
@@ -541,6 +553,23 @@ public final class Refresh {
         applied.add("created " + missing.stream().map(SchemaDrift.Table::toString).collect(Collectors.joining(", "))
                 + " on the target (with indexes, constraints and owned sequences)");
         return missing;
+    }
+
+    private static final java.util.regex.Pattern ATTACH = java.util.regex.Pattern.compile("^\\d+; \\d+ \\d+ (TABLE|INDEX) ATTACH .*");
+
+    /**
+     * {@code toc} (a {@code pg_restore --list}) with its partitions attached last, tables before indexes: a new
+     * partition's dump attaches it before its keys and indexes are made, and attaching it to a partitioned table
+     * that has them (the target's, unlike an empty one in a whole dump's restore) makes them on it, so that its own
+     * would be made twice (42P16, multiple primary keys). Made first, they are the ones attaching takes; an index
+     * attached so is attached again as a no-op.
+     */
+    static List<String> attachesLast(List<String> toc) {
+        List<String> out = new ArrayList<>();
+        toc.stream().filter(l -> !ATTACH.matcher(l).matches()).forEach(out::add);
+        toc.stream().filter(l -> ATTACH.matcher(l).matches() && l.contains(" TABLE ATTACH ")).forEach(out::add);
+        toc.stream().filter(l -> ATTACH.matcher(l).matches() && l.contains(" INDEX ATTACH ")).forEach(out::add);
+        return out;
     }
 
     private static String remadeNote(SchemaDrift.Table table) {

@@ -136,7 +136,7 @@ public final class PgTool {
         }
     }
 
-    static String tail(String err) {
+    public static String tail(String err) {
         return err.length() > ERROR_TAIL_CHARS ? "..." + err.substring(err.length() - ERROR_TAIL_CHARS) : err;
     }
 

@@ -14,13 +14,18 @@ import java.util.List;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * A table swapped while its database replicates, as GitLab's guide to swapping tables does it: the new table made
+ * What application deploys do to a replicating database, and {@code pgferry refresh} after them.
+ *
+ * <p>A table swapped, as GitLab's guide to swapping tables does it: the new table made
  * with {@code LIKE ... INCLUDING ALL} (so its key's default takes the old table's sequence, which the old table owns),
  * filled, added by a refresh, then exchanged with the old one by three renames in one transaction. The subscription
  * follows tables by name, so each copy on the target takes the other table's rows; refresh makes both anew, though
  * neither can be dropped alone (the copy of the sequence's owner is needed by the other's default).
+ *
+ * <p>Partitions made and dropped as pg_partman's maintenance does (the next month's made, the oldest detached and
+ * dropped), one of them made apart and attached with an index of its own.
  */
-class SwapIT {
+class DeploysIT {
     static Pgferry pgferry;
 
     @BeforeAll
@@ -79,6 +84,52 @@ class SwapIT {
             String sequence = "SELECT pg_get_serial_sequence('public.refs_for_migration', 'id') || ' '"
                     + " || pg_get_expr(adbin, adrelid) FROM pg_attrdef WHERE adrelid = 'public.refs'::regclass";
             assertThat(Compare.scalar(target, "app", sequence)).isEqualTo(Compare.scalar(source, "app", sequence));
+        }
+    }
+
+    @Test
+    void partitionsMadeAndDroppedWhileReplicatingAreMadeAndDroppedOnTheTarget() throws Exception {
+        try (LocalPostgres source = Infra.postgres(); LocalPostgres target = Infra.postgres()) {
+            // Given a partitioned table (a key and an index on the parent) replicating
+            ReplicationIT.exec(source, "postgres", "CREATE DATABASE app");
+            ReplicationIT.exec(source, "app", "CREATE TABLE public.events (id bigserial, at date NOT NULL, payload text,"
+                    + "   PRIMARY KEY (id, at)) PARTITION BY RANGE (at);"
+                    + " CREATE TABLE public.events_2026_11 PARTITION OF public.events FOR VALUES FROM ('2026-11-01') TO ('2026-12-01');"
+                    + " CREATE TABLE public.events_2026_12 PARTITION OF public.events FOR VALUES FROM ('2026-12-01') TO ('2027-01-01');"
+                    + " CREATE INDEX events_at ON public.events (at);"
+                    + " INSERT INTO public.events (at, payload) SELECT date '2026-11-01' + (g % 60), 'p' || g"
+                    + "   FROM generate_series(1, 600) g");
+            MigrationRequest r = ReplicationIT.request(source, target, Method.REPLICATION, List.of("postgres"));
+            pgferry.submit(r);
+            MigrationStatus syncing = pgferry.awaitFinal(r.migrationId());
+            assertThat(ReplicationIT.row(syncing, "app").status()).as(syncing.toString()).isEqualTo(State.SYNCING);
+
+            // When next month's partition is made, one more is made apart (with an index of its own) and attached,
+            // rows go to both, and the oldest is detached and dropped
+            ReplicationIT.exec(source, "app", "CREATE TABLE public.events_2027_01 PARTITION OF public.events"
+                    + "   FOR VALUES FROM ('2027-01-01') TO ('2027-02-01');"
+                    + " CREATE TABLE public.events_2027_02 (LIKE public.events INCLUDING DEFAULTS);"
+                    + " CREATE INDEX events_2027_02_payload ON public.events_2027_02 (payload);"
+                    + " ALTER TABLE public.events ATTACH PARTITION public.events_2027_02 FOR VALUES FROM ('2027-02-01') TO ('2027-03-01');"
+                    + " INSERT INTO public.events (at, payload) VALUES ('2027-01-05', 'january'), ('2027-02-03', 'february'),"
+                    + "   ('2026-12-24', 'december');"
+                    + " ALTER TABLE public.events DETACH PARTITION public.events_2026_11; DROP TABLE public.events_2026_11");
+            CliIT.Run refreshed = refresh(r);
+
+            // Then the target has the source's partitions, with the source's indexes and rows, and later rows arrive
+            assertThat(refreshed.exitCode()).as(refreshed.out()).isZero();
+            assertThat(refreshed.out()).contains("created public.events_2027_01, public.events_2027_02 on the target")
+                    .contains("dropped table public.events_2026_11 on the target (the source dropped it)");
+            ReplicationIT.exec(source, "app", "INSERT INTO public.events (at, payload) VALUES ('2027-01-06', 'later')");
+            ReplicationIT.eventually(() -> Compare.tableFingerprints(target, "app"), Compare.tableFingerprints(source, "app"));
+            String partitions = "SELECT string_agg(c.relname || ':' || pg_get_expr(c.relpartbound, c.oid) || ':' || (SELECT"
+                    + " string_agg(pg_get_indexdef(i.indexrelid), '; ' ORDER BY pg_get_indexdef(i.indexrelid)) FROM pg_index i"
+                    + " WHERE i.indrelid = c.oid)"
+                    + " || ':' || (SELECT count(*) FROM pg_inherits h JOIN pg_index i ON i.indexrelid = h.inhrelid"
+                    + "   WHERE i.indrelid = c.oid), ' | ' ORDER BY c.relname)"
+                    + " FROM pg_class c WHERE c.relispartition AND c.relkind = 'r'";
+            assertThat(Compare.scalar(target, "app", partitions)).contains("events_2027_02_payload")
+                    .doesNotContain("events_2026_11").isEqualTo(Compare.scalar(source, "app", partitions));
         }
     }
 
