@@ -24,6 +24,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  *
  * <p>Partitions made and dropped as pg_partman's maintenance does (the next month's made, the oldest detached and
  * dropped), one of them made apart and attached with an index of its own.
+ *
+ * <p>A column renamed (Rails' {@code rename_column}) and an enum's values renamed, and used at once.
  */
 class DeploysIT {
     static Pgferry pgferry;
@@ -130,6 +132,44 @@ class DeploysIT {
                     + " FROM pg_class c WHERE c.relispartition AND c.relkind = 'r'";
             assertThat(Compare.scalar(target, "app", partitions)).contains("events_2027_02_payload")
                     .doesNotContain("events_2026_11").isEqualTo(Compare.scalar(source, "app", partitions));
+        }
+    }
+
+    @Test
+    void aColumnAndEnumValuesRenamedOnTheSourceAreRenamedOnTheTarget() throws Exception {
+        try (LocalPostgres source = Infra.postgres(); LocalPostgres target = Infra.postgres()) {
+            // Given a database replicating
+            ReplicationIT.exec(source, "postgres", "CREATE DATABASE app");
+            ReplicationIT.exec(source, "app", "CREATE TYPE public.status AS ENUM ('draft', 'live', 'gone');"
+                    + " CREATE TABLE public.posts (id bigserial PRIMARY KEY, title text NOT NULL, body text,"
+                    + "   st public.status NOT NULL DEFAULT 'draft');"
+                    + " INSERT INTO public.posts (title, body, st) SELECT 't' || g, 'b' || g, (ARRAY['draft', 'live',"
+                    + "   'gone'])[1 + g % 3]::public.status FROM generate_series(1, 30) g");
+            MigrationRequest r = ReplicationIT.request(source, target, Method.REPLICATION, List.of("postgres"));
+            pgferry.submit(r);
+            MigrationStatus syncing = pgferry.awaitFinal(r.migrationId());
+            assertThat(ReplicationIT.row(syncing, "app").status()).as(syncing.toString()).isEqualTo(State.SYNCING);
+
+            // When a deploy renames a column and two of the enum's values (one to the other's old name), and a row
+            // uses both at once (the apply worker stops on it: the target has neither)
+            ReplicationIT.exec(source, "app", "ALTER TABLE public.posts RENAME COLUMN body TO content;"
+                    + " ALTER TYPE public.status RENAME VALUE 'gone' TO 'archived';"
+                    + " ALTER TYPE public.status RENAME VALUE 'live' TO 'gone';"
+                    + " INSERT INTO public.posts (title, content, st) VALUES ('after', 'the deploy', 'archived')");
+            CliIT.Run refreshed = refresh(r);
+
+            // Then both are renamed on the target, its rows keep their values, and the row arrives
+            assertThat(refreshed.exitCode()).as(refreshed.out()).isZero();
+            assertThat(refreshed.out()).contains("renamed column public.posts.body to content on the target, as the"
+                    + " source renamed it (its values stay)").contains("renamed value(s) live to gone, gone to archived"
+                    + " of type public.status on the target, as on the source").doesNotContain("added column");
+            ReplicationIT.eventually(() -> Compare.tableFingerprints(target, "app"), Compare.tableFingerprints(source, "app"));
+            String labels = "SELECT string_agg(enumlabel, ',' ORDER BY enumsortorder) FROM pg_enum"
+                    + " WHERE enumtypid = 'public.status'::regtype";
+            assertThat(Compare.scalar(target, "app", labels)).isEqualTo("draft,gone,archived")
+                    .isEqualTo(Compare.scalar(source, "app", labels));
+            assertThat(Compare.scalar(target, "app", "SELECT count(*) FILTER (WHERE st = 'gone') || '/'"
+                    + " || count(*) FILTER (WHERE content LIKE 'b%') FROM public.posts")).isEqualTo("10/30");
         }
     }
 

@@ -36,18 +36,31 @@ import java.util.function.BiPredicate;
  *                    SchemaObjects.SchemaObject#key()}: what a later drift may find only on the target because the
  *                    source dropped it (not shown)
  * @param publishedOids the OID of each published table of the source, by {@link #tableKey}
+ * @param attnums     the number of each column of a published table of the source, by {@link #columnKey}
  */
 public record SchemaDrift(List<Table> newTables, List<Column> newColumns, List<ChangedColumn> changedColumns,
                           List<SchemaObjects.Drifted> objects, List<TargetOnly> targetOnly, List<String> problems,
-                          Set<String> shared, Map<String, Long> publishedOids) {
+                          Set<String> shared, Map<String, Long> publishedOids, Map<String, Integer> attnums) {
+
+    public SchemaDrift(List<Table> newTables, List<Column> newColumns, List<ChangedColumn> changedColumns,
+                       List<SchemaObjects.Drifted> objects, List<TargetOnly> targetOnly, List<String> problems,
+                       Set<String> shared, Map<String, Long> publishedOids) {
+        this(newTables, newColumns, changedColumns, objects, targetOnly, problems, shared, publishedOids, Map.of());
+    }
 
     /**
      * A table ({@code column} null), or a column of a published table, that only the target has; {@code renamed}: one
      * the source may have renamed (a new column of its type is there; a published table the target lacks has the
-     * same columns), which is never dropped; {@code renameTo}: that table's name on the source.
+     * same columns), which is never dropped; {@code renameTo}: that table's name on the source; {@code columnTo}:
+     * that column's.
      */
     public record TargetOnly(String schema, String table, String column, boolean renamed, String line,
-                             SchemaObjects.TableName renameTo) {
+                             SchemaObjects.TableName renameTo, String columnTo) {
+        public TargetOnly(String schema, String table, String column, boolean renamed, String line,
+                          SchemaObjects.TableName renameTo) {
+            this(schema, table, column, renamed, line, renameTo, null);
+        }
+
         /** Its {@link #tableKey} or {@link #columnKey}. */
         public String key() {
             return column == null ? tableKey(schema, table) : columnKey(schema, table, column);
@@ -81,7 +94,20 @@ public record SchemaDrift(List<Table> newTables, List<Column> newColumns, List<C
                 out.add(identityKey(parts[1], parts[2], oid));
             }
         });
+        // (and which column of it each column is: a column renamed keeps its number)
+        attnums.forEach((key, attnum) -> {
+            String[] parts = key.split("\u0000", 4);
+            Long oid = publishedOids.get(tableKey(parts[1], parts[2]));
+            if (shared.contains(key) && oid != null) {
+                out.add(columnIdentityKey(parts[1], parts[2], parts[3], oid, attnum));
+            }
+        });
         return out;
+    }
+
+    /** How {@link #identities} names which column ({@code attnum}) of which table of the source ({@code oid}) a column is. */
+    public static String columnIdentityKey(String schema, String table, String column, long oid, int attnum) {
+        return "ATTNUM\u0000" + schema + "\u0000" + table + "\u0000" + column + "\u0000" + oid + "\u0000" + attnum;
     }
 
     /** How {@link #shared} names a column. */
@@ -183,6 +209,7 @@ public record SchemaDrift(List<Table> newTables, List<Column> newColumns, List<C
         problems = List.copyOf(problems);
         shared = Set.copyOf(shared);
         publishedOids = Map.copyOf(publishedOids);
+        attnums = Map.copyOf(attnums);
     }
 
     public boolean none() {
@@ -262,7 +289,7 @@ public record SchemaDrift(List<Table> newTables, List<Column> newColumns, List<C
         }
         boolean sameMajor = ServerCatalog.majorVersion(source) == ServerCatalog.majorVersion(target);
         String columns = "SELECT pt.schemaname, pt.tablename, a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod),"
-                + " " + defaultExpr(source) + ", a.attnotnull, " + generated(source) + ", a.attidentity::text, c.oid"
+                + " " + defaultExpr(source) + ", a.attnotnull, " + generated(source) + ", a.attidentity::text, c.oid, a.attnum"
                 + " FROM %s JOIN pg_catalog.pg_namespace n ON n.nspname = pt.schemaname"
                 + " JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = pt.tablename"
                 + " JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped"
@@ -271,6 +298,7 @@ public record SchemaDrift(List<Table> newTables, List<Column> newColumns, List<C
         Map<String, Column> onSource = new LinkedHashMap<>();
         Set<String> publishedTables = new TreeSet<>();
         Map<String, Long> publishedOids = new HashMap<>();
+        Map<String, Integer> attnums = new HashMap<>();
         // each table's columns in their order, to tell a renamed column from one dropped and one added
         Map<String, List<String>> sourceOrder = new HashMap<>();
         Map<String, List<String>> targetOrder = new HashMap<>();
@@ -283,6 +311,7 @@ public record SchemaDrift(List<Table> newTables, List<Column> newColumns, List<C
                     onSource.put(c.schema() + "\u0000" + c.table() + "\u0000" + c.name(), c);
                     publishedTables.add(c.schema() + "\u0000" + c.table());
                     publishedOids.put(tableKey(c.schema(), c.table()), rs.getLong(9));
+                    attnums.put(columnKey(c.schema(), c.table(), c.name()), rs.getInt(10));
                     sourceOrder.computeIfAbsent(c.schema() + "\u0000" + c.table(), k -> new ArrayList<>()).add(c.name());
                 }
             }
@@ -352,11 +381,12 @@ public record SchemaDrift(List<Table> newTables, List<Column> newColumns, List<C
                 renamed.add(table + "\u0000" + old.name());
                 targetOnly.add(new TargetOnly(c.schema(), c.table(), old.name(), true, "column " + c.schema() + "."
                         + c.table() + "." + c.name() + " is on the source where the target has " + old.name() + " (of"
-                        + " the same type, which the source no longer has; DDL is not replicated): if it was"
-                        + " renamed, rename it on the target (ALTER TABLE " + Sql.qualified(c.schema(), c.table())
-                        + " RENAME COLUMN " + Sql.ident(old.name()) + " TO " + Sql.ident(c.name()) + "), else drop "
-                        + old.name() + " there; pgferry refresh adds neither (adding " + c.name() + " would leave the"
-                        + " target's rows without its values)", null));
+                        + " the same type, which the source no longer has; DDL is not replicated): pgferry refresh"
+                        + " renames it when its record says it is that column renamed; else, if it was renamed, rename"
+                        + " it on the target (ALTER TABLE " + Sql.qualified(c.schema(), c.table()) + " RENAME COLUMN "
+                        + Sql.ident(old.name()) + " TO " + Sql.ident(c.name()) + "), or drop " + old.name() + " there"
+                        + " (refresh adds neither: adding " + c.name() + " would leave the target's rows without its"
+                        + " values)", null, c.name()));
             }
         }
         // A published table the target lacks was renamed (or moved to another schema) on the source, where it stays in
@@ -408,7 +438,7 @@ public record SchemaDrift(List<Table> newTables, List<Column> newColumns, List<C
         onSource.values().stream().filter(c -> onTarget.containsKey(c.schema() + "\u0000" + c.table() + "\u0000" + c.name()))
                 .forEach(c -> shared.add(columnKey(c.schema(), c.table(), c.name())));
         return new SchemaDrift(newTables, newColumns, changedColumns, objects, targetOnly, problems, shared,
-                publishedOids);
+                publishedOids, attnums);
     }
 
     /** A table's columns as {@code name type}, in order ({@code names}: their names; {@code columns}: by key). */

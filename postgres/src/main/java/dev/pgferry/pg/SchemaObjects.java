@@ -179,8 +179,8 @@ public final class SchemaObjects {
                 case MISSING -> what + " is on the source but not on the target (DDL is not replicated): " + (repairable()
                         ? "pgferry refresh creates it" : "create it on the target as on the source");
                 case DIFFERS -> what + " is defined otherwise on the source than on the target (DDL is not replicated): "
-                        + (kind == Kind.TYPE ? "pgferry refresh adds an enum's new values; change anything else on the"
-                        + " target as on the source" : "pgferry refresh makes it as on the source");
+                        + (kind == Kind.TYPE ? "pgferry refresh adds an enum's new values or renames its values as"
+                        + " there; change anything else on the target as on the source" : "pgferry refresh makes it as on the source");
                 case EXTRA -> what + " is on the target but not on the source (DDL is not replicated): "
                         + SchemaDrift.DROPPED;
             };

@@ -58,6 +58,10 @@ public final class MadeObjects {
                               Collection<String> identities) {
         MadeObjects all = with(shared).withTables(identities);
         if (all.sorted.length + all.tables.length > MAX) {
+            // (the columns' identities go first: without them a column renamed is left to the user)
+            all = all.withTables(identities.stream().filter(k -> !k.startsWith(COLUMN_IDENTITY)).toList());
+        }
+        if (all.sorted.length + all.tables.length > MAX) {
             return false;
         }
         ledger.write(LedgerEntry.madeKey(migrationId, dbname), LedgerEntry.made(encode(all.sorted), encode(all.tables)));
@@ -78,6 +82,8 @@ public final class MadeObjects {
     public boolean isTable(String identityKey) {
         return Arrays.binarySearch(tables, digest(identityKey)) >= 0;
     }
+
+    private static final String COLUMN_IDENTITY = SchemaDrift.columnIdentityKey("", "", "", 0, 0).substring(0, 7);
 
     public int size() {
         return sorted.length;

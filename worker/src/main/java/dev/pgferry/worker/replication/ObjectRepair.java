@@ -308,12 +308,35 @@ final class ObjectRepair {
                 + (again ? " as on the source" : "");
     }
 
-    /** An enum the source added values to gets them, each after the value it follows there (or before the first). */
+    /**
+     * An enum the source added values to gets them, each after the value it follows there (or before the first); one
+     * whose values the source renamed (as many values, some named otherwise in their places: a value can be added or
+     * renamed but never removed, so those are renamed) gets the same names.
+     */
     private String addEnumValues(Drifted d, Statement st) throws SQLException {
         String labels = "SELECT e.enumlabel FROM pg_catalog.pg_enum e WHERE e.enumtypid = ?::pg_catalog.regtype"
                 + " ORDER BY e.enumsortorder";
         List<String> want = SourceCatalog.column(s, labels, d.name());
         List<String> have = SourceCatalog.column(t, labels, d.name());
+        if (!want.isEmpty() && want.size() == have.size() && !want.equals(have)) {
+            List<String> renamed = new ArrayList<>();
+            // (through names of their own first, so that two values that swapped names can)
+            for (int i = 0; i < want.size(); i++) {
+                if (!want.get(i).equals(have.get(i))) {
+                    st.execute("ALTER TYPE " + d.name() + " RENAME VALUE " + Sql.literal(have.get(i)) + " TO "
+                            + Sql.literal("~pgferry " + i));
+                }
+            }
+            for (int i = 0; i < want.size(); i++) {
+                if (!want.get(i).equals(have.get(i))) {
+                    st.execute("ALTER TYPE " + d.name() + " RENAME VALUE " + Sql.literal("~pgferry " + i)
+                            + " TO " + Sql.literal(want.get(i)));
+                    renamed.add(have.get(i) + " to " + want.get(i));
+                }
+            }
+            return "renamed value(s) " + String.join(", ", renamed) + " of type " + d.name() + " on the target, as on the"
+                    + " source";
+        }
         if (want.isEmpty() || !inOrder(have, want)) {
             throw new SQLException("type " + d.name() + " is not an enum whose values the source only added to: change"
                     + " it on the target by hand", org.postgresql.util.PSQLState.NOT_IMPLEMENTED.getState());

@@ -96,6 +96,11 @@ public final class Refresh {
             if (renameFailures.size() < drift.targetOnly().stream().filter(t -> t.renameTo() != null).count()) {
                 drift = read();  // (a renamed table's objects and columns compare now)
             }
+            int renamedColumns = applied.size();
+            renameFailures.addAll(renameColumns(drift, applied));
+            if (applied.size() > renamedColumns) {
+                drift = read();
+            }
             SchemaDrift now = drift;
             List<SchemaDrift.Table> reused = new ArrayList<>(made.map(m -> reused(now, m)).orElse(List.of()));
             reused.addAll(publishedMissing(drift));
@@ -269,7 +274,55 @@ public final class Refresh {
             }
         }
         return new SchemaDrift(drift.newTables(), drift.newColumns(), drift.changedColumns(), drift.objects(),
-                targetOnly, problems, drift.shared(), drift.publishedOids());
+                targetOnly, problems, drift.shared(), drift.publishedOids(), drift.attnums());
+    }
+
+    /**
+     * Renames each column the source renamed as there, where the record says the target's column is that very column
+     * (by its table's OID and its number): its values stay, and the apply worker, which maps columns by name, takes the
+     * source's rows again. Returns those it could not rename, one line each.
+     */
+    private List<String> renameColumns(SchemaDrift drift, List<String> applied) {
+        List<String> failed = new ArrayList<>();
+        List<SchemaDrift.TargetOnly> renamed = record == null ? List.of() : drift.targetOnly().stream()
+                .filter(t -> columnRenamed(drift, record, t)).toList();
+        if (renamed.isEmpty()) {
+            return failed;
+        }
+        try (Connection t = target.open(dbname)) {
+            EventTriggers.pass(t);
+            t.setAutoCommit(true);
+            for (SchemaDrift.TargetOnly c : renamed) {
+                String column = c.schema() + "." + c.table() + "." + c.column();
+                try (Statement st = t.createStatement()) {
+                    st.execute("ALTER TABLE " + Sql.qualified(c.schema(), c.table()) + " RENAME COLUMN "
+                            + Sql.ident(c.column()) + " TO " + Sql.ident(c.columnTo()));
+                    applied.add("renamed column " + column + " to " + c.columnTo() + " on the target, as the source"
+                            + " renamed it (its values stay)");
+                } catch (SQLException e) {
+                    failed.add("column " + column + " could not be renamed to " + c.columnTo() + " as on the source: "
+                            + SqlStates.describe(e));
+                }
+            }
+        } catch (SQLException e) {
+            throw SqlStates.wrap(ErrorCode.SCHEMA_RESTORE_FAILED, "renaming columns in target database " + dbname, e);
+        }
+        return failed;
+    }
+
+    /**
+     * Whether {@code t}, a column only the target has where the source has a new one of its type ({@link
+     * SchemaDrift.TargetOnly#columnTo}), is that column renamed: the record says the target's column was the column
+     * of the source's table that has the new one's number.
+     */
+    static boolean columnRenamed(SchemaDrift drift, MadeObjects made, SchemaDrift.TargetOnly t) {
+        if (t.column() == null || t.columnTo() == null || !made.knowsTables()) {
+            return false;
+        }
+        Long oid = drift.publishedOids().get(SchemaDrift.tableKey(t.schema(), t.table()));
+        Integer attnum = drift.attnums().get(SchemaDrift.columnKey(t.schema(), t.table(), t.columnTo()));
+        return oid != null && attnum != null
+                && made.isTable(SchemaDrift.columnIdentityKey(t.schema(), t.table(), t.column(), oid, attnum));
     }
 
     /** What both sides had when pgferry last compared them ({@link MadeObjects}); empty when it kept no record. */
