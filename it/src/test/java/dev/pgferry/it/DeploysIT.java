@@ -25,7 +25,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * <p>Partitions made and dropped as pg_partman's maintenance does (the next month's made, the oldest detached and
  * dropped), one of them made apart and attached with an index of its own.
  *
- * <p>A column renamed (Rails' {@code rename_column}) and an enum's values renamed, and used at once.
+ * <p>A column renamed (Rails' {@code rename_column}) and an enum's values renamed, and used at once; an extension
+ * enabled (Rails' {@code enable_extension}) for a new index of its operator class.
  */
 class DeploysIT {
     static Pgferry pgferry;
@@ -136,7 +137,7 @@ class DeploysIT {
     }
 
     @Test
-    void aColumnAndEnumValuesRenamedOnTheSourceAreRenamedOnTheTarget() throws Exception {
+    void aColumnAndEnumValuesRenamedAndAnExtensionEnabledOnTheSourceAreSoOnTheTarget() throws Exception {
         try (LocalPostgres source = Infra.postgres(); LocalPostgres target = Infra.postgres()) {
             // Given a database replicating
             ReplicationIT.exec(source, "postgres", "CREATE DATABASE app");
@@ -155,14 +156,18 @@ class DeploysIT {
             ReplicationIT.exec(source, "app", "ALTER TABLE public.posts RENAME COLUMN body TO content;"
                     + " ALTER TYPE public.status RENAME VALUE 'gone' TO 'archived';"
                     + " ALTER TYPE public.status RENAME VALUE 'live' TO 'gone';"
-                    + " INSERT INTO public.posts (title, content, st) VALUES ('after', 'the deploy', 'archived')");
+                    + " INSERT INTO public.posts (title, content, st) VALUES ('after', 'the deploy', 'archived');"
+                    + " CREATE EXTENSION pg_trgm; CREATE INDEX posts_title_trgm ON public.posts USING gin (title gin_trgm_ops)");
             CliIT.Run refreshed = refresh(r);
 
             // Then both are renamed on the target, its rows keep their values, and the row arrives
             assertThat(refreshed.exitCode()).as(refreshed.out()).isZero();
             assertThat(refreshed.out()).contains("renamed column public.posts.body to content on the target, as the"
                     + " source renamed it (its values stay)").contains("renamed value(s) live to gone, gone to archived"
-                    + " of type public.status on the target, as on the source").doesNotContain("added column");
+                    + " of type public.status on the target, as on the source").doesNotContain("added column")
+                    .contains("created extension pg_trgm (version ").contains("created index public.posts_title_trgm");
+            String index = "SELECT pg_get_indexdef('public.posts_title_trgm'::regclass)";
+            assertThat(Compare.scalar(target, "app", index)).isEqualTo(Compare.scalar(source, "app", index));
             ReplicationIT.eventually(() -> Compare.tableFingerprints(target, "app"), Compare.tableFingerprints(source, "app"));
             String labels = "SELECT string_agg(enumlabel, ',' ORDER BY enumsortorder) FROM pg_enum"
                     + " WHERE enumtypid = 'public.status'::regtype";

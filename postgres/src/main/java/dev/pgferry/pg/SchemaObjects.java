@@ -18,14 +18,16 @@ import java.util.Objects;
  * name (as {@link SchemaDrift#describe()} shows it) and an md5 of its definition as the server prints it
  * ({@code pg_get_indexdef}, {@code pg_get_functiondef}, ...), so that two servers of one major version that hold the
  * same object read the same; between majors those texts may be printed differently, so only names are compared
- * there. Objects of extensions, and of extensions' tables, are left out (the extension provides them). Stateless.
+ * there. Objects of extensions, and of extensions' tables, are left out (the extension provides them); extensions
+ * themselves are compared by name (a target may provide another version), and one only the target has is not named
+ * (a managed service's own). Stateless.
  */
 public final class SchemaObjects {
 
     /** What kind of object; the first word of its line in the drift. */
     public enum Kind {
         INDEX("index"), CONSTRAINT("constraint"), TRIGGER("trigger"), FUNCTION("function"), PROCEDURE("procedure"),
-        VIEW("view"), MATERIALIZED_VIEW("materialized view"), SEQUENCE("sequence"), TYPE("type");
+        VIEW("view"), MATERIALIZED_VIEW("materialized view"), SEQUENCE("sequence"), TYPE("type"), EXTENSION("extension");
 
         private final String word;
 
@@ -127,6 +129,8 @@ public final class SchemaObjects {
                 + " WHERE (t.typtype IN ('e', 'd') OR (t.typtype = 'c' AND EXISTS (SELECT 1 FROM pg_catalog.pg_class r"
                 + "   WHERE r.oid = t.typrelid AND r.relkind = 'c'))) AND" + NOT_SYSTEM
                 + " AND" + CatalogSql.notExtension("pg_type", "t.oid"));
+        parts.add("SELECT 'EXTENSION', pg_catalog.format('%I', e.extname), pg_catalog.md5(e.extname::text), NULL,"
+                + " e.extname::text FROM pg_catalog.pg_extension e WHERE e.extname <> 'plpgsql'");
         Map<String, SchemaObject> out = new LinkedHashMap<>();
         try (PreparedStatement ps = c.prepareStatement(String.join(" UNION ALL ", parts) + " ORDER BY 1, 2");
              ResultSet rs = ps.executeQuery()) {
@@ -205,7 +209,8 @@ public final class SchemaObjects {
             }
         });
         target.objects().forEach((key, t) -> {
-            if (!source.objects().containsKey(key) && (t.table() == null || source.tables().containsKey(t.table()))) {
+            if (!source.objects().containsKey(key) && (t.table() == null || source.tables().containsKey(t.table()))
+                    && t.kind() != Kind.EXTENSION) {
                 out.add(new Drifted(t.kind(), t.name(), Difference.EXTRA, t.table(), t.own()));
             }
         });

@@ -40,7 +40,7 @@ import java.util.Set;
  * thread that runs it.
  */
 final class ObjectRepair {
-    private static final Set<Kind> EARLY = Set.of(Kind.TYPE, Kind.SEQUENCE, Kind.FUNCTION, Kind.PROCEDURE);
+    private static final Set<Kind> EARLY = Set.of(Kind.EXTENSION, Kind.TYPE, Kind.SEQUENCE, Kind.FUNCTION, Kind.PROCEDURE);
     private static final Set<Kind> FROM_DUMP = Set.of(Kind.FUNCTION, Kind.PROCEDURE, Kind.VIEW, Kind.MATERIALIZED_VIEW,
             Kind.SEQUENCE, Kind.TYPE);
 
@@ -234,6 +234,7 @@ final class ObjectRepair {
 
     private static int order(Kind k) {
         return switch (k) {
+            case EXTENSION -> -1;
             case TYPE -> 0;
             case FUNCTION, PROCEDURE -> 1;
             case VIEW -> 2;
@@ -293,6 +294,21 @@ final class ObjectRepair {
             }
             case TYPE -> {
                 return addEnumValues(d, st);
+            }
+            case EXTENSION -> {
+                // in the source's schema (made when the target lacks it), in the version the target installs by default
+                String[] ext = row("SELECT n.nspname, pg_catalog.pg_get_userbyid(n.nspowner) FROM pg_catalog.pg_extension e"
+                        + " JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = ?", d.own());
+                if (SourceCatalog.column(t, "SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = ?", ext[0]).isEmpty()) {
+                    boolean owner = !SourceCatalog.column(t, "SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = ?", ext[1])
+                            .isEmpty();
+                    st.execute("CREATE SCHEMA " + Sql.ident(ext[0]) + (owner ? " AUTHORIZATION " + Sql.ident(ext[1]) : ""));
+                }
+                st.execute("CREATE EXTENSION IF NOT EXISTS " + Sql.ident(d.own()) + " WITH SCHEMA " + Sql.ident(ext[0])
+                        + " CASCADE");
+                String version = SourceCatalog.column(t, "SELECT extversion FROM pg_catalog.pg_extension WHERE extname = ?",
+                        d.own()).get(0);
+                return "created extension " + d.own() + " (version " + version + ") in schema " + ext[0] + " on the target";
             }
             case SEQUENCE -> {
                 String[] seq = row("SELECT pg_catalog.format_type(q.seqtypid, NULL), q.seqincrement::text, q.seqmin::text,"
@@ -374,6 +390,8 @@ final class ObjectRepair {
                     + " AND conname = ?", d.table(), d.own()).isEmpty();
             case TRIGGER -> !SourceCatalog.column(t, "SELECT 1 FROM pg_catalog.pg_trigger WHERE tgrelid = ?::pg_catalog.regclass"
                     + " AND tgname = ?", d.table(), d.own()).isEmpty();
+            case EXTENSION -> !SourceCatalog.column(t, "SELECT 1 FROM pg_catalog.pg_extension WHERE extname = ?", d.own())
+                    .isEmpty();
             default -> false;
         };
     }

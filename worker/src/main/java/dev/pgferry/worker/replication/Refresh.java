@@ -437,6 +437,7 @@ public final class Refresh {
             case FUNCTION, PROCEDURE -> 4;
             case SEQUENCE -> 5;
             case TYPE -> 6;
+            case EXTENSION -> 7;
         };
     }
 
@@ -452,6 +453,7 @@ public final class Refresh {
             case MATERIALIZED_VIEW -> "DROP MATERIALIZED VIEW IF EXISTS " + o.name();
             case SEQUENCE -> "DROP SEQUENCE IF EXISTS " + o.name();
             case TYPE -> DROP_TYPE + o.name();
+            case EXTENSION -> "DROP EXTENSION IF EXISTS " + o.name();
         };
     }
 
