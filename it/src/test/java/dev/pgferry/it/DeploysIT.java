@@ -26,7 +26,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * dropped), one of them made apart and attached with an index of its own.
  *
  * <p>A column renamed (Rails' {@code rename_column}) and an enum's values renamed, and used at once; an extension
- * enabled (Rails' {@code enable_extension}) for a new index of its operator class.
+ * enabled (Rails' {@code enable_extension}) for a new index of its operator class; a domain's check replaced by
+ * another that a new row needs, and an attribute added to a composite type.
  */
 class DeploysIT {
     static Pgferry pgferry;
@@ -142,8 +143,10 @@ class DeploysIT {
             // Given a database replicating
             ReplicationIT.exec(source, "postgres", "CREATE DATABASE app");
             ReplicationIT.exec(source, "app", "CREATE TYPE public.status AS ENUM ('draft', 'live', 'gone');"
+                    + " CREATE DOMAIN public.email AS text CHECK (VALUE LIKE '%@%');"
+                    + " CREATE TYPE public.money_pair AS (amount numeric, currency text);"
                     + " CREATE TABLE public.posts (id bigserial PRIMARY KEY, title text NOT NULL, body text,"
-                    + "   st public.status NOT NULL DEFAULT 'draft');"
+                    + "   st public.status NOT NULL DEFAULT 'draft', author public.email);"
                     + " INSERT INTO public.posts (title, body, st) SELECT 't' || g, 'b' || g, (ARRAY['draft', 'live',"
                     + "   'gone'])[1 + g % 3]::public.status FROM generate_series(1, 30) g");
             MigrationRequest r = ReplicationIT.request(source, target, Method.REPLICATION, List.of("postgres"));
@@ -157,7 +160,11 @@ class DeploysIT {
                     + " ALTER TYPE public.status RENAME VALUE 'gone' TO 'archived';"
                     + " ALTER TYPE public.status RENAME VALUE 'live' TO 'gone';"
                     + " INSERT INTO public.posts (title, content, st) VALUES ('after', 'the deploy', 'archived');"
-                    + " CREATE EXTENSION pg_trgm; CREATE INDEX posts_title_trgm ON public.posts USING gin (title gin_trgm_ops)");
+                    + " CREATE EXTENSION pg_trgm; CREATE INDEX posts_title_trgm ON public.posts USING gin (title gin_trgm_ops);"
+                    + " ALTER DOMAIN public.email DROP CONSTRAINT email_check;"
+                    + " ALTER DOMAIN public.email ADD CONSTRAINT email_lower CHECK (VALUE = lower(VALUE));"
+                    + " INSERT INTO public.posts (title, author) VALUES ('by a handle', 'nobody');"
+                    + " ALTER TYPE public.money_pair ADD ATTRIBUTE note text");
             CliIT.Run refreshed = refresh(r);
 
             // Then both are renamed on the target, its rows keep their values, and the row arrives
@@ -165,7 +172,16 @@ class DeploysIT {
             assertThat(refreshed.out()).contains("renamed column public.posts.body to content on the target, as the"
                     + " source renamed it (its values stay)").contains("renamed value(s) live to gone, gone to archived"
                     + " of type public.status on the target, as on the source").doesNotContain("added column")
-                    .contains("created extension pg_trgm (version ").contains("created index public.posts_title_trgm");
+                    .contains("created extension pg_trgm (version ").contains("created index public.posts_title_trgm")
+                    .contains("altered domain public.email on the target as on the source (dropped constraint"
+                            + " email_check, added constraint email_lower)")
+                    .contains("altered type public.money_pair on the target as on the source (ADD ATTRIBUTE \"note\" text)");
+            String types = "SELECT (SELECT string_agg(conname || ' ' || pg_get_constraintdef(oid), ',') FROM pg_constraint"
+                    + " WHERE contypid = 'public.email'::regtype) || ' | ' || (SELECT string_agg(attname || ' '"
+                    + " || format_type(atttypid, atttypmod), ',' ORDER BY attnum) FROM pg_attribute"
+                    + " WHERE attrelid = 'public.money_pair'::regclass AND attnum > 0 AND NOT attisdropped)";
+            assertThat(Compare.scalar(target, "app", types)).contains("email_lower").contains("note text")
+                    .isEqualTo(Compare.scalar(source, "app", types));
             String index = "SELECT pg_get_indexdef('public.posts_title_trgm'::regclass)";
             assertThat(Compare.scalar(target, "app", index)).isEqualTo(Compare.scalar(source, "app", index));
             ReplicationIT.eventually(() -> Compare.tableFingerprints(target, "app"), Compare.tableFingerprints(source, "app"));

@@ -183,8 +183,9 @@ public final class SchemaObjects {
                 case MISSING -> what + " is on the source but not on the target (DDL is not replicated): " + (repairable()
                         ? "pgferry refresh creates it" : "create it on the target as on the source");
                 case DIFFERS -> what + " is defined otherwise on the source than on the target (DDL is not replicated): "
-                        + (kind == Kind.TYPE ? "pgferry refresh adds an enum's new values or renames its values as"
-                        + " there; change anything else on the target as on the source" : "pgferry refresh makes it as on the source");
+                        + (kind == Kind.TYPE ? "pgferry refresh makes it as on the source (an enum's new or renamed"
+                        + " values, a domain's constraints, NOT NULL and default, a composite type's attributes; a"
+                        + " domain's base type by hand)" : "pgferry refresh makes it as on the source");
                 case EXTRA -> what + " is on the target but not on the source (DDL is not replicated): "
                         + SchemaDrift.DROPPED;
             };

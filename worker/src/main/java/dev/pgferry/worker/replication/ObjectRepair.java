@@ -18,6 +18,7 @@ import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -293,7 +294,13 @@ final class ObjectRepair {
                         : " WITH (" + def[1] + ")") + " AS " + def[0]);
             }
             case TYPE -> {
-                return addEnumValues(d, st);
+                String kind = one("SELECT t.typtype::text FROM pg_catalog.pg_type t WHERE t.oid = ?::pg_catalog.regtype",
+                        d.name());
+                return switch (kind) {
+                    case "d" -> alterDomain(d, st);
+                    case "c" -> alterComposite(d, st);
+                    default -> addEnumValues(d, st);
+                };
             }
             case EXTENSION -> {
                 // in the source's schema (made when the target lacks it), in the version the target installs by default
@@ -366,6 +373,98 @@ final class ObjectRepair {
             }
         }
         return "added value(s) " + String.join(", ", added) + " to type " + d.name() + " on the target";
+    }
+
+    /**
+     * A domain gets the source's constraints (those it lacks or has otherwise added, as the source has them, {@code NOT
+     * VALID} included; those the source no longer has dropped), {@code NOT NULL} and default; a base type changed
+     * cannot be (by hand).
+     */
+    private String alterDomain(Drifted d, Statement st) throws SQLException {
+        String shape = "SELECT pg_catalog.format_type(t.typbasetype, t.typtypmod), t.typnotnull::text,"
+                + " pg_catalog.pg_get_expr(t.typdefaultbin, 0) FROM pg_catalog.pg_type t WHERE t.oid = ?::pg_catalog.regtype";
+        String checks = "SELECT k.conname || ' ' || pg_catalog.pg_get_constraintdef(k.oid) FROM pg_catalog.pg_constraint k"
+                + " WHERE k.contypid = ?::pg_catalog.regtype AND k.contype = 'c' ORDER BY k.conname";
+        String[] want = row(shape, d.name());
+        String[] have = targetRow(shape, d.name());
+        if (!want[0].equals(have[0])) {
+            throw new SQLException("domain " + d.name() + " is over " + want[0] + " on the source but " + have[0]
+                    + " on the target: change it on the target by hand", org.postgresql.util.PSQLState.NOT_IMPLEMENTED.getState());
+        }
+        List<String> wanted = SourceCatalog.column(s, checks, d.name());
+        List<String> had = SourceCatalog.column(t, checks, d.name());
+        List<String> done = new ArrayList<>();
+        for (String k : had) {
+            if (!wanted.contains(k)) {
+                String name = k.substring(0, k.indexOf(' '));
+                st.execute("ALTER DOMAIN " + d.name() + " DROP CONSTRAINT " + Sql.ident(name));
+                done.add("dropped constraint " + name);
+            }
+        }
+        for (String k : wanted) {
+            if (!had.contains(k)) {
+                String name = k.substring(0, k.indexOf(' '));
+                st.execute("ALTER DOMAIN " + d.name() + " ADD CONSTRAINT " + Sql.ident(name) + k.substring(name.length()));
+                done.add("added constraint " + name);
+            }
+        }
+        if (!want[1].equals(have[1])) {
+            st.execute("ALTER DOMAIN " + d.name() + ("true".equals(want[1]) ? " SET NOT NULL" : " DROP NOT NULL"));
+            done.add("true".equals(want[1]) ? "set NOT NULL" : "dropped NOT NULL");
+        }
+        if (!java.util.Objects.equals(want[2], have[2])) {
+            st.execute("ALTER DOMAIN " + d.name() + (want[2] == null ? " DROP DEFAULT" : " SET DEFAULT " + want[2]));
+            done.add(want[2] == null ? "dropped its default" : "set its default");
+        }
+        return "altered domain " + d.name() + " on the target as on the source (" + String.join(", ", done) + ")";
+    }
+
+    /**
+     * A composite type gets the source's attributes: those it no longer has dropped, those it lacks added, those of
+     * another type altered (a renamed one is dropped and added: a column of this type keeps no values in it).
+     */
+    private String alterComposite(Drifted d, Statement st) throws SQLException {
+        String attributes = "SELECT a.attname || ' ' || pg_catalog.format_type(a.atttypid, a.atttypmod)"
+                + " FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.typrelid = a.attrelid"
+                + " WHERE t.oid = ?::pg_catalog.regtype AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum";
+        Map<String, String> want = new LinkedHashMap<>();
+        Map<String, String> have = new LinkedHashMap<>();
+        SourceCatalog.column(s, attributes, d.name()).forEach(a -> want.put(a.substring(0, a.indexOf(' ')),
+                a.substring(a.indexOf(' ') + 1)));
+        SourceCatalog.column(t, attributes, d.name()).forEach(a -> have.put(a.substring(0, a.indexOf(' ')),
+                a.substring(a.indexOf(' ') + 1)));
+        List<String> clauses = new ArrayList<>();
+        have.keySet().stream().filter(a -> !want.containsKey(a)).forEach(a -> clauses.add("DROP ATTRIBUTE " + Sql.ident(a)));
+        want.forEach((a, type) -> {
+            if (!have.containsKey(a)) {
+                clauses.add("ADD ATTRIBUTE " + Sql.ident(a) + " " + type);
+            } else if (!have.get(a).equals(type)) {
+                clauses.add("ALTER ATTRIBUTE " + Sql.ident(a) + " TYPE " + type);
+            }
+        });
+        if (!clauses.isEmpty()) {
+            st.execute("ALTER TYPE " + d.name() + " " + String.join(", ", clauses));
+        }
+        return "altered type " + d.name() + " on the target as on the source (" + String.join(", ", clauses) + ")";
+    }
+
+    /** The first row of {@code sql} on the target. */
+    private String[] targetRow(String sql, String... params) throws SQLException {
+        try (PreparedStatement ps = t.prepareStatement(sql)) {
+            for (int i = 0; i < params.length; i++) {
+                ps.setString(i + 1, params[i]);
+            }
+            try (ResultSet rs = ps.executeQuery()) {
+                if (!rs.next()) {
+                    throw new SQLException("it is not on the target", SqlStates.UNDEFINED_OBJECT);
+                }
+                String[] out = new String[rs.getMetaData().getColumnCount()];
+                for (int i = 0; i < out.length; i++) {
+                    out[i] = rs.getString(i + 1);
+                }
+                return out;
+            }
+        }
     }
 
     /** Whether {@code part} appears in {@code whole} in the same order (and is not empty). */
