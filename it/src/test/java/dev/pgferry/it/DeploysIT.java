@@ -4,6 +4,7 @@ import dev.pgferry.cli.local.LocalPostgres;
 import dev.pgferry.messages.Method;
 import dev.pgferry.messages.MigrationRequest;
 import dev.pgferry.messages.MigrationStatus;
+import dev.pgferry.messages.MigrationStatus.DatabaseStatus;
 import dev.pgferry.messages.MigrationStatus.State;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -28,6 +29,9 @@ import static org.assertj.core.api.Assertions.assertThat;
  * <p>A column renamed (Rails' {@code rename_column}) and an enum's values renamed, and used at once; an extension
  * enabled (Rails' {@code enable_extension}) for a new index of its operator class; a domain's check replaced by
  * another that a new row needs, and an attribute added to a composite type.
+ *
+ * <p>Row-level security turned on with a policy for a role made in the same deploy, and a new table owned by another
+ * new role.
  */
 class DeploysIT {
     static Pgferry pgferry;
@@ -191,6 +195,46 @@ class DeploysIT {
                     .isEqualTo(Compare.scalar(source, "app", labels));
             assertThat(Compare.scalar(target, "app", "SELECT count(*) FILTER (WHERE st = 'gone') || '/'"
                     + " || count(*) FILTER (WHERE content LIKE 'b%') FROM public.posts")).isEqualTo("10/30");
+        }
+    }
+
+    @Test
+    void rowLevelSecurityAPolicyAndNewRolesMadeWhileReplicatingAreOnTheTarget() throws Exception {
+        try (LocalPostgres source = Infra.postgres(); LocalPostgres target = Infra.postgres()) {
+            // Given a database replicating
+            ReplicationIT.exec(source, "postgres", "CREATE DATABASE app");
+            ReplicationIT.exec(source, "app", "CREATE TABLE public.notes (id bigserial PRIMARY KEY, author text NOT NULL,"
+                    + " body text); INSERT INTO public.notes (author, body) VALUES ('ann', 'a'), ('bob', 'b')");
+            MigrationRequest r = ReplicationIT.request(source, target, Method.REPLICATION, List.of("postgres"));
+            pgferry.submit(r);
+            MigrationStatus syncing = pgferry.awaitFinal(r.migrationId());
+            assertThat(ReplicationIT.row(syncing, "app").status()).as(syncing.toString()).isEqualTo(State.SYNCING);
+
+            // When a deploy turns row-level security on with a policy for a new role, and adds a table a new role owns
+            ReplicationIT.exec(source, "app", "CREATE ROLE pgferry_it_reader NOLOGIN; CREATE ROLE pgferry_it_owner NOLOGIN;"
+                    + " ALTER TABLE public.notes ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;"
+                    + " CREATE POLICY own_notes ON public.notes FOR SELECT TO pgferry_it_reader USING (author = current_user);"
+                    + " CREATE TABLE public.audit (id int PRIMARY KEY); ALTER TABLE public.audit OWNER TO pgferry_it_owner;"
+                    + " INSERT INTO public.audit VALUES (1)");
+            DatabaseStatus drifted = Pgferry.awaitRow(pgferry.coordinator, r.migrationId(), "app", d -> d.drift() != null
+                    && d.drift().stream().anyMatch(i -> i.startsWith("policy own_notes on public.notes is on the source")));
+            CliIT.Run refreshed = refresh(r);
+
+            // Then the drift named them, and the refresh made the roles, the policy and the flags as on the source
+            assertThat(drifted.drift()).contains("row-level security of table public.notes is on the source but not on"
+                    + " the target (DDL is not replicated): pgferry refresh creates it");
+            assertThat(refreshed.exitCode()).as(refreshed.out()).isZero();
+            assertThat(refreshed.out()).contains("created role(s) pgferry_it_owner, pgferry_it_reader on the target")
+                    .contains("created policy own_notes on public.notes on the target")
+                    .contains("set row-level security of table public.notes on the target as on the source (enabled,"
+                            + " forced)").contains("created public.audit on the target");
+            String security = "SELECT (SELECT relrowsecurity || ' ' || relforcerowsecurity FROM pg_class"
+                    + " WHERE oid = 'public.notes'::regclass) || ' | ' || (SELECT string_agg(policyname || ' ' || cmd || ' '"
+                    + " || roles::text || ' ' || qual, ',') FROM pg_policies) || ' | '"
+                    + " || (SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = 'public.audit'::regclass)";
+            assertThat(Compare.scalar(target, "app", security)).contains("true true").contains("pgferry_it_owner")
+                    .isEqualTo(Compare.scalar(source, "app", security));
+            ReplicationIT.eventually(() -> Compare.tableFingerprints(target, "app"), Compare.tableFingerprints(source, "app"));
         }
     }
 

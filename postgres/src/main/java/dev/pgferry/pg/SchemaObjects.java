@@ -27,7 +27,8 @@ public final class SchemaObjects {
     /** What kind of object; the first word of its line in the drift. */
     public enum Kind {
         INDEX("index"), CONSTRAINT("constraint"), TRIGGER("trigger"), FUNCTION("function"), PROCEDURE("procedure"),
-        VIEW("view"), MATERIALIZED_VIEW("materialized view"), SEQUENCE("sequence"), TYPE("type"), EXTENSION("extension");
+        VIEW("view"), MATERIALIZED_VIEW("materialized view"), SEQUENCE("sequence"), TYPE("type"), EXTENSION("extension"),
+        POLICY("policy"), ROW_SECURITY("row-level security of table");
 
         private final String word;
 
@@ -129,6 +130,17 @@ public final class SchemaObjects {
                 + " WHERE (t.typtype IN ('e', 'd') OR (t.typtype = 'c' AND EXISTS (SELECT 1 FROM pg_catalog.pg_class r"
                 + "   WHERE r.oid = t.typrelid AND r.relkind = 'c'))) AND" + NOT_SYSTEM
                 + " AND" + CatalogSql.notExtension("pg_type", "t.oid"));
+        parts.add("SELECT 'POLICY', pg_catalog.format('%I on %I.%I', p.polname, n.nspname, c.relname),"
+                + " pg_catalog.md5(p.polcmd::text || ' ' || p.polpermissive::text || ' ' || coalesce((SELECT"
+                + "   pg_catalog.string_agg(CASE WHEN r = 0 THEN 'public' ELSE pg_catalog.pg_get_userbyid(r)::text END, ','"
+                + "   ORDER BY 1) FROM pg_catalog.unnest(p.polroles) r), '') || ' ' || coalesce(pg_catalog.pg_get_expr(p.polqual,"
+                + "   p.polrelid), '') || ' ' || coalesce(pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid), '')), " + TABLE
+                + ", p.polname::text FROM pg_catalog.pg_policy p JOIN pg_catalog.pg_class c ON c.oid = p.polrelid"
+                + " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE" + NOT_SYSTEM + " AND" + TABLE_NOT_EXTENSION);
+        parts.add("SELECT 'ROW_SECURITY', " + TABLE + ", pg_catalog.md5(c.relrowsecurity::text || c.relforcerowsecurity::text),"
+                + " " + TABLE + ", c.relname::text FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+                + " WHERE c.relkind IN ('r', 'p') AND (c.relrowsecurity OR c.relforcerowsecurity) AND" + NOT_SYSTEM
+                + " AND" + TABLE_NOT_EXTENSION);
         parts.add("SELECT 'EXTENSION', pg_catalog.format('%I', e.extname), pg_catalog.md5(e.extname::text), NULL,"
                 + " e.extname::text FROM pg_catalog.pg_extension e WHERE e.extname <> 'plpgsql'");
         Map<String, SchemaObject> out = new LinkedHashMap<>();

@@ -302,6 +302,26 @@ final class ObjectRepair {
                     default -> addEnumValues(d, st);
                 };
             }
+            case POLICY -> {
+                String[] p = row("SELECT permissive, cmd, pg_catalog.array_to_string(ARRAY(SELECT CASE WHEN r = 'public'"
+                        + " THEN 'PUBLIC' ELSE pg_catalog.quote_ident(r) END FROM pg_catalog.unnest(roles) r), ', '), qual,"
+                        + " with_check FROM pg_catalog.pg_policies WHERE pg_catalog.format('%I.%I', schemaname, tablename) = ?"
+                        + " AND policyname = ?", d.table(), d.own());
+                if (again) {
+                    st.execute("DROP POLICY " + Sql.ident(d.own()) + " ON " + d.table());
+                }
+                st.execute("CREATE POLICY " + Sql.ident(d.own()) + " ON " + d.table() + " AS " + p[0] + " FOR " + p[1]
+                        + " TO " + p[2] + (p[3] == null ? "" : " USING (" + p[3] + ")")
+                        + (p[4] == null ? "" : " WITH CHECK (" + p[4] + ")"));
+            }
+            case ROW_SECURITY -> {
+                String[] f = row("SELECT c.relrowsecurity::text, c.relforcerowsecurity::text FROM pg_catalog.pg_class c"
+                        + " WHERE c.oid = ?::pg_catalog.regclass", d.table());
+                st.execute("ALTER TABLE " + d.table() + ("true".equals(f[0]) ? " ENABLE" : " DISABLE") + " ROW LEVEL SECURITY, "
+                        + ("true".equals(f[1]) ? "FORCE" : "NO FORCE") + " ROW LEVEL SECURITY");
+                return "set row-level security of table " + d.table() + " on the target as on the source ("
+                        + ("true".equals(f[0]) ? "enabled" : "disabled") + ("true".equals(f[1]) ? ", forced" : "") + ")";
+            }
             case EXTENSION -> {
                 // in the source's schema (made when the target lacks it), in the version the target installs by default
                 String[] ext = row("SELECT n.nspname, pg_catalog.pg_get_userbyid(n.nspowner) FROM pg_catalog.pg_extension e"

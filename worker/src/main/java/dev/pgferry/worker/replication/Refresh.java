@@ -101,6 +101,10 @@ public final class Refresh {
             if (applied.size() > renamedColumns) {
                 drift = read();
             }
+            if (!drift.none()) {
+                // (a new table's owner, a new policy's role: the cut-over would make them, but only after this)
+                copyRoles(applied);
+            }
             SchemaDrift now = drift;
             List<SchemaDrift.Table> reused = new ArrayList<>(made.map(m -> reused(now, m)).orElse(List.of()));
             reused.addAll(publishedMissing(drift));
@@ -277,6 +281,21 @@ public final class Refresh {
                 targetOnly, problems, drift.shared(), drift.publishedOids(), drift.attnums());
     }
 
+    /** Creates the roles made on the source since the migration began, as a cut-over does first. */
+    private void copyRoles(List<String> applied) {
+        List<String> warnings = new ArrayList<>();
+        try {
+            List<String> created = new Uncarried(source, target, dbname, request, ledger, warnings::add).roles();
+            if (!created.isEmpty()) {
+                applied.add("created role(s) " + String.join(", ", created.stream().sorted().toList()) + " on the target"
+                        + " (made on the source since the migration began)");
+            }
+        } catch (MigrationException e) {
+            warnings.add("roles made on the source since the migration began were not created: " + e.getMessage());
+        }
+        warnings.forEach(w -> applied.add("roles: " + w));
+    }
+
     /**
      * Renames each column the source renamed as there, where the record says the target's column is that very column
      * (by its table's OID and its number): its values stay, and the apply worker, which maps columns by name, takes the
@@ -438,6 +457,8 @@ public final class Refresh {
             case SEQUENCE -> 5;
             case TYPE -> 6;
             case EXTENSION -> 7;
+            case POLICY -> 1;
+            case ROW_SECURITY -> 2;
         };
     }
 
@@ -454,6 +475,9 @@ public final class Refresh {
             case SEQUENCE -> "DROP SEQUENCE IF EXISTS " + o.name();
             case TYPE -> DROP_TYPE + o.name();
             case EXTENSION -> "DROP EXTENSION IF EXISTS " + o.name();
+            case POLICY -> "DROP POLICY IF EXISTS " + Sql.ident(o.own()) + " ON " + o.table();
+            case ROW_SECURITY -> "ALTER TABLE IF EXISTS " + o.table() + " DISABLE ROW LEVEL SECURITY,"
+                    + " NO FORCE ROW LEVEL SECURITY";
         };
     }
 

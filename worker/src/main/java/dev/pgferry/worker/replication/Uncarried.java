@@ -108,7 +108,16 @@ public final class Uncarried {
      * password, settings, comment and memberships (a role that was on the target before is never changed, only
      * reported). Under the migration's roles lock, as the other databases of the migration do the same.
      */
-    private void copyRoles(LedgerEntry step) {
+    /**
+     * The roles alone, as {@link #settings} copies them (for a refresh: a new table's owner, a new policy's role);
+     * returns those created.
+     */
+    public List<String> roles() {
+        return copyRoles(ledger.read(LedgerEntry.rolesKey(request.migrationId()))
+                .orElse(LedgerEntry.rolesDone(List.of(), List.of())));
+    }
+
+    private List<String> copyRoles(LedgerEntry step) {
         List<String> ours = step.createdRoles();
         try (TaskLock lock = TaskLock.acquireRoles(target, request.migrationId())) {
             RoleCopier.Result r = RoleCopier.copy(source, target, request, Set.copyOf(ours), warn);
@@ -119,6 +128,7 @@ public final class Uncarried {
                 // The next cut-over of this migration brings these up to date too.
                 ledger.write(LedgerEntry.rolesKey(request.migrationId()), LedgerEntry.rolesDone(step.missing(), all));
             }
+            return r.created();
         }
     }
 
