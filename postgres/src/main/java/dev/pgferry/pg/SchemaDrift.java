@@ -72,7 +72,7 @@ public record SchemaDrift(List<Table> newTables, List<Column> newColumns, List<C
         return "TABLE\u0000" + schema + "\u0000" + table;
     }
 
-    /** How {@link #shared} names which table of the source ({@code oid}) a published table is. */
+    /** How {@link #identities} names which table of the source ({@code oid}) a published table is. */
     public static String identityKey(String schema, String table, long oid) {
         return "OID\u0000" + schema + "\u0000" + table + "\u0000" + oid;
     }

@@ -296,6 +296,8 @@ final class ObjectRepair {
             case TYPE -> {
                 String kind = one("SELECT t.typtype::text FROM pg_catalog.pg_type t WHERE t.oid = ?::pg_catalog.regtype",
                         d.name());
+                // (a domain's or composite type's statements all or none; an enum's new values each on its own)
+                t.setAutoCommit(!kind.equals("d") && !kind.equals("c"));
                 return switch (kind) {
                     case "d" -> alterDomain(d, st);
                     case "c" -> alterComposite(d, st);
@@ -363,6 +365,7 @@ final class ObjectRepair {
         List<String> have = SourceCatalog.column(t, labels, d.name());
         if (!want.isEmpty() && want.size() == have.size() && !want.equals(have)) {
             List<String> renamed = new ArrayList<>();
+            t.setAutoCommit(false);  // (all or none)
             // (through names of their own first, so that two values that swapped names can)
             for (int i = 0; i < want.size(); i++) {
                 if (!want.get(i).equals(have.get(i))) {
