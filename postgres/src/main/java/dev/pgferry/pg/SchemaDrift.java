@@ -430,6 +430,7 @@ public record SchemaDrift(List<Table> newTables, List<Column> newColumns, List<C
         });
         Set<String> shared = new HashSet<>();
         sourceObjects.objects().keySet().stream().filter(targetObjects.objects()::containsKey).forEach(shared::add);
+        sourceObjects.grants().stream().filter(targetObjects.grants()::contains).forEach(shared::add);
         sourceObjects.tables().forEach((quoted, t) -> {
             if (targetObjects.tables().containsKey(quoted)) {
                 shared.add(tableKey(t.schema(), t.name()));

@@ -6,10 +6,12 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 
 /**
  * The schema objects of a database besides tables and columns, which logical replication does not carry either when
@@ -28,7 +30,7 @@ public final class SchemaObjects {
     public enum Kind {
         INDEX("index"), CONSTRAINT("constraint"), TRIGGER("trigger"), FUNCTION("function"), PROCEDURE("procedure"),
         VIEW("view"), MATERIALIZED_VIEW("materialized view"), SEQUENCE("sequence"), TYPE("type"), EXTENSION("extension"),
-        POLICY("policy"), ROW_SECURITY("row-level security of table");
+        POLICY("policy"), ROW_SECURITY("row-level security of table"), PRIVILEGES("privileges on");
 
         private final String word;
 
@@ -60,7 +62,15 @@ public final class SchemaObjects {
      * A database's objects by {@link SchemaObject#key()}, and its tables by their quoted name ({@code schema.table},
      * as {@link SchemaObject#table()} has it).
      */
-    public record Inventory(Map<String, SchemaObject> objects, Map<String, TableName> tables) {
+    public record Inventory(Map<String, SchemaObject> objects, Map<String, TableName> tables, Set<String> grants) {
+        public Inventory(Map<String, SchemaObject> objects, Map<String, TableName> tables) {
+            this(objects, tables, Set.of());
+        }
+    }
+
+    /** How {@link Inventory#grants} (and {@link SchemaDrift#shared}) names one privilege granted on a relation. */
+    public static String grantKey(String relation, String grant) {
+        return "GRANT\u0000" + relation + "\u0000" + grant;
     }
 
     private static final String NOT_SYSTEM = CatalogSql.NOT_SYSTEM;
@@ -68,6 +78,17 @@ public final class SchemaObjects {
     private static final String TABLE = "pg_catalog.format('%I.%I', n.nspname, c.relname)";
     /** The table {@code c} is not an extension's. */
     private static final String TABLE_NOT_EXTENSION = CatalogSql.NOT_EXTENSION;
+
+    /**
+     * The privileges on relation {@code c} granted to roles other than its owner, as one text ({@code grants}: {@code
+     * role:PRIVILEGE} with {@code *} when grantable, sorted; PUBLIC as such), null when there are none.
+     */
+    public static final String GRANTS = "SELECT pg_catalog.string_agg(q.g, ',' ORDER BY q.g) AS grants FROM (SELECT"
+            + " " + SchemaObjects.GRANT + " AS g FROM pg_catalog.aclexplode(c.relacl) a WHERE a.grantee <> c.relowner) q";
+
+    /** One privilege {@code a} of {@code aclexplode}: {@code role:PRIVILEGE}, with {@code *} when grantable. */
+    public static final String GRANT = "CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.pg_get_userbyid(a.grantee)::text"
+            + " END || ':' || a.privilege_type || CASE WHEN a.is_grantable THEN '*' ELSE '' END";
 
     private SchemaObjects() {
     }
@@ -132,15 +153,22 @@ public final class SchemaObjects {
                 + " AND" + CatalogSql.notExtension("pg_type", "t.oid"));
         parts.add("SELECT 'POLICY', pg_catalog.format('%I on %I.%I', p.polname, n.nspname, c.relname),"
                 + " pg_catalog.md5(p.polcmd::text || ' ' || p.polpermissive::text || ' ' || coalesce((SELECT"
-                + "   pg_catalog.string_agg(CASE WHEN r = 0 THEN 'public' ELSE pg_catalog.pg_get_userbyid(r)::text END, ','"
-                + "   ORDER BY 1) FROM pg_catalog.unnest(p.polroles) r), '') || ' ' || coalesce(pg_catalog.pg_get_expr(p.polqual,"
-                + "   p.polrelid), '') || ' ' || coalesce(pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid), '')), " + TABLE
+                + "   pg_catalog.string_agg(q.role, ',' ORDER BY q.role) FROM (SELECT CASE WHEN r = 0 THEN 'public'"
+                + "   ELSE pg_catalog.pg_get_userbyid(r)::text END AS role FROM pg_catalog.unnest(p.polroles) r) q), '')"
+                + "   || ' ' || coalesce(pg_catalog.pg_get_expr(p.polqual, p.polrelid), '') || ' '"
+                + "   || coalesce(pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid), '')), " + TABLE
                 + ", p.polname::text FROM pg_catalog.pg_policy p JOIN pg_catalog.pg_class c ON c.oid = p.polrelid"
                 + " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE" + NOT_SYSTEM + " AND" + TABLE_NOT_EXTENSION);
         parts.add("SELECT 'ROW_SECURITY', " + TABLE + ", pg_catalog.md5(c.relrowsecurity::text || c.relforcerowsecurity::text),"
                 + " " + TABLE + ", c.relname::text FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
                 + " WHERE c.relkind IN ('r', 'p') AND (c.relrowsecurity OR c.relforcerowsecurity) AND" + NOT_SYSTEM
                 + " AND" + TABLE_NOT_EXTENSION);
+        // the privileges granted on a table, view, materialized view or sequence to roles other than its owner
+        parts.add("SELECT 'PRIVILEGES', " + TABLE + ", pg_catalog.md5(g.grants), CASE WHEN c.relkind IN ('r', 'p') THEN "
+                + TABLE + " END, c.relname::text FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+                + " CROSS JOIN LATERAL (" + GRANTS + ") g"
+                + " WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S') AND c.relacl IS NOT NULL AND g.grants IS NOT NULL AND"
+                + NOT_SYSTEM + " AND" + TABLE_NOT_EXTENSION);
         parts.add("SELECT 'EXTENSION', pg_catalog.format('%I', e.extname), pg_catalog.md5(e.extname::text), NULL,"
                 + " e.extname::text FROM pg_catalog.pg_extension e WHERE e.extname <> 'plpgsql'");
         Map<String, SchemaObject> out = new LinkedHashMap<>();
@@ -160,7 +188,19 @@ public final class SchemaObjects {
                 tables.put(rs.getString(1), new TableName(rs.getString(2), rs.getString(3)));
             }
         }
-        return new Inventory(out, tables);
+        // each privilege granted to a role other than the owner, so that a refresh revokes only those both sides had
+        Set<String> grants = new HashSet<>();
+        try (PreparedStatement ps = c.prepareStatement("SELECT " + TABLE + ", " + GRANT
+                + " FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+                + " CROSS JOIN LATERAL pg_catalog.aclexplode(c.relacl) a"
+                + " WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S') AND a.grantee <> c.relowner AND" + NOT_SYSTEM
+                + " AND" + TABLE_NOT_EXTENSION);
+             ResultSet rs = ps.executeQuery()) {
+            while (rs.next()) {
+                grants.add(grantKey(rs.getString(1), rs.getString(2)));
+            }
+        }
+        return new Inventory(out, tables, grants);
     }
 
     /** How an object differs between the two sides. */
@@ -191,6 +231,16 @@ public final class SchemaObjects {
         /** The line the drift shows: what differs, and what to do. */
         public String describe() {
             String what = kind.word() + " " + name;
+            if (kind == Kind.PRIVILEGES && difference == Difference.EXTRA) {
+                return what + " are granted on the target but not on the source (DDL is not replicated): "
+                        + SchemaDrift.DROPPED;
+            }
+            if (kind == Kind.PRIVILEGES) {
+                return what + " are granted " + (difference == Difference.MISSING ? "on the source but not on the target"
+                        : "otherwise on the source than on the target") + " (DDL is not replicated): pgferry refresh grants"
+                        + " them as on the source, and revokes those the source revoked (one granted on the target alone"
+                        + " stays)";
+            }
             return switch (difference) {
                 case MISSING -> what + " is on the source but not on the target (DDL is not replicated): " + (repairable()
                         ? "pgferry refresh creates it" : "create it on the target as on the source");

@@ -2,6 +2,7 @@ package dev.pgferry.worker.replication;
 
 import dev.pgferry.messages.MigrationException;
 import dev.pgferry.pg.PgConnector;
+import dev.pgferry.pg.SchemaObjects;
 import dev.pgferry.pg.SchemaObjects.Difference;
 import dev.pgferry.pg.SchemaObjects.Drifted;
 import dev.pgferry.pg.SchemaObjects.Kind;
@@ -51,6 +52,8 @@ final class ObjectRepair {
     private final Connection s;
     private final Connection t;
     private final List<String> applied;
+    /** Whether both sides had a privilege when pgferry last compared them ({@link SchemaObjects#grantKey}). */
+    private final java.util.function.Predicate<String> shared;
     private final List<String> failures = new ArrayList<>();
     /** Sequences restored {@link #early}, given their owning column {@link #late}. */
     private final List<String> newSequences = new ArrayList<>();
@@ -60,7 +63,8 @@ final class ObjectRepair {
      * pg_restore's environment for the target database; {@code applied}: what was done goes there.
      */
     ObjectRepair(PgConnector source, String dbname, Map<String, String> restoreEnv, Connection s, Connection t,
-                 List<String> applied) {
+                 List<String> applied, java.util.function.Predicate<String> shared) {
+        this.shared = shared;
         this.source = source;
         this.dbname = dbname;
         this.restoreEnv = restoreEnv;
@@ -304,6 +308,9 @@ final class ObjectRepair {
                     default -> addEnumValues(d, st);
                 };
             }
+            case PRIVILEGES -> {
+                return alignPrivileges(d, st);
+            }
             case POLICY -> {
                 String[] p = row("SELECT permissive, cmd, pg_catalog.array_to_string(ARRAY(SELECT CASE WHEN r = 'public'"
                         + " THEN 'PUBLIC' ELSE pg_catalog.quote_ident(r) END FROM pg_catalog.unnest(roles) r), ', '), qual,"
@@ -469,6 +476,52 @@ final class ObjectRepair {
             st.execute("ALTER TYPE " + d.name() + " " + String.join(", ", clauses));
         }
         return "altered type " + d.name() + " on the target as on the source (" + String.join(", ", clauses) + ")";
+    }
+
+    /**
+     * The privileges on a relation granted to roles other than its owner, as on the source: those it lacks granted
+     * (with grant option where the source has it), those the source revoked since pgferry last compared the sides
+     * revoked; one granted on the target alone (never on the source while pgferry looked) stays.
+     */
+    private String alignPrivileges(Drifted d, Statement st) throws SQLException {
+        String grants = "SELECT " + SchemaObjects.GRANT + ", CASE WHEN a.grantee = 0 THEN 'PUBLIC'"
+                + " ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(a.grantee)) END, a.privilege_type,"
+                + " c.relkind::text FROM pg_catalog.pg_class c CROSS JOIN LATERAL pg_catalog.aclexplode(c.relacl) a"
+                + " WHERE c.oid = ?::pg_catalog.regclass AND a.grantee <> c.relowner";
+        Map<String, String[]> want = grants(s, grants, d.name());
+        Map<String, String[]> have = grants(t, grants, d.name());
+        String on = SourceCatalog.column(s, "SELECT relkind::text FROM pg_catalog.pg_class WHERE oid = ?::pg_catalog.regclass",
+                d.name()).stream().findFirst().orElse("r").equals("S") ? " ON SEQUENCE " : " ON TABLE ";
+        List<String> done = new ArrayList<>();
+        for (Map.Entry<String, String[]> g : have.entrySet()) {
+            if (!want.containsKey(g.getKey()) && shared.test(SchemaObjects.grantKey(d.name(), g.getKey()))) {
+                st.execute("REVOKE " + g.getValue()[1] + on + d.name() + " FROM " + g.getValue()[0]);
+                done.add("revoked " + g.getKey());
+            }
+        }
+        for (Map.Entry<String, String[]> g : want.entrySet()) {
+            if (!have.containsKey(g.getKey())) {
+                st.execute("GRANT " + g.getValue()[1] + on + d.name() + " TO " + g.getValue()[0]
+                        + (g.getKey().endsWith("*") ? " WITH GRANT OPTION" : ""));
+                done.add("granted " + g.getKey());
+            }
+        }
+        return "made the privileges on " + d.name() + " as on the source (" + (done.isEmpty() ? "those granted on the"
+                + " target alone stay" : String.join(", ", done)) + ")";
+    }
+
+    /** {@code sql}'s grants on {@code c}: by {@link SchemaObjects#GRANT}, the grantee (quoted) and the privilege. */
+    private static Map<String, String[]> grants(Connection c, String sql, String relation) throws SQLException {
+        Map<String, String[]> out = new LinkedHashMap<>();
+        try (PreparedStatement ps = c.prepareStatement(sql)) {
+            ps.setString(1, relation);
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    out.put(rs.getString(1), new String[] {rs.getString(2), rs.getString(3)});
+                }
+            }
+        }
+        return out;
     }
 
     /** The first row of {@code sql} on the target. */

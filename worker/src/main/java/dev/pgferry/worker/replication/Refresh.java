@@ -429,8 +429,9 @@ public final class Refresh {
                 for (Iterator<java.util.Map.Entry<String, String>> it = todo.entrySet().iterator(); it.hasNext(); ) {
                     java.util.Map.Entry<String, String> d = it.next();
                     try (Statement st = t.createStatement()) {
-                        st.execute(typeStatement(t, d.getValue()));
-                        applied.add("dropped " + d.getKey() + " on the target (the source dropped it)");
+                        st.execute(revokeStatement(t, typeStatement(t, d.getValue()), made));
+                        applied.add(d.getValue().startsWith(REVOKE_SHARED) ? "revoked the " + d.getKey() + " on the target"
+                                + " that the source revoked" : "dropped " + d.getKey() + " on the target (the source dropped it)");
                         it.remove();
                         progress = true;
                     } catch (SQLException e) {
@@ -459,6 +460,7 @@ public final class Refresh {
             case EXTENSION -> 7;
             case POLICY -> 1;
             case ROW_SECURITY -> 2;
+            case PRIVILEGES -> 2;
         };
     }
 
@@ -478,10 +480,41 @@ public final class Refresh {
             case POLICY -> "DROP POLICY IF EXISTS " + Sql.ident(o.own()) + " ON " + o.table();
             case ROW_SECURITY -> "ALTER TABLE IF EXISTS " + o.table() + " DISABLE ROW LEVEL SECURITY,"
                     + " NO FORCE ROW LEVEL SECURITY";
+            case PRIVILEGES -> REVOKE_SHARED + o.name();
         };
     }
 
     private static final String DROP_TYPE = "DROP TYPE IF EXISTS ";
+    /** Stands for the REVOKE of the privileges on a relation that both sides had ({@link #revokeStatement}). */
+    private static final String REVOKE_SHARED = "REVOKE SHARED ";
+
+    /**
+     * For {@code sql} {@link #REVOKE_SHARED} a relation, the REVOKE of each privilege on it both sides had when
+     * pgferry last compared them ({@code made}; one granted on the target alone stays), or a statement that does
+     * nothing when there are none; else {@code sql}.
+     */
+    private static String revokeStatement(Connection t, String sql, MadeObjects made) throws SQLException {
+        if (!sql.startsWith(REVOKE_SHARED)) {
+            return sql;
+        }
+        String relation = sql.substring(REVOKE_SHARED.length());
+        List<String> revokes = new ArrayList<>();
+        try (PreparedStatement ps = t.prepareStatement("SELECT " + SchemaObjects.GRANT + ", CASE WHEN a.grantee = 0"
+                + " THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(a.grantee)) END, a.privilege_type,"
+                + " c.relkind = 'S' FROM pg_catalog.pg_class c CROSS JOIN LATERAL pg_catalog.aclexplode(c.relacl) a"
+                + " WHERE c.oid = ?::pg_catalog.regclass AND a.grantee <> c.relowner")) {
+            ps.setString(1, relation);
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    if (made.contains(SchemaObjects.grantKey(relation, rs.getString(1)))) {
+                        revokes.add("REVOKE " + rs.getString(3) + (rs.getBoolean(4) ? " ON SEQUENCE " : " ON TABLE ")
+                                + relation + " FROM " + rs.getString(2));
+                    }
+                }
+            }
+        }
+        return revokes.isEmpty() ? "SELECT 1" : String.join("; ", revokes);
+    }
 
     /** {@code sql}, or for a type that is a domain, {@code DROP DOMAIN} instead (DROP TYPE refuses a domain). */
     private static String typeStatement(Connection t, String sql) throws SQLException {
@@ -685,7 +718,8 @@ public final class Refresh {
                                 List<String> applied) {
         boolean objects = drift.objects().stream().anyMatch(dev.pgferry.pg.SchemaObjects.Drifted::repairable);
         try (Connection s = source.open(dbname); Connection t = target.open(dbname)) {
-            ObjectRepair repair = new ObjectRepair(source, dbname, restoreEnv(EventTriggers.pass(t)), s, t, applied);
+            ObjectRepair repair = new ObjectRepair(source, dbname, restoreEnv(EventTriggers.pass(t)), s, t, applied,
+                    key -> record != null && record.contains(key));
             if (objects) {
                 repair.early(drift.objects());
             }
