@@ -15,6 +15,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Base64;
 import java.util.Comparator;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
@@ -168,16 +169,22 @@ final class Browser implements AutoCloseable {
         try {
             socket.abort();
         } finally {
+            // (Chromium's helper processes may outlive its main one, and write to the profile while it is deleted)
+            List<ProcessHandle> helpers = process.descendants().toList();
             process.destroy();
             if (!process.waitFor(10, TimeUnit.SECONDS)) {
                 process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
             }
-            try (Stream<Path> files = Files.walk(profile)) {
-                for (Path f : files.sorted(Comparator.reverseOrder()).toList()) {
-                    Files.deleteIfExists(f);
+            helpers.forEach(ProcessHandle::destroyForcibly);
+            for (int attempt = 0; attempt < 5 && Files.exists(profile); attempt++) {
+                try (Stream<Path> files = Files.walk(profile)) {
+                    for (Path f : files.sorted(Comparator.reverseOrder()).toList()) {
+                        Files.deleteIfExists(f);
+                    }
+                } catch (IOException | java.io.UncheckedIOException e) {
+                    // a temporary browser profile, nothing of the test's: a file came or went meanwhile, again
+                    Thread.sleep(200);
                 }
-            } catch (IOException ignored) {
-                // a temporary browser profile, nothing of the test's
             }
         }
     }
