@@ -50,13 +50,9 @@ class DeploysIT {
     void twoTablesThatExchangeTheirNamesAreCopiedAnewThoughOneOwnsTheOthersSequence() throws Exception {
         try (LocalPostgres source = Infra.postgres(); LocalPostgres target = Infra.postgres()) {
             // Given a database replicating, and the new table of a swap made, filled and added by a refresh
-            ReplicationIT.exec(source, "postgres", "CREATE DATABASE app");
-            ReplicationIT.exec(source, "app", "CREATE TABLE public.refs (id bigserial PRIMARY KEY, name text NOT NULL);"
+            MigrationRequest r = replicating(source, target,
+                    "CREATE TABLE public.refs (id bigserial PRIMARY KEY, name text NOT NULL);"
                     + " INSERT INTO public.refs (name) SELECT 'ref ' || g FROM generate_series(1, 5) g");
-            MigrationRequest r = ReplicationIT.request(source, target, Method.REPLICATION, List.of("postgres"));
-            pgferry.submit(r);
-            MigrationStatus syncing = pgferry.awaitFinal(r.migrationId());
-            assertThat(ReplicationIT.row(syncing, "app").status()).as(syncing.toString()).isEqualTo(State.SYNCING);
             ReplicationIT.exec(source, "app", "CREATE TABLE public.refs_for_migration (LIKE public.refs INCLUDING ALL);"
                     + " ALTER TABLE public.refs_for_migration ADD COLUMN deploy boolean NOT NULL DEFAULT false;"
                     + " INSERT INTO public.refs_for_migration SELECT *, false FROM public.refs");
@@ -99,18 +95,14 @@ class DeploysIT {
     void partitionsMadeAndDroppedWhileReplicatingAreMadeAndDroppedOnTheTarget() throws Exception {
         try (LocalPostgres source = Infra.postgres(); LocalPostgres target = Infra.postgres()) {
             // Given a partitioned table (a key and an index on the parent) replicating
-            ReplicationIT.exec(source, "postgres", "CREATE DATABASE app");
-            ReplicationIT.exec(source, "app", "CREATE TABLE public.events (id bigserial, at date NOT NULL, payload text,"
+            MigrationRequest r = replicating(source, target,
+                    "CREATE TABLE public.events (id bigserial, at date NOT NULL, payload text,"
                     + "   PRIMARY KEY (id, at)) PARTITION BY RANGE (at);"
                     + " CREATE TABLE public.events_2026_11 PARTITION OF public.events FOR VALUES FROM ('2026-11-01') TO ('2026-12-01');"
                     + " CREATE TABLE public.events_2026_12 PARTITION OF public.events FOR VALUES FROM ('2026-12-01') TO ('2027-01-01');"
                     + " CREATE INDEX events_at ON public.events (at);"
                     + " INSERT INTO public.events (at, payload) SELECT date '2026-11-01' + (g % 60), 'p' || g"
                     + "   FROM generate_series(1, 600) g");
-            MigrationRequest r = ReplicationIT.request(source, target, Method.REPLICATION, List.of("postgres"));
-            pgferry.submit(r);
-            MigrationStatus syncing = pgferry.awaitFinal(r.migrationId());
-            assertThat(ReplicationIT.row(syncing, "app").status()).as(syncing.toString()).isEqualTo(State.SYNCING);
 
             // When next month's partition is made, one more is made apart (with an index of its own) and attached,
             // rows go to both, and the oldest is detached and dropped
@@ -145,18 +137,14 @@ class DeploysIT {
     void aColumnAndEnumValuesRenamedAndAnExtensionEnabledOnTheSourceAreSoOnTheTarget() throws Exception {
         try (LocalPostgres source = Infra.postgres(); LocalPostgres target = Infra.postgres()) {
             // Given a database replicating
-            ReplicationIT.exec(source, "postgres", "CREATE DATABASE app");
-            ReplicationIT.exec(source, "app", "CREATE TYPE public.status AS ENUM ('draft', 'live', 'gone');"
+            MigrationRequest r = replicating(source, target,
+                    "CREATE TYPE public.status AS ENUM ('draft', 'live', 'gone');"
                     + " CREATE DOMAIN public.email AS text CHECK (VALUE LIKE '%@%');"
                     + " CREATE TYPE public.money_pair AS (amount numeric, currency text);"
                     + " CREATE TABLE public.posts (id bigserial PRIMARY KEY, title text NOT NULL, body text,"
                     + "   st public.status NOT NULL DEFAULT 'draft', author public.email);"
                     + " INSERT INTO public.posts (title, body, st) SELECT 't' || g, 'b' || g, (ARRAY['draft', 'live',"
                     + "   'gone'])[1 + g % 3]::public.status FROM generate_series(1, 30) g");
-            MigrationRequest r = ReplicationIT.request(source, target, Method.REPLICATION, List.of("postgres"));
-            pgferry.submit(r);
-            MigrationStatus syncing = pgferry.awaitFinal(r.migrationId());
-            assertThat(ReplicationIT.row(syncing, "app").status()).as(syncing.toString()).isEqualTo(State.SYNCING);
 
             // When a deploy renames a column and two of the enum's values (one to the other's old name), and a row
             // uses both at once (the apply worker stops on it: the target has neither)
@@ -202,15 +190,11 @@ class DeploysIT {
     void rowLevelSecurityAPolicyAndNewRolesMadeWhileReplicatingAreOnTheTarget() throws Exception {
         try (LocalPostgres source = Infra.postgres(); LocalPostgres target = Infra.postgres()) {
             // Given a database replicating
-            ReplicationIT.exec(source, "postgres", "CREATE DATABASE app");
-            ReplicationIT.exec(source, "app", "CREATE TABLE public.notes (id bigserial PRIMARY KEY, author text NOT NULL,"
+            MigrationRequest r = replicating(source, target,
+                    "CREATE TABLE public.notes (id bigserial PRIMARY KEY, author text NOT NULL,"
                     + " body text); INSERT INTO public.notes (author, body) VALUES ('ann', 'a'), ('bob', 'b');"
                     + " CREATE ROLE pgferry_it_app NOLOGIN; CREATE ROLE pgferry_it_monitor NOLOGIN;"
                     + " GRANT SELECT, INSERT ON public.notes TO pgferry_it_app; GRANT SELECT ON public.notes_id_seq TO PUBLIC");
-            MigrationRequest r = ReplicationIT.request(source, target, Method.REPLICATION, List.of("postgres"));
-            pgferry.submit(r);
-            MigrationStatus syncing = pgferry.awaitFinal(r.migrationId());
-            assertThat(ReplicationIT.row(syncing, "app").status()).as(syncing.toString()).isEqualTo(State.SYNCING);
 
             // When a deploy turns row-level security on with a policy for a new role, and adds a table a new role owns
             ReplicationIT.exec(source, "app", "CREATE ROLE pgferry_it_reader NOLOGIN; CREATE ROLE pgferry_it_owner NOLOGIN;"
@@ -257,6 +241,17 @@ class DeploysIT {
                     .isEqualTo(Compare.scalar(source, "app", security));
             ReplicationIT.eventually(() -> Compare.tableFingerprints(target, "app"), Compare.tableFingerprints(source, "app"));
         }
+    }
+
+    /** Database app on {@code source}, made by {@code schema}, replicating to {@code target} (syncing). */
+    private static MigrationRequest replicating(LocalPostgres source, LocalPostgres target, String schema) throws Exception {
+        ReplicationIT.exec(source, "postgres", "CREATE DATABASE app");
+        ReplicationIT.exec(source, "app", schema);
+        MigrationRequest r = ReplicationIT.request(source, target, Method.REPLICATION, List.of("postgres"));
+        pgferry.submit(r);
+        MigrationStatus syncing = pgferry.awaitFinal(r.migrationId());
+        assertThat(ReplicationIT.row(syncing, "app").status()).as(syncing.toString()).isEqualTo(State.SYNCING);
+        return r;
     }
 
     private static CliIT.Run refresh(MigrationRequest r) {

@@ -526,21 +526,7 @@ final class ObjectRepair {
 
     /** The first row of {@code sql} on the target. */
     private String[] targetRow(String sql, String... params) throws SQLException {
-        try (PreparedStatement ps = t.prepareStatement(sql)) {
-            for (int i = 0; i < params.length; i++) {
-                ps.setString(i + 1, params[i]);
-            }
-            try (ResultSet rs = ps.executeQuery()) {
-                if (!rs.next()) {
-                    throw new SQLException("it is not on the target", SqlStates.UNDEFINED_OBJECT);
-                }
-                String[] out = new String[rs.getMetaData().getColumnCount()];
-                for (int i = 0; i < out.length; i++) {
-                    out[i] = rs.getString(i + 1);
-                }
-                return out;
-            }
-        }
+        return firstRow(t, "it is not on the target", sql, params);
     }
 
     /** Whether {@code part} appears in {@code whole} in the same order (and is not empty). */
@@ -577,13 +563,18 @@ final class ObjectRepair {
 
     /** The first row of {@code sql} on the source; the object is gone there when it has none. */
     private String[] row(String sql, String... params) throws SQLException {
-        try (PreparedStatement ps = s.prepareStatement(sql)) {
+        return firstRow(s, "it is no longer on the source", sql, params);
+    }
+
+    /** The first row of {@code sql} on {@code c}; {@code none} says why when it has none (SQLSTATE 42704). */
+    private static String[] firstRow(Connection c, String none, String sql, String... params) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(sql)) {
             for (int i = 0; i < params.length; i++) {
                 ps.setString(i + 1, params[i]);
             }
             try (ResultSet rs = ps.executeQuery()) {
                 if (!rs.next()) {
-                    throw new SQLException("it is no longer on the source", SqlStates.UNDEFINED_OBJECT);
+                    throw new SQLException(none, SqlStates.UNDEFINED_OBJECT);
                 }
                 String[] out = new String[rs.getMetaData().getColumnCount()];
                 for (int i = 0; i < out.length; i++) {
