@@ -194,7 +194,8 @@ class DeploysIT {
                     "CREATE TABLE public.notes (id bigserial PRIMARY KEY, author text NOT NULL,"
                     + " body text); INSERT INTO public.notes (author, body) VALUES ('ann', 'a'), ('bob', 'b');"
                     + " CREATE ROLE pgferry_it_app NOLOGIN; CREATE ROLE pgferry_it_monitor NOLOGIN;"
-                    + " GRANT SELECT, INSERT ON public.notes TO pgferry_it_app; GRANT SELECT ON public.notes_id_seq TO PUBLIC");
+                    + " GRANT SELECT, INSERT ON public.notes TO pgferry_it_app; GRANT SELECT ON public.notes_id_seq TO PUBLIC;"
+                    + " COMMENT ON TABLE public.notes IS 'notes'; COMMENT ON COLUMN public.notes.body IS 'the text'");
 
             // When a deploy turns row-level security on with a policy for a new role, and adds a table a new role owns
             ReplicationIT.exec(source, "app", "CREATE ROLE pgferry_it_reader NOLOGIN; CREATE ROLE pgferry_it_owner NOLOGIN;"
@@ -204,7 +205,9 @@ class DeploysIT {
                     + " INSERT INTO public.audit VALUES (1);"
                     // (and privileges: one revoked, one granted with grant option, one on a sequence revoked)
                     + " REVOKE INSERT ON public.notes FROM pgferry_it_app; GRANT UPDATE ON public.notes TO pgferry_it_app"
-                    + "   WITH GRANT OPTION; REVOKE SELECT ON public.notes_id_seq FROM PUBLIC");
+                    + "   WITH GRANT OPTION; REVOKE SELECT ON public.notes_id_seq FROM PUBLIC;"
+                    // (and comments: one changed, one removed)
+                    + " COMMENT ON TABLE public.notes IS 'notes, each by its author''s name'; COMMENT ON COLUMN public.notes.body IS NULL");
             // (while someone grants a privilege of their own on the target)
             ReplicationIT.exec(target, "app", "GRANT SELECT ON public.notes TO pgferry_it_monitor");
             DatabaseStatus drifted = Pgferry.awaitRow(pgferry.coordinator, r.migrationId(), "app", d -> d.drift() != null
@@ -225,7 +228,13 @@ class DeploysIT {
                             + " forced)").contains("created public.audit on the target")
                     .contains("made the privileges on public.notes as on the source (revoked pgferry_it_app:INSERT,"
                             + " granted pgferry_it_app:UPDATE*)")
-                    .doesNotContain("pgferry_it_monitor:SELECT");
+                    .doesNotContain("pgferry_it_monitor:SELECT")
+                    .contains("made the comment on table public.notes on the target as on the source")
+                    .contains("dropped comment on column public.notes.body on the target (the source dropped it)");
+            String comments = "SELECT coalesce(obj_description('public.notes'::regclass, 'pg_class'), '-') || ' | '"
+                    + " || coalesce(col_description('public.notes'::regclass, 3), '-')";
+            assertThat(Compare.scalar(target, "app", comments)).isEqualTo("notes, each by its author's name | -")
+                    .isEqualTo(Compare.scalar(source, "app", comments));
             String privileges = "SELECT string_agg(relname || ' ' || coalesce(relacl::text, '-'), ' | ' ORDER BY relname)"
                     + " FROM pg_class WHERE relname IN ('notes', 'notes_id_seq')";
             // (the target's own grant stays, and is the only difference)

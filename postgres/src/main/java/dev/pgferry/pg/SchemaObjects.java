@@ -30,7 +30,7 @@ public final class SchemaObjects {
     public enum Kind {
         INDEX("index"), CONSTRAINT("constraint"), TRIGGER("trigger"), FUNCTION("function"), PROCEDURE("procedure"),
         VIEW("view"), MATERIALIZED_VIEW("materialized view"), SEQUENCE("sequence"), TYPE("type"), EXTENSION("extension"),
-        POLICY("policy"), ROW_SECURITY("row-level security of table"), PRIVILEGES("privileges on");
+        POLICY("policy"), ROW_SECURITY("row-level security of table"), PRIVILEGES("privileges on"), COMMENT("comment on");
 
         private final String word;
 
@@ -85,6 +85,24 @@ public final class SchemaObjects {
      */
     public static final String GRANTS = "SELECT pg_catalog.string_agg(q.g, ',' ORDER BY q.g) AS grants FROM (SELECT"
             + " " + SchemaObjects.GRANT + " AS g FROM pg_catalog.aclexplode(c.relacl) a WHERE a.grantee <> c.relowner) q";
+
+    /**
+     * The comments on tables, views, materialized views, sequences, indexes and columns: {@code name} (as the drift
+     * shows it: {@code table public.t}, {@code column public.t.c}), {@code description}, {@code tab} (the table, for
+     * one of a table or its column), {@code own} (the object as {@code COMMENT ON} names it).
+     */
+    public static final String COMMENTS = "SELECT pg_catalog.lower(k.word) || ' ' || pg_catalog.format('%I.%I', n.nspname,"
+            + " c.relname) || CASE WHEN d.objsubid > 0 THEN '.' || pg_catalog.quote_ident(a.attname) ELSE '' END AS name,"
+            + " d.description, CASE WHEN c.relkind IN ('r', 'p') THEN pg_catalog.format('%I.%I', n.nspname, c.relname)"
+            + " END AS tab, k.word || ' ' || pg_catalog.format('%I.%I', n.nspname, c.relname) || CASE WHEN d.objsubid > 0"
+            + " THEN '.' || pg_catalog.quote_ident(a.attname) ELSE '' END AS own"
+            + " FROM pg_catalog.pg_description d JOIN pg_catalog.pg_class c ON c.oid = d.objoid"
+            + " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+            + " LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum = d.objsubid AND d.objsubid > 0"
+            + " CROSS JOIN LATERAL (SELECT CASE WHEN d.objsubid > 0 THEN 'COLUMN' ELSE CASE c.relkind WHEN 'v' THEN 'VIEW'"
+            + "   WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'S' THEN 'SEQUENCE' WHEN 'i' THEN 'INDEX' ELSE 'TABLE' END END AS word) k"
+            + " WHERE d.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'i')"
+            + " AND (d.objsubid = 0 OR NOT a.attisdropped) AND" + CatalogSql.NOT_SYSTEM + " AND" + CatalogSql.NOT_EXTENSION;
 
     /** One privilege {@code a} of {@code aclexplode}: {@code role:PRIVILEGE}, with {@code *} when grantable. */
     public static final String GRANT = "CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.pg_get_userbyid(a.grantee)::text"
@@ -169,6 +187,7 @@ public final class SchemaObjects {
                 + " CROSS JOIN LATERAL (" + GRANTS + ") g"
                 + " WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S') AND c.relacl IS NOT NULL AND g.grants IS NOT NULL AND"
                 + NOT_SYSTEM + " AND" + TABLE_NOT_EXTENSION);
+        parts.add("SELECT 'COMMENT', q.name, pg_catalog.md5(q.description), q.tab, q.own FROM (" + COMMENTS + ") q");
         parts.add("SELECT 'EXTENSION', pg_catalog.format('%I', e.extname), pg_catalog.md5(e.extname::text), NULL,"
                 + " e.extname::text FROM pg_catalog.pg_extension e WHERE e.extname <> 'plpgsql'");
         Map<String, SchemaObject> out = new LinkedHashMap<>();

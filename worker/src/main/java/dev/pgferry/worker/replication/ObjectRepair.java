@@ -311,6 +311,11 @@ final class ObjectRepair {
             case PRIVILEGES -> {
                 return alignPrivileges(d, st);
             }
+            case COMMENT -> {
+                String text = one("SELECT q.description FROM (" + SchemaObjects.COMMENTS + ") q WHERE q.own = ?", d.own());
+                st.execute("COMMENT ON " + d.own() + " IS " + Sql.literal(text));
+                return "made the " + d.kind().word() + " " + d.name() + " on the target as on the source";
+            }
             case POLICY -> {
                 String[] p = row("SELECT permissive, cmd, pg_catalog.array_to_string(ARRAY(SELECT CASE WHEN r = 'public'"
                         + " THEN 'PUBLIC' ELSE pg_catalog.quote_ident(r) END FROM pg_catalog.unnest(roles) r), ', '), qual,"

@@ -461,6 +461,7 @@ public final class Refresh {
             case POLICY -> 1;
             case ROW_SECURITY -> 2;
             case PRIVILEGES -> 2;
+            case COMMENT -> 0;
         };
     }
 
@@ -481,6 +482,7 @@ public final class Refresh {
             case ROW_SECURITY -> "ALTER TABLE IF EXISTS " + o.table() + " DISABLE ROW LEVEL SECURITY,"
                     + " NO FORCE ROW LEVEL SECURITY";
             case PRIVILEGES -> REVOKE_SHARED + o.name();
+            case COMMENT -> "COMMENT ON " + o.own() + " IS NULL";
         };
     }
 
