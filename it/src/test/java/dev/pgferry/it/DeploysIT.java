@@ -195,7 +195,9 @@ class DeploysIT {
                     + " body text); INSERT INTO public.notes (author, body) VALUES ('ann', 'a'), ('bob', 'b');"
                     + " CREATE ROLE pgferry_it_app NOLOGIN; CREATE ROLE pgferry_it_monitor NOLOGIN;"
                     + " GRANT SELECT, INSERT ON public.notes TO pgferry_it_app; GRANT SELECT ON public.notes_id_seq TO PUBLIC;"
-                    + " COMMENT ON TABLE public.notes IS 'notes'; COMMENT ON COLUMN public.notes.body IS 'the text'");
+                    + " COMMENT ON TABLE public.notes IS 'notes'; COMMENT ON COLUMN public.notes.body IS 'the text';"
+                    + " CREATE VIEW public.note_ids AS SELECT id FROM public.notes; COMMENT ON VIEW public.note_ids IS 'ids';"
+                    + " GRANT SELECT ON public.note_ids TO pgferry_it_app");
 
             // When a deploy turns row-level security on with a policy for a new role, and adds a table a new role owns
             ReplicationIT.exec(source, "app", "CREATE ROLE pgferry_it_reader NOLOGIN; CREATE ROLE pgferry_it_owner NOLOGIN;"
@@ -207,7 +209,9 @@ class DeploysIT {
                     + " REVOKE INSERT ON public.notes FROM pgferry_it_app; GRANT UPDATE ON public.notes TO pgferry_it_app"
                     + "   WITH GRANT OPTION; REVOKE SELECT ON public.notes_id_seq FROM PUBLIC;"
                     // (and comments: one changed, one removed)
-                    + " COMMENT ON TABLE public.notes IS 'notes, each by its author''s name'; COMMENT ON COLUMN public.notes.body IS NULL");
+                    + " COMMENT ON TABLE public.notes IS 'notes, each by its author''s name'; COMMENT ON COLUMN public.notes.body IS NULL;"
+                    // (and a view with a comment and a grant dropped)
+                    + " DROP VIEW public.note_ids");
             // (while someone grants a privilege of their own on the target)
             ReplicationIT.exec(target, "app", "GRANT SELECT ON public.notes TO pgferry_it_monitor");
             DatabaseStatus drifted = Pgferry.awaitRow(pgferry.coordinator, r.migrationId(), "app", d -> d.drift() != null
@@ -230,7 +234,9 @@ class DeploysIT {
                             + " granted pgferry_it_app:UPDATE*)")
                     .doesNotContain("pgferry_it_monitor:SELECT")
                     .contains("made the comment on table public.notes on the target as on the source")
-                    .contains("dropped comment on column public.notes.body on the target (the source dropped it)");
+                    .contains("dropped comment on column public.notes.body on the target (the source dropped it)")
+                    .contains("dropped view public.note_ids on the target (the source dropped it)")
+                    .doesNotContain("could not");
             String comments = "SELECT coalesce(obj_description('public.notes'::regclass, 'pg_class'), '-') || ' | '"
                     + " || coalesce(col_description('public.notes'::regclass, 3), '-')";
             assertThat(Compare.scalar(target, "app", comments)).isEqualTo("notes, each by its author's name | -")

@@ -237,6 +237,21 @@ public record SchemaDrift(List<Table> newTables, List<Column> newColumns, List<C
             + " stays: drop it yourself)";
 
     /**
+     * What a refresh says instead of {@link #DROPPED} of something only the target has that the source never had while
+     * pgferry compared the two (it knows from its record; a look without the record cannot tell, so it keeps this).
+     */
+    public static final String KEPT = "the source never had it while pgferry compared the two, so it was made on the target"
+            + " and stays: drop it yourself, or cut over with --ignore-drift";
+
+    /**
+     * {@code found} (lines of {@link #describe}) with each line that {@code shown} has as {@link #KEPT} (a refresh's
+     * word, from its record) as {@code shown} has it.
+     */
+    public static List<String> keepingKept(List<String> found, List<String> shown) {
+        return found.stream().map(l -> shown.contains(l.replace(DROPPED, KEPT)) ? l.replace(DROPPED, KEPT) : l).toList();
+    }
+
+    /**
      * Compares a replicating database's source ({@code source}) with its publication and target: {@code copies}
      * says which tables (schema, name) the migration moves, {@code includeExtensionTables} whether extension
      * member tables count. Printing a view, a check constraint or a generated column takes a lock on its table; a

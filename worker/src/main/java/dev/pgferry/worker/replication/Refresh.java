@@ -383,8 +383,7 @@ public final class Refresh {
     }
 
     /** What the drift says of something only the target has that the source never had while pgferry looked. */
-    static final String KEPT = "the source never had it while pgferry compared the two, so it was made on the target"
-            + " and stays: drop it yourself, or cut over with --ignore-drift";
+    static final String KEPT = SchemaDrift.KEPT;
 
     /**
      * Drops on the target what the source dropped: each table, column (not one the source may have renamed) and
@@ -460,8 +459,9 @@ public final class Refresh {
             case EXTENSION -> 7;
             case POLICY -> 1;
             case ROW_SECURITY -> 2;
-            case PRIVILEGES -> 2;
-            case COMMENT -> 0;
+            // (a comment or a privilege before what it is on: a view, an index, a column may go in this refresh)
+            case PRIVILEGES -> -1;
+            case COMMENT -> -2;
         };
     }
 
