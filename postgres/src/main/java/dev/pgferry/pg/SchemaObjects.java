@@ -80,11 +80,19 @@ public final class SchemaObjects {
     private static final String TABLE_NOT_EXTENSION = CatalogSql.NOT_EXTENSION;
 
     /**
-     * The privileges on relation {@code c} granted to roles other than its owner, as one text ({@code grants}: {@code
-     * role:PRIVILEGE} with {@code *} when grantable, sorted; PUBLIC as such), null when there are none.
+     * The query of the privileges on relation {@code c} granted to roles other than its owner ({@code onlyRoles}: to
+     * PUBLIC or the roles of the query's parameter), as one text ({@code grants}: {@code role:PRIVILEGE} with {@code *}
+     * when grantable, sorted; PUBLIC as such), null when there are none.
      */
-    public static final String GRANTS = "SELECT pg_catalog.string_agg(q.g, ',' ORDER BY q.g) AS grants FROM (SELECT"
-            + " " + SchemaObjects.GRANT + " AS g FROM pg_catalog.aclexplode(c.relacl) a WHERE a.grantee <> c.relowner) q";
+    private static String grants(boolean onlyRoles) {
+        return "SELECT pg_catalog.string_agg(q.g, ',' ORDER BY q.g) AS grants FROM (SELECT " + GRANT + " AS g"
+                + " FROM pg_catalog.aclexplode(c.relacl) a WHERE a.grantee <> c.relowner" + (onlyRoles ? ONLY_ROLES : "")
+                + ") q";
+    }
+
+    /** The grantee of {@code a} is PUBLIC or one of the roles of the query's parameter (a text array). */
+    private static final String ONLY_ROLES = " AND (a.grantee = 0 OR pg_catalog.pg_get_userbyid(a.grantee)::text"
+            + " = ANY (?::text[]))";
 
     /**
      * The comments on tables, views, materialized views, sequences, indexes and columns: {@code name} (as the drift
@@ -111,8 +119,25 @@ public final class SchemaObjects {
     private SchemaObjects() {
     }
 
+    /** {@code sql} prepared on {@code c}, with {@code roles} as its one parameter when not null. */
+    private static PreparedStatement prepare(Connection c, String sql, List<String> roles) throws SQLException {
+        PreparedStatement ps = c.prepareStatement(sql);
+        if (roles != null) {
+            ps.setArray(1, c.createArrayOf("text", roles.toArray()));
+        }
+        return ps;
+    }
+
     /** Every such object of the database {@code c} is connected to, and its tables. */
     public static Inventory read(Connection c) throws SQLException {
+        return read(c, null);
+    }
+
+    /**
+     * As {@link #read(Connection)}, with only the privileges granted to PUBLIC or to {@code roles} (null: all): those
+     * to a role the other side lacks are not there to compare (pgferry skips them when it cannot create the role).
+     */
+    public static Inventory read(Connection c, List<String> roles) throws SQLException {
         boolean prokind = ServerCatalog.majorVersion(c) >= 11;
         List<String> parts = new ArrayList<>();
         parts.add("SELECT 'INDEX', pg_catalog.format('%I.%I', n.nspname, ic.relname),"
@@ -184,14 +209,14 @@ public final class SchemaObjects {
         // the privileges granted on a table, view, materialized view or sequence to roles other than its owner
         parts.add("SELECT 'PRIVILEGES', " + TABLE + ", pg_catalog.md5(g.grants), CASE WHEN c.relkind IN ('r', 'p') THEN "
                 + TABLE + " END, c.relname::text FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-                + " CROSS JOIN LATERAL (" + GRANTS + ") g"
+                + " CROSS JOIN LATERAL (" + grants(roles != null) + ") g"
                 + " WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S') AND c.relacl IS NOT NULL AND g.grants IS NOT NULL AND"
                 + NOT_SYSTEM + " AND" + TABLE_NOT_EXTENSION);
         parts.add("SELECT 'COMMENT', q.name, pg_catalog.md5(q.description), q.tab, q.own FROM (" + COMMENTS + ") q");
         parts.add("SELECT 'EXTENSION', pg_catalog.format('%I', e.extname), pg_catalog.md5(e.extname::text), NULL,"
                 + " e.extname::text FROM pg_catalog.pg_extension e WHERE e.extname <> 'plpgsql'");
         Map<String, SchemaObject> out = new LinkedHashMap<>();
-        try (PreparedStatement ps = c.prepareStatement(String.join(" UNION ALL ", parts) + " ORDER BY 1, 2");
+        try (PreparedStatement ps = prepare(c, String.join(" UNION ALL ", parts) + " ORDER BY 1, 2", roles);
              ResultSet rs = ps.executeQuery()) {
             while (rs.next()) {
                 SchemaObject o = new SchemaObject(Kind.valueOf(rs.getString(1)), rs.getString(2), rs.getString(3),
@@ -209,11 +234,11 @@ public final class SchemaObjects {
         }
         // each privilege granted to a role other than the owner, so that a refresh revokes only those both sides had
         Set<String> grants = new HashSet<>();
-        try (PreparedStatement ps = c.prepareStatement("SELECT " + TABLE + ", " + GRANT
+        try (PreparedStatement ps = prepare(c, "SELECT " + TABLE + ", " + GRANT
                 + " FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
                 + " CROSS JOIN LATERAL pg_catalog.aclexplode(c.relacl) a"
                 + " WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S') AND a.grantee <> c.relowner AND" + NOT_SYSTEM
-                + " AND" + TABLE_NOT_EXTENSION);
+                + " AND" + TABLE_NOT_EXTENSION + (roles != null ? ONLY_ROLES : ""), roles);
              ResultSet rs = ps.executeQuery()) {
             while (rs.next()) {
                 grants.add(grantKey(rs.getString(1), rs.getString(2)));

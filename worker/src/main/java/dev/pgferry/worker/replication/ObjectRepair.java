@@ -504,8 +504,10 @@ final class ObjectRepair {
                 done.add("revoked " + g.getKey());
             }
         }
+        List<String> roles = SourceCatalog.column(t, "SELECT pg_catalog.quote_ident(rolname) FROM pg_catalog.pg_roles");
         for (Map.Entry<String, String[]> g : want.entrySet()) {
-            if (!have.containsKey(g.getKey())) {
+            // (one to a role the target lacks is skipped, as pgferry skips it when it cannot create the role)
+            if (!have.containsKey(g.getKey()) && (g.getValue()[0].equals("PUBLIC") || roles.contains(g.getValue()[0]))) {
                 st.execute("GRANT " + g.getValue()[1] + on + d.name() + " TO " + g.getValue()[0]
                         + (g.getKey().endsWith("*") ? " WITH GRANT OPTION" : ""));
                 done.add("granted " + g.getKey());

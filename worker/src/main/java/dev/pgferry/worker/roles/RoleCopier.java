@@ -157,7 +157,11 @@ public final class RoleCopier {
             // statement.)
             List<String> ignoredAbsent = request.options().ignoreRoles().stream()
                     .filter(n -> all.containsKey(n) && !existing.containsKey(n)).toList();
-            if (!ignoredAbsent.isEmpty()) {
+            // So are a managed service's own roles (rds_superuser, ...) that the target lacks: pgferry never makes them
+            List<String> onTarget = names(dst);
+            List<String> reservedAbsent = names(src).stream().filter(ReservedRoles::isReserved)
+                    .filter(n -> !onTarget.contains(n)).toList();
+            if (!ignoredAbsent.isEmpty() || !reservedAbsent.isEmpty()) {
                 Set<String> used = usedRoles(src, request);
                 List<String> usedAbsent = ignoredAbsent.stream().filter(used::contains).toList();
                 missing.addAll(usedAbsent);
@@ -165,6 +169,13 @@ public final class RoleCopier {
                     warn.accept("role(s) " + String.join(", ", usedAbsent) + ", left out by --ignore-roles, are used by"
                             + " the migrated databases and do not exist on the target: objects they own belong to "
                             + targetUser + ", and grants and user mappings naming them are skipped (each reported)");
+                }
+                List<String> reservedUsed = reservedAbsent.stream().filter(used::contains).toList();
+                missing.addAll(reservedUsed);
+                if (!reservedUsed.isEmpty()) {
+                    warn.accept("role(s) " + String.join(", ", reservedUsed) + ", the source service's own, are used by"
+                            + " the migrated databases and do not exist on the target: objects they own belong to "
+                            + targetUser + ", and grants naming them are skipped (each reported)");
                 }
             }
             Set<String> managed = new HashSet<>(created);
@@ -324,6 +335,17 @@ public final class RoleCopier {
      * Owners of the migrated databases, every role that owns an object or holds a privilege in one (or on one),
      * and every role with settings in one.
      */
+    /** The names of every role of a server. */
+    private static List<String> names(Connection c) throws SQLException {
+        List<String> out = new ArrayList<>();
+        try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("SELECT rolname FROM pg_catalog.pg_roles")) {
+            while (rs.next()) {
+                out.add(rs.getString(1));
+            }
+        }
+        return out;
+    }
+
     private static Set<String> usedRoles(Connection src, MigrationRequest request) throws SQLException {
         List<String> databases = ServerCatalog.migratedDatabases(src, request::ignores);
         Set<String> used = new HashSet<>();
