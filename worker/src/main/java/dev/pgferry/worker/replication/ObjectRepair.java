@@ -489,26 +489,21 @@ final class ObjectRepair {
      * revoked; one granted on the target alone (never on the source while pgferry looked) stays.
      */
     private String alignPrivileges(Drifted d, Statement st) throws SQLException {
-        String grants = "SELECT " + SchemaObjects.GRANT + ", CASE WHEN a.grantee = 0 THEN 'PUBLIC'"
-                + " ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(a.grantee)) END, a.privilege_type,"
-                + " c.relkind::text FROM pg_catalog.pg_class c CROSS JOIN LATERAL pg_catalog.aclexplode(c.relacl) a"
-                + " WHERE c.oid = ?::pg_catalog.regclass AND a.grantee <> c.relowner";
-        Map<String, String[]> want = grants(s, grants, d.name());
-        Map<String, String[]> have = grants(t, grants, d.name());
-        String on = SourceCatalog.column(s, "SELECT relkind::text FROM pg_catalog.pg_class WHERE oid = ?::pg_catalog.regclass",
-                d.name()).stream().findFirst().orElse("r").equals("S") ? " ON SEQUENCE " : " ON TABLE ";
+        Map<String, Grant> want = grants(s, d.name());
+        Map<String, Grant> have = grants(t, d.name());
         List<String> done = new ArrayList<>();
-        for (Map.Entry<String, String[]> g : have.entrySet()) {
+        for (Map.Entry<String, Grant> g : have.entrySet()) {
             if (!want.containsKey(g.getKey()) && shared.test(SchemaObjects.grantKey(d.name(), g.getKey()))) {
-                st.execute("REVOKE " + g.getValue()[1] + on + d.name() + " FROM " + g.getValue()[0]);
+                st.execute(g.getValue().revoke(d.name()));
                 done.add("revoked " + g.getKey());
             }
         }
         List<String> roles = SourceCatalog.column(t, "SELECT pg_catalog.quote_ident(rolname) FROM pg_catalog.pg_roles");
-        for (Map.Entry<String, String[]> g : want.entrySet()) {
+        for (Map.Entry<String, Grant> g : want.entrySet()) {
             // (one to a role the target lacks is skipped, as pgferry skips it when it cannot create the role)
-            if (!have.containsKey(g.getKey()) && (g.getValue()[0].equals("PUBLIC") || roles.contains(g.getValue()[0]))) {
-                st.execute("GRANT " + g.getValue()[1] + on + d.name() + " TO " + g.getValue()[0]
+            Grant grant = g.getValue();
+            if (!have.containsKey(g.getKey()) && (grant.grantee().equals("PUBLIC") || roles.contains(grant.grantee()))) {
+                st.execute("GRANT " + grant.privilege() + grant.on() + d.name() + " TO " + grant.grantee()
                         + (g.getKey().endsWith("*") ? " WITH GRANT OPTION" : ""));
                 done.add("granted " + g.getKey());
             }
@@ -517,14 +512,28 @@ final class ObjectRepair {
                 + " target alone stay" : String.join(", ", done)) + ")";
     }
 
-    /** {@code sql}'s grants on {@code c}: by {@link SchemaObjects#GRANT}, the grantee (quoted) and the privilege. */
-    private static Map<String, String[]> grants(Connection c, String sql, String relation) throws SQLException {
-        Map<String, String[]> out = new LinkedHashMap<>();
-        try (PreparedStatement ps = c.prepareStatement(sql)) {
+    /**
+     * A privilege granted on a relation: to {@code grantee} (quoted; PUBLIC as such), {@code on} the relation as
+     * GRANT and REVOKE name its kind ({@code " ON TABLE "}, {@code " ON SEQUENCE "}).
+     */
+    record Grant(String grantee, String privilege, String on) {
+        String revoke(String relation) {
+            return "REVOKE " + privilege + on + relation + " FROM " + grantee;
+        }
+    }
+
+    /** The privileges on {@code relation} granted on {@code c} to roles other than its owner, by {@link SchemaObjects#GRANT}. */
+    static Map<String, Grant> grants(Connection c, String relation) throws SQLException {
+        Map<String, Grant> out = new LinkedHashMap<>();
+        try (PreparedStatement ps = c.prepareStatement("SELECT " + SchemaObjects.GRANT + ", CASE WHEN a.grantee = 0"
+                + " THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(a.grantee)) END, a.privilege_type,"
+                + " c.relkind = 'S' FROM pg_catalog.pg_class c CROSS JOIN LATERAL pg_catalog.aclexplode(c.relacl) a"
+                + " WHERE c.oid = ?::pg_catalog.regclass AND a.grantee <> c.relowner")) {
             ps.setString(1, relation);
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
-                    out.put(rs.getString(1), new String[] {rs.getString(2), rs.getString(3)});
+                    out.put(rs.getString(1), new Grant(rs.getString(2), rs.getString(3),
+                            rs.getBoolean(4) ? " ON SEQUENCE " : " ON TABLE "));
                 }
             }
         }

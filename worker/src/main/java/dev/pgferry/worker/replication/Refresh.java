@@ -287,7 +287,6 @@ public final class Refresh {
      * again; one made since that cannot be created shows in what needs it (a policy, an owner: 42704).
      */
     private void copyRoles(List<String> applied) {
-        List<String> warnings = new ArrayList<>();
         try {
             List<String> created = new Uncarried(source, target, dbname, request, ledger, w -> { }).roles();
             if (!created.isEmpty()) {
@@ -295,9 +294,8 @@ public final class Refresh {
                         + " (made on the source since the migration began)");
             }
         } catch (MigrationException e) {
-            warnings.add("roles made on the source since the migration began were not created: " + e.getMessage());
+            applied.add("roles: roles made on the source since the migration began were not created: " + e.getMessage());
         }
-        warnings.forEach(w -> applied.add("roles: " + w));
     }
 
     /**
@@ -504,21 +502,9 @@ public final class Refresh {
             return sql;
         }
         String relation = sql.substring(REVOKE_SHARED.length());
-        List<String> revokes = new ArrayList<>();
-        try (PreparedStatement ps = t.prepareStatement("SELECT " + SchemaObjects.GRANT + ", CASE WHEN a.grantee = 0"
-                + " THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(a.grantee)) END, a.privilege_type,"
-                + " c.relkind = 'S' FROM pg_catalog.pg_class c CROSS JOIN LATERAL pg_catalog.aclexplode(c.relacl) a"
-                + " WHERE c.oid = ?::pg_catalog.regclass AND a.grantee <> c.relowner")) {
-            ps.setString(1, relation);
-            try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    if (made.contains(SchemaObjects.grantKey(relation, rs.getString(1)))) {
-                        revokes.add("REVOKE " + rs.getString(3) + (rs.getBoolean(4) ? " ON SEQUENCE " : " ON TABLE ")
-                                + relation + " FROM " + rs.getString(2));
-                    }
-                }
-            }
-        }
+        List<String> revokes = ObjectRepair.grants(t, relation).entrySet().stream()
+                .filter(g -> made.contains(SchemaObjects.grantKey(relation, g.getKey())))
+                .map(g -> g.getValue().revoke(relation)).toList();
         return revokes.isEmpty() ? "SELECT 1" : String.join("; ", revokes);
     }
 

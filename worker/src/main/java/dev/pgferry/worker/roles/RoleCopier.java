@@ -158,8 +158,8 @@ public final class RoleCopier {
             List<String> ignoredAbsent = request.options().ignoreRoles().stream()
                     .filter(n -> all.containsKey(n) && !existing.containsKey(n)).toList();
             // So are a managed service's own roles (rds_superuser, ...) that the target lacks: pgferry never makes them
-            List<String> onTarget = names(dst);
-            List<String> reservedAbsent = names(src).stream().filter(ReservedRoles::isReserved)
+            Set<String> onTarget = readRoleNames(dst);
+            List<String> reservedAbsent = readRoleNames(src).stream().filter(ReservedRoles::isReserved).sorted()
                     .filter(n -> !onTarget.contains(n)).toList();
             if (!ignoredAbsent.isEmpty() || !reservedAbsent.isEmpty()) {
                 Set<String> used = usedRoles(src, request);
@@ -335,17 +335,6 @@ public final class RoleCopier {
      * Owners of the migrated databases, every role that owns an object or holds a privilege in one (or on one),
      * and every role with settings in one.
      */
-    /** The names of every role of a server. */
-    private static List<String> names(Connection c) throws SQLException {
-        List<String> out = new ArrayList<>();
-        try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("SELECT rolname FROM pg_catalog.pg_roles")) {
-            while (rs.next()) {
-                out.add(rs.getString(1));
-            }
-        }
-        return out;
-    }
-
     private static Set<String> usedRoles(Connection src, MigrationRequest request) throws SQLException {
         List<String> databases = ServerCatalog.migratedDatabases(src, request::ignores);
         Set<String> used = new HashSet<>();
