@@ -289,6 +289,78 @@ class FaultsIT {
     }
 
     @Test
+    void tablesCopyWhileThePreDataRestoreGoesOnAndItsFailureLeavesNothingOnTheTarget() throws Exception {
+        // Given a source database of 120 tables with a serial key each, default privileges for a role, and a
+        // partition whose bound is of a domain that calls the gate: the pre-data restore, which attaches the
+        // partition after every table (and sets default privileges last), is held there on the target while the
+        // gate is closed
+        ReplicationIT.exec(source, "postgres", "CREATE DATABASE crowded");
+        ReplicationIT.exec(source, "postgres", "CREATE ROLE crowded_reader");
+        Gate.installFunction(source, "crowded");
+        ReplicationIT.exec(source, "crowded", "DO $$ BEGIN FOR i IN 1..120 LOOP"
+                + " EXECUTE format('CREATE TABLE public.t%s (id serial PRIMARY KEY, note text)', i);"
+                + " EXECUTE format('INSERT INTO public.t%s (note) SELECT ''row '' || g FROM generate_series(1, 5) g', i);"
+                + " END LOOP; END $$;"
+                + " CREATE DOMAIN public.gated AS int CHECK (public.pgferry_it_gate(VALUE));"
+                + " CREATE TABLE public.parts (k public.gated) PARTITION BY RANGE (k);"
+                + " CREATE TABLE public.parts_1 PARTITION OF public.parts FOR VALUES FROM (1) TO (10);"
+                + " ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO crowded_reader");
+        try (LocalPostgres target = Infra.postgres()) {
+            List<String> others = List.of(Compare.scalar(source, "postgres", "SELECT string_agg(datname, ',')"
+                    + " FROM pg_catalog.pg_database WHERE NOT datistemplate AND datname NOT IN ('crowded', 'shop')").split(","));
+            MigrationRequest r = MigrationRequest.of(Pgferry.conn(source), Pgferry.conn(target), Method.DUMP, others,
+                    List.of(), List.of());
+            Gate gate = Gate.close(target);
+            pgferry.submit(r);
+            awaitTrue(() -> !Compare.scalar(target, "postgres", "SELECT count(*) FROM pg_stat_activity"
+                    + " WHERE wait_event = 'PgSleep' AND query LIKE '%ATTACH PARTITION%'").equals("0"));
+
+            // When, while the restore is held, the tables it has committed are copied
+            awaitTrue(() -> "5".equals(Compare.scalar(target, "crowded", "SELECT count(*) FROM public.t1"))
+                    && "5".equals(Compare.scalar(target, "crowded", "SELECT count(*) FROM public.t120")));
+            // and the role of the default privileges is dropped on the target before the restore gets to them
+            ReplicationIT.exec(target, "postgres", "DROP ROLE crowded_reader");
+            gate.open();
+            MigrationStatus s = pgferry.awaitFinal(r.migrationId());
+
+            // Then the restore's last statement failed the database, with that statement and its SQLSTATE
+            // (undefined_object), at once; the target database pgferry had made for it is gone, its rows with it
+            // (the restore's session was closed before the drop)
+            DatabaseStatus crowded = row(s, "crowded");
+            assertThat(crowded.status()).as(crowded.toString()).isEqualTo(State.FAILED);
+            assertThat(crowded.errorCode()).isEqualTo(ErrorCode.SCHEMA_RESTORE_FAILED);
+            assertThat(crowded.error()).contains("ALTER DEFAULT PRIVILEGES").contains("SQLSTATE 42704");
+            assertThat(crowded.attempt()).isEqualTo(1);
+            assertThat(Compare.scalar(target, "postgres", "SELECT count(*) FROM pg_catalog.pg_database"
+                    + " WHERE datname = 'crowded'")).isEqualTo("0");
+            // and the other database arrived whole
+            assertThat(row(s, "shop").status()).isEqualTo(State.DONE);
+            assertThat(Compare.tableFingerprints(target, "shop")).isEqualTo(Compare.tableFingerprints(source, "shop"));
+            Reliability.record("pre-data restore failed while the tables it had made were copying (a role dropped on"
+                    + " the target meanwhile)", "failed that database with SCHEMA_RESTORE_FAILED, the statement and"
+                    + " SQLSTATE 42704; the target database it had created was dropped; the other database done",
+                    Reliability.rows(Compare.tableFingerprints(source, "shop")),
+                    Reliability.rows(Compare.tableFingerprints(target, "shop")));
+        } finally {
+            ReplicationIT.exec(source, "postgres", "DROP DATABASE crowded");
+            ReplicationIT.exec(source, "postgres", "DROP ROLE crowded_reader");
+        }
+    }
+
+    private interface Check {
+        boolean holds() throws Exception;
+    }
+
+    /** Waits (at most 120 s) until {@code check} holds. */
+    private static void awaitTrue(Check check) throws Exception {
+        long deadline = System.currentTimeMillis() + 120_000;
+        while (!check.holds()) {
+            assertThat(System.currentTimeMillis()).as("waited 120 s").isLessThan(deadline);
+            Thread.sleep(50);
+        }
+    }
+
+    @Test
     void aSettledLedgerEntryIsKnownWithoutKafkaOnlyToALedgerThatReadOrWroteIt() {
         String key = LedgerEntry.rolesKey("m-settled-" + System.nanoTime());
         try (Ledger a = new Ledger(pgferry.bus, "it-settle-a"); Ledger b = new Ledger(pgferry.bus, "it-settle-b")) {

@@ -28,6 +28,16 @@ final class Gate {
 
     /** Adds the gate to {@code table} (with a bigint or int column {@code key}) of {@code db} on the source. */
     static void install(LocalPostgres source, String db, String table, String key) throws Exception {
+        installFunction(source, db);
+        ReplicationIT.exec(source, db, "ALTER TABLE %s ADD CONSTRAINT pgferry_it_gate CHECK (public.pgferry_it_gate(%s))"
+                .formatted(table, key));
+    }
+
+    /**
+     * Creates only the gate's function {@code public.pgferry_it_gate(k)} in {@code db} on the source, for a test that
+     * calls it from elsewhere in its schema.
+     */
+    static void installFunction(LocalPostgres source, String db) throws Exception {
         ReplicationIT.exec(source, db, """
                 CREATE FUNCTION public.pgferry_it_gate(k bigint) RETURNS boolean LANGUAGE plpgsql AS $$
                 BEGIN
@@ -38,8 +48,7 @@ final class Gate {
                     END IF;
                     RETURN true;
                 END $$;
-                ALTER TABLE %s ADD CONSTRAINT pgferry_it_gate CHECK (public.pgferry_it_gate(%s));
-                """.formatted(FILE, table, key));
+                """.formatted(FILE));
     }
 
     /** Closes the gate on {@code target}: from now on, a COPY that reaches the row with key 1 waits. */

@@ -137,6 +137,10 @@ class SchemaCornerCasesIT {
         }
         try (var c = SampleData.connect(source, "corner"); var s = c.createStatement()) {
             s.execute(SCHEMA);
+            // a function with a SQL-standard body (PostgreSQL 14+), whose semicolons end no statement; alone, as
+            // pgjdbc does not split a string past BEGIN ATOMIC
+            s.execute("CREATE FUNCTION app.stars(n integer) RETURNS text LANGUAGE sql IMMUTABLE BEGIN ATOMIC"
+                    + " SELECT CASE WHEN n > 0 THEN repeat('*;', n) ELSE 'none;' END; END");
             if (POSTGIS) {
                 // an extension with a configuration table: rows a user adds to it are the user's data
                 s.execute("SET session_replication_role = replica; CREATE EXTENSION postgis;"
@@ -383,6 +387,7 @@ class SchemaCornerCasesIT {
     }
 
     static final List<String> CATALOG = List.of(
+            "SELECT proname || ' ' || pg_get_functiondef(oid) FROM pg_proc WHERE proname = 'stars'",
             "SELECT polname || ' ' || pg_get_expr(polqual, polrelid) FROM pg_policy ORDER BY 1",
             "SELECT relname || ' ' || relrowsecurity FROM pg_class WHERE relname = 'accounts'",
             "SELECT rulename || ' ' || pg_get_ruledef(oid) FROM pg_rewrite WHERE rulename = 'log_rich'",

@@ -107,6 +107,9 @@ public final class TableCopier {
     private final Consumer<String> warn;
     private SharedUnits shared;
     private String toastCompression;
+    /** When a table (source OID) exists on the target; null: every table does already. */
+    private Function<Long, CompletableFuture<Void>> created;
+    private java.util.function.ToIntFunction<Long> creationOrder;
     /** How long a unit another worker is copying waits before its lock is tried again. */
     static final long BUSY_PAUSE_MS = 250;
 
@@ -134,6 +137,18 @@ public final class TableCopier {
      */
     public TableCopier withSharedUnits(SharedUnits units) {
         this.shared = units;
+        return this;
+    }
+
+    /**
+     * For tables still being created while the copy runs: a unit is copied once every one of its tables is
+     * {@code created} (a future by source OID, which fails with why its creation failed), and small tables are batched
+     * in {@code order} of their creation rather than by size. Units offered to other workers are offered only once
+     * their tables exist.
+     */
+    public TableCopier whenCreated(Function<Long, CompletableFuture<Void>> created, java.util.function.ToIntFunction<Long> order) {
+        this.created = created;
+        this.creationOrder = order;
         return this;
     }
 
@@ -262,6 +277,12 @@ public final class TableCopier {
             slices.forEach(sl -> partsLeft.computeIfAbsent(sl.table(), t -> new AtomicInteger()).incrementAndGet());
             slices.stream().filter(sl -> sl.part() == 0 && !sl.whole()).forEach(sl ->
                     LOG.info("copying {} in {} ranges", sl.table().displayName(), sl.parts()));
+            if (created != null) {
+                // the small tables (last, by size) batched as they are created; the larger ones keep their order
+                slices = new ArrayList<>(slices);
+                slices.sort(java.util.Comparator.comparingInt(sl -> sl.whole() && sl.table().bytes() <= SMALL_TABLE_BYTES
+                        ? creationOrder.applyAsInt(sl.table().oid()) : -1));
+            }
             List<Unit> units = units(slices, inline);
             Map<Unit, Integer> sharedIndex = new IdentityHashMap<>();
             if (shared != null) {
@@ -272,6 +293,10 @@ public final class TableCopier {
                 for (int i = 0; i < offers.size(); i++) {
                     sharedIndex.put(offers.get(i), i);
                     offered.add(new SharedUnits.Offered(i, offers.size(), offers.get(i).slices().get(0)));
+                }
+                if (created != null && !offered.isEmpty()) {
+                    CompletableFuture.allOf(offered.stream().map(o -> created.apply(o.slice().table().oid()))
+                            .toArray(CompletableFuture[]::new)).get();
                 }
                 shared.offer(offered);
                 if (!offered.isEmpty()) {
@@ -287,7 +312,11 @@ public final class TableCopier {
                         + ev.getNumberOfRetryAttempts() + " failed (" + ev.getLastThrowable().getMessage()
                         + "); copying it again from the start"));
                 Integer index = sharedIndex.get(unit);
-                futures.add(attempt(() -> Retry.decorateSupplier(retry, () -> copy(unit, index, totals)).get(), stop)
+                CompletableFuture<Void> there = created == null ? CompletableFuture.completedFuture(null)
+                        : CompletableFuture.allOf(unit.slices().stream().map(sl -> created.apply(sl.table().oid()))
+                        .distinct().toArray(CompletableFuture[]::new));
+                futures.add(there.thenCompose(v -> attempt(() -> Retry.decorateSupplier(retry,
+                                () -> copy(unit, index, totals)).get(), stop))
                         .thenApply(copied -> {
                     int tablesDone = 0;
                     for (TableSlicer.Slice slice : unit.slices()) {

@@ -99,6 +99,43 @@ public final class SchemaCopier implements AutoCloseable {
         return tolerated;
     }
 
+    /**
+     * Starts the pre-data section's restore on a thread of its own, in transactions that let each table be copied
+     * once it is committed ({@link PreDataRestore}); with missing roles, or a dump not in UTF-8, as
+     * {@link #restorePreData}, every table ready at its end.
+     */
+    public PreDataRestore startPreData(Set<String> missingRoles) throws IOException {
+        PreDataRestore.Script script = missingRoles.isEmpty() ? renderSection("pre-data") : null;
+        if (script == null) {
+            return PreDataRestore.blocking(dbname, () -> {
+                try {
+                    return restorePreData(missingRoles);
+                } catch (IOException e) {
+                    throw new MigrationException(ErrorCode.INTERNAL, null, "temporary file for the schema of " + dbname
+                            + ": " + e.getMessage(), false, e);
+                }
+            });
+        }
+        return PreDataRestore.start(target, dbname, script);
+    }
+
+    /** A whole section rendered by pg_restore with each entry named ({@link PreDataRestore#parse}); null if not UTF-8. */
+    private PreDataRestore.Script renderSection(String section) throws IOException {
+        String what = "rendering the " + section + " schema of " + dbname;
+        Path script = Files.createTempFile("pgferry-" + section + "-", ".sql");
+        try {
+            PgTool.Result r = PgTool.exec("pg_restore", List.of("--section=" + section, "--verbose", "--file=" + script,
+                    dumpFile.toString()), Map.of(), ErrorCode.SCHEMA_RESTORE_FAILED, what, null);
+            if (r.exitCode() != 0) {
+                throw new MigrationException(ErrorCode.SCHEMA_RESTORE_FAILED, what + " failed (pg_restore exit code "
+                        + r.exitCode() + "): " + PgTool.tail(r.stderr()));
+            }
+            return PreDataRestore.parse(new String(Files.readAllBytes(script), java.nio.charset.StandardCharsets.UTF_8));
+        } finally {
+            deleteQuietly(script);
+        }
+    }
+
     /** The post-data section's entries ({@code pg_restore --list}), to split ({@link PostDataPlan.Deferred}). */
     public List<String> postDataEntries() throws IOException {
         return list("post-data");

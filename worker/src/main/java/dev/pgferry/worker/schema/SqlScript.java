@@ -18,42 +18,96 @@ final class SqlScript {
 
     /**
      * The statements of {@code script}, each without its {@code ;}, comments and meta-command lines dropped. A
-     * {@code ;} inside parentheses (the actions of a rule, {@code DO INSTEAD (...; ...)}) does not end a statement,
-     * as in psql.
+     * {@code ;} inside parentheses (the actions of a rule, {@code DO INSTEAD (...; ...)}) or inside the body of a
+     * function {@code BEGIN ATOMIC ... END} does not end a statement, as in psql.
      */
     static List<String> statements(String script) {
         List<String> out = new ArrayList<>();
-        StringBuilder current = new StringBuilder();
+        Splitter splitter = new Splitter();
         Scanner s = new Scanner(script);
-        int depth = 0;
         while (s.hasNext()) {
-            if (current.toString().isBlank() && s.atLineStart() && s.peek() == '\\') {
+            if (splitter.between() && s.atLineStart() && s.peek() == '\\') {
                 s.skipLine();
                 continue;
             }
-            Token t = s.next();
-            if (t.kind == Kind.OTHER && t.text.equals("(")) {
-                depth++;
-            } else if (t.kind == Kind.OTHER && t.text.equals(")") && depth > 0) {
-                depth--;
-            }
-            if (t.kind == Kind.COMMENT) {
-                current.append('\n');
-            } else if (t.kind == Kind.SEMICOLON && depth > 0) {
-                current.append(t.text);
-            } else if (t.kind == Kind.SEMICOLON) {
-                if (!current.toString().isBlank()) {
-                    out.add(current.toString().strip());
-                }
-                current.setLength(0);
-            } else {
-                current.append(t.text);
+            String statement = splitter.take(s.next());
+            if (statement != null) {
+                out.add(statement);
             }
         }
-        if (!current.toString().isBlank()) {
-            out.add(current.toString().strip());
+        String rest = splitter.rest();
+        if (rest != null) {
+            out.add(rest);
         }
         return out;
+    }
+
+    /**
+     * Cuts a stream of tokens into statements where psql would: at a {@code ;} outside parentheses and outside a
+     * {@code BEGIN ATOMIC ... END} body (whose {@code CASE ... END} expressions nest; pg_dump writes such a body as
+     * the server deparses it, where a column named {@code end} is quoted). Confined to one thread.
+     */
+    static final class Splitter {
+        private final StringBuilder current = new StringBuilder();
+        private boolean blank = true;
+        private int depth;
+        private int atomic;
+        private String lastWord;
+
+        /** Whether no statement is under way: a comment or a meta-command line here is between two statements. */
+        boolean between() {
+            return blank && depth == 0 && atomic == 0;
+        }
+
+        /** Takes the next token; returns the statement (stripped, without its {@code ;}) that it ends, or null. */
+        String take(Token t) {
+            switch (t.kind) {
+                case COMMENT -> {
+                    current.append('\n');
+                    return null;
+                }
+                case SEMICOLON -> {
+                    if (depth == 0 && atomic == 0) {
+                        String statement = current.toString().strip();
+                        current.setLength(0);
+                        blank = true;
+                        lastWord = null;
+                        return statement.isEmpty() ? null : statement;
+                    }
+                }
+                case WORD -> {
+                    String word = t.text.toUpperCase(Locale.ROOT);
+                    if (word.equals("ATOMIC") && "BEGIN".equals(lastWord)) {
+                        atomic++;
+                    } else if (atomic > 0 && word.equals("CASE")) {
+                        atomic++;
+                    } else if (atomic > 0 && word.equals("END")) {
+                        atomic--;
+                    }
+                    lastWord = word;
+                }
+                case OTHER -> {
+                    if (t.text.equals("(")) {
+                        depth++;
+                    } else if (t.text.equals(")") && depth > 0) {
+                        depth--;
+                    }
+                    lastWord = null;
+                }
+                case SPACE -> {
+                }
+                default -> lastWord = null;
+            }
+            current.append(t.text);
+            blank &= t.kind == Kind.SPACE;
+            return null;
+        }
+
+        /** What is left after the last {@code ;}, or null. */
+        String rest() {
+            String statement = current.toString().strip();
+            return statement.isEmpty() ? null : statement;
+        }
     }
 
     /**

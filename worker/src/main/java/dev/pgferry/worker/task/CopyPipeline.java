@@ -27,6 +27,7 @@ import dev.pgferry.worker.database.ServerSettings;
 import dev.pgferry.worker.replication.Removal;
 import dev.pgferry.worker.roles.RoleCopier;
 import dev.pgferry.worker.schema.IndexBuilder;
+import dev.pgferry.worker.schema.PreDataRestore;
 import dev.pgferry.worker.schema.PostDataPlan;
 import dev.pgferry.worker.schema.SchemaCopier;
 import org.slf4j.MDC;
@@ -390,13 +391,32 @@ final class CopyPipeline {
     }
 
     /**
-     * Everything between an empty target database and its properties: the pre-data schema, the rows ({@code scope}),
+     * Everything between an empty target database and its properties: the pre-data schema (with {@link Scope#ALL},
+     * restored beside the copy, which takes each table once it is there), the rows ({@code scope}),
      * large objects and extension configuration rows, the post-data schema (each plain table's indexes as soon as
      * its rows are in, when the read planned them), sequences, materialized views and ANALYZE.
      */
     void copy(Resources res, SourceRead read, Set<String> missingRoles, Scope scope, boolean replicating) {
+        if (scope == Scope.ALL) {
+            try (PreDataRestore preData = startPreData(res, missingRoles)) {
+                copyRestored(res, read, missingRoles, scope, replicating, preData);
+            }
+            return;
+        }
         restorePreData(res, missingRoles);
-        copyRestored(res, read, missingRoles, scope, replicating);
+        copyRestored(res, read, missingRoles, scope, replicating, null);
+    }
+
+    /**
+     * Starts restoring the pre-data section (types, tables, functions) of the schema dump, which must be written,
+     * beside the copy ({@link PreDataRestore}): for {@link #copyRestored}, which copies each table once it is there.
+     */
+    PreDataRestore startPreData(Resources res, Set<String> missingRoles) {
+        try {
+            return res.schema().startPreData(missingRoles);
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
     }
 
     /** The pre-data section (types, tables, functions) of the schema dump, which must be written, onto the target. */
@@ -408,8 +428,12 @@ final class CopyPipeline {
         }
     }
 
-    /** As {@link #copy}, once the pre-data section is restored ({@link #restorePreData}). */
-    void copyRestored(Resources res, SourceRead read, Set<String> missingRoles, Scope scope, boolean replicating) {
+    /**
+     * As {@link #copy}, once the pre-data section is restored ({@link #restorePreData}), or while it is ({@code
+     * preData}, not null: each table is copied once it is there, and the rest waits for the whole section).
+     */
+    void copyRestored(Resources res, SourceRead read, Set<String> missingRoles, Scope scope, boolean replicating,
+                      PreDataRestore preData) {
         SchemaCopier schema = res.schema();
         try {
             phase(Phase.DATA);
@@ -424,11 +448,18 @@ final class CopyPipeline {
                         ? renderLightRest(schema, read.plan().rest()) : null;
                 IndexBuilder indexes = new IndexBuilder(schema, read.plan(), missingRoles, res.targetSessions(),
                         res.pool().executor(JobPool.Kind.INDEX), db);
-                new TableCopier(source, target, res.targetSessions(), db, read.snapshot(), jobs, splitTableBytes,
-                        res.pool().executor(JobPool.Kind.COPY), this::warn).withSharedUnits(sharedUnits(read.snapshot()))
-                        .withToastCompression(toast)
-                        .copyAll(read.tables(),
+                TableCopier copier = new TableCopier(source, target, res.targetSessions(), db, read.snapshot(), jobs,
+                        splitTableBytes, res.pool().executor(JobPool.Kind.COPY), this::warn)
+                        .withSharedUnits(sharedUnits(read.snapshot())).withToastCompression(toast);
+                if (preData != null) {
+                    copier.whenCreated(preData::ready, preData::order);
+                }
+                copier.copyAll(read.tables(),
                         p -> emit.accept(events.progress(p)), t -> indexes.tableReady(t.oid()), t -> indexes.takeInline(t.oid()));
+                if (preData != null) {
+                    // large objects, extension configuration rows and the post-data need all of it
+                    warnCapped("pre-data restore: ", preData.await());
+                }
                 copyLargeObjects(read);
                 copyConfigRows(read, replicating);
                 phase(Phase.POST_DATA);

@@ -2,6 +2,7 @@ package dev.pgferry.worker.task;
 
 import dev.pgferry.pg.PgConnector;
 import dev.pgferry.worker.database.DatabaseProperties;
+import dev.pgferry.worker.schema.PreDataRestore;
 
 import java.sql.Connection;
 import java.util.Set;
@@ -35,11 +36,12 @@ final class DumpMigration {
         try (CopyPipeline.Resources res = opened;
              CopyPipeline.ReadAhead ahead = pipeline.readAhead(res.schema(), true, source)) {
             missingRoles = pipeline.rolesAndTarget(targetDb, prior, attempt, properties);
-            // The pre-data section needs only the dump: it is restored while the source's catalog is still read.
+            // The pre-data section needs only the dump: it is restored while the source's catalog is still read, and
+            // each table's rows are copied as soon as the table is there.
             ahead.awaitDump();
-            pipeline.restorePreData(res, missingRoles);
-            try (CopyPipeline.SourceRead read = ahead.take()) {
-                pipeline.copyRestored(res, read, missingRoles, CopyPipeline.Scope.ALL, false);
+            try (PreDataRestore preData = pipeline.startPreData(res, missingRoles);
+                 CopyPipeline.SourceRead read = ahead.take()) {
+                pipeline.copyRestored(res, read, missingRoles, CopyPipeline.Scope.ALL, false, preData);
             }
         }
         pipeline.finish(targetDb, properties, missingRoles);

@@ -35,6 +35,26 @@ class SqlScriptTest {
     }
 
     @Test
+    void aFunctionBodyBeginAtomicIsOneStatementWithItsCaseExpressions() {
+        String script = """
+                CREATE FUNCTION public.f(n integer) RETURNS text
+                    LANGUAGE sql IMMUTABLE
+                    BEGIN ATOMIC
+                 SELECT CASE WHEN (n > 0) THEN 'a;' ELSE 'b' END AS "end";
+                 SELECT (repeat('*'::text, n) || ';'::text);
+                END;
+                ALTER FUNCTION public.f(n integer) OWNER TO postgres;
+                """;
+        assertThat(SqlScript.statements(script)).containsExactly("""
+                CREATE FUNCTION public.f(n integer) RETURNS text
+                    LANGUAGE sql IMMUTABLE
+                    BEGIN ATOMIC
+                 SELECT CASE WHEN (n > 0) THEN 'a;' ELSE 'b' END AS "end";
+                 SELECT (repeat('*'::text, n) || ';'::text);
+                END""", "ALTER FUNCTION public.f(n integer) OWNER TO postgres");
+    }
+
+    @Test
     void findsRolesWhereARoleGoesOnly() {
         Set<String> missing = Set.of("su", "Big Boss", "app");
         assertThat(SqlScript.namedRoles("GRANT SELECT ON TABLE public.app TO reader, su", missing)).containsExactly("su");
