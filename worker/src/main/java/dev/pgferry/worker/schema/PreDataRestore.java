@@ -65,8 +65,10 @@ public final class PreDataRestore implements AutoCloseable {
     /** One entry of the rendered section: its dump id, catalog OID (class and object), kind, dependencies, statements. */
     record Entry(int id, long classOid, long oid, String type, List<Integer> dependencies, List<String> statements) {
         boolean completing() {
-            // a session setting before the entry is pg_restore's for the next one (a tablespace, a table access method)
-            return COMPLETING.contains(type) && statements.stream().noneMatch(s -> s.regionMatches(true, 0, "SET ", 0, 4));
+            // a session setting before the entry is pg_restore's for the next one (a tablespace, a table access
+            // method); and an entry that creates anything is not moved, whatever its kind reads
+            return COMPLETING.contains(type) && statements.stream().noneMatch(s -> s.regionMatches(true, 0, "SET ", 0, 4)
+                    || s.regionMatches(true, 0, "CREATE ", 0, 7));
         }
     }
 

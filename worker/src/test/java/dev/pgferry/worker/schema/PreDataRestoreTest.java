@@ -211,6 +211,20 @@ class PreDataRestoreTest {
     }
 
     @Test
+    void anEntryThatCreatesOrSetsAnythingStaysInItsPlaceWhateverItsKind() {
+        List<PreDataRestore.Entry> entries = List.of(
+                entry(1, 1259, 100, "TABLE"),
+                entry(2, 1259, 200, "TABLE"),
+                new PreDataRestore.Entry(3, 0, 0, "COMMENT", List.of(1), List.of("COMMENT ON TABLE a IS 'x'",
+                        "CREATE TABLE b (id int)")),
+                new PreDataRestore.Entry(4, 0, 0, "ACL", List.of(1), List.of("GRANT SELECT ON a TO r",
+                        "SET default_tablespace = 'fast'")),
+                entry(5, 0, 0, "COMMENT", 1));
+        assertThat(PreDataRestore.plan(entries).entries()).extracting(PreDataRestore.Entry::id)
+                .containsExactly(1, 5, 2, 3, 4);
+    }
+
+    @Test
     void anEntryBeforeOneItDependsOnMakesEveryTableWaitForTheEnd() {
         List<PreDataRestore.Entry> entries = new ArrayList<>();
         for (int i = 1; i <= 20; i++) {
