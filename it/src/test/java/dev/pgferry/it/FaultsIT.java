@@ -276,12 +276,7 @@ class FaultsIT {
 
             // Then the database failed with the dump's error, as a dump failure, not retried, and the target
             // database pgferry had created for it is gone
-            assertThat(unreadable.status()).as(unreadable.toString()).isEqualTo(State.FAILED);
-            assertThat(unreadable.errorCode()).isEqualTo(ErrorCode.SCHEMA_DUMP_FAILED);
-            assertThat(unreadable.error()).contains("pg_dump").contains("secret");
-            assertThat(unreadable.attempt()).isEqualTo(1);
-            assertThat(Compare.scalar(target, "postgres", "SELECT count(*) FROM pg_catalog.pg_database"
-                    + " WHERE datname = 'unreadable'")).isEqualTo("0");
+            assertFailedAtOnceAndGone(unreadable, ErrorCode.SCHEMA_DUMP_FAILED, target, "pg_dump", "secret");
             Reliability.record("schema dump failed (a table the source user may not read)", "failed that database"
                     + " with SCHEMA_DUMP_FAILED and pg_dump's error; the target database it had created was dropped",
                     null, null);
@@ -327,12 +322,8 @@ class FaultsIT {
             // (undefined_object), at once; the target database pgferry had made for it is gone, its rows with it
             // (the restore's session was closed before the drop)
             DatabaseStatus crowded = row(s, "crowded");
-            assertThat(crowded.status()).as(crowded.toString()).isEqualTo(State.FAILED);
-            assertThat(crowded.errorCode()).isEqualTo(ErrorCode.SCHEMA_RESTORE_FAILED);
-            assertThat(crowded.error()).contains("ALTER DEFAULT PRIVILEGES").contains("SQLSTATE 42704");
-            assertThat(crowded.attempt()).isEqualTo(1);
-            assertThat(Compare.scalar(target, "postgres", "SELECT count(*) FROM pg_catalog.pg_database"
-                    + " WHERE datname = 'crowded'")).isEqualTo("0");
+            assertFailedAtOnceAndGone(crowded, ErrorCode.SCHEMA_RESTORE_FAILED, target, "ALTER DEFAULT PRIVILEGES",
+                    "SQLSTATE 42704");
             // and the other database arrived whole
             assertThat(row(s, "shop").status()).isEqualTo(State.DONE);
             assertThat(Compare.tableFingerprints(target, "shop")).isEqualTo(Compare.tableFingerprints(source, "shop"));
@@ -345,6 +336,20 @@ class FaultsIT {
             ReplicationIT.exec(source, "postgres", "DROP DATABASE crowded");
             ReplicationIT.exec(source, "postgres", "DROP ROLE crowded_reader");
         }
+    }
+
+    /**
+     * {@code row} failed with {@code code} and an error naming each of {@code fragments}, at its first attempt (not
+     * retried), and the target database pgferry had made for it is gone.
+     */
+    private static void assertFailedAtOnceAndGone(DatabaseStatus row, ErrorCode code, LocalPostgres target,
+                                                  String... fragments) throws Exception {
+        assertThat(row.status()).as(row.toString()).isEqualTo(State.FAILED);
+        assertThat(row.errorCode()).isEqualTo(code);
+        assertThat(row.error()).contains(fragments);
+        assertThat(row.attempt()).isEqualTo(1);
+        assertThat(Compare.scalar(target, "postgres", "SELECT count(*) FROM pg_catalog.pg_database WHERE datname = '"
+                + row.dbname().replace("'", "''") + "'")).isEqualTo("0");
     }
 
     private interface Check {

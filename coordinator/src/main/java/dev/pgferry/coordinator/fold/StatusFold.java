@@ -10,6 +10,7 @@ import dev.pgferry.messages.Failure;
 import dev.pgferry.messages.Json;
 import dev.pgferry.messages.Method;
 import dev.pgferry.messages.MigrationStatus;
+import dev.pgferry.pg.SchemaDrift;
 import dev.pgferry.messages.MigrationStatus.DatabaseStatus;
 import dev.pgferry.messages.MigrationStatus.Overall;
 import dev.pgferry.messages.MigrationStatus.State;
@@ -300,7 +301,11 @@ public final class StatusFold {
             row.lagBytes = null;
             row.lagMeasuredAt = null;
         } else if (event instanceof StatusEvent.SchemaDriftSeen d) {
-            row.drift = d.drift().isEmpty() ? null : d.drift();
+            // The coordinator's look has no record: what the last refresh said was made on the target alone stays
+            // said so, whichever of the two was written last (a look that read before the refresh's event may land
+            // after it).
+            List<String> drift = SchemaDrift.keepingKept(d.drift(), row.drift == null ? List.of() : row.drift);
+            row.drift = drift.isEmpty() ? null : drift;
             return true;
         } else if (event instanceof StatusEvent.TaskRefreshed r) {
             Instant requested = row.refresh == null ? r.timestamp() : row.refresh.requestedAt();

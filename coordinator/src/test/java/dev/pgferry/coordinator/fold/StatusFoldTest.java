@@ -9,6 +9,7 @@ import dev.pgferry.messages.MigrationStatus;
 import dev.pgferry.messages.MigrationStatus.State;
 import dev.pgferry.messages.Phase;
 import dev.pgferry.messages.Verification;
+import dev.pgferry.pg.SchemaDrift;
 import org.junit.jupiter.api.Test;
 
 import java.time.Clock;
@@ -69,6 +70,29 @@ class StatusFoldTest {
 
         fold.apply(db("big", 2).started(Method.DUMP, null));
         assertThat(view().migrationDetail().get(0).copiedBy()).isNull();
+    }
+
+    @Test
+    void aLookForDriftThatLandsAfterARefreshKeepsWhatTheRefreshSaidWasMadeOnTheTargetAlone() {
+        plan("a");
+        fold.apply(db("a", 1).started(Method.REPLICATION, null));
+        fold.apply(db("a", 1).syncing());
+        String index = "index public.my_idx is on the target but not on the source (DDL is not replicated): ";
+        String column = "column public.t.c is on the source but not on the target: the apply worker fails at the next"
+                + " change to public.t";
+        // the refresh knows from its record that the index was made on the target alone
+        fold.apply(db("a", 1).refreshed(List.of("added column public.t.c on the target"),
+                List.of(index + SchemaDrift.KEPT), null));
+        // then a look that read before the refresh (the column still missing) lands, in its own words
+        fold.apply(new EventSource("m-1", "a", "coordinator", 1, CLOCK).drift(List.of(column, index + SchemaDrift.DROPPED)));
+
+        assertThat(view().migrationDetail().get(0).drift()).containsExactly(column, index + SchemaDrift.KEPT);
+
+        // and once the index is gone, so is its line; a later look words it anew
+        fold.apply(new EventSource("m-1", "a", "coordinator", 1, CLOCK).drift(List.of()));
+        assertThat(view().migrationDetail().get(0).drift()).isNull();
+        fold.apply(new EventSource("m-1", "a", "coordinator", 1, CLOCK).drift(List.of(index + SchemaDrift.DROPPED)));
+        assertThat(view().migrationDetail().get(0).drift()).containsExactly(index + SchemaDrift.DROPPED);
     }
 
     @Test
