@@ -375,14 +375,7 @@ public record SchemaDrift(List<Table> newTables, List<Column> newColumns, List<C
             }
         }
         // (the source's privileges to roles the target lacks: pgferry skips them when it cannot create the role)
-        List<String> targetRoles = new ArrayList<>();
-        try (PreparedStatement ps = target.prepareStatement("SELECT rolname::text FROM pg_catalog.pg_roles");
-             ResultSet rs = ps.executeQuery()) {
-            while (rs.next()) {
-                targetRoles.add(rs.getString(1));
-            }
-        }
-        SchemaObjects.Inventory sourceObjects = SchemaObjects.read(source, targetRoles);
+        SchemaObjects.Inventory sourceObjects = SchemaObjects.read(source, ServerCatalog.roleNames(target));
         SchemaObjects.Inventory targetObjects = SchemaObjects.read(target);
         List<SchemaObjects.Drifted> objects = SchemaObjects.compare(sourceObjects, targetObjects, sameMajor);
         List<TargetOnly> targetOnly = new ArrayList<>();

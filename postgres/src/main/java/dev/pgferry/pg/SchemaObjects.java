@@ -120,7 +120,7 @@ public final class SchemaObjects {
     }
 
     /** {@code sql} prepared on {@code c}, with {@code roles} as its one parameter when not null. */
-    private static PreparedStatement prepare(Connection c, String sql, List<String> roles) throws SQLException {
+    private static PreparedStatement prepare(Connection c, String sql, java.util.Collection<String> roles) throws SQLException {
         PreparedStatement ps = c.prepareStatement(sql);
         if (roles != null) {
             ps.setArray(1, c.createArrayOf("text", roles.toArray()));
@@ -137,7 +137,7 @@ public final class SchemaObjects {
      * As {@link #read(Connection)}, with only the privileges granted to PUBLIC or to {@code roles} (null: all): those
      * to a role the other side lacks are not there to compare (pgferry skips them when it cannot create the role).
      */
-    public static Inventory read(Connection c, List<String> roles) throws SQLException {
+    public static Inventory read(Connection c, java.util.Collection<String> roles) throws SQLException {
         boolean prokind = ServerCatalog.majorVersion(c) >= 11;
         List<String> parts = new ArrayList<>();
         parts.add("SELECT 'INDEX', pg_catalog.format('%I.%I', n.nspname, ic.relname),"

@@ -103,6 +103,17 @@ public final class ServerCatalog {
         }
     }
 
+    /** The names of every role on the server. */
+    public static Set<String> roleNames(Connection c) throws SQLException {
+        Set<String> names = new java.util.HashSet<>();
+        try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("SELECT rolname FROM pg_catalog.pg_roles")) {
+            while (rs.next()) {
+                names.add(rs.getString(1));
+            }
+        }
+        return names;
+    }
+
     /** The server's major version (e.g. 15), from {@code server_version_num}. */
     public static int majorVersion(Connection c) throws SQLException {
         try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("SHOW server_version_num")) {

@@ -1,5 +1,6 @@
 package dev.pgferry.worker.copy;
 
+import dev.pgferry.pg.ServerCatalog;
 import dev.pgferry.pg.CatalogSql;
 import dev.pgferry.pg.Sql;
 import org.postgresql.PGConnection;
@@ -196,12 +197,7 @@ public final class ObjectCopier {
                 unlink.setLong(1, oid);
                 unlink.executeQuery().close();
             }
-            Set<String> roles = new HashSet<>();
-            try (ResultSet rs = st.executeQuery("SELECT rolname FROM pg_catalog.pg_roles")) {
-                while (rs.next()) {
-                    roles.add(rs.getString(1));
-                }
-            }
+            Set<String> roles = ServerCatalog.roleNames(target);
             List<Long> contents = new ArrayList<>(rewritten);
             for (LargeObjectState c : created) {
                 ensureExists(target, c.oid());

@@ -3,6 +3,7 @@ package dev.pgferry.worker.replication;
 import dev.pgferry.messages.MigrationException;
 import dev.pgferry.pg.PgConnector;
 import dev.pgferry.pg.SchemaObjects;
+import dev.pgferry.pg.ServerCatalog;
 import dev.pgferry.pg.SchemaObjects.Difference;
 import dev.pgferry.pg.SchemaObjects.Drifted;
 import dev.pgferry.pg.SchemaObjects.Kind;
@@ -498,11 +499,11 @@ final class ObjectRepair {
                 done.add("revoked " + g.getKey());
             }
         }
-        List<String> roles = SourceCatalog.column(t, "SELECT pg_catalog.quote_ident(rolname) FROM pg_catalog.pg_roles");
+        Set<String> roles = ServerCatalog.roleNames(t);
         for (Map.Entry<String, Grant> g : want.entrySet()) {
             // (one to a role the target lacks is skipped, as pgferry skips it when it cannot create the role)
             Grant grant = g.getValue();
-            if (!have.containsKey(g.getKey()) && (grant.grantee().equals("PUBLIC") || roles.contains(grant.grantee()))) {
+            if (!have.containsKey(g.getKey()) && (grant.role() == null || roles.contains(grant.role()))) {
                 st.execute("GRANT " + grant.privilege() + grant.on() + d.name() + " TO " + grant.grantee()
                         + (g.getKey().endsWith("*") ? " WITH GRANT OPTION" : ""));
                 done.add("granted " + g.getKey());
@@ -513,10 +514,10 @@ final class ObjectRepair {
     }
 
     /**
-     * A privilege granted on a relation: to {@code grantee} (quoted; PUBLIC as such), {@code on} the relation as
-     * GRANT and REVOKE name its kind ({@code " ON TABLE "}, {@code " ON SEQUENCE "}).
+     * A privilege granted on a relation: to {@code grantee} (quoted; PUBLIC as such), the role {@code role} (null for
+     * PUBLIC), {@code on} the relation as GRANT and REVOKE name its kind ({@code " ON TABLE "}, {@code " ON SEQUENCE "}).
      */
-    record Grant(String grantee, String privilege, String on) {
+    record Grant(String grantee, String role, String privilege, String on) {
         String revoke(String relation) {
             return "REVOKE " + privilege + on + relation + " FROM " + grantee;
         }
@@ -527,12 +528,12 @@ final class ObjectRepair {
         Map<String, Grant> out = new LinkedHashMap<>();
         try (PreparedStatement ps = c.prepareStatement("SELECT " + SchemaObjects.GRANT + ", CASE WHEN a.grantee = 0"
                 + " THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(a.grantee)) END, a.privilege_type,"
-                + " c.relkind = 'S' FROM pg_catalog.pg_class c CROSS JOIN LATERAL pg_catalog.aclexplode(c.relacl) a"
+                + " c.relkind = 'S', CASE WHEN a.grantee <> 0 THEN pg_catalog.pg_get_userbyid(a.grantee)::text END FROM pg_catalog.pg_class c CROSS JOIN LATERAL pg_catalog.aclexplode(c.relacl) a"
                 + " WHERE c.oid = ?::pg_catalog.regclass AND a.grantee <> c.relowner")) {
             ps.setString(1, relation);
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
-                    out.put(rs.getString(1), new Grant(rs.getString(2), rs.getString(3),
+                    out.put(rs.getString(1), new Grant(rs.getString(2), rs.getString(5), rs.getString(3),
                             rs.getBoolean(4) ? " ON SEQUENCE " : " ON TABLE "));
                 }
             }

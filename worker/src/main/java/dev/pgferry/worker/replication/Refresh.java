@@ -419,27 +419,13 @@ public final class Refresh {
         if (todo.isEmpty()) {
             return List.of();
         }
-        Map<String, String> failed = new LinkedHashMap<>();
+        Map<String, String> failed;
         try (Connection t = target.open(dbname)) {
             EventTriggers.pass(t);
             t.setAutoCommit(true);
-            boolean progress = true;
-            while (progress && !todo.isEmpty()) {
-                progress = false;
-                failed.clear();
-                for (Iterator<java.util.Map.Entry<String, String>> it = todo.entrySet().iterator(); it.hasNext(); ) {
-                    java.util.Map.Entry<String, String> d = it.next();
-                    try (Statement st = t.createStatement()) {
-                        st.execute(revokeStatement(t, typeStatement(t, d.getValue()), made));
-                        applied.add(d.getValue().startsWith(REVOKE_SHARED) ? "revoked the " + d.getKey() + " on the target"
-                                + " that the source revoked" : "dropped " + d.getKey() + " on the target (the source dropped it)");
-                        it.remove();
-                        progress = true;
-                    } catch (SQLException e) {
-                        failed.put(d.getKey(), SqlStates.describe(e));
-                    }
-                }
-            }
+            failed = inRounds(t, todo.keySet(), what -> revokeStatement(t, typeStatement(t, todo.get(what)), made),
+                    what -> applied.add(todo.get(what).startsWith(REVOKE_SHARED) ? "revoked the " + what + " on the target"
+                            + " that the source revoked" : "dropped " + what + " on the target (the source dropped it)"));
         } catch (SQLException e) {
             throw SqlStates.wrap(ErrorCode.SCHEMA_RESTORE_FAILED, "dropping what the source dropped in target database "
                     + dbname, e);
@@ -574,25 +560,10 @@ public final class Refresh {
                 } catch (SQLException e) {
                     // (one by one below)
                 }
-                Map<SchemaDrift.Table, String> refused = new LinkedHashMap<>();
-                boolean progress = true;
-                while (progress && !dropping.isEmpty()) {
-                    progress = false;
-                    refused.clear();
-                    for (Iterator<SchemaDrift.Table> it = dropping.iterator(); it.hasNext(); ) {
-                        SchemaDrift.Table table = it.next();
-                        try (Statement st = t.createStatement()) {
-                            st.execute("DROP TABLE " + table.qualifiedName());
-                            missing.add(table);
-                            applied.add(remadeNote(table));
-                            it.remove();
-                            progress = true;
-                        } catch (SQLException e) {
-                            refused.put(table, SqlStates.describe(e));
-                        }
-                    }
-                }
-                refused.forEach((table, why) -> {
+                inRounds(t, dropping, table -> "DROP TABLE " + table.qualifiedName(), table -> {
+                    missing.add(table);
+                    applied.add(remadeNote(table));
+                }).forEach((table, why) -> {
                     notRemade.add(table);
                     failed.add("table " + table + " could not be made anew (the source dropped it and created it again,"
                             + " or its name now belongs to another table of the source): " + why);
@@ -674,6 +645,39 @@ public final class Refresh {
         toc.stream().filter(l -> ATTACH.matcher(l).matches() && l.contains(" TABLE ATTACH ")).forEach(out::add);
         toc.stream().filter(l -> ATTACH.matcher(l).matches() && l.contains(" INDEX ATTACH ")).forEach(out::add);
         return out;
+    }
+
+    /** The statement that does one of a batch's steps. */
+    private interface StepStatement<K> {
+        String sql(K step) throws SQLException;
+    }
+
+    /**
+     * Runs the statement of each of {@code steps} on {@code t} (autocommit), in rounds until a round gets none more
+     * through (one may need another done first: a view over a dropped table, a sequence one table owns and another
+     * uses); {@code done} hears of each that went through. Returns why each of the others failed, in their order.
+     */
+    private static <K> Map<K, String> inRounds(Connection t, java.util.Collection<K> steps, StepStatement<K> statement,
+                                               java.util.function.Consumer<K> done) throws SQLException {
+        List<K> todo = new ArrayList<>(steps);
+        Map<K, String> refused = new LinkedHashMap<>();
+        boolean progress = true;
+        while (progress && !todo.isEmpty()) {
+            progress = false;
+            refused.clear();
+            for (Iterator<K> it = todo.iterator(); it.hasNext(); ) {
+                K step = it.next();
+                try (Statement st = t.createStatement()) {
+                    st.execute(statement.sql(step));
+                    done.accept(step);
+                    it.remove();
+                    progress = true;
+                } catch (SQLException e) {
+                    refused.put(step, SqlStates.describe(e));
+                }
+            }
+        }
+        return refused;
     }
 
     private static String remadeNote(SchemaDrift.Table table) {

@@ -158,8 +158,8 @@ public final class RoleCopier {
             List<String> ignoredAbsent = request.options().ignoreRoles().stream()
                     .filter(n -> all.containsKey(n) && !existing.containsKey(n)).toList();
             // So are a managed service's own roles (rds_superuser, ...) that the target lacks: pgferry never makes them
-            Set<String> onTarget = readRoleNames(dst);
-            List<String> reservedAbsent = readRoleNames(src).stream().filter(ReservedRoles::isReserved).sorted()
+            Set<String> onTarget = ServerCatalog.roleNames(dst);
+            List<String> reservedAbsent = ServerCatalog.roleNames(src).stream().filter(ReservedRoles::isReserved).sorted()
                     .filter(n -> !onTarget.contains(n)).toList();
             if (!ignoredAbsent.isEmpty() || !reservedAbsent.isEmpty()) {
                 Set<String> used = usedRoles(src, request);
@@ -495,7 +495,7 @@ public final class RoleCopier {
     private static Set<String> copyMemberships(Connection dst, List<Membership> memberships, Set<String> selected,
                                                Set<String> managed, Set<String> existedBefore, boolean superuser,
                                                int targetMajor, Consumer<String> warn) throws SQLException {
-        Set<String> onTarget = readRoleNames(dst);
+        Set<String> onTarget = ServerCatalog.roleNames(dst);
         Set<String> targetEdges = new HashSet<>();
         Set<String> sourceEdges = new HashSet<>();
         memberships.forEach(m -> sourceEdges.add(m.group() + "\u0000" + m.member()));
@@ -550,15 +550,6 @@ public final class RoleCopier {
         return m.admin() ? " WITH ADMIN OPTION" : "";
     }
 
-    private static Set<String> readRoleNames(Connection c) throws SQLException {
-        Set<String> names = new HashSet<>();
-        try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("SELECT rolname FROM pg_catalog.pg_roles")) {
-            while (rs.next()) {
-                names.add(rs.getString(1));
-            }
-        }
-        return names;
-    }
 
     private static String currentUser(Connection c) throws SQLException {
         try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("SELECT CURRENT_USER")) {
