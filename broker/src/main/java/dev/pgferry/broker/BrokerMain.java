@@ -43,6 +43,7 @@ public final class BrokerMain {
             watchdog.setDaemon(true);
             watchdog.start();
             server.shutdown();
+            System.out.println("pgferry: the broker stopped cleanly");
         }, "broker-shutdown"));
         if (args.length > 4) {
             watchParent(Long.parseLong(args[4]));

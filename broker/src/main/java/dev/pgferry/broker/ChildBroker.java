@@ -6,13 +6,11 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 
 /**
- * A real single-node Kafka broker in a child JVM, for the single-machine default: its crashes, heap and logs stay
- * out of the parent, and it can be killed and restarted. Data persists under {@code dataDir}; both output streams
+ * A real single-node Kafka broker in a JVM of its own, for the single-machine default: its crashes, heap and logs
+ * stay out of its owner's, and it can be killed and restarted. It is not the owner's child process (see
+ * {@link #launch}); it watches the owner's pid and stops when the owner is gone. Data persists under {@code dataDir}; both output streams
  * go to {@code dataDir/broker.log}; readiness is a file the child writes once the broker accepts connections. The
  * child JVM shares the classes of earlier broker JVMs through a {@link ClassArchive}. {@link #stopInBackground()}
  * lets the owner exit while the broker shuts down cleanly on its own; it leaves a marker naming the stopping JVM,
@@ -26,7 +24,7 @@ public final class ChildBroker implements AutoCloseable {
     /** The marker of a broker told to stop while its owner went on: its JVM's pid and start time ({@link #marker}). */
     private static final String STOPPING = "broker.stopping";
 
-    private final Process process;
+    private final ProcessHandle process;
     private final String bootstrapServers;
     private final Path log;
     private final Path archive;
@@ -34,7 +32,7 @@ public final class ChildBroker implements AutoCloseable {
     /** Whether the child writes {@link #pendingArchive} as it exits (no archive existed when it started). */
     private final boolean writesArchive;
 
-    private ChildBroker(Process process, String bootstrapServers, Path log, Path archive, Path pendingArchive,
+    private ChildBroker(ProcessHandle process, String bootstrapServers, Path log, Path archive, Path pendingArchive,
                         boolean writesArchive) {
         this.process = process;
         this.bootstrapServers = bootstrapServers;
@@ -94,16 +92,16 @@ public final class ChildBroker implements AutoCloseable {
                     dataDir.toAbsolutePath().normalize().toString(), Integer.toString(brokerPort),
                     Integer.toString(BrokerConfig.freePort()), ready.toAbsolutePath().toString(),
                     Long.toString(ProcessHandle.current().pid())));
-            Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
-                    .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
+            ProcessHandle p = launch(cmd, log, dataDir.resolve("broker.pid"));
             long deadline = System.currentTimeMillis() + READY_TIMEOUT_MS;
             try {
-                while (System.currentTimeMillis() < deadline && p.isAlive() && !Files.exists(ready)) {
+                while (System.currentTimeMillis() < deadline && running(p) && !Files.exists(ready)) {
                     Thread.sleep(50);
                 }
             } catch (InterruptedException e) {
                 // The owner gave up on this start (EarlyBroker.abandon): no broker is left behind.
-                p.destroyForcibly().waitFor(STOP_TIMEOUT_MS, TimeUnit.MILLISECONDS);
+                p.destroyForcibly();
+                awaitExit(p, STOP_TIMEOUT_MS);
                 ClassArchive.publish(pending, archive, CLASS_PATH);
                 throw e;
             }
@@ -111,17 +109,18 @@ public final class ChildBroker implements AutoCloseable {
                 return new ChildBroker(p, Files.readString(ready).trim(), log, archive, pending,
                         archiveOptions.stream().anyMatch(o -> o.startsWith("-XX:ArchiveClassesAtExit=")));
             }
-            boolean timedOut = p.isAlive();
+            boolean timedOut = running(p);
             if (timedOut) {
-                p.destroyForcibly().waitFor();
+                p.destroyForcibly();
+                awaitExit(p, STOP_TIMEOUT_MS);
             }
             ClassArchive.publish(pending, archive, CLASS_PATH);
             if (timedOut) {
                 throw new IOException("Kafka broker did not become ready within " + READY_TIMEOUT_MS / 1000
                         + " s; see " + log);
             }
-            lastExit = "exit code " + p.exitValue();
             String cause = lastFatal(log);
+            lastExit = cause.isEmpty() ? "its JVM exited" : "its JVM exited: " + cause.strip();
             if (cause.contains("Failed to acquire lock")) {
                 throw new IOException("another pgferry (or Kafka) is using " + dataDir + "; stop it, or give this one"
                         + " its own --data-dir");
@@ -142,8 +141,69 @@ public final class ChildBroker implements AutoCloseable {
         return bootstrapServers;
     }
 
-    public Process process() {
+    /** The broker's JVM. */
+    public ProcessHandle process() {
         return process;
+    }
+
+    /** Kills the broker's JVM (SIGKILL, as a crash would end it) and waits until it is gone. */
+    public void kill() throws InterruptedException {
+        process.destroyForcibly();
+        awaitExit(process, STOP_TIMEOUT_MS);
+    }
+
+    /**
+     * Starts {@code cmd} with both output streams appended to {@code log}, as a process that is not this JVM's child:
+     * a shell starts it in the background, writes its pid to {@code pidFile} and exits. While a child process of a JVM
+     * runs, the JVM's exit waits 0.3 s for the thread that waits for the child (it is in native code; HotSpot's
+     * {@code VM_Exit} waits up to 30 x 10 ms for such threads), and a broker stopping in the background
+     * ({@link #stopInBackground}) would cost every command that exit. The broker watches its owner's pid instead
+     * (BrokerMain), as it did. Returns the broker's handle (one already gone included: {@link #running} says so).
+     */
+    private static ProcessHandle launch(List<String> cmd, Path log, Path pidFile) throws IOException, InterruptedException {
+        Files.deleteIfExists(pidFile);
+        List<String> sh = new ArrayList<>(List.of("/bin/sh", "-c", "pidfile=$1; shift; \"$@\" </dev/null & echo $! > \"$pidfile\"",
+                "pgferry-broker", pidFile.toAbsolutePath().toString()));
+        sh.addAll(cmd);
+        Process launcher = new ProcessBuilder(sh).redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
+        if (launcher.waitFor() != 0 || !Files.exists(pidFile)) {
+            throw new IOException("could not start the Kafka broker's JVM (/bin/sh exited with " + launcher.exitValue()
+                    + "); see " + log);
+        }
+        long pid = Long.parseLong(Files.readString(pidFile).trim());
+        Files.deleteIfExists(pidFile);
+        // Gone already (it failed at once): the shell's handle, which has exited too, stands for it.
+        return ProcessHandle.of(pid).orElse(launcher.toHandle());
+    }
+
+    /**
+     * Whether {@code p} runs: alive and not a zombie (a process that is not our child is reaped by whoever adopted
+     * it, and until then the JDK counts it alive).
+     */
+    static boolean running(ProcessHandle p) {
+        if (!p.isAlive()) {
+            return false;
+        }
+        try {
+            String stat = Files.readString(Path.of("/proc", Long.toString(p.pid()), "stat"));
+            int end = stat.lastIndexOf(')');
+            return end < 0 || end + 2 >= stat.length() || stat.charAt(end + 2) != 'Z';
+        } catch (IOException | RuntimeException e) {
+            return p.isAlive();
+        }
+    }
+
+    /** Waits until {@code p} no longer {@link #running runs}, at most {@code timeoutMs}; whether it ended. */
+    static boolean awaitExit(ProcessHandle p, long timeoutMs) throws InterruptedException {
+        long deadline = System.currentTimeMillis() + timeoutMs;
+        while (running(p)) {
+            if (System.currentTimeMillis() >= deadline) {
+                return false;
+            }
+            Thread.sleep(20);
+        }
+        return true;
     }
 
     /**
@@ -160,11 +220,8 @@ public final class ChildBroker implements AutoCloseable {
         }
         Optional<ProcessHandle> stopping = stillRunning(content);
         if (stopping.isPresent()) {
-            try {
-                stopping.get().onExit().get(STOP_TIMEOUT_MS + 5_000, TimeUnit.MILLISECONDS);
-            } catch (ExecutionException | TimeoutException e) {
-                // it kills itself after STOP_TIMEOUT_MS; the start below reports a lock still held
-            }
+            // it kills itself after STOP_TIMEOUT_MS; past that, the start below reports a lock still held
+            awaitExit(stopping.get(), STOP_TIMEOUT_MS + 5_000);
         }
         try {
             Files.deleteIfExists(marker);
@@ -210,7 +267,7 @@ public final class ChildBroker implements AutoCloseable {
             return;
         }
         try {
-            Files.writeString(log.resolveSibling(STOPPING), marker(process.toHandle()));
+            Files.writeString(log.resolveSibling(STOPPING), marker(process));
         } catch (IOException e) {
             // without the marker the next start may find the lock held: stop as close() does
             close();
@@ -232,8 +289,8 @@ public final class ChildBroker implements AutoCloseable {
     public void close() {
         process.destroy();
         try {
-            if (!process.waitFor(STOP_TIMEOUT_MS, TimeUnit.MILLISECONDS)) {
-                process.destroyForcibly().waitFor();
+            if (!awaitExit(process, STOP_TIMEOUT_MS)) {
+                kill();
             }
         } catch (InterruptedException e) {
             process.destroyForcibly();

@@ -50,7 +50,7 @@ class BrokerRestartIT {
                 gate.awaitHeld();
 
                 // When the broker dies mid-copy
-                broker.process().destroyForcibly().waitFor();
+                broker.kill();
                 gate.open();
 
                 // Then the task goes on without it up to its finish phase (its progress, phase and warning events

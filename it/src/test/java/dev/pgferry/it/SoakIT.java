@@ -65,7 +65,7 @@ class SoakIT {
             Thread.sleep(third);
 
             // and the broker is killed and comes back on the same port a third of the way in
-            broker.process().destroyForcibly().waitFor();
+            broker.kill();
             Thread.sleep(2_000);
             broker = ChildBroker.start(dir, port);
             Thread.sleep(third);
