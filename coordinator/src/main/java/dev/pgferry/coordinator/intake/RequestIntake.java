@@ -14,6 +14,7 @@ import dev.pgferry.messages.RemovalRequest;
 import dev.pgferry.messages.VerifyRequest;
 import dev.pgferry.messages.Request;
 import dev.pgferry.messages.Topics;
+import org.apache.kafka.clients.consumer.CloseOptions;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
@@ -48,6 +49,8 @@ public final class RequestIntake implements AutoCloseable {
     static final String TRANSACTIONAL_ID = "pgferry-coordinator-intake";
     /** Fault injection for the test suite: halt the process after the planned event, before the tasks. */
     private static final boolean HALT_AFTER_PLANNED = Boolean.getBoolean("pgferry.fault.intake.haltAfterPlanned");
+    /** How long a stopping intake's consumer may take to leave the group (a round trip; see {@link #run}). */
+    private static final Duration CLOSE_TIMEOUT = Duration.ofMillis(100);
 
     private final Bus bus;
     private final SourceCatalog catalog;
@@ -119,7 +122,11 @@ public final class RequestIntake implements AutoCloseable {
         } catch (RuntimeException e) {
             LOG.error("request intake stopped", e);
         } finally {
-            consumer.close();
+            // Every offset is committed with its request's transaction: the close only leaves the group. With the
+            // default timeout it would also wait for the fetch left in flight, which the broker holds for
+            // fetch.max.wait.ms (500 ms) while the topic is idle: up to half a second more for every command that
+            // stops a coordinator (./pgferry migrate's exit among them).
+            consumer.close(CloseOptions.timeout(CLOSE_TIMEOUT));
             bus.close();
         }
     }
