@@ -67,10 +67,11 @@ final class CheckCommand implements Callable<Integer> {
                     d.estimatedSeconds() == null ? "" : ", about " + d.estimatedSeconds() + " s"));
             d.findings().forEach(f -> out.println(line("  ", f)));
         }
-        long seconds = report.databases().stream().mapToLong(d -> d.estimatedSeconds() == null ? 0 : d.estimatedSeconds()).sum();
+        // Summed unrounded: a hundred small databases of 0.3 s each are 30 s, not a hundred times the 1 s each shows.
+        long millis = report.databases().stream().mapToLong(d -> d.estimatedMs() == null ? 0 : d.estimatedMs()).sum();
         if (report.databases().size() > 1) {
-            out.println("all " + report.databases().size() + " databases: about " + seconds + " s of worker time, roughly"
-                    + " (shared by the workers that run them)");
+            out.println("all " + report.databases().size() + " databases: about " + Math.max(1, Math.round(millis / 1000.0))
+                    + " s of worker time, roughly (shared by the workers that run them)");
         }
     }
 

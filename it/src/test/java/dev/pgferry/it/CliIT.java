@@ -155,8 +155,20 @@ class CliIT {
         });
         assertThat(warnings).anySatisfy(w -> assertThat(w).startsWith("primary keys:").contains("public.events_log"));
         // and --strict turns the warning into exit 1; the target was not touched
-        assertThat(pgferry("check", "--source", source.uri("postgres"), "--target", target.uri("postgres"),
-                "--ignore-dbs", "postgres", "--method", "replication", "--strict").exitCode()).isEqualTo(1);
+        Run strict = pgferry("check", "--source", source.uri("postgres"), "--target", target.uri("postgres"),
+                "--ignore-dbs", "postgres", "--method", "replication", "--strict");
+        assertThat(strict.exitCode()).isEqualTo(1);
+        // and the line for all databases sums their unrounded estimates (small ones show 1 s each, and cost less)
+        long millis = 0;
+        long shown = 0;
+        for (JsonNode d : databases.values()) {
+            assertThat(d.get("estimated_ms").asLong()).isBetween(300L, d.get("estimated_seconds").asLong() * 1000 + 500);
+            millis += d.get("estimated_ms").asLong();
+            shown += d.get("estimated_seconds").asLong();
+        }
+        assertThat(millis).isLessThan(shown * 1000);
+        assertThat(strict.out()).contains("all " + databases.size() + " databases: about "
+                + Math.max(1, Math.round(millis / 1000.0)) + " s of worker time");
         assertThat(Compare.scalar(target, "postgres", "SELECT count(*) FROM pg_database")).isEqualTo(before);
 
         // When a migration onto the source itself is checked, then it is a blocker and exit 1

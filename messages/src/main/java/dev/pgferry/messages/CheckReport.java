@@ -73,16 +73,20 @@ public record CheckReport(
                                 @JsonProperty("method") String method, @JsonProperty("size_bytes") long sizeBytes,
                                 @JsonProperty("rows_estimate") long rowsEstimate,
                                 @JsonProperty("estimated_seconds") Long estimatedSeconds,
+                                @JsonProperty("estimated_ms") Long estimatedMs,
                                 @JsonProperty("findings") List<Finding> findings) {
         public DatabaseCheck {
             findings = List.copyOf(findings);
         }
 
-        /** {@code estimatedSeconds}: a rough duration of the copy by one worker; null when the database could not be read. */
+        /**
+         * {@code estimatedSeconds}: a rough duration of the migration by one worker, at least 1; {@code estimatedMs}
+         * the same unrounded, for sums over many small databases; both null when the database could not be read.
+         */
         public static DatabaseCheck of(String dbname, String method, long sizeBytes, long rowsEstimate,
-                                       Long estimatedSeconds, List<Finding> findings) {
+                                       Long estimatedSeconds, Long estimatedMs, List<Finding> findings) {
             return new DatabaseCheck(dbname, findings.stream().map(Finding::verdict).max(Comparator.naturalOrder())
-                    .orElse(Verdict.PASS), method, sizeBytes, rowsEstimate, estimatedSeconds, findings);
+                    .orElse(Verdict.PASS), method, sizeBytes, rowsEstimate, estimatedSeconds, estimatedMs, findings);
         }
     }
 }

@@ -187,6 +187,7 @@ public final class Checker {
         long size = 0;
         long rows = 0;
         Long seconds = null;
+        Long millis = null;
         String method = request.method().wireName();
         try (Connection s = source.open(db); Connection t = target.open()) {
             size = longValue(s, "SELECT pg_catalog.pg_database_size(current_database())");
@@ -197,6 +198,7 @@ public final class Checker {
                     tables.size(), rows, size / 1e6)));
             Estimate estimate = Estimate.of(tables, readRate(s, tables));
             seconds = estimate.seconds();
+            millis = estimate.millis();
             findings.add(Finding.pass("duration", estimate.describe()));
             boolean replication = false;
             if (request.method() != Method.DUMP) {
@@ -225,7 +227,7 @@ public final class Checker {
         } catch (SQLException e) {
             findings.add(Finding.blocker("catalog", "reading database " + db + ": " + SqlStates.describe(e)));
         }
-        return DatabaseCheck.of(db, method, size, rows, seconds, findings);
+        return DatabaseCheck.of(db, method, size, rows, seconds, millis, findings);
     }
 
     /** What logical replication does not carry in this database. */
@@ -410,29 +412,38 @@ public final class Checker {
     }
 
     /**
-     * A rough duration of one database's migration by one worker: a fixed cost per database (roles, schema, target
-     * database: about 1 s, BENCHMARKS.md) plus the tables' bytes and their index builds (in bytes of copy that take
-     * as long, {@link SourceCatalog.IndexCost}) at half the source's read rate (the target writes every byte, and its
-     * WAL, while the source reads it). A rough figure: its only calibration is BENCHMARKS.md's rates.
-     * {@code readRate} null: {@link #ASSUMED_READ_RATE}.
+     * A rough duration of one database's migration by one worker: a fixed cost per database (roles, schema dump,
+     * target database, finish) and per table (its creation, copy round trips, index builds and ANALYZE of an empty or
+     * small table), calibrated on BENCHMARKS.md's small databases (0.14-0.42 s of worker time for one of 4 tables)
+     * and 500-table database (about 9 ms a table), plus the tables' bytes and their index builds (in bytes of copy
+     * that take as long, {@link SourceCatalog.IndexCost}) at half the source's read rate (the target writes every
+     * byte, and its WAL, while the source reads it). {@code readRate} null: {@link #ASSUMED_READ_RATE}.
+     * {@link #seconds} is at least 1 (a database's own line); {@link #millis} is what a sum over many databases takes.
      */
-    record Estimate(long seconds, long workBytes, double readRate, boolean measured) {
-        static final double PER_DATABASE_SECONDS = 1.0;
+    record Estimate(long millis, int tables, long workBytes, double readRate, boolean measured) {
+        static final double PER_DATABASE_SECONDS = 0.3;
+        static final double PER_TABLE_SECONDS = 0.009;
         static final double ASSUMED_READ_RATE = 200e6;
 
         static Estimate of(List<SourceCatalog.Table> tables, Double readRate) {
             long work = tables.stream().mapToLong(t -> t.bytes() + t.indexCost().total()).sum();
             double rate = readRate == null ? ASSUMED_READ_RATE : readRate;
-            return new Estimate(Math.round(PER_DATABASE_SECONDS + work / (rate / 2)), work, rate, readRate != null);
+            double seconds = PER_DATABASE_SECONDS + PER_TABLE_SECONDS * tables.size() + work / (rate / 2);
+            return new Estimate(Math.round(seconds * 1000), tables.size(), work, rate, readRate != null);
+        }
+
+        long seconds() {
+            return Math.max(1, Math.round(millis / 1000.0));
         }
 
         String describe() {
             String rate = measured
                     ? String.format(Locale.ROOT, "%.0f MB/s, the rate this check read the largest table at", readRate / 1e6)
                     : String.format(Locale.ROOT, "%.0f MB/s assumed (no table large enough to measure)", readRate / 1e6);
-            return String.format(Locale.ROOT, "about %s for one worker, roughly: 1 s per database plus %.1f MB of tables and index"
-                    + " builds at half of %s; the target's speed, --jobs and more workers change it", human(seconds),
-                    workBytes / 1e6, rate);
+            return String.format(Locale.ROOT, "about %s for one worker, roughly: %.1f s for the database and its %d"
+                    + " table(s), plus %.1f MB of tables and index builds at half of %s; the target's speed, --jobs and"
+                    + " more workers change it", human(seconds()), PER_DATABASE_SECONDS + PER_TABLE_SECONDS * tables,
+                    tables, workBytes / 1e6, rate);
         }
 
         static String human(long s) {

@@ -15,21 +15,29 @@ class EstimateTest {
     }
 
     @Test
-    void tablesAndIndexBuildsGoAtHalfTheReadRateAfterTheFixedCost() {
-        // 300 MB of tables and 100 MB of index builds at half of 100 MB/s: 8 s, plus 1 s for the database
+    void tablesAndIndexBuildsGoAtHalfTheReadRateAfterTheFixedCosts() {
+        // 300 MB of tables and 100 MB of index builds at half of 100 MB/s: 8 s, plus 0.3 s for the database and
+        // 9 ms for each of its 2 tables
         Checker.Estimate e = Checker.Estimate.of(List.of(table(200_000_000, 100_000_000), table(100_000_000, 0)), 100e6);
-        assertThat(e.seconds()).isEqualTo(9);
+        assertThat(e.millis()).isEqualTo(8_318);
+        assertThat(e.seconds()).isEqualTo(8);
         assertThat(e.workBytes()).isEqualTo(400_000_000);
-        assertThat(e.describe()).startsWith("about 9 s for one worker").contains("400.0 MB")
-                .contains("100 MB/s, the rate this check read the largest table at");
+        assertThat(e.describe()).startsWith("about 8 s for one worker").contains("0.3 s for the database and its 2 table(s)")
+                .contains("400.0 MB").contains("100 MB/s, the rate this check read the largest table at");
     }
 
     @Test
-    void withoutAMeasuredRateTheAssumedOneIsNamed() {
-        Checker.Estimate e = Checker.Estimate.of(List.of(table(1_000_000, 0)), null);
+    void aSmallDatabaseShowsAtLeastASecondButSumsAtItsOwnCost() {
+        // 4 tables of 1 MB: 0.3 + 0.036 s of fixed costs and 4 MB at half of 200 MB/s, 0.04 s
+        List<SourceCatalog.Table> four = List.of(table(1_000_000, 0), table(1_000_001, 0), table(1_000_002, 0), table(1_000_003, 0));
+        Checker.Estimate e = Checker.Estimate.of(four, null);
+        assertThat(e.millis()).isEqualTo(376);
         assertThat(e.seconds()).isEqualTo(1);
         assertThat(e.describe()).contains("200 MB/s assumed (no table large enough to measure)");
-        assertThat(Checker.Estimate.of(List.of(), null).seconds()).isEqualTo(1);
+        assertThat(Checker.Estimate.of(List.of(), null).millis()).isEqualTo(300);
+        // a table more costs its fixed share
+        Checker.Estimate five = Checker.Estimate.of(List.of(table(1, 0), table(2, 0), table(3, 0), table(4, 0), table(5, 0)), null);
+        assertThat(five.millis()).isEqualTo(345);
     }
 
     @Test
