@@ -10,9 +10,10 @@ import java.util.Optional;
 /**
  * A real single-node Kafka broker in a JVM of its own, for the single-machine default: its crashes, heap and logs
  * stay out of its owner's, and it can be killed and restarted. It is not the owner's child process (see
- * {@link #launch}); it watches the owner's pid and stops when the owner is gone. Data persists under {@code dataDir}; both output streams
- * go to {@code dataDir/broker.log}; readiness is a file the child writes once the broker accepts connections. The
- * child JVM shares the classes of earlier broker JVMs through a {@link ClassArchive}. {@link #stopInBackground()}
+ * {@link #launch}); it watches the owner's pid and stops when the owner is gone. Data persists under
+ * {@code dataDir}; both output streams go to {@code dataDir/broker.log}; readiness is a file the broker's JVM writes
+ * once the broker accepts connections. That JVM shares the classes of earlier broker JVMs through a
+ * {@link ClassArchive}. {@link #stopInBackground()}
  * lets the owner exit while the broker shuts down cleanly on its own; it leaves a marker naming the stopping JVM,
  * and the next {@link #start} of the same data directory waits for that JVM to exit (it holds the data directory's
  * lock until then). Not thread-safe: one owner, which must {@link #close()} or {@link #stopInBackground()} it.
@@ -160,9 +161,11 @@ public final class ChildBroker implements AutoCloseable {
      * ({@link #stopInBackground}) would cost every command that exit. The broker watches its owner's pid instead
      * (BrokerMain), as it did. Returns the broker's handle (one already gone included: {@link #running} says so).
      */
-    private static ProcessHandle launch(List<String> cmd, Path log, Path pidFile) throws IOException, InterruptedException {
+    private static ProcessHandle launch(List<String> cmd, Path log, Path pidFile)
+            throws IOException, InterruptedException {
         Files.deleteIfExists(pidFile);
-        List<String> sh = new ArrayList<>(List.of("/bin/sh", "-c", "pidfile=$1; shift; \"$@\" </dev/null & echo $! > \"$pidfile\"",
+        List<String> sh = new ArrayList<>(List.of("/bin/sh", "-c",
+                "pidfile=$1; shift; \"$@\" </dev/null & echo $! > \"$pidfile\"",
                 "pgferry-broker", pidFile.toAbsolutePath().toString()));
         sh.addAll(cmd);
         Process launcher = new ProcessBuilder(sh).redirectErrorStream(true)

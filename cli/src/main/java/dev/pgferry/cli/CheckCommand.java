@@ -70,8 +70,9 @@ final class CheckCommand implements Callable<Integer> {
         // Summed unrounded: a hundred small databases of 0.3 s each are 30 s, not a hundred times the 1 s each shows.
         long millis = report.databases().stream().mapToLong(d -> d.estimatedMs() == null ? 0 : d.estimatedMs()).sum();
         if (report.databases().size() > 1) {
-            out.println("all " + report.databases().size() + " databases: about " + Math.max(1, Math.round(millis / 1000.0))
-                    + " s of worker time, roughly (shared by the workers that run them)");
+            out.println("all " + report.databases().size() + " databases: about "
+                    + Math.max(1, Math.round(millis / 1000.0)) + " s of worker time, roughly (shared by the workers that"
+                    + " run them)");
         }
     }
 
