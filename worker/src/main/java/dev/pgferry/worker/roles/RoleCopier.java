@@ -96,7 +96,9 @@ public final class RoleCopier {
             Map<String, Role> all = readRoles(src);
             List<Membership> memberships = readMemberships(src);
             Set<String> selected = select(src, request, all, memberships);
+            // (null when the source user may not read them)
             Map<String, String> passwords = readPasswords(src);
+            Map<String, String> sourcePasswords = passwords == null ? Map.of() : passwords;
             boolean superuser = ServerCatalog.isSuperuser(dst);
             int targetMajor = ServerCatalog.majorVersion(dst);
             Map<String, Role> existing = readRoles(dst);
@@ -107,12 +109,13 @@ public final class RoleCopier {
             List<String> withoutPassword = new ArrayList<>();
             List<String> updated = new ArrayList<>();
             // (empty when the target user may not read them: each password of ours is then set again)
-            Map<String, String> targetPasswords = ours.isEmpty() ? Map.of() : readPasswords(dst);
+            Map<String, String> readOnTarget = ours.isEmpty() ? null : readPasswords(dst);
+            Map<String, String> targetPasswords = readOnTarget == null ? Map.of() : readOnTarget;
             for (String name : selected) {
                 Role role = all.get(name);
                 Role there = existing.get(name);
                 if (there != null && ours.contains(name) && !name.equals(targetUser)) {
-                    if (update(dst, role, there, passwords.get(name), targetPasswords.get(name), warn)) {
+                    if (update(dst, role, there, sourcePasswords.get(name), targetPasswords.get(name), warn)) {
                         updated.add(name);
                     }
                     continue;
@@ -138,7 +141,10 @@ public final class RoleCopier {
                 if (!superuser) {
                     execute(dst, "GRANT " + Sql.ident(name) + " TO CURRENT_USER");
                 }
-                if (!setPassword(dst, role, passwords.get(name), warn) && role.login()) {
+                // A login role without a password on the source (trust, peer or certificate authentication) arrives
+                // as it is; one whose password could not be read or set arrives without it, and is listed.
+                if (!setPassword(dst, role, sourcePasswords.get(name), warn) && role.login()
+                        && (passwords == null || passwords.containsKey(name))) {
                     withoutPassword.add(name);
                 }
                 for (String stored : role.settings()) {
@@ -192,8 +198,10 @@ public final class RoleCopier {
                 }
             }
             if (!withoutPassword.isEmpty()) {
-                warn.accept(withoutPassword.size() + " login role(s) arrived without a password, because the source"
-                        + " user may not read pg_authid (or they have none there): " + String.join(", ", withoutPassword)
+                warn.accept(withoutPassword.size() + " login role(s) arrived without a password, because "
+                        + (passwords == null ? "the source user may not read pg_authid"
+                                : "the target refused the stored hash (see the warning for each)")
+                        + ": " + String.join(", ", withoutPassword)
                         + "; set each with ALTER ROLE name PASSWORD '...' on the target");
             }
             return new Result(created, missing, withoutPassword, updated);
@@ -377,7 +385,7 @@ public final class RoleCopier {
         return seen;
     }
 
-    /** Stored password hashes, or an empty map when the user may not read them. */
+    /** Stored password hashes (of the roles that have one), or null when the user may not read them. */
     private static Map<String, String> readPasswords(Connection src) throws SQLException {
         Map<String, String> out = new LinkedHashMap<>();
         try (Statement s = src.createStatement();
@@ -389,6 +397,7 @@ public final class RoleCopier {
             if (!SqlStates.INSUFFICIENT_PRIVILEGE.equals(e.getSQLState())) {
                 throw e;
             }
+            return null;
         }
         return out;
     }
