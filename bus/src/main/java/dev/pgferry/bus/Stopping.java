@@ -2,6 +2,7 @@ package dev.pgferry.bus;
 
 import org.apache.kafka.clients.consumer.Consumer;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -14,6 +15,13 @@ import java.util.List;
 public final class Stopping {
     private Stopping() {
     }
+
+    /**
+     * How long the close of a group member whose offsets are all committed may take: a round trip to leave its group.
+     * Closed with Kafka's default timeout instead, it also waits for a rebalance in progress and for the fetch left in
+     * flight, which the broker holds for {@code fetch.max.wait.ms} (500 ms) while the topic is idle.
+     */
+    public static final Duration LEAVE_GROUP_TIMEOUT = Duration.ofMillis(100);
 
     /**
      * Ends a poll loop: wakes {@code consumer} out of its poll (the loop must check its own running flag, cleared

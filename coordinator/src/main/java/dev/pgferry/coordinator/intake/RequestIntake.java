@@ -49,8 +49,6 @@ public final class RequestIntake implements AutoCloseable {
     static final String TRANSACTIONAL_ID = "pgferry-coordinator-intake";
     /** Fault injection for the test suite: halt the process after the planned event, before the tasks. */
     private static final boolean HALT_AFTER_PLANNED = Boolean.getBoolean("pgferry.fault.intake.haltAfterPlanned");
-    /** How long a stopping intake's consumer may take to leave the group (a round trip; see {@link #run}). */
-    private static final Duration CLOSE_TIMEOUT = Duration.ofMillis(100);
 
     private final Bus bus;
     private final SourceCatalog catalog;
@@ -122,11 +120,9 @@ public final class RequestIntake implements AutoCloseable {
         } catch (RuntimeException e) {
             LOG.error("request intake stopped", e);
         } finally {
-            // Every offset is committed with its request's transaction: the close only leaves the group. With the
-            // default timeout it would also wait for the fetch left in flight, which the broker holds for
-            // fetch.max.wait.ms (500 ms) while the topic is idle: up to half a second more for every command that
-            // stops a coordinator (./pgferry migrate's exit among them).
-            consumer.close(CloseOptions.timeout(CLOSE_TIMEOUT));
+            // Every offset is committed with its request's transaction: the close only leaves the group (with the
+            // default timeout, up to half a second more for every command that stops a coordinator).
+            consumer.close(CloseOptions.timeout(Stopping.LEAVE_GROUP_TIMEOUT));
             bus.close();
         }
     }

@@ -22,6 +22,7 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.List;
@@ -40,6 +41,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import java.util.function.Function;
+import java.util.function.ToIntFunction;
 import java.util.stream.Collectors;
 
 /**
@@ -109,7 +111,7 @@ public final class TableCopier {
     private String toastCompression;
     /** When a table (source OID) exists on the target; null: every table does already. */
     private Function<Long, CompletableFuture<Void>> created;
-    private java.util.function.ToIntFunction<Long> creationOrder;
+    private ToIntFunction<Long> creationOrder;
     /** How long a unit another worker is copying waits before its lock is tried again. */
     static final long BUSY_PAUSE_MS = 250;
 
@@ -146,7 +148,7 @@ public final class TableCopier {
      * in {@code order} of their creation rather than by size. Units offered to other workers are offered only once
      * their tables exist.
      */
-    public TableCopier whenCreated(Function<Long, CompletableFuture<Void>> created, java.util.function.ToIntFunction<Long> order) {
+    public TableCopier whenCreated(Function<Long, CompletableFuture<Void>> created, ToIntFunction<Long> order) {
         this.created = created;
         this.creationOrder = order;
         return this;
@@ -280,7 +282,7 @@ public final class TableCopier {
             if (created != null) {
                 // the small tables (last, by size) batched as they are created; the larger ones keep their order
                 slices = new ArrayList<>(slices);
-                slices.sort(java.util.Comparator.comparingInt(sl -> sl.whole() && sl.table().bytes() <= SMALL_TABLE_BYTES
+                slices.sort(Comparator.comparingInt(sl -> sl.whole() && sl.table().bytes() <= SMALL_TABLE_BYTES
                         ? creationOrder.applyAsInt(sl.table().oid()) : -1));
             }
             List<Unit> units = units(slices, inline);

@@ -504,8 +504,7 @@ final class ObjectRepair {
             // (one to a role the target lacks is skipped, as pgferry skips it when it cannot create the role)
             Grant grant = g.getValue();
             if (!have.containsKey(g.getKey()) && (grant.role() == null || roles.contains(grant.role()))) {
-                st.execute("GRANT " + grant.privilege() + grant.on() + d.name() + " TO " + grant.grantee()
-                        + (g.getKey().endsWith("*") ? " WITH GRANT OPTION" : ""));
+                st.execute(grant.grant(d.name(), g.getKey().endsWith("*")));
                 done.add("granted " + g.getKey());
             }
         }
@@ -518,6 +517,10 @@ final class ObjectRepair {
      * PUBLIC), {@code on} the relation as GRANT and REVOKE name its kind ({@code " ON TABLE "}, {@code " ON SEQUENCE "}).
      */
     record Grant(String grantee, String role, String privilege, String on) {
+        String grant(String relation, boolean withGrantOption) {
+            return "GRANT " + privilege + on + relation + " TO " + grantee + (withGrantOption ? " WITH GRANT OPTION" : "");
+        }
+
         String revoke(String relation) {
             return "REVOKE " + privilege + on + relation + " FROM " + grantee;
         }

@@ -74,8 +74,6 @@ public final class Worker implements AutoCloseable {
     /** Pause before running a task again, doubled on each run again of the same task up to {@link #MAX_RETRY_PAUSE_MS}. */
     private static final long RETRY_PAUSE_MS = 1_000;
     private static final long MAX_RETRY_PAUSE_MS = 30_000;
-    /** How long a stopping worker's consumer may take to leave the group (see {@link #pollLoop}). */
-    private static final Duration CONSUMER_CLOSE_TIMEOUT = Duration.ofMillis(100);
     /** New attempts after failures worth retrying (see {@code Retry}), per task. */
     static final int MAX_RETRIES = 4;
 
@@ -268,9 +266,8 @@ public final class Worker implements AutoCloseable {
             for (Running r : tasks) {
                 handBack(r);
             }
-            // Nothing is left to commit (a task's offset is committed as it is taken): the close only leaves the
-            // group, and waiting for a rebalance in progress to end first (up to 0.5 s) would only hold up the stop.
-            consumer.close(CloseOptions.timeout(CONSUMER_CLOSE_TIMEOUT));
+            // Nothing is left to commit (a task's offset is committed as it is taken): the close only leaves the group.
+            consumer.close(CloseOptions.timeout(Stopping.LEAVE_GROUP_TIMEOUT));
             ledger.close();
             status.close();
         }
