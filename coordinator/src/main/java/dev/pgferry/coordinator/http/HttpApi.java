@@ -83,7 +83,16 @@ public final class HttpApi implements AutoCloseable {
         this.protect = protect;
         this.token = token == null ? null : ("Bearer " + token).getBytes(StandardCharsets.UTF_8);
         this.fold = fold;
-        this.server = HttpServer.create(new InetSocketAddress(bindHost, port), 0);
+        try {
+            this.server = HttpServer.create(new InetSocketAddress(bindHost, port), 0);
+        } catch (java.net.BindException e) {
+            // The JDK says only "Address already in use": name the address, and the way out.
+            java.net.BindException clear = new java.net.BindException("cannot serve the HTTP API on " + bindHost + ":"
+                    + port + " (" + e.getMessage() + "): another process listens there; choose another port"
+                    + " (--http-port) or stop that process");
+            clear.initCause(e);
+            throw clear;
+        }
         this.server.createContext("/migrations", ex -> guarded(ex, this::handle));
         this.server.createContext("/checks", ex -> guarded(ex, this::checks));
         this.server.createContext("/", this::page);
