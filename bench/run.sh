@@ -176,7 +176,8 @@ run_floor() {
 export PGFERRY_JAVA_OPTS="-Xmx256m -XX:+UseSerialGC"
 run_pgferry_migrate() { # [ROOT]: ./pgferry migrate of this checkout, or of another one (pgferry-migrate-b), in a
   # JVM with pgferry's own default options, as a user runs it (not the worker's, exported above)
-  env -u PGFERRY_JAVA_OPTS "${1:-$root}/pgferry" migrate --source "postgres://postgres@127.0.0.1:$SP/postgres?sslmode=disable" \
+  # (each build with a cache directory of its own: two builds in one would delete each other's class archive)
+  env -u PGFERRY_JAVA_OPTS XDG_CACHE_HOME="$work/cache${1:+-b}" "${1:-$root}/pgferry" migrate --source "postgres://postgres@127.0.0.1:$SP/postgres?sslmode=disable" \
     --target "postgres://postgres@127.0.0.1:$TP/postgres?sslmode=disable" --method dump --ignore-dbs postgres \
     --jobs "$JOBS" --workers 1 --data-dir "$work/pgferry-migrate${1:+-b}" >/dev/null 2>"$work/pgferry-migrate.log"
 }

@@ -97,7 +97,7 @@ public final class ChildBroker implements AutoCloseable {
             long deadline = System.currentTimeMillis() + READY_TIMEOUT_MS;
             try {
                 while (System.currentTimeMillis() < deadline && running(p) && !Files.exists(ready)) {
-                    Thread.sleep(50);
+                    Thread.sleep(10);   // a look costs microseconds; every command that starts a broker waits here
                 }
             } catch (InterruptedException e) {
                 // The owner gave up on this start (EarlyBroker.abandon): no broker is left behind.

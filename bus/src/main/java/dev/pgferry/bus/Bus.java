@@ -66,16 +66,7 @@ public final class Bus implements AutoCloseable {
      */
     public Bus(KafkaSettings settings, String clientId, String transactionalId) {
         this.settings = settings;
-        Map<String, Object> p = new HashMap<>(settings.client());
-        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, settings.bootstrapServers());
-        p.put(ProducerConfig.CLIENT_ID_CONFIG, clientId + "-producer");
-        p.put(ProducerConfig.ACKS_CONFIG, "all");
-        p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
-        p.put(ProducerConfig.LINGER_MS_CONFIG, 0);
-        p.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, TOPIC_MAX_MESSAGE_BYTES + 1024);
-        if (transactionalId != null) {
-            p.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, settings.name(transactionalId));
-        }
+        Map<String, Object> p = producerProps(settings, clientId, transactionalId);
         this.producer = new KafkaProducer<>(p, new StringSerializer(), new ByteArraySerializer());
         if (transactionalId != null) {
             try {
@@ -85,6 +76,28 @@ public final class Bus implements AutoCloseable {
                 throw refused(e);
             }
         }
+    }
+
+    /** The settings of a bus's producer; {@code transactionalId} null for one that writes outside transactions. */
+    static Map<String, Object> producerProps(KafkaSettings settings, String clientId, String transactionalId) {
+        Map<String, Object> p = new HashMap<>(settings.client());
+        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, settings.bootstrapServers());
+        p.put(ProducerConfig.CLIENT_ID_CONFIG, clientId + "-producer");
+        p.put(ProducerConfig.ACKS_CONFIG, "all");
+        p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
+        p.put(ProducerConfig.LINGER_MS_CONFIG, 0);
+        p.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, TOPIC_MAX_MESSAGE_BYTES + 1024);
+        if (transactionalId != null) {
+            p.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, settings.name(transactionalId));
+            // A transactional producer finds the group's coordinator before the first offsets it adds to a
+            // transaction, and the Kafka client then waits out retry.backoff.ms (100 ms by default) before it sends
+            // them (seen in its DEBUG log: the coordinator found, the offsets sent 100 ms later); its
+            // initTransactions took as much longer. Both are on the path of the first request a coordinator takes,
+            // and so of every `./pgferry migrate` (BENCHMARKS.md). Retries after real errors still back off
+            // exponentially, up to retry.backoff.max.ms (1 s). A value given in the Kafka settings is kept.
+            p.putIfAbsent(ProducerConfig.RETRY_BACKOFF_MS_CONFIG, 10);
+        }
+        return p;
     }
 
     /** Starts a transaction (transactional buses only). */
