@@ -13,8 +13,10 @@
 # pgferry-migrate is `./pgferry migrate --workers WORKERS` (its own broker and coordinator, started and stopped in the
 # run); pgcopydb_each is `pgcopydb clone` per database (installed: apt-get install pgcopydb). The last two are
 # timed only when named in TOOLS.
-# Prints each tool's median and spread and the wall time per database. BENCH_DELAY_MS=N puts both servers N ms away
-# each way (bench/delay.py, a proxy that holds every chunk) for every tool, once the databases are built.
+# Prints each tool's median and spread, the wall time per database and the CPU seconds per database of the source's
+# server, the target's and the rest of the machine (the tool itself; from /proc of the postmasters and the machine).
+# BENCH_DELAY_MS=N puts both servers N ms away each way (bench/delay.py, a proxy that holds every chunk) for every
+# tool, once the databases are built.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
@@ -74,11 +76,13 @@ reset_target() {
 }
 
 export PGFERRY_JAVA_OPTS="-Xmx256m -XX:+UseSerialGC"
+before_service=${svc_pids:-}
 start_service
 for w in $(seq 1 "$WORKERS"); do
   "$root/pgferry" worker --bootstrap-servers "127.0.0.1:$KP" --tasks "$TASKS" >"$work/worker-$w.log" 2>&1 & svc_pids="$svc_pids $!"
 done
 sleep 3   # the workers join their group
+service_pids=${svc_pids#"$before_service"}   # the broker, the coordinator, then each worker
 
 run_pgferry_service() {
   id=$(curl -sf -XPOST "localhost:$HP/migrations" -d "{\"source\": {\"host\": \"127.0.0.1\", \"port\": $SP, \"user\": \"postgres\", \"sslmode\": \"disable\"},
@@ -142,6 +146,7 @@ tools=${TOOLS:-"pgferry-service pg_dumpall pg_dump_each"}
 for round in $(seq 1 "$ROUNDS"); do
   for tool in $tools; do
     reset_target
+    cpu0=$(cpu_snapshot $service_pids)
     start=$(date +%s.%N)
     case $tool in
       pgferry-service) run_pgferry_service ;;
@@ -152,26 +157,39 @@ for round in $(seq 1 "$ROUNDS"); do
       pgferry-migrate) run_pgferry_migrate ;;
     esac
     end=$(date +%s.%N)
+    cpu1=$(cpu_snapshot $service_pids)
     secs=$(echo "$end - $start" | bc)
+    # CPU seconds of the run: the source's server, the target's, and the rest of the machine (the tool's own
+    # processes; for pgferry also its broker and coordinator, and for every tool this script's polling)
+    cpu=$(echo "$cpu0 | $cpu1" | awk '{n = (NF - 1) / 2; s = $(n+3)-$2; t = $(n+4)-$3
+      printf "%.1f\t%.1f\t%.1f", s, t, ($(n+2)-$1)-s-t}')
     fingerprint "$dst" > "$work/target.fp"
     check=$(diff "$work/source.fp" "$work/target.fp" >/dev/null && echo equal || echo DIFFERENT)
-    printf '%s\t%s\t%s\t%s\n' "$tool" "$round" "$secs" "$check" >> "$results"
-    printf 'bench: round %s %-16s %7.1f s  %s\n' "$round" "$tool" "$secs" "$check" >&2
+    printf '%s\t%s\t%s\t%s\t%s\n' "$tool" "$round" "$secs" "$check" "$cpu" >> "$results"
+    printf 'bench: round %s %-16s %7.1f s  %s  CPU s: source %s, target %s, rest %s\n' "$round" "$tool" "$secs" "$check" \
+      $(echo "$cpu" | tr '\t' ' ') >&2
+    # Of the rest, the running service's processes (the broker, the coordinator, each worker with its pg_dump and
+    # pg_restore runs): their share for pgferry-service, their idle cost for the other tools
+    echo "$cpu0 | $cpu1" | awk '{n = (NF - 1) / 2; d = n + 1
+      printf "bench:   CPU s of the service: broker %.1f, coordinator %.1f, workers (own + pg_dump/pg_restore)",
+        $(d+4)+$(d+5)-$4-$5, $(d+6)+$(d+7)-$6-$7
+      for (i = 8; i < n; i += 2) printf " %.1f + %.1f", $(d+i)-$i, $(d+i+1)-$(i+1); printf "\n"}' >&2
   done
 done
 
 python3 - "$results" "$N" "$WORKERS" "$TASKS" <<'PY'
 import sys, statistics, collections
 path, n, workers, tasks = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
-runs = collections.defaultdict(list); checks = collections.defaultdict(set)
+runs = collections.defaultdict(list); checks = collections.defaultdict(set); cpus = collections.defaultdict(list)
 for line in open(path):
-    tool, rnd, secs, check = line.rstrip('\n').split('\t')
-    runs[tool].append(float(secs)); checks[tool].add(check)
+    tool, rnd, secs, check, *cpu = line.rstrip('\n').split('\t')
+    runs[tool].append(float(secs)); checks[tool].add(check); cpus[tool].append([float(c) for c in cpu])
 rounds = max(len(v) for v in runs.values())
 print(f"{n} databases, pgferry: {workers} worker process(es) x {tasks} task slot(s); {rounds} rounds")
-print("| tool | median s | min-max s | s per database | target check |")
-print("|---|---|---|---|---|")
+print("| tool | median s | min-max s | s per database | CPU s per database: source, target, rest (medians) | target check |")
+print("|---|---|---|---|---|---|")
 for tool, secs in sorted(runs.items(), key=lambda kv: statistics.median(kv[1])):
     m = statistics.median(secs)
-    print(f"| {tool} | {m:.1f} | {min(secs):.1f}-{max(secs):.1f} | {m/n:.3f} | {','.join(sorted(checks[tool]))} |")
+    cpu = ", ".join("%.3f" % (statistics.median(c[i] for c in cpus[tool]) / n) for i in range(3))
+    print(f"| {tool} | {m:.1f} | {min(secs):.1f}-{max(secs):.1f} | {m/n:.3f} | {cpu} | {','.join(sorted(checks[tool]))} |")
 PY

@@ -14,6 +14,41 @@ start_cluster() { # name port: logical WAL, room for slots and workers, larger b
     -c max_logical_replication_workers=16 -c max_worker_processes=32 -c max_connections=200 ${BENCH_PG_OPTS:-}" start >/dev/null
 }
 
+cpu_snapshot() { # [PID...]: CPU seconds used so far: the whole machine, the source's and the target's server (postmaster,
+  # its live processes and the ones it has reaped), then each PID's own and its reaped children's, on one line
+  python3 - "$work/source/postmaster.pid" "$work/target/postmaster.pid" "$@" <<'PY'
+import os, sys
+tick = os.sysconf("SC_CLK_TCK")
+def busy():
+    f = open("/proc/stat").readline().split()[1:]
+    return (sum(map(int, f)) - int(f[3]) - int(f[4])) / tick   # all but idle and iowait
+def stat(pid):
+    s = open(f"/proc/{pid}/stat").read()
+    f = s[s.rindex(")") + 2:].split()
+    return int(f[1]), sum(int(x) for x in f[11:15])   # parent pid; utime, stime, cutime, cstime
+def tree(pidfile):
+    pm = int(open(pidfile).readline())
+    total = stat(pm)[1]
+    for d in os.listdir("/proc"):
+        if d.isdigit() and int(d) != pm:
+            try:
+                ppid, t = stat(int(d))
+            except (OSError, ValueError):
+                continue
+            if ppid == pm:
+                total += t
+    return total / tick
+def own(pid):   # the process itself, and the children it has reaped
+    try:
+        s = open(f"/proc/{int(pid)}/stat").read()
+        f = s[s.rindex(")") + 2:].split()
+        return [(int(f[11]) + int(f[12])) / tick, (int(f[13]) + int(f[14])) / tick]
+    except (OSError, ValueError):
+        return [0.0, 0.0]
+print(" ".join("%.2f" % x for x in [busy(), tree(sys.argv[1]), tree(sys.argv[2])] + [x for p in sys.argv[3:] for x in own(p)]))
+PY
+}
+
 stop_clusters() {
   for c in source target; do as_pg "$BIN/pg_ctl" -D "$work/$c" -m immediate stop >/dev/null 2>&1; done
   rm -rf "$work"
