@@ -195,12 +195,34 @@ final class SingleMachine implements AutoCloseable {
                 .allMatch(d -> d.lagBytes() != null && d.lagBytes() <= maxLagBytes));
     }
 
+    /**
+     * Stops the migration's running tasks for good, as an interrupted command must ({@link Worker#cancel}: each removes
+     * what its attempt made on both servers and ends {@code STOPPED}), then waits up to {@code wait} more for the
+     * migration's view to be final; returns that view (the latest, when it is not final by then). Once only; the
+     * workers are not closed again.
+     */
+    synchronized java.util.Optional<MigrationStatus> cancel(String migrationId, java.time.Duration wait) {
+        List<Runnable> stops = new ArrayList<>();
+        workers.forEach(w -> stops.add(() -> w.cancel(wait)));
+        Stopping.all(stops);
+        workers.clear();
+        try {
+            return java.util.Optional.of(MigrationWatcher.await(coordinator, migrationId, null, MigrationStatus::isFinal,
+                    wait));
+        } catch (MigrationWatcher.TimedOut e) {
+            return java.util.Optional.ofNullable(e.last);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return java.util.Optional.empty();
+        }
+    }
+
     String bootstrapServers() {
         return broker.bootstrapServers();
     }
 
     @Override
-    public void close() {
+    public synchronized void close() {
         List<Runnable> stops = new ArrayList<>();
         workers.forEach(w -> stops.add(w::close));
         if (bus != null) {

@@ -73,6 +73,14 @@ class CliIT {
         return run;
     }
 
+    /** Starts the command in a JVM of its own, as {@link #pgferryProcess} does, without waiting for it. */
+    static Process startPgferry(Path out, Path err, String... args) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp", System.getProperty("java.class.path"), Main.class.getName()));
+        cmd.addAll(List.of(args));
+        return new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile()).start();
+    }
+
     /** The broker JVMs still running on {@code dataDir}'s Kafka data. */
     static List<ProcessHandle> brokersOf(Path dataDir) {
         String dir = dataDir.resolve("kafka").toAbsolutePath().normalize().toString();
@@ -110,6 +118,64 @@ class CliIT {
             // (status, as every command, exits while its own broker stops, which leaves its marker for the next
             // command: that broker ends too)
             ReplicationIT.eventually(() -> brokersOf(dataDir).isEmpty(), true);
+        }
+    }
+
+    @Test
+    void anInterruptedMigrateRemovesWhatItsUnfinishedDatabaseMadeAndTheNextOneCopiesEveryRowOnce() throws Exception {
+        ReplicationIT.exec(source, "postgres", "CREATE DATABASE stop_me");
+        try (LocalPostgres target = Infra.postgres()) {
+            ReplicationIT.exec(source, "stop_me", "CREATE TABLE t (id int PRIMARY KEY, v text);"
+                    + " INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 5000) g");
+            Gate.install(source, "stop_me", "t", "id");
+            String others = Compare.scalar(source, "postgres", "SELECT string_agg(datname, ',') FROM pg_database"
+                    + " WHERE datname NOT IN ('stop_me', 'template0', 'template1')");
+            Path dataDir = Infra.work().resolve("cli-interrupted");
+            Path out = Files.createTempFile(Infra.work(), "cli-out-", ".txt");
+            Path err = Files.createTempFile(Infra.work(), "cli-err-", ".txt");
+            Gate gate = Gate.close(target);
+
+            // When migrate is stopped (SIGTERM, as a service manager or `timeout` sends; Ctrl-C's SIGINT takes the
+            // same path) while the database's rows are being copied, with its replication slot made
+            Process migrate = startPgferry(out, err, "migrate", "--source", source.uri("postgres"), "--target",
+                    target.uri("postgres"), "--ignore-dbs", others, "--method", "replication", "--json",
+                    "--migration-id", "cli-stopped-1", "--data-dir", dataDir.toString());
+            gate.awaitHeld();
+            assertThat(Compare.scalar(source, "stop_me", "SELECT count(*) FROM pg_replication_slots"
+                    + " WHERE slot_name LIKE 'pgferry%'")).as("the attempt's slot, before the stop").isEqualTo("1");
+            migrate.destroy();
+            boolean ended = migrate.waitFor(2, TimeUnit.MINUTES);
+            gate.open();
+            System.err.print(Files.readString(err));
+
+            // Then it ends as stopped, having removed the slot, the publication and the half-copied database
+            assertThat(ended).as("migrate ended after SIGTERM").isTrue();
+            assertThat(migrate.exitValue()).isEqualTo(143);
+            assertThat(Files.readString(err)).contains("pgferry: interrupted: stopping migration cli-stopped-1");
+            JsonNode status = Json.mapper().readTree(Files.readString(out));
+            assertThat(status.get("migration").get("status").asText()).isEqualTo("failed");
+            JsonNode row = status.get("migration_detail").get(0);
+            assertThat(row.get("dbname").asText()).isEqualTo("stop_me");
+            assertThat(row.get("error_code").asText()).isEqualTo("STOPPED");
+            assertThat(row.get("error").asText()).startsWith("stopped: the pgferry command running it was interrupted");
+            assertThat(Compare.scalar(source, "stop_me", "SELECT count(*) FROM pg_replication_slots")).isEqualTo("0");
+            assertThat(Compare.scalar(source, "stop_me", "SELECT count(*) FROM pg_publication")).isEqualTo("0");
+            assertThat(Compare.scalar(target, "postgres", "SELECT count(*) FROM pg_database WHERE datname = 'stop_me'"))
+                    .isEqualTo("0");
+
+            // And the same command again starts the database over and copies every row once
+            Run again = pgferryProcess("migrate", "--source", source.uri("postgres"), "--target", target.uri("postgres"),
+                    "--ignore-dbs", others, "--method", "dump", "--json", "--data-dir", dataDir.toString());
+            assertThat(again.exitCode()).as(again.err()).isEqualTo(0);
+            var expected = Compare.tableFingerprints(source, "stop_me");
+            var actual = Compare.tableFingerprints(target, "stop_me");
+            Reliability.record("./pgferry migrate stopped (SIGTERM, as Ctrl-C) mid-copy, replication slot made",
+                    "stopped: exit 143, database failed as STOPPED, its slot, publication and half-copied target"
+                            + " database removed; the same command again copied every row once",
+                    Reliability.rows(expected), Reliability.rows(actual));
+            assertThat(actual).isEqualTo(expected);
+        } finally {
+            ReplicationIT.exec(source, "postgres", "DROP DATABASE stop_me WITH (FORCE)");
         }
     }
 

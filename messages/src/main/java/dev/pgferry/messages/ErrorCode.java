@@ -50,6 +50,11 @@ public enum ErrorCode {
      * cut off from Kafka; or its failures were retriable each time): not started again.
      */
     TOO_MANY_ATTEMPTS(false),
+    /**
+     * The pgferry command that ran the database's task was interrupted (Ctrl-C, SIGTERM) and stopped it; what the
+     * attempt had made on both servers was removed.
+     */
+    STOPPED(false),
     /** An unexpected error inside pgferry; the message says what happened. */
     INTERNAL(false);
 

@@ -65,6 +65,10 @@ public final class Worker implements AutoCloseable {
     private final StatusPublisher status;
     private final Thread thread;
     private volatile boolean running = true;
+    /** Set by {@link #cancel}: the tasks running are stopped for good, not handed back. */
+    private volatile boolean cancelling;
+    /** How long {@link #cancel} gives the running tasks to clean up and write their final event. */
+    private volatile long cancelWaitMs;
     private volatile WorkerMetrics metrics;
     private final int slots;
     /** Released once each task run's future is done (see {@link #run}): wakes the poll loop. */
@@ -263,6 +267,17 @@ public final class Worker implements AutoCloseable {
             LOG.error("worker {} stopped", workerId, e);
         } finally {
             runner.shutdownNow();
+            if (cancelling) {
+                try {
+                    // Each run, interrupted, removes what its attempt made and writes its final event (STOPPED).
+                    if (!runner.awaitTermination(cancelWaitMs, TimeUnit.MILLISECONDS)) {
+                        LOG.warn("worker {}: {} task(s) did not stop within {} ms; they are handed back to the queue",
+                                workerId, tasks.stream().filter(r -> !r.run().isDone()).count(), cancelWaitMs);
+                    }
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
             for (Running r : tasks) {
                 handBack(r);
             }
@@ -315,7 +330,8 @@ public final class Worker implements AutoCloseable {
         DatabaseMigration migration = new DatabaseMigration(task, workerId, emit, clock, secrets, jobs,
                 splitTableBytes, ledger, Math.max(0, MAX_RETRIES - reruns))
                 .withDelivery(record.partition() + ":" + record.offset())
-                .withUnitOffers(unit -> bus.send(Topics.TASKS, unit.key(), Json.write(unit)));
+                .withUnitOffers(unit -> bus.send(Topics.TASKS, unit.key(), Json.write(unit)))
+                .withStop(() -> cancelling);
         long pause = reruns == 0 ? 0 : Math.min(MAX_RETRY_PAUSE_MS, RETRY_PAUSE_MS << Math.min(reruns - 1, 5));
         return run(() -> {
             Thread.sleep(pause);
@@ -379,6 +395,24 @@ public final class Worker implements AutoCloseable {
             // target lock and ledger entry make one of the two runs find the work done.
             LOG.warn("could not commit task at {}-{}@{}: {}", record.topic(), record.partition(), record.offset(), e.toString());
         }
+    }
+
+    /**
+     * Stops the worker and, unlike {@link #close}, its running tasks for good (the command that runs them was
+     * interrupted and nobody is to finish them): each is interrupted, removes what its attempt made on both servers
+     * (the half-copied target database, the replication objects) and ends with a {@code STOPPED} failure, given
+     * {@code wait} for it. A task still running after that is handed back to the queue, as {@link #close} does.
+     */
+    public void cancel(Duration wait) {
+        cancelWaitMs = wait.toMillis();
+        cancelling = true;
+        running = false;
+        ended.release();
+        if (runner == null) {
+            close();
+            return;
+        }
+        Stopping.pollLoop(consumer, thread, cancelWaitMs + 30_000);
     }
 
     @Override

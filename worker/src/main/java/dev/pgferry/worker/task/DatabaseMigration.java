@@ -76,6 +76,7 @@ public final class DatabaseMigration {
     private static final Duration RETRY_WAIT = Duration.ofSeconds(60);
     /** When the source server had last started as this attempt began (see {@link Retry}); null: unknown. */
     private volatile String sourceStartedAt;
+    private java.util.function.BooleanSupplier stopped = () -> false;
 
     /**
      * {@code splitTableBytes}: tables larger than this are copied in ranges (0: automatic); {@code ledger} keeps the
@@ -123,6 +124,16 @@ public final class DatabaseMigration {
      */
     public DatabaseMigration withUnitOffers(Consumer<MigrationTask> publish) {
         this.offers = publish;
+        return this;
+    }
+
+    /**
+     * Says whether the command that runs this task is stopping it for good ({@code stopped}, read once the attempt
+     * has failed): the attempt's failure is then reported as {@link ErrorCode#STOPPED}, after what it made is
+     * removed, and it is not retried. Without it an interrupted attempt fails (or is retried) as any other.
+     */
+    public DatabaseMigration withStop(java.util.function.BooleanSupplier stopped) {
+        this.stopped = stopped;
         return this;
     }
 
@@ -236,10 +247,22 @@ public final class DatabaseMigration {
                 // A statement cancelled because it waited past --max-wait fails as the wait, naming the blockers.
                 RuntimeException e = waits.gaveUp().<RuntimeException>map(why -> new MigrationException(
                         ErrorCode.WAIT_TIMEOUT, null, why, false, failure)).orElse(failure);
+                // Stopped by the command that runs it: its interrupt, spent or not, must cut short neither the
+                // clean-up nor the final event (whose write waits for Kafka's acknowledgement).
+                boolean stop = stopped.getAsBoolean();
+                if (stop) {
+                    Thread.interrupted();
+                }
                 if (TargetDatabase.createdByUs(prior)) {
                     // Nothing half-made stays behind: the replication objects first, then the database.
                     Removal.removeQuietly(source, target, db, ReplicationNames.of(task.migrationId(), db));
                     targetDb.dropQuietly();
+                }
+                if (stop) {
+                    throw new MigrationException(ErrorCode.STOPPED, null, "stopped: the pgferry command running it was"
+                            + " interrupted (Ctrl-C or SIGTERM). " + (TargetDatabase.createdByUs(prior)
+                            ? "The half-copied target database and the attempt's replication objects were removed;"
+                            + " migrate" : "Migrate") + " the database again with a new request", false, e);
                 }
                 // When the servers had last started as the attempt began: read on its first sessions (inspect, the
                 // properties), not on sessions of their own.
