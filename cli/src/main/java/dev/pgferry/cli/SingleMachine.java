@@ -2,9 +2,14 @@ package dev.pgferry.cli;
 
 import dev.pgferry.broker.ChildBroker;
 import dev.pgferry.bus.Bus;
+import dev.pgferry.bus.Ledger;
 import dev.pgferry.bus.Stopping;
 import dev.pgferry.coordinator.Coordinator;
+import dev.pgferry.messages.ErrorCode;
+import dev.pgferry.messages.EventSource;
 import dev.pgferry.messages.Json;
+import dev.pgferry.messages.LedgerEntry;
+import dev.pgferry.messages.MigrationException;
 import dev.pgferry.messages.MigrationRequest;
 import dev.pgferry.messages.MigrationStatus;
 import dev.pgferry.messages.Topics;
@@ -206,6 +211,7 @@ final class SingleMachine implements AutoCloseable {
         workers.forEach(w -> stops.add(() -> w.cancel(wait)));
         Stopping.all(stops);
         workers.clear();
+        stopQueued(migrationId);
         try {
             return java.util.Optional.of(MigrationWatcher.await(coordinator, migrationId, null, MigrationStatus::isFinal,
                     wait));
@@ -214,6 +220,36 @@ final class SingleMachine implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return java.util.Optional.empty();
+        }
+    }
+
+    /**
+     * Stops the migration's databases whose task no worker took (still queued): each gets a {@code STOPPED} failure in
+     * the status, and a ledger entry that says removed, so that a later delivery of its task (to the workers of the
+     * next command on this data directory) skips it instead of migrating it behind that command's back.
+     */
+    private void stopQueued(String migrationId) {
+        java.util.Optional<MigrationStatus> view;
+        try {
+            view = MigrationWatcher.current(coordinator, migrationId);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return;
+        }
+        List<String> queued = view.stream().flatMap(v -> v.migrationDetail().stream())
+                .filter(d -> d.status() == MigrationStatus.State.PENDING).map(MigrationStatus.DatabaseStatus::dbname)
+                .toList();
+        if (queued.isEmpty()) {
+            return;
+        }
+        try (Ledger ledger = new Ledger(bus, "pgferry-cli")) {
+            for (String db : queued) {
+                ledger.write(LedgerEntry.databaseKey(migrationId, db), LedgerEntry.removed(1));
+                bus.publish(new EventSource(migrationId, db, "pgferry-cli", 1, java.time.Clock.systemUTC()).failed(
+                        new MigrationException(ErrorCode.STOPPED, null, "stopped before it started: the pgferry command"
+                                + " running the migration was interrupted (Ctrl-C or SIGTERM); nothing was made for it."
+                                + " Migrate the database again with a new request", false, null).toFailure()));
+            }
         }
     }
 

@@ -122,60 +122,78 @@ class CliIT {
     }
 
     @Test
-    void anInterruptedMigrateRemovesWhatItsUnfinishedDatabaseMadeAndTheNextOneCopiesEveryRowOnce() throws Exception {
-        ReplicationIT.exec(source, "postgres", "CREATE DATABASE stop_me");
+    void anInterruptedMigrateRemovesWhatItsUnfinishedDatabasesMadeAndTheNextOneCopiesEveryRowOnce() throws Exception {
+        List<String> dbs = List.of("stop_me", "stop_me_2");
+        for (String db : dbs) {
+            ReplicationIT.exec(source, "postgres", "CREATE DATABASE " + db);
+        }
         try (LocalPostgres target = Infra.postgres()) {
-            ReplicationIT.exec(source, "stop_me", "CREATE TABLE t (id int PRIMARY KEY, v text);"
-                    + " INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 5000) g");
-            Gate.install(source, "stop_me", "t", "id");
+            for (String db : dbs) {
+                // Both gated: the one the single worker takes first is held, the other waits in the queue
+                ReplicationIT.exec(source, db, "CREATE TABLE t (id int PRIMARY KEY, v text);"
+                        + " INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 5000) g");
+                Gate.install(source, db, "t", "id");
+            }
             String others = Compare.scalar(source, "postgres", "SELECT string_agg(datname, ',') FROM pg_database"
-                    + " WHERE datname NOT IN ('stop_me', 'template0', 'template1')");
+                    + " WHERE datname NOT IN ('stop_me', 'stop_me_2', 'template0', 'template1')");
             Path dataDir = Infra.work().resolve("cli-interrupted");
             Path out = Files.createTempFile(Infra.work(), "cli-out-", ".txt");
             Path err = Files.createTempFile(Infra.work(), "cli-err-", ".txt");
             Gate gate = Gate.close(target);
 
             // When migrate is stopped (SIGTERM, as a service manager or `timeout` sends; Ctrl-C's SIGINT takes the
-            // same path) while the database's rows are being copied, with its replication slot made
+            // same path) while one database's rows are being copied, its replication slot made, and the other waits
             Process migrate = startPgferry(out, err, "migrate", "--source", source.uri("postgres"), "--target",
-                    target.uri("postgres"), "--ignore-dbs", others, "--method", "replication", "--json",
-                    "--migration-id", "cli-stopped-1", "--data-dir", dataDir.toString());
+                    target.uri("postgres"), "--ignore-dbs", others, "--method", "replication", "--workers", "1",
+                    "--json", "--migration-id", "cli-stopped-1", "--data-dir", dataDir.toString());
             gate.awaitHeld();
-            assertThat(Compare.scalar(source, "stop_me", "SELECT count(*) FROM pg_replication_slots"
-                    + " WHERE slot_name LIKE 'pgferry%'")).as("the attempt's slot, before the stop").isEqualTo("1");
+            assertThat(Compare.scalar(source, "postgres", "SELECT count(*) FROM pg_replication_slots"))
+                    .as("the running attempt's slot, before the stop").isEqualTo("1");
             migrate.destroy();
             boolean ended = migrate.waitFor(2, TimeUnit.MINUTES);
             gate.open();
             System.err.print(Files.readString(err));
 
-            // Then it ends as stopped, having removed the slot, the publication and the half-copied database
+            // Then it ends with both stopped, having removed the slot, the publication and the half-copied database
             assertThat(ended).as("migrate ended after SIGTERM").isTrue();
             assertThat(migrate.exitValue()).isEqualTo(143);
             assertThat(Files.readString(err)).contains("pgferry: interrupted: stopping migration cli-stopped-1");
             JsonNode status = Json.mapper().readTree(Files.readString(out));
             assertThat(status.get("migration").get("status").asText()).isEqualTo("failed");
-            JsonNode row = status.get("migration_detail").get(0);
-            assertThat(row.get("dbname").asText()).isEqualTo("stop_me");
-            assertThat(row.get("error_code").asText()).isEqualTo("STOPPED");
-            assertThat(row.get("error").asText()).startsWith("stopped: the pgferry command running it was interrupted");
-            assertThat(Compare.scalar(source, "stop_me", "SELECT count(*) FROM pg_replication_slots")).isEqualTo("0");
-            assertThat(Compare.scalar(source, "stop_me", "SELECT count(*) FROM pg_publication")).isEqualTo("0");
-            assertThat(Compare.scalar(target, "postgres", "SELECT count(*) FROM pg_database WHERE datname = 'stop_me'"))
+            assertThat(status.get("migration_detail").findValuesAsText("error_code")).containsExactly("STOPPED", "STOPPED");
+            assertThat(status.get("migration_detail").findValuesAsText("error")).map(e -> e.substring(0, 25))
+                    .containsExactlyInAnyOrder("stopped: the pgferry comm", "stopped before it started");
+            assertThat(Compare.scalar(source, "postgres", "SELECT count(*) FROM pg_replication_slots")).isEqualTo("0");
+            for (String db : dbs) {
+                assertThat(Compare.scalar(source, db, "SELECT count(*) FROM pg_publication")).as(db).isEqualTo("0");
+            }
+            assertThat(Compare.scalar(target, "postgres", "SELECT count(*) FROM pg_database WHERE datname LIKE 'stop_me%'"))
                     .isEqualTo("0");
 
-            // And the same command again starts the database over and copies every row once
+            // And the same command again starts both over and copies every row once (the stopped migration's task
+            // still queued is skipped by its workers)
             Run again = pgferryProcess("migrate", "--source", source.uri("postgres"), "--target", target.uri("postgres"),
-                    "--ignore-dbs", others, "--method", "dump", "--json", "--data-dir", dataDir.toString());
+                    "--ignore-dbs", others, "--method", "dump", "--workers", "1", "--json", "--data-dir",
+                    dataDir.toString());
             assertThat(again.exitCode()).as(again.err()).isEqualTo(0);
-            var expected = Compare.tableFingerprints(source, "stop_me");
-            var actual = Compare.tableFingerprints(target, "stop_me");
-            Reliability.record("./pgferry migrate stopped (SIGTERM, as Ctrl-C) mid-copy, replication slot made",
-                    "stopped: exit 143, database failed as STOPPED, its slot, publication and half-copied target"
-                            + " database removed; the same command again copied every row once",
-                    Reliability.rows(expected), Reliability.rows(actual));
-            assertThat(actual).isEqualTo(expected);
+            for (String db : dbs) {
+                var expected = Compare.tableFingerprints(source, db);
+                var actual = Compare.tableFingerprints(target, db);
+                Reliability.record("./pgferry migrate stopped (SIGTERM, as Ctrl-C) mid-copy, replication slot made ("
+                                + db + ")", "stopped: exit 143, database failed as STOPPED, its slot, publication and"
+                                + " half-copied target database removed (or never made, when queued); the same command"
+                                + " again copied every row once",
+                        Reliability.rows(expected), Reliability.rows(actual));
+                assertThat(actual).as(db).isEqualTo(expected);
+            }
+            Run old = pgferryProcess("status", "cli-stopped-1", "--json", "--data-dir", dataDir.toString());
+            assertThat(Json.mapper().readTree(old.out()).get("migration_detail").findValuesAsText("status"))
+                    .as("the stopped migration, after its queued task met the next command's worker")
+                    .containsExactly("failed", "failed");
         } finally {
-            ReplicationIT.exec(source, "postgres", "DROP DATABASE stop_me WITH (FORCE)");
+            for (String db : dbs) {
+                ReplicationIT.exec(source, "postgres", "DROP DATABASE IF EXISTS " + db + " WITH (FORCE)");
+            }
         }
     }
 
