@@ -7,6 +7,7 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.concurrent.Callable;
 
 @Command(name = "migrate", mixinStandardHelpOptions = true,
@@ -55,7 +56,7 @@ final class MigrateCommand implements Callable<Integer> {
     /**
      * While the copy runs, an interrupt (Ctrl-C, SIGTERM) stops the migration's unfinished databases for good rather
      * than leaving them as they were: each removes what its attempt made (the half-copied target database, the
-     * source's replication slot and publication, which would keep WAL) and fails as {@code stopped}; the databases
+     * source's replication slot and publication, which would keep WAL) and fails with {@code STOPPED}; the databases
      * already done or syncing stay. Before, the JVM simply ended: the slot kept the source's WAL, the status said
      * {@code running} for ever, and migrating again failed on the half-copied database. The final status is printed
      * as the command ends. Returns the hook, registered.
@@ -65,7 +66,7 @@ final class MigrateCommand implements Callable<Integer> {
             System.err.println("pgferry: interrupted: stopping migration " + migrationId + " and removing what its"
                     + " unfinished databases made on both servers (databases already done or syncing stay; kill -9"
                     + " would leave everything as it is)");
-            local.cancel(migrationId, java.time.Duration.ofSeconds(30)).ifPresentOrElse(
+            local.cancel(migrationId, Duration.ofSeconds(30)).ifPresentOrElse(
                     s -> Exits.report(s, json, System.out),
                     () -> System.err.println("pgferry: the migration's final status did not arrive; see pgferry status "
                             + migrationId + " --data-dir " + dataDir));

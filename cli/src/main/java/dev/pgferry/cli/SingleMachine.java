@@ -18,8 +18,13 @@ import dev.pgferry.worker.runtime.Worker;
 
 import java.io.PrintStream;
 import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.FutureTask;
 
 /**
  * The single-machine default: a real Kafka broker in a child JVM (data under {@code dataDir/kafka}; started as the
@@ -83,7 +88,7 @@ final class SingleMachine implements AutoCloseable {
         this.secrets = secrets(dataDir);
         ChildBroker early = EarlyBroker.take(dataDir.resolve("kafka"));
         this.broker = early != null ? early : ChildBroker.start(dataDir.resolve("kafka"), 0);
-        java.util.concurrent.FutureTask<Coordinator> starting = new java.util.concurrent.FutureTask<>(() ->
+        FutureTask<Coordinator> starting = new FutureTask<>(() ->
                 // Lag is measured often here: migrate --stop-replication-at-lag waits on it.
                 Coordinator.start(broker.bootstrapServers(),
                         Coordinator.Settings.of("127.0.0.1", httpPort).withLagPeriod(2_000).withSecrets(secrets, false)));
@@ -115,10 +120,10 @@ final class SingleMachine implements AutoCloseable {
     }
 
     /** The coordinator {@code starting} started, once it is up; its start's failure as it was thrown. */
-    private static Coordinator started(java.util.concurrent.FutureTask<Coordinator> starting) throws Exception {
+    private static Coordinator started(FutureTask<Coordinator> starting) throws Exception {
         try {
             return starting.get();
-        } catch (java.util.concurrent.ExecutionException e) {
+        } catch (ExecutionException e) {
             if (e.getCause() instanceof Exception cause) {
                 throw cause;
             }
@@ -127,7 +132,7 @@ final class SingleMachine implements AutoCloseable {
     }
 
     /** Closes the coordinator of {@code starting} once its start ends (nothing when it failed). */
-    private static void closeWhenStarted(java.util.concurrent.FutureTask<Coordinator> starting) {
+    private static void closeWhenStarted(FutureTask<Coordinator> starting) {
         try {
             started(starting).close();
         } catch (Exception e) {
@@ -146,7 +151,7 @@ final class SingleMachine implements AutoCloseable {
      * Requests removal of the migration's replication ({@code finalCopy}: see {@code RemovalRequest}) and waits until
      * it is removed (or failed, or the timeout).
      */
-    MigrationStatus remove(String migrationId, boolean finalCopy, PrintStream progress, java.time.Duration timeout)
+    MigrationStatus remove(String migrationId, boolean finalCopy, PrintStream progress, Duration timeout)
             throws InterruptedException {
         Removals.request(bus, migrationId, finalCopy);
         return MigrationWatcher.await(coordinator, migrationId, progress, Removals::removalEnded, timeout);
@@ -156,8 +161,8 @@ final class SingleMachine implements AutoCloseable {
      * Requests a verification of the migration and waits until every database has its result; null when the
      * migration is unknown here.
      */
-    MigrationStatus verify(String migrationId, int jobs, java.time.Duration timeout, PrintStream progress) throws InterruptedException {
-        java.util.Optional<MigrationStatus> before = MigrationWatcher.current(coordinator, migrationId);
+    MigrationStatus verify(String migrationId, int jobs, Duration timeout, PrintStream progress) throws InterruptedException {
+        Optional<MigrationStatus> before = MigrationWatcher.current(coordinator, migrationId);
         if (before.isEmpty()) {
             return null;
         }
@@ -174,12 +179,12 @@ final class SingleMachine implements AutoCloseable {
     }
 
     /** The migration as this machine's coordinator sees it, once the status topic is read. */
-    java.util.Optional<MigrationStatus> current(String migrationId) throws InterruptedException {
+    Optional<MigrationStatus> current(String migrationId) throws InterruptedException {
         return MigrationWatcher.current(coordinator, migrationId);
     }
 
     /** Requests the cut-over and waits until it ended for every database (or {@code timeout}, null: none, passed). */
-    MigrationStatus cutover(dev.pgferry.messages.CutoverRequest request, MigrationStatus before, java.time.Duration timeout,
+    MigrationStatus cutover(dev.pgferry.messages.CutoverRequest request, MigrationStatus before, Duration timeout,
                             PrintStream progress) throws InterruptedException {
         Cutovers.request(bus, request);
         return MigrationWatcher.await(coordinator, request.migrationId(), progress, Cutovers.ended(before), timeout);
@@ -187,7 +192,7 @@ final class SingleMachine implements AutoCloseable {
 
     /** Requests a refresh and waits until {@code ended} holds (or {@code timeout}, null: none, passed). */
     MigrationStatus refresh(dev.pgferry.messages.RefreshRequest request,
-                            java.util.function.Predicate<MigrationStatus> ended, java.time.Duration timeout,
+                            java.util.function.Predicate<MigrationStatus> ended, Duration timeout,
                             PrintStream progress) throws InterruptedException {
         RefreshCommand.send(bus, request);
         return MigrationWatcher.await(coordinator, request.migrationId(), progress, ended, timeout);
@@ -206,20 +211,20 @@ final class SingleMachine implements AutoCloseable {
      * migration's view to be final; returns that view (the latest, when it is not final by then). Once only; the
      * workers are not closed again.
      */
-    synchronized java.util.Optional<MigrationStatus> cancel(String migrationId, java.time.Duration wait) {
+    synchronized Optional<MigrationStatus> cancel(String migrationId, Duration wait) {
         List<Runnable> stops = new ArrayList<>();
         workers.forEach(w -> stops.add(() -> w.cancel(wait)));
         Stopping.all(stops);
         workers.clear();
         stopQueued(migrationId);
         try {
-            return java.util.Optional.of(MigrationWatcher.await(coordinator, migrationId, null, MigrationStatus::isFinal,
+            return Optional.of(MigrationWatcher.await(coordinator, migrationId, null, MigrationStatus::isFinal,
                     wait));
         } catch (MigrationWatcher.TimedOut e) {
-            return java.util.Optional.ofNullable(e.last);
+            return Optional.ofNullable(e.last);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            return java.util.Optional.empty();
+            return Optional.empty();
         }
     }
 
@@ -229,7 +234,7 @@ final class SingleMachine implements AutoCloseable {
      * next command on this data directory) skips it instead of migrating it behind that command's back.
      */
     private void stopQueued(String migrationId) {
-        java.util.Optional<MigrationStatus> view;
+        Optional<MigrationStatus> view;
         try {
             view = MigrationWatcher.current(coordinator, migrationId);
         } catch (InterruptedException e) {
@@ -245,7 +250,7 @@ final class SingleMachine implements AutoCloseable {
         try (Ledger ledger = new Ledger(bus, "pgferry-cli")) {
             for (String db : queued) {
                 ledger.write(LedgerEntry.databaseKey(migrationId, db), LedgerEntry.removed(1));
-                bus.publish(new EventSource(migrationId, db, "pgferry-cli", 1, java.time.Clock.systemUTC()).failed(
+                bus.publish(new EventSource(migrationId, db, "pgferry-cli", 1, Clock.systemUTC()).failed(
                         new MigrationException(ErrorCode.STOPPED, null, "stopped before it started: the pgferry command"
                                 + " running the migration was interrupted (Ctrl-C or SIGTERM); nothing was made for it."
                                 + " Migrate the database again with a new request", false, null).toFailure()));

@@ -51,8 +51,8 @@ public enum ErrorCode {
      */
     TOO_MANY_ATTEMPTS(false),
     /**
-     * The pgferry command that ran the database's task was interrupted (Ctrl-C, SIGTERM) and stopped it; what the
-     * attempt had made on both servers was removed.
+     * The pgferry command running the migration was interrupted (Ctrl-C, SIGTERM) and stopped the database for good;
+     * what its attempt had made on both servers was removed (nothing, when it had not started).
      */
     STOPPED(false),
     /** An unexpected error inside pgferry; the message says what happened. */

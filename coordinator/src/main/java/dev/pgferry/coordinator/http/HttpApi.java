@@ -23,6 +23,7 @@ import org.slf4j.LoggerFactory;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.net.BindException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.URI;
@@ -85,9 +86,9 @@ public final class HttpApi implements AutoCloseable {
         this.fold = fold;
         try {
             this.server = HttpServer.create(new InetSocketAddress(bindHost, port), 0);
-        } catch (java.net.BindException e) {
+        } catch (BindException e) {
             // The JDK says only "Address already in use": name the address, and the way out.
-            java.net.BindException clear = new java.net.BindException("cannot serve the HTTP API on " + bindHost + ":"
+            BindException clear = new BindException("cannot serve the HTTP API on " + bindHost + ":"
                     + port + " (" + e.getMessage() + "): another process listens there; choose another port"
                     + " (--http-port) or stop that process");
             clear.initCause(e);
