@@ -9,7 +9,8 @@
 # Builds a dataset of about SIZE_MB in a throw-away source cluster (pgbench tables, a table of wide text/jsonb
 # rows, a bytea table), then per round runs each tool into a fresh target database and checks that the target
 # equals the source (row counts and content hashes per table, indexes, constraints, sequences). Prints seconds
-# (median and spread), MB/s and each tool's time as a ratio of the floor (a bare parallel COPY pipe, no indexes).
+# (median and spread), MB/s, each tool's time as a ratio of the floor (a bare parallel COPY pipe, no indexes) and the
+# CPU seconds of each run: the source's server, the target's, and the rest of the machine (from /proc).
 # Extra server settings for both clusters: BENCH_PG_OPTS="-c log_min_duration_statement=100". KEEP=1 leaves the
 # clusters running; TOOLS="pgferry-service floor" picks tools (also: pgferry-repl and pgferry-repl-tablesync, logical
 # replication until every database is syncing, with pgferry's copy or PostgreSQL's table sync; pgferry-verify, the
@@ -249,6 +250,7 @@ for round in $(seq 1 "$ROUNDS"); do
     esac
     # pgferry-verify times the verification alone: the migration it verifies runs first, untimed.
     [ "$tool" = pgferry-verify ] && run_pgferry_service
+    cpu0=$(cpu_snapshot)
     start=$(date +%s.%N)
     case $tool in
       pgferry-verify) run_pgferry_verify ;;
@@ -265,7 +267,11 @@ for round in $(seq 1 "$ROUNDS"); do
       floor) run_floor ;;
     esac
     end=$(date +%s.%N)
+    cpu1=$(cpu_snapshot)
     secs=$(echo "$end - $start" | bc)
+    # CPU seconds of the run: the source's server, the target's, and the rest of the machine (the tool's processes,
+    # and for every tool the idle service's JVMs and this script)
+    cpu=$(echo "$cpu0 $cpu1" | awk '{printf "%.1f\t%.1f\t%.1f", $5-$2, $6-$3, ($4-$1)-($5-$2)-($6-$3)}')
     fingerprint "$dst" > "$work/target.fp"
     if [ "$tool" = floor ]; then
       # The floor builds no indexes or constraints: compare the rows only.
@@ -278,8 +284,9 @@ for round in $(seq 1 "$ROUNDS"); do
       check="$check,verify-$(python3 -c 'import json,sys; print(json.load(sys.stdin)["verify"]["result"])' < "$work/pgferry-verify.json")"
     fi
     case $tool in pgferry-repl*) remove_replication ;; esac
-    printf '%s\t%s\t%s\t%s\n' "$tool" "$round" "$secs" "$check" >> "$results"
-    printf 'bench: round %s %-16s %7.1f s  %s\n' "$round" "$tool" "$secs" "$check" >&2
+    printf '%s\t%s\t%s\t%s\t%s\n' "$tool" "$round" "$secs" "$check" "$cpu" >> "$results"
+    printf 'bench: round %s %-16s %7.1f s  %s  CPU s: source %s, target %s, rest %s\n' "$round" "$tool" "$secs" "$check" \
+      $(echo "$cpu" | tr '\t' ' ') >&2
   done
 done
 rss_kb=$(ps -o rss= -p "$worker_pid" 2>/dev/null || echo 0)
@@ -287,17 +294,18 @@ rss_kb=$(ps -o rss= -p "$worker_pid" 2>/dev/null || echo 0)
 python3 - "$results" "$size_mb" "$JOBS" "$rss_kb" <<'PY'
 import sys, statistics, collections
 path, size_mb, jobs, rss = sys.argv[1], float(sys.argv[2]), sys.argv[3], int(sys.argv[4])
-runs = collections.defaultdict(list); checks = collections.defaultdict(set)
+runs = collections.defaultdict(list); checks = collections.defaultdict(set); cpus = collections.defaultdict(list)
 for line in open(path):
-    tool, rnd, secs, check = line.rstrip('\n').split('\t')
-    runs[tool].append(float(secs)); checks[tool].add(check)
+    tool, rnd, secs, check, *cpu = line.rstrip('\n').split('\t')
+    runs[tool].append(float(secs)); checks[tool].add(check); cpus[tool].append([float(c) for c in cpu])
 floor = statistics.median(runs['floor']) if 'floor' in runs else None
 rounds = max(len(v) for v in runs.values())
 print(f"dataset {size_mb:.0f} MB, jobs {jobs}, {rounds} rounds; pgferry worker RSS after the runs: {rss/1024:.0f} MB (heap capped at 256 MB)")
-print(f"| tool | median s | min-max s | MB/s | x floor | target check |")
-print(f"|---|---|---|---|---|---|")
+print(f"| tool | median s | min-max s | MB/s | x floor | CPU s: source, target, rest (medians) | target check |")
+print(f"|---|---|---|---|---|---|---|")
 for tool, secs in sorted(runs.items(), key=lambda kv: statistics.median(kv[1])):
     m = statistics.median(secs)
     ratio = f"{m/floor:.2f}" if floor else "-"
-    print(f"| {tool} | {m:.1f} | {min(secs):.1f}-{max(secs):.1f} | {size_mb/m:.0f} | {ratio} | {','.join(sorted(checks[tool]))} |")
+    cpu = ", ".join("%.1f" % statistics.median(c[i] for c in cpus[tool]) for i in range(3))
+    print(f"| {tool} | {m:.1f} | {min(secs):.1f}-{max(secs):.1f} | {size_mb/m:.0f} | {ratio} | {cpu} | {','.join(sorted(checks[tool]))} |")
 PY
