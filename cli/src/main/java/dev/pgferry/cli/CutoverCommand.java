@@ -68,8 +68,20 @@ final class CutoverCommand implements Callable<Integer> {
                 try (SingleMachine local = new SingleMachine(control.dataDir, 1, Worker.Settings.defaults().withJobs(1), -1)) {
                     Optional<MigrationStatus> before = local.current(migrationId);
                     Integer refused = check(before, request);
-                    return refused != null ? refused
-                            : Cutovers.report(local.cutover(request, before.get(), control.timeout, System.err), request, control.json, System.out);
+                    if (refused != null) {
+                        return refused;
+                    }
+                    // Interrupted while the source's writes are blocked, the cut-over must give them back before the
+                    // JVM ends: before, the source database stayed read-only, and the status said cutting_over.
+                    MigrationStatus after = StopHook.guarded(() -> local.cutover(request, before.get(), control.timeout,
+                            System.err), () -> {
+                                System.err.println("pgferry: interrupted: stopping the cut-over of migration " + migrationId
+                                        + "; the source takes writes again and the replication goes on (kill -9 would"
+                                        + " leave a blocked source read-only)");
+                                local.cancel(migrationId, Cutovers.ended(before.get()), Duration.ofSeconds(30))
+                                        .ifPresent(s -> Cutovers.report(s, request, control.json, System.out));
+                            });
+                    return after == null ? Exits.FAILED : Cutovers.report(after, request, control.json, System.out);
                 }
             }
             try (Bus bus = new Bus(control.settings(), "pgferry-cutover")) {

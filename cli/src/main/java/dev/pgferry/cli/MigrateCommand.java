@@ -54,38 +54,23 @@ final class MigrateCommand implements Callable<Integer> {
     Path verifyReport;
 
     /**
-     * While the copy runs, an interrupt (Ctrl-C, SIGTERM) stops the migration's unfinished databases for good rather
-     * than leaving them as they were: each removes what its attempt made (the half-copied target database, the
-     * source's replication slot and publication, which would keep WAL) and fails with {@code STOPPED}; the databases
-     * already done or syncing stay. Before, the JVM simply ended: the slot kept the source's WAL, the status said
-     * {@code running} for ever, and migrating again failed on the half-copied database. The final status is printed
-     * as the command ends. Returns the hook, registered.
+     * What an interrupt (Ctrl-C, SIGTERM) does while the copy runs: it stops the migration's unfinished databases for
+     * good rather than leaving them as they were (each removes what its attempt made: the half-copied target
+     * database, the source's replication slot and publication, which would keep WAL; each fails with
+     * {@code STOPPED}; the databases already done or syncing stay), then prints the final status. Before, the JVM
+     * simply ended: the slot kept the source's WAL, the status said {@code running} for ever, and migrating again
+     * failed on the half-copied database.
      */
-    private Thread onInterrupt(SingleMachine local, String migrationId) {
-        Thread hook = new Thread(() -> {
+    private Runnable onStop(SingleMachine local, String migrationId) {
+        return () -> {
             System.err.println("pgferry: interrupted: stopping migration " + migrationId + " and removing what its"
                     + " unfinished databases made on both servers (databases already done or syncing stay; kill -9"
                     + " would leave everything as it is)");
-            local.cancel(migrationId, Duration.ofSeconds(30)).ifPresentOrElse(
+            local.cancel(migrationId, MigrationStatus::isFinal, Duration.ofSeconds(30)).ifPresentOrElse(
                     s -> Exits.report(s, json, System.out),
                     () -> System.err.println("pgferry: the migration's final status did not arrive; see pgferry status "
                             + migrationId + " --data-dir " + dataDir));
-        }, "pgferry-interrupted");
-        Runtime.getRuntime().addShutdownHook(hook);
-        return hook;
-    }
-
-    /**
-     * Removes {@code hook}; false when it could not be, as the JVM is stopping: then the hook runs, and this waits
-     * until it has ended (the JVM ends soon after, so whatever the caller does next may be cut short).
-     */
-    private static boolean unhook(Thread hook) throws InterruptedException {
-        try {
-            return Runtime.getRuntime().removeShutdownHook(hook);
-        } catch (IllegalStateException e) {
-            hook.join();
-            return false;
-        }
+        };
     }
 
     @Override
@@ -94,16 +79,9 @@ final class MigrateCommand implements Callable<Integer> {
         System.err.println("pgferry: migrating " + r.source().describe() + " -> " + r.target().describe()
                 + " (migration " + r.migrationId() + ")");
         try (SingleMachine local = new SingleMachine(dataDir, workers, copy.workerSettings(), httpPort)) {
-            Thread interrupted = onInterrupt(local, r.migrationId());
-            MigrationStatus status;
-            boolean stopping;
-            try {
-                status = local.migrate(r, System.err);
-            } finally {
-                stopping = !unhook(interrupted);
-            }
-            if (stopping) {
-                return Exits.FAILED;   // the hook has reported; the JVM ends as this returns
+            MigrationStatus status = StopHook.guarded(() -> local.migrate(r, System.err), onStop(local, r.migrationId()));
+            if (status == null) {
+                return Exits.FAILED;   // interrupted: the hook has reported, and the JVM ends as this returns
             }
             boolean syncing = status.migrationDetail().stream().anyMatch(d -> d.status() == MigrationStatus.State.SYNCING);
             if (verify && status.migration().status() == MigrationStatus.State.DONE) {

@@ -206,20 +206,21 @@ final class SingleMachine implements AutoCloseable {
     }
 
     /**
-     * Stops the migration's running tasks for good, as an interrupted command must ({@link Worker#cancel}: each removes
-     * what its attempt made on both servers and ends {@code STOPPED}), then waits up to {@code wait} more for the
-     * migration's view to be final; returns that view (the latest, when it is not final by then). Once only; the
+     * Stops the migration's running tasks for good, as an interrupted command must ({@link Worker#cancel}: a copy
+     * removes what its attempt made on both servers and ends {@code STOPPED}, a cut-over gives the source its writes
+     * back and ends aborted), then waits up to {@code wait} more until {@code ended} holds for the migration's view;
+     * returns that view (the latest, when {@code ended} does not hold by then). Once only; the
      * workers are not closed again.
      */
-    synchronized Optional<MigrationStatus> cancel(String migrationId, Duration wait) {
+    synchronized Optional<MigrationStatus> cancel(String migrationId, java.util.function.Predicate<MigrationStatus> ended,
+                                                  Duration wait) {
         List<Runnable> stops = new ArrayList<>();
         workers.forEach(w -> stops.add(() -> w.cancel(wait)));
         Stopping.all(stops);
         workers.clear();
         stopQueued(migrationId);
         try {
-            return Optional.of(MigrationWatcher.await(coordinator, migrationId, null, MigrationStatus::isFinal,
-                    wait));
+            return Optional.of(MigrationWatcher.await(coordinator, migrationId, null, ended, wait));
         } catch (MigrationWatcher.TimedOut e) {
             return Optional.ofNullable(e.last);
         } catch (InterruptedException e) {

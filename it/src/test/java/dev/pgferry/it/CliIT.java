@@ -198,6 +198,63 @@ class CliIT {
     }
 
     @Test
+    void anInterruptedCutoverGivesTheSourceItsWritesBackAndTheReplicationGoesOn() throws Exception {
+        ReplicationIT.exec(source, "postgres", "CREATE DATABASE cut_me");
+        Path dataDir = Infra.work().resolve("cli-cutover-interrupted");
+        try (LocalPostgres target = Infra.postgres()) {
+            ReplicationIT.exec(source, "cut_me", "CREATE TABLE t (id int PRIMARY KEY, v text);"
+                    + " INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 100) g");
+            String others = Compare.scalar(source, "postgres", "SELECT string_agg(datname, ',') FROM pg_database"
+                    + " WHERE datname NOT IN ('cut_me', 'template0', 'template1')");
+            Run migrate = pgferryProcess("migrate", "--source", source.uri("postgres"), "--target", target.uri("postgres"),
+                    "--ignore-dbs", others, "--method", "replication", "--migration-id", "cli-cut-1", "--data-dir",
+                    dataDir.toString());
+            assertThat(migrate.exitCode()).as(migrate.err()).isEqualTo(0);
+            Path out = Files.createTempFile(Infra.work(), "cli-out-", ".txt");
+            Path err = Files.createTempFile(Infra.work(), "cli-err-", ".txt");
+
+            // When the target's apply worker is held by a lock, and the cut-over, its source's writes blocked while
+            // it waits for the target, is stopped (SIGTERM, as Ctrl-C)
+            try (java.sql.Connection hold = SampleData.connect(target, "cut_me");
+                 java.sql.Statement st = hold.createStatement()) {
+                hold.setAutoCommit(false);
+                st.execute("LOCK TABLE public.t IN ACCESS EXCLUSIVE MODE");
+                ReplicationIT.exec(source, "cut_me", "INSERT INTO public.t VALUES (101, 'before the cut-over')");
+                Process cutover = startPgferry(out, err, "cutover", "cli-cut-1", "--deadline", "5m", "--unblock-source",
+                        "--json", "--data-dir", dataDir.toString());
+                ReplicationIT.eventually(() -> CutoverIT.readOnlySetting(source, "cut_me"), "on");
+                cutover.destroy();
+                boolean ended = cutover.waitFor(2, TimeUnit.MINUTES);
+                System.err.print(Files.readString(err));
+
+                // Then the source takes writes again, with its own setting back, and the cut-over says why it stopped
+                assertThat(ended).as("cutover ended after SIGTERM").isTrue();
+                assertThat(cutover.exitValue()).isEqualTo(143);
+                assertThat(Files.readString(err)).contains("pgferry: interrupted: stopping the cut-over of migration cli-cut-1");
+                assertThat(CutoverIT.readOnlySetting(source, "cut_me")).isNull();
+                JsonNode row = Json.mapper().readTree(Files.readString(out)).get("migration_detail").get(0);
+                assertThat(row.get("status").asText()).isEqualTo("syncing");
+                assertThat(row.get("cutover").get("error_code").asText()).isEqualTo("CUTOVER_ABORTED");
+                assertThat(row.get("cutover").get("error").asText()).contains("interrupted").contains("takes writes again");
+                assertThat(row.get("cutover").get("source_writable").asBoolean()).isTrue();
+                ReplicationIT.exec(source, "cut_me", "INSERT INTO public.t VALUES (102, 'after the stop')");
+                hold.rollback();
+            }
+            // and the replication goes on: both rows arrive once the lock is gone
+            ReplicationIT.eventually(() -> Compare.scalar(target, "cut_me", "SELECT count(*) FROM public.t"), "102");
+            Reliability.record("pgferry cutover stopped (SIGTERM, as Ctrl-C) while the source's writes were blocked",
+                    "aborted: exit 143, CUTOVER_ABORTED (interrupted), the source took writes again with its own setting;"
+                            + " replication went on",
+                    Reliability.rows(Compare.tableFingerprints(source, "cut_me")),
+                    Reliability.rows(Compare.tableFingerprints(target, "cut_me")));
+            assertThat(Compare.tableFingerprints(target, "cut_me")).isEqualTo(Compare.tableFingerprints(source, "cut_me"));
+        } finally {
+            pgferry("remove", "cli-cut-1", "--data-dir", dataDir.toString());
+            ReplicationIT.exec(source, "postgres", "DROP DATABASE cut_me WITH (FORCE)");
+        }
+    }
+
+    @Test
     void aMigrateWithBadUsageLeavesNoBrokerAndNoDataDirectoryBehind() throws Exception {
         Path dataDir = Infra.work().resolve("cli-bad-usage");
 

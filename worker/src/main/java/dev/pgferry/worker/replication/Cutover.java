@@ -209,6 +209,9 @@ public final class Cutover {
 
     /** Lifts the block after a failure; the replication stays. */
     private Outcome abort(Exception cause, String saved) {
+        // Whatever interrupted the cut-over (its worker stopping, the command that runs it interrupted) must not keep
+        // the source blocked: the block is lifted, and the outcome written, with the interrupt cleared.
+        Thread.interrupted();
         try {
             restore(saved);
             ledger.write(ledgerKey, LedgerEntry.cutover(LedgerEntry.State.ABORTED, saved));

@@ -399,9 +399,9 @@ public final class Worker implements AutoCloseable {
 
     /**
      * Stops the worker and, unlike {@link #close}, its running tasks for good (the command that runs them was
-     * interrupted and nobody is to finish them): each is interrupted, removes what its attempt made on both servers
-     * (the half-copied target database, the replication objects) and ends with a {@code STOPPED} failure, given
-     * {@code wait} for it. A task still running after that is handed back to the queue, as {@link #close} does.
+     * interrupted and nobody is to finish them): each is interrupted and, given {@code wait} for it, a database's copy
+     * removes what its attempt made on both servers (the half-copied target database, the replication objects) and
+     * ends with a {@code STOPPED} failure, a cut-over gives the source its writes back and ends aborted. A task still running after that is handed back to the queue, as {@link #close} does.
      */
     public void cancel(Duration wait) {
         cancelWaitMs = wait.toMillis();
