@@ -41,6 +41,9 @@ final class SingleMachine implements AutoCloseable {
     private final Bus bus;
     private final List<Worker> workers = new ArrayList<>();
     private final Secrets secrets;
+    /** The migrations a killed command left unfinished here, once the coordinator has read the status. */
+    private final java.util.concurrent.CompletableFuture<java.util.Set<String>> abandoned =
+            new java.util.concurrent.CompletableFuture<>();
 
     /**
      * The key that seals passwords in this data directory's Kafka: PGFERRY_SECRET_KEY when set, else a key made
@@ -91,7 +94,8 @@ final class SingleMachine implements AutoCloseable {
         FutureTask<Coordinator> starting = new FutureTask<>(() ->
                 // Lag is measured often here: migrate --stop-replication-at-lag waits on it.
                 Coordinator.start(broker.bootstrapServers(),
-                        Coordinator.Settings.of("127.0.0.1", httpPort).withLagPeriod(2_000).withSecrets(secrets, false)));
+                        Coordinator.Settings.of("127.0.0.1", httpPort).withLagPeriod(2_000).withSecrets(secrets, false)
+                                .withSoleUser()));
         Thread starter = new Thread(starting, "coordinator-start");
         starter.setDaemon(true);
         starter.start();
@@ -102,11 +106,18 @@ final class SingleMachine implements AutoCloseable {
             // makes sure of them too, and whichever comes second finds them there.
             b.ensureTopics();
             for (int i = 0; i < workerCount; i++) {
-                this.workers.add(new Worker(b, workers.withWorkerId(Worker.newWorkerId()).withSecrets(secrets)).start());
+                this.workers.add(new Worker(b, workers.withWorkerId(Worker.newWorkerId()).withSecrets(secrets))
+                        .abandoning(this::abandoned).start());
             }
             this.bus = b;
             this.coordinator = started(starting);
+            java.util.Set<String> left = workerCount == 0 ? java.util.Set.of() : unfinished(coordinator);
+            abandoned.complete(left);
+            for (String id : left) {
+                awaitStopped(id);
+            }
         } catch (Exception | Error e) {
+            abandoned.complete(java.util.Set.of());
             List<Runnable> stops = new ArrayList<>();
             this.workers.forEach(w -> stops.add(w::close));
             if (b != null) {
@@ -116,6 +127,59 @@ final class SingleMachine implements AutoCloseable {
             Stopping.all(stops);
             broker.close();
             throw e;
+        }
+    }
+
+    /**
+     * The migrations with databases still pending or running: in a data directory only one command uses at a time
+     * (its broker holds the directory's lock), nothing runs them, so a command that ran them ended without stopping
+     * them (killed, or its machine went down). This command's workers end their tasks (removing what the last
+     * attempt made) instead of taking them up in the background; the user is told.
+     */
+    private static java.util.Set<String> unfinished(Coordinator coordinator) throws InterruptedException {
+        coordinator.follower().awaitCaughtUp(Duration.ofMinutes(1));
+        java.util.Set<String> ids = new java.util.TreeSet<>();
+        for (MigrationStatus m : coordinator.fold().all()) {
+            List<String> dbs = m.migrationDetail().stream().filter(d -> d.status() == MigrationStatus.State.PENDING
+                    || d.status() == MigrationStatus.State.RUNNING).map(MigrationStatus.DatabaseStatus::dbname).toList();
+            if (!dbs.isEmpty()) {
+                ids.add(m.migrationId());
+                System.err.println("pgferry: migration " + m.migrationId() + " in this data directory had not finished"
+                        + " (the command running it ended without stopping it: killed, or its machine went down): its"
+                        + " unfinished database(s) " + String.join(", ", dbs) + " are stopped first, and what they made"
+                        + " on both servers is removed (this waits for the killed command's Kafka sessions to expire,"
+                        + " up to 15 s)");
+            }
+        }
+        return ids;
+    }
+
+    /**
+     * Waits (at most 2 min) until this command's workers have stopped every unfinished database of the abandoned
+     * migration {@code migrationId}, before the command's own work begins: its databases may be the same ones, and a
+     * new attempt would find the half-copied database of the killed one. (Their tasks reach the workers once the
+     * dead command's members have left the consumer groups, up to their session timeout.)
+     */
+    private void awaitStopped(String migrationId) throws InterruptedException {
+        try {
+            MigrationWatcher.await(coordinator, migrationId, null, s -> s.migrationDetail().stream().noneMatch(d ->
+                    d.status() == MigrationStatus.State.PENDING || d.status() == MigrationStatus.State.RUNNING),
+                    Duration.ofMinutes(2));
+        } catch (MigrationWatcher.TimedOut e) {
+            System.err.println("pgferry: migration " + migrationId + " was not stopped within 2 min; this command goes"
+                    + " on (see pgferry status " + migrationId + ")");
+        }
+    }
+
+    /** Whether {@code migrationId} is one {@link #unfinished} found; waits until that is known. */
+    private boolean abandoned(String migrationId) {
+        try {
+            return abandoned.get().contains(migrationId);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        } catch (java.util.concurrent.ExecutionException e) {
+            return false;
         }
     }
 

@@ -48,24 +48,32 @@ public final class Coordinator implements AutoCloseable {
      * {@code apiToken} every HTTP request needs {@code Authorization: Bearer <token>}, and without one the API only
      * listens on a loopback address. Without {@code allowPlaintextPasswords}, a request whose inline password
      * {@code secrets} cannot seal is refused rather than written to the tasks topic in clear. A running task whose
-     * claim is silent for {@code claimTimeoutMs} is queued again.
+     * claim is silent for {@code claimTimeoutMs} is queued again; with {@code soleUser} (the single-machine default, whose
+     * data directory one command uses at a time) a claim written before this coordinator started is silent already:
+     * nothing can be renewing it.
      */
     public record Settings(String httpHost, int httpPort, long lagPeriodMs, Secrets secrets,
-                           boolean allowPlaintextPasswords, String apiToken, long claimTimeoutMs) {
+                           boolean allowPlaintextPasswords, String apiToken, long claimTimeoutMs, boolean soleUser) {
         public static Settings of(String httpHost, int httpPort) {
-            return new Settings(httpHost, httpPort, LAG_PERIOD_MS, Secrets.system(), false, null, Topics.CLAIM_TIMEOUT_MS);
+            return new Settings(httpHost, httpPort, LAG_PERIOD_MS, Secrets.system(), false, null, Topics.CLAIM_TIMEOUT_MS,
+                    false);
         }
 
         public Settings withLagPeriod(long ms) {
-            return new Settings(httpHost, httpPort, ms, secrets, allowPlaintextPasswords, apiToken, claimTimeoutMs);
+            return new Settings(httpHost, httpPort, ms, secrets, allowPlaintextPasswords, apiToken, claimTimeoutMs, soleUser);
         }
 
         public Settings withSecrets(Secrets s, boolean allowPlaintext) {
-            return new Settings(httpHost, httpPort, lagPeriodMs, s, allowPlaintext, apiToken, claimTimeoutMs);
+            return new Settings(httpHost, httpPort, lagPeriodMs, s, allowPlaintext, apiToken, claimTimeoutMs, soleUser);
         }
 
         public Settings withApiToken(String token) {
-            return new Settings(httpHost, httpPort, lagPeriodMs, secrets, allowPlaintextPasswords, token, claimTimeoutMs);
+            return new Settings(httpHost, httpPort, lagPeriodMs, secrets, allowPlaintextPasswords, token, claimTimeoutMs, soleUser);
+        }
+
+        public Settings withSoleUser() {
+            return new Settings(httpHost, httpPort, lagPeriodMs, secrets, allowPlaintextPasswords, apiToken, claimTimeoutMs,
+                    true);
         }
 
         public Settings withClaimTimeout(long ms) {
@@ -73,7 +81,7 @@ public final class Coordinator implements AutoCloseable {
                 throw new IllegalArgumentException("the claim timeout must be more than twice the claims' renewal period ("
                         + Topics.CLAIM_HEARTBEAT_MS + " ms), not " + ms + " ms");
             }
-            return new Settings(httpHost, httpPort, lagPeriodMs, secrets, allowPlaintextPasswords, apiToken, ms);
+            return new Settings(httpHost, httpPort, lagPeriodMs, secrets, allowPlaintextPasswords, apiToken, ms, soleUser);
         }
     }
 
@@ -93,7 +101,7 @@ public final class Coordinator implements AutoCloseable {
         this.intake = new RequestIntake(bus, new SourceCatalog(secrets), store, this::currentView, clock,
                 r -> secrets.protect(r, settings.allowPlaintextPasswords())).start();
         this.lagMonitor = new LagMonitor(bus, fold, store, secrets, clock).start(settings.lagPeriodMs());
-        this.reaper = new ClaimReaper(bus, settings.claimTimeoutMs()).start();
+        this.reaper = new ClaimReaper(bus, settings.claimTimeoutMs(), settings.soleUser()).start();
         // Served on the HTTP API only; made only for it (a Prometheus registry with the JVM's meters costs 0.05-0.07 s
         // of a coordinator's start on a fresh JVM, on the path of every `./pgferry migrate`).
         this.metrics = settings.httpPort() < 0 ? null : new Metrics(fold, clock);

@@ -198,6 +198,56 @@ class CliIT {
     }
 
     @Test
+    void aMigrateKilledMidCopyIsStoppedByTheNextCommandOnItsDataDirectoryWhichRemovesWhatItMade() throws Exception {
+        ReplicationIT.exec(source, "postgres", "CREATE DATABASE kill_me");
+        try (LocalPostgres target = Infra.postgres()) {
+            ReplicationIT.exec(source, "kill_me", "CREATE TABLE t (id int PRIMARY KEY, v text);"
+                    + " INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 5000) g");
+            Gate.install(source, "kill_me", "t", "id");
+            String others = Compare.scalar(source, "postgres", "SELECT string_agg(datname, ',') FROM pg_database"
+                    + " WHERE datname NOT IN ('kill_me', 'template0', 'template1')");
+            Path dataDir = Infra.work().resolve("cli-killed");
+            Path out = Files.createTempFile(Infra.work(), "cli-out-", ".txt");
+            Path err = Files.createTempFile(Infra.work(), "cli-err-", ".txt");
+            Gate gate = Gate.close(target);
+
+            // When migrate is killed (SIGKILL: no hook runs) while the database's rows are being copied
+            Process migrate = startPgferry(out, err, "migrate", "--source", source.uri("postgres"), "--target",
+                    target.uri("postgres"), "--ignore-dbs", others, "--method", "replication", "--migration-id",
+                    "cli-killed-1", "--data-dir", dataDir.toString());
+            gate.awaitHeld();
+            migrate.destroyForcibly();
+            assertThat(migrate.waitFor(1, TimeUnit.MINUTES)).isTrue();
+            gate.open();
+            assertThat(Compare.scalar(source, "postgres", "SELECT count(*) FROM pg_replication_slots"))
+                    .as("the killed attempt's slot").isEqualTo("1");
+
+            // Then the next command on the data directory says so, stops that migration and removes what it made,
+            // and migrates the database itself, every row once
+            Run again = pgferryProcess("migrate", "--source", source.uri("postgres"), "--target", target.uri("postgres"),
+                    "--ignore-dbs", others, "--method", "dump", "--json", "--data-dir", dataDir.toString());
+            assertThat(again.exitCode()).as(again.err()).isEqualTo(0);
+            assertThat(again.err()).contains("pgferry: migration cli-killed-1 in this data directory had not finished");
+            var expected = Compare.tableFingerprints(source, "kill_me");
+            var actual = Compare.tableFingerprints(target, "kill_me");
+            assertThat(actual).isEqualTo(expected);
+            assertThat(Compare.scalar(source, "postgres", "SELECT count(*) FROM pg_replication_slots")).isEqualTo("0");
+            assertThat(Compare.scalar(source, "kill_me", "SELECT count(*) FROM pg_publication")).isEqualTo("0");
+            Run old = pgferryProcess("status", "cli-killed-1", "--json", "--data-dir", dataDir.toString());
+            JsonNode row = Json.mapper().readTree(old.out()).get("migration_detail").get(0);
+            assertThat(row.get("status").asText()).isEqualTo("failed");
+            assertThat(row.get("error_code").asText()).isEqualTo("STOPPED");
+            assertThat(row.get("error").asText()).contains("ended without stopping it");
+            Reliability.record("./pgferry migrate killed (SIGKILL) mid-copy, replication slot made; the same command"
+                            + " again", "the next command stopped the killed migration (STOPPED), removed its slot,"
+                            + " publication and half-copied database, then copied every row once",
+                    Reliability.rows(expected), Reliability.rows(actual));
+        } finally {
+            ReplicationIT.exec(source, "postgres", "DROP DATABASE IF EXISTS kill_me WITH (FORCE)");
+        }
+    }
+
+    @Test
     void anInterruptedCutoverGivesTheSourceItsWritesBackAndTheReplicationGoesOn() throws Exception {
         ReplicationIT.exec(source, "postgres", "CREATE DATABASE cut_me");
         Path dataDir = Infra.work().resolve("cli-cutover-interrupted");

@@ -22,14 +22,19 @@ import java.util.Optional;
  * Queues again the task of every claim on {@value Topics#CLAIMS} that has been silent for the claim timeout: its
  * worker died or lost Kafka mid-task (see {@link Topics}). Silence is measured on this process's clock from when a
  * claim was last read, never from a timestamp written on another host; a claim read while catching up after a start
- * counts as just seen. The task is copied from its record on {@value Topics#TASKS}, then the claim is deleted. Runs
- * on its own thread; several coordinators may each run one (a task queued twice runs once, see {@link Topics}).
+ * counts as just seen, unless this coordinator is the sole user of its Kafka ({@code soleUser}: the single-machine
+ * default, whose data directory one command uses at a time): there a claim written before it started is silent
+ * already, since nothing can be renewing it (its command was killed). The task is copied from its record on
+ * {@value Topics#TASKS}, then the claim is deleted. Runs on its own thread; several coordinators may each run one (a
+ * task queued twice runs once, see {@link Topics}).
  */
 public final class ClaimReaper implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(ClaimReaper.class);
 
     private final Bus bus;
     private final long timeoutNanos;
+    /** With a sole user: when this reaper was made, on the wall clock that stamps the claims' records; else 0. */
+    private final long soleSinceMillis;
     private final KafkaConsumer<String, byte[]> claims;
     private final KafkaConsumer<String, byte[]> tasks;
     private final Thread thread;
@@ -40,8 +45,13 @@ public final class ClaimReaper implements AutoCloseable {
     }
 
     public ClaimReaper(Bus bus, long timeoutMs) {
+        this(bus, timeoutMs, false);
+    }
+
+    public ClaimReaper(Bus bus, long timeoutMs, boolean soleUser) {
         this.bus = bus;
         this.timeoutNanos = timeoutMs * 1_000_000;
+        this.soleSinceMillis = soleUser ? System.currentTimeMillis() : 0;
         this.claims = new KafkaConsumer<>(bus.consumerProps(null, "pgferry-coordinator-claims"));
         this.tasks = new KafkaConsumer<>(bus.consumerProps(null, "pgferry-coordinator-requeue"));
         this.thread = new Thread(this::run, "claim-reaper");
@@ -63,7 +73,10 @@ public final class ClaimReaper implements AutoCloseable {
                         seen.remove(r.key());
                     } else {
                         try {
-                            seen.put(r.key(), new Seen(Json.read(r.value(), TaskClaim.class), System.nanoTime()));
+                            // A claim of a killed command, for the sole user: silent since long before now.
+                            long at = r.timestamp() < soleSinceMillis ? System.nanoTime() - timeoutNanos - 1
+                                    : System.nanoTime();
+                            seen.put(r.key(), new Seen(Json.read(r.value(), TaskClaim.class), at));
                         } catch (RuntimeException e) {
                             LOG.warn("unreadable claim {} ignored: {}", r.key(), e.toString());
                         }

@@ -69,6 +69,8 @@ public final class Worker implements AutoCloseable {
     private volatile boolean cancelling;
     /** How long {@link #cancel} gives the running tasks to clean up and write their final event. */
     private volatile long cancelWaitMs;
+    /** Whether a migration is one to end rather than run ({@link #abandoning}); none by default. */
+    private volatile java.util.function.Predicate<String> abandoned = id -> false;
     private volatile WorkerMetrics metrics;
     private final int slots;
     /** Released once each task run's future is done (see {@link #run}): wakes the poll loop. */
@@ -192,6 +194,16 @@ public final class Worker implements AutoCloseable {
         return workerId;
     }
 
+    /**
+     * Ends the tasks of the migrations {@code abandoned} names instead of running them (see
+     * {@link DatabaseMigration#abandoned}): for a single-machine command, the migrations a killed command left
+     * unfinished in its data directory. The predicate may block until it knows. Before start.
+     */
+    public Worker abandoning(java.util.function.Predicate<String> abandoned) {
+        this.abandoned = abandoned;
+        return this;
+    }
+
     /** Counts this worker's tasks and events in {@code m} (served by {@code worker --metrics-port}); before start. */
     public Worker withMetrics(WorkerMetrics m) {
         this.metrics = m;
@@ -245,9 +257,11 @@ public final class Worker implements AutoCloseable {
                 }
                 for (ConsumerRecord<String, byte[]> record : consumer.poll(Duration.ofMillis(200))) {
                     MigrationTask task = readTask(record);
-                    if (task != null && task.action() == MigrationTask.Action.COPY_UNIT && !UnitCopy.wanted(task, ledger)) {
-                        // A unit of an attempt that has ended: dropped here, without taking a slot (and so without
-                        // leaving and rejoining the group), as every unit offered by a database that finished is.
+                    if (task != null && task.action() == MigrationTask.Action.COPY_UNIT
+                            && (abandoned.test(task.migrationId()) || !UnitCopy.wanted(task, ledger))) {
+                        // A unit of an attempt that has ended (or of an abandoned migration): dropped here, without
+                        // taking a slot (and so without leaving and rejoining the group), as every unit offered by a
+                        // database that finished is.
                         task = null;
                     }
                     if (task != null) {
@@ -331,7 +345,8 @@ public final class Worker implements AutoCloseable {
                 splitTableBytes, ledger, Math.max(0, MAX_RETRIES - reruns))
                 .withDelivery(record.partition() + ":" + record.offset())
                 .withUnitOffers(unit -> bus.send(Topics.TASKS, unit.key(), Json.write(unit)))
-                .withStop(() -> cancelling);
+                .withStop(() -> cancelling)
+                .abandoned(task.action() == MigrationTask.Action.MIGRATE && abandoned.test(task.migrationId()));
         long pause = reruns == 0 ? 0 : Math.min(MAX_RETRY_PAUSE_MS, RETRY_PAUSE_MS << Math.min(reruns - 1, 5));
         return run(() -> {
             Thread.sleep(pause);

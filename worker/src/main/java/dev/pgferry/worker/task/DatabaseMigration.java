@@ -77,6 +77,7 @@ public final class DatabaseMigration {
     /** When the source server had last started as this attempt began (see {@link Retry}); null: unknown. */
     private volatile String sourceStartedAt;
     private java.util.function.BooleanSupplier stopped = () -> false;
+    private boolean abandoned;
 
     /**
      * {@code splitTableBytes}: tables larger than this are copied in ranges (0: automatic); {@code ledger} keeps the
@@ -134,6 +135,18 @@ public final class DatabaseMigration {
      */
     public DatabaseMigration withStop(java.util.function.BooleanSupplier stopped) {
         this.stopped = stopped;
+        return this;
+    }
+
+    /**
+     * Marks the task as one of a migration whose command ended without stopping it (killed: a single-machine command
+     * that finds it unfinished in its data directory, where nothing else can be running it): instead of a new
+     * attempt, the run removes what the last one made (the replication objects; the target database when pgferry
+     * created it), notes the database as removed so that no later delivery takes it up, and fails as
+     * {@link ErrorCode#STOPPED}.
+     */
+    public DatabaseMigration abandoned(boolean abandoned) {
+        this.abandoned = abandoned;
         return this;
     }
 
@@ -234,6 +247,9 @@ public final class DatabaseMigration {
             }
             int attempt = prior.ours() ? prior.attempt() + 1 : 1;
             events = new EventSource(task.migrationId(), db, workerId, attempt, clock);
+            if (abandoned) {
+                abandon(targetDb, prior);
+            }
             if (attempt > MAX_ATTEMPTS) {
                 giveUp(targetDb, prior);
             }
@@ -321,6 +337,23 @@ public final class DatabaseMigration {
         emit.accept(events.warning(what + " failed: " + error + "; trying again (" + retries + " more tr"
                 + (retries == 1 ? "y" : "ies") + " left)"));
         return false;
+    }
+
+    /** Ends the task of an {@link #abandoned} migration: removes what its last attempt made, then fails it. */
+    private void abandon(TargetDatabase targetDb, TargetDatabase.Prior prior) {
+        String db = task.dbname();
+        boolean dropped = TargetDatabase.createdByUs(prior) && prior.exists();
+        // The replication objects are this migration's by their names, whoever made the database.
+        Removal.removeQuietly(source, target, db, ReplicationNames.of(task.migrationId(), db));
+        if (TargetDatabase.createdByUs(prior)) {
+            targetDb.dropQuietly();
+        }
+        targetDb.markRemoved(Math.max(1, prior.attempt()));
+        throw new MigrationException(ErrorCode.STOPPED, "stopped: the pgferry command running this migration ended"
+                + " without stopping it (killed, or its machine went down), and the next command on its data directory"
+                + " found it unfinished" + (dropped ? "; the half-copied target database and the attempt's replication"
+                + " objects were removed" : "; the attempt's replication objects were removed")
+                + ". Migrate the database again with a new request");
     }
 
     /**
