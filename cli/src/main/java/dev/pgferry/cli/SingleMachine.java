@@ -23,8 +23,12 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.FutureTask;
+import java.util.function.Predicate;
 
 /**
  * The single-machine default: a real Kafka broker in a child JVM (data under {@code dataDir/kafka}; started as the
@@ -42,8 +46,7 @@ final class SingleMachine implements AutoCloseable {
     private final List<Worker> workers = new ArrayList<>();
     private final Secrets secrets;
     /** The migrations a killed command left unfinished here, once the coordinator has read the status. */
-    private final java.util.concurrent.CompletableFuture<java.util.Set<String>> abandoned =
-            new java.util.concurrent.CompletableFuture<>();
+    private final CompletableFuture<Set<String>> abandoned = new CompletableFuture<>();
 
     /**
      * The key that seals passwords in this data directory's Kafka: PGFERRY_SECRET_KEY when set, else a key made
@@ -111,13 +114,13 @@ final class SingleMachine implements AutoCloseable {
             }
             this.bus = b;
             this.coordinator = started(starting);
-            java.util.Set<String> left = workerCount == 0 ? java.util.Set.of() : unfinished(coordinator);
+            Set<String> left = workerCount == 0 ? Set.of() : unfinished(coordinator);
             abandoned.complete(left);
             for (String id : left) {
                 awaitStopped(id);
             }
         } catch (Exception | Error e) {
-            abandoned.complete(java.util.Set.of());
+            abandoned.complete(Set.of());
             List<Runnable> stops = new ArrayList<>();
             this.workers.forEach(w -> stops.add(w::close));
             if (b != null) {
@@ -136,9 +139,9 @@ final class SingleMachine implements AutoCloseable {
      * them (killed, or its machine went down). This command's workers end their tasks (removing what the last
      * attempt made) instead of taking them up in the background; the user is told.
      */
-    private static java.util.Set<String> unfinished(Coordinator coordinator) throws InterruptedException {
+    private static Set<String> unfinished(Coordinator coordinator) throws InterruptedException {
         coordinator.follower().awaitCaughtUp(Duration.ofMinutes(1));
-        java.util.Set<String> ids = new java.util.TreeSet<>();
+        Set<String> ids = new TreeSet<>();
         for (MigrationStatus m : coordinator.fold().all()) {
             List<String> dbs = m.migrationDetail().stream().filter(d -> d.status() == MigrationStatus.State.PENDING
                     || d.status() == MigrationStatus.State.RUNNING).map(MigrationStatus.DatabaseStatus::dbname).toList();
@@ -178,7 +181,7 @@ final class SingleMachine implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return false;
-        } catch (java.util.concurrent.ExecutionException e) {
+        } catch (ExecutionException e) {
             return false;
         }
     }
@@ -256,7 +259,7 @@ final class SingleMachine implements AutoCloseable {
 
     /** Requests a refresh and waits until {@code ended} holds (or {@code timeout}, null: none, passed). */
     MigrationStatus refresh(dev.pgferry.messages.RefreshRequest request,
-                            java.util.function.Predicate<MigrationStatus> ended, Duration timeout,
+                            Predicate<MigrationStatus> ended, Duration timeout,
                             PrintStream progress) throws InterruptedException {
         RefreshCommand.send(bus, request);
         return MigrationWatcher.await(coordinator, request.migrationId(), progress, ended, timeout);
@@ -273,10 +276,10 @@ final class SingleMachine implements AutoCloseable {
      * Stops the migration's running tasks for good, as an interrupted command must ({@link Worker#cancel}: a copy
      * removes what its attempt made on both servers and ends {@code STOPPED}, a cut-over gives the source its writes
      * back and ends aborted), then waits up to {@code wait} more until {@code ended} holds for the migration's view;
-     * returns that view (the latest, when {@code ended} does not hold by then). Once only; the
-     * workers are not closed again.
+     * returns that view (the latest, when {@code ended} does not hold by then). Once only; the workers are not
+     * closed again.
      */
-    synchronized Optional<MigrationStatus> cancel(String migrationId, java.util.function.Predicate<MigrationStatus> ended,
+    synchronized Optional<MigrationStatus> cancel(String migrationId, Predicate<MigrationStatus> ended,
                                                   Duration wait) {
         List<Runnable> stops = new ArrayList<>();
         workers.forEach(w -> stops.add(() -> w.cancel(wait)));

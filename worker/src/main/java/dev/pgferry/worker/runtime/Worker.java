@@ -25,9 +25,8 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Optional;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.Map;
+import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
@@ -36,6 +35,8 @@ import java.util.concurrent.Future;
 import java.util.concurrent.FutureTask;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Predicate;
 
 /**
  * One stateless worker: runs up to {@code slots} tasks at once (one by default), each on a thread of its own. It is
@@ -70,7 +71,7 @@ public final class Worker implements AutoCloseable {
     /** How long {@link #cancel} gives the running tasks to clean up and write their final event. */
     private volatile long cancelWaitMs;
     /** Whether a migration is one to end rather than run ({@link #abandoning}); none by default. */
-    private volatile java.util.function.Predicate<String> abandoned = id -> false;
+    private volatile Predicate<String> abandoned = id -> false;
     private volatile WorkerMetrics metrics;
     private final int slots;
     /** Released once each task run's future is done (see {@link #run}): wakes the poll loop. */
@@ -199,7 +200,7 @@ public final class Worker implements AutoCloseable {
      * {@link DatabaseMigration#abandoned}): for a single-machine command, the migrations a killed command left
      * unfinished in its data directory. The predicate may block until it knows. Before start.
      */
-    public Worker abandoning(java.util.function.Predicate<String> abandoned) {
+    public Worker abandoning(Predicate<String> abandoned) {
         this.abandoned = abandoned;
         return this;
     }

@@ -33,6 +33,7 @@ import java.sql.SQLException;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Optional;
+import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 
 /**
@@ -76,7 +77,7 @@ public final class DatabaseMigration {
     private static final Duration RETRY_WAIT = Duration.ofSeconds(60);
     /** When the source server had last started as this attempt began (see {@link Retry}); null: unknown. */
     private volatile String sourceStartedAt;
-    private java.util.function.BooleanSupplier stopped = () -> false;
+    private BooleanSupplier stopped = () -> false;
     private boolean abandoned;
 
     /**
@@ -133,7 +134,7 @@ public final class DatabaseMigration {
      * has failed): the attempt's failure is then reported as {@link ErrorCode#STOPPED}, after what it made is
      * removed, and it is not retried. Without it an interrupted attempt fails (or is retried) as any other.
      */
-    public DatabaseMigration withStop(java.util.function.BooleanSupplier stopped) {
+    public DatabaseMigration withStop(BooleanSupplier stopped) {
         this.stopped = stopped;
         return this;
     }
