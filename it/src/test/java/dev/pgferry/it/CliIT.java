@@ -81,6 +81,20 @@ class CliIT {
         return new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile()).start();
     }
 
+    /** Gives the source database {@code db} a table of 5,000 rows whose copy into the target a {@link Gate} can hold. */
+    private static void gatedDatabase(String db) throws Exception {
+        ReplicationIT.exec(source, db, "CREATE TABLE t (id int PRIMARY KEY, v text);"
+                + " INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 5000) g");
+        Gate.install(source, db, "t", "id");
+    }
+
+    /** Every source database but {@code dbs} and the templates, as --ignore-dbs takes them. */
+    private static String allBut(List<String> dbs) throws Exception {
+        return Compare.scalar(source, "postgres", "SELECT string_agg(datname, ',') FROM pg_database"
+                + " WHERE datname NOT IN ('template0', 'template1') AND datname <> ALL (string_to_array('"
+                + String.join(",", dbs) + "', ','))");
+    }
+
     /** The broker JVMs still running on {@code dataDir}'s Kafka data. */
     static List<ProcessHandle> brokersOf(Path dataDir) {
         String dir = dataDir.resolve("kafka").toAbsolutePath().normalize().toString();
@@ -130,12 +144,9 @@ class CliIT {
         try (LocalPostgres target = Infra.postgres()) {
             for (String db : dbs) {
                 // Both gated: the one the single worker takes first is held, the other waits in the queue
-                ReplicationIT.exec(source, db, "CREATE TABLE t (id int PRIMARY KEY, v text);"
-                        + " INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 5000) g");
-                Gate.install(source, db, "t", "id");
+                gatedDatabase(db);
             }
-            String others = Compare.scalar(source, "postgres", "SELECT string_agg(datname, ',') FROM pg_database"
-                    + " WHERE datname NOT IN ('stop_me', 'stop_me_2', 'template0', 'template1')");
+            String others = allBut(dbs);
             Path dataDir = Infra.work().resolve("cli-interrupted");
             Path out = Files.createTempFile(Infra.work(), "cli-out-", ".txt");
             Path err = Files.createTempFile(Infra.work(), "cli-err-", ".txt");
@@ -201,11 +212,8 @@ class CliIT {
     void aMigrateKilledMidCopyIsStoppedByTheNextCommandOnItsDataDirectoryWhichRemovesWhatItMade() throws Exception {
         ReplicationIT.exec(source, "postgres", "CREATE DATABASE kill_me");
         try (LocalPostgres target = Infra.postgres()) {
-            ReplicationIT.exec(source, "kill_me", "CREATE TABLE t (id int PRIMARY KEY, v text);"
-                    + " INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 5000) g");
-            Gate.install(source, "kill_me", "t", "id");
-            String others = Compare.scalar(source, "postgres", "SELECT string_agg(datname, ',') FROM pg_database"
-                    + " WHERE datname NOT IN ('kill_me', 'template0', 'template1')");
+            gatedDatabase("kill_me");
+            String others = allBut(List.of("kill_me"));
             Path dataDir = Infra.work().resolve("cli-killed");
             Path out = Files.createTempFile(Infra.work(), "cli-out-", ".txt");
             Path err = Files.createTempFile(Infra.work(), "cli-err-", ".txt");
@@ -254,8 +262,7 @@ class CliIT {
         try (LocalPostgres target = Infra.postgres()) {
             ReplicationIT.exec(source, "cut_me", "CREATE TABLE t (id int PRIMARY KEY, v text);"
                     + " INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 100) g");
-            String others = Compare.scalar(source, "postgres", "SELECT string_agg(datname, ',') FROM pg_database"
-                    + " WHERE datname NOT IN ('cut_me', 'template0', 'template1')");
+            String others = allBut(List.of("cut_me"));
             Run migrate = pgferryProcess("migrate", "--source", source.uri("postgres"), "--target", target.uri("postgres"),
                     "--ignore-dbs", others, "--method", "replication", "--migration-id", "cli-cut-1", "--data-dir",
                     dataDir.toString());
