@@ -270,16 +270,13 @@ public final class DatabaseMigration {
                 if (stop) {
                     Thread.interrupted();
                 }
-                if (TargetDatabase.createdByUs(prior)) {
-                    // Nothing half-made stays behind: the replication objects first, then the database.
-                    Removal.removeQuietly(source, target, db, ReplicationNames.of(task.migrationId(), db));
-                    targetDb.dropQuietly();
-                }
+                // Nothing half-made stays behind. (A failure that is retried, into a database pgferry did not make,
+                // leaves the replication objects to the next attempt, which makes them anew.)
+                boolean dropped = (stop || TargetDatabase.createdByUs(prior)) && removeMade(targetDb, prior);
                 if (stop) {
                     throw new MigrationException(ErrorCode.STOPPED, null, "stopped: the pgferry command running it was"
-                            + " interrupted (Ctrl-C or SIGTERM). " + (TargetDatabase.createdByUs(prior)
-                            ? "The half-copied target database and the attempt's replication objects were removed;"
-                            + " migrate" : "Migrate") + " the database again with a new request", false, e);
+                            + " interrupted (Ctrl-C or SIGTERM). " + removed(dropped) + "; migrate the database"
+                            + " again with a new request", false, e);
                 }
                 // When the servers had last started as the attempt began: read on its first sessions (inspect, the
                 // properties), not on sessions of their own.
@@ -342,19 +339,32 @@ public final class DatabaseMigration {
 
     /** Ends the task of an {@link #abandoned} migration: removes what its last attempt made, then fails it. */
     private void abandon(TargetDatabase targetDb, TargetDatabase.Prior prior) {
-        String db = task.dbname();
-        boolean dropped = TargetDatabase.createdByUs(prior) && prior.exists();
-        // The replication objects are this migration's by their names, whoever made the database.
-        Removal.removeQuietly(source, target, db, ReplicationNames.of(task.migrationId(), db));
-        if (TargetDatabase.createdByUs(prior)) {
-            targetDb.dropQuietly();
-        }
+        boolean dropped = removeMade(targetDb, prior) && prior.exists();
         targetDb.markRemoved(Math.max(1, prior.attempt()));
         throw new MigrationException(ErrorCode.STOPPED, "stopped: the pgferry command running this migration ended"
                 + " without stopping it (killed, or its machine went down), and the next command on its data directory"
-                + " found it unfinished" + (dropped ? "; the half-copied target database and the attempt's replication"
-                + " objects were removed" : "; the attempt's replication objects were removed")
-                + ". Migrate the database again with a new request");
+                + " found it unfinished. " + removed(dropped) + "; migrate the database again with a new request");
+    }
+
+    /**
+     * Removes what this migration made for the database, so that nothing half-made stays behind: its replication
+     * objects (this migration's by their names, whoever made the database) first, then the target database when
+     * pgferry created it. Quiet: what cannot be removed now is left to the next attempt or a removal. Whether the
+     * database was pgferry's to drop.
+     */
+    private boolean removeMade(TargetDatabase targetDb, TargetDatabase.Prior prior) {
+        Removal.removeQuietly(source, target, task.dbname(), ReplicationNames.of(task.migrationId(), task.dbname()));
+        if (!TargetDatabase.createdByUs(prior)) {
+            return false;
+        }
+        targetDb.dropQuietly();
+        return true;
+    }
+
+    /** What {@link #removeMade} removed, in words. */
+    private static String removed(boolean dropped) {
+        return dropped ? "The half-copied target database and the attempt's replication objects were removed"
+                : "The attempt's replication objects were removed";
     }
 
     /**
@@ -363,11 +373,7 @@ public final class DatabaseMigration {
      */
     private void giveUp(TargetDatabase targetDb, TargetDatabase.Prior prior) {
         String db = task.dbname();
-        boolean dropped = TargetDatabase.createdByUs(prior) && prior.exists();
-        if (TargetDatabase.createdByUs(prior)) {
-            Removal.removeQuietly(source, target, db, ReplicationNames.of(task.migrationId(), db));
-            targetDb.dropQuietly();
-        }
+        boolean dropped = removeMade(targetDb, prior) && prior.exists();
         throw new MigrationException(ErrorCode.TOO_MANY_ATTEMPTS, "database " + db + " was started "
                 + prior.attempt() + " times and never finished: each attempt's worker stopped mid-task (killed, out"
                 + " of memory, cut off from Kafka) or failed in a way worth retrying. pgferry does not start it again,"
