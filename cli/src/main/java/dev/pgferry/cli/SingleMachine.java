@@ -16,12 +16,15 @@ import dev.pgferry.messages.Topics;
 import dev.pgferry.pg.Secrets;
 import dev.pgferry.worker.runtime.Worker;
 
+import java.io.IOException;
 import java.io.PrintStream;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
@@ -45,6 +48,17 @@ final class SingleMachine implements AutoCloseable {
     private final Bus bus;
     private final List<Worker> workers = new ArrayList<>();
     private final Secrets secrets;
+    /**
+     * A file in the data directory that says the last command with workers there left nothing pending or running
+     * ({@link #close}). A command that finds it skips the look for what a killed command left ({@link #unfinished}),
+     * which waits for the whole status topic to be read (about 0.25 s of every {@code ./pgferry migrate}); it removes
+     * the file as it starts, so a command killed in its turn leaves none. A data directory without it (a command
+     * killed, or one of a pgferry before the file) is looked at.
+     */
+    static final String CLEAN_SIGN = "nothing-unfinished";
+
+    private final Path cleanSign;
+    private final boolean withWorkers;
     /** The migrations a killed command left unfinished here, once the coordinator has read the status. */
     private final CompletableFuture<Set<String>> abandoned = new CompletableFuture<>();
 
@@ -91,9 +105,13 @@ final class SingleMachine implements AutoCloseable {
      */
     SingleMachine(Path dataDir, int workerCount, Worker.Settings workers, int httpPort) throws Exception {
         Warmup.inBackground();
+        this.cleanSign = dataDir.resolve(CLEAN_SIGN);
+        this.withWorkers = workerCount > 0;
         this.secrets = secrets(dataDir);
         ChildBroker early = EarlyBroker.take(dataDir.resolve("kafka"));
         this.broker = early != null ? early : ChildBroker.start(dataDir.resolve("kafka"), 0);
+        // Read (and taken away) once the broker holds the data directory's lock, before any worker takes a task.
+        boolean cleanBefore = workerCount > 0 && Files.deleteIfExists(cleanSign);
         FutureTask<Coordinator> starting = new FutureTask<>(() ->
                 // Lag is measured often here: migrate --stop-replication-at-lag waits on it.
                 Coordinator.start(broker.bootstrapServers(),
@@ -114,7 +132,7 @@ final class SingleMachine implements AutoCloseable {
             }
             this.bus = b;
             this.coordinator = started(starting);
-            Set<String> left = workerCount == 0 ? Set.of() : unfinished(coordinator);
+            Set<String> left = workerCount == 0 || cleanBefore ? Set.of() : unfinished(coordinator);
             abandoned.complete(left);
             for (String id : left) {
                 awaitStopped(id);
@@ -141,20 +159,12 @@ final class SingleMachine implements AutoCloseable {
      */
     private static Set<String> unfinished(Coordinator coordinator) throws InterruptedException {
         coordinator.follower().awaitCaughtUp(Duration.ofMinutes(1));
-        Set<String> ids = new TreeSet<>();
-        for (MigrationStatus m : coordinator.fold().all()) {
-            List<String> dbs = m.migrationDetail().stream().filter(d -> d.status() == MigrationStatus.State.PENDING
-                    || d.status() == MigrationStatus.State.RUNNING).map(MigrationStatus.DatabaseStatus::dbname).toList();
-            if (!dbs.isEmpty()) {
-                ids.add(m.migrationId());
-                System.err.println("pgferry: migration " + m.migrationId() + " in this data directory had not finished"
-                        + " (the command running it ended without stopping it: killed, or its machine went down): its"
-                        + " unfinished database(s) " + String.join(", ", dbs) + " are stopped first, and what they made"
-                        + " on both servers is removed (this waits for the killed command's Kafka sessions to expire,"
-                        + " up to 15 s)");
-            }
-        }
-        return ids;
+        Map<String, List<String>> found = coordinator.fold().unfinished();
+        found.forEach((id, dbs) -> System.err.println("pgferry: migration " + id + " in this data directory had not"
+                + " finished (the command running it ended without stopping it: killed, or its machine went down): its"
+                + " unfinished database(s) " + String.join(", ", dbs) + " are stopped first, and what they made on both"
+                + " servers is removed (this waits for the killed command's Kafka sessions to expire, up to 15 s)"));
+        return new TreeSet<>(found.keySet());
     }
 
     /**
@@ -341,7 +351,24 @@ final class SingleMachine implements AutoCloseable {
             stops.add(coordinator::close);
         }
         Stopping.all(stops);
+        leaveCleanSign();
         // The command's work is over: it exits while the broker shuts down (the next start waits for it).
         broker.stopInBackground();
+    }
+
+    /**
+     * Writes {@link #CLEAN_SIGN} when this command ran workers and leaves nothing pending or running as far as its
+     * coordinator has read the status (a database in a task handed back, or whose stop was not seen, keeps it away).
+     */
+    private void leaveCleanSign() {
+        if (!withWorkers || !coordinator.follower().caughtUp() || !coordinator.fold().unfinished().isEmpty()) {
+            return;
+        }
+        try {
+            Files.writeString(cleanSign, "the last pgferry command with workers in this data directory"
+                    + " left no database pending or running\n");
+        } catch (IOException e) {
+            // the next command looks, as it would after a kill
+        }
     }
 }

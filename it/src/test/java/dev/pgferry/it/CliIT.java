@@ -217,6 +217,13 @@ class CliIT {
             Path dataDir = Infra.work().resolve("cli-killed");
             Path out = Files.createTempFile(Infra.work(), "cli-out-", ".txt");
             Path err = Files.createTempFile(Infra.work(), "cli-err-", ".txt");
+            // A data directory whose last command ended cleanly says so, and the next command trusts it instead of
+            // reading the whole status first: the killed command must take that sign away as it starts
+            Run clean = pgferry("migrate", "--source", source.uri("postgres"), "--target", target.uri("postgres"),
+                    "--ignore-dbs", others, "--method", "dump", "--json", "--data-dir", dataDir.toString());
+            assertThat(clean.exitCode()).as(clean.err()).isEqualTo(0);
+            assertThat(dataDir.resolve("nothing-unfinished")).as("the sign of a clean end").exists();
+            ReplicationIT.exec(target, "postgres", "DROP DATABASE kill_me WITH (FORCE)");
             Gate gate = Gate.close(target);
 
             // When migrate is killed (SIGKILL: no hook runs) while the database's rows are being copied
@@ -227,6 +234,7 @@ class CliIT {
             migrate.destroyForcibly();
             assertThat(migrate.waitFor(1, TimeUnit.MINUTES)).isTrue();
             gate.open();
+            assertThat(dataDir.resolve("nothing-unfinished")).as("the sign, after a kill").doesNotExist();
             assertThat(Compare.scalar(source, "postgres", "SELECT count(*) FROM pg_replication_slots"))
                     .as("the killed attempt's slot").isEqualTo("1");
 

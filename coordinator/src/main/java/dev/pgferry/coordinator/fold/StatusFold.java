@@ -54,12 +54,37 @@ public final class StatusFold {
     static final int CHECKS_KEPT = 1000;
     /** The next offset to apply, per partition of the status topic, when events come with their position. */
     private final Map<Integer, Long> applied = new HashMap<>();
+    /** Counts the fold's changes; waiters of {@link #awaitChange} wait on this object. */
+    private long changes;
 
     /** Applies one event. */
     public synchronized void apply(StatusEvent event) {
         if (!applyCheck(event)) {
             applyEvent(event);
         }
+        changed();
+    }
+
+    /** How many times this fold has changed: a watcher's mark for {@link #awaitChange}. */
+    public synchronized long changes() {
+        return changes;
+    }
+
+    /**
+     * Waits until the fold changes after {@code seen} (a value of {@link #changes()}), at most {@code timeoutMs}; the
+     * changes now. A watcher sees an event as soon as it is applied instead of at its next look.
+     */
+    public synchronized long awaitChange(long seen, long timeoutMs) throws InterruptedException {
+        long deadline = System.nanoTime() + timeoutMs * 1_000_000;
+        for (long left = timeoutMs; changes == seen && left > 0; left = (deadline - System.nanoTime()) / 1_000_000) {
+            wait(left);
+        }
+        return changes;
+    }
+
+    private void changed() {
+        changes++;
+        notifyAll();
     }
 
     /** The check {@code id}, if this fold has seen it. */
@@ -91,6 +116,7 @@ public final class StatusFold {
     public synchronized void apply(StatusEvent event, int partition, long offset) {
         applied.merge(partition, offset + 1, Math::max);
         if (applyCheck(event)) {
+            changed();
             return;
         }
         MigrationState m = migrations.get(event.migrationId());
@@ -100,6 +126,7 @@ public final class StatusFold {
         m = applyEvent(event);
         m.positions.put(partition, offset + 1);
         m.dirty = true;
+        changed();
     }
 
     /** What a checkpoint writes: the migrations changed since the previous one, and where the fold stands. */
@@ -143,6 +170,7 @@ public final class StatusFold {
         // all or nothing: a reader that cannot use every snapshot reads the status topic from the beginning instead
         read.forEach(m -> migrations.put(m.id, m));
         applied.putAll(positions);
+        changed();
     }
 
     /** Marks migrations as changed, so that the next checkpoint writes them (their last write failed). */
@@ -329,6 +357,24 @@ public final class StatusFold {
     /** The view of one migration, if any event of it was seen. */
     public synchronized Optional<MigrationStatus> view(String migrationId) {
         return Optional.ofNullable(migrations.get(migrationId)).map(MigrationState::toStatus);
+    }
+
+    /**
+     * The databases still pending or running, by migration (oldest first, as {@link #all()} orders them): without
+     * building every migration's view.
+     */
+    public synchronized Map<String, List<String>> unfinished() {
+        Map<String, List<String>> found = new LinkedHashMap<>();
+        migrations.values().stream()
+                .sorted(java.util.Comparator.comparing((MigrationState m) -> m.firstSeen).thenComparing(m -> m.id))
+                .forEach(m -> {
+                    List<String> dbs = m.rows.values().stream().filter(r -> r.state == State.PENDING
+                            || r.state == State.RUNNING).map(r -> r.dbname).toList();
+                    if (!dbs.isEmpty()) {
+                        found.put(m.id, dbs);
+                    }
+                });
+        return found;
     }
 
     /** Every migration, oldest first (by first event time, then id: the same order after a replay). */

@@ -250,4 +250,37 @@ class StatusFoldTest {
                 List.of("created public.t on the target"), null));
         assertThat(a.status()).isEqualTo(State.SYNCING);
     }
+
+    @Test
+    void unfinishedNamesTheDatabasesPendingOrRunningOfEachMigration() {
+        plan("a", "b", "c", "d");
+        fold.apply(db("a", 1).done(Method.DUMP));
+        fold.apply(db("b", 1).started(Method.DUMP, null));
+        fold.apply(db("d", 1).started(Method.REPLICATION, null));
+        fold.apply(db("d", 1).syncing());
+        EventSource other = new EventSource("m-2", null, "coordinator", 1, CLOCK);
+        fold.apply(other.planned(List.of("x")));
+        fold.apply(new EventSource("m-2", "x", "w-1", 1, CLOCK).done(Method.DUMP));
+
+        assertThat(fold.unfinished()).isEqualTo(Map.of("m-1", List.of("b", "c")));
+
+        fold.apply(db("b", 1).failed(new Failure(ErrorCode.STOPPED, null, "stopped", false)));
+        fold.apply(db("c", 1).done(Method.DUMP));
+        assertThat(fold.unfinished()).isEmpty();
+    }
+
+    @Test
+    void aWaitForAChangeEndsWithTheNextEventOrItsTimeout() throws Exception {
+        long before = fold.changes();
+        assertThat(fold.awaitChange(before, 20)).isEqualTo(before);
+
+        Thread applier = new Thread(() -> plan("a"));
+        applier.start();
+        // a long timeout: the wait ends when the event is applied, whenever that is
+        long after = fold.awaitChange(before, 60_000);
+        applier.join();
+        assertThat(after).isGreaterThan(before);
+        assertThat(fold.changes()).isEqualTo(after);
+        assertThat(fold.view("m-1")).isPresent();
+    }
 }
