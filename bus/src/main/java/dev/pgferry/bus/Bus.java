@@ -281,6 +281,14 @@ public final class Bus implements AutoCloseable {
         });
     }
 
+    /**
+     * Learns where the pgferry topic {@code name}'s partitions are, ahead of a first send to it, which otherwise waits
+     * for that round trip first.
+     */
+    public void prepare(String name) {
+        producer.partitionsFor(topic(name));
+    }
+
     /** Waits until every record sent so far is written or has failed (see {@link #publishAsync}). */
     public void flush() {
         producer.flush();

@@ -130,6 +130,8 @@ final class SingleMachine implements AutoCloseable {
                 this.workers.add(new Worker(b, workers.withWorkerId(Worker.newWorkerId()).withSecrets(secrets))
                         .abandoning(this::abandoned).start());
             }
+            // While the coordinator starts: the request's send is then one round trip (it was 60-80 ms after it).
+            b.prepare(Topics.REQUESTS);
             this.bus = b;
             this.coordinator = started(starting);
             Set<String> left = workerCount == 0 || cleanBefore ? Set.of() : unfinished(coordinator);

@@ -108,6 +108,13 @@ public final class Coordinator implements AutoCloseable {
         this.http = settings.httpPort() < 0 ? null : new HttpApi(bus, fold,
                 r -> secrets.protect(r, settings.allowPlaintextPasswords()), settings.httpHost(), settings.httpPort(),
                 settings.apiToken(), metrics).start();
+        // The intake's transactional producer started beside all of the above; a coordinator is up once it can write.
+        try {
+            intake.awaitReady();
+        } catch (RuntimeException e) {
+            close();
+            throw e;
+        }
     }
 
     /** Starts a coordinator; {@code httpPort} 0 picks a free port, a negative one serves no HTTP. */

@@ -30,6 +30,8 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.function.Function;
 import java.util.function.UnaryOperator;
 
@@ -50,7 +52,11 @@ public final class RequestIntake implements AutoCloseable {
     /** Fault injection for the test suite: halt the process after the planned event, before the tasks. */
     private static final boolean HALT_AFTER_PLANNED = Boolean.getBoolean("pgferry.fault.intake.haltAfterPlanned");
 
-    private final Bus bus;
+    /** The transactional writer, starting on a thread of its own ({@link #awaitReady}). */
+    private final CompletableFuture<Bus> transactional = new CompletableFuture<>();
+    /** {@link #transactional} once it is ready; the intake's thread's only. */
+    private Bus bus;
+    private final String requestsTopic;
     private final SourceCatalog catalog;
     private final Clock clock;
     private final KafkaConsumer<String, byte[]> consumer;
@@ -70,12 +76,23 @@ public final class RequestIntake implements AutoCloseable {
     public RequestIntake(Bus bus, SourceCatalog catalog, RequestStore store, Function<String, Optional<MigrationStatus>> viewOf,
                          Clock clock, UnaryOperator<MigrationRequest> protect) {
         this.protect = protect;
-        // Everything one request causes is written in one transaction with the request's offset: exactly once.
-        this.bus = new Bus(bus.settings(), "pgferry-coordinator-intake", TRANSACTIONAL_ID);
+        // Everything one request causes is written in one transaction with the request's offset: exactly once. Its
+        // producer's start (finding the transaction coordinator, a producer id: about 0.1 s) runs beside the
+        // consumer's first join of its group, instead of before it.
+        Thread starting = new Thread(() -> {
+            try {
+                transactional.complete(new Bus(bus.settings(), "pgferry-coordinator-intake", TRANSACTIONAL_ID));
+            } catch (RuntimeException | Error e) {
+                transactional.completeExceptionally(e);
+            }
+        }, "request-intake-producer");
+        starting.setDaemon(true);
+        starting.start();
         this.catalog = catalog;
         this.store = store;
         this.viewOf = viewOf;
         this.clock = clock;
+        this.requestsTopic = bus.topic(Topics.REQUESTS);
         Map<String, Object> props = bus.consumerProps(Topics.COORDINATOR_GROUP, "pgferry-coordinator-intake");
         props.put("max.poll.records", 1);
         // A dead coordinator's requests move to the next one within seconds: the least session a broker allows by
@@ -91,11 +108,26 @@ public final class RequestIntake implements AutoCloseable {
         return this;
     }
 
+    /**
+     * Waits until the intake can write (its transactional producer has started); throws what that start threw (a
+     * transactional id the cluster refuses, say).
+     */
+    public void awaitReady() {
+        try {
+            transactional.join();
+        } catch (CompletionException e) {
+            throw e.getCause() instanceof RuntimeException r ? r : e;
+        }
+    }
+
     private void run() {
         try {
-            consumer.subscribe(List.of(bus.topic(Topics.REQUESTS)));
+            consumer.subscribe(List.of(requestsTopic));
             while (running) {
                 for (ConsumerRecord<String, byte[]> record : consumer.poll(Duration.ofMillis(500))) {
+                    if (bus == null) {
+                        bus = transactional.join();
+                    }
                     TopicPartition tp = new TopicPartition(record.topic(), record.partition());
                     bus.begin();
                     try {
@@ -123,7 +155,8 @@ public final class RequestIntake implements AutoCloseable {
             // Every offset is committed with its request's transaction: the close only leaves the group (with the
             // default timeout, up to half a second more for every command that stops a coordinator).
             consumer.close(CloseOptions.timeout(Stopping.LEAVE_GROUP_TIMEOUT));
-            bus.close();
+            // (one still starting is closed as its start ends)
+            transactional.thenAccept(Bus::close);
         }
     }
 
