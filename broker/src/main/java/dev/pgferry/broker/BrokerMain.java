@@ -8,12 +8,16 @@ import java.nio.file.StandardCopyOption;
 
 /**
  * Entry point of the child broker JVM: {@code BrokerMain DATA_DIR BROKER_PORT CONTROLLER_PORT READY_FILE [PARENT_PID]}.
- * Formats storage if needed, starts the broker, then writes the bootstrap address to READY_FILE (atomically).
+ * Locks DATA_DIR ({@link DataDirLock}), formats storage if needed, starts the broker, then writes the bootstrap address
+ * to READY_FILE (atomically).
  * SIGTERM stops the broker cleanly through a shutdown hook; so does the death of PARENT_PID, so that a killed
  * pgferry never leaves an orphan broker holding its data directory. A shutdown that outlasts
  * {@link ChildBroker#STOP_TIMEOUT_MS} halts the JVM.
  */
 public final class BrokerMain {
+    /** Held until this JVM ends (a lock whose channel became unreachable would be released with it). */
+    private static DataDirLock lock;
+
     private BrokerMain() {
     }
 
@@ -22,6 +26,7 @@ public final class BrokerMain {
         Path ready = Path.of(args[3]);
         KafkaRaftServer server;
         try {
+            lock = DataDirLock.take(config.dataDir());
             server = KafkaServerControl.formatAndStart(config);
         } catch (Throwable t) {
             t.printStackTrace();

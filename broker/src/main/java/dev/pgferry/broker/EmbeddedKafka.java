@@ -4,6 +4,8 @@ import kafka.server.KafkaRaftServer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.Map;
 
@@ -16,10 +18,12 @@ public final class EmbeddedKafka implements AutoCloseable {
 
     private final KafkaRaftServer server;
     private final String bootstrapServers;
+    private final DataDirLock lock;
 
-    private EmbeddedKafka(KafkaRaftServer server, String bootstrapServers) {
+    private EmbeddedKafka(KafkaRaftServer server, String bootstrapServers, DataDirLock lock) {
         this.server = server;
         this.bootstrapServers = bootstrapServers;
+        this.lock = lock;
     }
 
     /** Starts a broker with its data under {@code dataDir} on a free port. */
@@ -39,6 +43,12 @@ public final class EmbeddedKafka implements AutoCloseable {
      */
     public static EmbeddedKafka start(Path dataDir, int port, Map<String, String> extra) {
         KafkaServerControl.neutralizeExit();
+        DataDirLock lock;
+        try {
+            lock = DataDirLock.take(dataDir);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot lock the broker's data directory " + dataDir, e);
+        }
         RuntimeException last = null;
         for (int attempt = 1; attempt <= 3; attempt++) {
             BrokerConfig config = new BrokerConfig(dataDir, port > 0 ? port : BrokerConfig.freePort(), BrokerConfig.freePort(), extra);
@@ -46,7 +56,7 @@ public final class EmbeddedKafka implements AutoCloseable {
             try {
                 server = KafkaServerControl.formatAndStart(config);
                 LOG.info("embedded Kafka broker ready at {}", config.bootstrapServers());
-                return new EmbeddedKafka(server, config.bootstrapServers());
+                return new EmbeddedKafka(server, config.bootstrapServers(), lock);
             } catch (Exception e) {
                 last = new IllegalStateException("Kafka broker did not start (attempt " + attempt + ")", e);
                 LOG.warn("embedded Kafka start attempt {} failed: {}", attempt, e.toString());
@@ -60,6 +70,7 @@ public final class EmbeddedKafka implements AutoCloseable {
                 }
             }
         }
+        lock.close();
         throw last;
     }
 
@@ -71,5 +82,6 @@ public final class EmbeddedKafka implements AutoCloseable {
     public void close() {
         server.shutdown();
         server.awaitShutdown();
+        lock.close();
     }
 }

@@ -4,14 +4,16 @@ import org.apache.kafka.clients.admin.Admin;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-/** A broker told to stop in the background, and the next start of its data directory. */
+/** A broker told to stop in the background, and the next start of its data directory; a second broker on a directory in use. */
 class ChildBrokerTest {
 
     @Test
@@ -54,5 +56,31 @@ class ChildBrokerTest {
             p.destroyForcibly().waitFor();
         }
         assertThat(ChildBroker.stillRunning(marker)).as("once it has exited").isEmpty();
+    }
+
+    @Test
+    void aSecondBrokerOnADataDirectoryInUseIsRefusedBeforeItTouchesKafkasFiles(@TempDir Path dir) throws Exception {
+        Path kafka = dir.resolve("kafka");
+        try (ChildBroker first = ChildBroker.start(kafka, 0, false)) {
+            Path quorumState = kafka.resolve("data").resolve("__cluster_metadata-0").resolve("quorum-state");
+            String before = Files.readString(quorumState);
+
+            // When another command starts a broker on the same data directory
+            assertThatThrownBy(() -> ChildBroker.start(kafka, 0, false)).isInstanceOf(IOException.class)
+                    .hasMessageContaining("another pgferry (or Kafka) is using " + kafka);
+
+            // Then it changed nothing of the first's: Kafka's own lock came after its controller had become the Raft
+            // leader of a new epoch (written to quorum-state) and had appended to the metadata log
+            assertThat(Files.readString(quorumState)).as("quorum-state").isEqualTo(before);
+            assertThat(Files.readString(kafka.resolve("broker.log"))).contains("Failed to acquire lock on "
+                    + kafka.resolve(DataDirLock.FILE)).doesNotContain("Failed to acquire lock on file .lock");
+            try (Admin admin = Admin.create(Map.<String, Object>of("bootstrap.servers", first.bootstrapServers()))) {
+                assertThat(admin.describeCluster().nodes().get(30, TimeUnit.SECONDS)).hasSize(1);
+            }
+        }
+        // And once the first has stopped, the directory is free again
+        try (ChildBroker next = ChildBroker.start(kafka, 0, false)) {
+            assertThat(next.bootstrapServers()).isNotBlank();
+        }
     }
 }
