@@ -3,6 +3,7 @@ package dev.pgferry.broker;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -22,6 +23,8 @@ public final class ChildBroker implements AutoCloseable {
     private static final long READY_TIMEOUT_MS = 120_000;
     /** How long a broker may take to stop before it is killed (by its owner, or by itself: {@link BrokerMain}). */
     static final long STOP_TIMEOUT_MS = 30_000;
+    /** The size past which the broker's log is set aside as the next broker starts ({@link #rotate}). */
+    static final long LOG_ROTATE_BYTES = 16L * 1024 * 1024;
     /** The marker of a broker told to stop while its owner went on: its JVM's pid and start time ({@link #marker}). */
     private static final String STOPPING = "broker.stopping";
 
@@ -77,6 +80,7 @@ public final class ChildBroker implements AutoCloseable {
         Files.createDirectories(dataDir);
         awaitStopping(dataDir);
         Path log = dataDir.resolve("broker.log");
+        rotate(log);
         Path ready = dataDir.resolve("broker.ready");
         String lastExit = "";
         for (int attempt = 1; attempt <= 3; attempt++) {
@@ -128,6 +132,17 @@ public final class ChildBroker implements AutoCloseable {
             }
         }
         throw new IOException("Kafka broker did not start (" + lastExit + "); see " + log);
+    }
+
+    /**
+     * Every broker of a data directory appends to its one log, about 0.3 MB a start and stop: past
+     * {@value #LOG_ROTATE_BYTES} bytes it becomes {@code broker.log.1} (replacing the one before), so a data directory
+     * that serves thousands of commands keeps at most about twice that.
+     */
+    static void rotate(Path log) throws IOException {
+        if (Files.exists(log) && Files.size(log) > LOG_ROTATE_BYTES) {
+            Files.move(log, log.resolveSibling(log.getFileName() + ".1"), StandardCopyOption.REPLACE_EXISTING);
+        }
     }
 
     private static String lastFatal(Path log) {

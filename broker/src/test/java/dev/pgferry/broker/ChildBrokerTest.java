@@ -83,4 +83,22 @@ class ChildBrokerTest {
             assertThat(next.bootstrapServers()).isNotBlank();
         }
     }
+
+    @Test
+    void aBrokerLogPastItsLimitIsSetAsideAsTheNextBrokerStartsAndASmallOneIsLeft(@TempDir Path dir) throws Exception {
+        Path log = dir.resolve("broker.log");
+        Files.writeString(log, "small\n");
+        ChildBroker.rotate(log);
+        assertThat(log).hasContent("small");
+        assertThat(dir.resolve("broker.log.1")).doesNotExist();
+
+        Files.writeString(dir.resolve("broker.log.1"), "the one before\n");
+        try (var out = Files.newOutputStream(log)) {
+            out.write(new byte[(int) ChildBroker.LOG_ROTATE_BYTES + 1]);
+        }
+        ChildBroker.rotate(log);
+
+        assertThat(log).doesNotExist();
+        assertThat(Files.size(dir.resolve("broker.log.1"))).isEqualTo(ChildBroker.LOG_ROTATE_BYTES + 1);
+    }
 }
