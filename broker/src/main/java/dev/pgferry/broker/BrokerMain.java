@@ -26,7 +26,8 @@ public final class BrokerMain {
         Path ready = Path.of(args[3]);
         KafkaRaftServer server;
         try {
-            lock = DataDirLock.take(config.dataDir());
+            lock = DataDirLock.take(config.dataDir(),
+                    args.length > 4 ? Long.parseLong(args[4]) : ProcessHandle.current().pid());
             server = KafkaServerControl.formatAndStart(config);
         } catch (Throwable t) {
             t.printStackTrace();

@@ -45,9 +45,12 @@ public final class EmbeddedKafka implements AutoCloseable {
         KafkaServerControl.neutralizeExit();
         DataDirLock lock;
         try {
-            lock = DataDirLock.take(dataDir);
+            lock = DataDirLock.take(dataDir, ProcessHandle.current().pid());
         } catch (IOException e) {
             throw new UncheckedIOException("cannot lock the broker's data directory " + dataDir, e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while locking the broker's data directory " + dataDir, e);
         }
         RuntimeException last = null;
         for (int attempt = 1; attempt <= 3; attempt++) {

@@ -101,4 +101,38 @@ class ChildBrokerTest {
         assertThat(log).doesNotExist();
         assertThat(Files.size(dir.resolve("broker.log.1"))).isEqualTo(ChildBroker.LOG_ROTATE_BYTES + 1);
     }
+
+    @Test
+    void theBrokerOfAKilledCommandIsWaitedForByTheNextOneNotRefused(@TempDir Path dir) throws Exception {
+        Path kafka = dir.resolve("kafka");
+        Files.createDirectories(kafka);
+        Path ready = kafka.resolve("orphan.ready");
+        Process owner = new ProcessBuilder("sleep", "120").start();
+        Process orphan = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp",
+                System.getProperty("java.class.path"), BrokerMain.class.getName(), kafka.toString(),
+                Integer.toString(BrokerConfig.freePort()), Integer.toString(BrokerConfig.freePort()), ready.toString(),
+                Long.toString(owner.pid())).redirectErrorStream(true).redirectOutput(kafka.resolve("orphan.log").toFile())
+                .start();
+        try {
+            for (int i = 0; i < 1200 && !Files.exists(ready); i++) {
+                Thread.sleep(100);
+            }
+            assertThat(ready).as("the orphan-to-be is up").exists();
+
+            // When the command it serves is killed (its broker notices within half a second and stops by itself)
+            owner.destroyForcibly().waitFor();
+
+            // Then the next command's broker waits for it to let go of the data directory instead of failing
+            try (ChildBroker next = ChildBroker.start(kafka, 0, false)) {
+                assertThat(orphan.waitFor(1, TimeUnit.SECONDS)).as("the orphan has ended").isTrue();
+                assertThat(Files.readString(kafka.resolve("orphan.log"))).contains("pgferry: the broker stopped cleanly");
+                try (Admin admin = Admin.create(Map.<String, Object>of("bootstrap.servers", next.bootstrapServers()))) {
+                    assertThat(admin.describeCluster().nodes().get(30, TimeUnit.SECONDS)).hasSize(1);
+                }
+            }
+        } finally {
+            owner.destroyForcibly();
+            orphan.destroyForcibly().waitFor();
+        }
+    }
 }
