@@ -52,6 +52,9 @@ public final class StatusFold {
         }
     };
     static final int CHECKS_KEPT = 1000;
+    /** By first event time, then id: the same order after a replay. */
+    private static final java.util.Comparator<MigrationState> OLDEST_FIRST =
+            java.util.Comparator.comparing((MigrationState m) -> m.firstSeen).thenComparing(m -> m.id);
     /** The next offset to apply, per partition of the status topic, when events come with their position. */
     private final Map<Integer, Long> applied = new HashMap<>();
     /** Counts the fold's changes; waiters of {@link #awaitChange} wait on this object. */
@@ -365,23 +368,19 @@ public final class StatusFold {
      */
     public synchronized Map<String, List<String>> unfinished() {
         Map<String, List<String>> found = new LinkedHashMap<>();
-        migrations.values().stream()
-                .sorted(java.util.Comparator.comparing((MigrationState m) -> m.firstSeen).thenComparing(m -> m.id))
-                .forEach(m -> {
-                    List<String> dbs = m.rows.values().stream().filter(r -> r.state == State.PENDING
-                            || r.state == State.RUNNING).map(r -> r.dbname).toList();
-                    if (!dbs.isEmpty()) {
-                        found.put(m.id, dbs);
-                    }
-                });
+        migrations.values().stream().sorted(OLDEST_FIRST).forEach(m -> {
+            List<String> dbs = m.rows.values().stream().filter(r -> r.state == State.PENDING || r.state == State.RUNNING)
+                    .map(r -> r.dbname).toList();
+            if (!dbs.isEmpty()) {
+                found.put(m.id, dbs);
+            }
+        });
         return found;
     }
 
-    /** Every migration, oldest first (by first event time, then id: the same order after a replay). */
+    /** Every migration, oldest first ({@link #OLDEST_FIRST}). */
     public synchronized List<MigrationStatus> all() {
-        return migrations.values().stream()
-                .sorted(java.util.Comparator.comparing((MigrationState m) -> m.firstSeen).thenComparing(m -> m.id))
-                .map(MigrationState::toStatus).toList();
+        return migrations.values().stream().sorted(OLDEST_FIRST).map(MigrationState::toStatus).toList();
     }
 
     private static Instant max(Instant a, Instant b) {
