@@ -23,7 +23,7 @@ class ClassArchiveTest {
         Files.setLastModifiedTime(jar, FileTime.fromMillis(1_000_000));
 
         assertThat(ClassArchive.archive(jar.toString())).isNotEqualTo(before);
-        assertThat(before.getFileName().toString()).matches("broker-[0-9a-f]{24}\\.jsa");
+        assertThat(before.getFileName().toString()).matches("broker-[0-9a-f]{16}\\.jsa");
     }
 
     @Test
