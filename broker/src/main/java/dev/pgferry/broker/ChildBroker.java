@@ -157,6 +157,16 @@ public final class ChildBroker implements AutoCloseable {
         return bootstrapServers;
     }
 
+    /** Whether the broker's JVM still runs (not merely a zombie nobody has reaped yet). */
+    public boolean alive() {
+        return running(process);
+    }
+
+    /** The broker's log, which says why a broker that ended did. */
+    public Path log() {
+        return log;
+    }
+
     /** The broker's JVM. */
     public ProcessHandle process() {
         return process;

@@ -89,26 +89,31 @@ final class MigrationWatcher {
     }
 
     /**
-     * As {@link #await(Bus, String, PrintStream, Predicate)}, reading the view of a coordinator in this process
-     * (single-machine mode): no consumer of its own to start and stop.
+     * As {@link #await(Bus, String, PrintStream, Predicate, Duration)}, reading the view of a coordinator in this
+     * process (single-machine mode): no consumer of its own to start and stop. {@code check} runs before every look
+     * and ends the wait by throwing (the command's broker gone, say).
      */
     static MigrationStatus await(Coordinator coordinator, String migrationId, PrintStream progress,
-                                 Predicate<MigrationStatus> until) throws InterruptedException {
-        return await(coordinator, migrationId, progress, until, null);
-    }
-
-    static MigrationStatus await(Coordinator coordinator, String migrationId, PrintStream progress,
-                                 Predicate<MigrationStatus> until, Duration timeout) throws InterruptedException {
-        return await(coordinator.fold(), coordinator.follower(), migrationId, progress, until, timeout);
+                                 Predicate<MigrationStatus> until, Duration timeout, Runnable check)
+            throws InterruptedException {
+        return await(coordinator.fold(), coordinator.follower(), migrationId, progress, until, timeout, check);
     }
 
     private static MigrationStatus await(StatusFold fold, StatusFollower follower, String migrationId, PrintStream progress,
                                          Predicate<MigrationStatus> until, Duration timeout) throws InterruptedException {
+        return await(fold, follower, migrationId, progress, until, timeout, () -> {
+        });
+    }
+
+    private static MigrationStatus await(StatusFold fold, StatusFollower follower, String migrationId, PrintStream progress,
+                                         Predicate<MigrationStatus> until, Duration timeout, Runnable check)
+            throws InterruptedException {
         long deadline = timeout == null ? Long.MAX_VALUE : System.nanoTime() + timeout.toNanos();
         boolean terminal = System.console() != null && System.getenv("TERM") != null && !"dumb".equals(System.getenv("TERM"));
         Map<String, String> shown = new HashMap<>();
         List<String> lastDrawn = List.of();
         while (true) {
+            check.run();
             long changes = fold.changes();
             Optional<MigrationStatus> view = fold.view(migrationId);
             if (view.isPresent()) {

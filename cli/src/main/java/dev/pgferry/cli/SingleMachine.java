@@ -59,6 +59,8 @@ final class SingleMachine implements AutoCloseable {
 
     private final Path cleanSign;
     private final boolean withWorkers;
+    /** Set as {@link #close} begins: the broker's stop that follows is no loss. */
+    private volatile boolean closing;
     /** The migrations a killed command left unfinished here, once the coordinator has read the status. */
     private final CompletableFuture<Set<String>> abandoned = new CompletableFuture<>();
 
@@ -177,7 +179,7 @@ final class SingleMachine implements AutoCloseable {
      */
     private void awaitStopped(String migrationId) throws InterruptedException {
         try {
-            MigrationWatcher.await(coordinator, migrationId, null, s -> s.migrationDetail().stream().noneMatch(d ->
+            watch(migrationId, null, s -> s.migrationDetail().stream().noneMatch(d ->
                     d.status() == MigrationStatus.State.PENDING || d.status() == MigrationStatus.State.RUNNING),
                     Duration.ofMinutes(2));
         } catch (MigrationWatcher.TimedOut e) {
@@ -223,7 +225,7 @@ final class SingleMachine implements AutoCloseable {
     MigrationStatus migrate(MigrationRequest request, PrintStream progress) throws InterruptedException {
         MigrationRequest sealed = secrets.protect(request, false);
         bus.send(Topics.REQUESTS, sealed.migrationId(), Json.write(sealed));
-        return MigrationWatcher.await(coordinator, request.migrationId(), progress, MigrationStatus::isFinal);
+        return watch(request.migrationId(), progress, MigrationStatus::isFinal, null);
     }
 
     /**
@@ -233,7 +235,7 @@ final class SingleMachine implements AutoCloseable {
     MigrationStatus remove(String migrationId, boolean finalCopy, PrintStream progress, Duration timeout)
             throws InterruptedException {
         Removals.request(bus, migrationId, finalCopy);
-        return MigrationWatcher.await(coordinator, migrationId, progress, Removals::removalEnded, timeout);
+        return watch(migrationId, progress, Removals::removalEnded, timeout);
     }
 
     /**
@@ -246,7 +248,7 @@ final class SingleMachine implements AutoCloseable {
             return null;
         }
         Verifications.request(bus, migrationId, jobs);
-        return MigrationWatcher.await(coordinator, migrationId, progress, Verifications.ended(before), timeout);
+        return watch(migrationId, progress, Verifications.ended(before), timeout);
     }
 
     /**
@@ -266,7 +268,7 @@ final class SingleMachine implements AutoCloseable {
     MigrationStatus cutover(dev.pgferry.messages.CutoverRequest request, MigrationStatus before, Duration timeout,
                             PrintStream progress) throws InterruptedException {
         Cutovers.request(bus, request);
-        return MigrationWatcher.await(coordinator, request.migrationId(), progress, Cutovers.ended(before), timeout);
+        return watch(request.migrationId(), progress, Cutovers.ended(before), timeout);
     }
 
     /** Requests a refresh and waits until {@code ended} holds (or {@code timeout}, null: none, passed). */
@@ -274,14 +276,38 @@ final class SingleMachine implements AutoCloseable {
                             Predicate<MigrationStatus> ended, Duration timeout,
                             PrintStream progress) throws InterruptedException {
         RefreshCommand.send(bus, request);
-        return MigrationWatcher.await(coordinator, request.migrationId(), progress, ended, timeout);
+        return watch(request.migrationId(), progress, ended, timeout);
     }
 
     /** Waits until every syncing database of the migration lags by at most {@code maxLagBytes}. */
     MigrationStatus awaitLag(String migrationId, long maxLagBytes, PrintStream progress) throws InterruptedException {
-        return MigrationWatcher.await(coordinator, migrationId, progress, s -> s.migrationDetail().stream()
+        return watch(migrationId, progress, s -> s.migrationDetail().stream()
                 .filter(d -> d.status() == MigrationStatus.State.SYNCING)
-                .allMatch(d -> d.lagBytes() != null && d.lagBytes() <= maxLagBytes));
+                .allMatch(d -> d.lagBytes() != null && d.lagBytes() <= maxLagBytes), null);
+    }
+
+    /**
+     * Waits until {@code until} holds for the migration's view ({@link MigrationWatcher}), at most {@code timeout}
+     * (null: no limit), printing progress to {@code progress} (null: nothing); ends with {@link BrokerLost} as soon as
+     * this command's broker is gone, which no wait would survive.
+     */
+    private MigrationStatus watch(String migrationId, PrintStream progress, Predicate<MigrationStatus> until,
+                                  Duration timeout) throws InterruptedException {
+        return MigrationWatcher.await(coordinator, migrationId, progress, until, timeout, () -> {
+            if (!closing && !broker.alive()) {
+                throw new BrokerLost(broker.log());
+            }
+        });
+    }
+
+    /** This command's broker ended while the command needed it: nothing the command waits for can arrive. */
+    static final class BrokerLost extends IllegalStateException {
+        BrokerLost(Path log) {
+            super("the Kafka broker this command started has ended unexpectedly (see " + log + "); without it this"
+                    + " command can neither follow nor finish its work. Run it again with the same --data-dir: the next"
+                    + " command stops what this one left unfinished and removes what that made on both servers before"
+                    + " it starts over");
+        }
     }
 
     /**
@@ -299,9 +325,11 @@ final class SingleMachine implements AutoCloseable {
         workers.clear();
         stopQueued(migrationId);
         try {
-            return Optional.of(MigrationWatcher.await(coordinator, migrationId, null, ended, wait));
+            return Optional.of(watch(migrationId, null, ended, wait));
         } catch (MigrationWatcher.TimedOut e) {
             return Optional.ofNullable(e.last);
+        } catch (BrokerLost e) {
+            return Optional.empty();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return Optional.empty();
@@ -344,6 +372,12 @@ final class SingleMachine implements AutoCloseable {
 
     @Override
     public synchronized void close() {
+        closing = true;
+        if (!broker.alive()) {
+            // Every close below would wait out its Kafka timeouts (a minute and more) for a broker that is gone; the
+            // JVM ends next, as a killed command's would, and the next command cleans up after it.
+            return;
+        }
         List<Runnable> stops = new ArrayList<>();
         workers.forEach(w -> stops.add(w::close));
         if (bus != null) {

@@ -98,8 +98,16 @@ class CliIT {
     /** The broker JVMs still running on {@code dataDir}'s Kafka data. */
     static List<ProcessHandle> brokersOf(Path dataDir) {
         String dir = dataDir.resolve("kafka").toAbsolutePath().normalize().toString();
-        return ProcessHandle.allProcesses().filter(h -> h.info().commandLine()
-                .map(c -> c.contains("dev.pgferry.broker.BrokerMain") && c.contains(dir)).orElse(false)).toList();
+        // (from /proc, whole: the JDK's commandLine() reads the first 4 kB of it, and a broker's class path comes first,
+        // so a data directory named after it was never seen there)
+        return ProcessHandle.allProcesses().filter(h -> {
+            try {
+                String c = Files.readString(Path.of("/proc", Long.toString(h.pid()), "cmdline"));
+                return c.contains("dev.pgferry.broker.BrokerMain") && c.contains(dir);
+            } catch (java.io.IOException | RuntimeException e) {
+                return false;   // gone, or not ours to read
+            }
+        }).toList();
     }
 
     @Test
@@ -260,6 +268,50 @@ class CliIT {
                     Reliability.rows(expected), Reliability.rows(actual));
         } finally {
             ReplicationIT.exec(source, "postgres", "DROP DATABASE IF EXISTS kill_me WITH (FORCE)");
+        }
+    }
+
+    @Test
+    void aMigrateWhoseBrokerDiesEndsAtOnceSayingSoAndTheNextCommandCleansUpAfterIt() throws Exception {
+        ReplicationIT.exec(source, "postgres", "CREATE DATABASE lose_broker");
+        try (LocalPostgres target = Infra.postgres()) {
+            gatedDatabase("lose_broker");
+            String others = allBut(List.of("lose_broker"));
+            Path dataDir = Infra.work().resolve("cli-broker-lost");
+            Path out = Files.createTempFile(Infra.work(), "cli-out-", ".txt");
+            Path err = Files.createTempFile(Infra.work(), "cli-err-", ".txt");
+            Gate gate = Gate.close(target);
+
+            // When the broker's JVM dies (SIGKILL) while the database's rows are being copied
+            Process migrate = startPgferry(out, err, "migrate", "--source", source.uri("postgres"), "--target",
+                    target.uri("postgres"), "--ignore-dbs", others, "--method", "dump", "--migration-id",
+                    "cli-broker-lost-1", "--data-dir", dataDir.toString());
+            gate.awaitHeld();
+            List<ProcessHandle> brokers = brokersOf(dataDir);
+            assertThat(brokers).hasSize(1);
+            brokers.get(0).destroyForcibly();
+
+            // Then the command ends on its own, saying why and what to do, instead of waiting for ever
+            assertThat(migrate.waitFor(1, TimeUnit.MINUTES)).as("migrate ended after its broker died").isTrue();
+            gate.open();
+            assertThat(migrate.exitValue()).isEqualTo(1);
+            assertThat(Files.readString(err)).contains("pgferry: the Kafka broker this command started has ended"
+                    + " unexpectedly (see " + dataDir.resolve("kafka").resolve("broker.log"));
+
+            // And the same command again stops the unfinished migration, removes what it made, and copies every row once
+            Run again = pgferryProcess("migrate", "--source", source.uri("postgres"), "--target", target.uri("postgres"),
+                    "--ignore-dbs", others, "--method", "dump", "--json", "--data-dir", dataDir.toString());
+            assertThat(again.exitCode()).as(again.err()).isEqualTo(0);
+            assertThat(again.err()).contains("pgferry: migration cli-broker-lost-1 in this data directory had not finished");
+            var expected = Compare.tableFingerprints(source, "lose_broker");
+            var actual = Compare.tableFingerprints(target, "lose_broker");
+            Reliability.record("./pgferry migrate's Kafka broker killed (SIGKILL) mid-copy; the same command again",
+                    "the command ended within a minute (exit 1) naming the lost broker; the next command stopped the"
+                            + " unfinished migration, removed its half-copied database, then copied every row once",
+                    Reliability.rows(expected), Reliability.rows(actual));
+            assertThat(actual).isEqualTo(expected);
+        } finally {
+            ReplicationIT.exec(source, "postgres", "DROP DATABASE IF EXISTS lose_broker WITH (FORCE)");
         }
     }
 
