@@ -16,6 +16,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -93,6 +94,20 @@ class CliIT {
         return Compare.scalar(source, "postgres", "SELECT string_agg(datname, ',') FROM pg_database"
                 + " WHERE datname NOT IN ('template0', 'template1') AND datname <> ALL (string_to_array('"
                 + String.join(",", dbs) + "', ','))");
+    }
+
+    /**
+     * Runs the same migrate of {@code db} again on {@code dataDir} after a command that did not end cleanly: it must
+     * name the unfinished migration {@code migrationId} and copy the database; returns the source's and the target's
+     * table fingerprints.
+     */
+    private static List<Map<String, String>> migrateAgainAfter(String migrationId, String db, LocalPostgres target,
+                                                               String others, Path dataDir) throws Exception {
+        Run again = pgferryProcess("migrate", "--source", source.uri("postgres"), "--target", target.uri("postgres"),
+                "--ignore-dbs", others, "--method", "dump", "--json", "--data-dir", dataDir.toString());
+        assertThat(again.exitCode()).as(again.err()).isEqualTo(0);
+        assertThat(again.err()).contains("pgferry: migration " + migrationId + " in this data directory had not finished");
+        return List.of(Compare.tableFingerprints(source, db), Compare.tableFingerprints(target, db));
     }
 
     /** The broker JVMs still running on {@code dataDir}'s Kafka data. */
@@ -248,12 +263,9 @@ class CliIT {
 
             // Then the next command on the data directory says so, stops that migration and removes what it made,
             // and migrates the database itself, every row once
-            Run again = pgferryProcess("migrate", "--source", source.uri("postgres"), "--target", target.uri("postgres"),
-                    "--ignore-dbs", others, "--method", "dump", "--json", "--data-dir", dataDir.toString());
-            assertThat(again.exitCode()).as(again.err()).isEqualTo(0);
-            assertThat(again.err()).contains("pgferry: migration cli-killed-1 in this data directory had not finished");
-            var expected = Compare.tableFingerprints(source, "kill_me");
-            var actual = Compare.tableFingerprints(target, "kill_me");
+            List<Map<String, String>> fingerprints = migrateAgainAfter("cli-killed-1", "kill_me", target, others, dataDir);
+            var expected = fingerprints.get(0);
+            var actual = fingerprints.get(1);
             assertThat(actual).isEqualTo(expected);
             assertThat(Compare.scalar(source, "postgres", "SELECT count(*) FROM pg_replication_slots")).isEqualTo("0");
             assertThat(Compare.scalar(source, "kill_me", "SELECT count(*) FROM pg_publication")).isEqualTo("0");
@@ -299,12 +311,10 @@ class CliIT {
                     + " unexpectedly (see " + dataDir.resolve("kafka").resolve("broker.log"));
 
             // And the same command again stops the unfinished migration, removes what it made, and copies every row once
-            Run again = pgferryProcess("migrate", "--source", source.uri("postgres"), "--target", target.uri("postgres"),
-                    "--ignore-dbs", others, "--method", "dump", "--json", "--data-dir", dataDir.toString());
-            assertThat(again.exitCode()).as(again.err()).isEqualTo(0);
-            assertThat(again.err()).contains("pgferry: migration cli-broker-lost-1 in this data directory had not finished");
-            var expected = Compare.tableFingerprints(source, "lose_broker");
-            var actual = Compare.tableFingerprints(target, "lose_broker");
+            List<Map<String, String>> fingerprints = migrateAgainAfter("cli-broker-lost-1", "lose_broker", target, others,
+                    dataDir);
+            var expected = fingerprints.get(0);
+            var actual = fingerprints.get(1);
             Reliability.record("./pgferry migrate's Kafka broker killed (SIGKILL) mid-copy; the same command again",
                     "the command ended within a minute (exit 1) naming the lost broker; the next command stopped the"
                             + " unfinished migration, removed its half-copied database, then copied every row once",
