@@ -422,17 +422,16 @@ public final class Worker implements AutoCloseable {
     public void cancel(Duration wait) {
         cancelWaitMs = wait.toMillis();
         cancelling = true;
-        running = false;
-        ended.release();
-        if (runner == null) {
-            close();
-            return;
-        }
-        Stopping.pollLoop(consumer, thread, cancelWaitMs + 30_000);
+        stop(cancelWaitMs + 30_000);
     }
 
     @Override
     public void close() {
+        stop(30_000);
+    }
+
+    /** Ends the poll loop, waiting for it up to {@code waitMs} (its tasks handed back or, when cancelling, stopped). */
+    private void stop(long waitMs) {
         running = false;
         // A loop with no free slot waits on this, not in a poll that wakeup() ends
         ended.release();
@@ -442,6 +441,6 @@ public final class Worker implements AutoCloseable {
             status.close();
             return;
         }
-        Stopping.pollLoop(consumer, thread, 30_000);
+        Stopping.pollLoop(consumer, thread, waitMs);
     }
 }
