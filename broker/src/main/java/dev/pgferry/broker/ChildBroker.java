@@ -35,15 +35,18 @@ public final class ChildBroker implements AutoCloseable {
     private final Path pendingArchive;
     /** Whether the child writes {@link #pendingArchive} as it exits (no archive existed when it started). */
     private final boolean writesArchive;
+    /** The Java runtime the child runs on. */
+    private final Path javaHome;
 
     private ChildBroker(ProcessHandle process, String bootstrapServers, Path log, Path archive, Path pendingArchive,
-                        boolean writesArchive) {
+                        boolean writesArchive, Path javaHome) {
         this.process = process;
         this.bootstrapServers = bootstrapServers;
         this.log = log;
         this.archive = archive;
         this.pendingArchive = pendingArchive;
         this.writesArchive = writesArchive;
+        this.javaHome = javaHome;
     }
 
     /**
@@ -77,6 +80,12 @@ public final class ChildBroker implements AutoCloseable {
 
     /** As {@link #start(Path, int)}; without {@code classArchive} the JVM neither maps nor writes a class archive. */
     static ChildBroker start(Path dataDir, int port, boolean classArchive) throws IOException, InterruptedException {
+        return start(dataDir, port, classArchive, Path.of(System.getProperty("java.home")));
+    }
+
+    /** As {@link #start(Path, int, boolean)}, the broker's JVM from the Java runtime at {@code javaHome}. */
+    static ChildBroker start(Path dataDir, int port, boolean classArchive, Path javaHome)
+            throws IOException, InterruptedException {
         Files.createDirectories(dataDir);
         awaitStopping(dataDir);
         Path log = dataDir.resolve("broker.log");
@@ -87,10 +96,11 @@ public final class ChildBroker implements AutoCloseable {
             Files.deleteIfExists(ready);
             int brokerPort = port > 0 ? port : BrokerConfig.freePort();
             List<String> cmd = new ArrayList<>();
-            cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-            Path archive = ClassArchive.archive(CLASS_PATH);
+            cmd.add(javaHome.resolve("bin").resolve("java").toString());
+            Path archive = ClassArchive.archive(CLASS_PATH, javaHome);
             Path pending = classArchive ? ClassArchive.pending(archive) : null;
-            List<String> archiveOptions = classArchive ? ClassArchive.jvmOptions(archive, pending) : List.of();
+            List<String> archiveOptions = classArchive
+                    ? ClassArchive.jvmOptions(ClassArchive.Kind.of(javaHome), archive, pending) : List.of();
             cmd.addAll(archiveOptions);
             cmd.addAll(List.of("-Xmx256m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Dlogback.configurationFile=logback-broker.xml",
                     "-cp", CLASS_PATH, BrokerMain.class.getName(),
@@ -107,19 +117,19 @@ public final class ChildBroker implements AutoCloseable {
                 // The owner gave up on this start (EarlyBroker.abandon): no broker is left behind.
                 p.destroyForcibly();
                 awaitExit(p, STOP_TIMEOUT_MS);
-                ClassArchive.publish(pending, archive, CLASS_PATH);
+                ClassArchive.publish(pending, archive, javaHome, CLASS_PATH);
                 throw e;
             }
             if (Files.exists(ready)) {
                 return new ChildBroker(p, Files.readString(ready).trim(), log, archive, pending,
-                        archiveOptions.stream().anyMatch(o -> o.startsWith("-XX:ArchiveClassesAtExit=")));
+                        ClassArchive.writes(archiveOptions), javaHome);
             }
             boolean timedOut = running(p);
             if (timedOut) {
                 p.destroyForcibly();
                 awaitExit(p, STOP_TIMEOUT_MS);
             }
-            ClassArchive.publish(pending, archive, CLASS_PATH);
+            ClassArchive.publish(pending, archive, javaHome, CLASS_PATH);
             if (timedOut) {
                 throw new IOException("Kafka broker did not become ready within " + READY_TIMEOUT_MS / 1000
                         + " s; see " + log);
@@ -324,7 +334,7 @@ public final class ChildBroker implements AutoCloseable {
             process.destroyForcibly();
             Thread.currentThread().interrupt();
         } finally {
-            ClassArchive.publish(pendingArchive, archive, CLASS_PATH);
+            ClassArchive.publish(pendingArchive, archive, javaHome, CLASS_PATH);
         }
     }
 }

@@ -8,6 +8,7 @@ import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 class ClassArchiveTest {
     @TempDir
@@ -95,6 +96,85 @@ class ClassArchiveTest {
         try (var files = Files.list(cds)) {
             assertThat(files.map(f -> f.getFileName().toString())).containsExactlyInAnyOrder(
                     "broker-" + "f".repeat(24) + ".jsa", "broker-" + "0".repeat(23) + "3.jsa", "broker-" + "0".repeat(23) + "2.jsa");
+        }
+    }
+
+    @Test
+    void theRuntimeChoosesTheKindJava25AndNewerAnAheadOfTimeCache() throws Exception {
+        Path java25 = Files.createDirectories(dir.resolve("jdk-25"));
+        Files.writeString(java25.resolve("release"), "IMPLEMENTOR=\"Eclipse Adoptium\"\nJAVA_VERSION=\"25.0.3\"\n");
+        Path java17 = Files.createDirectories(dir.resolve("jdk-17"));
+        Files.writeString(java17.resolve("release"), "JAVA_VERSION=\"17.0.15\"\n");
+        Path jar = Files.writeString(dir.resolve("app.jar"), "v1");
+
+        assertThat(ClassArchive.Kind.of(java25)).isEqualTo(ClassArchive.Kind.AOT);
+        assertThat(ClassArchive.Kind.of(java17)).isEqualTo(ClassArchive.Kind.CDS);
+        assertThat(ClassArchive.Kind.of(dir.resolve("no-such-runtime"))).isEqualTo(ClassArchive.Kind.CDS);
+        assertThat(ClassArchive.Kind.of(Path.of(System.getProperty("java.home"))))
+                .isEqualTo(Runtime.version().feature() >= 25 ? ClassArchive.Kind.AOT : ClassArchive.Kind.CDS);
+        assertThat(ClassArchive.archive(jar.toString(), java25).getFileName().toString()).matches("broker-[0-9a-f]{16}\\.aot");
+        assertThat(ClassArchive.archive(jar.toString(), java17).getFileName().toString()).matches("broker-[0-9a-f]{16}\\.jsa");
+        assertThat(ClassArchive.archive(jar.toString(), java17).getFileName())
+                .as("each runtime its own").isNotEqualTo(ClassArchive.archive(jar.toString()).getFileName());
+
+        Path archive = dir.resolve("cds").resolve("broker-" + "a".repeat(16) + ".aot");
+        Path pending = ClassArchive.pending(archive);
+        java.util.List<String> first = ClassArchive.jvmOptions(ClassArchive.Kind.AOT, archive, pending);
+        assertThat(first).containsExactly("-XX:AOTCacheOutput=" + pending);
+        assertThat(ClassArchive.writes(first)).isTrue();
+        Files.writeString(pending, "cache bytes");
+        Files.writeString(pending.resolveSibling(pending.getFileName() + ".config"), "the recording");
+        ClassArchive.publish(pending, archive, p -> true);
+        java.util.List<String> next = ClassArchive.jvmOptions(ClassArchive.Kind.AOT, archive, ClassArchive.pending(archive));
+        assertThat(next).containsExactly("-XX:AOTCache=" + archive);
+        assertThat(ClassArchive.writes(next)).isFalse();
+        try (var files = Files.list(archive.getParent())) {
+            assertThat(files.map(f -> f.getFileName().toString())).containsExactly(archive.getFileName().toString());
+        }
+    }
+
+    @Test
+    void aJava25CacheAJvmCannotMapIsNotPublishedAndACompleteOneIs() throws Exception {
+        Path java25 = java25OrNewer();
+        assumeTrue(java25 != null, "no Java 25 or newer under /usr/lib/jvm (or PGFERRY_TEST_JAVA25_HOME)");
+        // A real cache, recorded and written by a JVM of that runtime as it exits, and the same cache cut short
+        Path jar = Path.of(org.junit.jupiter.api.Test.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+        Path archive = dir.resolve("cds").resolve("broker-" + "d".repeat(16) + ".aot");
+        Path written = ClassArchive.pending(archive);
+        java.util.List<String> cmd = new java.util.ArrayList<>(java.util.List.of(java25.resolve("bin/java").toString()));
+        cmd.addAll(ClassArchive.jvmOptions(ClassArchive.Kind.of(java25), archive, written));
+        cmd.addAll(java.util.List.of("-cp", jar.toString(), "-version"));
+        Process jvm = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        assertThat(jvm.waitFor()).isZero();
+        byte[] bytes = Files.readAllBytes(written);
+        Files.delete(written);
+
+        Path cut = ClassArchive.pending(archive);
+        Files.write(cut, java.util.Arrays.copyOf(bytes, bytes.length / 2));
+        assertThat(ClassArchive.usable(cut, java25, jar.toString())).isFalse();
+        ClassArchive.publish(cut, archive, java25, jar.toString());
+        assertThat(archive).doesNotExist();
+        assertThat(cut).doesNotExist();
+
+        Path whole = ClassArchive.pending(archive);
+        Files.write(whole, bytes);
+        ClassArchive.publish(whole, archive, java25, jar.toString());
+        assertThat(archive).hasBinaryContent(bytes);
+    }
+
+    /** A Java runtime of version 25 or newer on this machine, or null. */
+    static Path java25OrNewer() throws java.io.IOException {
+        String given = System.getenv("PGFERRY_TEST_JAVA25_HOME");
+        if (given != null && !given.isBlank()) {
+            return Path.of(given);
+        }
+        Path jvms = Path.of("/usr/lib/jvm");
+        if (!Files.isDirectory(jvms)) {
+            return null;
+        }
+        try (var homes = Files.list(jvms)) {
+            return homes.filter(h -> Files.isRegularFile(h.resolve("release")) && Files.isExecutable(h.resolve("bin/java"))
+                    && ClassArchive.Kind.of(h) == ClassArchive.Kind.AOT).sorted().findFirst().orElse(null);
         }
     }
 }

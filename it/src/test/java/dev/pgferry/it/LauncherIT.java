@@ -11,6 +11,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * The {@code ./pgferry} launcher the README's commands run, as on a machine whose cache holds no class archive yet:
@@ -19,13 +20,13 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 class LauncherIT {
 
+    /** This JVM's runtime (Java 17 on the machines the suite runs on). */
+    private static final Path JAVA_HOME = Path.of(System.getProperty("java.home"));
+
     @Test
     void everyRunAfterTheFirstOnANewMachineStartsAndMapsTheArchiveTheFirstWrote() throws Exception {
-        Path repo = Path.of(System.getProperty("user.dir")).toAbsolutePath().getParent();
-        Path home = Files.createTempDirectory(Infra.work(), "launcher-");
-        Files.createDirectories(home.resolve("cli"));
-        Files.copy(repo.resolve("pgferry"), home.resolve("pgferry"));
-        Files.createSymbolicLink(home.resolve("cli/target"), repo.resolve("cli/target"));
+        assumeTrue(Runtime.version().feature() < 25, "this JVM's runtime writes an ahead-of-time cache: the test below");
+        Path home = launcherHome();
         Path cache = home.resolve("cache");
 
         // Given a new machine: the first run writes the class archive as it exits
@@ -60,14 +61,94 @@ class LauncherIT {
                 .containsExactlyInAnyOrder(kept.get(0).getFileName().toString(), "cli-old2.jsa", "cli-old3.jsa");
     }
 
+    @Test
+    void onJava25TheFirstMigrateRecordsQuietlyTheNextWritesTheCacheApartAndLaterRunsMapIt() throws Exception {
+        Path java25 = java25OrNewer();
+        assumeTrue(java25 != null, "no Java 25 or newer under /usr/lib/jvm (or PGFERRY_TEST_JAVA25_HOME)");
+        Path home = launcherHome();
+        Path cache = home.resolve("cache");
+
+        // Given a new machine whose JAVA_HOME is a Java 25: the first migrate records the classes it loads, saying
+        // nothing of it where --json would write
+        Run first = run(home, cache, java25, "migrate", "--help");
+        assertThat(first.exitCode()).as(first.out()).isZero();
+        assertThat(first.out()).contains("--source").doesNotContain("AOT");
+        assertThat(archives(cache, ".tmp")).singleElement().asString().contains(".aotconf.");
+
+        // When the next command runs, the cache is written apart from it, and moved into place once a JVM maps it
+        Run second = run(home, cache, java25, "--version");
+        assertThat(second.exitCode()).as(second.out()).isZero();
+        assertThat(second.out()).isEqualTo("pgferry 0.1.0\n");
+        long deadline = System.currentTimeMillis() + 120_000;
+        while ((archives(cache, ".aot").isEmpty() || !archives(cache, ".tmp").isEmpty())
+                && System.currentTimeMillis() < deadline) {
+            Thread.sleep(100);
+        }
+        assertThat(archives(cache, ".tmp")).isEmpty();
+        Path aot = archives(cache, ".aot").get(0);
+        assertThat(aot.getFileName().toString()).matches("cli-[0-9a-f]{24}\\.aot");
+
+        // Then later commands run on it (only the version on their output) and a JVM that must map it does
+        Run third = run(home, cache, java25, "--version");
+        assertThat(third.exitCode()).as(third.out()).isZero();
+        assertThat(third.out()).isEqualTo("pgferry 0.1.0\n");
+        Process check = new ProcessBuilder(java25.resolve("bin/java").toString(), "-XX:TieredStopAtLevel=1",
+                "-XX:+UseSerialGC", "-XX:AOTMode=on", "-XX:AOTCache=" + aot,
+                "-cp", home.resolve("cli/target/lib") + "/*:" + home.resolve("cli/target/pgferry.jar"),
+                "dev.pgferry.cli.Main", "--version").redirectErrorStream(true).start();
+        assertThat(new String(check.getInputStream().readAllBytes())).isEqualTo("pgferry 0.1.0\n");
+        assertThat(check.waitFor()).isZero();
+    }
+
+    /** A directory with the launcher and (a link to) the jars {@code mvn package} built. */
+    private static Path launcherHome() throws Exception {
+        Path repo = Path.of(System.getProperty("user.dir")).toAbsolutePath().getParent();
+        Path home = Files.createTempDirectory(Infra.work(), "launcher-");
+        Files.createDirectories(home.resolve("cli"));
+        Files.copy(repo.resolve("pgferry"), home.resolve("pgferry"));
+        Files.createSymbolicLink(home.resolve("cli/target"), repo.resolve("cli/target"));
+        return home;
+    }
+
+    /** A Java runtime of version 25 or newer on this machine, or null. */
+    private static Path java25OrNewer() throws Exception {
+        String given = System.getenv("PGFERRY_TEST_JAVA25_HOME");
+        if (given != null && !given.isBlank()) {
+            return Path.of(given);
+        }
+        Path jvms = Path.of("/usr/lib/jvm");
+        if (!Files.isDirectory(jvms)) {
+            return null;
+        }
+        try (Stream<Path> homes = Files.list(jvms)) {
+            return homes.filter(h -> Files.isExecutable(h.resolve("bin/java")) && feature(h) >= 25).sorted().findFirst()
+                    .orElse(null);
+        }
+    }
+
+    private static int feature(Path javaHome) {
+        try (Stream<String> lines = Files.lines(javaHome.resolve("release"))) {
+            return lines.filter(l -> l.startsWith("JAVA_VERSION=\"")).findFirst()
+                    .map(l -> Runtime.Version.parse(l.substring("JAVA_VERSION=\"".length(), l.length() - 1)).feature())
+                    .orElse(0);
+        } catch (Exception e) {
+            return 0;
+        }
+    }
+
     private record Run(int exitCode, String out) {
     }
 
     private static Run run(Path home, Path cache, String... args) throws Exception {
+        return run(home, cache, JAVA_HOME, args);
+    }
+
+    private static Run run(Path home, Path cache, Path javaHome, String... args) throws Exception {
         ProcessBuilder pb = new ProcessBuilder(Stream.concat(Stream.of("bash", home.resolve("pgferry").toString()),
                 Stream.of(args)).toList()).redirectErrorStream(true);
         pb.environment().put("XDG_CACHE_HOME", cache.toString());
         pb.environment().remove("PGFERRY_JAVA_OPTS");
+        pb.environment().put("JAVA_HOME", javaHome.toString());
         Path out = Files.createTempFile(Infra.work(), "launcher-out-", ".txt");
         Process p = pb.redirectOutput(out.toFile()).start();
         if (!p.waitFor(2, TimeUnit.MINUTES)) {
