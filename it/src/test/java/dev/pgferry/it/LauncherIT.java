@@ -100,6 +100,23 @@ class LauncherIT {
         assertThat(check.waitFor()).isZero();
     }
 
+    @Test
+    void withoutJavaHomeAndAnOlderJavaOnThePathTheNewestJava25UnderUsrLibJvmRunsTheCommand() throws Exception {
+        Path java25 = java25OrNewer();
+        assumeTrue(java25 != null && java25.startsWith("/usr/lib/jvm") && Runtime.version().feature() < 25,
+                "no Java 25 or newer under /usr/lib/jvm beside this older one");
+        Path home = launcherHome();
+        Path cache = home.resolve("cache");
+
+        // Given no JAVA_HOME, and this JVM's older java first on the PATH
+        Run first = run(home, cache, (Path) null, "migrate", "--help");
+
+        // Then the command ran on the Java 25: it recorded the classes for an ahead-of-time cache, as only a Java 25 does
+        assertThat(first.exitCode()).as(first.out()).isZero();
+        assertThat(first.out()).contains("--source");
+        assertThat(archives(cache, ".tmp")).singleElement().asString().contains(".aotconf.");
+    }
+
     /** A directory with the launcher and (a link to) the jars {@code mvn package} built. */
     private static Path launcherHome() throws Exception {
         Path repo = Path.of(System.getProperty("user.dir")).toAbsolutePath().getParent();
@@ -143,12 +160,18 @@ class LauncherIT {
         return run(home, cache, JAVA_HOME, args);
     }
 
+    /** Runs the launcher with {@code javaHome} as JAVA_HOME; none (null): with this JVM's java first on the PATH. */
     private static Run run(Path home, Path cache, Path javaHome, String... args) throws Exception {
         ProcessBuilder pb = new ProcessBuilder(Stream.concat(Stream.of("bash", home.resolve("pgferry").toString()),
                 Stream.of(args)).toList()).redirectErrorStream(true);
         pb.environment().put("XDG_CACHE_HOME", cache.toString());
         pb.environment().remove("PGFERRY_JAVA_OPTS");
-        pb.environment().put("JAVA_HOME", javaHome.toString());
+        if (javaHome != null) {
+            pb.environment().put("JAVA_HOME", javaHome.toString());
+        } else {
+            pb.environment().remove("JAVA_HOME");
+            pb.environment().put("PATH", JAVA_HOME.resolve("bin") + ":" + pb.environment().get("PATH"));
+        }
         Path out = Files.createTempFile(Infra.work(), "launcher-out-", ".txt");
         Process p = pb.redirectOutput(out.toFile()).start();
         if (!p.waitFor(2, TimeUnit.MINUTES)) {
