@@ -102,6 +102,10 @@ public final class ChildBroker implements AutoCloseable {
             List<String> archiveOptions = classArchive
                     ? ClassArchive.jvmOptions(ClassArchive.Kind.of(javaHome), archive, pending) : List.of();
             cmd.addAll(archiveOptions);
+            if (ClassArchive.feature(javaHome) >= 24) {
+                // (from Java 24 on, Kafka's use of sun.misc.Unsafe prints a warning meant for its maintainers)
+                cmd.add("--sun-misc-unsafe-memory-access=allow");
+            }
             cmd.addAll(List.of("-Xmx256m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Dlogback.configurationFile=logback-broker.xml",
                     "-cp", CLASS_PATH, BrokerMain.class.getName(),
                     dataDir.toAbsolutePath().normalize().toString(), Integer.toString(brokerPort),

@@ -12,11 +12,12 @@ import java.util.List;
  * A class-data-sharing archive for the child broker's JVM. Kafka's broker loads thousands of classes as it starts;
  * with an archive of them (a dynamic CDS archive, written by the first broker JVM that runs) the next ones are ready
  * in about half the time (1.9 s against 0.9 s measured). On Java 25 or newer it is an ahead-of-time cache instead
- * (JEP 483 and 514: the classes loaded and linked, not only parsed; {@link Kind#AOT}), ready in 0.6-0.7 s. The archive is keyed by the Java runtime and the exact class
- * path (each entry's path, size and modification time), so a rebuilt jar gets a new one; it is written under a name
- * of its own by one JVM and moved into place only after that JVM has exited and only when a JVM can map it
- * ({@link #usable}), so no broker ever reads a half-written archive or one cut short by a kill. The first broker JVM
- * pays for writing it as it exits (about 3 s, once per build of the jars). Where it cannot be written, the broker
+ * (JEP 483 and 514: the classes loaded and linked, not only parsed; {@link Kind#AOT}), ready in 0.6-0.7 s. The
+ * archive is keyed by the Java runtime and the exact class path (each entry's path, size and modification time), so
+ * a rebuilt jar gets a new one; it is written under a name of its own by one JVM and moved into place only after that
+ * JVM has exited and only when a JVM can map it ({@link #usable}), so no broker ever reads a half-written archive or
+ * one cut short by a kill. The first broker JVM pays for writing it as it exits (about 3 s, once per build of the
+ * jars; 4-5 s for an ahead-of-time cache). Where it cannot be written, the broker
  * simply starts without it. Stateless.
  */
 final class ClassArchive {
@@ -42,19 +43,7 @@ final class ClassArchive {
 
         /** The kind a JVM of the runtime at {@code javaHome} uses (its {@code release} file names its version). */
         static Kind of(Path javaHome) {
-            int feature;
-            if (javaHome.equals(Path.of(System.getProperty("java.home")))) {
-                feature = Runtime.version().feature();
-            } else {
-                try (var lines = Files.lines(javaHome.resolve("release"))) {
-                    feature = lines.filter(l -> l.startsWith("JAVA_VERSION=")).findFirst()
-                            .map(l -> Runtime.Version.parse(l.substring(l.indexOf('=') + 1).replace("\"", "")).feature())
-                            .orElse(17);
-                } catch (IOException | RuntimeException e) {
-                    feature = 17;
-                }
-            }
-            return feature >= 25 ? AOT : CDS;
+            return feature(javaHome) >= 25 ? AOT : CDS;
         }
 
         List<String> useOptions(Path archive) {
@@ -69,6 +58,20 @@ final class ClassArchive {
     }
 
     private ClassArchive() {
+    }
+
+    /** The major version of the Java runtime at {@code javaHome}, read from its {@code release} file (17 when unknown). */
+    static int feature(Path javaHome) {
+        if (javaHome.equals(Path.of(System.getProperty("java.home")))) {
+            return Runtime.version().feature();
+        }
+        try (var lines = Files.lines(javaHome.resolve("release"))) {
+            return lines.filter(l -> l.startsWith("JAVA_VERSION=")).findFirst()
+                    .map(l -> Runtime.Version.parse(l.substring(l.indexOf('=') + 1).replace("\"", "")).feature())
+                    .orElse(17);
+        } catch (IOException | RuntimeException e) {
+            return 17;
+        }
     }
 
     /**
