@@ -254,16 +254,20 @@ public final class ChildBroker implements AutoCloseable {
      */
     private static void awaitStopping(Path dataDir) throws InterruptedException {
         Path marker = dataDir.resolve(STOPPING);
-        String content;
+        List<String> lines;
         try {
-            content = Files.readString(marker);
+            lines = Files.readAllLines(marker);
         } catch (IOException e) {
             return;
         }
-        Optional<ProcessHandle> stopping = stillRunning(content);
+        Optional<ProcessHandle> stopping = lines.isEmpty() ? Optional.empty() : stillRunning(lines.get(0));
         if (stopping.isPresent()) {
             // it kills itself after STOP_TIMEOUT_MS; past that, the start below reports a lock still held
             awaitExit(stopping.get(), STOP_TIMEOUT_MS + 5_000);
+        }
+        if (lines.size() == 4) {
+            // it wrote its class archive as it exited: in place now, once whole ({@link #stopInBackground})
+            ClassArchive.publish(Path.of(lines.get(1)), Path.of(lines.get(2)), Path.of(lines.get(3)), CLASS_PATH);
         }
         try {
             Files.deleteIfExists(marker);
@@ -300,16 +304,17 @@ public final class ChildBroker implements AutoCloseable {
      * Tells the broker to stop (SIGTERM: a clean shutdown, which takes about 0.4 s) and returns without waiting for
      * it, so that a command can exit at once; the broker's JVM kills itself should its shutdown outlast
      * {@link #STOP_TIMEOUT_MS}, and the next {@link #start} of this data directory waits for it. A broker that
-     * writes its class archive as it exits (the first of a build) is waited for as by {@link #close()}: the archive
-     * is published once it is whole.
+     * writes its class archive as it exits (the first of a build: 3-5 s more) is not waited for either: the marker
+     * names the archive, and that next start publishes it once the JVM has exited. Before, the first command of a
+     * build waited for it.
      */
     public void stopInBackground() {
-        if (writesArchive) {
-            close();
-            return;
-        }
         try {
-            Files.writeString(log.resolveSibling(STOPPING), marker(process));
+            String content = marker(process);
+            if (writesArchive) {
+                content = String.join("\n", content, pendingArchive.toString(), archive.toString(), javaHome.toString());
+            }
+            Files.writeString(log.resolveSibling(STOPPING), content);
         } catch (IOException e) {
             // without the marker the next start may find the lock held: stop as close() does
             close();
@@ -318,10 +323,7 @@ public final class ChildBroker implements AutoCloseable {
         process.destroy();
     }
 
-    /**
-     * Whether this broker's JVM writes the class archive as it exits (the first broker of a build); such a broker
-     * is waited for even by {@link #stopInBackground()}.
-     */
+    /** Whether this broker's JVM writes the class archive as it exits (the first broker of a build). */
     public boolean writesClassArchive() {
         return writesArchive;
     }

@@ -16,12 +16,14 @@ import java.util.List;
  * archive is keyed by the Java runtime and the exact class path (each entry's path, size and modification time), so
  * a rebuilt jar gets a new one; it is written under a name of its own by one JVM and moved into place only after that
  * JVM has exited and only when a JVM can map it ({@link #usable}), so no broker ever reads a half-written archive or
- * one cut short by a kill. The first broker JVM pays for writing it as it exits (about 3 s, once per build of the
- * jars; 4-5 s for an ahead-of-time cache). Where it cannot be written, the broker
- * simply starts without it. Stateless.
+ * one cut short by a kill. The first broker JVM of a build writes it as it exits (about 3 s; 4-5 s for an
+ * ahead-of-time cache), which its command need not wait for ({@link ChildBroker#stopInBackground}). Where it cannot
+ * be written, the broker simply starts without it. Stateless.
  */
 final class ClassArchive {
     static final int KEEP = 3;
+    /** An unpublished archive older than this was left by a broker whose data directory no start used again. */
+    static final long STALE_MS = 24L * 3600 * 1000;
 
     /** What a JVM of a given runtime can map: its options to use one and to write one as it exits. */
     enum Kind {
@@ -186,8 +188,21 @@ final class ClassArchive {
         return archive.resolveSibling(archive.getFileName() + "." + ProcessHandle.current().pid() + "." + System.nanoTime() + ".tmp");
     }
 
-    /** Keeps the {@link #KEEP} newest archives (one per build of the jars; about 55 MB each). */
+    /**
+     * Keeps the {@link #KEEP} newest archives (one per build of the jars; about 55 MB each), and removes what a broker
+     * wrote more than {@link #STALE_MS} ago that no start published: a broker stopped in the background leaves its
+     * archive to the next start of its own data directory, which may never come.
+     */
     private static void prune(Path dir) throws IOException {
+        long stale = System.currentTimeMillis() - STALE_MS;
+        try (var files = Files.list(dir)) {
+            for (Path f : files.toList()) {
+                String name = f.getFileName().toString();
+                if (name.startsWith("broker-") && name.endsWith(".tmp") && f.toFile().lastModified() < stale) {
+                    Files.deleteIfExists(f);
+                }
+            }
+        }
         try (var files = Files.list(dir)) {
             List<Path> archives = files.filter(f -> f.getFileName().toString().matches("broker-[0-9a-f]+\\.(jsa|aot)"))
                     .sorted(Comparator.comparing((Path f) -> f.toFile().lastModified()).reversed()).toList();

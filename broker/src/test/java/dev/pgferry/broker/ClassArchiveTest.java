@@ -87,6 +87,10 @@ class ClassArchiveTest {
             Path old = Files.writeString(cds.resolve("broker-" + "0".repeat(23) + i + ".jsa"), "x");
             Files.setLastModifiedTime(old, FileTime.fromMillis(1_000_000L * (i + 1)));
         }
+        // (and what two brokers wrote that no start published: one two days ago, one still being written)
+        Path left = Files.writeString(cds.resolve("broker-" + "1".repeat(16) + ".aot.4242.1.tmp"), "left");
+        Files.setLastModifiedTime(left, FileTime.fromMillis(System.currentTimeMillis() - 2 * 86_400_000L));
+        Path writing = Files.writeString(cds.resolve("broker-" + "2".repeat(16) + ".jsa.4343.1.tmp"), "writing");
         Path archive = cds.resolve("broker-" + "f".repeat(24) + ".jsa");
         Path pending = ClassArchive.pending(archive);
         Files.writeString(pending, "new");
@@ -95,7 +99,8 @@ class ClassArchiveTest {
 
         try (var files = Files.list(cds)) {
             assertThat(files.map(f -> f.getFileName().toString())).containsExactlyInAnyOrder(
-                    "broker-" + "f".repeat(24) + ".jsa", "broker-" + "0".repeat(23) + "3.jsa", "broker-" + "0".repeat(23) + "2.jsa");
+                    "broker-" + "f".repeat(24) + ".jsa", "broker-" + "0".repeat(23) + "3.jsa", "broker-" + "0".repeat(23) + "2.jsa",
+                    writing.getFileName().toString());
         }
     }
 

@@ -1,5 +1,6 @@
 package dev.pgferry.it;
 
+import dev.pgferry.cli.local.LocalPostgres;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Files;
@@ -115,6 +116,41 @@ class LauncherIT {
         assertThat(first.exitCode()).as(first.out()).isZero();
         assertThat(first.out()).contains("--source");
         assertThat(archives(cache, ".tmp")).singleElement().asString().contains(".aotconf.");
+    }
+
+    @Test
+    void theFirstMigrateOfABuildExitsWhileItsBrokerWritesItsArchiveAndTheNextPublishesIt() throws Exception {
+        Path home = launcherHome();
+        Path cache = home.resolve("cache");
+        Path dataDir = home.resolve("data");
+        try (LocalPostgres source = Infra.postgres(); LocalPostgres target = Infra.postgres()) {
+            ReplicationIT.exec(source, "postgres", "CREATE DATABASE archived");
+            ReplicationIT.exec(source, "archived", "CREATE TABLE t (id int PRIMARY KEY, v text);"
+                    + " INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 1000) g");
+            String[] migrate = {"migrate", "--source", source.uri("postgres"), "--target", target.uri("postgres"),
+                    "--ignore-dbs", "postgres", "--method", "dump", "--data-dir", dataDir.toString()};
+
+            // Given a new machine: the first migrate copies the database and exits, its broker told to stop
+            Run first = run(home, cache, migrate);
+            assertThat(first.exitCode()).as(first.out()).isZero();
+            assertThat(Compare.tableFingerprints(target, "archived")).isEqualTo(Compare.tableFingerprints(source, "archived"));
+
+            // Then it did not wait for its broker, which writes its archive as it exits: the marker names what it writes
+            List<String> marker = Files.readAllLines(dataDir.resolve("kafka/broker.stopping"));
+            assertThat(marker).hasSize(4);
+            assertThat(marker.get(1)).contains("/pgferry/cds/broker-").endsWith(".tmp");
+            assertThat(marker.get(2)).matches(".*/pgferry/cds/broker-[0-9a-f]{16}\\.jsa");
+
+            // When the next migrate of that data directory starts, it waits for that broker and puts its archive in place
+            ReplicationIT.exec(target, "postgres", "DROP DATABASE archived WITH (FORCE)");
+            Run second = run(home, cache, migrate);
+            assertThat(second.exitCode()).as(second.out()).isZero();
+            assertThat(Compare.tableFingerprints(target, "archived")).isEqualTo(Compare.tableFingerprints(source, "archived"));
+            assertThat(Path.of(marker.get(2))).isRegularFile();
+            assertThat(Path.of(marker.get(1))).doesNotExist();
+            assertThat(Files.readAllLines(dataDir.resolve("kafka/broker.stopping"))).as("the second's broker mapped it")
+                    .hasSize(1);
+        }
     }
 
     /** A directory with the launcher and (a link to) the jars {@code mvn package} built. */
