@@ -7,6 +7,7 @@ import dev.pgferry.messages.TaskClaim;
 import dev.pgferry.messages.Topics;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.RemoveMembersFromConsumerGroupOptions;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerGroupMetadata;
@@ -176,6 +177,26 @@ public final class Bus implements AutoCloseable {
         Map<String, Object> a = new HashMap<>(settings.client());
         a.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, settings.bootstrapServers());
         return a;
+    }
+
+    /**
+     * Removes every member of the consumer {@code groups} (of a broker reached without settings: the single-machine
+     * one), dynamic ones included: for a caller that knows them all gone, whose sessions would otherwise be waited
+     * out. Best effort: a group that does not exist, or a removal that fails, is left as it is.
+     */
+    public static void removeAllMembers(String bootstrapServers, String... groups) {
+        try (Admin admin = Admin.create(Map.<String, Object>of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers))) {
+            for (String group : groups) {
+                try {
+                    admin.removeMembersFromConsumerGroup(group, new RemoveMembersFromConsumerGroupOptions()).all()
+                            .get(30, TimeUnit.SECONDS);
+                } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
+                    LOG.debug("members of group {} not removed: {}", group, e.toString());
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     /** Creates the pgferry topics that do not exist yet. Safe to call from every process at start. */

@@ -1,10 +1,17 @@
 package dev.pgferry.it;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.pgferry.broker.ChildBroker;
+import dev.pgferry.bus.Bus;
 import dev.pgferry.cli.Main;
 import dev.pgferry.cli.local.LocalPostgres;
 import dev.pgferry.cli.local.SampleData;
 import dev.pgferry.messages.Json;
+import dev.pgferry.messages.Topics;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.consumer.CloseOptions;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.serialization.StringDeserializer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -123,6 +130,43 @@ class CliIT {
                 return false;   // gone, or not ours to read
             }
         }).toList();
+    }
+
+    @Test
+    void theNextCommandAfterOneThatWasKilledRemovesItsGroupMembersInsteadOfWaitingForTheirSessionsToEnd() throws Exception {
+        try (LocalPostgres target = Infra.postgres()) {
+            Path dataDir = Infra.work().resolve("cli-left-members");
+            // Given a data directory whose last command was killed (it left no nothing-unfinished sign), and one of its
+            // idle workers still in the workers' group: silent, its session five minutes long
+            try (ChildBroker broker = ChildBroker.start(dataDir.resolve("kafka"), 0);
+                 Admin admin = Admin.create(Map.<String, Object>of("bootstrap.servers", broker.bootstrapServers()))) {
+                Bus bus = new Bus(broker.bootstrapServers(), "cli-it");
+                bus.ensureTopics();
+                String tasks = bus.topic(Topics.TASKS);
+                bus.close();
+                KafkaConsumer<String, String> killed = new KafkaConsumer<>(Map.<String, Object>of(
+                        "bootstrap.servers", broker.bootstrapServers(), "group.id", Topics.WORKER_GROUP,
+                        "session.timeout.ms", 300_000, "key.deserializer", StringDeserializer.class.getName(),
+                        "value.deserializer", StringDeserializer.class.getName()));
+                killed.subscribe(List.of(tasks));
+                long deadline = System.currentTimeMillis() + 30_000;
+                while (killed.assignment().isEmpty() && System.currentTimeMillis() < deadline) {
+                    killed.poll(java.time.Duration.ofMillis(100));
+                }
+                killed.close(CloseOptions.groupMembershipOperation(CloseOptions.GroupMembershipOperation.REMAIN_IN_GROUP));
+                assertThat(admin.describeConsumerGroups(List.of(Topics.WORKER_GROUP)).all().get(30, TimeUnit.SECONDS)
+                        .get(Topics.WORKER_GROUP).members()).as("the killed command's worker").hasSize(1);
+            }
+
+            // When the next migrate runs, in a JVM of its own
+            Run run = pgferryProcess("migrate", "--source", source.uri("postgres"), "--target", target.uri("postgres"),
+                    "--ignore-dbs", allBut(List.of("inventory")), "--method", "dump", "--data-dir", dataDir.toString());
+
+            // Then it copies the database: its worker's group formed without that member (whose session would have
+            // held it for five minutes, past the time this test waits for the command)
+            assertThat(run.exitCode()).as(run.err()).isEqualTo(0);
+            assertThat(Compare.tableFingerprints(target, "inventory")).isEqualTo(Compare.tableFingerprints(source, "inventory"));
+        }
     }
 
     @Test
