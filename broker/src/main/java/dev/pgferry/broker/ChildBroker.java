@@ -80,12 +80,7 @@ public final class ChildBroker implements AutoCloseable {
 
     /** As {@link #start(Path, int)}; without {@code classArchive} the JVM neither maps nor writes a class archive. */
     static ChildBroker start(Path dataDir, int port, boolean classArchive) throws IOException, InterruptedException {
-        return start(dataDir, port, classArchive, Path.of(System.getProperty("java.home")));
-    }
-
-    /** As {@link #start(Path, int, boolean)}, the broker's JVM from the Java runtime at {@code javaHome}. */
-    static ChildBroker start(Path dataDir, int port, boolean classArchive, Path javaHome)
-            throws IOException, InterruptedException {
+        Path javaHome = Path.of(System.getProperty("java.home"));
         Files.createDirectories(dataDir);
         awaitStopping(dataDir);
         Path log = dataDir.resolve("broker.log");
@@ -102,7 +97,7 @@ public final class ChildBroker implements AutoCloseable {
             List<String> archiveOptions = classArchive
                     ? ClassArchive.jvmOptions(ClassArchive.Kind.of(javaHome), archive, pending) : List.of();
             cmd.addAll(archiveOptions);
-            if (ClassArchive.feature(javaHome) >= 24) {
+            if (JavaRuntimes.feature(javaHome) >= 24) {
                 // (from Java 24 on, Kafka's use of sun.misc.Unsafe prints a warning meant for its maintainers)
                 cmd.add("--sun-misc-unsafe-memory-access=allow");
             }

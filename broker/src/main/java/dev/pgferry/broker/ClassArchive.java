@@ -45,7 +45,7 @@ final class ClassArchive {
 
         /** The kind a JVM of the runtime at {@code javaHome} uses (its {@code release} file names its version). */
         static Kind of(Path javaHome) {
-            return feature(javaHome) >= 25 ? AOT : CDS;
+            return JavaRuntimes.feature(javaHome) >= 25 ? AOT : CDS;
         }
 
         List<String> useOptions(Path archive) {
@@ -60,20 +60,6 @@ final class ClassArchive {
     }
 
     private ClassArchive() {
-    }
-
-    /** The major version of the Java runtime at {@code javaHome}, read from its {@code release} file (17 when unknown). */
-    static int feature(Path javaHome) {
-        if (javaHome.equals(Path.of(System.getProperty("java.home")))) {
-            return Runtime.version().feature();
-        }
-        try (var lines = Files.lines(javaHome.resolve("release"))) {
-            return lines.filter(l -> l.startsWith("JAVA_VERSION=")).findFirst()
-                    .map(l -> Runtime.Version.parse(l.substring(l.indexOf('=') + 1).replace("\"", "")).feature())
-                    .orElse(17);
-        } catch (IOException | RuntimeException e) {
-            return 17;
-        }
     }
 
     /**

@@ -140,8 +140,8 @@ class ClassArchiveTest {
 
     @Test
     void aJava25CacheAJvmCannotMapIsNotPublishedAndACompleteOneIs() throws Exception {
-        Path java25 = java25OrNewer();
-        assumeTrue(java25 != null, "no Java 25 or newer under /usr/lib/jvm (or PGFERRY_TEST_JAVA25_HOME)");
+        Path java25 = JavaRuntimes.installed(25).orElse(null);
+        assumeTrue(java25 != null, "no Java 25 or newer under /usr/lib/jvm");
         // A real cache, recorded and written by a JVM of that runtime as it exits, and the same cache cut short
         Path jar = Path.of(org.junit.jupiter.api.Test.class.getProtectionDomain().getCodeSource().getLocation().toURI());
         Path archive = dir.resolve("cds").resolve("broker-" + "d".repeat(16) + ".aot");
@@ -165,21 +165,5 @@ class ClassArchiveTest {
         Files.write(whole, bytes);
         ClassArchive.publish(whole, archive, java25, jar.toString());
         assertThat(archive).hasBinaryContent(bytes);
-    }
-
-    /** A Java runtime of version 25 or newer on this machine, or null. */
-    static Path java25OrNewer() throws java.io.IOException {
-        String given = System.getenv("PGFERRY_TEST_JAVA25_HOME");
-        if (given != null && !given.isBlank()) {
-            return Path.of(given);
-        }
-        Path jvms = Path.of("/usr/lib/jvm");
-        if (!Files.isDirectory(jvms)) {
-            return null;
-        }
-        try (var homes = Files.list(jvms)) {
-            return homes.filter(h -> Files.isRegularFile(h.resolve("release")) && Files.isExecutable(h.resolve("bin/java"))
-                    && ClassArchive.Kind.of(h) == ClassArchive.Kind.AOT).sorted().findFirst().orElse(null);
-        }
     }
 }

@@ -1,5 +1,6 @@
 package dev.pgferry.it;
 
+import dev.pgferry.broker.JavaRuntimes;
 import dev.pgferry.cli.local.LocalPostgres;
 import org.junit.jupiter.api.Test;
 
@@ -64,8 +65,8 @@ class LauncherIT {
 
     @Test
     void onJava25TheFirstMigrateRecordsQuietlyTheNextWritesTheCacheApartAndLaterRunsMapIt() throws Exception {
-        Path java25 = java25OrNewer();
-        assumeTrue(java25 != null, "no Java 25 or newer under /usr/lib/jvm (or PGFERRY_TEST_JAVA25_HOME)");
+        Path java25 = JavaRuntimes.installed(25).orElse(null);
+        assumeTrue(java25 != null, "no Java 25 or newer under /usr/lib/jvm");
         Path home = launcherHome();
         Path cache = home.resolve("cache");
 
@@ -103,8 +104,8 @@ class LauncherIT {
 
     @Test
     void withoutJavaHomeAndAnOlderJavaOnThePathTheNewestJava25UnderUsrLibJvmRunsTheCommand() throws Exception {
-        Path java25 = java25OrNewer();
-        assumeTrue(java25 != null && java25.startsWith("/usr/lib/jvm") && Runtime.version().feature() < 25,
+        Path java25 = JavaRuntimes.installed(25).orElse(null);
+        assumeTrue(java25 != null && Runtime.version().feature() < 25,
                 "no Java 25 or newer under /usr/lib/jvm beside this older one");
         Path home = launcherHome();
         Path cache = home.resolve("cache");
@@ -161,32 +162,6 @@ class LauncherIT {
         Files.copy(repo.resolve("pgferry"), home.resolve("pgferry"));
         Files.createSymbolicLink(home.resolve("cli/target"), repo.resolve("cli/target"));
         return home;
-    }
-
-    /** A Java runtime of version 25 or newer on this machine, or null. */
-    private static Path java25OrNewer() throws Exception {
-        String given = System.getenv("PGFERRY_TEST_JAVA25_HOME");
-        if (given != null && !given.isBlank()) {
-            return Path.of(given);
-        }
-        Path jvms = Path.of("/usr/lib/jvm");
-        if (!Files.isDirectory(jvms)) {
-            return null;
-        }
-        try (Stream<Path> homes = Files.list(jvms)) {
-            return homes.filter(h -> Files.isExecutable(h.resolve("bin/java")) && feature(h) >= 25).sorted().findFirst()
-                    .orElse(null);
-        }
-    }
-
-    private static int feature(Path javaHome) {
-        try (Stream<String> lines = Files.lines(javaHome.resolve("release"))) {
-            return lines.filter(l -> l.startsWith("JAVA_VERSION=\"")).findFirst()
-                    .map(l -> Runtime.Version.parse(l.substring("JAVA_VERSION=\"".length(), l.length() - 1)).feature())
-                    .orElse(0);
-        } catch (Exception e) {
-            return 0;
-        }
     }
 
     private record Run(int exitCode, String out) {
