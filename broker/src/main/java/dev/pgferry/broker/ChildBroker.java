@@ -27,6 +27,8 @@ public final class ChildBroker implements AutoCloseable {
     static final long LOG_ROTATE_BYTES = 16L * 1024 * 1024;
     /** The marker of a broker told to stop while its owner went on: its JVM's pid and start time ({@link #marker}). */
     private static final String STOPPING = "broker.stopping";
+    /** The suffix of the file beside an archive being written that names the JVM writing it ({@link #writerOf}). */
+    private static final String WRITER = ".writer";
 
     private final ProcessHandle process;
     private final String bootstrapServers;
@@ -93,7 +95,8 @@ public final class ChildBroker implements AutoCloseable {
             List<String> cmd = new ArrayList<>();
             cmd.add(javaHome.resolve("bin").resolve("java").toString());
             Path archive = ClassArchive.archive(CLASS_PATH, javaHome);
-            Path pending = classArchive ? ClassArchive.pending(archive) : null;
+            // (while another broker writes it, this one writes none of its own)
+            Path pending = classArchive && !publishLeft(archive, javaHome) ? ClassArchive.pending(archive) : null;
             List<String> archiveOptions = classArchive
                     ? ClassArchive.jvmOptions(ClassArchive.Kind.of(javaHome), archive, pending) : List.of();
             cmd.addAll(archiveOptions);
@@ -141,6 +144,43 @@ public final class ChildBroker implements AutoCloseable {
             }
         }
         throw new IOException("Kafka broker did not start (" + lastExit + "); see " + log);
+    }
+
+    /**
+     * Publishes what brokers stopped in the background ({@link #stopInBackground}), of any data directory, wrote
+     * to {@code archive} as they exited, once their JVMs are gone: each names its JVM in a file beside what it writes
+     * ({@link #writerOf}). A start of another data directory would otherwise never see it, and every first command of
+     * a new data directory would run without an archive. Returns whether one of them is still writing it.
+     */
+    private static boolean publishLeft(Path archive, Path javaHome) {
+        String prefix = archive.getFileName() + ".";
+        List<Path> writers;
+        try (var files = Files.list(archive.getParent())) {
+            writers = files.filter(f -> f.getFileName().toString().startsWith(prefix)
+                    && f.getFileName().toString().endsWith(".tmp" + WRITER)).toList();
+        } catch (IOException e) {
+            return false;   // no cache directory yet
+        }
+        boolean writing = false;
+        for (Path writer : writers) {
+            try {
+                if (stillRunning(Files.readString(writer)).isPresent()) {
+                    writing = true;
+                } else {
+                    Path pending = writer.resolveSibling(writer.getFileName().toString().replace(WRITER, ""));
+                    ClassArchive.publish(pending, archive, javaHome, CLASS_PATH);
+                    Files.deleteIfExists(writer);
+                }
+            } catch (IOException e) {
+                // another start took it, or it is unreadable: the stale sweep removes it after a day
+            }
+        }
+        return writing;
+    }
+
+    /** The file that names the JVM writing {@code pending}. */
+    private static Path writerOf(Path pending) {
+        return pending.resolveSibling(pending.getFileName() + WRITER);
     }
 
     /**
@@ -249,20 +289,16 @@ public final class ChildBroker implements AutoCloseable {
      */
     private static void awaitStopping(Path dataDir) throws InterruptedException {
         Path marker = dataDir.resolve(STOPPING);
-        List<String> lines;
+        String content;
         try {
-            lines = Files.readAllLines(marker);
+            content = Files.readString(marker);
         } catch (IOException e) {
             return;
         }
-        Optional<ProcessHandle> stopping = lines.isEmpty() ? Optional.empty() : stillRunning(lines.get(0));
+        Optional<ProcessHandle> stopping = stillRunning(content);
         if (stopping.isPresent()) {
             // it kills itself after STOP_TIMEOUT_MS; past that, the start below reports a lock still held
             awaitExit(stopping.get(), STOP_TIMEOUT_MS + 5_000);
-        }
-        if (lines.size() == 4) {
-            // it wrote its class archive as it exited: in place now, once whole ({@link #stopInBackground})
-            ClassArchive.publish(Path.of(lines.get(1)), Path.of(lines.get(2)), Path.of(lines.get(3)), CLASS_PATH);
         }
         try {
             Files.deleteIfExists(marker);
@@ -299,17 +335,16 @@ public final class ChildBroker implements AutoCloseable {
      * Tells the broker to stop (SIGTERM: a clean shutdown, which takes about 0.4 s) and returns without waiting for
      * it, so that a command can exit at once; the broker's JVM kills itself should its shutdown outlast
      * {@link #STOP_TIMEOUT_MS}, and the next {@link #start} of this data directory waits for it. A broker that
-     * writes its class archive as it exits (the first of a build: 3-5 s more) is not waited for either: the marker
-     * names the archive, and that next start publishes it once the JVM has exited. Before, the first command of a
-     * build waited for it.
+     * writes its class archive as it exits (the first of a build: 3-5 s more) is not waited for either: a file beside
+     * the archive names the JVM writing it, and the next start of any data directory publishes it once that JVM has
+     * exited ({@link #publishLeft}). Before, the first command of a build waited for it.
      */
     public void stopInBackground() {
         try {
-            String content = marker(process);
             if (writesArchive) {
-                content = String.join("\n", content, pendingArchive.toString(), archive.toString(), javaHome.toString());
+                Files.writeString(writerOf(pendingArchive), marker(process));
             }
-            Files.writeString(log.resolveSibling(STOPPING), content);
+            Files.writeString(log.resolveSibling(STOPPING), marker(process));
         } catch (IOException e) {
             // without the marker the next start may find the lock held: stop as close() does
             close();

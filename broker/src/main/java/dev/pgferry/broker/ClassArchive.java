@@ -22,7 +22,7 @@ import java.util.List;
  */
 final class ClassArchive {
     static final int KEEP = 3;
-    /** An unpublished archive older than this was left by a broker whose data directory no start used again. */
+    /** An unpublished archive older than this was left by a broker killed while writing it, or seen by no start since. */
     static final long STALE_MS = 24L * 3600 * 1000;
 
     /** What a JVM of a given runtime can map: its options to use one and to write one as it exits. */
@@ -176,15 +176,16 @@ final class ClassArchive {
 
     /**
      * Keeps the {@link #KEEP} newest archives (one per build of the jars; about 55 MB each), and removes what a broker
-     * wrote more than {@link #STALE_MS} ago that no start published: a broker stopped in the background leaves its
-     * archive to the next start of its own data directory, which may never come.
+     * wrote more than {@link #STALE_MS} ago that no start published (a broker stopped in the background leaves its
+     * archive to the next broker's start: {@code ChildBroker.publishLeft}), and the files that named their writers.
      */
     private static void prune(Path dir) throws IOException {
         long stale = System.currentTimeMillis() - STALE_MS;
         try (var files = Files.list(dir)) {
             for (Path f : files.toList()) {
                 String name = f.getFileName().toString();
-                if (name.startsWith("broker-") && name.endsWith(".tmp") && f.toFile().lastModified() < stale) {
+                if (name.startsWith("broker-") && (name.endsWith(".tmp") || name.endsWith(".tmp.writer"))
+                        && f.toFile().lastModified() < stale) {
                     Files.deleteIfExists(f);
                 }
             }

@@ -120,38 +120,49 @@ class LauncherIT {
     }
 
     @Test
-    void theFirstMigrateOfABuildExitsWhileItsBrokerWritesItsArchiveAndTheNextPublishesIt() throws Exception {
+    void theFirstMigrateOfABuildExitsWhileItsBrokerWritesItsArchiveAndTheNextOfAnyDataDirectoryPublishesIt()
+            throws Exception {
         Path home = launcherHome();
         Path cache = home.resolve("cache");
-        Path dataDir = home.resolve("data");
         try (LocalPostgres source = Infra.postgres(); LocalPostgres target = Infra.postgres()) {
             ReplicationIT.exec(source, "postgres", "CREATE DATABASE archived");
             ReplicationIT.exec(source, "archived", "CREATE TABLE t (id int PRIMARY KEY, v text);"
                     + " INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 1000) g");
-            String[] migrate = {"migrate", "--source", source.uri("postgres"), "--target", target.uri("postgres"),
-                    "--ignore-dbs", "postgres", "--method", "dump", "--data-dir", dataDir.toString()};
 
             // Given a new machine: the first migrate copies the database and exits, its broker told to stop
-            Run first = run(home, cache, migrate);
+            Run first = run(home, cache, migrate(source, target, home.resolve("first")));
             assertThat(first.exitCode()).as(first.out()).isZero();
             assertThat(Compare.tableFingerprints(target, "archived")).isEqualTo(Compare.tableFingerprints(source, "archived"));
 
-            // Then it did not wait for its broker, which writes its archive as it exits: the marker names what it writes
-            List<String> marker = Files.readAllLines(dataDir.resolve("kafka/broker.stopping"));
-            assertThat(marker).hasSize(4);
-            assertThat(marker.get(1)).contains("/pgferry/cds/broker-").endsWith(".tmp");
-            assertThat(marker.get(2)).matches(".*/pgferry/cds/broker-[0-9a-f]{16}\\.jsa");
+            // Then it did not wait for its broker, which writes its archive as it exits: a file beside it names that JVM
+            Path writer;
+            try (Stream<Path> files = Files.list(cache.resolve("pgferry/cds"))) {
+                writer = files.filter(f -> f.getFileName().toString().endsWith(".tmp.writer")).findFirst().orElseThrow();
+            }
+            assertThat(writer.getFileName().toString()).matches("broker-[0-9a-f]{16}\\.jsa\\..*\\.tmp\\.writer");
+            assertThat(Files.readString(writer)).isEqualTo(Files.readString(home.resolve("first/kafka/broker.stopping")));
 
-            // When the next migrate of that data directory starts, it waits for that broker and puts its archive in place
+            // When that broker has exited and the next migrate starts, on a data directory of its own, it puts that
+            // archive in place, and its own broker maps it
+            Path writerProcess = Path.of("/proc", Files.readString(writer).split(" ")[0]);
+            long deadline = System.currentTimeMillis() + 60_000;
+            while (Files.exists(writerProcess) && System.currentTimeMillis() < deadline) {
+                Thread.sleep(100);
+            }
             ReplicationIT.exec(target, "postgres", "DROP DATABASE archived WITH (FORCE)");
-            Run second = run(home, cache, migrate);
+            Run second = run(home, cache, migrate(source, target, home.resolve("second")));
             assertThat(second.exitCode()).as(second.out()).isZero();
             assertThat(Compare.tableFingerprints(target, "archived")).isEqualTo(Compare.tableFingerprints(source, "archived"));
-            assertThat(Path.of(marker.get(2))).isRegularFile();
-            assertThat(Path.of(marker.get(1))).doesNotExist();
-            assertThat(Files.readAllLines(dataDir.resolve("kafka/broker.stopping"))).as("the second's broker mapped it")
-                    .hasSize(1);
+            String archive = writer.getFileName().toString().replaceAll("\\.[0-9]+\\.[0-9]+\\.tmp\\.writer$", "");
+            assertThat(cache.resolve("pgferry/cds").resolve(archive)).isRegularFile();
+            assertThat(archives(cache, ".tmp")).isEmpty();
+            assertThat(archives(cache, ".writer")).isEmpty();
         }
+    }
+
+    private static String[] migrate(LocalPostgres source, LocalPostgres target, Path dataDir) {
+        return new String[]{"migrate", "--source", source.uri("postgres"), "--target", target.uri("postgres"),
+                "--ignore-dbs", "postgres", "--method", "dump", "--data-dir", dataDir.toString()};
     }
 
     /** A directory with the launcher and (a link to) the jars {@code mvn package} built. */
