@@ -37,18 +37,15 @@ public final class ChildBroker implements AutoCloseable {
     private final Path pendingArchive;
     /** Whether the child writes {@link #pendingArchive} as it exits (no archive existed when it started). */
     private final boolean writesArchive;
-    /** The Java runtime the child runs on. */
-    private final Path javaHome;
 
     private ChildBroker(ProcessHandle process, String bootstrapServers, Path log, Path archive, Path pendingArchive,
-                        boolean writesArchive, Path javaHome) {
+                        boolean writesArchive) {
         this.process = process;
         this.bootstrapServers = bootstrapServers;
         this.log = log;
         this.archive = archive;
         this.pendingArchive = pendingArchive;
         this.writesArchive = writesArchive;
-        this.javaHome = javaHome;
     }
 
     /**
@@ -82,7 +79,6 @@ public final class ChildBroker implements AutoCloseable {
 
     /** As {@link #start(Path, int)}; without {@code classArchive} the JVM neither maps nor writes a class archive. */
     static ChildBroker start(Path dataDir, int port, boolean classArchive) throws IOException, InterruptedException {
-        Path javaHome = Path.of(System.getProperty("java.home"));
         Files.createDirectories(dataDir);
         awaitStopping(dataDir);
         Path log = dataDir.resolve("broker.log");
@@ -93,14 +89,13 @@ public final class ChildBroker implements AutoCloseable {
             Files.deleteIfExists(ready);
             int brokerPort = port > 0 ? port : BrokerConfig.freePort();
             List<String> cmd = new ArrayList<>();
-            cmd.add(javaHome.resolve("bin").resolve("java").toString());
-            Path archive = ClassArchive.archive(CLASS_PATH, javaHome);
+            cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+            Path archive = ClassArchive.archive(CLASS_PATH);
             // (while another broker writes it, this one writes none of its own)
-            Path pending = classArchive && !publishLeft(archive, javaHome) ? ClassArchive.pending(archive) : null;
-            List<String> archiveOptions = classArchive
-                    ? ClassArchive.jvmOptions(ClassArchive.Kind.of(javaHome), archive, pending) : List.of();
+            Path pending = classArchive && !publishLeft(archive) ? ClassArchive.pending(archive) : null;
+            List<String> archiveOptions = classArchive ? ClassArchive.jvmOptions(archive, pending) : List.of();
             cmd.addAll(archiveOptions);
-            if (JavaRuntimes.feature(javaHome) >= 24) {
+            if (Runtime.version().feature() >= 24) {
                 // (from Java 24 on, Kafka's use of sun.misc.Unsafe prints a warning meant for its maintainers)
                 cmd.add("--sun-misc-unsafe-memory-access=allow");
             }
@@ -119,19 +114,19 @@ public final class ChildBroker implements AutoCloseable {
                 // The owner gave up on this start (EarlyBroker.abandon): no broker is left behind.
                 p.destroyForcibly();
                 awaitExit(p, STOP_TIMEOUT_MS);
-                ClassArchive.publish(pending, archive, javaHome, CLASS_PATH);
+                ClassArchive.publish(pending, archive, CLASS_PATH);
                 throw e;
             }
             if (Files.exists(ready)) {
                 return new ChildBroker(p, Files.readString(ready).trim(), log, archive, pending,
-                        ClassArchive.writes(archiveOptions), javaHome);
+                        ClassArchive.writes(archiveOptions));
             }
             boolean timedOut = running(p);
             if (timedOut) {
                 p.destroyForcibly();
                 awaitExit(p, STOP_TIMEOUT_MS);
             }
-            ClassArchive.publish(pending, archive, javaHome, CLASS_PATH);
+            ClassArchive.publish(pending, archive, CLASS_PATH);
             if (timedOut) {
                 throw new IOException("Kafka broker did not become ready within " + READY_TIMEOUT_MS / 1000
                         + " s; see " + log);
@@ -152,7 +147,7 @@ public final class ChildBroker implements AutoCloseable {
      * ({@link #writerOf}). A start of another data directory would otherwise never see it, and every first command of
      * a new data directory would run without an archive. Returns whether one of them is still writing it.
      */
-    private static boolean publishLeft(Path archive, Path javaHome) {
+    private static boolean publishLeft(Path archive) {
         String prefix = archive.getFileName() + ".";
         List<Path> writers;
         try (var files = Files.list(archive.getParent())) {
@@ -168,7 +163,7 @@ public final class ChildBroker implements AutoCloseable {
                     writing = true;
                 } else {
                     Path pending = writer.resolveSibling(writer.getFileName().toString().replace(WRITER, ""));
-                    ClassArchive.publish(pending, archive, javaHome, CLASS_PATH);
+                    ClassArchive.publish(pending, archive, CLASS_PATH);
                     Files.deleteIfExists(writer);
                 }
             } catch (IOException e) {
@@ -353,11 +348,6 @@ public final class ChildBroker implements AutoCloseable {
         process.destroy();
     }
 
-    /** Whether this broker's JVM writes the class archive as it exits (the first broker of a build). */
-    public boolean writesClassArchive() {
-        return writesArchive;
-    }
-
     /** Stops the broker (SIGTERM, then SIGKILL after 30 s). */
     @Override
     public void close() {
@@ -370,7 +360,7 @@ public final class ChildBroker implements AutoCloseable {
             process.destroyForcibly();
             Thread.currentThread().interrupt();
         } finally {
-            ClassArchive.publish(pendingArchive, archive, javaHome, CLASS_PATH);
+            ClassArchive.publish(pendingArchive, archive, CLASS_PATH);
         }
     }
 }

@@ -80,11 +80,11 @@ final class ClassArchive {
     }
 
     /**
-     * JVM options that use the archive, or (when there is none yet) write one to {@code pending} at exit; none when
-     * there is no place to write one ({@code pending} null).
+     * JVM options, of this runtime's kind, that use the archive, or (when there is none yet) write one to
+     * {@code pending} at exit; none when there is no place to write one ({@code pending} null).
      */
     static List<String> jvmOptions(Path archive, Path pending) {
-        return jvmOptions(Kind.CDS, archive, pending);
+        return jvmOptions(Kind.of(Path.of(System.getProperty("java.home"))), archive, pending);
     }
 
     static List<String> jvmOptions(Kind kind, Path archive, Path pending) {

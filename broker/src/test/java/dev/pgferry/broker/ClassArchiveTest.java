@@ -31,7 +31,7 @@ class ClassArchiveTest {
     void theFirstJvmWritesTheArchiveLaterOnesUseIt() throws Exception {
         Path archive = dir.resolve("cds").resolve("broker-0123456789abcdef01234567.jsa");
         Path pending = ClassArchive.pending(archive);
-        assertThat(ClassArchive.jvmOptions(archive, pending)).containsExactly("-XX:ArchiveClassesAtExit=" + pending);
+        assertThat(ClassArchive.jvmOptions(ClassArchive.Kind.CDS, archive, pending)).containsExactly("-XX:ArchiveClassesAtExit=" + pending);
 
         // When that JVM has exited and written its archive
         Files.writeString(pending, "archive bytes");
@@ -39,7 +39,7 @@ class ClassArchiveTest {
 
         assertThat(archive).hasContent("archive bytes");
         assertThat(pending).doesNotExist();
-        assertThat(ClassArchive.jvmOptions(archive, ClassArchive.pending(archive)))
+        assertThat(ClassArchive.jvmOptions(ClassArchive.Kind.CDS, archive, ClassArchive.pending(archive)))
                 .containsExactly("-XX:SharedArchiveFile=" + archive, "-Xshare:auto");
     }
 
