@@ -15,6 +15,7 @@
 # timed only when named in TOOLS.
 # Prints each tool's median and spread, the wall time per database and the CPU seconds per database of the source's
 # server, the target's and the rest of the machine (the tool itself; from /proc of the postmasters and the machine).
+# BENCH_DIR=/dev/shm puts the clusters on a tmpfs instead of /tmp (see bench/run.sh).
 # BENCH_DELAY_MS=N puts both servers N ms away each way (bench/delay.py, a proxy that holds every chunk) for every
 # tool, once the databases are built.
 set -euo pipefail
@@ -24,7 +25,7 @@ N=${1:-100}
 ROUNDS=${2:-3}
 WORKERS=${3:-2}
 TASKS=${4:-1}
-work=$(mktemp -d /tmp/pgferry-bench-dbs-XXXX)
+work=$(mktemp -d "${BENCH_DIR:-/tmp}"/pgferry-bench-dbs-XXXX)
 . "$here/lib.sh"
 results="$work/results.tsv"
 : > "$results"
@@ -75,7 +76,8 @@ reset_target() {
     while read -r d; do psql -q -d "$dst dbname=postgres" -c "DROP DATABASE \"$d\" WITH (FORCE)"; done
 }
 
-export PGFERRY_JAVA_OPTS="-Xmx256m -XX:+UseSerialGC"
+# pgferry's default JVM options (C1 only, serial GC), the heap capped
+export PGFERRY_JAVA_OPTS="-Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1"
 before_service=${svc_pids:-}
 start_service
 for w in $(seq 1 "$WORKERS"); do

@@ -13,7 +13,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 SIZE_GB=${1:-3}
-work=$(mktemp -d /tmp/pgferry-heap-XXXX)
+work=$(mktemp -d "${BENCH_DIR:-/tmp}"/pgferry-heap-XXXX)
 . "$here/lib.sh"
 trap stop_clusters EXIT
 SP=$(free_port); start_cluster source "$SP"

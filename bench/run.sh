@@ -11,9 +11,11 @@
 # equals the source (row counts and content hashes per table, indexes, constraints, sequences). Prints seconds
 # (median and spread), MB/s, each tool's time as a ratio of the floor (a bare parallel COPY pipe, no indexes) and the
 # CPU seconds of each run: the source's server, the target's, and the rest of the machine (from /proc).
-# Extra server settings for both clusters: BENCH_PG_OPTS="-c log_min_duration_statement=100". KEEP=1 leaves the
-# clusters running; TOOLS="pgferry-service floor" picks tools (also: pgferry-repl and pgferry-repl-tablesync, logical
-# replication until every database is syncing, with pgferry's copy or PostgreSQL's table sync; pgferry-verify, the
+# BENCH_DIR=/dev/shm puts the clusters (and pgferry's broker) on a tmpfs instead of /tmp (BENCHMARKS.md, "Where the
+# target's time goes": this machine's /tmp creates files slowly). Extra server settings for both clusters:
+# BENCH_PG_OPTS="-c log_min_duration_statement=100". KEEP=1 leaves the clusters running; TOOLS="pgferry-service
+# floor" picks tools (also: pgferry-repl and pgferry-repl-tablesync, logical replication until every database is
+# syncing, with pgferry's copy or PostgreSQL's table sync; pgferry-verify, the
 # time of pgferry verify after an untimed migration; pgferry-service-b, the service with a worker started with
 # BENCH_WORKER_OPTS_B (its --jobs, if any, replaces the run's) and in a JVM with BENCH_WORKER_JAVA_OPTS_B
 # (default: the same JVM options as the others, below), for an interleaved A/B of worker options (BENCH_WARM=1:
@@ -27,7 +29,7 @@ SIZE_MB=${1:-1000}
 ROUNDS=${2:-3}
 JOBS=${3:-$(nproc)}
 [ "$JOBS" -ge 2 ] || JOBS=2
-work=$(mktemp -d /tmp/pgferry-bench-XXXX)
+work=$(mktemp -d "${BENCH_DIR:-/tmp}"/pgferry-bench-XXXX)
 . "$here/lib.sh"
 results="$work/results.tsv"
 : > "$results"
@@ -174,7 +176,10 @@ run_floor() {
   psql -Atq -d "$src dbname=bench" -c "SELECT quote_ident(relname) FROM pg_class WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace ORDER BY pg_relation_size(oid) DESC" |
     xargs -P "$JOBS" -I{} sh -c "psql -Atq -d '$src dbname=bench' -c 'COPY public.{} TO STDOUT' | psql -q -d '$dst dbname=bench' -c 'COPY public.{} FROM STDIN'"
 }
-export PGFERRY_JAVA_OPTS="-Xmx256m -XX:+UseSerialGC"
+# The service's JVMs as pgferry starts them by default (C1 only, serial GC), with the heap capped for the RSS figure:
+# a worker restarted for each run spends 0.2-0.5 CPU s in C2 compiling, on the cores the migration needs
+# (BENCHMARKS.md, "Where the target's time goes")
+export PGFERRY_JAVA_OPTS="-Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1"
 run_pgferry_migrate() { # [ROOT]: ./pgferry migrate of this checkout, or of another one (pgferry-migrate-b), in a
   # JVM with pgferry's own default options, as a user runs it (not the worker's, exported above)
   # (each build with a cache directory of its own: two builds in one would delete each other's class archive)

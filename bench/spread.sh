@@ -16,7 +16,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 ROUNDS=${1:-3}
 COUNTS=${2:-"1 2 3"}
-work=$(mktemp -d /tmp/pgferry-bench-spread-XXXX)
+work=$(mktemp -d "${BENCH_DIR:-/tmp}"/pgferry-bench-spread-XXXX)
 . "$here/lib.sh"
 results="$work/results.tsv"
 : > "$results"
@@ -48,7 +48,8 @@ SQL
 }
 fingerprint "$src" > "$work/source.fp"
 
-export PGFERRY_JAVA_OPTS="-Xmx512m -XX:+UseSerialGC"
+# pgferry's default JVM options (C1 only, serial GC), the heap capped
+export PGFERRY_JAVA_OPTS="-Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1"
 start_service
 
 cpu_of() { # pid -> CPU seconds (user + system) so far
