@@ -65,7 +65,7 @@ public final class SourceCatalog {
     /** Tables holding rows, costliest first (see below); extension member tables only when asked. */
     public static List<Table> tables(Connection c, boolean includeExtensionTables) throws SQLException {
         boolean generatedColumns = c.getMetaData().getDatabaseMajorVersion() >= 12;
-        String sql = "SELECT n.nspname, c.relname, pg_catalog.pg_table_size(c.oid),"
+        String sql = "SELECT n.nspname, c.relname, size.bytes,"
                 + " ARRAY(SELECT a.attname FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0"
                 + " AND NOT a.attisdropped" + (generatedColumns ? " AND a.attgenerated = ''" : "")
                 + " ORDER BY a.attnum)::text[], c.relpersistence = 'u',"
@@ -73,6 +73,9 @@ public final class SourceCatalog {
                 + "   AND ((c.relreplident = 'd' AND i.indisprimary) OR (c.relreplident = 'i' AND i.indisreplident))),"
                 + " greatest(c.reltuples, 0)::bigint, c.oid, coalesce(ix.total, 0), coalesce(ix.longest, 0)"
                 + " FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+                // once per table: written in both the list and the ORDER BY, the size was read twice (a stat of
+                // every fork of the table and of its TOAST table each time; 70 instead of 28 ms for 500 tables)
+                + " CROSS JOIN LATERAL (SELECT pg_catalog.pg_table_size(c.oid) AS bytes) size"
                 + " LEFT JOIN LATERAL (SELECT sum(w.cost)::bigint AS total, max(w.cost)::bigint AS longest FROM"
                 + "   (SELECT pg_catalog.pg_relation_size(i.indexrelid)"
                 + "      * CASE am.amname WHEN 'btree' THEN 2 WHEN 'hash' THEN 2 WHEN 'brin' THEN 0 ELSE 8 END AS cost"
@@ -82,7 +85,7 @@ public final class SourceCatalog {
                 + (includeExtensionTables ? "" : " AND" + NOT_EXTENSION)
                 // Costliest first, counting the indexes built once the rows are in (IndexCost), so that a table
                 // with costly indexes starts early and its index builds do not trail behind the copy.
-                + " ORDER BY pg_catalog.pg_table_size(c.oid) + coalesce(ix.total, 0) DESC, 1, 2";
+                + " ORDER BY size.bytes + coalesce(ix.total, 0) DESC, 1, 2";
         List<Table> out = new ArrayList<>();
         try (PreparedStatement ps = c.prepareStatement(sql); ResultSet rs = ps.executeQuery()) {
             while (rs.next()) {
