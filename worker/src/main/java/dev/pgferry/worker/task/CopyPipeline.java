@@ -255,8 +255,26 @@ final class CopyPipeline {
             if (done.isPresent()) {
                 return Set.copyOf(done.get().missing());
             }
-            RoleCopier.Result roles = RoleCopier.copy(source, target, task.request(), Set.of(), this::warn);
-            serverWarnings();
+            // The server-wide warnings (two sessions of their own, about 50 ms) are read while the roles are copied;
+            // both end before the ledger says the step is done, so a task that dies before that does both again.
+            CompletableFuture<Void> warnings = CompletableFuture.runAsync(this::serverWarnings, r -> {
+                Thread t = new Thread(r, "server-warnings-" + db);
+                t.setDaemon(true);
+                t.start();
+            });
+            RoleCopier.Result roles;
+            try {
+                roles = RoleCopier.copy(source, target, task.request(), Set.of(), this::warn);
+            } catch (RuntimeException e) {
+                warnings.exceptionally(x -> null).join();
+                throw e;
+            }
+            try {
+                warnings.join();
+            } catch (CompletionException e) {
+                throw e.getCause() instanceof RuntimeException r ? r : new MigrationException(ErrorCode.INTERNAL, null,
+                        "reading the source server's databases and settings: " + e.getCause(), false, e.getCause());
+            }
             ledger.writeSettled(key, LedgerEntry.rolesDone(List.copyOf(roles.missing()), roles.created()));
             return roles.missing();
         }
