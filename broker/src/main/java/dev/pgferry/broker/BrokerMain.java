@@ -49,6 +49,9 @@ public final class BrokerMain {
             watchdog.setDaemon(true);
             watchdog.start();
             server.shutdown();
+            // Kafka has closed every file of the data directory: the next broker may have it while this JVM goes on
+            // to write its class archive as it exits (seconds, the first time: ChildBroker.stopInBackground)
+            lock.close();
             System.out.println("pgferry: the broker stopped cleanly");
         }, "broker-shutdown"));
         if (args.length > 4) {

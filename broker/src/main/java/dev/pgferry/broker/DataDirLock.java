@@ -12,7 +12,7 @@ import java.nio.file.StandardOpenOption;
 
 /**
  * An exclusive lock on a broker's data directory, taken before Kafka opens any file in it, and held as long as the
- * broker runs (released by {@link #close}, or by the end of the JVM). Kafka's own lock ({@code .lock} in the log
+ * broker runs (released by {@link #close} once Kafka has stopped, or by the end of the JVM). Kafka's own lock ({@code .lock} in the log
  * directory) comes too late in a combined broker and controller: a second broker started on a directory in use
  * opened the metadata log, recovered it and became the Raft leader of a new epoch (writing {@code quorum-state})
  * before it failed on that lock, and once left the metadata log with a torn batch at its end, which no later broker
@@ -59,6 +59,27 @@ final class DataDirLock implements AutoCloseable {
             throw e;
         }
         return new DataDirLock(channel);
+    }
+
+    /**
+     * Whether no broker holds the lock on {@code dataDir} now (this takes it for an instant to tell): a broker told to
+     * stop lets go of it once Kafka has stopped, before its JVM ends.
+     */
+    static boolean free(Path dataDir) {
+        Path file = dataDir.resolve(FILE);
+        if (!Files.exists(file)) {
+            return true;
+        }
+        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.WRITE)) {
+            FileLock lock = tryLock(channel);
+            if (lock == null) {
+                return false;
+            }
+            lock.release();
+            return true;
+        } catch (IOException e) {
+            return false;
+        }
     }
 
     private static FileLock tryLock(FileChannel channel) throws IOException {

@@ -7,6 +7,8 @@ import org.junit.jupiter.api.io.TempDir;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
@@ -31,7 +33,8 @@ class ChildBrokerTest {
         try (ChildBroker next = ChildBroker.start(kafka, 0, false)) {
             // (not isAlive(): the broker is not this JVM's child, and until whoever adopted it reaps it, the JDK counts
             // its zombie alive)
-            assertThat(ChildBroker.running(first.process())).as("the stopped broker").isFalse();
+            // it let go of the data directory once Kafka had stopped, and its JVM ends right after
+            assertThat(ChildBroker.awaitExit(first.process(), 10_000)).as("the stopped broker ended").isTrue();
             assertThat(Files.readString(kafka.resolve("broker.log"))).as("a clean shutdown")
                     .containsOnlyOnce("pgferry: the broker stopped cleanly");
             assertThat(kafka.resolve("broker.stopping")).doesNotExist();
@@ -41,6 +44,58 @@ class ChildBrokerTest {
         }
         assertThat(Files.readString(kafka.resolve("broker.log")).split("Kafka Server started", -1)).as("broker starts")
                 .hasSize(3);
+    }
+
+    @Test
+    void theNextStartWaitsForTheDataDirectoryNotForTheStoppingJvmToEnd(@TempDir Path dir) throws Exception {
+        // A broker stopped in the background lets go of its data directory once Kafka has stopped, and its JVM may
+        // then write its class archive for seconds more: here a process that outlives the start stands for that JVM,
+        // named by the marker, with the directory's lock free.
+        Path kafka = dir.resolve("kafka");
+        Files.createDirectories(kafka);
+        Process writing = new ProcessBuilder("sleep", "20").start();
+        try {
+            Files.writeString(kafka.resolve("broker.stopping"), ChildBroker.marker(writing.toHandle()));
+            try (ChildBroker next = ChildBroker.start(kafka, 0, false)) {
+                assertThat(writing.isAlive()).as("the start did not wait for the stopping JVM to end").isTrue();
+                assertThat(kafka.resolve("broker.stopping")).doesNotExist();
+                try (Admin admin = Admin.create(Map.<String, Object>of("bootstrap.servers", next.bootstrapServers()))) {
+                    assertThat(admin.describeCluster().nodes().get(30, TimeUnit.SECONDS)).hasSize(1);
+                }
+            }
+        } finally {
+            writing.destroyForcibly();
+        }
+    }
+
+    @Test
+    void aBrokerThatWritesItsArchiveInTheBackgroundDoesSoAtTheLowestPriority() throws Exception {
+        // a JVM: many threads, each with its own priority on Linux
+        Process jvm = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Xshare:off", "-cp", System.getProperty("java.class.path"), SleepMain.class.getName()).start();
+        try {
+            assertThat(jvm.getInputStream().read()).as("the JVM runs").isEqualTo('.');
+            ChildBroker.lowerPriority(jvm.toHandle());
+            List<Integer> nice = new ArrayList<>();
+            try (var tasks = Files.list(Path.of("/proc", Long.toString(jvm.pid()), "task"))) {
+                for (Path t : tasks.toList()) {
+                    String stat = Files.readString(t.resolve("stat"));
+                    nice.add(Integer.parseInt(stat.substring(stat.lastIndexOf(')') + 2).split(" ")[16]));
+                }
+            }
+            assertThat(nice).hasSizeGreaterThan(5).containsOnly(19);
+        } finally {
+            jvm.destroyForcibly();
+        }
+    }
+
+    /** A JVM that says it runs, then waits. */
+    public static final class SleepMain {
+        public static void main(String[] args) throws Exception {
+            System.out.print('.');
+            System.out.flush();
+            Thread.sleep(60_000);
+        }
     }
 
     @Test
