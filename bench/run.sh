@@ -177,7 +177,7 @@ run_floor() {
     xargs -P "$JOBS" -I{} sh -c "psql -Atq -d '$src dbname=bench' -c 'COPY public.{} TO STDOUT' | psql -q -d '$dst dbname=bench' -c 'COPY public.{} FROM STDIN'"
 }
 # The service's JVMs as pgferry starts them by default (C1 only, serial GC), with the heap capped for the RSS figure:
-# a worker restarted for each run spends 0.2-0.5 CPU s in C2 compiling, on the cores the migration needs
+# with C2, a worker restarted for each run spent 0.1-0.7 CPU s of each in compiling, on the cores the migration needs
 # (BENCHMARKS.md, "Where the target's time goes")
 export PGFERRY_JAVA_OPTS="-Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1"
 run_pgferry_migrate() { # [ROOT]: ./pgferry migrate of this checkout, or of another one (pgferry-migrate-b), in a

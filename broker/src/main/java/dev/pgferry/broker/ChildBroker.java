@@ -17,7 +17,8 @@ import java.util.Optional;
  * {@link ClassArchive}. {@link #stopInBackground()}
  * lets the owner exit while the broker shuts down cleanly on its own; it leaves a marker naming the stopping JVM,
  * and the next {@link #start} of the same data directory waits until that JVM lets go of the data directory's lock
- * (once Kafka has stopped) or exits. Not thread-safe: one owner, which must {@link #close()} or {@link #stopInBackground()} it.
+ * (once Kafka has stopped) or exits. Not thread-safe: one owner, which must {@link #close()} or
+ * {@link #stopInBackground()} it.
  */
 public final class ChildBroker implements AutoCloseable {
     private static final long READY_TIMEOUT_MS = 120_000;

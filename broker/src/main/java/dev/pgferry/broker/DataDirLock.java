@@ -12,14 +12,15 @@ import java.nio.file.StandardOpenOption;
 
 /**
  * An exclusive lock on a broker's data directory, taken before Kafka opens any file in it, and held as long as the
- * broker runs (released by {@link #close} once Kafka has stopped, or by the end of the JVM). Kafka's own lock ({@code .lock} in the log
- * directory) comes too late in a combined broker and controller: a second broker started on a directory in use
- * opened the metadata log, recovered it and became the Raft leader of a new epoch (writing {@code quorum-state})
- * before it failed on that lock, and once left the metadata log with a torn batch at its end, which no later broker
- * could read: the data directory, and every migration's status in it, was lost. With this lock a second broker fails
- * at once, having changed nothing; but one whose holder is the broker of a command that is gone (killed: its broker
- * notices and stops by itself, within about a second) waits for it, up to {@link ChildBroker#STOP_TIMEOUT_MS} and a
- * little more. The file holds the holder's pid and its owner's (the command it serves).
+ * broker runs (released by {@link #close} once Kafka has stopped, or by the end of the JVM). Kafka's own lock
+ * ({@code .lock} in the log directory) comes too late in a combined broker and controller: a second broker started
+ * on a directory in use opened the metadata log, recovered it and became the Raft leader of a new epoch (writing
+ * {@code quorum-state}) before it failed on that lock, and once left the metadata log with a torn batch at its end,
+ * which no later broker could read: the data directory, and every migration's status in it, was lost. With this lock
+ * a second broker fails at once, having changed nothing; but one whose holder is the broker of a command that is gone
+ * (killed: its broker notices and stops by itself, within about a second) waits for it, up to
+ * {@link ChildBroker#STOP_TIMEOUT_MS} and a little more. The file holds the holder's pid and its owner's (the command
+ * it serves).
  */
 final class DataDirLock implements AutoCloseable {
     /** The file locked, in the broker's data directory. */
