@@ -257,11 +257,8 @@ final class CopyPipeline {
             }
             // The server-wide warnings (two sessions of their own, about 50 ms) are read while the roles are copied;
             // both end before the ledger says the step is done, so a task that dies before that does both again.
-            CompletableFuture<Void> warnings = CompletableFuture.runAsync(this::serverWarnings, r -> {
-                Thread t = new Thread(r, "server-warnings-" + db);
-                t.setDaemon(true);
-                t.start();
-            });
+            CompletableFuture<Void> warnings = CompletableFuture.runAsync(this::serverWarnings,
+                    onThreadOfItsOwn("server-warnings-" + db));
             RoleCopier.Result roles;
             try {
                 roles = RoleCopier.copy(source, target, task.request(), Set.of(), this::warn);
@@ -373,11 +370,7 @@ final class CopyPipeline {
                 throw new MigrationException(ErrorCode.INTERNAL, null, "temporary file for the post-data schema of "
                         + db + ": " + e.getMessage(), false, e);
             }
-        }, r -> {
-            Thread t = new Thread(r, "render-" + db);
-            t.setDaemon(true);
-            t.start();
-        });
+        }, onThreadOfItsOwn("render-" + db));
     }
 
     /** The rendered light post-data, or null when pg_restore must run it. */
@@ -598,6 +591,15 @@ final class CopyPipeline {
         }
     }
 
+    /** Runs each task given on a new daemon thread called {@code name}. */
+    private static java.util.concurrent.Executor onThreadOfItsOwn(String name) {
+        return r -> {
+            Thread t = new Thread(r, name);
+            t.setDaemon(true);
+            t.start();
+        };
+    }
+
     /**
      * The source read ({@link #read}) running on a thread of its own. {@link #awaitDump} waits until its schema
      * dump is written (the pre-data section can then be restored while the catalog is still being read);
@@ -611,11 +613,8 @@ final class CopyPipeline {
 
         /** {@code read} is given what to call once the schema dump is written. */
         ReadAhead(String db, java.util.function.Function<Runnable, SourceRead> read) {
-            this.future = CompletableFuture.supplyAsync(() -> read.apply(() -> dumped.complete(null)), r -> {
-                Thread t = new Thread(r, "read-ahead-" + db);
-                t.setDaemon(true);
-                t.start();
-            });
+            this.future = CompletableFuture.supplyAsync(() -> read.apply(() -> dumped.complete(null)),
+                    onThreadOfItsOwn("read-ahead-" + db));
             future.whenComplete((r, e) -> {
                 if (e != null) {
                     dumped.completeExceptionally(e);
