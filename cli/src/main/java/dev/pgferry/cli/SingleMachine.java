@@ -136,6 +136,15 @@ final class SingleMachine implements AutoCloseable {
             // The topics must exist before a worker subscribes (the broker creates none on its own); the coordinator
             // makes sure of them too, and whichever comes second finds them there.
             b.ensureTopics();
+            if (workerCount > 0 && cleanBefore) {
+                // A command that ended cleanly can still leave its workers' group stored with members: one of its
+                // workers, its last task over, was joining the group again as the command stopped it, and the
+                // broker, the group's rebalance left half done, kept the group as it was before. This command's
+                // workers then waited out those members' sessions (15 s) before they got a task (1 command in 4,
+                // once a worker no longer stopped in the middle of its ending task). Removed here, beside the
+                // coordinator's start, before this command's workers join.
+                Bus.removeAllMembers(broker.bootstrapServers(), Topics.WORKER_GROUP);
+            }
             for (int i = 0; i < workerCount; i++) {
                 this.workers.add(new Worker(b, workers.withWorkerId(Worker.newWorkerId()).withSecrets(secrets))
                         .abandoning(this::abandoned).start());
@@ -153,11 +162,11 @@ final class SingleMachine implements AutoCloseable {
             abandoned.complete(Set.of());
             List<Runnable> stops = new ArrayList<>();
             this.workers.forEach(w -> stops.add(w::close));
-            if (b != null) {
-                stops.add(b::close);
-            }
             stops.add(() -> closeWhenStarted(starting));
             Stopping.all(stops);
+            if (b != null) {
+                b.close();
+            }
             broker.close();
             throw e;
         }
@@ -388,13 +397,15 @@ final class SingleMachine implements AutoCloseable {
         }
         List<Runnable> stops = new ArrayList<>();
         workers.forEach(w -> stops.add(w::close));
-        if (bus != null) {
-            stops.add(bus::close);
-        }
         if (coordinator != null) {
             stops.add(coordinator::close);
         }
         Stopping.all(stops);
+        // The workers write on this bus until they have stopped (the claims of their tasks, deleted as they end):
+        // closed beside them, it left a finished task's claim, and the next command queued that task again.
+        if (bus != null) {
+            bus.close();
+        }
         leaveCleanSign();
         // The command's work is over: it exits while the broker shuts down (the next start waits for it).
         broker.stopInBackground();

@@ -7,9 +7,12 @@ import dev.pgferry.cli.Main;
 import dev.pgferry.cli.local.LocalPostgres;
 import dev.pgferry.cli.local.SampleData;
 import dev.pgferry.messages.Json;
+import dev.pgferry.messages.LedgerEntry;
+import dev.pgferry.messages.MigrationTask;
 import dev.pgferry.messages.Topics;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.CloseOptions;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.junit.jupiter.api.AfterAll;
@@ -66,8 +69,14 @@ class CliIT {
 
     /** The command in a JVM of its own, as the {@code pgferry} script runs it ({@code Main.main}, its exit included). */
     static Run pgferryProcess(String... args) throws Exception {
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-cp", System.getProperty("java.class.path"), Main.class.getName()));
+        return pgferryProcessWith(List.of(), args);
+    }
+
+    /** As {@link #pgferryProcess}, in a JVM started with {@code jvmOptions} (fault hooks). */
+    static Run pgferryProcessWith(List<String> jvmOptions, String... args) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
+        cmd.addAll(jvmOptions);
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName()));
         cmd.addAll(List.of(args));
         Path out = Files.createTempFile(Infra.work(), "cli-out-", ".txt");
         Path err = Files.createTempFile(Infra.work(), "cli-err-", ".txt");
@@ -137,40 +146,71 @@ class CliIT {
         try (LocalPostgres target = Infra.postgres()) {
             Path dataDir = Infra.work().resolve("cli-left-members");
             // Given a data directory whose last command was killed (it left no nothing-unfinished sign), and one of its
-            // idle workers still in the workers' group: silent, its session five minutes long
-            try (ChildBroker broker = ChildBroker.start(dataDir.resolve("kafka"), 0);
-                 Admin admin = Admin.create(Map.<String, Object>of("bootstrap.servers", broker.bootstrapServers()))) {
-                Bus bus = new Bus(broker.bootstrapServers(), "cli-it");
-                bus.ensureTopics();
-                String tasks = bus.topic(Topics.TASKS);
-                bus.close();
-                KafkaConsumer<String, String> killed = new KafkaConsumer<>(Map.<String, Object>of(
-                        "bootstrap.servers", broker.bootstrapServers(), "group.id", Topics.WORKER_GROUP,
-                        "session.timeout.ms", 300_000, "key.deserializer", StringDeserializer.class.getName(),
-                        "value.deserializer", StringDeserializer.class.getName()));
-                killed.subscribe(List.of(tasks));
-                long deadline = System.currentTimeMillis() + 30_000;
-                while (killed.assignment().isEmpty() && System.currentTimeMillis() < deadline) {
-                    killed.poll(java.time.Duration.ofMillis(100));
-                }
-                killed.close(CloseOptions.groupMembershipOperation(CloseOptions.GroupMembershipOperation.REMAIN_IN_GROUP));
-                assertThat(admin.describeConsumerGroups(List.of(Topics.WORKER_GROUP)).all().get(30, TimeUnit.SECONDS)
-                        .get(Topics.WORKER_GROUP).members()).as("the killed command's worker").hasSize(1);
-            }
+            // idle workers still in the workers' group: silent, its session ten minutes long
+            leaveAWorkerInTheGroup(dataDir);
 
             // When the next migrate runs, in a JVM of its own
             Run run = pgferryProcess("migrate", "--source", source.uri("postgres"), "--target", target.uri("postgres"),
                     "--ignore-dbs", allBut(List.of("inventory")), "--method", "dump", "--data-dir", dataDir.toString());
 
             // Then it copies the database: its worker's group formed without that member (whose session would have
-            // held it for five minutes, past the time this test waits for the command)
+            // held it for ten minutes, past the five this test waits for the command)
             assertThat(run.exitCode()).as(run.err()).isEqualTo(0);
             Map<String, String> expected = Compare.tableFingerprints(source, "inventory");
             Map<String, String> actual = Compare.tableFingerprints(target, "inventory");
-            Reliability.record("a killed command's idle worker left in its Kafka group (its session five minutes);"
+            Reliability.record("a killed command's idle worker left in its Kafka group (its session ten minutes);"
                             + " the next migrate", "the next command removed that member before its own joined, and"
                             + " copied every row once", Reliability.rows(expected), Reliability.rows(actual));
             assertThat(actual).isEqualTo(expected);
+        }
+    }
+
+    @Test
+    void theNextCommandAfterOneThatEndedCleanlyButLeftItsWorkersGroupStoredWithAMemberRemovesIt() throws Exception {
+        try (LocalPostgres target = Infra.postgres()) {
+            Path dataDir = Infra.work().resolve("cli-stored-member");
+            // Given a data directory whose last command ended cleanly (its nothing-unfinished sign is there), but whose
+            // workers' group the broker kept with a member, as it does when a worker is stopped halfway through
+            // joining the group again after its last task (a member with a ten-minute session stands in for it here)
+            leaveAWorkerInTheGroup(dataDir);
+            Files.writeString(dataDir.resolve("nothing-unfinished"), "the last pgferry command with workers in this"
+                    + " data directory left no database pending or running\n");
+
+            // When the next migrate runs
+            Run run = pgferryProcess("migrate", "--source", source.uri("postgres"), "--target", target.uri("postgres"),
+                    "--ignore-dbs", allBut(List.of("inventory")), "--method", "dump", "--data-dir", dataDir.toString());
+
+            // Then it copies the database without waiting out that member's session (ten minutes, past the five this
+            // test waits), and it did not look for unfinished migrations (the sign says there are none)
+            assertThat(run.exitCode()).as(run.err()).isEqualTo(0);
+            assertThat(run.err()).doesNotContain("had not finished");
+            assertThat(Compare.tableFingerprints(target, "inventory")).isEqualTo(Compare.tableFingerprints(source, "inventory"));
+        }
+    }
+
+    /**
+     * Starts the broker of {@code dataDir} and leaves one idle member in the workers' group, silent, with a session
+     * of ten minutes (a command's worker that did not leave), then stops the broker.
+     */
+    private static void leaveAWorkerInTheGroup(Path dataDir) throws Exception {
+        try (ChildBroker broker = ChildBroker.start(dataDir.resolve("kafka"), 0);
+             Admin admin = Admin.create(Map.<String, Object>of("bootstrap.servers", broker.bootstrapServers()))) {
+            Bus bus = new Bus(broker.bootstrapServers(), "cli-it");
+            bus.ensureTopics();
+            String tasks = bus.topic(Topics.TASKS);
+            bus.close();
+            KafkaConsumer<String, String> left = new KafkaConsumer<>(Map.<String, Object>of(
+                    "bootstrap.servers", broker.bootstrapServers(), "group.id", Topics.WORKER_GROUP,
+                    "session.timeout.ms", 600_000, "key.deserializer", StringDeserializer.class.getName(),
+                    "value.deserializer", StringDeserializer.class.getName()));
+            left.subscribe(List.of(tasks));
+            long deadline = System.currentTimeMillis() + 30_000;
+            while (left.assignment().isEmpty() && System.currentTimeMillis() < deadline) {
+                left.poll(java.time.Duration.ofMillis(100));
+            }
+            left.close(CloseOptions.groupMembershipOperation(CloseOptions.GroupMembershipOperation.REMAIN_IN_GROUP));
+            assertThat(admin.describeConsumerGroups(List.of(Topics.WORKER_GROUP)).all().get(30, TimeUnit.SECONDS)
+                    .get(Topics.WORKER_GROUP).members()).as("the member left in the group").hasSize(1);
         }
     }
 
@@ -204,6 +244,48 @@ class CliIT {
             // (status, as every command, exits while its own broker stops, which leaves its marker for the next
             // command: that broker ends too)
             ReplicationIT.eventually(() -> brokersOf(dataDir).isEmpty(), true);
+        }
+    }
+
+    @Test
+    void aMigrateWhoseWorkerStopsWhileItsTaskEndsLeavesNeitherAClaimNorATaskForTheNextCommand() throws Exception {
+        try (LocalPostgres target = Infra.postgres()) {
+            Path dataDir = Infra.work().resolve("cli-task-end");
+
+            // Given a task that, its final event written, takes 200 ms more to end (a fault hook between that event
+            // and the ledger's note that it is written): the command sees the event and stops its workers meanwhile
+            Run run = pgferryProcessWith(List.of("-Dpgferry.fault.worker.pauseAfterFinalEventMs=200"), "migrate",
+                    "--source", source.uri("postgres"), "--target", target.uri("postgres"),
+                    "--ignore-dbs", allBut(List.of("inventory")), "--method", "dump", "--json",
+                    "--migration-id", "cli-task-end-1", "--data-dir", dataDir.toString());
+
+            assertThat(run.exitCode()).as(run.err()).isEqualTo(0);
+            Map<String, String> expected = Compare.tableFingerprints(source, "inventory");
+            Map<String, String> actual = Compare.tableFingerprints(target, "inventory");
+            Reliability.record("migrate's workers stopped while its task ends (its final event written, the ledger's"
+                            + " note not yet; injected)", "the task ended on its own: its claim deleted, not queued again",
+                    Reliability.rows(expected), Reliability.rows(actual));
+            assertThat(actual).isEqualTo(expected);
+            // Then the task ended on its own: its claim is deleted, it was queued once (not handed back to the queue,
+            // where the next command's worker would take it up), and the ledger notes its final event written.
+            // (Before, the workers interrupted it there and the command's producer closed beside them: the next
+            // command queued the task again for nothing, from a claim left behind or a task handed back.)
+            try (ChildBroker broker = ChildBroker.start(dataDir.resolve("kafka"), 0)) {
+                String kafka = broker.bootstrapServers();
+                List<ConsumerRecord<String, byte[]>> claims = FaultsIT.readAll(kafka, Topics.CLAIMS).stream()
+                        .filter(c -> c.key().startsWith("cli-task-end-1/")).toList();
+                assertThat(claims).isNotEmpty();
+                byte[] lastClaim = claims.get(claims.size() - 1).value();
+                assertThat(lastClaim == null ? null : new String(lastClaim, StandardCharsets.UTF_8))
+                        .as("the task's last claim record").isNull();
+                assertThat(FaultsIT.readAll(kafka, Topics.TASKS).stream().map(t -> Json.readTask(t.value()))
+                        .filter(t -> t.migrationId().equals("cli-task-end-1")).map(MigrationTask::dbname).toList())
+                        .containsExactly("inventory");
+                List<ConsumerRecord<String, byte[]>> ledger = FaultsIT.readAll(kafka, Topics.LEDGER).stream()
+                        .filter(e -> e.key().equals(LedgerEntry.databaseKey("cli-task-end-1", "inventory"))).toList();
+                LedgerEntry last = Json.read(ledger.get(ledger.size() - 1).value(), LedgerEntry.class);
+                assertThat(last.published()).isTrue();
+            }
         }
     }
 

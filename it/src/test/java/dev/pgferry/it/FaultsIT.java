@@ -584,8 +584,13 @@ class FaultsIT {
     }
 
     static List<ConsumerRecord<String, byte[]>> readAll(String topic) {
+        return readAll(Infra.kafka(), topic);
+    }
+
+    /** Every record of {@code topic} on the Kafka at {@code bootstrapServers}. */
+    static List<ConsumerRecord<String, byte[]>> readAll(String bootstrapServers, String topic) {
         List<ConsumerRecord<String, byte[]>> out = new ArrayList<>();
-        try (dev.pgferry.bus.Bus bus = new dev.pgferry.bus.Bus(Infra.kafka(), "it-reader");
+        try (dev.pgferry.bus.Bus bus = new dev.pgferry.bus.Bus(bootstrapServers, "it-reader");
              KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(bus.consumerProps(null, "it-reader"))) {
             List<TopicPartition> parts = c.partitionsFor(topic).stream().map(p -> new TopicPartition(topic, p.partition())).toList();
             c.assign(parts);

@@ -78,6 +78,8 @@ public final class Worker implements AutoCloseable {
     private final Semaphore ended = new Semaphore(0);
     private ExecutorService runner;
 
+    /** How long a stopping worker lets its runs end on their own before it interrupts them and hands them back. */
+    static final long ENDING_GRACE_MS = 1_000;
     /** Pause before running a task again, doubled on each run again of the same task up to {@link #MAX_RETRY_PAUSE_MS}. */
     private static final long RETRY_PAUSE_MS = 1_000;
     private static final long MAX_RETRY_PAUSE_MS = 30_000;
@@ -269,6 +271,10 @@ public final class Worker implements AutoCloseable {
                         TaskClaim claim = TaskClaim.of(workerId, task.key(), record.partition(), record.offset());
                         // Claimed before the offset moves on: from here on a silent claim brings the task back.
                         bus.claim(claim.key(), claim);
+                        if (tasks.isEmpty()) {
+                            // Written just now: renewed a period from now, not on the loop's next turn.
+                            nextHeartbeat = System.nanoTime() + Topics.CLAIM_HEARTBEAT_MS * 1_000_000;
+                        }
                         tasks.add(new Running(record, task, claim, submit(record, task, 0), 0));
                     }
                     commit(record);
@@ -281,6 +287,18 @@ public final class Worker implements AutoCloseable {
         } catch (Exception e) {
             LOG.error("worker {} stopped", workerId, e);
         } finally {
+            if (!cancelling) {
+                // A run whose final status event is written still lets go of its lock and sessions: a command that
+                // saw that event stops its workers at once, and that run, interrupted there, was handed back to the
+                // queue (or, with the command's producer closing beside it, kept its claim) and taken up by the next
+                // command for nothing. A run in the middle of its copy is interrupted after this grace.
+                runner.shutdown();
+                try {
+                    runner.awaitTermination(ENDING_GRACE_MS, TimeUnit.MILLISECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
             runner.shutdownNow();
             if (cancelling) {
                 try {
@@ -304,9 +322,9 @@ public final class Worker implements AutoCloseable {
     }
 
     /**
-     * A task still running when the worker stops goes back to the queue at once (its run is interrupted; the next
-     * worker waits for the task's target lock, then starts a new attempt). If that fails, its claim falls silent and
-     * the coordinator queues it again.
+     * A task still running when the worker stops (and {@link #ENDING_GRACE_MS} later) goes back to the queue (its run
+     * is interrupted; the next worker waits for the task's target lock, then starts a new attempt). If that fails, its
+     * claim falls silent and the coordinator queues it again.
      */
     private void handBack(Running r) {
         try {

@@ -50,6 +50,11 @@ import java.util.function.Consumer;
  */
 public final class DatabaseMigration {
     private static final Logger LOG = LoggerFactory.getLogger(DatabaseMigration.class);
+    /**
+     * A fault hook for tests: a pause between a finished database's final status event and the ledger's note that it
+     * is written, so that a command that sees the event stops its workers while the task is still ending.
+     */
+    private static final long PAUSE_AFTER_FINAL_EVENT_MS = Long.getLong("pgferry.fault.worker.pauseAfterFinalEventMs", 0);
 
     private final MigrationTask task;
     private final String workerId;
@@ -419,6 +424,13 @@ public final class DatabaseMigration {
                                  String finalState) {
         try {
             emit.accept(SYNCING.equals(finalState) ? events.syncing() : events.done(Method.DUMP));
+            if (PAUSE_AFTER_FINAL_EVENT_MS > 0) {
+                try {
+                    Thread.sleep(PAUSE_AFTER_FINAL_EVENT_MS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();   // the ledger's write below then fails, as it would have
+                }
+            }
             targetDb.markPublished(attempt, created, finalState);
             LOG.info("database {} {}", task.dbname(), finalState);
             return true;
