@@ -724,6 +724,10 @@ class CliIT {
                     "--ignore-dbs", "postgres", "--method", "replication", "--migration-id", "cli-lag-1", "--json",
                     "--data-dir", dataDir);
             assertThat(run.exitCode()).as(run.out()).isEqualTo(0);
+            // and whose final status, printed as it began to sync, already shows its lag
+            JsonNode printed = Json.mapper().readTree(run.out()).get("migration_detail").get(0);
+            assertThat(printed.get("status").asText()).isEqualTo("syncing");
+            assertThat(printed.get("lag_bytes").isIntegralNumber()).as(printed.toString()).isTrue();
 
             // When the source's schema changes afterwards, and the status is asked for
             ReplicationIT.exec(own, "lagged", "ALTER TABLE public.t ADD COLUMN w int");
