@@ -103,6 +103,31 @@ class LauncherIT {
     }
 
     @Test
+    void aRecordOfAnotherBuildStaysForThatBuildsNextCommandAndGoesOnceADayOld() throws Exception {
+        Path java25 = JavaRuntimes.installed(25).orElse(null);
+        assumeTrue(java25 != null, "no Java 25 or newer under /usr/lib/jvm");
+        Path home = launcherHome();
+        Path cache = home.resolve("cache");
+        Path dir = Files.createDirectories(cache.resolve("pgferry/cds"));
+        // Given the class records two other builds' first commands left as they exited (their JVMs gone: no such
+        // pid), one of them two days old
+        Path fresh = dir.resolve("cli-aaaaaaaaaaaaaaaaaaaaaaaa.aotconf.999999999.tmp");
+        Path stale = dir.resolve("cli-bbbbbbbbbbbbbbbbbbbbbbbb.aotconf.999999998.tmp");
+        Files.writeString(fresh, "the classes another build's command loaded");
+        Files.writeString(stale, "the classes another build's command loaded");
+        Files.setLastModifiedTime(stale, FileTime.from(Instant.now().minusSeconds(2 * 86_400)));
+
+        // When a command of this build runs
+        Run run = run(home, cache, java25, "--version");
+
+        // Then the fresh record stays for its own build's next command, which writes that build's cache from it (two
+        // checkouts used in turn removed each other's records, and neither ever got a cache), and the old one is gone
+        assertThat(run.exitCode()).as(run.out()).isZero();
+        assertThat(fresh).exists();
+        assertThat(stale).doesNotExist();
+    }
+
+    @Test
     void withoutJavaHomeAndAnOlderJavaOnThePathTheNewestJava25UnderUsrLibJvmRunsTheCommand() throws Exception {
         Path java25 = JavaRuntimes.installed(25).orElse(null);
         assumeTrue(java25 != null && Runtime.version().feature() < 25,
