@@ -140,9 +140,9 @@ final class SingleMachine implements AutoCloseable {
                 // A command that ended cleanly can still leave its workers' group stored with members: one of its
                 // workers, its last task over, was joining the group again as the command stopped it, and the
                 // broker, the group's rebalance left half done, kept the group as it was before. This command's
-                // workers then waited out those members' sessions (15 s) before they got a task (1 command in 4,
-                // once a worker no longer stopped in the middle of its ending task). Removed here, beside the
-                // coordinator's start, before this command's workers join.
+                // workers then waited out those members' sessions (15 s) before they got a task (1 command in about
+                // 25; 1 in 4 once workers let their ending tasks end). Removed here, beside the coordinator's start,
+                // before this command's workers join.
                 Bus.removeAllMembers(broker.bootstrapServers(), Topics.WORKER_GROUP);
             }
             for (int i = 0; i < workerCount; i++) {
@@ -243,7 +243,8 @@ final class SingleMachine implements AutoCloseable {
         MigrationRequest sealed = secrets.protect(request, false);
         bus.send(Topics.REQUESTS, sealed.migrationId(), Json.write(sealed));
         MigrationStatus status = watch(request.migrationId(), progress, MigrationStatus::isFinal, null);
-        if (status == null || status.migrationDetail().stream().noneMatch(d -> d.status() == MigrationStatus.State.SYNCING)) {
+        if (status == null
+                || status.migrationDetail().stream().noneMatch(d -> d.status() == MigrationStatus.State.SYNCING)) {
             return status;
         }
         // The lag of a database is measured every 2 s once it syncs: the final status, printed as the last database

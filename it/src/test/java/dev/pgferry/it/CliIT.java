@@ -184,7 +184,8 @@ class CliIT {
             // test waits), and it did not look for unfinished migrations (the sign says there are none)
             assertThat(run.exitCode()).as(run.err()).isEqualTo(0);
             assertThat(run.err()).doesNotContain("had not finished");
-            assertThat(Compare.tableFingerprints(target, "inventory")).isEqualTo(Compare.tableFingerprints(source, "inventory"));
+            assertThat(Compare.tableFingerprints(target, "inventory"))
+                    .isEqualTo(Compare.tableFingerprints(source, "inventory"));
         }
     }
 
@@ -262,8 +263,9 @@ class CliIT {
             assertThat(run.exitCode()).as(run.err()).isEqualTo(0);
             Map<String, String> expected = Compare.tableFingerprints(source, "inventory");
             Map<String, String> actual = Compare.tableFingerprints(target, "inventory");
-            Reliability.record("migrate's workers stopped while its task ends (its final event written, the ledger's"
-                            + " note not yet; injected)", "the task ended on its own: its claim deleted, not queued again",
+            Reliability.record("migrate's workers stopped while its task ends (its final event written, the"
+                            + " ledger's note not yet; injected)",
+                    "the task ended on its own: its claim deleted, not queued again",
                     Reliability.rows(expected), Reliability.rows(actual));
             assertThat(actual).isEqualTo(expected);
             // Then the task ended on its own: its claim is deleted, it was queued once (not handed back to the queue,

@@ -65,8 +65,7 @@ class LauncherIT {
 
     @Test
     void onJava25TheFirstMigrateRecordsQuietlyTheNextWritesTheCacheApartAndLaterRunsMapIt() throws Exception {
-        Path java25 = JavaRuntimes.installed(25).orElse(null);
-        assumeTrue(java25 != null, "no Java 25 or newer under /usr/lib/jvm");
+        Path java25 = java25();
         Path home = launcherHome();
         Path cache = home.resolve("cache");
 
@@ -104,8 +103,7 @@ class LauncherIT {
 
     @Test
     void aRecordOfAnotherBuildStaysForThatBuildsNextCommandAndGoesOnceADayOld() throws Exception {
-        Path java25 = JavaRuntimes.installed(25).orElse(null);
-        assumeTrue(java25 != null, "no Java 25 or newer under /usr/lib/jvm");
+        Path java25 = java25();
         Path home = launcherHome();
         Path cache = home.resolve("cache");
         Path dir = Files.createDirectories(cache.resolve("pgferry/cds"));
@@ -191,6 +189,13 @@ class LauncherIT {
     }
 
     /** A directory with the launcher and (a link to) the jars {@code mvn package} built. */
+    /** The newest Java 25 or newer under /usr/lib/jvm; the test is skipped without one. */
+    private static Path java25() {
+        Path java25 = JavaRuntimes.installed(25).orElse(null);
+        assumeTrue(java25 != null, "no Java 25 or newer under /usr/lib/jvm");
+        return java25;
+    }
+
     private static Path launcherHome() throws Exception {
         Path repo = Path.of(System.getProperty("user.dir")).toAbsolutePath().getParent();
         Path home = Files.createTempDirectory(Infra.work(), "launcher-");

@@ -288,10 +288,11 @@ public final class Worker implements AutoCloseable {
             LOG.error("worker {} stopped", workerId, e);
         } finally {
             if (!cancelling) {
-                // A run whose final status event is written still lets go of its lock and sessions: a command that
-                // saw that event stops its workers at once, and that run, interrupted there, was handed back to the
-                // queue (or, with the command's producer closing beside it, kept its claim) and taken up by the next
-                // command for nothing. A run in the middle of its copy is interrupted after this grace.
+                // A run whose final status event is written still notes that in the ledger and lets go of its lock
+                // and sessions: a command that saw that event stops its workers at once, and that run, interrupted
+                // there, was handed back to the queue (or, with the command's producer closing beside it, kept its
+                // claim) and taken up by the next command for nothing. A run in the middle of its copy is interrupted
+                // after this grace.
                 runner.shutdown();
                 try {
                     runner.awaitTermination(ENDING_GRACE_MS, TimeUnit.MILLISECONDS);

@@ -54,7 +54,8 @@ public final class DatabaseMigration {
      * A fault hook for tests: a pause between a finished database's final status event and the ledger's note that it
      * is written, so that a command that sees the event stops its workers while the task is still ending.
      */
-    private static final long PAUSE_AFTER_FINAL_EVENT_MS = Long.getLong("pgferry.fault.worker.pauseAfterFinalEventMs", 0);
+    private static final long PAUSE_AFTER_FINAL_EVENT_MS =
+            Long.getLong("pgferry.fault.worker.pauseAfterFinalEventMs", 0);
 
     private final MigrationTask task;
     private final String workerId;
