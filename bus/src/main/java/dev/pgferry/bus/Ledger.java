@@ -94,6 +94,12 @@ public final class Ledger implements AutoCloseable {
         bus.send(new ProducerRecord<>(Topics.LEDGER, partition(key), key, Json.write(entry)));
     }
 
+    /** Deletes the entry of {@code key} (a step to be done again), acknowledged by the broker. */
+    public void delete(String key) {
+        bus.send(new ProducerRecord<>(Topics.LEDGER, partition(key), key, null));
+        settled.remove(key);
+    }
+
     @Override
     public synchronized void close() {
         // Assigned, not in a group: nothing to hand over, so no wait for the fetch in flight.

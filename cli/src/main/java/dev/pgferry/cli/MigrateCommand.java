@@ -70,6 +70,7 @@ final class MigrateCommand implements Callable<Integer> {
                     s -> Exits.report(s, json, System.out),
                     () -> System.err.println("pgferry: the migration's final status did not arrive; see pgferry status "
                             + migrationId + " --data-dir " + dataDir));
+            local.dropCreatedRoles(migrationId).ifPresent(m -> System.err.println("pgferry: " + m));
         };
     }
 

@@ -13,7 +13,10 @@ import dev.pgferry.messages.MigrationException;
 import dev.pgferry.messages.MigrationRequest;
 import dev.pgferry.messages.MigrationStatus;
 import dev.pgferry.messages.Topics;
+import dev.pgferry.pg.PgConnector;
 import dev.pgferry.pg.Secrets;
+import dev.pgferry.pg.Side;
+import dev.pgferry.worker.roles.RoleRemoval;
 import dev.pgferry.worker.runtime.Worker;
 
 import java.io.IOException;
@@ -157,6 +160,7 @@ final class SingleMachine implements AutoCloseable {
             abandoned.complete(left);
             for (String id : left) {
                 awaitStopped(id);
+                dropCreatedRoles(id).ifPresent(m -> System.err.println("pgferry: " + m));
             }
         } catch (Exception | Error e) {
             abandoned.complete(Set.of());
@@ -364,6 +368,43 @@ final class SingleMachine implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return Optional.empty();
+        }
+    }
+
+    /**
+     * For a migration this command stopped (or found abandoned and stopped) with every database failed, none done,
+     * syncing or removed: drops the roles its roles step created on the target ({@link RoleRemoval}), and forgets the
+     * step, so that the same migration run again creates them again. What to tell the user; empty when the migration
+     * created none, or still has a database that uses them.
+     */
+    Optional<String> dropCreatedRoles(String migrationId) {
+        try {
+            Optional<MigrationStatus> view = MigrationWatcher.current(coordinator, migrationId);
+            Optional<MigrationRequest> request = coordinator.request(migrationId);
+            if (view.isEmpty() || request.isEmpty() || view.get().migrationDetail().stream()
+                    .anyMatch(d -> d.status() != MigrationStatus.State.FAILED)) {
+                return Optional.empty();
+            }
+            try (Ledger ledger = new Ledger(bus, "pgferry-cli")) {
+                String key = LedgerEntry.rolesKey(migrationId);
+                List<String> created = ledger.read(key).map(LedgerEntry::createdRoles).orElse(List.of());
+                if (created.isEmpty()) {
+                    return Optional.empty();
+                }
+                RoleRemoval.Result r = RoleRemoval.dropCreated(new PgConnector(request.get().target(),
+                        Side.TARGET, "cli", secrets), created);
+                ledger.delete(key);
+                return Optional.of("the role(s) migration " + migrationId + " created on the target, which none of its"
+                        + " databases uses now, were dropped: " + (r.dropped().isEmpty() ? "none"
+                        : String.join(", ", r.dropped())) + (r.kept().isEmpty() ? ""
+                        : "; kept: " + String.join(", ", r.kept())));
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return Optional.empty();
+        } catch (RuntimeException e) {
+            return Optional.of("the role(s) migration " + migrationId + " created on the target were not dropped: "
+                    + e.getMessage());
         }
     }
 

@@ -13,6 +13,7 @@ import dev.pgferry.coordinator.intake.RequestStore;
 import dev.pgferry.coordinator.replication.LagMonitor;
 import dev.pgferry.coordinator.tasks.ClaimReaper;
 import dev.pgferry.coordinator.intake.SourceCatalog;
+import dev.pgferry.messages.MigrationRequest;
 import dev.pgferry.messages.MigrationStatus;
 import dev.pgferry.messages.Topics;
 import dev.pgferry.pg.Secrets;
@@ -160,6 +161,11 @@ public final class Coordinator implements AutoCloseable {
 
     public StatusFold fold() {
         return fold;
+    }
+
+    /** The request of {@code migrationId} as submitted (its passwords sealed), once this coordinator has read it. */
+    public Optional<MigrationRequest> request(String migrationId) {
+        return store.get(migrationId);
     }
 
     public StatusFollower follower() {

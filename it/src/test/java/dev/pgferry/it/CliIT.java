@@ -336,6 +336,14 @@ class CliIT {
             }
             assertThat(Compare.scalar(target, "postgres", "SELECT count(*) FROM pg_database WHERE datname LIKE 'stop_me%'"))
                     .isEqualTo("0");
+            // and the roles its roles step created on the target (a login role among them, with the source's password
+            // hash), which none of its databases uses now
+            assertThat(Compare.scalar(source, "postgres", "SELECT count(*) FROM pg_roles"
+                    + " WHERE rolname IN ('shop_owner', 'app_reader')")).isEqualTo("2");
+            assertThat(Compare.scalar(target, "postgres", "SELECT string_agg(rolname, ',') FROM pg_roles"
+                    + " WHERE rolname IN ('shop_owner', 'app_reader')")).isNull();
+            assertThat(Files.readString(err)).contains("created on the target, which none of its databases uses now,"
+                    + " were dropped: ");
 
             // And the same command again starts both over and copies every row once (the stopped migration's task
             // still queued is skipped by its workers)
@@ -353,6 +361,8 @@ class CliIT {
                         Reliability.rows(expected), Reliability.rows(actual));
                 assertThat(actual).as(db).isEqualTo(expected);
             }
+            assertThat(Compare.scalar(target, "postgres", "SELECT count(*) FROM pg_roles"
+                    + " WHERE rolname IN ('shop_owner', 'app_reader')")).as("the roles, created again").isEqualTo("2");
             Run old = pgferryProcess("status", "cli-stopped-1", "--json", "--data-dir", dataDir.toString());
             assertThat(Json.mapper().readTree(old.out()).get("migration_detail").findValuesAsText("status"))
                     .as("the stopped migration, after its queued task met the next command's worker")
