@@ -8,8 +8,11 @@ import dev.pgferry.messages.Method;
 import dev.pgferry.messages.MigrationRequest;
 import dev.pgferry.messages.MigrationStatus;
 import dev.pgferry.messages.MigrationStatus.State;
+import dev.pgferry.pg.PgConnector;
 import dev.pgferry.pg.Secrets;
+import dev.pgferry.pg.Side;
 import dev.pgferry.worker.check.Checker;
+import dev.pgferry.worker.roles.RoleRemoval;
 import org.junit.jupiter.api.Test;
 
 import java.util.List;
@@ -130,6 +133,31 @@ class RolesIT {
                     .isEqualTo("app_owner");
             assertThat(Compare.scalar(target, "app", "SELECT has_table_privilege('app_reader', 'public.t', 'SELECT')")).isEqualTo("t");
             assertThat(Compare.scalar(target, "postgres", "SELECT count(*) FROM pg_roles WHERE rolname = 'su_owner'")).isEqualTo("0");
+        }
+    }
+
+    @Test
+    void rolesAStoppedMigrationCreatedAreDroppedUnlessSomethingOfTheTargetDependsOnThem() throws Exception {
+        try (LocalPostgres target = Infra.postgres()) {
+            // Given three roles a migration created on the target, one of which has since been given a table of the
+            // user's, and one the user dropped already
+            ReplicationIT.exec(target, "postgres", "CREATE ROLE made_a LOGIN PASSWORD 'made-pw-1'; CREATE ROLE made_b;"
+                    + " CREATE ROLE made_owner; CREATE TABLE public.users_table (id int);"
+                    + " ALTER TABLE public.users_table OWNER TO made_owner; CREATE ROLE made_gone; DROP ROLE made_gone");
+            MigrationRequest r = Pgferry.sealed(MigrationRequest.of(Pgferry.conn(target), Pgferry.conn(target),
+                    Method.DUMP, List.of(), List.of(), List.of()));
+
+            // When they are dropped as a stopped migration's
+            RoleRemoval.Result result = RoleRemoval.dropCreated(new PgConnector(r.target(), Side.TARGET, "it",
+                    Secrets.system()), List.of("made_a", "made_owner", "made_gone", "made_b"));
+
+            // Then the owner of the user's table stays, named with the reason, and the others are gone
+            assertThat(result.dropped()).containsExactly("made_b", "made_gone", "made_a");
+            assertThat(result.kept()).containsExactly("made_owner (objects or privileges on the target depend on it)");
+            assertThat(Compare.scalar(target, "postgres", "SELECT string_agg(rolname, ',' ORDER BY rolname) FROM pg_roles"
+                    + " WHERE rolname LIKE 'made%'")).isEqualTo("made_owner");
+            assertThat(Compare.scalar(target, "postgres", "SELECT pg_get_userbyid(relowner) FROM pg_class"
+                    + " WHERE relname = 'users_table'")).isEqualTo("made_owner");
         }
     }
 }
