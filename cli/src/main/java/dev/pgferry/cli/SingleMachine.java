@@ -204,8 +204,16 @@ final class SingleMachine implements AutoCloseable {
                     d.status() == MigrationStatus.State.PENDING || d.status() == MigrationStatus.State.RUNNING),
                     Duration.ofMinutes(2));
         } catch (MigrationWatcher.TimedOut e) {
-            System.err.println("pgferry: migration " + migrationId + " was not stopped within 2 min; this command goes"
-                    + " on (see pgferry status " + migrationId + ")");
+            // (what is still unfinished, and where: a task that never came back, or one held on the way)
+            String rows = e.last == null ? "" : " (" + String.join("; ", e.last.migrationDetail().stream()
+                    .filter(d -> d.status() == MigrationStatus.State.PENDING
+                            || d.status() == MigrationStatus.State.RUNNING)
+                    .map(d -> d.dbname() + ": " + d.status().wireName()
+                            + (d.phase() == null ? "" : ", " + d.phase().wireName()) + ", attempt " + d.attempt()
+                            + (d.workerId() == null ? "" : ", worker " + d.workerId()))
+                    .toList()) + ")";
+            System.err.println("pgferry: migration " + migrationId + " was not stopped within 2 min" + rows
+                    + "; this command goes on (see pgferry status " + migrationId + ")");
         }
     }
 
