@@ -11,15 +11,20 @@ import dev.pgferry.messages.MigrationStatus;
 import dev.pgferry.messages.MigrationStatus.DatabaseStatus;
 import dev.pgferry.messages.MigrationTask;
 import dev.pgferry.messages.Phase;
+import dev.pgferry.messages.TaskClaim;
 import dev.pgferry.messages.Topics;
 import dev.pgferry.worker.runtime.Worker;
+import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.common.TopicPartition;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.Statement;
 import java.util.List;
+import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.IntStream;
@@ -152,6 +157,87 @@ class TaskQueueIT {
             assertThat(Compare.scalar(target, "held", "SELECT count(DISTINCT id) = count(*) FROM public.items")).isEqualTo("t");
             assertThat(Compare.tableFingerprints(target, "held")).isEqualTo(Compare.tableFingerprints(source, "held"));
         }
+    }
+
+    @Test
+    void aSecondDeliveryOfARunningTaskLeavesTheClaimToTheFirstWorkerWhoseDeathThenBringsTheTaskBack() throws Exception {
+        String prefix = "it-dup-" + UUID.randomUUID().toString().substring(0, 6) + ".";
+        KafkaSettings kafka = KafkaSettings.of(Infra.kafka()).withTopicPrefix(prefix);
+        try (LocalPostgres source = Infra.postgres(); LocalPostgres target = Infra.postgres();
+             Bus bus = new Bus(kafka, "it-dup");
+             Coordinator coordinator = Coordinator.start(kafka, Coordinator.Settings.of("127.0.0.1", -1)
+                     .withClaimTimeout(6_000));
+             Admin admin = Admin.create(Map.<String, Object>of("bootstrap.servers", Infra.kafka()))) {
+            bus.ensureTopics();
+            createDatabases(source, "held");
+            Gate.install(source, "held", "public.items", "id");
+            Gate gate = Gate.close(target);
+            // Given a worker process running a task, held in its copy (it left the workers' group as it took it)
+            Process first = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                    "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-cp", System.getProperty("java.class.path"),
+                    "dev.pgferry.cli.Main", "worker", "--bootstrap-servers", Infra.kafka(), "--topic-prefix", prefix,
+                    "--jobs", "1").redirectErrorStream(true)
+                    .redirectOutput(Infra.work().resolve("dup-worker.log").toFile()).start();
+            Worker second = null;
+            try {
+                MigrationRequest r = Pgferry.request(source, target, List.of("postgres"));
+                bus.send(Topics.REQUESTS, r.migrationId(), Json.write(Pgferry.sealed(r)));
+                gate.awaitHeld();
+                ConsumerRecord<String, byte[]> task = FaultsIT.readAll(bus.topic(Topics.TASKS)).stream()
+                        .filter(t -> t.key().startsWith(r.migrationId() + "/")).findFirst().orElseThrow();
+                String claimKey = TaskClaim.of("any", task.key(), task.partition(), task.offset()).key();
+                // and the same record delivered again, to a second worker (the group's offset set back to it, as a
+                // rebalance before the first worker's commit does)
+                admin.alterConsumerGroupOffsets(kafka.name(Topics.WORKER_GROUP), Map.of(
+                        new TopicPartition(task.topic(), task.partition()), new OffsetAndMetadata(task.offset())))
+                        .all().get(30, TimeUnit.SECONDS);
+                second = new Worker(bus, Worker.Settings.defaults().withWorkerId("it-dup-second").withJobs(1)).start();
+
+                // When that delivery gives up for the first (the task's lock is held by the same delivery) and its
+                // worker is back in the group, free
+                long deadline = System.currentTimeMillis() + 60_000;
+                while (System.currentTimeMillis() < deadline && claimsOf(bus, claimKey).stream()
+                        .noneMatch(c -> c != null && c.contains("it-dup-second"))) {
+                    Thread.sleep(100);
+                }
+                assertThat(claimsOf(bus, claimKey)).as("the second delivery's claim")
+                        .anyMatch(c -> c != null && c.contains("it-dup-second"));
+                while (System.currentTimeMillis() < deadline && admin.describeConsumerGroups(List.of(
+                        kafka.name(Topics.WORKER_GROUP))).all().get(30, TimeUnit.SECONDS)
+                        .get(kafka.name(Topics.WORKER_GROUP)).members().isEmpty()) {
+                    Thread.sleep(100);
+                }
+
+                // Then the claim was never deleted: it is the first worker's to renew (deleted, the task was nobody's
+                // until that worker's next renewal, and lost for good had it died meanwhile)
+                assertThat(claimsOf(bus, claimKey)).as("the task's claim records, the second delivery's included")
+                        .hasSizeGreaterThan(1).doesNotContainNull();
+
+                // and when the first worker dies, its claim falls silent and the task comes back: the second worker
+                // finishes it as a new attempt, every row once
+                first.destroyForcibly();
+                assertThat(first.waitFor(60, TimeUnit.SECONDS)).isTrue();
+                gate.open();
+                DatabaseStatus done = Pgferry.awaitRow(coordinator, r.migrationId(), "held",
+                        d -> d.status() == MigrationStatus.State.DONE || d.status() == MigrationStatus.State.FAILED);
+                assertThat(done.status()).as(done.toString()).isEqualTo(MigrationStatus.State.DONE);
+                assertThat(done.workerId()).isEqualTo("it-dup-second");
+            } finally {
+                first.destroyForcibly();
+                gate.open();
+                if (second != null) {
+                    second.close();
+                }
+            }
+            assertThat(Compare.tableFingerprints(target, "held")).isEqualTo(Compare.tableFingerprints(source, "held"));
+        }
+    }
+
+    /** Every record of claim {@code key}, oldest first, as text (null: a deletion). */
+    private static List<String> claimsOf(Bus bus, String key) {
+        return FaultsIT.readAll(bus.topic(Topics.CLAIMS)).stream().filter(c -> c.key().equals(key))
+                .map(c -> c.value() == null ? null : new String(c.value(), java.nio.charset.StandardCharsets.UTF_8))
+                .collect(java.util.stream.Collectors.toList());
     }
 
     /** Waits until {@code n} claims of task {@code taskKey} were written and deleted: its runs are over. */

@@ -70,6 +70,7 @@ public final class DatabaseMigration {
     private final Secrets secrets;
     /** This delivery of the task (action, partition and offset on the tasks topic); null: not known. */
     private String delivery;
+    private Runnable duplicate = () -> { };
     private Consumer<MigrationTask> offers;
 
     /**
@@ -123,6 +124,15 @@ public final class DatabaseMigration {
      */
     public DatabaseMigration withDelivery(String delivery) {
         this.delivery = delivery;
+        return this;
+    }
+
+    /**
+     * Called when this delivery gives up for the first one, which runs the task ({@link #withDelivery}): the task's
+     * claim, which both deliveries write under the same key, is that one's to delete.
+     */
+    public DatabaseMigration onDuplicate(Runnable duplicate) {
+        this.duplicate = duplicate;
         return this;
     }
 
@@ -198,6 +208,7 @@ public final class DatabaseMigration {
             if (lock == null) {
                 LOG.info("task {} ({}) is already being run by another worker, which holds its lock: this delivery"
                         + " is dropped", task.key(), delivery);
+                duplicate.run();
                 return true;
             }
             TargetDatabase targetDb = new TargetDatabase(target, lock.session(), ledger, db, task.migrationId());
