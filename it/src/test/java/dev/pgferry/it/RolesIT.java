@@ -143,7 +143,8 @@ class RolesIT {
             // user's, and one the user dropped already
             ReplicationIT.exec(target, "postgres", "CREATE ROLE made_a LOGIN PASSWORD 'made-pw-1'; CREATE ROLE made_b;"
                     + " CREATE ROLE made_owner; CREATE TABLE public.users_table (id int);"
-                    + " ALTER TABLE public.users_table OWNER TO made_owner; CREATE ROLE made_gone; DROP ROLE made_gone");
+                    + " ALTER TABLE public.users_table OWNER TO made_owner;"
+                    + " CREATE ROLE made_gone; DROP ROLE made_gone");
             MigrationRequest r = Pgferry.sealed(MigrationRequest.of(Pgferry.conn(target), Pgferry.conn(target),
                     Method.DUMP, List.of(), List.of(), List.of()));
 
@@ -154,8 +155,8 @@ class RolesIT {
             // Then the owner of the user's table stays, named with the reason, and the others are gone
             assertThat(result.dropped()).containsExactly("made_b", "made_gone", "made_a");
             assertThat(result.kept()).containsExactly("made_owner (objects or privileges on the target depend on it)");
-            assertThat(Compare.scalar(target, "postgres", "SELECT string_agg(rolname, ',' ORDER BY rolname) FROM pg_roles"
-                    + " WHERE rolname LIKE 'made%'")).isEqualTo("made_owner");
+            assertThat(Compare.scalar(target, "postgres", "SELECT string_agg(rolname, ',' ORDER BY rolname)"
+                    + " FROM pg_roles WHERE rolname LIKE 'made%'")).isEqualTo("made_owner");
             assertThat(Compare.scalar(target, "postgres", "SELECT pg_get_userbyid(relowner) FROM pg_class"
                     + " WHERE relname = 'users_table'")).isEqualTo("made_owner");
         }

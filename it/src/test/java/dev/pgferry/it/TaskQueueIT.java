@@ -113,11 +113,7 @@ class TaskQueueIT {
             Gate.install(source, "held", "public.items", "id");
             Gate gate = Gate.close(target);
             // Given a worker process whose task is held in its copy
-            Process first = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                    "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-cp", System.getProperty("java.class.path"),
-                    "dev.pgferry.cli.Main", "worker", "--bootstrap-servers", Infra.kafka(), "--topic-prefix", prefix,
-                    "--jobs", "1").redirectErrorStream(true)
-                    .redirectOutput(Infra.work().resolve("handback-worker.log").toFile()).start();
+            Process first = workerProcess(prefix, "handback-worker.log");
             Worker second = null;
             try {
                 MigrationRequest r = Pgferry.request(source, target, List.of("postgres"));
@@ -173,11 +169,7 @@ class TaskQueueIT {
             Gate.install(source, "held", "public.items", "id");
             Gate gate = Gate.close(target);
             // Given a worker process running a task, held in its copy (it left the workers' group as it took it)
-            Process first = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                    "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-cp", System.getProperty("java.class.path"),
-                    "dev.pgferry.cli.Main", "worker", "--bootstrap-servers", Infra.kafka(), "--topic-prefix", prefix,
-                    "--jobs", "1").redirectErrorStream(true)
-                    .redirectOutput(Infra.work().resolve("dup-worker.log").toFile()).start();
+            Process first = workerProcess(prefix, "dup-worker.log");
             Worker second = null;
             try {
                 MigrationRequest r = Pgferry.request(source, target, List.of("postgres"));
@@ -231,6 +223,14 @@ class TaskQueueIT {
             }
             assertThat(Compare.tableFingerprints(target, "held")).isEqualTo(Compare.tableFingerprints(source, "held"));
         }
+    }
+
+    /** A worker process ({@code pgferry worker}, one job) on the topics of {@code prefix}, its output in {@code log}. */
+    private static Process workerProcess(String prefix, String log) throws java.io.IOException {
+        return new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-cp", System.getProperty("java.class.path"),
+                "dev.pgferry.cli.Main", "worker", "--bootstrap-servers", Infra.kafka(), "--topic-prefix", prefix,
+                "--jobs", "1").redirectErrorStream(true).redirectOutput(Infra.work().resolve(log).toFile()).start();
     }
 
     /** Every record of claim {@code key}, oldest first, as text (null: a deletion). */
