@@ -225,12 +225,86 @@ class TaskQueueIT {
         }
     }
 
+    @Test
+    void aTaskTakenWhileTheGroupRebalancesIsCommittedBeforeItsWorkerLeavesAndGoesToNoOtherWorker() throws Exception {
+        String prefix = "it-rebalance-" + UUID.randomUUID().toString().substring(0, 6) + ".";
+        KafkaSettings kafka = KafkaSettings.of(Infra.kafka()).withTopicPrefix(prefix);
+        // A claim that falls silent is queued again only after 10 minutes here: only a second delivery could move it
+        try (LocalPostgres source = Infra.postgres(); LocalPostgres target = Infra.postgres();
+             Bus bus = new Bus(kafka, "it-rebalance");
+             Coordinator coordinator = Coordinator.start(kafka, Coordinator.Settings.of("127.0.0.1", -1)
+                     .withClaimTimeout(600_000));
+             Admin admin = Admin.create(Map.<String, Object>of("bootstrap.servers", Infra.kafka()))) {
+            bus.ensureTopics();
+            createDatabases(source, "held");
+            Gate.install(source, "held", "public.items", "id");
+            Gate gate = Gate.close(target);
+            // Given a worker process whose poll hands it the task while it rejoins its group (a fault hook starts the
+            // rebalance), so that its first commit of the task's offset fails
+            Process first = workerProcess(prefix, "rebalance-worker.log", "-Dpgferry.fault.worker.rebalanceBeforeCommit=true");
+            Worker second = null;
+            try {
+                MigrationRequest r = Pgferry.request(source, target, List.of("postgres"));
+                bus.send(Topics.REQUESTS, r.migrationId(), Json.write(Pgferry.sealed(r)));
+                gate.awaitHeld();
+                ConsumerRecord<String, byte[]> task = FaultsIT.readAll(bus.topic(Topics.TASKS)).stream()
+                        .filter(t -> t.key().startsWith(r.migrationId() + "/")).findFirst().orElseThrow();
+                TopicPartition partition = new TopicPartition(task.topic(), task.partition());
+                String claimKey = TaskClaim.of("any", task.key(), task.partition(), task.offset()).key();
+
+                // When it runs the task (it left the workers' group, its only slot taken)
+                long deadline = System.currentTimeMillis() + 30_000;
+                while (System.currentTimeMillis() < deadline && committed(admin, kafka, partition) == null) {
+                    Thread.sleep(100);
+                }
+
+                // Then the group's offset is past the task: its commit waited for the rebalance to complete (left
+                // uncommitted, the partition went to the next worker from the offset before)
+                assertThat(committed(admin, kafka, partition)).as("the workers' group's offset of " + partition)
+                        .isEqualTo(task.offset() + 1);
+
+                // and a second worker that joins the group is never given the task
+                second = new Worker(bus, Worker.Settings.defaults().withWorkerId("it-rebalance-second").withJobs(1)).start();
+                while (System.currentTimeMillis() < deadline && admin.describeConsumerGroups(List.of(
+                        kafka.name(Topics.WORKER_GROUP))).all().get(30, TimeUnit.SECONDS)
+                        .get(kafka.name(Topics.WORKER_GROUP)).members().stream()
+                        .noneMatch(m -> m.assignment().topicPartitions().contains(partition))) {
+                    Thread.sleep(100);
+                }
+                gate.open();
+                DatabaseStatus done = Pgferry.awaitRow(coordinator, r.migrationId(), "held",
+                        d -> d.status() == MigrationStatus.State.DONE || d.status() == MigrationStatus.State.FAILED);
+                assertThat(done.status()).as(done.toString()).isEqualTo(MigrationStatus.State.DONE);
+                assertThat(done.attempt()).isEqualTo(1);
+                assertThat(claimsOf(bus, claimKey)).as("the task's claim records")
+                        .isNotEmpty().noneMatch(c -> c != null && c.contains("it-rebalance-second"));
+            } finally {
+                first.destroyForcibly();
+                gate.open();
+                if (second != null) {
+                    second.close();
+                }
+            }
+            assertThat(Compare.tableFingerprints(target, "held")).isEqualTo(Compare.tableFingerprints(source, "held"));
+        }
+    }
+
+    /** The workers' group's committed offset of {@code partition}; null if none. */
+    private static Long committed(Admin admin, KafkaSettings kafka, TopicPartition partition) throws Exception {
+        OffsetAndMetadata o = admin.listConsumerGroupOffsets(kafka.name(Topics.WORKER_GROUP)).partitionsToOffsetAndMetadata()
+                .get(30, TimeUnit.SECONDS).get(partition);
+        return o == null ? null : o.offset();
+    }
+
     /** A worker process ({@code pgferry worker}, one job) on the topics of {@code prefix}, its output in {@code log}. */
-    private static Process workerProcess(String prefix, String log) throws java.io.IOException {
-        return new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-cp", System.getProperty("java.class.path"),
-                "dev.pgferry.cli.Main", "worker", "--bootstrap-servers", Infra.kafka(), "--topic-prefix", prefix,
-                "--jobs", "1").redirectErrorStream(true).redirectOutput(Infra.work().resolve(log).toFile()).start();
+    private static Process workerProcess(String prefix, String log, String... jvmOptions) throws java.io.IOException {
+        List<String> command = new java.util.ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java")
+                .toString(), "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"));
+        command.addAll(List.of(jvmOptions));
+        command.addAll(List.of("-cp", System.getProperty("java.class.path"), "dev.pgferry.cli.Main", "worker",
+                "--bootstrap-servers", Infra.kafka(), "--topic-prefix", prefix, "--jobs", "1"));
+        return new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(Infra.work().resolve(log).toFile())
+                .start();
     }
 
     /** Every record of claim {@code key}, oldest first, as text (null: a deletion). */

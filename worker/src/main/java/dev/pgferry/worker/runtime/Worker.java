@@ -12,11 +12,14 @@ import dev.pgferry.pg.Secrets;
 import dev.pgferry.worker.task.DatabaseMigration;
 import dev.pgferry.worker.task.UnitCopy;
 import org.apache.kafka.clients.consumer.CloseOptions;
+import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.CooperativeStickyAssignor;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.RebalanceInProgressException;
 import org.apache.kafka.common.errors.WakeupException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -24,6 +27,8 @@ import org.slf4j.LoggerFactory;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -78,10 +83,24 @@ public final class Worker implements AutoCloseable {
     private final Semaphore ended = new Semaphore(0);
     /** The claim keys of deliveries that gave up for the first delivery of the same record (see {@link #finished}). */
     private final java.util.Set<String> duplicates = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    /**
+     * Offsets of tasks taken whose commit met a rebalance in progress: committed once it is complete, before the
+     * worker leaves the group (see {@link #commit}). Poll loop only.
+     */
+    private final Map<TopicPartition, OffsetAndMetadata> uncommitted = new HashMap<>();
     private ExecutorService runner;
 
     /** How long a stopping worker lets its runs end on their own before it interrupts them and hands them back. */
     static final long ENDING_GRACE_MS = 1_000;
+    /** How long a worker completes a rebalance to commit a taken task's offset (see {@link #settle}) before it leaves. */
+    private static final long SETTLE_MS = 5_000;
+    /** Stopping: the same, shorter (the task is handed back or done either way; a second delivery finds it so). */
+    private static final long SETTLE_ON_STOP_MS = 1_000;
+    /**
+     * Fault hook for tests: before committing a task's offset the worker starts a rebalance and does not wait for it,
+     * as when its poll returned the task while joining a group another worker had just joined.
+     */
+    private static final boolean REBALANCE_BEFORE_COMMIT = Boolean.getBoolean("pgferry.fault.worker.rebalanceBeforeCommit");
     /** Pause before running a task again, doubled on each run again of the same task up to {@link #MAX_RETRY_PAUSE_MS}. */
     private static final long RETRY_PAUSE_MS = 1_000;
     private static final long MAX_RETRY_PAUSE_MS = 30_000;
@@ -248,9 +267,11 @@ public final class Worker implements AutoCloseable {
                 boolean free = tasks.size() < slots;
                 if (free != member) {
                     if (free) {
-                        consumer.subscribe(List.of(bus.topic(Topics.TASKS)));
+                        consumer.subscribe(List.of(bus.topic(Topics.TASKS)), committing);
                     } else {
-                        // No slot left: the partitions go to workers that can start a task now.
+                        // No slot left: the partitions go to workers that can start a task now, from the offset after
+                        // the task taken (left mid-rebalance, they would be lost instead of revoked, uncommitted).
+                        settle(SETTLE_MS);
                         consumer.unsubscribe();
                     }
                     member = free;
@@ -260,7 +281,9 @@ public final class Worker implements AutoCloseable {
                     ended.tryAcquire(200, TimeUnit.MILLISECONDS);
                     continue;
                 }
-                for (ConsumerRecord<String, byte[]> record : consumer.poll(Duration.ofMillis(200))) {
+                ConsumerRecords<String, byte[]> polled = consumer.poll(Duration.ofMillis(200));
+                commitUncommitted();
+                for (ConsumerRecord<String, byte[]> record : polled) {
                     MigrationTask task = readTask(record);
                     if (task != null && task.action() == MigrationTask.Action.COPY_UNIT
                             && (abandoned.test(task.migrationId()) || !UnitCopy.wanted(task, ledger))) {
@@ -317,7 +340,13 @@ public final class Worker implements AutoCloseable {
             for (Running r : tasks) {
                 handBack(r);
             }
-            // Nothing is left to commit (a task's offset is committed as it is taken): the close only leaves the group.
+            try {
+                settle(SETTLE_ON_STOP_MS);
+            } catch (RuntimeException e) {
+                LOG.warn("worker {} stopping: could not commit the offsets of its last tasks: {}", workerId, e.toString());
+            }
+            // Nothing else is left to commit (a task's offset is committed as it is taken): the close only leaves the
+            // group.
             consumer.close(CloseOptions.timeout(Stopping.LEAVE_GROUP_TIMEOUT));
             ledger.close();
             status.close();
@@ -433,16 +462,91 @@ public final class Worker implements AutoCloseable {
         }
     }
 
+    /**
+     * Commits the offset after a task just taken, so that the task's record is delivered to no other worker. A commit
+     * fails while the consumer is rejoining its group (its poll hands out records meanwhile): another worker joined
+     * or left. Such an offset is kept and committed after a later poll, in the revocation of its partition, or, before
+     * this worker leaves the group, once {@link #settle} has completed the rebalance; left uncommitted, the partition
+     * went to another worker from the offset before, which ran the task a second time (8 such failed commits in one
+     * run of the integration tests; the task's target lock made that run give up, at the cost of a run, a claim, a
+     * rebalance).
+     */
     private void commit(ConsumerRecord<String, byte[]> record) {
+        if (REBALANCE_BEFORE_COMMIT) {
+            consumer.enforceRebalance("fault hook pgferry.fault.worker.rebalanceBeforeCommit");
+            Collection<TopicPartition> assigned = consumer.assignment();
+            consumer.pause(assigned);
+            consumer.poll(Duration.ZERO);
+            consumer.resume(assigned);
+        }
+        uncommitted.put(new TopicPartition(record.topic(), record.partition()), new OffsetAndMetadata(record.offset() + 1));
+        commitUncommitted();
+    }
+
+    /** Commits the offsets {@link #commit} could not yet; false if a rebalance is still in progress. */
+    private boolean commitUncommitted() {
+        if (uncommitted.isEmpty()) {
+            return true;
+        }
         try {
-            consumer.commitSync(Map.of(new TopicPartition(record.topic(), record.partition()),
-                    new OffsetAndMetadata(record.offset() + 1)));
+            consumer.commitSync(uncommitted);
+            uncommitted.clear();
+            return true;
+        } catch (RebalanceInProgressException e) {
+            LOG.debug("worker {}: commit of {} waits for the rebalance in progress", workerId, uncommitted);
+            return false;
+        } catch (WakeupException e) {
+            throw e;
         } catch (RuntimeException e) {
-            // The partition moved to another worker in between: that worker runs the task too, and the task's
-            // target lock and ledger entry make one of the two runs find the work done.
-            LOG.warn("could not commit task at {}-{}@{}: {}", record.topic(), record.partition(), record.offset(), e.toString());
+            // Out of the group (its session expired): the partitions went to another worker, which runs these tasks
+            // too; the task's target lock and ledger entry make one of the two runs find the work done.
+            LOG.warn("could not commit tasks at {}: {}", uncommitted, e.toString());
+            uncommitted.clear();
+            return true;
         }
     }
+
+    /**
+     * Completes a rebalance in progress, up to {@code waitMs}, to commit the offsets of tasks taken during it: polls
+     * with every partition paused so that no task is taken meanwhile, and a record fetched anyway (from a partition
+     * assigned by this rebalance) is left for the next poll.
+     */
+    private void settle(long waitMs) {
+        long deadline = System.nanoTime() + waitMs * 1_000_000;
+        while (!commitUncommitted() && System.nanoTime() - deadline < 0) {
+            consumer.pause(consumer.assignment());
+            ConsumerRecords<String, byte[]> fetched = consumer.poll(Duration.ofMillis(50));
+            for (TopicPartition p : fetched.partitions()) {
+                consumer.seek(p, fetched.records(p).get(0).offset());
+            }
+        }
+        consumer.resume(consumer.paused());
+        if (!uncommitted.isEmpty()) {
+            LOG.warn("worker {}: the rebalance in progress did not complete within {} ms; tasks at {} may be delivered "
+                    + "again (their target lock makes a second run find the work done)", workerId, waitMs, uncommitted);
+            uncommitted.clear();
+        }
+    }
+
+    /** Commits a revoked partition's uncommitted offset while this worker still owns it. */
+    private final ConsumerRebalanceListener committing = new ConsumerRebalanceListener() {
+        @Override
+        public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
+            if (partitions.stream().anyMatch(uncommitted::containsKey)) {
+                commitUncommitted();
+            }
+        }
+
+        @Override
+        public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
+        }
+
+        @Override
+        public void onPartitionsLost(Collection<TopicPartition> partitions) {
+            // Not ours any more, nor can they be committed: a second delivery finds the work done.
+            partitions.forEach(uncommitted::remove);
+        }
+    };
 
     /**
      * Stops the worker and, unlike {@link #close}, its running tasks for good (the command that runs them was
