@@ -24,6 +24,8 @@ public final class SqlStates {
     public static final String LOCK_NOT_AVAILABLE = "55P03";
     /** invalid_parameter_value: among others, a snapshot that cannot be imported (its exporter ended). */
     public static final String INVALID_PARAMETER_VALUE = "22023";
+    /** dependent_objects_still_exist: a role that owns objects or holds privileges cannot be dropped. */
+    public static final String DEPENDENT_OBJECTS_STILL_EXIST = "2BP01";
 
     private static final Set<String> RETRIABLE_STATES = Set.of("57P01", "57P02", "57P03", "40001", "40P01", "53300");
 

@@ -12,6 +12,7 @@ import dev.pgferry.worker.copy.SourceCatalog;
 import io.github.resilience4j.core.IntervalFunction;
 import io.github.resilience4j.retry.Retry;
 import io.github.resilience4j.retry.RetryConfig;
+import org.postgresql.util.PSQLState;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -35,7 +36,7 @@ public final class Removal {
     private static final Retry SLOT_DROP = Retry.of("drop-slot", RetryConfig.custom()
             .maxAttempts(20)
             .intervalFunction(IntervalFunction.ofExponentialBackoff(200, 1.5, 3_000))
-            .retryOnException(e -> e instanceof SQLException s && "55006".equals(s.getSQLState()))
+            .retryOnException(e -> e instanceof SQLException s && PSQLState.OBJECT_IN_USE.getState().equals(s.getSQLState()))
             .build());
 
     private Removal() {

@@ -16,13 +16,10 @@ import java.util.List;
  * databases was done or syncing: nothing of the migration uses them, and login roles with the source's password
  * hashes would otherwise stay on a server the user did not migrate to. Only roles pgferry created (the ledger names
  * them), never one that was there before. A role that objects or privileges on the target depend on (SQLSTATE
- * {@value #DEPENDENT_OBJECTS_STILL_EXIST}: the user's, made since), or that the target's user may not drop, is kept
- * and named. Stateless.
+ * {@value SqlStates#DEPENDENT_OBJECTS_STILL_EXIST}: the user's, made since), or that the target's user may not drop,
+ * is kept and named. Stateless.
  */
 public final class RoleRemoval {
-    /** DROP ROLE of a role that owns objects or holds privileges. */
-    static final String DEPENDENT_OBJECTS_STILL_EXIST = "2BP01";
-
     private RoleRemoval() {
     }
 
@@ -42,7 +39,7 @@ public final class RoleRemoval {
                     st.execute("DROP ROLE IF EXISTS " + Sql.ident(role));
                     dropped.add(role);
                 } catch (SQLException e) {
-                    if (DEPENDENT_OBJECTS_STILL_EXIST.equals(e.getSQLState())) {
+                    if (SqlStates.DEPENDENT_OBJECTS_STILL_EXIST.equals(e.getSQLState())) {
                         kept.add(role + " (objects or privileges on the target depend on it)");
                     } else if (SqlStates.INSUFFICIENT_PRIVILEGE.equals(e.getSQLState())) {
                         kept.add(role + " (the target's user may not drop it)");

@@ -5,6 +5,7 @@ import dev.pgferry.messages.Verification.TableCheck;
 import dev.pgferry.pg.PgConnector;
 import dev.pgferry.pg.Sql;
 import dev.pgferry.worker.copy.SourceCatalog;
+import org.postgresql.util.PSQLState;
 
 import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
@@ -246,7 +247,7 @@ final class TableVerifier implements AutoCloseable {
             rs.next();
             return new Digest(rs.getLong(1), rs.getString(2));
         } catch (SQLException e) {
-            if ("42P01".equals(e.getSQLState())) {
+            if (PSQLState.UNDEFINED_TABLE.getState().equals(e.getSQLState())) {
                 return null;
             }
             throw e;
