@@ -4,6 +4,7 @@ import dev.pgferry.messages.ErrorCode;
 import dev.pgferry.messages.MigrationException;
 import dev.pgferry.pg.PgConnector;
 import dev.pgferry.pg.SqlStates;
+import dev.pgferry.worker.log.LogContext;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -106,7 +107,7 @@ public final class PreDataRestore implements AutoCloseable {
         }
         Runnable body = plan == null ? () -> done.complete(blockingRestore.get())
                 : () -> run(target, header, plan, byTransaction);
-        this.thread = new Thread(() -> {
+        this.thread = new Thread(LogContext.carried(() -> {
             try {
                 body.run();
             } catch (Throwable e) {
@@ -118,7 +119,7 @@ public final class PreDataRestore implements AutoCloseable {
                 ready.values().forEach(f -> f.completeExceptionally(failure));
                 done.completeExceptionally(failure);
             }
-        }, "pre-data-" + dbname);
+        }), "pre-data-" + dbname);
         thread.setDaemon(true);
     }
 

@@ -24,6 +24,7 @@ import dev.pgferry.worker.copy.TableCopier;
 import dev.pgferry.worker.copy.TableSlicer;
 import dev.pgferry.worker.database.DatabaseProperties;
 import dev.pgferry.worker.database.ServerSettings;
+import dev.pgferry.worker.log.LogContext;
 import dev.pgferry.worker.replication.Removal;
 import dev.pgferry.worker.roles.RoleCopier;
 import dev.pgferry.worker.schema.IndexBuilder;
@@ -591,10 +592,10 @@ final class CopyPipeline {
         }
     }
 
-    /** Runs each task given on a new daemon thread called {@code name}. */
+    /** Runs each task given on a new daemon thread called {@code name}, in the log context of the one that gives it. */
     private static java.util.concurrent.Executor onThreadOfItsOwn(String name) {
         return r -> {
-            Thread t = new Thread(r, name);
+            Thread t = new Thread(LogContext.carried(r), name);
             t.setDaemon(true);
             t.start();
         };

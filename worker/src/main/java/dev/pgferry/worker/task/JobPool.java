@@ -1,5 +1,7 @@
 package dev.pgferry.worker.task;
 
+import dev.pgferry.worker.log.LogContext;
+
 import java.util.concurrent.Callable;
 import java.util.concurrent.Executor;
 import java.util.concurrent.FutureTask;
@@ -21,10 +23,12 @@ public final class JobPool implements AutoCloseable {
     private final ThreadPoolExecutor pool;
     private final AtomicLong sequence = new AtomicLong();
 
+    /** Jobs run with the log context of the thread that makes the pool (see {@link LogContext}). */
     public JobPool(int jobs, String name) {
         int n = Math.max(1, jobs);
+        java.util.function.UnaryOperator<Runnable> inContext = LogContext.captured();
         this.pool = new ThreadPoolExecutor(n, n, 0, TimeUnit.MILLISECONDS, new PriorityBlockingQueue<>(), r -> {
-            Thread t = new Thread(r, name);
+            Thread t = new Thread(inContext.apply(r), name);
             t.setDaemon(true);
             return t;
         });
