@@ -101,43 +101,32 @@ class TaskQueueIT {
 
     @Test
     void aWorkerStoppedWithSigtermHandsItsTaskBackAtOnceAndAnotherFinishesIt() throws Exception {
-        String prefix = "it-handback-" + UUID.randomUUID().toString().substring(0, 6) + ".";
-        KafkaSettings kafka = KafkaSettings.of(Infra.kafka()).withTopicPrefix(prefix);
         // A claim that falls silent is queued again only after 10 minutes here: only the hand-back can move the task
-        try (LocalPostgres source = Infra.postgres(); LocalPostgres target = Infra.postgres();
-             Bus bus = new Bus(kafka, "it-handback");
-             Coordinator coordinator = Coordinator.start(kafka, Coordinator.Settings.of("127.0.0.1", -1)
-                     .withClaimTimeout(600_000))) {
-            bus.ensureTopics();
-            createDatabases(source, "held");
-            Gate.install(source, "held", "public.items", "id");
-            Gate gate = Gate.close(target);
+        try (Held h = Held.open("it-handback", 600_000)) {
             // Given a worker process whose task is held in its copy
-            Process first = workerProcess(prefix, "handback-worker.log");
+            Process first = workerProcess(h.prefix(), "handback-worker.log");
             Worker second = null;
             try {
-                MigrationRequest r = Pgferry.request(source, target, List.of("postgres"));
-                bus.send(Topics.REQUESTS, r.migrationId(), Json.write(Pgferry.sealed(r)));
-                gate.awaitHeld();
-                DatabaseStatus held = Pgferry.awaitRow(coordinator, r.migrationId(), "held",
+                MigrationRequest r = h.submitAndAwaitHeld();
+                DatabaseStatus held = Pgferry.awaitRow(h.coordinator(), r.migrationId(), "held",
                         d -> d.phase() == Phase.DATA);
                 // and a second worker, free
-                second = new Worker(bus, Worker.Settings.defaults().withWorkerId("it-handback-second").withJobs(1)).start();
+                second = h.worker("it-handback-second");
 
                 // When the first one is told to stop (SIGTERM), as a rolling restart does
                 first.destroy();
                 assertThat(first.waitFor(60, TimeUnit.SECONDS)).as("the stopped worker exited").isTrue();
-                gate.open();
+                h.gate().open();
 
                 // Then the second worker runs the task as a new attempt, long before the claim would have timed out
-                DatabaseStatus done = Pgferry.awaitRow(coordinator, r.migrationId(), "held",
+                DatabaseStatus done = Pgferry.awaitRow(h.coordinator(), r.migrationId(), "held",
                         d -> d.status() == MigrationStatus.State.DONE || d.status() == MigrationStatus.State.FAILED);
                 assertThat(done.status()).as(done.toString()).isEqualTo(MigrationStatus.State.DONE);
                 assertThat(done.attempt()).isEqualTo(held.attempt() + 1);
                 assertThat(done.workerId()).isEqualTo("it-handback-second").isNotEqualTo(held.workerId());
                 assertThat(first.exitValue()).as("a clean stop").isEqualTo(143);
                 // and the stopped attempt announced no retry of the copy it abandoned
-                List<String> warnings = FaultsIT.readAll(bus.topic(Topics.STATUS)).stream()
+                List<String> warnings = FaultsIT.readAll(h.bus().topic(Topics.STATUS)).stream()
                         .filter(e -> r.migrationId().equals(e.key()))
                         .map(e -> Json.read(e.value(), com.fasterxml.jackson.databind.JsonNode.class))
                         .filter(e -> e.get("type").asText().equals("task_warning")).map(e -> e.get("message").asText())
@@ -145,155 +134,197 @@ class TaskQueueIT {
                 assertThat(warnings).noneMatch(w -> w.contains("copying it again"));
             } finally {
                 first.destroyForcibly();
-                gate.open();
+                h.gate().open();
                 if (second != null) {
                     second.close();
                 }
             }
-            assertThat(Compare.scalar(target, "held", "SELECT count(DISTINCT id) = count(*) FROM public.items")).isEqualTo("t");
-            assertThat(Compare.tableFingerprints(target, "held")).isEqualTo(Compare.tableFingerprints(source, "held"));
+            assertThat(Compare.scalar(h.target(), "held", "SELECT count(DISTINCT id) = count(*) FROM public.items")).isEqualTo("t");
+            h.assertCopied();
         }
     }
 
     @Test
     void aSecondDeliveryOfARunningTaskLeavesTheClaimToTheFirstWorkerWhoseDeathThenBringsTheTaskBack() throws Exception {
-        String prefix = "it-dup-" + UUID.randomUUID().toString().substring(0, 6) + ".";
-        KafkaSettings kafka = KafkaSettings.of(Infra.kafka()).withTopicPrefix(prefix);
-        try (LocalPostgres source = Infra.postgres(); LocalPostgres target = Infra.postgres();
-             Bus bus = new Bus(kafka, "it-dup");
-             Coordinator coordinator = Coordinator.start(kafka, Coordinator.Settings.of("127.0.0.1", -1)
-                     .withClaimTimeout(6_000));
-             Admin admin = Admin.create(Map.<String, Object>of("bootstrap.servers", Infra.kafka()))) {
-            bus.ensureTopics();
-            createDatabases(source, "held");
-            Gate.install(source, "held", "public.items", "id");
-            Gate gate = Gate.close(target);
+        try (Held h = Held.open("it-dup", 6_000)) {
             // Given a worker process running a task, held in its copy (it left the workers' group as it took it)
-            Process first = workerProcess(prefix, "dup-worker.log");
+            Process first = workerProcess(h.prefix(), "dup-worker.log");
             Worker second = null;
             try {
-                MigrationRequest r = Pgferry.request(source, target, List.of("postgres"));
-                bus.send(Topics.REQUESTS, r.migrationId(), Json.write(Pgferry.sealed(r)));
-                gate.awaitHeld();
-                ConsumerRecord<String, byte[]> task = FaultsIT.readAll(bus.topic(Topics.TASKS)).stream()
+                MigrationRequest r = h.submitAndAwaitHeld();
+                ConsumerRecord<String, byte[]> task = FaultsIT.readAll(h.bus().topic(Topics.TASKS)).stream()
                         .filter(t -> t.key().startsWith(r.migrationId() + "/")).findFirst().orElseThrow();
                 String claimKey = TaskClaim.of("any", task.key(), task.partition(), task.offset()).key();
                 // and the same record delivered again, to a second worker (the group's offset set back to it, as a
                 // rebalance before the first worker's commit does)
-                admin.alterConsumerGroupOffsets(kafka.name(Topics.WORKER_GROUP), Map.of(
+                h.admin().alterConsumerGroupOffsets(h.kafka().name(Topics.WORKER_GROUP), Map.of(
                         new TopicPartition(task.topic(), task.partition()), new OffsetAndMetadata(task.offset())))
                         .all().get(30, TimeUnit.SECONDS);
-                second = new Worker(bus, Worker.Settings.defaults().withWorkerId("it-dup-second").withJobs(1)).start();
+                second = h.worker("it-dup-second");
 
                 // When that delivery gives up for the first (the task's lock is held by the same delivery) and its
                 // worker is back in the group, free
                 long deadline = System.currentTimeMillis() + 60_000;
-                while (System.currentTimeMillis() < deadline && claimsOf(bus, claimKey).stream()
+                while (System.currentTimeMillis() < deadline && claimsOf(h.bus(), claimKey).stream()
                         .noneMatch(c -> c != null && c.contains("it-dup-second"))) {
                     Thread.sleep(100);
                 }
-                assertThat(claimsOf(bus, claimKey)).as("the second delivery's claim")
+                assertThat(claimsOf(h.bus(), claimKey)).as("the second delivery's claim")
                         .anyMatch(c -> c != null && c.contains("it-dup-second"));
-                while (System.currentTimeMillis() < deadline && admin.describeConsumerGroups(List.of(
-                        kafka.name(Topics.WORKER_GROUP))).all().get(30, TimeUnit.SECONDS)
-                        .get(kafka.name(Topics.WORKER_GROUP)).members().isEmpty()) {
+                while (System.currentTimeMillis() < deadline && h.workersGroup().members().isEmpty()) {
                     Thread.sleep(100);
                 }
 
                 // Then the claim was never deleted: it is the first worker's to renew (deleted, the task was nobody's
                 // until that worker's next renewal, and lost for good had it died meanwhile)
-                assertThat(claimsOf(bus, claimKey)).as("the task's claim records, the second delivery's included")
+                assertThat(claimsOf(h.bus(), claimKey)).as("the task's claim records, the second delivery's included")
                         .hasSizeGreaterThan(1).doesNotContainNull();
 
                 // and when the first worker dies, its claim falls silent and the task comes back: the second worker
                 // finishes it as a new attempt, every row once
                 first.destroyForcibly();
                 assertThat(first.waitFor(60, TimeUnit.SECONDS)).isTrue();
-                gate.open();
-                DatabaseStatus done = Pgferry.awaitRow(coordinator, r.migrationId(), "held",
+                h.gate().open();
+                DatabaseStatus done = Pgferry.awaitRow(h.coordinator(), r.migrationId(), "held",
                         d -> d.status() == MigrationStatus.State.DONE || d.status() == MigrationStatus.State.FAILED);
                 assertThat(done.status()).as(done.toString()).isEqualTo(MigrationStatus.State.DONE);
                 assertThat(done.workerId()).isEqualTo("it-dup-second");
             } finally {
                 first.destroyForcibly();
-                gate.open();
+                h.gate().open();
                 if (second != null) {
                     second.close();
                 }
             }
-            assertThat(Compare.tableFingerprints(target, "held")).isEqualTo(Compare.tableFingerprints(source, "held"));
+            h.assertCopied();
         }
     }
 
     @Test
     void aTaskTakenWhileTheGroupRebalancesIsCommittedBeforeItsWorkerLeavesAndGoesToNoOtherWorker() throws Exception {
-        String prefix = "it-rebalance-" + UUID.randomUUID().toString().substring(0, 6) + ".";
-        KafkaSettings kafka = KafkaSettings.of(Infra.kafka()).withTopicPrefix(prefix);
         // A claim that falls silent is queued again only after 10 minutes here: only a second delivery could move it
-        try (LocalPostgres source = Infra.postgres(); LocalPostgres target = Infra.postgres();
-             Bus bus = new Bus(kafka, "it-rebalance");
-             Coordinator coordinator = Coordinator.start(kafka, Coordinator.Settings.of("127.0.0.1", -1)
-                     .withClaimTimeout(600_000));
-             Admin admin = Admin.create(Map.<String, Object>of("bootstrap.servers", Infra.kafka()))) {
-            bus.ensureTopics();
-            createDatabases(source, "held");
-            Gate.install(source, "held", "public.items", "id");
-            Gate gate = Gate.close(target);
+        try (Held h = Held.open("it-rebalance", 600_000)) {
             // Given a worker process whose poll hands it the task while it rejoins its group (a fault hook starts the
             // rebalance), so that its first commit of the task's offset fails
-            Process first = workerProcess(prefix, "rebalance-worker.log", "-Dpgferry.fault.worker.rebalanceBeforeCommit=true");
+            Process first = workerProcess(h.prefix(), "rebalance-worker.log",
+                    "-Dpgferry.fault.worker.rebalanceBeforeCommit=true");
             Worker second = null;
             try {
-                MigrationRequest r = Pgferry.request(source, target, List.of("postgres"));
-                bus.send(Topics.REQUESTS, r.migrationId(), Json.write(Pgferry.sealed(r)));
-                gate.awaitHeld();
-                ConsumerRecord<String, byte[]> task = FaultsIT.readAll(bus.topic(Topics.TASKS)).stream()
+                MigrationRequest r = h.submitAndAwaitHeld();
+                ConsumerRecord<String, byte[]> task = FaultsIT.readAll(h.bus().topic(Topics.TASKS)).stream()
                         .filter(t -> t.key().startsWith(r.migrationId() + "/")).findFirst().orElseThrow();
                 TopicPartition partition = new TopicPartition(task.topic(), task.partition());
                 String claimKey = TaskClaim.of("any", task.key(), task.partition(), task.offset()).key();
 
                 // When it runs the task (it left the workers' group, its only slot taken)
                 long deadline = System.currentTimeMillis() + 30_000;
-                while (System.currentTimeMillis() < deadline && committed(admin, kafka, partition) == null) {
+                while (System.currentTimeMillis() < deadline && h.committed(partition) == null) {
                     Thread.sleep(100);
                 }
 
                 // Then the group's offset is past the task: its commit waited for the rebalance to complete (left
                 // uncommitted, the partition went to the next worker from the offset before)
-                assertThat(committed(admin, kafka, partition)).as("the workers' group's offset of " + partition)
+                assertThat(h.committed(partition)).as("the workers' group's offset of " + partition)
                         .isEqualTo(task.offset() + 1);
 
                 // and a second worker that joins the group is never given the task
-                second = new Worker(bus, Worker.Settings.defaults().withWorkerId("it-rebalance-second").withJobs(1)).start();
-                while (System.currentTimeMillis() < deadline && admin.describeConsumerGroups(List.of(
-                        kafka.name(Topics.WORKER_GROUP))).all().get(30, TimeUnit.SECONDS)
-                        .get(kafka.name(Topics.WORKER_GROUP)).members().stream()
+                second = h.worker("it-rebalance-second");
+                while (System.currentTimeMillis() < deadline && h.workersGroup().members().stream()
                         .noneMatch(m -> m.assignment().topicPartitions().contains(partition))) {
                     Thread.sleep(100);
                 }
-                gate.open();
-                DatabaseStatus done = Pgferry.awaitRow(coordinator, r.migrationId(), "held",
+                h.gate().open();
+                DatabaseStatus done = Pgferry.awaitRow(h.coordinator(), r.migrationId(), "held",
                         d -> d.status() == MigrationStatus.State.DONE || d.status() == MigrationStatus.State.FAILED);
                 assertThat(done.status()).as(done.toString()).isEqualTo(MigrationStatus.State.DONE);
                 assertThat(done.attempt()).isEqualTo(1);
-                assertThat(claimsOf(bus, claimKey)).as("the task's claim records")
+                assertThat(claimsOf(h.bus(), claimKey)).as("the task's claim records")
                         .isNotEmpty().noneMatch(c -> c != null && c.contains("it-rebalance-second"));
             } finally {
                 first.destroyForcibly();
-                gate.open();
+                h.gate().open();
                 if (second != null) {
                     second.close();
                 }
             }
-            assertThat(Compare.tableFingerprints(target, "held")).isEqualTo(Compare.tableFingerprints(source, "held"));
+            h.assertCopied();
         }
     }
 
-    /** The workers' group's committed offset of {@code partition}; null if none. */
-    private static Long committed(Admin admin, KafkaSettings kafka, TopicPartition partition) throws Exception {
-        OffsetAndMetadata o = admin.listConsumerGroupOffsets(kafka.name(Topics.WORKER_GROUP)).partitionsToOffsetAndMetadata()
-                .get(30, TimeUnit.SECONDS).get(partition);
-        return o == null ? null : o.offset();
+    /**
+     * A database {@code held} whose copy a gate on the target holds, migrated on topics of their own (prefix
+     * {@code name-xxxxxx.}) with a coordinator that queues a silent claim again after {@code claimTimeoutMs}.
+     */
+    private record Held(String prefix, KafkaSettings kafka, LocalPostgres source, LocalPostgres target, Bus bus,
+                        Coordinator coordinator, Admin admin, Gate gate) implements AutoCloseable {
+        static Held open(String name, long claimTimeoutMs) throws Exception {
+            String prefix = name + "-" + UUID.randomUUID().toString().substring(0, 6) + ".";
+            KafkaSettings kafka = KafkaSettings.of(Infra.kafka()).withTopicPrefix(prefix);
+            List<AutoCloseable> made = new java.util.ArrayList<>();
+            try {
+                LocalPostgres source = made(made, Infra.postgres());
+                LocalPostgres target = made(made, Infra.postgres());
+                Bus bus = made(made, new Bus(kafka, name));
+                bus.ensureTopics();
+                createDatabases(source, "held");
+                Gate.install(source, "held", "public.items", "id");
+                Coordinator coordinator = made(made, Coordinator.start(kafka, Coordinator.Settings.of("127.0.0.1", -1)
+                        .withClaimTimeout(claimTimeoutMs)));
+                Admin admin = made(made, Admin.create(Map.<String, Object>of("bootstrap.servers", Infra.kafka())));
+                return new Held(prefix, kafka, source, target, bus, coordinator, admin, Gate.close(target));
+            } catch (Exception | Error e) {
+                for (int i = made.size() - 1; i >= 0; i--) {
+                    try {
+                        made.get(i).close();
+                    } catch (Exception suppressed) {
+                        e.addSuppressed(suppressed);
+                    }
+                }
+                throw e;
+            }
+        }
+
+        private static <T extends AutoCloseable> T made(List<AutoCloseable> made, T resource) {
+            made.add(resource);
+            return resource;
+        }
+
+        /** Submits a migration of the source's databases; returns once its copy of {@code held} waits at the gate. */
+        MigrationRequest submitAndAwaitHeld() throws Exception {
+            MigrationRequest r = Pgferry.request(source, target, List.of("postgres"));
+            bus.send(Topics.REQUESTS, r.migrationId(), Json.write(Pgferry.sealed(r)));
+            gate.awaitHeld();
+            return r;
+        }
+
+        /** A worker in this JVM, one job, on these topics; the caller closes it. */
+        Worker worker(String id) {
+            return new Worker(bus, Worker.Settings.defaults().withWorkerId(id).withJobs(1)).start();
+        }
+
+        /** The workers' group's committed offset of {@code partition}; null if none. */
+        Long committed(TopicPartition partition) throws Exception {
+            OffsetAndMetadata o = admin.listConsumerGroupOffsets(kafka.name(Topics.WORKER_GROUP))
+                    .partitionsToOffsetAndMetadata().get(30, TimeUnit.SECONDS).get(partition);
+            return o == null ? null : o.offset();
+        }
+
+        /** Every table of {@code held} on the target as on the source. */
+        void assertCopied() throws Exception {
+            assertThat(Compare.tableFingerprints(target, "held")).isEqualTo(Compare.tableFingerprints(source, "held"));
+        }
+
+        org.apache.kafka.clients.admin.ConsumerGroupDescription workersGroup() throws Exception {
+            String group = kafka.name(Topics.WORKER_GROUP);
+            return admin.describeConsumerGroups(List.of(group)).all().get(30, TimeUnit.SECONDS).get(group);
+        }
+
+        @Override
+        public void close() throws Exception {
+            try (source; target; bus; coordinator; admin) {
+                gate.open();
+            }
+        }
     }
 
     /** A worker process ({@code pgferry worker}, one job) on the topics of {@code prefix}, its output in {@code log}. */

@@ -92,7 +92,7 @@ public final class Worker implements AutoCloseable {
 
     /** How long a stopping worker lets its runs end on their own before it interrupts them and hands them back. */
     static final long ENDING_GRACE_MS = 1_000;
-    /** How long a worker completes a rebalance to commit a taken task's offset (see {@link #settle}) before it leaves. */
+    /** How long a worker completes a rebalance to commit a taken task's offset ({@link #settle}) before it leaves. */
     private static final long SETTLE_MS = 5_000;
     /** Stopping: the same, shorter (the task is handed back or done either way; a second delivery finds it so). */
     private static final long SETTLE_ON_STOP_MS = 1_000;
@@ -100,7 +100,8 @@ public final class Worker implements AutoCloseable {
      * Fault hook for tests: before committing a task's offset the worker starts a rebalance and does not wait for it,
      * as when its poll returned the task while joining a group another worker had just joined.
      */
-    private static final boolean REBALANCE_BEFORE_COMMIT = Boolean.getBoolean("pgferry.fault.worker.rebalanceBeforeCommit");
+    private static final boolean REBALANCE_BEFORE_COMMIT =
+            Boolean.getBoolean("pgferry.fault.worker.rebalanceBeforeCommit");
     /** Pause before running a task again, doubled on each run again of the same task up to {@link #MAX_RETRY_PAUSE_MS}. */
     private static final long RETRY_PAUSE_MS = 1_000;
     private static final long MAX_RETRY_PAUSE_MS = 30_000;
@@ -343,7 +344,8 @@ public final class Worker implements AutoCloseable {
             try {
                 settle(SETTLE_ON_STOP_MS);
             } catch (RuntimeException e) {
-                LOG.warn("worker {} stopping: could not commit the offsets of its last tasks: {}", workerId, e.toString());
+                LOG.warn("worker {} stopping: could not commit the offsets of its last tasks: {}", workerId,
+                        e.toString());
             }
             // Nothing else is left to commit (a task's offset is committed as it is taken): the close only leaves the
             // group.
@@ -479,7 +481,8 @@ public final class Worker implements AutoCloseable {
             consumer.poll(Duration.ZERO);
             consumer.resume(assigned);
         }
-        uncommitted.put(new TopicPartition(record.topic(), record.partition()), new OffsetAndMetadata(record.offset() + 1));
+        uncommitted.put(new TopicPartition(record.topic(), record.partition()),
+                new OffsetAndMetadata(record.offset() + 1));
         commitUncommitted();
     }
 

@@ -22,10 +22,12 @@ class JobPoolTest {
     @Test
     void jobsLogWithTheTasksMigrationAndDatabaseWhicheverThreadHandsThemOver() throws Exception {
         try (JobPool pool = poolOfTask("m-1", "shop")) {
-            // handed over by a thread without a log context, as CompletableFuture's delayed executor (a copy's retry) does
+            // handed over by a thread without a log context, as CompletableFuture's delayed executor (a copy's
+            // retry) does
             CompletableFuture<Map<String, String>> seen = CompletableFuture.supplyAsync(MDC::getCopyOfContextMap,
                     CompletableFuture.delayedExecutor(10, TimeUnit.MILLISECONDS, pool.executor(JobPool.Kind.COPY)));
-            assertThat(seen.get(10, TimeUnit.SECONDS)).containsEntry("migration", "m-1").containsEntry("database", "shop");
+            assertThat(seen.get(10, TimeUnit.SECONDS)).containsEntry("migration", "m-1")
+                    .containsEntry("database", "shop");
         }
     }
 
