@@ -36,7 +36,8 @@ public final class Removal {
     private static final Retry SLOT_DROP = Retry.of("drop-slot", RetryConfig.custom()
             .maxAttempts(20)
             .intervalFunction(IntervalFunction.ofExponentialBackoff(200, 1.5, 3_000))
-            .retryOnException(e -> e instanceof SQLException s && PSQLState.OBJECT_IN_USE.getState().equals(s.getSQLState()))
+            .retryOnException(e -> e instanceof SQLException s
+                    && PSQLState.OBJECT_IN_USE.getState().equals(s.getSQLState()))
             .build());
 
     private Removal() {
