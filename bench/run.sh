@@ -13,8 +13,8 @@
 # CPU seconds of each run: the source's server, the target's, and the rest of the machine (from /proc).
 # BENCH_DIR=/dev/shm puts the clusters (and pgferry's broker) on a tmpfs instead of /tmp (BENCHMARKS.md, "Where the
 # target's time goes": this machine's /tmp creates files slowly). Extra server settings for both clusters:
-# BENCH_PG_OPTS="-c log_min_duration_statement=100". KEEP=1 leaves the clusters running; TOOLS="pgferry-service
-# floor" picks tools (also: pgferry-repl and pgferry-repl-tablesync, logical replication until every database is
+# BENCH_PG_OPTS="-c log_min_duration_statement=100". KEEP=1 leaves the clusters and pgferry's service running.
+# TOOLS="pgferry-service floor" picks tools (also: pgferry-repl and pgferry-repl-tablesync, logical replication until every database is
 # syncing, with pgferry's copy or PostgreSQL's table sync; pgferry-verify, the
 # time of pgferry verify after an untimed migration; pgferry-service-b, the service with a worker started with
 # BENCH_WORKER_OPTS_B (its --jobs, if any, replaces the run's) and in a JVM with BENCH_WORKER_JAVA_OPTS_B
@@ -36,7 +36,10 @@ results="$work/results.tsv"
 
 cleanup() {
   set +e
-  if [ -n "${KEEP:-}" ]; then echo "bench: KEEP set: clusters stay up in $work (source $SP, target $TP)" >&2; return; fi
+  if [ -n "${KEEP:-}" ]; then
+    echo "bench: KEEP set: clusters stay up in $work (source $SP, target $TP), and pgferry's service too (pids${svc_pids:- none}: kill them when done)" >&2
+    return
+  fi
   stop_all ${svc_pids:-}
 }
 trap cleanup EXIT
