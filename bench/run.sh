@@ -14,8 +14,8 @@
 # BENCH_DIR=/dev/shm puts the clusters (and pgferry's broker) on a tmpfs instead of /tmp (BENCHMARKS.md, "Where the
 # target's time goes": this machine's /tmp creates files slowly). Extra server settings for both clusters:
 # BENCH_PG_OPTS="-c log_min_duration_statement=100". KEEP=1 leaves the clusters and pgferry's service running.
-# TOOLS="pgferry-service floor" picks tools (also: pgferry-repl and pgferry-repl-tablesync, logical replication until every database is
-# syncing, with pgferry's copy or PostgreSQL's table sync; pgferry-verify, the
+# TOOLS="pgferry-service floor" picks tools (also: pgferry-repl and pgferry-repl-tablesync, logical replication
+# until every database is syncing, with pgferry's copy or PostgreSQL's table sync; pgferry-verify, the
 # time of pgferry verify after an untimed migration; pgferry-service-b, the service with a worker started with
 # BENCH_WORKER_OPTS_B (its --jobs, if any, replaces the run's) and in a JVM with BENCH_WORKER_JAVA_OPTS_B
 # (default: the same JVM options as the others, below), for an interleaved A/B of worker options (BENCH_WARM=1:
