@@ -104,41 +104,31 @@ class TaskQueueIT {
         // A claim that falls silent is queued again only after 10 minutes here: only the hand-back can move the task
         try (Held h = Held.open("it-handback", 600_000)) {
             // Given a worker process whose task is held in its copy
-            Process first = workerProcess(h.prefix(), "handback-worker.log");
-            Worker second = null;
-            try {
-                MigrationRequest r = h.submitAndAwaitHeld();
-                DatabaseStatus held = Pgferry.awaitRow(h.coordinator(), r.migrationId(), "held",
-                        d -> d.phase() == Phase.DATA);
-                // and a second worker, free
-                second = h.worker("it-handback-second");
+            Process first = h.workerProcess("handback-worker.log");
+            MigrationRequest r = h.submitAndAwaitHeld();
+            DatabaseStatus held = Pgferry.awaitRow(h.coordinator(), r.migrationId(), "held",
+                    d -> d.phase() == Phase.DATA);
+            // and a second worker, free
+            h.worker("it-handback-second");
 
-                // When the first one is told to stop (SIGTERM), as a rolling restart does
-                first.destroy();
-                assertThat(first.waitFor(60, TimeUnit.SECONDS)).as("the stopped worker exited").isTrue();
-                h.gate().open();
+            // When the first one is told to stop (SIGTERM), as a rolling restart does
+            first.destroy();
+            assertThat(first.waitFor(60, TimeUnit.SECONDS)).as("the stopped worker exited").isTrue();
+            h.gate().open();
 
-                // Then the second worker runs the task as a new attempt, long before the claim would have timed out
-                DatabaseStatus done = Pgferry.awaitRow(h.coordinator(), r.migrationId(), "held",
-                        d -> d.status() == MigrationStatus.State.DONE || d.status() == MigrationStatus.State.FAILED);
-                assertThat(done.status()).as(done.toString()).isEqualTo(MigrationStatus.State.DONE);
-                assertThat(done.attempt()).isEqualTo(held.attempt() + 1);
-                assertThat(done.workerId()).isEqualTo("it-handback-second").isNotEqualTo(held.workerId());
-                assertThat(first.exitValue()).as("a clean stop").isEqualTo(143);
-                // and the stopped attempt announced no retry of the copy it abandoned
-                List<String> warnings = FaultsIT.readAll(h.bus().topic(Topics.STATUS)).stream()
-                        .filter(e -> r.migrationId().equals(e.key()))
-                        .map(e -> Json.read(e.value(), com.fasterxml.jackson.databind.JsonNode.class))
-                        .filter(e -> e.get("type").asText().equals("task_warning")).map(e -> e.get("message").asText())
-                        .toList();
-                assertThat(warnings).noneMatch(w -> w.contains("copying it again"));
-            } finally {
-                first.destroyForcibly();
-                h.gate().open();
-                if (second != null) {
-                    second.close();
-                }
-            }
+            // Then the second worker runs the task as a new attempt, long before the claim would have timed out
+            DatabaseStatus done = h.awaitEnded(r);
+            assertThat(done.status()).as(done.toString()).isEqualTo(MigrationStatus.State.DONE);
+            assertThat(done.attempt()).isEqualTo(held.attempt() + 1);
+            assertThat(done.workerId()).isEqualTo("it-handback-second").isNotEqualTo(held.workerId());
+            assertThat(first.exitValue()).as("a clean stop").isEqualTo(143);
+            // and the stopped attempt announced no retry of the copy it abandoned
+            List<String> warnings = FaultsIT.readAll(h.bus().topic(Topics.STATUS)).stream()
+                    .filter(e -> r.migrationId().equals(e.key()))
+                    .map(e -> Json.read(e.value(), com.fasterxml.jackson.databind.JsonNode.class))
+                    .filter(e -> e.get("type").asText().equals("task_warning")).map(e -> e.get("message").asText())
+                    .toList();
+            assertThat(warnings).noneMatch(w -> w.contains("copying it again"));
             assertThat(Compare.scalar(h.target(), "held", "SELECT count(DISTINCT id) = count(*) FROM public.items")).isEqualTo("t");
             h.assertCopied();
         }
@@ -148,54 +138,43 @@ class TaskQueueIT {
     void aSecondDeliveryOfARunningTaskLeavesTheClaimToTheFirstWorkerWhoseDeathThenBringsTheTaskBack() throws Exception {
         try (Held h = Held.open("it-dup", 6_000)) {
             // Given a worker process running a task, held in its copy (it left the workers' group as it took it)
-            Process first = workerProcess(h.prefix(), "dup-worker.log");
-            Worker second = null;
-            try {
-                MigrationRequest r = h.submitAndAwaitHeld();
-                ConsumerRecord<String, byte[]> task = FaultsIT.readAll(h.bus().topic(Topics.TASKS)).stream()
-                        .filter(t -> t.key().startsWith(r.migrationId() + "/")).findFirst().orElseThrow();
-                String claimKey = TaskClaim.of("any", task.key(), task.partition(), task.offset()).key();
-                // and the same record delivered again, to a second worker (the group's offset set back to it, as a
-                // rebalance before the first worker's commit does)
-                h.admin().alterConsumerGroupOffsets(h.kafka().name(Topics.WORKER_GROUP), Map.of(
-                        new TopicPartition(task.topic(), task.partition()), new OffsetAndMetadata(task.offset())))
-                        .all().get(30, TimeUnit.SECONDS);
-                second = h.worker("it-dup-second");
+            Process first = h.workerProcess("dup-worker.log");
+            MigrationRequest r = h.submitAndAwaitHeld();
+            ConsumerRecord<String, byte[]> task = h.taskOf(r);
+            String claimKey = TaskClaim.of("any", task.key(), task.partition(), task.offset()).key();
+            // and the same record delivered again, to a second worker (the group's offset set back to it, as a
+            // rebalance before the first worker's commit does)
+            h.admin().alterConsumerGroupOffsets(h.kafka().name(Topics.WORKER_GROUP), Map.of(
+                    new TopicPartition(task.topic(), task.partition()), new OffsetAndMetadata(task.offset())))
+                    .all().get(30, TimeUnit.SECONDS);
+            h.worker("it-dup-second");
 
-                // When that delivery gives up for the first (the task's lock is held by the same delivery) and its
-                // worker is back in the group, free
-                long deadline = System.currentTimeMillis() + 60_000;
-                while (System.currentTimeMillis() < deadline && claimsOf(h.bus(), claimKey).stream()
-                        .noneMatch(c -> c != null && c.contains("it-dup-second"))) {
-                    Thread.sleep(100);
-                }
-                assertThat(claimsOf(h.bus(), claimKey)).as("the second delivery's claim")
-                        .anyMatch(c -> c != null && c.contains("it-dup-second"));
-                while (System.currentTimeMillis() < deadline && h.workersGroup().members().isEmpty()) {
-                    Thread.sleep(100);
-                }
-
-                // Then the claim was never deleted: it is the first worker's to renew (deleted, the task was nobody's
-                // until that worker's next renewal, and lost for good had it died meanwhile)
-                assertThat(claimsOf(h.bus(), claimKey)).as("the task's claim records, the second delivery's included")
-                        .hasSizeGreaterThan(1).doesNotContainNull();
-
-                // and when the first worker dies, its claim falls silent and the task comes back: the second worker
-                // finishes it as a new attempt, every row once
-                first.destroyForcibly();
-                assertThat(first.waitFor(60, TimeUnit.SECONDS)).isTrue();
-                h.gate().open();
-                DatabaseStatus done = Pgferry.awaitRow(h.coordinator(), r.migrationId(), "held",
-                        d -> d.status() == MigrationStatus.State.DONE || d.status() == MigrationStatus.State.FAILED);
-                assertThat(done.status()).as(done.toString()).isEqualTo(MigrationStatus.State.DONE);
-                assertThat(done.workerId()).isEqualTo("it-dup-second");
-            } finally {
-                first.destroyForcibly();
-                h.gate().open();
-                if (second != null) {
-                    second.close();
-                }
+            // When that delivery gives up for the first (the task's lock is held by the same delivery) and its
+            // worker is back in the group, free
+            long deadline = System.currentTimeMillis() + 60_000;
+            while (System.currentTimeMillis() < deadline && claimsOf(h.bus(), claimKey).stream()
+                    .noneMatch(c -> c != null && c.contains("it-dup-second"))) {
+                Thread.sleep(100);
             }
+            assertThat(claimsOf(h.bus(), claimKey)).as("the second delivery's claim")
+                    .anyMatch(c -> c != null && c.contains("it-dup-second"));
+            while (System.currentTimeMillis() < deadline && h.workersGroup().members().isEmpty()) {
+                Thread.sleep(100);
+            }
+
+            // Then the claim was never deleted: it is the first worker's to renew (deleted, the task was nobody's
+            // until that worker's next renewal, and lost for good had it died meanwhile)
+            assertThat(claimsOf(h.bus(), claimKey)).as("the task's claim records, the second delivery's included")
+                    .hasSizeGreaterThan(1).doesNotContainNull();
+
+            // and when the first worker dies, its claim falls silent and the task comes back: the second worker
+            // finishes it as a new attempt, every row once
+            first.destroyForcibly();
+            assertThat(first.waitFor(60, TimeUnit.SECONDS)).isTrue();
+            h.gate().open();
+            DatabaseStatus done = h.awaitEnded(r);
+            assertThat(done.status()).as(done.toString()).isEqualTo(MigrationStatus.State.DONE);
+            assertThat(done.workerId()).isEqualTo("it-dup-second");
             h.assertCopied();
         }
     }
@@ -206,47 +185,35 @@ class TaskQueueIT {
         try (Held h = Held.open("it-rebalance", 600_000)) {
             // Given a worker process whose poll hands it the task while it rejoins its group (a fault hook starts the
             // rebalance), so that its first commit of the task's offset fails
-            Process first = workerProcess(h.prefix(), "rebalance-worker.log",
-                    "-Dpgferry.fault.worker.rebalanceBeforeCommit=true");
-            Worker second = null;
-            try {
-                MigrationRequest r = h.submitAndAwaitHeld();
-                ConsumerRecord<String, byte[]> task = FaultsIT.readAll(h.bus().topic(Topics.TASKS)).stream()
-                        .filter(t -> t.key().startsWith(r.migrationId() + "/")).findFirst().orElseThrow();
-                TopicPartition partition = new TopicPartition(task.topic(), task.partition());
-                String claimKey = TaskClaim.of("any", task.key(), task.partition(), task.offset()).key();
+            h.workerProcess("rebalance-worker.log", "-Dpgferry.fault.worker.rebalanceBeforeCommit=true");
+            MigrationRequest r = h.submitAndAwaitHeld();
+            ConsumerRecord<String, byte[]> task = h.taskOf(r);
+            TopicPartition partition = new TopicPartition(task.topic(), task.partition());
+            String claimKey = TaskClaim.of("any", task.key(), task.partition(), task.offset()).key();
 
-                // When it runs the task (it left the workers' group, its only slot taken)
-                long deadline = System.currentTimeMillis() + 30_000;
-                while (System.currentTimeMillis() < deadline && h.committed(partition) == null) {
-                    Thread.sleep(100);
-                }
-
-                // Then the group's offset is past the task: its commit waited for the rebalance to complete (left
-                // uncommitted, the partition went to the next worker from the offset before)
-                assertThat(h.committed(partition)).as("the workers' group's offset of " + partition)
-                        .isEqualTo(task.offset() + 1);
-
-                // and a second worker that joins the group is never given the task
-                second = h.worker("it-rebalance-second");
-                while (System.currentTimeMillis() < deadline && h.workersGroup().members().stream()
-                        .noneMatch(m -> m.assignment().topicPartitions().contains(partition))) {
-                    Thread.sleep(100);
-                }
-                h.gate().open();
-                DatabaseStatus done = Pgferry.awaitRow(h.coordinator(), r.migrationId(), "held",
-                        d -> d.status() == MigrationStatus.State.DONE || d.status() == MigrationStatus.State.FAILED);
-                assertThat(done.status()).as(done.toString()).isEqualTo(MigrationStatus.State.DONE);
-                assertThat(done.attempt()).isEqualTo(1);
-                assertThat(claimsOf(h.bus(), claimKey)).as("the task's claim records")
-                        .isNotEmpty().noneMatch(c -> c != null && c.contains("it-rebalance-second"));
-            } finally {
-                first.destroyForcibly();
-                h.gate().open();
-                if (second != null) {
-                    second.close();
-                }
+            // When it runs the task (it left the workers' group, its only slot taken)
+            long deadline = System.currentTimeMillis() + 30_000;
+            while (System.currentTimeMillis() < deadline && h.committed(partition) == null) {
+                Thread.sleep(100);
             }
+
+            // Then the group's offset is past the task: its commit waited for the rebalance to complete (left
+            // uncommitted, the partition went to the next worker from the offset before)
+            assertThat(h.committed(partition)).as("the workers' group's offset of " + partition)
+                    .isEqualTo(task.offset() + 1);
+
+            // and a second worker that joins the group is never given the task
+            h.worker("it-rebalance-second");
+            while (System.currentTimeMillis() < deadline && h.workersGroup().members().stream()
+                    .noneMatch(m -> m.assignment().topicPartitions().contains(partition))) {
+                Thread.sleep(100);
+            }
+            h.gate().open();
+            DatabaseStatus done = h.awaitEnded(r);
+            assertThat(done.status()).as(done.toString()).isEqualTo(MigrationStatus.State.DONE);
+            assertThat(done.attempt()).isEqualTo(1);
+            assertThat(claimsOf(h.bus(), claimKey)).as("the task's claim records")
+                    .isNotEmpty().noneMatch(c -> c != null && c.contains("it-rebalance-second"));
             h.assertCopied();
         }
     }
@@ -256,7 +223,8 @@ class TaskQueueIT {
      * {@code name-xxxxxx.}) with a coordinator that queues a silent claim again after {@code claimTimeoutMs}.
      */
     private record Held(String prefix, KafkaSettings kafka, LocalPostgres source, LocalPostgres target, Bus bus,
-                        Coordinator coordinator, Admin admin, Gate gate) implements AutoCloseable {
+                        Coordinator coordinator, Admin admin, Gate gate, List<AutoCloseable> workers)
+            implements AutoCloseable {
         static Held open(String name, long claimTimeoutMs) throws Exception {
             String prefix = name + "-" + UUID.randomUUID().toString().substring(0, 6) + ".";
             KafkaSettings kafka = KafkaSettings.of(Infra.kafka()).withTopicPrefix(prefix);
@@ -271,7 +239,8 @@ class TaskQueueIT {
                 Coordinator coordinator = made(made, Coordinator.start(kafka, Coordinator.Settings.of("127.0.0.1", -1)
                         .withClaimTimeout(claimTimeoutMs)));
                 Admin admin = made(made, Admin.create(Map.<String, Object>of("bootstrap.servers", Infra.kafka())));
-                return new Held(prefix, kafka, source, target, bus, coordinator, admin, Gate.close(target));
+                return new Held(prefix, kafka, source, target, bus, coordinator, admin, Gate.close(target),
+                        new java.util.ArrayList<>());
             } catch (Exception | Error e) {
                 for (int i = made.size() - 1; i >= 0; i--) {
                     try {
@@ -297,9 +266,37 @@ class TaskQueueIT {
             return r;
         }
 
-        /** A worker in this JVM, one job, on these topics; the caller closes it. */
+        /** A worker in this JVM, one job, on these topics; stopped as this closes. */
         Worker worker(String id) {
-            return new Worker(bus, Worker.Settings.defaults().withWorkerId(id).withJobs(1)).start();
+            return made(workers, new Worker(bus, Worker.Settings.defaults().withWorkerId(id).withJobs(1)).start());
+        }
+
+        /**
+         * A worker process ({@code pgferry worker}, one job) on these topics, its output in {@code log}; killed as
+         * this closes.
+         */
+        Process workerProcess(String log, String... jvmOptions) throws java.io.IOException {
+            List<String> command = new java.util.ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin",
+                    "java").toString(), "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"));
+            command.addAll(List.of(jvmOptions));
+            command.addAll(List.of("-cp", System.getProperty("java.class.path"), "dev.pgferry.cli.Main", "worker",
+                    "--bootstrap-servers", Infra.kafka(), "--topic-prefix", prefix, "--jobs", "1"));
+            Process p = new ProcessBuilder(command).redirectErrorStream(true)
+                    .redirectOutput(Infra.work().resolve(log).toFile()).start();
+            workers.add(p::destroyForcibly);
+            return p;
+        }
+
+        /** The task record of {@code held} that request {@code r} made. */
+        ConsumerRecord<String, byte[]> taskOf(MigrationRequest r) {
+            return FaultsIT.readAll(bus.topic(Topics.TASKS)).stream()
+                    .filter(t -> t.key().startsWith(r.migrationId() + "/")).findFirst().orElseThrow();
+        }
+
+        /** The row of {@code held} once it is done or failed. */
+        DatabaseStatus awaitEnded(MigrationRequest r) throws Exception {
+            return Pgferry.awaitRow(coordinator, r.migrationId(), "held",
+                    d -> d.status() == MigrationStatus.State.DONE || d.status() == MigrationStatus.State.FAILED);
         }
 
         /** The workers' group's committed offset of {@code partition}; null if none. */
@@ -319,23 +316,16 @@ class TaskQueueIT {
             return admin.describeConsumerGroups(List.of(group)).all().get(30, TimeUnit.SECONDS).get(group);
         }
 
+        /** Opens the gate, stops the workers started (the last first), then closes the rest. */
         @Override
         public void close() throws Exception {
             try (source; target; bus; coordinator; admin) {
                 gate.open();
+                for (int i = workers.size() - 1; i >= 0; i--) {
+                    workers.get(i).close();
+                }
             }
         }
-    }
-
-    /** A worker process ({@code pgferry worker}, one job) on the topics of {@code prefix}, its output in {@code log}. */
-    private static Process workerProcess(String prefix, String log, String... jvmOptions) throws java.io.IOException {
-        List<String> command = new java.util.ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java")
-                .toString(), "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"));
-        command.addAll(List.of(jvmOptions));
-        command.addAll(List.of("-cp", System.getProperty("java.class.path"), "dev.pgferry.cli.Main", "worker",
-                "--bootstrap-servers", Infra.kafka(), "--topic-prefix", prefix, "--jobs", "1"));
-        return new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(Infra.work().resolve(log).toFile())
-                .start();
     }
 
     /** Every record of claim {@code key}, oldest first, as text (null: a deletion). */

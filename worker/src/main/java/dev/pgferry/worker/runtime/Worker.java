@@ -361,15 +361,15 @@ public final class Worker implements AutoCloseable {
      * claim falls silent and the coordinator queues it again.
      */
     private void handBack(Running r) {
+        boolean ended;
         try {
-            if (r.run().isDone() && Boolean.TRUE.equals(r.run().get())) {
-                if (!duplicates.remove(r.claim().key())) {
-                    bus.claim(r.claim().key(), null);
-                }
-                return;
-            }
+            ended = r.run().isDone() && Boolean.TRUE.equals(r.run().get());
         } catch (Exception e) {
-            // interrupted or failed: hand it back
+            ended = false;   // interrupted or failed: hand it back
+        }
+        if (ended) {
+            releaseClaim(r);
+            return;
         }
         try {
             bus.send(Topics.TASKS, r.record().key(), r.record().value());
@@ -440,11 +440,18 @@ public final class Worker implements AutoCloseable {
             int reruns = r.reruns() + 1;
             return Optional.of(new Running(r.record(), r.task(), r.claim(), submit(r.record(), r.task(), reruns), reruns));
         }
+        releaseClaim(r);
+        return Optional.empty();
+    }
+
+    /**
+     * Deletes the claim of a run that ended, unless the run was a second delivery of a record the first still runs:
+     * the claim (one key for both) is then the first one's, renewed by it. Deleted, it was gone until that worker's
+     * next renewal, and a worker that died meanwhile left a task nobody would queue again (seen in CliIT's kill test).
+     */
+    private void releaseClaim(Running r) {
         if (duplicates.remove(r.claim().key())) {
-            // A second delivery of a record the first still runs: the claim (one key for both) is the first one's,
-            // renewed by it. Deleted here, it was gone until that worker's next renewal, and a worker that died
-            // meanwhile left a task nobody would queue again (seen in CliIT's kill test).
-            return Optional.empty();
+            return;
         }
         try {
             bus.claim(r.claim().key(), null);
@@ -452,7 +459,6 @@ public final class Worker implements AutoCloseable {
             // The claim falls silent and the task is queued again: its next run finds the work done.
             LOG.warn("could not delete the claim {}: {}", r.claim().key(), e.toString());
         }
-        return Optional.empty();
     }
 
     private MigrationTask readTask(ConsumerRecord<String, byte[]> record) {
