@@ -1,10 +1,15 @@
 package dev.pgferry.it;
 
 import dev.pgferry.cli.local.LocalPostgres;
+import dev.pgferry.messages.CheckReport;
+import dev.pgferry.messages.ErrorCode;
 import dev.pgferry.messages.Method;
 import dev.pgferry.messages.MigrationRequest;
 import dev.pgferry.messages.MigrationStatus;
+import dev.pgferry.messages.MigrationStatus.DatabaseStatus;
 import dev.pgferry.messages.MigrationStatus.State;
+import dev.pgferry.pg.Secrets;
+import dev.pgferry.worker.check.Checker;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Files;
@@ -17,7 +22,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 /**
  * Extension tables (postgis' spatial_ref_sys) are left to CREATE EXTENSION on the target, not replicated; the user's
  * rows of them, materialized views refreshed on the source, and roles and database properties changed there arrive
- * at the cut-over.
+ * at the cut-over. An extension the target user may not create stops its database before anything is touched, and one
+ * the user's own target database has is used as it is.
  */
 class ExtensionsIT {
 
@@ -108,6 +114,71 @@ class ExtensionsIT {
             String far = "SELECT count(*) || ':' || sum(id) FROM public.far_places";
             assertThat(Compare.scalar(source, "gis", far)).startsWith("600:");
             assertThat(Compare.scalar(target, "gis", far)).isEqualTo(Compare.scalar(source, "gis", far));
+        }
+    }
+    @Test
+    void anExtensionOnlyASuperuserMayCreateStopsItsDatabaseFirstAndOneTheTargetHasIsUsedAsItIs() throws Exception {
+        try (LocalPostgres source = Infra.postgres(); LocalPostgres target = Infra.postgres(); Pgferry pgferry = new Pgferry(1)) {
+            // Given a database with an extension only a superuser may create (pg_buffercache) and a trusted one
+            // (hstore), another without either, and a target user that is no superuser, as a managed service's
+            ReplicationIT.exec(source, "postgres", "CREATE DATABASE tools; CREATE DATABASE plain");
+            ReplicationIT.exec(source, "tools", "CREATE EXTENSION pg_buffercache; CREATE EXTENSION hstore;"
+                    + " CREATE TABLE public.settings (id int PRIMARY KEY, h hstore);"
+                    + " INSERT INTO public.settings SELECT g, hstore('k', g::text) FROM generate_series(1, 300) g");
+            ReplicationIT.exec(source, "plain", "CREATE TABLE public.t (id int PRIMARY KEY);"
+                    + " INSERT INTO public.t SELECT generate_series(1, 100)");
+            ReplicationIT.exec(target, "postgres", "CREATE ROLE migrator LOGIN CREATEDB CREATEROLE PASSWORD '"
+                    + Infra.PASSWORD + "'");
+            MigrationRequest r = MigrationRequest.of(Pgferry.conn(source), AivenExtrasIT.conn(target, "migrator"),
+                    Method.DUMP, List.of("postgres"), List.of(), List.of());
+
+            // When it is checked, then the check blocks on pg_buffercache alone and says the ways around it
+            CheckReport check = new Checker(r, Secrets.system()).run();
+            CheckReport.DatabaseCheck tools = check.databases().stream().filter(d -> d.dbname().equals("tools"))
+                    .findFirst().orElseThrow();
+            List<CheckReport.Finding> extensions = tools.findings().stream().filter(f -> f.check().equals("extensions")).toList();
+            assertThat(extensions).extracting(CheckReport.Finding::verdict).containsExactly(CheckReport.Verdict.BLOCKER);
+            String why = "source database tools uses extension(s) pg_buffercache, which only a superuser may create on"
+                    + " the target";
+            assertThat(extensions.get(0).message()).startsWith(why).doesNotContain("hstore")
+                    .contains("CREATE DATABASE \"tools\" OWNER \"migrator\", then CREATE EXTENSION \"pg_buffercache\"");
+            assertThat(check.databases().stream().filter(d -> d.dbname().equals("plain")).findFirst().orElseThrow()
+                    .findings()).filteredOn(f -> f.check().equals("extensions"))
+                    .extracting(CheckReport.Finding::verdict).containsExactly(CheckReport.Verdict.PASS);
+
+            // When it is migrated, then that database fails before anything is touched, with the same words, and the
+            // other arrives
+            pgferry.submit(r);
+            MigrationStatus s = pgferry.awaitFinal(r.migrationId());
+            DatabaseStatus failed = ReplicationIT.row(s, "tools");
+            assertThat(failed.status()).as(failed.toString()).isEqualTo(State.FAILED);
+            assertThat(failed.errorCode()).isEqualTo(ErrorCode.PERMISSION_DENIED);
+            assertThat(failed.error()).startsWith(why).endsWith("; nothing was changed on the target");
+            assertThat(Compare.scalar(target, "postgres", "SELECT count(*) FROM pg_database WHERE datname = 'tools'"))
+                    .isEqualTo("0");
+            assertThat(ReplicationIT.row(s, "plain").status()).isEqualTo(State.DONE);
+            assertThat(Compare.tableFingerprints(target, "plain")).isEqualTo(Compare.tableFingerprints(source, "plain"));
+
+            // When a superuser of the target does as it says (the extension with a comment of the target's own)
+            ReplicationIT.exec(target, "postgres", "CREATE DATABASE tools OWNER migrator");
+            ReplicationIT.exec(target, "tools", "CREATE EXTENSION pg_buffercache;"
+                    + " COMMENT ON EXTENSION pg_buffercache IS 'installed by the provider'");
+            MigrationRequest again = MigrationRequest.of(Pgferry.conn(source), AivenExtrasIT.conn(target, "migrator"),
+                    Method.DUMP, List.of("postgres", "plain"), List.of(), List.of());
+            pgferry.submit(again);
+            DatabaseStatus done = ReplicationIT.row(pgferry.awaitFinal(again.migrationId()), "tools");
+
+            // Then the database arrives into it: the extension is used as it is there (its comment, which only its
+            // owner may set, stays the target's, and the row says so), hstore is created by the target user
+            assertThat(done.status()).as(done.toString()).isEqualTo(State.DONE);
+            assertThat(Compare.tableFingerprints(target, "tools")).isEqualTo(Compare.tableFingerprints(source, "tools"));
+            assertThat(Compare.scalar(target, "tools", "SELECT string_agg(extname || ':' || pg_get_userbyid(extowner), ','"
+                    + " ORDER BY extname) FROM pg_extension WHERE extname <> 'plpgsql'"))
+                    .isEqualTo("hstore:migrator,pg_buffercache:postgres");
+            assertThat(Compare.scalar(target, "tools", "SELECT obj_description(oid, 'pg_extension') FROM pg_extension"
+                    + " WHERE extname = 'pg_buffercache'")).isEqualTo("installed by the provider");
+            assertThat(done.warnings()).anySatisfy(w -> assertThat(w).startsWith("extension pg_buffercache was already in"
+                    + " the target database: it keeps its comment there ('installed by the provider'; on the source"));
         }
     }
 }

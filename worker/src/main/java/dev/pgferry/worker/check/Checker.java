@@ -21,6 +21,7 @@ import dev.pgferry.worker.database.ServerSettings;
 import dev.pgferry.worker.replication.Preconditions;
 import dev.pgferry.worker.replication.ReplicaTriggers;
 import dev.pgferry.worker.roles.RoleCopier;
+import dev.pgferry.worker.schema.Extensions;
 import dev.pgferry.worker.schema.PgTool;
 
 import java.sql.Connection;
@@ -33,6 +34,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
+import java.util.Set;
 import java.util.stream.Collectors;
 
 /**
@@ -218,7 +220,7 @@ public final class Checker {
                     findings.addAll(replicationLimits(s, tables));
                 }
             }
-            findings.addAll(extensions(s, t));
+            findings.addAll(extensions(db, s, t));
             findings.addAll(publications(s, t));
             findings.addAll(targetDatabase(db, s, t));
             findings.addAll(walKeep(s, size, replication));
@@ -259,8 +261,11 @@ public final class Checker {
         return out;
     }
 
-    /** Extensions of the source database that the target cannot provide, or only in an older version. */
-    private List<Finding> extensions(Connection s, Connection t) throws SQLException {
+    /**
+     * Extensions of the source database that the target cannot provide, or only in an older version, or that only a
+     * superuser may create there (but for those the user's target database already has).
+     */
+    private List<Finding> extensions(String db, Connection s, Connection t) throws SQLException {
         List<Finding> out = new ArrayList<>();
         List<String[]> installed = new ArrayList<>();
         try (Statement st = s.createStatement(); ResultSet rs = st.executeQuery(
@@ -295,7 +300,21 @@ public final class Checker {
             out.add(Finding.warning("extensions", "the target has other versions of " + String.join(", ", older)
                     + "; the restore creates its own version"));
         }
-        if (missing.isEmpty() && older.isEmpty()) {
+        boolean exists = ServerCatalog.exists(t, "SELECT 1 FROM pg_catalog.pg_database WHERE datname = ?", db);
+        Set<String> inTarget = Set.of();
+        if (exists && !installed.isEmpty()) {
+            try (Connection c = target.open(db)) {
+                inTarget = Extensions.of(c).keySet();
+            }
+        }
+        Set<String> present = inTarget;
+        List<String> superuserOnly = Extensions.refused(t, installed.stream().map(e -> e[0])
+                .filter(e -> !present.contains(e)).toList()).superuserOnly();
+        if (!superuserOnly.isEmpty()) {
+            out.add(Finding.blocker("extensions", Extensions.superuserOnlyMessage(db, superuserOnly,
+                    t.getMetaData().getUserName(), exists)));
+        }
+        if (missing.isEmpty() && older.isEmpty() && superuserOnly.isEmpty()) {
             out.add(Finding.pass("extensions", installed.isEmpty() ? "no extension besides plpgsql"
                     : "the target offers " + installed.stream().map(e -> e[0] + " " + e[1]).collect(Collectors.joining(", "))));
         }

@@ -1,8 +1,11 @@
 package dev.pgferry.worker.copy;
 
-import dev.pgferry.pg.ServerCatalog;
+import dev.pgferry.messages.ErrorCode;
+import dev.pgferry.messages.MigrationException;
 import dev.pgferry.pg.CatalogSql;
+import dev.pgferry.pg.ServerCatalog;
 import dev.pgferry.pg.Sql;
+import dev.pgferry.pg.SqlStates;
 import org.postgresql.PGConnection;
 import org.postgresql.copy.CopyIn;
 import org.postgresql.copy.CopyOut;
@@ -432,7 +435,12 @@ public final class ObjectCopier {
         target.setAutoCommit(false);
         try (Statement st = target.createStatement()) {
             for (SourceCatalog.ConfigTable t : tables) {
-                st.execute("DELETE FROM " + t.qualifiedName() + (t.condition().isBlank() ? "" : " " + t.condition()));
+                try {
+                    st.execute("DELETE FROM " + t.qualifiedName() + (t.condition().isBlank() ? "" : " " + t.condition()));
+                } catch (SQLException e) {
+                    failIfRefused(t, source, target, e);
+                    throw e;
+                }
             }
             return copyConfigRows(tables, source, target);
         } catch (SQLException | RuntimeException e) {
@@ -453,11 +461,47 @@ public final class ObjectCopier {
         target.setAutoCommit(false);
         long rows = 0;
         for (SourceCatalog.ConfigTable t : tables) {
-            rows += stream(source, "COPY (" + t.select() + ") TO STDOUT", target, "COPY " + t.qualifiedName() + " ("
-                    + String.join(", ", t.columns().stream().map(Sql::ident).toList()) + ") FROM STDIN");
+            if (userRows(source, t) == 0) {
+                // Nothing to add, and no COPY: it needs INSERT on the table, which belongs to the extension's owner (a
+                // superuser where a trusted or allow-listed extension was created by a user that is none).
+                continue;
+            }
+            try {
+                rows += stream(source, "COPY (" + t.select() + ") TO STDOUT", target, "COPY " + t.qualifiedName() + " ("
+                        + String.join(", ", t.columns().stream().map(Sql::ident).toList()) + ") FROM STDIN");
+            } catch (SQLException e) {
+                failIfRefused(t, source, target, e);
+                throw e;
+            }
         }
         target.commit();
         return rows;
+    }
+
+    /** The user's rows of {@code t} on {@code c}. */
+    private static long userRows(Connection c, SourceCatalog.ConfigTable t) throws SQLException {
+        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT count(*) FROM (" + t.select() + ") r")) {
+            rs.next();
+            return rs.getLong(1);
+        }
+    }
+
+    /**
+     * When {@code e} says that the target user may not write to the extension's table {@code t}: a failure that says so
+     * and how to allow it.
+     */
+    private static void failIfRefused(SourceCatalog.ConfigTable t, Connection source, Connection target, SQLException e)
+            throws SQLException {
+        if (!SqlStates.INSUFFICIENT_PRIVILEGE.equals(e.getSQLState())) {
+            return;
+        }
+        String user = target.getMetaData().getUserName();
+        throw new MigrationException(ErrorCode.PERMISSION_DENIED, e.getSQLState(), "the source's " + userRows(source, t)
+                + " row(s) of extension table " + t.displayName() + " that are the user's (not the rows its extension"
+                + " creates) cannot be written on the target: the target user " + user + " may not write to that table,"
+                + " which belongs to the extension's owner (" + SqlStates.describe(e) + "); a superuser of the target can"
+                + " run GRANT INSERT, DELETE ON " + t.qualifiedName() + " TO " + Sql.ident(user) + " in database "
+                + Sql.ident(target.getCatalog()) + ", then migrate again", false, e);
     }
 
     /**

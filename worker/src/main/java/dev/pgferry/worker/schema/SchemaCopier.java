@@ -54,6 +54,8 @@ public final class SchemaCopier implements AutoCloseable {
     private final PgConnector target;
     private final String dbname;
     private final Path dumpFile;
+    /** Extensions the user's target database already has: their comments are not restored. */
+    private Set<String> keptExtensions = Set.of();
 
     public SchemaCopier(PgConnector source, PgConnector target, String dbname) throws IOException {
         this.source = source;
@@ -80,11 +82,11 @@ public final class SchemaCopier implements AutoCloseable {
      */
     public List<String> restorePreData(Set<String> missingRoles) throws IOException {
         if (!missingRoles.isEmpty() || Files.size(dumpFile) <= FEWER_ENTRIES_THAN_A_TRANSACTION_BYTES) {
-            return restore("pre-data", missingRoles, 1, null);
+            return restorePreDataAtOnce(missingRoles);
         }
-        List<String> entries = list("pre-data").stream().filter(l -> !l.isBlank() && !l.startsWith(";")).toList();
+        List<String> entries = preDataEntries();
         if (entries.size() <= ENTRIES_PER_TRANSACTION) {
-            return restore("pre-data", missingRoles, 1, null);
+            return restorePreDataAtOnce(missingRoles);
         }
         List<String> tolerated = new ArrayList<>();
         for (int from = 0; from < entries.size(); from += ENTRIES_PER_TRANSACTION) {
@@ -97,6 +99,51 @@ public final class SchemaCopier implements AutoCloseable {
             }
         }
         return tolerated;
+    }
+
+    /** The whole pre-data section in one restore, but for the comments of the extensions kept. */
+    private List<String> restorePreDataAtOnce(Set<String> missingRoles) throws IOException {
+        if (keptExtensions.isEmpty()) {
+            return restore("pre-data", missingRoles, 1, null);
+        }
+        Path list = PostDataPlan.writeList(preDataEntries());
+        try {
+            return restore("pre-data", missingRoles, 1, list);
+        } finally {
+            Files.deleteIfExists(list);
+        }
+    }
+
+    /**
+     * Leaves the comments of extensions {@code names} out of the pre-data restore: the user's target database has
+     * them already, and only an extension's owner may comment on it ({@link Extensions}). Called before the restore.
+     */
+    public void keepTargetExtensions(Set<String> names) {
+        keptExtensions = Set.copyOf(names);
+    }
+
+    /** The pre-data section's entries to restore: the comments of the extensions kept left out. */
+    private List<String> preDataEntries() throws IOException {
+        return list("pre-data").stream().filter(l -> !l.isBlank() && !l.startsWith(";")
+                && !isCommentOn(l, keptExtensions)).toList();
+    }
+
+    /** An extension's comment in a table of contents: {@code 4346; 0 0 COMMENT - EXTENSION "uuid-ossp" }. */
+    private static final Pattern EXTENSION_COMMENT =
+            Pattern.compile("^\\d+; \\d+ \\d+ COMMENT - EXTENSION (\"(?:[^\"]|\"\")+\"|\\S+)( .*)?$");
+
+    /** Whether {@code entry} (a line of {@code pg_restore --list}) is the comment of one of {@code extensions}. */
+    static boolean isCommentOn(String entry, Set<String> extensions) {
+        if (extensions.isEmpty()) {
+            return false;
+        }
+        java.util.regex.Matcher m = EXTENSION_COMMENT.matcher(entry);
+        if (!m.matches()) {
+            return false;
+        }
+        String tag = m.group(1);
+        String name = tag.startsWith("\"") ? tag.substring(1, tag.length() - 1).replace("\"\"", "\"") : tag;
+        return extensions.contains(name);
     }
 
     /**
@@ -123,9 +170,11 @@ public final class SchemaCopier implements AutoCloseable {
     private PreDataRestore.Script renderSection(String section) throws IOException {
         String what = "rendering the " + section + " schema of " + dbname;
         Path script = Files.createTempFile("pgferry-" + section + "-", ".sql");
+        // (as in restore: with a list, no --section, which would move a comment into its neighbour's section)
+        Path list = keptExtensions.isEmpty() || !section.equals("pre-data") ? null : PostDataPlan.writeList(preDataEntries());
         try {
-            PgTool.Result r = PgTool.exec("pg_restore", List.of("--section=" + section, "--verbose", "--file=" + script,
-                    dumpFile.toString()), Map.of(), ErrorCode.SCHEMA_RESTORE_FAILED, what, null);
+            PgTool.Result r = PgTool.exec("pg_restore", List.of(list == null ? "--section=" + section : "--use-list=" + list,
+                    "--verbose", "--file=" + script, dumpFile.toString()), Map.of(), ErrorCode.SCHEMA_RESTORE_FAILED, what, null);
             if (r.exitCode() != 0) {
                 throw new MigrationException(ErrorCode.SCHEMA_RESTORE_FAILED, what + " failed (pg_restore exit code "
                         + r.exitCode() + "): " + PgTool.tail(r.stderr()));
@@ -133,6 +182,9 @@ public final class SchemaCopier implements AutoCloseable {
             return PreDataRestore.parse(new String(Files.readAllBytes(script), java.nio.charset.StandardCharsets.UTF_8));
         } finally {
             deleteQuietly(script);
+            if (list != null) {
+                deleteQuietly(list);
+            }
         }
     }
 

@@ -27,6 +27,7 @@ import dev.pgferry.worker.database.ServerSettings;
 import dev.pgferry.worker.log.LogContext;
 import dev.pgferry.worker.replication.Removal;
 import dev.pgferry.worker.roles.RoleCopier;
+import dev.pgferry.worker.schema.Extensions;
 import dev.pgferry.worker.schema.IndexBuilder;
 import dev.pgferry.worker.schema.PreDataRestore;
 import dev.pgferry.worker.schema.PostDataPlan;
@@ -38,6 +39,7 @@ import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
@@ -75,6 +77,8 @@ final class CopyPipeline {
     private Consumer<MigrationTask> offers;
     /** The event triggers' statements, rendered from the dump, for {@link #createEventTriggers}; confined to the task. */
     private List<String> eventTriggers = List.of();
+    /** The source's extensions that the user's target database already has ({@link #checkExtensions}). */
+    private Set<String> keptExtensions = Set.of();
 
     CopyPipeline(MigrationTask task, PgConnector source, PgConnector target, EventSource events,
                  Consumer<StatusEvent> emit, Ledger ledger, int jobs, long splitTableBytes) {
@@ -174,6 +178,7 @@ final class CopyPipeline {
     Resources open() {
         try {
             SchemaCopier schema = new SchemaCopier(source, target, db);
+            schema.keepTargetExtensions(keptExtensions);
             // One pool of --jobs threads for copies, index builds and ANALYZE: a table's index builds (the longest
             // chain of work left once its rows are in) go ahead of further copies.
             return new Resources(schema, new SessionPool(() -> target.open(db)), new JobPool(jobs, "jobs-" + db));
@@ -220,6 +225,33 @@ final class CopyPipeline {
             }
         }
         return properties;
+    }
+
+    /**
+     * Fails when the target cannot create an extension that the source database ({@code s}) uses, before anything is
+     * touched ({@link Extensions}); {@code t}: the task's session on the target's bootstrap database. Those that the
+     * user's own target database already has are kept as they are there (the restore leaves their comments alone),
+     * with a warning where such a comment differs from the source's.
+     */
+    void checkExtensions(TargetDatabase.Prior prior, Connection s, Connection t) {
+        try {
+            Map<String, String> extensions = Extensions.of(s);
+            if (extensions.isEmpty()) {
+                return;
+            }
+            boolean usersDatabase = prior.exists() && !TargetDatabase.createdByUs(prior);
+            Map<String, String> inTarget = Map.of();
+            if (usersDatabase) {
+                try (Connection c = target.open(db)) {
+                    inTarget = Extensions.of(c);
+                }
+            }
+            Extensions.require(t, db, extensions, inTarget, usersDatabase);
+            keptExtensions = extensions.keySet().stream().filter(inTarget::containsKey).collect(Collectors.toSet());
+            Extensions.keptComments(extensions, inTarget).forEach(this::warn);
+        } catch (SQLException e) {
+            throw SqlStates.wrap(ErrorCode.TARGET_UNREACHABLE, "checking the extensions of " + db + " on the target", e);
+        }
     }
 
     /**

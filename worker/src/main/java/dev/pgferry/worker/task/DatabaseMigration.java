@@ -500,6 +500,7 @@ public final class DatabaseMigration {
             properties = pipeline.properties(prior, s, t);
             choice = choose(s, t);
             emit.accept(events.started(choice.method(), choice.reason()));
+            pipeline.checkExtensions(prior, s, t);
         } catch (RuntimeException e) {
             PgConnector.closeQuietly(s);
             throw e;
