@@ -173,4 +173,83 @@ class ReplicationGuardsIT {
                     "database failed with SLOT_LOST and what to do", null, null);
         }
     }
+    @Test
+    void subscriptionsThatTookTheTargetsLastApplyWorkerMeanwhileLeaveAOneTimeCopyNotAHang() throws Exception {
+        try (LocalPostgres source = Infra.postgres();
+             LocalPostgres target = Infra.postgres(java.util.Map.of("max_logical_replication_workers", "1"))) {
+            // Given a database whose copy a gate holds, on its way to replicate to a target that runs one subscription
+            ReplicationIT.exec(source, "postgres", "CREATE DATABASE app; CREATE DATABASE app2");
+            for (String db : List.of("app", "app2")) {
+                ReplicationIT.exec(source, db, "CREATE TABLE public.t (id int PRIMARY KEY, v text);"
+                        + " INSERT INTO public.t SELECT g, 'v' || g FROM generate_series(1, 500) g");
+            }
+            Gate.install(source, "app", "public.t", "id");
+            Gate gate = Gate.close(target);
+            MigrationRequest r = ReplicationIT.request(source, target, Method.AUTO, List.of("postgres", "app2"));
+            pgferry.submit(r);
+            gate.awaitHeld();
+            assertThat(Pgferry.awaitRow(pgferry.coordinator, r.migrationId(), "app", d -> d.method() != null).method())
+                    .isEqualTo("replication");
+
+            // When, meanwhile, a subscription of the user's takes the target's only logical replication worker
+            ReplicationIT.exec(source, "postgres", "CREATE TABLE public.feed (id int PRIMARY KEY);"
+                    + " CREATE PUBLICATION users_feed FOR TABLE public.feed");
+            ReplicationIT.exec(target, "postgres", "CREATE TABLE public.feed (id int PRIMARY KEY)");
+            ReplicationIT.exec(target, "postgres", "CREATE SUBSCRIPTION users_own CONNECTION 'host=" + source.host()
+                    + " port=" + source.port() + " dbname=postgres user=postgres passfile=" + passfile(target)
+                    + "' PUBLICATION users_feed");
+            ReplicationIT.eventually(() -> Compare.scalar(target, "postgres", "SELECT count(pid) FROM pg_stat_subscription"), "1");
+            java.time.Instant opened = java.time.Instant.now();
+            gate.open();
+            MigrationStatus s = pgferry.awaitFinal(r.migrationId());
+
+            // Then the database does not wait for ever for a worker: its copy is kept as a one-time copy, as a dump,
+            // and the row says why; its publication and slot are gone, and no subscription of pgferry's was made
+            DatabaseStatus app = ReplicationIT.row(s, "app");
+            assertThat(app.status()).as(app.toString()).isEqualTo(State.DONE);
+            assertThat(app.method()).isEqualTo("dump");
+            assertThat(app.methodReason()).startsWith("dump instead of logical replication: target has no free logical"
+                    + " replication worker (max_logical_replication_workers = 1").contains("kept as a one-time copy");
+            assertThat(app.startedAt()).as("its start, not the change of method").isBefore(opened);
+            assertThat(Compare.tableFingerprints(target, "app")).isEqualTo(Compare.tableFingerprints(source, "app"));
+            assertThat(Compare.scalar(source, "app", "SELECT count(*) FROM pg_replication_slots WHERE database = 'app'"))
+                    .isEqualTo("0");
+            assertThat(Compare.scalar(source, "app", "SELECT count(*) FROM pg_publication")).isEqualTo("0");
+            assertThat(Compare.scalar(target, "postgres", "SELECT string_agg(subname, ',') FROM pg_subscription"))
+                    .isEqualTo("users_own");
+
+            // When another database asks for replication while that subscription holds the worker
+            MigrationRequest again = ReplicationIT.request(source, target, Method.REPLICATION, List.of("postgres", "app"));
+            pgferry.submit(again);
+            DatabaseStatus app2 = ReplicationIT.row(pgferry.awaitFinal(again.migrationId()), "app2");
+
+            // Then it fails before anything is touched, saying what to raise
+            assertThat(app2.status()).as(app2.toString()).isEqualTo(State.FAILED);
+            assertThat(app2.errorCode()).isEqualTo(ErrorCode.PRECONDITION_FAILED);
+            assertThat(app2.error()).contains("target has no free logical replication worker (max_logical_replication_workers"
+                    + " = 1").contains("raise it (and max_worker_processes)");
+            assertThat(Compare.scalar(target, "postgres", "SELECT count(*) FROM pg_database WHERE datname = 'app2'"))
+                    .isEqualTo("0");
+            assertThat(Compare.scalar(source, "app2", "SELECT count(*) FROM pg_replication_slots WHERE database = 'app2'"))
+                    .isEqualTo("0");
+            Reliability.record("the target's last logical replication worker taken by another subscription during a copy",
+                    "method auto kept the copy as a one-time copy and said why (no endless wait); method replication"
+                            + " failed saying what to raise; nothing left behind", null, null);
+            ReplicationIT.exec(target, "postgres", "DROP SUBSCRIPTION users_own");
+        }
+    }
+
+    /**
+     * A password file for the user's subscription in {@code pg}'s data directory, readable by its server alone: the
+     * password is then in no statement, which a server log could show.
+     */
+    private static String passfile(LocalPostgres pg) throws Exception {
+        java.nio.file.Path file = java.nio.file.Path.of(Compare.scalar(pg, "postgres", "SHOW data_directory"), "users-pgpass");
+        java.nio.file.Files.writeString(file, "*:*:*:postgres:" + Infra.PASSWORD + "\n");
+        java.nio.file.Files.setPosixFilePermissions(file, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+        if ("root".equals(System.getProperty("user.name"))) {
+            java.nio.file.Files.setOwner(file, file.getFileSystem().getUserPrincipalLookupService().lookupPrincipalByName("postgres"));
+        }
+        return file.toString();
+    }
 }

@@ -259,7 +259,10 @@ public final class StatusFold {
         }
         row.workerId = event.workerId();
         if (event instanceof StatusEvent.TaskStarted s) {
-            row.startedAt = s.timestamp();
+            // A second one in an attempt changes its method (replication ending as a one-time copy), not its start.
+            if (row.startedAt == null) {
+                row.startedAt = s.timestamp();
+            }
             row.state = State.RUNNING;
             row.method = s.method();
             row.methodReason = s.reason();

@@ -91,12 +91,8 @@ public final class Preconditions {
             problems.add("source has no free WAL sender (max_wal_senders = " + setting(source, "max_wal_senders")
                     + ", all in use); raise max_wal_senders and restart the source");
         }
-        int freeWorkers = intQuery(target, "SELECT pg_catalog.current_setting('max_logical_replication_workers')::int"
-                + " - (SELECT count(*) FROM pg_catalog.pg_stat_subscription WHERE pid IS NOT NULL)");
-        if (freeWorkers <= 0) {
-            problems.add("target has no free logical replication worker (max_logical_replication_workers = "
-                    + setting(target, "max_logical_replication_workers") + ", all in use); raise it (and"
-                    + " max_worker_processes) on the target and restart it");
+        if (freeApplyWorkers(target) <= 0) {
+            problems.add(noFreeApplyWorker(target));
         }
         boolean targetSuper = ServerCatalog.isSuperuser(target);
         boolean targetExtras = hasAivenExtras(target);
@@ -112,6 +108,27 @@ public final class Preconditions {
         }
         return new Result(problems, !notOwned.isEmpty() && sourceExtras,
                 !targetSuper && !targetCreateSub && targetExtras);
+    }
+
+    /**
+     * How many more subscriptions the target can run ({@code target}: any session of it): its
+     * {@code max_logical_replication_workers} less one for each enabled subscription of any database (counted from
+     * the moment it is created, before its apply worker has started) and each table sync worker running. A
+     * subscription beyond that never gets an apply worker: the server only logs "out of logical replication worker
+     * slots", and the database would never catch up.
+     */
+    public static int freeApplyWorkers(Connection target) throws SQLException {
+        return intQuery(target, "SELECT pg_catalog.current_setting('max_logical_replication_workers')::int"
+                + " - GREATEST((SELECT count(*) FROM pg_catalog.pg_subscription WHERE subenabled)"
+                + " + (SELECT count(*) FROM pg_catalog.pg_stat_subscription WHERE relid IS NOT NULL),"
+                + " (SELECT count(*) FROM pg_catalog.pg_stat_subscription WHERE pid IS NOT NULL))");
+    }
+
+    /** That the target has no logical replication worker left for one more subscription, and the fix. */
+    public static String noFreeApplyWorker(Connection target) throws SQLException {
+        return "target has no free logical replication worker (max_logical_replication_workers = "
+                + setting(target, "max_logical_replication_workers") + ", each taken by a subscription or a table"
+                + " sync); raise it (and max_worker_processes) on the target and restart it";
     }
 
     private static List<String> notOwnedTables(Connection c, boolean includeExtensionTables) throws SQLException {

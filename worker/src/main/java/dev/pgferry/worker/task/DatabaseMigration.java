@@ -508,8 +508,9 @@ public final class DatabaseMigration {
         String finalState;
         if (choice.method() == Method.REPLICATION) {
             PgConnector.closeQuietly(s);
-            new ReplicationMigration(pipeline, choice.check(), maxWait()).run(targetDb, prior, attempt, properties);
-            finalState = SYNCING;
+            boolean replicating = new ReplicationMigration(pipeline, choice.check(), maxWait())
+                    .run(targetDb, prior, attempt, properties);
+            finalState = replicating ? SYNCING : DONE;
         } else {
             new DumpMigration(pipeline).run(targetDb, prior, attempt, properties, s);
             finalState = DONE;

@@ -1,6 +1,8 @@
 package dev.pgferry.worker.task;
 
 import dev.pgferry.messages.ErrorCode;
+import dev.pgferry.messages.Method;
+import dev.pgferry.messages.MigrationException;
 import dev.pgferry.messages.MigrationRequest;
 import dev.pgferry.messages.ReplicationNames;
 import dev.pgferry.pg.SchemaDrift;
@@ -11,6 +13,7 @@ import dev.pgferry.worker.copy.SourceSnapshot;
 import dev.pgferry.worker.database.DatabaseProperties;
 import dev.pgferry.worker.replication.MadeObjects;
 import dev.pgferry.worker.replication.Preconditions;
+import dev.pgferry.worker.replication.Removal;
 import dev.pgferry.worker.replication.ReplicaTriggers;
 import dev.pgferry.worker.replication.Replicator;
 
@@ -47,17 +50,20 @@ final class ReplicationMigration {
         this.replicator = new Replicator(pipeline.source, pipeline.target, pipeline.db, name);
     }
 
-    void run(TargetDatabase targetDb, TargetDatabase.Prior prior, int attempt, DatabaseProperties properties) {
+    /**
+     * Returns whether the database replicates: false when method auto found no logical replication worker left for
+     * its subscription once the copy was done ({@link #subscribe}), and the copy is kept as a one-time copy.
+     */
+    boolean run(TargetDatabase targetDb, TargetDatabase.Prior prior, int attempt, DatabaseProperties properties) {
         if (pipeline.task.request().options().postgresTableSync()) {
-            withTableSync(targetDb, prior, attempt, properties);
-        } else {
-            withOwnCopy(targetDb, prior, attempt, properties);
+            return withTableSync(targetDb, prior, attempt, properties);
         }
+        return withOwnCopy(targetDb, prior, attempt, properties);
     }
 
     /** pgferry's parallel copy under the slot's snapshot, indexes after, then streaming from that slot. */
-    private void withOwnCopy(TargetDatabase targetDb, TargetDatabase.Prior prior, int attempt,
-                             DatabaseProperties properties) {
+    private boolean withOwnCopy(TargetDatabase targetDb, TargetDatabase.Prior prior, int attempt,
+                                DatabaseProperties properties) {
         Set<String> missingRoles;
         CreatedSlot slot;
         try (CopyPipeline.Resources res = pipeline.open()) {
@@ -72,16 +78,19 @@ final class ReplicationMigration {
             }
         }
         pipeline.finish(targetDb, properties, missingRoles);
-        holdTriggers();
-        replicator.subscribe(slot, check.targetViaAivenExtras());
+        boolean subscribed = subscribe(() -> replicator.subscribe(slot, check.targetViaAivenExtras()), true);
         pipeline.createEventTriggers();
+        if (!subscribed) {
+            return false;
+        }
         replicator.awaitReady((ready, total) -> { });
         recordMade();
+        return true;
     }
 
     /** PostgreSQL's table sync copies the tables; the tables' progress is the subscription's. */
-    private void withTableSync(TargetDatabase targetDb, TargetDatabase.Prior prior, int attempt,
-                               DatabaseProperties properties) {
+    private boolean withTableSync(TargetDatabase targetDb, TargetDatabase.Prior prior, int attempt,
+                                  DatabaseProperties properties) {
         Set<String> missingRoles;
         try (CopyPipeline.Resources res = pipeline.open();
              CopyPipeline.ReadAhead ahead = pipeline.readAhead(res.schema(), false)) {
@@ -92,11 +101,48 @@ final class ReplicationMigration {
             }
         }
         pipeline.finish(targetDb, properties, missingRoles);
-        holdTriggers();
-        replicator.subscribeWithTableSync(check.targetViaAivenExtras());
+        // (the table sync copies the tables: without a subscription there is no copy to keep)
+        subscribe(() -> replicator.subscribeWithTableSync(check.targetViaAivenExtras()), false);
         pipeline.createEventTriggers();
         replicator.awaitReady((ready, total) -> pipeline.emit(pipeline.events.progress(ready, total, 0, 0)));
         recordMade();
+        return true;
+    }
+
+    /**
+     * Holds the triggers that would fire in the apply worker and runs {@code subscribe}, if the target has a logical
+     * replication worker left for the subscription; one task of the target server at a time, so that two never take
+     * the last one ({@link TaskLock#acquireSubscriptions}). The method's precondition looked when the task began, but
+     * other databases' subscriptions may have taken the workers since, and a subscription beyond them would never
+     * start. Then, with method auto and {@code copied} (the rows are all in, as of the slot's snapshot), the copy is
+     * kept as a one-time copy, as the dump method makes: the publication and slot are dropped, and the row says so
+     * (returns false); otherwise the database fails, saying what to raise.
+     */
+    private boolean subscribe(Runnable subscribe, boolean copied) {
+        try (TaskLock lock = TaskLock.acquireSubscriptions(pipeline.target)) {
+            Connection t = lock.session();
+            String none;
+            try {
+                none = Preconditions.freeApplyWorkers(t) > 0 ? null : Preconditions.noFreeApplyWorker(t);
+            } catch (SQLException e) {
+                throw SqlStates.wrap(ErrorCode.TARGET_UNREACHABLE, "counting the target's free logical replication"
+                        + " workers", e);
+            }
+            if (none != null) {
+                if (!copied || pipeline.task.request().method() == Method.REPLICATION) {
+                    throw new MigrationException(ErrorCode.PRECONDITION_FAILED, "logical replication is not possible"
+                            + " any more: " + none + " (the workers were free when the database began)");
+                }
+                Removal.remove(pipeline.source, pipeline.target, pipeline.db, name);
+                pipeline.emit(pipeline.events.started(Method.DUMP, "dump instead of logical replication: " + none
+                        + ". Other databases' subscriptions took the workers while this one was copied: the copy is"
+                        + " kept as a one-time copy, and what the source wrote after it began is not on the target"));
+                return false;
+            }
+            holdTriggers();
+            subscribe.run();
+            return true;
+        }
     }
 
     /**

@@ -93,6 +93,14 @@ public final class TaskLock implements AutoCloseable {
         return lock(target, "roles:" + migrationId, "the roles of migration " + migrationId);
     }
 
+    /**
+     * Blocks until the lock of the target server's subscriptions is ours: the look for a free logical replication
+     * worker and the creation of the subscription that takes it run one task at a time, whatever the migration.
+     */
+    public static TaskLock acquireSubscriptions(PgConnector target) {
+        return lock(target, "subscriptions:", "the target's subscriptions");
+    }
+
     private static TaskLock lock(PgConnector target, String name, String what) {
         Connection c = target.open();
         try {
