@@ -2,6 +2,7 @@ package dev.pgferry.it;
 
 import dev.pgferry.cli.local.LocalPostgres;
 import dev.pgferry.cli.local.SampleData;
+import dev.pgferry.messages.CheckReport;
 import dev.pgferry.messages.ErrorCode;
 import dev.pgferry.messages.Method;
 import dev.pgferry.messages.MigrationOptions;
@@ -9,6 +10,8 @@ import dev.pgferry.messages.MigrationRequest;
 import dev.pgferry.messages.MigrationStatus;
 import dev.pgferry.messages.MigrationStatus.DatabaseStatus;
 import dev.pgferry.messages.MigrationStatus.State;
+import dev.pgferry.pg.Secrets;
+import dev.pgferry.worker.check.Checker;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -24,7 +27,9 @@ import static org.assertj.core.api.Assertions.assertThat;
  * What guards a replication. Waiting is explained: a transaction left open on the source keeps the replication slot
  * from being created; the status names that session while the database waits, ending it lets the migration go on,
  * and with {@code max_wait_seconds} the database fails cleanly instead, leaving nothing behind. The WAL guard: a slot
- * the source invalidates (a tiny {@code max_slot_wal_keep_size}) fails its database with {@code SLOT_LOST}.
+ * the source invalidates (a tiny {@code max_slot_wal_keep_size}) fails its database with {@code SLOT_LOST}. And the
+ * target's logical replication workers: a database that finds the last one taken as it subscribes keeps its copy as
+ * a dump would, rather than waiting for ever.
  */
 class ReplicationGuardsIT {
     static Pgferry pgferry;
@@ -183,6 +188,13 @@ class ReplicationGuardsIT {
                 ReplicationIT.exec(source, db, "CREATE TABLE public.t (id int PRIMARY KEY, v text);"
                         + " INSERT INTO public.t SELECT g, 'v' || g FROM generate_series(1, 500) g");
             }
+            // (checked first: both would replicate, and pgferry check says the target runs one subscription more)
+            CheckReport check = new Checker(ReplicationIT.request(source, target, Method.AUTO, List.of("postgres")),
+                    Secrets.system()).run();
+            assertThat(check.server()).filteredOn(f -> f.check().equals("replication capacity")).singleElement()
+                    .satisfies(f -> assertThat(f.verdict()).isEqualTo(CheckReport.Verdict.WARNING))
+                    .satisfies(f -> assertThat(f.message()).startsWith("2 database(s) would replicate, but the target"
+                            + " can run 1 more subscription(s) (max_logical_replication_workers = 1;"));
             Gate.install(source, "app", "public.t", "id");
             Gate gate = Gate.close(target);
             MigrationRequest r = ReplicationIT.request(source, target, Method.AUTO, List.of("postgres", "app2"));

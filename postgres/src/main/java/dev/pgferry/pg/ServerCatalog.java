@@ -1,6 +1,7 @@
 package dev.pgferry.pg;
 
 import java.sql.Connection;
+import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
@@ -78,7 +79,7 @@ public final class ServerCatalog {
 
     /** Whether {@code sql}, with {@code value} as its one parameter, returns any row. */
     public static boolean exists(Connection c, String sql, String value) throws SQLException {
-        try (java.sql.PreparedStatement ps = c.prepareStatement(sql)) {
+        try (PreparedStatement ps = c.prepareStatement(sql)) {
             ps.setString(1, value);
             try (ResultSet rs = ps.executeQuery()) {
                 return rs.next();
@@ -112,6 +113,17 @@ public final class ServerCatalog {
             }
         }
         return names;
+    }
+
+    /** A setting's value as the connected session sees it ({@code current_setting}). */
+    public static String setting(Connection c, String name) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("SELECT pg_catalog.current_setting(?)")) {
+            ps.setString(1, name);
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                return rs.getString(1);
+            }
+        }
     }
 
     /** The server's major version (e.g. 15), from {@code server_version_num}. */

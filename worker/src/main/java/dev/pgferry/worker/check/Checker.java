@@ -136,6 +136,7 @@ public final class Checker {
         for (String db : databases) {
             checks.add(database(db));
         }
+        server.addAll(replicationCapacity(checks));
         return CheckReport.of(request.source().describe(), request.target().describe(), server, checks);
     }
 
@@ -230,6 +231,46 @@ public final class Checker {
             findings.add(Finding.blocker("catalog", "reading database " + db + ": " + SqlStates.describe(e)));
         }
         return DatabaseCheck.of(db, method, size, rows, seconds, millis, findings);
+    }
+
+    /**
+     * Whether the servers can run every database that would replicate at once: each holds a slot and a WAL sender on
+     * the source and a logical replication worker on the target for as long as it replicates. Each database's own
+     * precondition looks at one database; these run out when many replicate (the defaults allow 10, 10 and 4).
+     */
+    private List<Finding> replicationCapacity(List<DatabaseCheck> checks) {
+        long replicating = checks.stream().filter(c -> Method.REPLICATION.wireName().equals(c.method())).count();
+        if (replicating == 0) {
+            return List.of();
+        }
+        List<String> scarce = new ArrayList<>();
+        try (Connection s = source.open(); Connection t = target.open()) {
+            int workers = Preconditions.freeApplyWorkers(t);
+            if (workers < replicating) {
+                scarce.add("the target can run " + Math.max(0, workers) + " more subscription(s)"
+                        + " (max_logical_replication_workers = " + ServerCatalog.setting(t, "max_logical_replication_workers")
+                        + "; raise it, and max_worker_processes, on the target and restart it)");
+            }
+            int slots = Preconditions.freeSlots(s);
+            if (slots < replicating) {
+                scarce.add("the source can create " + Math.max(0, slots) + " more replication slot(s) (max_replication_slots = "
+                        + ServerCatalog.setting(s, "max_replication_slots") + "; raise it on the source and restart it)");
+            }
+            int senders = Preconditions.freeWalSenders(s);
+            if (senders < replicating) {
+                scarce.add("the source can start " + Math.max(0, senders) + " more WAL sender(s) (max_wal_senders = "
+                        + ServerCatalog.setting(s, "max_wal_senders") + "; raise it on the source and restart it)");
+            }
+        } catch (MigrationException | SQLException e) {
+            return List.of(Finding.warning("replication capacity", "not read: " + e.getMessage()));
+        }
+        if (scarce.isEmpty()) {
+            return List.of(Finding.pass("replication capacity", "both servers can replicate the " + replicating
+                    + " database(s) that would replicate, all at once"));
+        }
+        return List.of(Finding.warning("replication capacity", replicating + " database(s) would replicate, but "
+                + String.join(", and ", scarce) + ": the databases past that are dumped instead (method auto) or fail"
+                + " (method replication); or migrate fewer databases at a time"));
     }
 
     /** What logical replication does not carry in this database. */

@@ -56,7 +56,7 @@ public final class Preconditions {
                     + " CREATE DATABASE ... TEMPLATE " + Sql.ident(template) + " would fail (SQLSTATE 55006, the"
                     + " template is in use), so it is copied once (method auto or dump)");
         }
-        String walLevel = setting(source, "wal_level");
+        String walLevel = ServerCatalog.setting(source, "wal_level");
         if (!"logical".equals(walLevel)) {
             problems.add("source wal_level is " + walLevel + "; set wal_level = logical and restart the source"
                     + " (on RDS: rds.logical_replication = 1; on Cloud SQL: cloudsql.logical_decoding = on)");
@@ -78,17 +78,13 @@ public final class Preconditions {
                     + (notOwned.size() > 5 ? ", ..." : "") + "); CREATE PUBLICATION needs the owner or a superuser"
                     + " (or the aiven_extras extension in this database)");
         }
-        int freeSlots = intQuery(source, "SELECT pg_catalog.current_setting('max_replication_slots')::int"
-                + " - (SELECT count(*) FROM pg_catalog.pg_replication_slots)");
-        if (freeSlots <= 0) {
+        if (freeSlots(source) <= 0) {
             problems.add("source has no free replication slot (max_replication_slots = "
-                    + setting(source, "max_replication_slots") + ", all in use); drop unused slots"
+                    + ServerCatalog.setting(source, "max_replication_slots") + ", all in use); drop unused slots"
                     + " (pg_drop_replication_slot) or raise max_replication_slots and restart the source");
         }
-        int freeSenders = intQuery(source, "SELECT pg_catalog.current_setting('max_wal_senders')::int"
-                + " - (SELECT count(*) FROM pg_catalog.pg_stat_replication)");
-        if (freeSenders <= 0) {
-            problems.add("source has no free WAL sender (max_wal_senders = " + setting(source, "max_wal_senders")
+        if (freeWalSenders(source) <= 0) {
+            problems.add("source has no free WAL sender (max_wal_senders = " + ServerCatalog.setting(source, "max_wal_senders")
                     + ", all in use); raise max_wal_senders and restart the source");
         }
         if (freeApplyWorkers(target) <= 0) {
@@ -110,6 +106,18 @@ public final class Preconditions {
                 !targetSuper && !targetCreateSub && targetExtras);
     }
 
+    /** Replication slots the source ({@code source}: any session of it) can still create. */
+    public static int freeSlots(Connection source) throws SQLException {
+        return intQuery(source, "SELECT pg_catalog.current_setting('max_replication_slots')::int"
+                + " - (SELECT count(*) FROM pg_catalog.pg_replication_slots)");
+    }
+
+    /** WAL senders the source can still start: one streams to each subscription. */
+    public static int freeWalSenders(Connection source) throws SQLException {
+        return intQuery(source, "SELECT pg_catalog.current_setting('max_wal_senders')::int"
+                + " - (SELECT count(*) FROM pg_catalog.pg_stat_replication)");
+    }
+
     /**
      * How many more subscriptions the target can run ({@code target}: any session of it): its
      * {@code max_logical_replication_workers} less one for each enabled subscription of any database (counted from
@@ -127,7 +135,7 @@ public final class Preconditions {
     /** That the target has no logical replication worker left for one more subscription, and the fix. */
     public static String noFreeApplyWorker(Connection target) throws SQLException {
         return "target has no free logical replication worker (max_logical_replication_workers = "
-                + setting(target, "max_logical_replication_workers") + ", each taken by a subscription or a table"
+                + ServerCatalog.setting(target, "max_logical_replication_workers") + ", each taken by a subscription or a table"
                 + " sync); raise it (and max_worker_processes) on the target and restart it";
     }
 
@@ -151,18 +159,8 @@ public final class Preconditions {
         return bool(c, "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'aiven_extras')");
     }
 
-    private static String setting(Connection c, String name) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement("SELECT pg_catalog.current_setting(?)")) {
-            ps.setString(1, name);
-            try (ResultSet rs = ps.executeQuery()) {
-                rs.next();
-                return rs.getString(1);
-            }
-        }
-    }
-
     private static int intSetting(Connection c, String name) throws SQLException {
-        return Integer.parseInt(setting(c, name));
+        return Integer.parseInt(ServerCatalog.setting(c, name));
     }
 
     /** The first column of the first row; null when there is none. */
