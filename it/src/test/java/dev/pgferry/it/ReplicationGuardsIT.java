@@ -4,12 +4,16 @@ import dev.pgferry.cli.local.LocalPostgres;
 import dev.pgferry.cli.local.SampleData;
 import dev.pgferry.messages.CheckReport;
 import dev.pgferry.messages.ErrorCode;
+import dev.pgferry.messages.Json;
 import dev.pgferry.messages.Method;
 import dev.pgferry.messages.MigrationOptions;
 import dev.pgferry.messages.MigrationRequest;
 import dev.pgferry.messages.MigrationStatus;
 import dev.pgferry.messages.MigrationStatus.DatabaseStatus;
 import dev.pgferry.messages.MigrationStatus.State;
+import dev.pgferry.messages.Phase;
+import dev.pgferry.messages.RemovalRequest;
+import dev.pgferry.messages.Topics;
 import dev.pgferry.pg.Secrets;
 import dev.pgferry.worker.check.Checker;
 import org.junit.jupiter.api.AfterAll;
@@ -248,6 +252,50 @@ class ReplicationGuardsIT {
                     "method auto kept the copy as a one-time copy and said why (no endless wait); method replication"
                             + " failed saying what to raise; nothing left behind", null, null);
             ReplicationIT.exec(target, "postgres", "DROP SUBSCRIPTION users_own");
+        }
+    }
+
+    @Test
+    void aDatabaseWaitingForItsApplyWorkerLeavesItsWorkersSlotToTheNextDatabase() throws Exception {
+        java.nio.file.Path hold = java.nio.file.Files.createTempFile("pgferry-it-parked", ".hold");
+        try (LocalPostgres source = Infra.postgres(); LocalPostgres target = Infra.postgres()) {
+            ReplicationIT.exec(source, "postgres", "CREATE DATABASE first; CREATE DATABASE second");
+            for (String db : List.of("first", "second")) {
+                ReplicationIT.exec(source, db, "CREATE TABLE public.t (id int PRIMARY KEY, v text);"
+                        + " INSERT INTO public.t SELECT g, 'v' || g FROM generate_series(1, 300) g");
+            }
+            // Given the only worker's only slot running a database that waits for its subscription's apply worker
+            // (on PostgreSQL 15 and older the target starts one batch of them every 5 s; a hook holds the wait here)
+            System.setProperty("pgferry.fault.worker.holdParked", "first:" + hold);
+            MigrationRequest r1 = ReplicationIT.request(source, target, Method.REPLICATION, List.of("postgres", "second"));
+            pgferry.submit(r1);
+            ReplicationIT.eventually(() -> Compare.scalar(target, "postgres", "SELECT count(*) FROM pg_subscription s"
+                    + " JOIN pg_database d ON d.oid = s.subdbid WHERE d.datname = 'first'"), "1");
+
+            // When another database is asked for
+            MigrationRequest r2 = ReplicationIT.request(source, target, Method.REPLICATION, List.of("postgres", "first"));
+            pgferry.submit(r2);
+
+            // Then the worker runs it meanwhile, to syncing, while the first still waits
+            DatabaseStatus second = ReplicationIT.row(pgferry.awaitFinal(r2.migrationId()), "second");
+            assertThat(second.status()).as(second.toString()).isEqualTo(State.SYNCING);
+            assertThat(Compare.tableFingerprints(target, "second")).isEqualTo(Compare.tableFingerprints(source, "second"));
+            DatabaseStatus waiting = Pgferry.awaitRow(pgferry.coordinator, r1.migrationId(), "first", d -> true);
+            assertThat(waiting.status()).isEqualTo(State.RUNNING);
+            assertThat(waiting.phase()).isEqualTo(Phase.FINISH);
+
+            // and once its wait ends, the first is syncing too
+            java.nio.file.Files.delete(hold);
+            DatabaseStatus first = ReplicationIT.row(pgferry.awaitFinal(r1.migrationId()), "first");
+            assertThat(first.status()).as(first.toString()).isEqualTo(State.SYNCING);
+            assertThat(Compare.tableFingerprints(target, "first")).isEqualTo(Compare.tableFingerprints(source, "first"));
+            for (MigrationRequest r : List.of(r1, r2)) {
+                pgferry.bus.send(Topics.REQUESTS, r.migrationId(), Json.write(RemovalRequest.of(r.migrationId())));
+            }
+            ReplicationIT.eventually(() -> Compare.scalar(source, "postgres", "SELECT count(*) FROM pg_replication_slots"), "0");
+        } finally {
+            System.clearProperty("pgferry.fault.worker.holdParked");
+            java.nio.file.Files.deleteIfExists(hold);
         }
     }
 

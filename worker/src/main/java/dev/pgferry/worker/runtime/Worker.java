@@ -40,6 +40,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.FutureTask;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Predicate;
 
@@ -54,8 +55,9 @@ import java.util.function.Predicate;
  * written runs again, in the same slot, after a pause, and so does one whose attempt failed in a way worth retrying
  * ({@value #MAX_RETRIES} times at most, the pause doubling from 1 s). A task message that cannot be read goes to
  * the dead-letter topic. A {@code copy_unit} task (a range of a table another worker offers, see {@code UnitCopy})
- * runs once in a slot and never again; one of an attempt that has ended is dropped without taking a slot. The poll
- * loop owns the consumer and the claims.
+ * runs once in a slot and never again; one of an attempt that has ended is dropped without taking a slot. A task
+ * that only waits for a server (a subscription's apply worker to start) is parked: its slot counts as free, for up
+ * to {@value #MAX_PARKED} parked tasks. The poll loop owns the consumer and the claims.
  */
 public final class Worker implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Worker.class);
@@ -237,15 +239,25 @@ public final class Worker implements AutoCloseable {
 
     public Worker start() {
         AtomicInteger n = new AtomicInteger();
-        this.runner = Executors.newFixedThreadPool(slots, r -> new Thread(r, "task-" + workerId + "-" + n.incrementAndGet()));
+        this.runner = Executors.newFixedThreadPool(slots + MAX_PARKED,
+                r -> new Thread(r, "task-" + workerId + "-" + n.incrementAndGet()));
         thread.start();
         return this;
     }
 
-    /** A task this worker runs: its record, its claim and the run in progress. */
+    /**
+     * A task this worker runs: its record, its claim and the run in progress, and whether that run is parked (it only
+     * waits for a server: its slot may take another task meanwhile).
+     */
     private record Running(ConsumerRecord<String, byte[]> record, MigrationTask task, TaskClaim claim,
-                           Future<Boolean> run, int reruns) {
+                           Future<Boolean> run, int reruns, AtomicBoolean parked) {
     }
+
+    /**
+     * How many parked tasks a worker keeps beside its {@code slots} working ones: each holds a session or two on the
+     * target while it waits (for a subscription's apply worker, a few seconds at most).
+     */
+    static final int MAX_PARKED = 8;
 
     private void pollLoop() {
         List<Running> tasks = new ArrayList<>();
@@ -265,7 +277,8 @@ public final class Worker implements AutoCloseable {
                     }
                     nextHeartbeat = System.nanoTime() + Topics.CLAIM_HEARTBEAT_MS * 1_000_000;
                 }
-                boolean free = tasks.size() < slots;
+                long working = tasks.stream().filter(r -> !r.parked().get()).count();
+                boolean free = working < slots && tasks.size() < slots + MAX_PARKED;
                 if (free != member) {
                     if (free) {
                         consumer.subscribe(List.of(bus.topic(Topics.TASKS)), committing);
@@ -301,7 +314,8 @@ public final class Worker implements AutoCloseable {
                             // Written just now: renewed a period from now, not on the loop's next turn.
                             nextHeartbeat = System.nanoTime() + Topics.CLAIM_HEARTBEAT_MS * 1_000_000;
                         }
-                        tasks.add(new Running(record, task, claim, submit(record, task, 0), 0));
+                        AtomicBoolean parked = new AtomicBoolean();
+                        tasks.add(new Running(record, task, claim, submit(record, task, 0, parked), 0, parked));
                     }
                     commit(record);
                 }
@@ -382,7 +396,8 @@ public final class Worker implements AutoCloseable {
     }
 
     /** Runs the task on a slot's thread; its {@code reruns}-th run again waits first (on that thread). */
-    private Future<Boolean> submit(ConsumerRecord<String, byte[]> record, MigrationTask task, int reruns) {
+    private Future<Boolean> submit(ConsumerRecord<String, byte[]> record, MigrationTask task, int reruns,
+                                   AtomicBoolean parked) {
         java.util.function.Consumer<dev.pgferry.messages.StatusEvent> emit = status;
         if (metrics != null) {
             metrics.taskStarted(task);
@@ -403,6 +418,12 @@ public final class Worker implements AutoCloseable {
                         record.offset()).key()))
                 .withUnitOffers(unit -> bus.send(Topics.TASKS, unit.key(), Json.write(unit)))
                 .withStop(() -> cancelling)
+                .withParking(p -> {
+                    parked.set(p);
+                    if (p) {
+                        ended.release();   // its slot may take the next task now
+                    }
+                })
                 .abandoned(task.action() == MigrationTask.Action.MIGRATE && abandoned.test(task.migrationId()));
         long pause = reruns == 0 ? 0 : Math.min(MAX_RETRY_PAUSE_MS, RETRY_PAUSE_MS << Math.min(reruns - 1, 5));
         return run(() -> {
@@ -438,7 +459,8 @@ public final class Worker implements AutoCloseable {
         }
         if (!r.run().get()) {
             int reruns = r.reruns() + 1;
-            return Optional.of(new Running(r.record(), r.task(), r.claim(), submit(r.record(), r.task(), reruns), reruns));
+            return Optional.of(new Running(r.record(), r.task(), r.claim(), submit(r.record(), r.task(), reruns,
+                    r.parked()), reruns, r.parked()));
         }
         releaseClaim(r);
         return Optional.empty();

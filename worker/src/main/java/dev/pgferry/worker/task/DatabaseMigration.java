@@ -86,6 +86,7 @@ public final class DatabaseMigration {
     private volatile String sourceStartedAt;
     private BooleanSupplier stopped = () -> false;
     private boolean abandoned;
+    private Consumer<Boolean> parking = parked -> { };
 
     /**
      * {@code splitTableBytes}: tables larger than this are copied in ranges (0: automatic); {@code ledger} keeps the
@@ -162,6 +163,15 @@ public final class DatabaseMigration {
      * created it), notes the database as removed so that no later delivery takes it up, and fails as
      * {@link ErrorCode#STOPPED}.
      */
+    /**
+     * Told true while the run only waits for the target server to start its subscription's apply worker, and false
+     * when that wait ends: the worker may meanwhile give its slot to another task ({@link ReplicationMigration}).
+     */
+    public DatabaseMigration withParking(Consumer<Boolean> parking) {
+        this.parking = parking;
+        return this;
+    }
+
     public DatabaseMigration abandoned(boolean abandoned) {
         this.abandoned = abandoned;
         return this;
@@ -508,7 +518,7 @@ public final class DatabaseMigration {
         String finalState;
         if (choice.method() == Method.REPLICATION) {
             PgConnector.closeQuietly(s);
-            boolean replicating = new ReplicationMigration(pipeline, choice.check(), maxWait())
+            boolean replicating = new ReplicationMigration(pipeline, choice.check(), maxWait(), parking)
                     .run(targetDb, prior, attempt, properties);
             finalState = replicating ? SYNCING : DONE;
         } else {

@@ -22,6 +22,7 @@ import java.sql.SQLException;
 import java.time.Duration;
 import java.util.List;
 import java.util.Set;
+import java.util.function.Consumer;
 
 /**
  * The replication method: the tables are published, the database is copied, then a subscription on the target
@@ -39,13 +40,16 @@ final class ReplicationMigration {
     private final Duration maxWait;
     private final String name;
     private final Replicator replicator;
+    /** Told while the task waits for the target to start its apply worker ({@link #awaitApplyWorker}). */
+    private final Consumer<Boolean> parking;
     /** Whether the source database has triggers that fire on a replica too ({@link #publish} reads it). */
     private boolean firingTriggers;
 
-    ReplicationMigration(CopyPipeline pipeline, Preconditions.Result check, Duration maxWait) {
+    ReplicationMigration(CopyPipeline pipeline, Preconditions.Result check, Duration maxWait, Consumer<Boolean> parking) {
         this.pipeline = pipeline;
         this.check = check;
         this.maxWait = maxWait;
+        this.parking = parking;
         this.name = ReplicationNames.of(pipeline.task.migrationId(), pipeline.db);
         this.replicator = new Replicator(pipeline.source, pipeline.target, pipeline.db, name);
     }
@@ -83,9 +87,46 @@ final class ReplicationMigration {
         if (!subscribed) {
             return false;
         }
-        replicator.awaitReady((ready, total) -> { });
+        awaitApplyWorker();
         recordMade();
         return true;
+    }
+
+    /**
+     * Waits for the subscription's apply worker (its tables are ready at once: pgferry copied them), parked: nothing
+     * of this task works meanwhile, and its worker may start another task. On PostgreSQL 15 and older the target's
+     * launcher starts apply workers at most once per {@code wal_retrieve_retry_interval} (5 s) for the whole server,
+     * so a subscription made within 5 s of another's waits up to that long.
+     */
+    private void awaitApplyWorker() {
+        parking.accept(true);
+        try {
+            holdParked();
+            replicator.awaitReady((ready, total) -> { });
+        } finally {
+            parking.accept(false);
+        }
+    }
+
+    /**
+     * Fault hook for tests: with {@code pgferry.fault.worker.holdParked=DB:FILE}, database DB stays parked while FILE
+     * exists.
+     */
+    private void holdParked() {
+        String hold = System.getProperty("pgferry.fault.worker.holdParked", "");
+        int colon = hold.indexOf(':');
+        if (colon < 0 || !hold.substring(0, colon).equals(pipeline.db)) {
+            return;
+        }
+        java.nio.file.Path file = java.nio.file.Path.of(hold.substring(colon + 1));
+        while (java.nio.file.Files.exists(file)) {
+            try {
+                Thread.sleep(20);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
     }
 
     /** PostgreSQL's table sync copies the tables; the tables' progress is the subscription's. */
