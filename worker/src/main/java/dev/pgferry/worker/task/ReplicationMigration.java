@@ -157,14 +157,15 @@ final class ReplicationMigration {
      * other databases' subscriptions may have taken the workers since, and a subscription beyond them would never
      * start. Then, with method auto and {@code copied} (the rows are all in, as of the slot's snapshot), the copy is
      * kept as a one-time copy, as the dump method makes: the publication and slot are dropped, and the row says so
-     * (returns false); otherwise the database fails, saying what to raise.
+     * (returns false); otherwise the database fails, saying what to raise. A subscription that copies the tables
+     * itself needs a second worker for its table syncs, which would otherwise wait for one for ever.
      */
     private boolean subscribe(Runnable subscribe, boolean copied) {
         try (TaskLock lock = TaskLock.acquireSubscriptions(pipeline.target)) {
             Connection t = lock.session();
             String none;
             try {
-                none = Preconditions.freeApplyWorkers(t) > 0 ? null : Preconditions.noFreeApplyWorker(t);
+                none = Preconditions.freeApplyWorkers(t) >= (copied ? 1 : 2) ? null : Preconditions.noFreeApplyWorker(t);
             } catch (SQLException e) {
                 throw SqlStates.wrap(ErrorCode.TARGET_UNREACHABLE, "counting the target's free logical replication"
                         + " workers", e);
