@@ -248,12 +248,14 @@ public final class Checker {
             int workers = Preconditions.freeApplyWorkers(t);
             if (workers < replicating) {
                 scarce.add("the target can run " + Math.max(0, workers) + " more subscription(s)"
-                        + " (max_logical_replication_workers = " + ServerCatalog.setting(t, "max_logical_replication_workers")
+                        + " (max_logical_replication_workers = "
+                        + ServerCatalog.setting(t, "max_logical_replication_workers")
                         + "; raise it, and max_worker_processes, on the target and restart it)");
             }
             int slots = Preconditions.freeSlots(s);
             if (slots < replicating) {
-                scarce.add("the source can create " + Math.max(0, slots) + " more replication slot(s) (max_replication_slots = "
+                scarce.add("the source can create " + Math.max(0, slots) + " more replication slot(s)"
+                        + " (max_replication_slots = "
                         + ServerCatalog.setting(s, "max_replication_slots") + "; raise it on the source and restart it)");
             }
             int senders = Preconditions.freeWalSenders(s);

@@ -480,7 +480,8 @@ public final class ObjectCopier {
 
     /** The user's rows of {@code t} on {@code c}. */
     private static long userRows(Connection c, SourceCatalog.ConfigTable t) throws SQLException {
-        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT count(*) FROM (" + t.select() + ") r")) {
+        try (Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("SELECT count(*) FROM (" + t.select() + ") r")) {
             rs.next();
             return rs.getLong(1);
         }

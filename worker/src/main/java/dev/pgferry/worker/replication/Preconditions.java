@@ -84,7 +84,8 @@ public final class Preconditions {
                     + " (pg_drop_replication_slot) or raise max_replication_slots and restart the source");
         }
         if (freeWalSenders(source) <= 0) {
-            problems.add("source has no free WAL sender (max_wal_senders = " + ServerCatalog.setting(source, "max_wal_senders")
+            problems.add("source has no free WAL sender (max_wal_senders = "
+                    + ServerCatalog.setting(source, "max_wal_senders")
                     + ", all in use); raise max_wal_senders and restart the source");
         }
         if (freeApplyWorkers(target) <= 0) {
@@ -135,8 +136,8 @@ public final class Preconditions {
     /** That the target has no logical replication worker left for one more subscription, and the fix. */
     public static String noFreeApplyWorker(Connection target) throws SQLException {
         return "target has no free logical replication worker (max_logical_replication_workers = "
-                + ServerCatalog.setting(target, "max_logical_replication_workers") + ", each taken by a subscription or a table"
-                + " sync); raise it (and max_worker_processes) on the target and restart it";
+                + ServerCatalog.setting(target, "max_logical_replication_workers") + ", each taken by a subscription or a"
+                + " table sync); raise it (and max_worker_processes) on the target and restart it";
     }
 
     private static List<String> notOwnedTables(Connection c, boolean includeExtensionTables) throws SQLException {

@@ -24,6 +24,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Executor;
+import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
@@ -137,7 +138,7 @@ public final class SchemaCopier implements AutoCloseable {
         if (extensions.isEmpty()) {
             return false;
         }
-        java.util.regex.Matcher m = EXTENSION_COMMENT.matcher(entry);
+        Matcher m = EXTENSION_COMMENT.matcher(entry);
         if (!m.matches()) {
             return false;
         }
@@ -171,10 +172,12 @@ public final class SchemaCopier implements AutoCloseable {
         String what = "rendering the " + section + " schema of " + dbname;
         Path script = Files.createTempFile("pgferry-" + section + "-", ".sql");
         // (as in restore: with a list, no --section, which would move a comment into its neighbour's section)
-        Path list = keptExtensions.isEmpty() || !section.equals("pre-data") ? null : PostDataPlan.writeList(preDataEntries());
+        Path list = keptExtensions.isEmpty() || !section.equals("pre-data") ? null
+                : PostDataPlan.writeList(preDataEntries());
         try {
-            PgTool.Result r = PgTool.exec("pg_restore", List.of(list == null ? "--section=" + section : "--use-list=" + list,
-                    "--verbose", "--file=" + script, dumpFile.toString()), Map.of(), ErrorCode.SCHEMA_RESTORE_FAILED, what, null);
+            String which = list == null ? "--section=" + section : "--use-list=" + list;
+            PgTool.Result r = PgTool.exec("pg_restore", List.of(which, "--verbose", "--file=" + script,
+                    dumpFile.toString()), Map.of(), ErrorCode.SCHEMA_RESTORE_FAILED, what, null);
             if (r.exitCode() != 0) {
                 throw new MigrationException(ErrorCode.SCHEMA_RESTORE_FAILED, what + " failed (pg_restore exit code "
                         + r.exitCode() + "): " + PgTool.tail(r.stderr()));
