@@ -74,7 +74,7 @@ class CliIT {
 
     /** As {@link #pgferryProcess}, in a JVM started with {@code jvmOptions} (fault hooks). */
     static Run pgferryProcessWith(List<String> jvmOptions, String... args) throws Exception {
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
+        List<String> cmd = new ArrayList<>(java());
         cmd.addAll(jvmOptions);
         cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName()));
         cmd.addAll(List.of(args));
@@ -90,10 +90,19 @@ class CliIT {
         return run;
     }
 
+    /**
+     * The JVM a command runs in, with the options {@code ./pgferry} gives it by default (C1 alone, the serial
+     * collector): without them each of the suite's forty commands compiled with C2 beside the tests.
+     */
+    private static List<String> java() {
+        return List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-XX:TieredStopAtLevel=1",
+                "-XX:+UseSerialGC");
+    }
+
     /** Starts the command in a JVM of its own, as {@link #pgferryProcess} does, without waiting for it. */
     static Process startPgferry(Path out, Path err, String... args) throws Exception {
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-cp", System.getProperty("java.class.path"), Main.class.getName()));
+        List<String> cmd = new ArrayList<>(java());
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName()));
         cmd.addAll(List.of(args));
         return new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile()).start();
     }
