@@ -55,6 +55,25 @@ class StatusFoldTest {
     }
 
     @Test
+    void aReplicationKeptAsAOneTimeCopyChangesItsMethodButNotItsStart() {
+        plan("a");
+        Clock later = Clock.fixed(CLOCK.instant().plusSeconds(30), ZoneOffset.UTC);
+        fold.apply(db("a", 1).started(Method.REPLICATION, null));
+        fold.apply(new EventSource("m-1", "a", "w-1", 1, later).started(Method.DUMP, "dump instead of logical replication: x"));
+        fold.apply(new EventSource("m-1", "a", "w-1", 1, later).done(Method.DUMP));
+
+        MigrationStatus.DatabaseStatus row = view().migrationDetail().get(0);
+        assertThat(row.method()).isEqualTo("dump");
+        assertThat(row.methodReason()).isEqualTo("dump instead of logical replication: x");
+        assertThat(row.startedAt()).isEqualTo(CLOCK.instant());
+        assertThat(row.status()).isEqualTo(State.DONE);
+
+        // a new attempt starts afresh
+        fold.apply(new EventSource("m-1", "a", "w-2", 2, later).started(Method.DUMP, null));
+        assertThat(view().migrationDetail().get(0).startedAt()).isEqualTo(later.instant());
+    }
+
+    @Test
     void whatEachWorkerCopiedOfASharedDatabaseIsShownUntilTheNextAttempt() {
         plan("big");
         fold.apply(db("big", 1).started(Method.DUMP, null));

@@ -83,11 +83,11 @@ public final class SchemaCopier implements AutoCloseable {
      */
     public List<String> restorePreData(Set<String> missingRoles) throws IOException {
         if (!missingRoles.isEmpty() || Files.size(dumpFile) <= FEWER_ENTRIES_THAN_A_TRANSACTION_BYTES) {
-            return restorePreDataAtOnce(missingRoles);
+            return restorePreDataAtOnce(missingRoles, null);
         }
         List<String> entries = preDataEntries();
         if (entries.size() <= ENTRIES_PER_TRANSACTION) {
-            return restorePreDataAtOnce(missingRoles);
+            return restorePreDataAtOnce(missingRoles, entries);
         }
         List<String> tolerated = new ArrayList<>();
         for (int from = 0; from < entries.size(); from += ENTRIES_PER_TRANSACTION) {
@@ -102,12 +102,15 @@ public final class SchemaCopier implements AutoCloseable {
         return tolerated;
     }
 
-    /** The whole pre-data section in one restore, but for the comments of the extensions kept. */
-    private List<String> restorePreDataAtOnce(Set<String> missingRoles) throws IOException {
+    /**
+     * The whole pre-data section in one restore, but for the comments of the extensions kept; {@code entries}: its
+     * {@link #preDataEntries} when already listed (null: listed here if needed).
+     */
+    private List<String> restorePreDataAtOnce(Set<String> missingRoles, List<String> entries) throws IOException {
         if (keptExtensions.isEmpty()) {
             return restore("pre-data", missingRoles, 1, null);
         }
-        Path list = PostDataPlan.writeList(preDataEntries());
+        Path list = PostDataPlan.writeList(entries != null ? entries : preDataEntries());
         try {
             return restore("pre-data", missingRoles, 1, list);
         } finally {
